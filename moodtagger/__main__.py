@@ -1,0 +1,3 @@
+from moodtagger.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Headless command line: one thin front end over the core (the GUI is the other).
+
+Each subcommand module exposes ``register(subparsers, common)`` and sets ``func`` on its parser;
+``func(args) -> int`` returns the exit status (0 ok, 1 some file failed, 2 usage/setup error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from moodtagger import __version__
+
+# Subcommand modules, in --help order. Each owns its own subcommands.
+_MODULES = ("library", "model", "tags", "gui")
+
+
+class UserError(Exception):
+    """An expected problem the user can act on: printed as one sentence, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--catalog", metavar="PATH", help="catalog database (default: per-user data dir)")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+    parser = argparse.ArgumentParser(
+        prog="moodtagger",
+        description="See how your photos feel, filter by mood, and write mood keywords into them.",
+    )
+    parser.add_argument("--version", action="version", version=f"moodtagger {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _MODULES:
+        try:
+            module = importlib.import_module(f"moodtagger.cli.{name}")
+        except ModuleNotFoundError as exc:  # a front end whose module is not written yet
+            if exc.name == f"moodtagger.cli.{name}":
+                continue
+            raise
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        # No subcommand: open the GUI (it explains how to use the CLI when there is no display).
+        args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"moodtagger: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("moodtagger: interrupted", file=sys.stderr)
+        return 130

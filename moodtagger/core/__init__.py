@@ -1,0 +1,1 @@
+"""Qt-free core: catalog, scanning, imaging, mood model, metadata. Never imports Qt."""

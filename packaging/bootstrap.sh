@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Set up moodtagger on a fresh Linux machine and run it, or its tests. Idempotent; the second
+# run skips every install whose inputs did not change.
+#
+#   packaging/bootstrap.sh app [ARGS...]   install, then open the GUI (no display: a CLI demo)
+#   packaging/bootstrap.sh test [PYTEST ARGS...]   install, then run the whole test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV=${MOODTAGGER_VENV:-$ROOT/.venv}
+PY=${PYTHON:-python3}
+say() { printf '\033[1m[moodtagger]\033[0m %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+apt_install() {  # apt_install PKG... (quietly; returns non-zero when apt is unusable)
+  command -v apt-get >/dev/null || return 1
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
+    || { as_root apt-get update -qq >/dev/null 2>&1 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; }
+}
+
+ensure_exiftool() {
+  # exiftool is a real dependency (metadata writes). Prefer the one on PATH; else Debian's
+  # package (signed, security-updated, puts exiftool on PATH for every other tool too); else the
+  # pure-Perl distribution inside npm's exiftool-vendored.pl (needs only perl + npm, no root).
+  if command -v exiftool >/dev/null; then return; fi
+  if [ -x "$ROOT/.tools/node_modules/exiftool-vendored.pl/bin/exiftool" ]; then
+    export PATH="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin:$PATH"; return
+  fi
+  say "installing exiftool (Debian package libimage-exiftool-perl)"
+  if apt_install libimage-exiftool-perl; then return; fi
+  say "apt unavailable; installing exiftool from npm (exiftool-vendored.pl) into .tools/"
+  npm install --silent --prefix "$ROOT/.tools" exiftool-vendored.pl >/dev/null
+  export PATH="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin:$PATH"
+}
+
+ensure_system_libs() {
+  # Qt's offscreen/xcb platforms need a few shared libraries that slim images lack.
+  local need=()
+  ldconfig -p 2>/dev/null | grep -q libEGL.so.1 || need+=(libegl1)
+  ldconfig -p 2>/dev/null | grep -q libGL.so.1 || need+=(libgl1)
+  ldconfig -p 2>/dev/null | grep -q libxkbcommon.so.0 || need+=(libxkbcommon0)
+  ldconfig -p 2>/dev/null | grep -q libfontconfig.so.1 || need+=(libfontconfig1)
+  ldconfig -p 2>/dev/null | grep -q libdbus-1.so.3 || need+=(libdbus-1-3)
+  if [ "${1:-}" = test ]; then
+    command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
+    command -v appstreamcli >/dev/null || need+=(appstream)
+  fi
+  if [ ${#need[@]} -gt 0 ]; then
+    say "installing system libraries: ${need[*]}"
+    apt_install "${need[@]}" || say "could not install ${need[*]} (no apt/root); the GUI may not start"
+  fi
+}
+
+ensure_venv() {
+  local stamp="$VENV/.moodtagger-stamp" want
+  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+  [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
+  say "installing Python dependencies into $VENV (first time: a few minutes)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+}
+
+cmd=${1:-app}; shift || true
+ensure_exiftool
+ensure_system_libs "$cmd"
+ensure_venv
+export PATH="$VENV/bin:$PATH"
+case "$cmd" in
+  app)
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] || [ "${QT_QPA_PLATFORM:-}" = offscreen ]; then
+      exec moodtagger gui "$@"
+    fi
+    say "no display found: showing the command line instead (moodtagger --help)."
+    moodtagger --help
+    demo=${1:-$ROOT/../shared/data/imagenet-sample}
+    if [ -d "$demo" ]; then
+      say "demo: predicting moods for 12 photos of $demo"
+      tmp=$(mktemp -d); ls "$demo" | head -12 | while read -r f; do ln -s "$demo/$f" "$tmp/$f"; done
+      moodtagger predict "$tmp" | head -13
+      rm -rf "$tmp"
+    fi
+    say "scan a folder:   $VENV/bin/moodtagger scan ~/Pictures"
+    say "list by mood:    $VENV/bin/moodtagger list --mood awe --min 0.4"
+    ;;
+  test)
+    say "checking import contracts (the core never imports Qt)"
+    lint-imports
+    export QT_QPA_PLATFORM=offscreen
+    exec python -m pytest "$@"
+    ;;
+  *) echo "usage: packaging/bootstrap.sh app|test [ARGS...]" >&2; exit 2 ;;
+esac
