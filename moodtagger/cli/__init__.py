@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from moodtagger import __version__
+from moodtagger.core.tools import ToolMissing
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
 _MODULES = ("library", "model", "tags", "gui")
@@ -49,9 +50,15 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except (UserError, ToolMissing) as exc:
         print(f"moodtagger: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `moodtagger export | head`: the reader left, that is fine
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("moodtagger: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,50 @@
+"""Helpers shared by the CLI subcommands: catalog opening, progress bars, output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from moodtagger.core.catalog import Catalog, CatalogError
+
+
+def open_catalog(args) -> Catalog:
+    from moodtagger.cli import UserError
+
+    try:
+        return Catalog(args.catalog) if getattr(args, "catalog", None) else Catalog()
+    except CatalogError as exc:
+        raise UserError(str(exc)) from None
+
+
+def err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+@contextmanager
+def progress_bar(label: str, *, quiet: bool = False) -> Iterator:
+    """Yield a ``progress(done, total)`` callback; draws a rich bar only on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), transient=True, console=None,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def safe_print(text: str) -> None:
+    """Print text that may hold undecodable path bytes (surrogates) without crashing."""
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        print(text.encode("utf-8", "backslashreplace").decode("utf-8"))

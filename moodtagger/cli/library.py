@@ -1,0 +1,182 @@
+"""Library subcommands: scan, list, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from moodtagger.cli.common import err, open_catalog, progress_bar, safe_print
+from moodtagger.core import export
+from moodtagger.core.moods import MOODS, normalize_mood
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "scan", parents=[common], help="index photo folders (incremental) and predict moods",
+        description="Index photo folders into the catalog. Only new and changed files are decoded; "
+        "vanished files are marked missing. New/changed photos get mood predictions and the mood "
+        "keywords already in their metadata are imported. Exit status 1 if any file failed.",
+    )
+    p.add_argument("dirs", nargs="+", metavar="DIR")
+    p.add_argument("--no-predict", action="store_true", help="only index; do not run the mood model")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                   help="where the mood model runs (default: auto = CUDA, MPS, else CPU)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("list", parents=[common], help="list catalogued photos with their top mood",
+                       description="List photos in the catalog with their top predicted mood.")
+    p.add_argument("--mood", type=_mood, help="only photos whose top mood is M")
+    p.add_argument("--min", type=float, default=0.0, metavar="P",
+                   help="only photos whose probability for --mood (or top mood) is at least P")
+    p.add_argument("--errors", action="store_true", help="list only files that failed, with the reason")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("export", parents=[common], help="export predictions as CSV or JSON",
+                       description="Export every catalogued photo with its mood probabilities. CSV "
+                       "columns: " + ",".join(export.CSV_COLUMNS))
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+
+def _mood(text: str) -> str:
+    try:
+        return normalize_mood(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def current_model_id() -> str | None:
+    """The model id of the default model if it is installed, else None."""
+    try:
+        from moodtagger.core.model.registry import default_model_id
+    except ImportError:
+        return None
+    try:
+        return default_model_id()
+    except Exception:
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+def cmd_scan(args: argparse.Namespace) -> int:
+    from moodtagger.cli import UserError
+    from moodtagger.core.scanner import photos_by_ids, scan
+
+    for d in args.dirs:
+        if not os.path.isdir(d):
+            raise UserError(f"{d}: not a folder")
+    failed = 0
+    with open_catalog(args) as cat:
+        with progress_bar("scanning", quiet=args.quiet) as progress:
+            summary = scan(cat, args.dirs, progress=progress)
+        result: dict[str, object] = {"scan": summary.as_dict()}
+        failed += len(summary.errors)
+
+        if summary.updated_ids:
+            try:
+                from moodtagger.core.metadata.importer import import_file_moods
+            except ImportError:
+                import_file_moods = None
+            if import_file_moods is not None:
+                with progress_bar("reading keywords", quiet=args.quiet) as progress:
+                    result["imported_choices"] = import_file_moods(
+                        cat, photos_by_ids(cat, summary.updated_ids), progress=progress
+                    )
+
+        if not args.no_predict:
+            try:
+                from moodtagger.core.model.service import predict_pending
+            except ImportError:
+                predict_pending = None
+            if predict_pending is not None:
+                with progress_bar("predicting moods", quiet=args.quiet) as progress:
+                    pred = predict_pending(cat, device=args.device, progress=progress)
+                result["predict"] = {
+                    "model_id": pred.model_id, "predicted": pred.predicted, "failed": pred.failed,
+                    "errors": [{"path": p, "error": e} for p, e in pred.errors],
+                }
+                failed += pred.failed
+
+    if args.json:
+        json.dump(result, sys.stdout, indent=1, ensure_ascii=False)
+        print()
+    else:
+        for path, msg in summary.errors:
+            err(f"error: {path}: {msg}")
+        if "predict" in result:
+            for e in result["predict"]["errors"]:  # type: ignore[index]
+                err(f"error: {e['path']}: {e['error']}")
+        if not args.quiet:
+            s = summary
+            if s.nothing_changed:
+                line = f"nothing changed ({s.unchanged} photos unchanged)"
+            else:
+                line = (f"{s.new} new, {s.changed} changed, {s.unchanged} unchanged, "
+                        f"{s.moved} moved, {s.found_again} found again, {s.missing} missing, "
+                        f"{len(s.errors)} errors")
+            line += f" in {s.seconds:.2f} s"
+            if "predict" in result:
+                pr = result["predict"]
+                line += f"; predicted {pr['predicted']} photos with {pr['model_id']}"  # type: ignore[index]
+            if s.cancelled:
+                line += " (cancelled)"
+            print(line)
+    return 1 if failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows_out: list[dict[str, object]] = []
+    with open_catalog(args) as cat:
+        if args.errors:
+            for photo in cat.photos(status="error"):
+                rows_out.append({"path": photo.path, "error": photo.error})
+            if args.json:
+                json.dump(rows_out, sys.stdout, indent=1, ensure_ascii=False)
+                print()
+            else:
+                for r in rows_out:
+                    safe_print(f"{r['path']}\t{r['error']}")
+            return 0
+        model_id = current_model_id()
+        for photo, pred in cat.iter_with_predictions(model_id, status=("ok",)):
+            if args.mood or args.min:
+                if pred is None:
+                    continue
+                top, p = pred.top
+                if args.mood:
+                    p = pred.probs[MOODS.index(args.mood)]
+                    if top != args.mood:
+                        continue
+                if p < args.min:
+                    continue
+            rows_out.append(export.record(photo.path, pred))
+    if args.json:
+        json.dump(rows_out, sys.stdout, indent=1, ensure_ascii=False)
+        print()
+    else:
+        for r in rows_out:
+            mood = r["mood"] or "-"
+            prob = f"{r['probability']:.2f}" if r["probability"] is not None else "-"
+            safe_print(f"{mood:<12} {prob:>5}  {r['path']}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with open_catalog(args) as cat:
+        rows = [(p.path, pred) for p, pred in cat.iter_with_predictions(current_model_id(), status=("ok",))]
+    writer = export.write_csv if args.format == "csv" else export.write_json
+    if args.output:
+        tmp = args.output + ".part"
+        with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as fh:
+            n = writer(rows, fh)
+        os.replace(tmp, args.output)
+        if not args.quiet:
+            err(f"wrote {n} rows to {args.output}")
+    else:
+        writer(rows, sys.stdout)
+    return 0

@@ -1,0 +1,338 @@
+"""Incremental library scanner.
+
+A rescan of an unchanged library costs one ``stat`` per file plus one batched catalog read per
+root: nothing is opened or decoded. New and changed files are decoded in a thread pool (Pillow
+releases the GIL while decoding) to get dimensions, orientation, a content identity and the
+grid thumbnail. Files that vanished are marked ``missing`` and found again when they come back;
+a file that moved keeps its predictions and choices (matched by content identity).
+
+Paths are bytes end to end, so names that are not valid UTF-8 or contain newlines survive.
+Bad files become per-file errors in the catalog; they never stop a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from moodtagger.core import imaging
+from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn
+
+SKIP_DIRS = {
+    b"@eaDir",  # Synology thumbnails
+    b"$RECYCLE.BIN",
+    b"System Volume Information",
+    b"lost+found",
+    b"#recycle",
+    b"__MACOSX",
+    b"node_modules",
+}
+BATCH = 256
+_HASH_CHUNK = 64 * 1024
+
+
+@dataclass
+class ScanSummary:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    missing: int = 0
+    moved: int = 0
+    found_again: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    updated_ids: list[int] = field(default_factory=list)  # new/changed/moved photos, decoded ok
+    seconds: float = 0.0
+    cancelled: bool = False
+
+    @property
+    def nothing_changed(self) -> bool:
+        return not (self.new or self.changed or self.missing or self.moved or self.found_again or self.errors)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "missing": self.missing,
+            "moved": self.moved,
+            "found_again": self.found_again,
+            "errors": [{"path": p, "error": e} for p, e in self.errors],
+            "seconds": round(self.seconds, 3),
+            "cancelled": self.cancelled,
+        }
+
+
+# ------------------------------------------------------------------------------------------
+def walk(root: bytes, *, on_error: Callable[[bytes, str], None] | None = None) -> Iterator[tuple[bytes, os.stat_result]]:
+    """Yield ``(path, stat)`` for every image file under ``root``.
+
+    Follows directory symlinks but never visits a directory twice (no loops); skips hidden
+    and system folders. ``on_error`` receives folders that cannot be listed.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError as exc:
+            if on_error:
+                on_error(folder, _os_error(exc))
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError as exc:
+            if on_error:
+                on_error(folder, f"cannot list folder: {_os_error(exc)}")
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            if name.startswith(b"."):
+                continue
+            try:
+                if entry.is_dir():
+                    if name not in SKIP_DIRS:
+                        subdirs.append(entry.path)
+                    continue
+                if not imaging.is_image_path(name):
+                    continue
+                est = entry.stat()
+            except OSError:
+                continue  # vanished between listing and stat: it is simply not there
+            if stat.S_ISREG(est.st_mode):
+                yield entry.path, est
+        stack.extend(sorted(subdirs, reverse=True))
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def content_identity(path: bytes | str, size: int) -> str:
+    """Fast content identity: blake2b of the size and the first and last 64 KiB."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(size.to_bytes(8, "little"))
+    with open(path, "rb") as fh:
+        h.update(fh.read(_HASH_CHUNK))
+        if size > 2 * _HASH_CHUNK:
+            fh.seek(size - _HASH_CHUNK)
+            h.update(fh.read(_HASH_CHUNK))
+        elif size > _HASH_CHUNK:
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+@dataclass
+class _Result:
+    path: bytes
+    size: int
+    mtime_ns: int
+    identity: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: int | None = None
+    format: str | None = None
+    error: str | None = None
+
+
+def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = True) -> _Result:
+    """Decode one file: identity, dimensions, orientation, thumbnail (cached). Never raises."""
+    res = _Result(path, size, mtime_ns)
+    try:
+        if size == 0:
+            raise imaging.ImageError("empty file (0 bytes)")
+        res.identity = content_identity(path, size)
+        info = imaging.open_image(os.fsdecode(path), min_side=imaging.THUMB_SIZE)
+        res.width, res.height, res.orientation, res.format = info.width, info.height, info.orientation, info.format
+        if thumbnails:
+            try:
+                imaging.save_thumbnail(res.identity, imaging.thumbnail(info.image))
+            except OSError:
+                pass  # an unwritable cache costs speed, not correctness
+    except imaging.ImageError as exc:
+        res.error = str(exc)
+    except FileNotFoundError:
+        res.error = "file vanished before it could be read"
+    except PermissionError:
+        res.error = "permission denied"
+    except OSError as exc:
+        res.error = f"cannot read file: {_os_error(exc)}"
+    except Exception as exc:  # a decoder bug must not stop the scan
+        res.error = f"unexpected error while decoding: {exc!r}"
+    return res
+
+
+# ------------------------------------------------------------------------------------------
+def scan(
+    catalog: Catalog,
+    roots: Iterable[str | os.PathLike[str] | bytes],
+    *,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    workers: int | None = None,
+    thumbnails: bool = True,
+) -> ScanSummary:
+    """Index ``roots`` into ``catalog`` incrementally; see the module docstring."""
+    t0 = time.perf_counter()
+    summary = ScanSummary()
+    conn = catalog.conn
+    todo: list[tuple[bytes, int, int, int | None]] = []  # path, size, mtime_ns, existing id
+    vanished: list[int] = []
+    now = time.time()
+
+    for root in roots:
+        root_b = os.fsencode(os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root))
+        if not os.path.isdir(root_b):
+            summary.errors.append((os.fsdecode(root_b), "not a folder, or not readable"))
+            continue
+        root_id = catalog.add_root(os.fsdecode(root_b))
+        prefix = root_b.rstrip(b"/") + b"/"
+        # one batched read of everything the catalog knows under this root
+        known: dict[bytes, tuple[int, int | None, int | None, str]] = {
+            r[0]: (r[1], r[2], r[3], r[4])
+            for r in conn.execute(
+                "SELECT path, id, size, mtime_ns, status FROM photos WHERE path >= ? AND path < ?",
+                (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
+            )
+        }
+        folder_errors: list[tuple[bytes, str]] = []
+        for path, st in walk(root_b, on_error=lambda p, e: folder_errors.append((p, e))):
+            if cancel is not None and cancel.is_set():
+                summary.cancelled = True
+                break
+            row = known.pop(path, None)
+            if row is None:
+                todo.append((path, st.st_size, st.st_mtime_ns, None))
+            elif row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] in ("ok", "error"):
+                summary.unchanged += 1
+            else:
+                todo.append((path, st.st_size, st.st_mtime_ns, row[0]))
+        for p, e in folder_errors:
+            summary.errors.append((os.fsdecode(p), e))
+        if not summary.cancelled:
+            vanished.extend(r[0] for r in known.values() if r[3] != "missing")
+        conn.execute("UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
+                     (root_id, prefix, prefix[:-1] + b"0"))
+
+    # vanished files: mark missing (they may turn out to be moves below)
+    if vanished:
+        with catalog.transaction() as c:
+            c.executemany(
+                "UPDATE photos SET status='missing', updated_at=? WHERE id=?",
+                [(now, i) for i in vanished],
+            )
+        summary.missing = len(vanished)
+
+    total = len(todo)
+    if progress:
+        progress(0, total)
+    if total:
+        n_workers = workers or min(8, (os.cpu_count() or 2) + 2)
+        with ThreadPoolExecutor(n_workers, thread_name_prefix="moodtagger-scan") as pool:
+            pending: list[tuple[_Result, int | None]] = []
+            done = 0
+
+            def results() -> Iterator[tuple[_Result, int | None]]:
+                # bounded look-ahead keeps memory flat and lets cancel act quickly
+                window = n_workers * 4
+                futures = []
+                it = iter(todo)
+                for item in it:
+                    futures.append((pool.submit(inspect_file, item[0], item[1], item[2], thumbnails=thumbnails), item[3]))
+                    if len(futures) >= window:
+                        break
+                while futures:
+                    fut, existing = futures.pop(0)
+                    yield fut.result(), existing
+                    if cancel is not None and cancel.is_set():
+                        for f, _ in futures:
+                            f.cancel()
+                        return
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        futures.append((pool.submit(inspect_file, nxt[0], nxt[1], nxt[2], thumbnails=thumbnails), nxt[3]))
+
+            for res, existing in results():
+                pending.append((res, existing))
+                done += 1
+                if len(pending) >= BATCH:
+                    _store(catalog, pending, summary)
+                    pending = []
+                if progress:
+                    progress(done, total)
+            _store(catalog, pending, summary)
+            if cancel is not None and cancel.is_set() and done < total:
+                summary.cancelled = True
+    summary.missing = max(0, len(vanished) - summary.moved)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: ScanSummary) -> None:
+    if not batch:
+        return
+    now = time.time()
+    with catalog.transaction() as c:
+        for res, existing in batch:
+            status = "error" if res.error else "ok"
+            values = (res.size, res.mtime_ns, res.identity, res.width, res.height, res.orientation,
+                      res.format, status, res.error, now)
+            if existing is None and res.identity and not res.error:
+                # a move: a missing photo with the same content takes the new path
+                moved = c.execute(
+                    "SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
+                    (res.identity,),
+                ).fetchone()
+                if moved:
+                    c.execute(
+                        "UPDATE photos SET path=?, size=?, mtime_ns=?, identity=?, width=?, height=?, "
+                        "orientation=?, format=?, status=?, error=?, updated_at=? WHERE id=?",
+                        (res.path, *values, moved[0]),
+                    )
+                    summary.moved += 1
+                    summary.updated_ids.append(moved[0])
+                    continue
+            if existing is None:
+                cur = c.execute(
+                    "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
+                    "format, status, error, updated_at, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (res.path, *values, now),
+                )
+                photo_id = int(cur.lastrowid or 0)
+                summary.new += 1
+            else:
+                prev = c.execute("SELECT status, identity FROM photos WHERE id=?", (existing,)).fetchone()
+                c.execute(
+                    "UPDATE photos SET size=?, mtime_ns=?, identity=?, width=?, height=?, "
+                    "orientation=?, format=?, status=?, error=?, updated_at=? WHERE id=?",
+                    (*values, existing),
+                )
+                photo_id = existing
+                if prev and prev[0] == "missing" and prev[1] == res.identity:
+                    summary.found_again += 1
+                else:
+                    summary.changed += 1
+            if res.error:
+                summary.errors.append((os.fsdecode(res.path), res.error))
+            else:
+                summary.updated_ids.append(photo_id)
+
+
+def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
+    out = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        out.extend(p for p in (catalog.photo(x) for x in chunk) if p is not None)
+    return out
