@@ -1,0 +1,88 @@
+"""The labelled data the head is trained and evaluated on (read from ../shared/data, never copied).
+
+* ArtPhoto (Machajdik & Hanbury 2010): label = file-name prefix (``sad_`` = sadness); 18 groups
+  of byte-identical duplicates listed in DUPLICATES.txt must stay inside one fold.
+* Emotion6 (Peng et al. 2015): vote distributions over 6 Ekman emotions + neutral, valence and
+  arousal (1-9) in ground_truth.txt; the folder is the search query, not the label.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moodtagger.core.moods import MOODS, normalize_mood
+
+EMOTION6_BINS = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+
+
+def shared_data_dir() -> Path:
+    env = os.environ.get("MOODTAGGER_SHARED_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cand = parent.parent / "shared" / "data"
+        if cand.is_dir():
+            return cand
+    return Path.cwd().parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class ArtPhoto:
+    files: list[Path]
+    labels: np.ndarray  # int index into MOODS
+    groups: np.ndarray  # duplicate-group id per file (singletons get their own)
+
+
+def load_artphoto(root: Path | None = None) -> ArtPhoto:
+    root = root or shared_data_dir() / "artphoto"
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    labels = np.array([MOODS.index(normalize_mood(p.name.split("_")[0])) for p in files])
+    group_of = {p.name: i for i, p in enumerate(files)}
+    dup = root / "DUPLICATES.txt"
+    if dup.exists():
+        for gi, line in enumerate(dup.read_text().splitlines()):
+            names = [n for n in line.replace(",", " ").split() if n in group_of]
+            if len(names) > 1:
+                g = min(group_of[n] for n in names)
+                for n in names:
+                    group_of[n] = g
+    groups = np.array([group_of[p.name] for p in files])
+    return ArtPhoto(files, labels, groups)
+
+
+def stratified_group_folds(labels: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0) -> np.ndarray:
+    """Fold index per sample: stratified by label, each duplicate group inside one fold."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = np.full(len(labels), -1)
+    sgkf = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for f, (_, test) in enumerate(sgkf.split(np.zeros(len(labels)), labels, groups)):
+        folds[test] = f
+    return folds
+
+
+@dataclass(frozen=True)
+class Emotion6:
+    files: list[Path]
+    valence: np.ndarray
+    arousal: np.ndarray
+    votes: np.ndarray  # (n, 7) in EMOTION6_BINS order
+
+
+def load_emotion6(root: Path | None = None) -> Emotion6:
+    root = root or shared_data_dir() / "emotion6"
+    files, val, aro, votes = [], [], [], []
+    for line in (root / "ground_truth.txt").read_text().splitlines()[1:]:
+        parts = line.split("\t")
+        if len(parts) < 10:
+            continue
+        files.append(root / "images" / parts[0])
+        val.append(float(parts[1]))
+        aro.append(float(parts[2]))
+        votes.append([float(x) for x in parts[3:10]])
+    return Emotion6(files, np.array(val), np.array(aro), np.array(votes))

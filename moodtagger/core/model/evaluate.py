@@ -1,0 +1,193 @@
+"""Honest evaluation: ArtPhoto 5-fold stratified cross-validation, duplicates kept in one fold.
+
+Every candidate head and the published baseline (ImageNet class scores -> random forest, 300
+trees; Machajdik & Hanbury 2010 report avg F1 ~0.33) are scored on the *same* folds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from moodtagger.core.model import datasets, features
+from moodtagger.core.model.head import fit_head, fit_va, predict_head, select
+from moodtagger.core.moods import MOODS, POSITIVE
+
+EMO6_TO_MIKELS = {"anger": "anger", "disgust": "disgust", "fear": "fear", "sadness": "sadness"}
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """One candidate; ``name`` is what the tables print."""
+
+    name: str
+    variant: str = "lite0"
+    parts: tuple[str, ...] = ("final", "stages")
+    hidden: int = 0
+    weight_decay: float = 1e-2
+    epochs: int = 60
+    lr: float = 1e-3
+    dropout: float = 0.5
+    class_weight: bool = True
+    train_views: tuple[int, ...] = (0, 1, 2)  # which views augment training
+    test_views: tuple[int, ...] = (0, 1)  # test-time augmentation
+    emotion6: float = 0.0  # weight of Emotion6 images (negative classes) as extra training data
+    seeds: int = 1  # ensemble of seeds (averaged probabilities)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Report:
+    name: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    probs: np.ndarray | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, object]:
+        from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+        p, r, f, s = precision_recall_fscore_support(
+            self.y_true, self.y_pred, labels=range(len(MOODS)), zero_division=0
+        )
+        return {
+            "macro_f1": float(f.mean()),
+            "macro_precision": float(p.mean()),
+            "macro_recall": float(r.mean()),
+            "accuracy": float(accuracy_score(self.y_true, self.y_pred)),
+            "per_class": {m: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                          for i, m in enumerate(MOODS)},
+            "confusion": confusion_matrix(self.y_true, self.y_pred, labels=range(len(MOODS))).tolist(),
+            **self.extra,
+        }
+
+
+def _emotion6_extra(variant: str, parts: tuple[str, ...], views: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Emotion6 images whose majority vote is a negative Ekman emotion that Mikels shares."""
+    e6 = datasets.load_emotion6()
+    feats = select(features.extract(e6.files, variant), parts)
+    bins = datasets.EMOTION6_BINS
+    top = e6.votes.argmax(1)
+    keep = [i for i in range(len(top)) if bins[top[i]] in EMO6_TO_MIKELS and e6.votes[i, top[i]] >= 0.5]
+    y = np.array([MOODS.index(EMO6_TO_MIKELS[bins[top[i]]]) for i in keep])
+    return feats[keep][:, list(views)], y
+
+
+def _train_rows(x: np.ndarray, y: np.ndarray, views: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    xv = x[:, list(views)]
+    return xv.reshape(-1, xv.shape[-1]), np.repeat(y, len(views))
+
+
+def train_config(cfg: HeadConfig, x: np.ndarray, y: np.ndarray, seed: int = 0):
+    """Fit ``cfg`` on (n, views, d) features; returns the list of heads (seed ensemble)."""
+    xs, ys = _train_rows(x, y, cfg.train_views)
+    weights = np.ones(len(xs))
+    if cfg.emotion6 > 0:
+        ex, ey = _emotion6_extra(cfg.variant, cfg.parts, cfg.train_views)
+        ex2, ey2 = ex.reshape(-1, ex.shape[-1]), np.repeat(ey, len(cfg.train_views))
+        xs = np.concatenate([xs, ex2])
+        ys = np.concatenate([ys, ey2])
+        weights = np.concatenate([weights, np.full(len(ex2), cfg.emotion6)])
+    return [
+        fit_head(xs, ys, hidden=cfg.hidden, weight_decay=cfg.weight_decay, epochs=cfg.epochs, lr=cfg.lr,
+                 class_weight=cfg.class_weight, sample_weight=weights, dropout=cfg.dropout, seed=seed + s)
+        for s in range(cfg.seeds)
+    ]
+
+
+def predict_config(heads, cfg: HeadConfig, x: np.ndarray) -> np.ndarray:
+    xt = x[:, list(cfg.test_views)]
+    return np.mean([predict_head(h, xt)[0] for h in heads], axis=0)
+
+
+def cross_validate(
+    cfg: HeadConfig, *, k: int = 5, seed: int = 0, log: Callable[[str], None] | None = None
+) -> Report:
+    ap = datasets.load_artphoto()
+    x = select(features.extract(ap.files, cfg.variant), cfg.parts)
+    folds = datasets.stratified_group_folds(ap.labels, ap.groups, k=k, seed=seed)
+    probs = np.zeros((len(ap.files), len(MOODS)), dtype=np.float32)
+    for f in range(k):
+        tr, te = folds != f, folds == f
+        heads = train_config(cfg, x[tr], ap.labels[tr], seed=seed)
+        probs[te] = predict_config(heads, cfg, x[te])
+        if log:
+            log(f"  {cfg.name}: fold {f + 1}/{k} done")
+    return Report(cfg.name, ap.labels, probs.argmax(1), probs)
+
+
+def rf_baseline(*, k: int = 5, seed: int = 0, variant: str = "lite0") -> Report:
+    """The published baseline on the same folds: ImageNet class scores -> random forest (300 trees)."""
+    from scipy.special import softmax
+    from sklearn.ensemble import RandomForestClassifier
+
+    ap = datasets.load_artphoto()
+    logits = features.extract(ap.files, variant)["logits"][:, 0]  # center crop only
+    scores = softmax(logits, axis=1)
+    folds = datasets.stratified_group_folds(ap.labels, ap.groups, k=k, seed=seed)
+    pred = np.zeros(len(ap.files), dtype=int)
+    for f in range(k):
+        tr, te = folds != f, folds == f
+        rf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=2, class_weight="balanced")
+        rf.fit(scores[tr], ap.labels[tr])
+        pred[te] = rf.predict(scores[te])
+    return Report(f"baseline: ImageNet scores -> RF300 ({variant})", ap.labels, pred)
+
+
+def emotion6_check(heads, cfg: HeadConfig) -> dict[str, float]:
+    """Generalisation beyond ArtPhoto: Emotion6 valence vs. the model's positive-mood mass."""
+    from scipy.stats import pearsonr, spearmanr
+
+    e6 = datasets.load_emotion6()
+    x = select(features.extract(e6.files, cfg.variant), cfg.parts)
+    probs = predict_config(heads, cfg, x)
+    pos = probs[:, [MOODS.index(m) for m in POSITIVE]].sum(1)
+    return {
+        "emotion6_valence_vs_positive_mass_pearson": float(pearsonr(pos, e6.valence)[0]),
+        "emotion6_valence_vs_positive_mass_spearman": float(spearmanr(pos, e6.valence)[0]),
+    }
+
+
+def valence_arousal_cv(cfg: HeadConfig, heads, *, k: int = 5, seed: int = 0, alpha: float = 1000.0) -> dict[str, float]:
+    """5-fold CV on Emotion6 of the ridge valence/arousal regressor (Pearson r, MAE)."""
+    from scipy.stats import pearsonr
+
+    e6 = datasets.load_emotion6()
+    x = select(features.extract(e6.files, cfg.variant), cfg.parts)
+    target = np.stack([e6.valence, e6.arousal], 1)
+    rng = np.random.default_rng(seed)
+    folds = rng.permutation(len(x)) % k
+    pred = np.zeros_like(target)
+    head = heads[0]
+    for f in range(k):
+        tr, te = folds != f, folds == f
+        xs = x[tr][:, list(cfg.train_views)]
+        fit_va(head, xs.reshape(-1, xs.shape[-1]), np.repeat(target[tr], len(cfg.train_views), axis=0), alpha)
+        pred[te] = predict_head(head, x[te][:, list(cfg.test_views)])[1]
+    return {
+        "emotion6_valence_pearson": float(pearsonr(pred[:, 0], target[:, 0])[0]),
+        "emotion6_valence_mae": float(np.abs(pred[:, 0] - target[:, 0]).mean()),
+        "emotion6_arousal_pearson": float(pearsonr(pred[:, 1], target[:, 1])[0]),
+        "emotion6_arousal_mae": float(np.abs(pred[:, 1] - target[:, 1]).mean()),
+    }
+
+
+def format_table(reports: list[tuple[str, dict]]) -> str:
+    lines = [f"{'model':<58} {'macro-F1':>8} {'acc':>6} {'P':>6} {'R':>6}"]
+    for name, m in reports:
+        lines.append(f"{name:<58} {m['macro_f1']:8.3f} {m['accuracy']:6.3f} {m['macro_precision']:6.3f} {m['macro_recall']:6.3f}")
+    return "\n".join(lines)
+
+
+def format_detail(m: dict) -> str:
+    lines = [f"{'mood':<12} {'P':>6} {'R':>6} {'F1':>6} {'n':>4}"]
+    for mood, c in m["per_class"].items():
+        lines.append(f"{mood:<12} {c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f} {c['support']:4d}")
+    lines.append("confusion (rows = true, columns = predicted, order " + ",".join(x[:4] for x in MOODS) + "):")
+    for mood, row in zip(MOODS, m["confusion"]):
+        lines.append(f"  {mood[:4]:<5}" + " ".join(f"{v:4d}" for v in row))
+    return "\n".join(lines)
