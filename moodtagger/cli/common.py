@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from moodtagger.core.catalog import Catalog, CatalogError
 
@@ -40,6 +43,20 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator:
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def shown(path: str) -> str:
+    """A path for one line of terminal output: undecodable bytes as ``\\xNN``, control
+    characters (a newline in a file name) escaped, so one file is always one line."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def dump_json(obj: object, fh: IO[str] | None = None) -> None:
+    """JSON that never fails on paths with undecodable bytes (they become ``\\udcNN``)."""
+    fh = fh or sys.stdout
+    text = json.dumps(obj, indent=1, ensure_ascii=False)
+    fh.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
 
 
 def safe_print(text: str) -> None:

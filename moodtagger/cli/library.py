@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-from moodtagger.cli.common import err, open_catalog, progress_bar, safe_print
+from moodtagger.cli.common import dump_json, err, open_catalog, progress_bar, safe_print, shown
 from moodtagger.core import export
 from moodtagger.core.moods import MOODS, normalize_mood
 
@@ -71,6 +70,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not os.path.isdir(d):
             raise UserError(f"{d}: not a folder")
     failed = 0
+    model_problem: str | None = None
     with open_catalog(args) as cat:
         with progress_bar("scanning", quiet=args.quiet) as progress:
             summary = scan(cat, args.dirs, progress=progress)
@@ -81,7 +81,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             try:
                 from moodtagger.core.metadata.importer import import_file_moods
             except ImportError:
-                import_file_moods = None
+                import_file_moods = None  # type: ignore[assignment]  # not installed yet
             if import_file_moods is not None:
                 with progress_bar("reading keywords", quiet=args.quiet) as progress:
                     result["imported_choices"] = import_file_moods(
@@ -90,27 +90,33 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
         if not args.no_predict:
             try:
+                from moodtagger.core.model.registry import ModelError
                 from moodtagger.core.model.service import predict_pending
             except ImportError:
-                predict_pending = None
+                predict_pending = None  # type: ignore[assignment]  # not installed yet
             if predict_pending is not None:
-                with progress_bar("predicting moods", quiet=args.quiet) as progress:
-                    pred = predict_pending(cat, device=args.device, progress=progress)
-                result["predict"] = {
-                    "model_id": pred.model_id, "predicted": pred.predicted, "failed": pred.failed,
-                    "errors": [{"path": p, "error": e} for p, e in pred.errors],
-                }
-                failed += pred.failed
+                try:
+                    with progress_bar("predicting moods", quiet=args.quiet) as progress:
+                        pred = predict_pending(cat, device=args.device, progress=progress)
+                except ModelError as exc:  # no/broken model: the index is still saved
+                    model_problem = str(exc)
+                    result["predict_error"] = model_problem
+                else:
+                    result["predict"] = {
+                        "model_id": pred.model_id, "predicted": pred.predicted,
+                        "failed": pred.failed,
+                        "errors": [{"path": p, "error": e} for p, e in pred.errors],
+                    }
+                    failed += pred.failed
 
     if args.json:
-        json.dump(result, sys.stdout, indent=1, ensure_ascii=False)
-        print()
+        dump_json(result)
     else:
         for path, msg in summary.errors:
-            err(f"error: {path}: {msg}")
+            err(f"error: {shown(path)}: {msg}")
         if "predict" in result:
             for e in result["predict"]["errors"]:  # type: ignore[index]
-                err(f"error: {e['path']}: {e['error']}")
+                err(f"error: {shown(e['path'])}: {e['error']}")
         if not args.quiet:
             s = summary
             if s.nothing_changed:
@@ -126,6 +132,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if s.cancelled:
                 line += " (cancelled)"
             print(line)
+    if model_problem:
+        err(f"moodtagger: moods not predicted: {model_problem}; the photos are indexed "
+            "(use --no-predict to only index)")
+        return 2
     return 1 if failed else 0
 
 
@@ -136,11 +146,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             for photo in cat.photos(status="error"):
                 rows_out.append({"path": photo.path, "error": photo.error})
             if args.json:
-                json.dump(rows_out, sys.stdout, indent=1, ensure_ascii=False)
-                print()
+                dump_json(rows_out)
             else:
                 for r in rows_out:
-                    safe_print(f"{r['path']}\t{r['error']}")
+                    safe_print(f"{shown(str(r['path']))}\t{r['error']}")
             return 0
         model_id = current_model_id()
         for photo, pred in cat.iter_with_predictions(model_id, status=("ok",)):
@@ -156,13 +165,12 @@ def cmd_list(args: argparse.Namespace) -> int:
                     continue
             rows_out.append(export.record(photo.path, pred))
     if args.json:
-        json.dump(rows_out, sys.stdout, indent=1, ensure_ascii=False)
-        print()
+        dump_json(rows_out)
     else:
         for r in rows_out:
             mood = r["mood"] or "-"
             prob = f"{r['probability']:.2f}" if r["probability"] is not None else "-"
-            safe_print(f"{mood:<12} {prob:>5}  {r['path']}")
+            safe_print(f"{mood:<12} {prob:>5}  {shown(str(r['path']))}")
     return 0
 
 
@@ -178,5 +186,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not args.quiet:
             err(f"wrote {n} rows to {args.output}")
     else:
+        # non-UTF-8 names go out as their original bytes, like `ls` would print them
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="surrogateescape")
         writer(rows, sys.stdout)
     return 0

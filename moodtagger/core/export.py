@@ -35,7 +35,7 @@ def record(path: str, pred: Prediction | None, **extra: object) -> dict[str, obj
     else:
         mood, p = pred.top
         rec.update(mood=mood, probability=round(p, 6),
-                   probabilities={m: round(x, 6) for m, x in zip(MOODS, pred.probs)})
+                   probabilities={m: round(x, 6) for m, x in zip(MOODS, pred.probs, strict=True)})
         if pred.valence is not None:
             rec["valence"] = round(pred.valence, 3)
         if pred.arousal is not None:

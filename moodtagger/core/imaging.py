@@ -12,16 +12,20 @@ Every problem with a file raises :class:`ImageError` with a message a user can a
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import struct
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL.JpegImagePlugin import JpegImageFile
 
 try:  # HEIC/HEIF/AVIF support is optional at run time
     import pillow_heif
@@ -32,7 +36,10 @@ except ImportError:  # pragma: no cover - declared dependency
     HAVE_HEIF = False
 
 MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera; bombs are far larger
+# Pillow raises DecompressionBombError above 2x this and only warns between 1x and 2x; we refuse
+# everything above MAX_PIXELS ourselves (_open), so the warning is noise.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 THUMB_SIZE = 256
@@ -81,8 +88,15 @@ def open_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> 
     path = os.fspath(path)
     try:
         if is_raw(path):
-            data = raw_preview_bytes(path)
-            return _open(io.BytesIO(data), min_side, fmt_override="RAW")
+            preview = raw_preview(path)
+            opened = _open(io.BytesIO(preview.jpeg), min_side, fmt_override="RAW",
+                           orientation=preview.orientation)
+            if preview.size:  # report the RAW's own image size, oriented
+                w, h = preview.size
+                if opened.orientation in (5, 6, 7, 8):
+                    w, h = h, w
+                opened = OpenedImage(opened.image, w, h, opened.orientation, opened.format)
+            return opened
         with open(path, "rb") as fh:
             return _open(fh, min_side)
     except ImageError:
@@ -113,37 +127,35 @@ def _size_or_none(path: str) -> int | None:
         return None
 
 
-def _open(fp, min_side: int | None, fmt_override: str | None = None) -> OpenedImage:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(fp)
-        except Image.DecompressionBombWarning as exc:
-            raise ImageError(f"refused: too many pixels (decompression bomb guard): {exc}") from None
+def _open(
+    fp, min_side: int | None, fmt_override: str | None = None, orientation: int | None = None
+) -> OpenedImage:
+    with Image.open(fp) as im:
         fmt = fmt_override or (im.format or "unknown")
-        try:
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
-        except Exception:  # broken EXIF must not make a good image unreadable
-            orientation = 1
-        if orientation not in range(1, 9):
-            orientation = 1
         w, h = im.size
         if w * h > MAX_PIXELS:
             raise ImageError(f"refused: {w}x{h} pixels exceeds the {MAX_PIXELS:,} pixel guard")
         if getattr(im, "n_frames", 1) > 1:
             im.seek(0)
-        if min_side and im.format == "JPEG":
+        if min_side and isinstance(im, JpegImageFile):  # JPEG and MPO
             # draft picks the largest DCT scale whose result is still >= the requested size
             short = min(w, h)
             if short > min_side:
                 scale = min_side / short
                 im.draft("RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999))))
-        im.load()
-        im = _to_rgb(im)
-        if orientation != 1:
-            im = im.transpose(_TRANSPOSE[orientation])
-        fw, fh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-        return OpenedImage(im, fw, fh, orientation, fmt)
+        im.load()  # before getexif(): for some formats it loads, and must not hide decode errors
+        try:
+            own = int(im.getexif().get(0x0112, 1) or 1)
+        except Exception:  # broken EXIF must not make a good image unreadable
+            own = 1
+        if own == 1 and orientation:  # RAW preview: the orientation lives in the RAW's EXIF
+            own = orientation
+        orientation = own if own in range(1, 9) else 1
+        rgb = _to_srgb(_to_rgb(im), im.info.get("icc_profile"))
+    if orientation != 1:
+        rgb = rgb.transpose(_TRANSPOSE[orientation])
+    fw, fh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    return OpenedImage(rgb, fw, fh, orientation, fmt)
 
 
 _T = Image.Transpose
@@ -184,55 +196,121 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return out
 
 
+_SRGB = ImageCms.createProfile("sRGB")
+_LOCAL = threading.local()  # colour transforms per thread: LittleCMS transforms keep a cache
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert an RGB image with an embedded non-sRGB ICC profile (Adobe RGB, Display P3 ...)."""
+    if not icc or im.mode != "RGB":
+        return im
+    key = hashlib.blake2b(icc, digest_size=16).digest()
+    transforms: dict[bytes, ImageCms.ImageCmsTransform | None] = _LOCAL.__dict__.setdefault(
+        "transforms", {}
+    )
+    if key not in transforms:
+        transform = None
+        try:
+            profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            desc = (ImageCms.getProfileDescription(profile) or "").lower()
+            if "srgb" not in desc and profile.profile.xcolor_space.strip() == "RGB":
+                transform = ImageCms.buildTransform(profile, _SRGB, "RGB", "RGB")
+        except (OSError, ImageCms.PyCMSError, AttributeError):
+            transform = None  # a broken profile: keep the pixels as they are
+        if len(transforms) > 64:
+            transforms.clear()
+        transforms[key] = transform
+    transform = transforms[key]
+    if transform is None:
+        return im
+    out = ImageCms.applyTransform(im, transform)
+    return out if out is not None else im
+
+
 # ------------------------------------------------------------------------------------------
 # RAW: the largest embedded JPEG preview. Read-only; RAW files are never modified.
 # ------------------------------------------------------------------------------------------
 _PREVIEW_TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage", "ThumbnailImage")
 
 
-def raw_preview_bytes(path: str) -> bytes:
-    """The largest embedded JPEG preview of a RAW file, via exiftool (read-only)."""
+@dataclass(frozen=True)
+class RawPreview:
+    jpeg: bytes  # the largest embedded JPEG
+    orientation: int  # the RAW's EXIF orientation (previews usually carry none)
+    size: tuple[int, int] | None  # the RAW's image size, when exiftool knows it
+
+
+def raw_preview(path: str) -> RawPreview:
+    """The largest embedded JPEG preview of a RAW file: one read-only exiftool call."""
+    import base64
     import subprocess
 
-    from moodtagger.core.tools import exiftool_path
+    from moodtagger.core.tools import ToolMissing, exiftool_path
 
+    try:
+        exe = exiftool_path()
+    except ToolMissing as exc:
+        raise ImageError(f"cannot read RAW previews: {exc}") from None
+    cmd = [exe, "-json", "-b", "-m", *(f"-{t}" for t in _PREVIEW_TAGS),
+           "-Orientation#", "-ImageSize#", "--", path]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=120, check=False).stdout
+        meta = json.loads(out or b"[{}]")[0]
+    except subprocess.TimeoutExpired:
+        raise ImageError("exiftool took too long to read the RAW preview") from None
+    except (ValueError, IndexError):
+        raise ImageError("exiftool could not read this RAW file") from None
     best = b""
-    exe = exiftool_path()
     for tag in _PREVIEW_TAGS:
-        try:
-            out = subprocess.run(
-                [exe, "-b", f"-{tag}", "--", path], capture_output=True, timeout=60, check=False
-            ).stdout
-        except subprocess.TimeoutExpired:
-            continue
-        if out[:2] == b"\xff\xd8" and len(out) > len(best):
-            best = out
+        value = meta.get(tag)
+        if isinstance(value, str) and value.startswith("base64:"):
+            data = base64.b64decode(value[7:])
+            if data[:2] == b"\xff\xd8" and len(data) > len(best):
+                best = data
     if not best:
         raise ImageError("RAW file has no embedded JPEG preview that can be decoded")
-    return best
+    try:
+        orientation = int(meta.get("Orientation", 1))
+    except (TypeError, ValueError):
+        orientation = 1
+    size = None
+    dims = str(meta.get("ImageSize", "")).replace("x", " ").split()
+    if len(dims) == 2 and all(d.isdigit() for d in dims):
+        size = (int(dims[0]), int(dims[1]))
+    return RawPreview(best, orientation, size)
+
+
+def raw_preview_bytes(path: str) -> bytes:
+    """The largest embedded JPEG preview of a RAW file (read-only)."""
+    return raw_preview(path).jpeg
 
 
 # ------------------------------------------------------------------------------------------
 def thumbnail(image: Image.Image, long_side: int = THUMB_SIZE) -> Image.Image:
     """A copy whose long side is at most ``long_side`` (high-quality reduction)."""
     im = image.copy()
-    im.thumbnail((long_side, long_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # bicubic with antialiasing: as sharp as Lanczos at these ratios, ~30 % cheaper
+    im.thumbnail((long_side, long_side), Image.Resampling.BICUBIC, reducing_gap=2.0)
     return im
 
 
 def center_crop_input(image: Image.Image, size: int) -> np.ndarray:
     """Model preprocessing: short side -> int(size/0.875) bicubic, center crop ``size``.
 
-    Returns uint8 ``(size, size, 3)``; the model normalises (mean 0.5, std 0.5) itself.
+    Pixel-for-pixel the same as torchvision ``Resize(int(size / 0.875), BICUBIC)`` followed by
+    ``CenterCrop(size)`` on a PIL image. Returns uint8 ``(size, size, 3)``; the model
+    normalises (mean 0.5, std 0.5) itself.
     """
     short_target = int(size / 0.875)
     w, h = image.size
-    scale = short_target / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    im = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=None)
-    left, top = (nw - size) // 2, (nh - size) // 2
+    if w <= h:
+        nw, nh = short_target, int(short_target * h / w)
+    else:
+        nw, nh = int(short_target * w / h), short_target
+    im = image if (nw, nh) == (w, h) else image.resize((nw, nh), Image.Resampling.BICUBIC)
+    left, top = int(round((nw - size) / 2.0)), int(round((nh - size) / 2.0))
     im = im.crop((left, top, left + size, top + size))
-    return np.asarray(im, dtype=np.uint8)
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def decode(
@@ -262,10 +340,19 @@ def thumb_path(identity: str) -> Path:
     return cache_dir() / "thumbs" / identity[:2] / f"{identity}.jpg"
 
 
+_MADE_DIRS: set[Path] = set()
+
+
 def save_thumbnail(identity: str, thumb: Image.Image) -> Path:
     dest = thumb_path(identity)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
+    if dest.parent not in _MADE_DIRS:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _MADE_DIRS.add(dest.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
+    except FileNotFoundError:  # the cache was deleted while we run
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             thumb.save(fh, "JPEG", quality=88)

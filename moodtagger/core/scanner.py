@@ -34,6 +34,8 @@ SKIP_DIRS = {
     b"node_modules",
 }
 BATCH = 256
+PERMISSION_DENIED = "permission denied"
+VANISHED = "file vanished before it could be read"
 _HASH_CHUNK = 64 * 1024
 
 
@@ -116,6 +118,18 @@ def walk(root: bytes, *, on_error: Callable[[bytes, str], None] | None = None) -
         stack.extend(sorted(subdirs, reverse=True))
 
 
+_TRANSIENT = (PERMISSION_DENIED, VANISHED, "cannot read file")
+
+
+def _transient(error: str | None) -> bool:
+    """Errors that may go away without the file changing (fixed permissions, a remount)."""
+    return error is not None and error.startswith(_TRANSIENT)
+
+
+def _collect(into: list[tuple[bytes, str]]) -> Callable[[bytes, str], None]:
+    return lambda path, error: into.append((path, error))
+
+
 def _os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -164,9 +178,9 @@ def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = Tr
     except imaging.ImageError as exc:
         res.error = str(exc)
     except FileNotFoundError:
-        res.error = "file vanished before it could be read"
+        res.error = VANISHED
     except PermissionError:
-        res.error = "permission denied"
+        res.error = PERMISSION_DENIED
     except OSError as exc:
         res.error = f"cannot read file: {_os_error(exc)}"
     except Exception as exc:  # a decoder bug must not stop the scan
@@ -201,14 +215,15 @@ def scan(
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
         known: dict[bytes, tuple[int, int | None, int | None, str]] = {
-            r[0]: (r[1], r[2], r[3], r[4])
+            r[0]: (r[1], r[2], r[3], "retry" if r[4] == "error" and _transient(r[5]) else r[4])
             for r in conn.execute(
-                "SELECT path, id, size, mtime_ns, status FROM photos WHERE path >= ? AND path < ?",
+                "SELECT path, id, size, mtime_ns, status, error FROM photos "
+                "WHERE path >= ? AND path < ?",
                 (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
             )
         }
         folder_errors: list[tuple[bytes, str]] = []
-        for path, st in walk(root_b, on_error=lambda p, e: folder_errors.append((p, e))):
+        for path, st in walk(root_b, on_error=_collect(folder_errors)):
             if cancel is not None and cancel.is_set():
                 summary.cancelled = True
                 break
@@ -222,7 +237,12 @@ def scan(
         for p, e in folder_errors:
             summary.errors.append((os.fsdecode(p), e))
         if not summary.cancelled:
-            vanished.extend(r[0] for r in known.values() if r[3] != "missing")
+            # photos under a folder we could not list are not gone, just unreachable right now
+            blocked = tuple(p.rstrip(b"/") + b"/" for p, _ in folder_errors)
+            vanished.extend(
+                r[0] for path, r in known.items()
+                if r[3] != "missing" and not (blocked and path.startswith(blocked))
+            )
         conn.execute("UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
                      (root_id, prefix, prefix[:-1] + b"0"))
 
@@ -331,7 +351,7 @@ def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: S
 
 
 def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
-    out = []
+    out: list[PhotoRow] = []
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         out.extend(p for p in (catalog.photo(x) for x in chunk) if p is not None)

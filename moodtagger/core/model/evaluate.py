@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from moodtagger.core.model import datasets, features
-from moodtagger.core.model.head import fit_head, fit_va, predict_head, select
+from moodtagger.core.model.head import fit_head, fit_va, predict_head, predict_logits, select
 from moodtagger.core.moods import MOODS, POSITIVE
 
 EMO6_TO_MIKELS = {"anger": "anger", "disgust": "disgust", "fear": "fear", "sadness": "sadness"}
@@ -46,6 +46,7 @@ class Report:
     y_true: np.ndarray
     y_pred: np.ndarray
     probs: np.ndarray | None = None
+    logits: np.ndarray | None = None  # out-of-fold per-view logits (single-head configs)
     extra: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, object]:
@@ -66,10 +67,17 @@ class Report:
         }
 
 
+def load_features(files, variant: str, parts: tuple[str, ...]) -> np.ndarray:
+    """(n, views, d) features; ``variant`` may join backbones with '+' (e.g. 'lite0+lite2')."""
+    return np.concatenate(
+        [select(features.extract(files, v), parts) for v in variant.split("+")], axis=-1
+    )
+
+
 def _emotion6_extra(variant: str, parts: tuple[str, ...], views: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Emotion6 images whose majority vote is a negative Ekman emotion that Mikels shares."""
     e6 = datasets.load_emotion6()
-    feats = select(features.extract(e6.files, variant), parts)
+    feats = load_features(e6.files, variant, parts)
     bins = datasets.EMOTION6_BINS
     top = e6.votes.argmax(1)
     keep = [i for i in range(len(top)) if bins[top[i]] in EMO6_TO_MIKELS and e6.votes[i, top[i]] >= 0.5]
@@ -108,16 +116,18 @@ def cross_validate(
     cfg: HeadConfig, *, k: int = 5, seed: int = 0, log: Callable[[str], None] | None = None
 ) -> Report:
     ap = datasets.load_artphoto()
-    x = select(features.extract(ap.files, cfg.variant), cfg.parts)
+    x = load_features(ap.files, cfg.variant, cfg.parts)
     folds = datasets.stratified_group_folds(ap.labels, ap.groups, k=k, seed=seed)
     probs = np.zeros((len(ap.files), len(MOODS)), dtype=np.float32)
+    logits = np.zeros((len(ap.files), len(cfg.test_views), len(MOODS)), dtype=np.float32)
     for f in range(k):
         tr, te = folds != f, folds == f
         heads = train_config(cfg, x[tr], ap.labels[tr], seed=seed)
         probs[te] = predict_config(heads, cfg, x[te])
+        logits[te] = predict_logits(heads[0], x[te][:, list(cfg.test_views)])[0]
         if log:
             log(f"  {cfg.name}: fold {f + 1}/{k} done")
-    return Report(cfg.name, ap.labels, probs.argmax(1), probs)
+    return Report(cfg.name, ap.labels, probs.argmax(1), probs, logits if cfg.seeds == 1 else None)
 
 
 def rf_baseline(*, k: int = 5, seed: int = 0, variant: str = "lite0") -> Report:
@@ -143,7 +153,7 @@ def emotion6_check(heads, cfg: HeadConfig) -> dict[str, float]:
     from scipy.stats import pearsonr, spearmanr
 
     e6 = datasets.load_emotion6()
-    x = select(features.extract(e6.files, cfg.variant), cfg.parts)
+    x = load_features(e6.files, cfg.variant, cfg.parts)
     probs = predict_config(heads, cfg, x)
     pos = probs[:, [MOODS.index(m) for m in POSITIVE]].sum(1)
     return {
@@ -157,7 +167,7 @@ def valence_arousal_cv(cfg: HeadConfig, heads, *, k: int = 5, seed: int = 0, alp
     from scipy.stats import pearsonr
 
     e6 = datasets.load_emotion6()
-    x = select(features.extract(e6.files, cfg.variant), cfg.parts)
+    x = load_features(e6.files, cfg.variant, cfg.parts)
     target = np.stack([e6.valence, e6.arousal], 1)
     rng = np.random.default_rng(seed)
     folds = rng.permutation(len(x)) % k

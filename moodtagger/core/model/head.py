@@ -24,6 +24,8 @@ class MoodHead(nn.Module):
         self.in_dim, self.hidden = in_dim, hidden
         self.register_buffer("mu", torch.zeros(in_dim))
         self.register_buffer("sigma", torch.ones(in_dim))
+        # temperature fitted on out-of-fold predictions, so probabilities are calibrated
+        self.register_buffer("temperature", torch.ones(()))
         if hidden:
             self.mood = nn.Sequential(
                 nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout / 2),
@@ -38,7 +40,7 @@ class MoodHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.standardise(x)
-        return self.mood(z), self.va(z)
+        return self.mood(z) / self.temperature, self.va(z)
 
 
 class MoodNet(nn.Module):
@@ -140,11 +142,31 @@ def fit_va(head: MoodHead, x: np.ndarray, va: np.ndarray, alpha: float = 1000.0)
         head.va.bias.copy_((tm - zm @ coef).float())
 
 
-def predict_head(head: MoodHead, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x: (n, views, d) -> (probs averaged over views (n, 8), va (n, 2))."""
+def predict_logits(head: MoodHead, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x: (n, views, d) -> (mood logits per view (n, views, 8), va averaged over views (n, 2))."""
     n, v, d = x.shape
     with torch.no_grad():
         logits, va = head(torch.from_numpy(x.reshape(n * v, d).astype(np.float32)))
-        probs = torch.softmax(logits, 1).reshape(n, v, -1).mean(1)
-        va = va.reshape(n, v, -1).mean(1)
-    return probs.numpy(), va.numpy()
+    return logits.reshape(n, v, -1).numpy(), va.reshape(n, v, -1).mean(1).numpy()
+
+
+def view_probs(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Softmax per view (with a temperature), averaged over views: (n, views, 8) -> (n, 8)."""
+    z = logits / temperature
+    z = z - z.max(-1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(-1, keepdims=True)
+    return p.mean(1)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of out-of-fold predictions."""
+    grid = np.exp(np.linspace(np.log(0.25), np.log(20.0), 200))
+    nll = [-np.log(view_probs(logits, t)[np.arange(len(y)), y] + 1e-12).mean() for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+def predict_head(head: MoodHead, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x: (n, views, d) -> (probs averaged over views (n, 8), va (n, 2))."""
+    logits, va = predict_logits(head, x)
+    return view_probs(logits), va

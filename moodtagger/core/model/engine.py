@@ -1,0 +1,243 @@
+"""Batched mood inference on CUDA, MPS or CPU, with decoding overlapped with inference.
+
+* Device: ``auto`` picks CUDA, then MPS, then CPU. On a GPU the network runs in fp16 (bf16 on
+  MPS) with channels_last.
+* On the CPU the network is exported once to ONNX (into the user cache), checked against torch
+  within a tolerance, and run with ONNX Runtime, which is ~2-3x faster than eager torch on CPU.
+  If export or the check fails, torch is used; ``MOODTAGGER_NO_ONNX=1`` forces torch.
+* :meth:`MoodModel.predict_paths` decodes in a thread pool while the model runs on the previous
+  batch, so the model never waits for the disk. Bad files come out as per-file errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from moodtagger.core import imaging
+from moodtagger.core.catalog import Prediction
+from moodtagger.core.model import registry
+
+log = logging.getLogger(__name__)
+
+ONNX_TOLERANCE = 2e-3  # max abs difference of probabilities, torch vs ONNX Runtime
+
+
+def pick_device(requested: str = "auto") -> str:
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise registry.ModelError("--device cuda was asked for, but no CUDA GPU is available")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise registry.ModelError("--device mps was asked for, but MPS is not available")
+    if requested not in ("cpu", "cuda", "mps"):
+        raise registry.ModelError(f"unknown device {requested!r}; use auto, cpu, cuda or mps")
+    return requested
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    prediction: Prediction | None
+    error: str | None
+    key: object = None  # caller's id (e.g. the catalog photo id)
+
+
+class MoodModel:
+    """The loaded mood model. Owned by one (worker) thread; not shared."""
+
+    def __init__(self, model_id: str | None = None, device: str = "auto", *, backend: str = "auto",
+                 threads: int | None = None):
+        self.entry = registry.entry(model_id)
+        self.model_id = self.entry.id
+        self.size = self.entry.input_size
+        self.device = pick_device(device)
+        if threads:
+            torch.set_num_threads(threads)
+        self.net = registry.build(self.entry)
+        self._session = None
+        self.backend = "torch"
+        if self.device == "cpu" and backend in ("auto", "onnx") and not os.environ.get("MOODTAGGER_NO_ONNX"):
+            try:
+                self._session = self._onnx_session(threads)
+                self.backend = "onnxruntime"
+            except Exception as exc:  # fall back to torch, but say why
+                if backend == "onnx":
+                    raise
+                log.warning("ONNX Runtime unavailable (%s); using torch on CPU", exc)
+        if self.backend == "torch":
+            self.dtype = torch.float32
+            if self.device == "cuda":
+                self.dtype = torch.float16
+            elif self.device == "mps":
+                self.dtype = torch.bfloat16
+            # weights stay fp32; autocast runs the convolutions in fp16 (CUDA) / bf16 (MPS)
+            self.net = self.net.to(self.device, memory_format=torch.channels_last)
+
+    # -- ONNX -----------------------------------------------------------------------------
+    def _onnx_path(self) -> Path:
+        tag = f"{self.model_id}-{self.entry.data['sha256'][:12]}-torch{torch.__version__.split('+')[0]}"
+        return imaging.cache_dir() / "onnx" / f"{tag}.onnx"
+
+    def _onnx_session(self, threads: int | None):
+        import onnxruntime as ort
+
+        path = self._onnx_path()
+        if not path.exists():
+            self._export(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return session
+
+    def _export(self, path: Path) -> None:
+        """Export to ONNX and verify against torch before the file is put in place."""
+        import onnxruntime as ort
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        x = torch.from_numpy(_check_batch(self.size))
+        with torch.inference_mode():
+            ref = [t.numpy() for t in self.net(x)]
+        torch.onnx.export(
+            self.net, (x,), str(tmp), input_names=["images"], output_names=["probs", "va"],
+            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}, "va": {0: "n"}}, opset_version=17,
+            dynamo=False,
+        )
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {"images": x.numpy()})
+        diff = float(np.abs(got[0] - ref[0]).max())
+        if not diff <= ONNX_TOLERANCE:
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"ONNX output differs from torch by {diff:.2e}")
+        os.replace(tmp, path)
+
+    # -- inference -------------------------------------------------------------------------
+    def predict_arrays(self, batch: np.ndarray) -> list[Prediction]:
+        """``batch``: uint8 (N, size, size, 3) center crops -> predictions."""
+        if len(batch) == 0:
+            return []
+        if self._session is not None:
+            probs, va = self._session.run(None, {"images": np.ascontiguousarray(batch)})
+        else:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
+                p, v = self.net(x) if self.dtype == torch.float32 else _cast_run(self.net, x, self.dtype)
+                probs, va = p.float().cpu().numpy(), v.float().cpu().numpy()
+        probs = probs.astype(np.float64)
+        probs /= probs.sum(1, keepdims=True)
+        return [
+            Prediction(tuple(float(x) for x in p), float(np.clip(v[0], 1, 9)), float(np.clip(v[1], 1, 9)))
+            for p, v in zip(probs, va)
+        ]
+
+    def prepare(self, path: str) -> np.ndarray:
+        """Decode one file to the model input (raises imaging.ImageError)."""
+        return imaging.decode(path, model_size=self.size, thumb_size=0).model_input
+
+    def predict_paths(
+        self,
+        items: Iterable[str | tuple[object, str]],
+        *,
+        batch_size: int = 32,
+        decode_workers: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        total: int | None = None,
+    ) -> Iterator[list[Result]]:
+        """Yield batches of results in input order; decoding overlaps inference.
+
+        ``items`` are paths or ``(key, path)`` pairs (the key comes back in :class:`Result`).
+        """
+        work = [(it if isinstance(it, tuple) else (None, it)) for it in items]
+        total = len(work) if total is None else total
+        workers = decode_workers or max(1, (os.cpu_count() or 2))
+        done = 0
+        with ThreadPoolExecutor(workers, thread_name_prefix="moodtagger-decode") as pool:
+            futures: deque[tuple[object, str, Future]] = deque()
+            it = iter(work)
+            window = batch_size * 3  # decode ahead: the next batches are ready when the model is
+
+            def fill() -> None:
+                while len(futures) < window:
+                    nxt = next(it, None)
+                    if nxt is None:
+                        return
+                    futures.append((nxt[0], nxt[1], pool.submit(_decode_safe, self, nxt[1])))
+
+            fill()
+            while futures:
+                if cancel is not None and cancel.is_set():
+                    for _, _, f in futures:
+                        f.cancel()
+                    return
+                batch = [futures.popleft() for _ in range(min(batch_size, len(futures)))]
+                fill()
+                arrays, ok, results = [], [], []
+                for key, path, fut in batch:
+                    arr, err = fut.result()
+                    results.append(Result(path, None, err, key))
+                    if arr is not None:
+                        arrays.append(arr)
+                        ok.append(len(results) - 1)
+                preds = self.predict_arrays(np.stack(arrays)) if arrays else []
+                for i, p in zip(ok, preds):
+                    r = results[i]
+                    results[i] = Result(r.path, p, None, r.key)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+                yield results
+
+
+def _decode_safe(model: MoodModel, path: str) -> tuple[np.ndarray | None, str | None]:
+    try:
+        return model.prepare(path), None
+    except imaging.ImageError as exc:
+        return None, str(exc)
+    except Exception as exc:  # never let one file stop the run
+        return None, f"unexpected error while decoding: {exc!r}"
+
+
+def _cast_run(net, x, dtype):
+    with torch.autocast(device_type=x.device.type, dtype=dtype):
+        return net(x)
+
+
+def _check_batch(size: int) -> np.ndarray:
+    """A deterministic, natural-ish batch for the export check (gradients + noise)."""
+    rng = np.random.default_rng(0)
+    base = np.linspace(0, 255, size, dtype=np.float32)
+    imgs = []
+    for i in range(2):
+        img = np.stack([np.add.outer(base, base) / 2, np.add.outer(base[::-1], base) / 2,
+                        np.full((size, size), 40.0 * (i + 1))], -1)
+        img += rng.normal(0, 20, img.shape)
+        imgs.append(img.clip(0, 255).astype(np.uint8))
+    return np.stack(imgs)
+
+
+def predict_files(paths: Sequence[str], **kw) -> list[Result]:
+    """Convenience: predict a list of files with the default model (loads it each call)."""
+    model = MoodModel(device=kw.pop("device", "auto"))
+    out: list[Result] = []
+    for batch in model.predict_paths(paths, **kw):
+        out.extend(batch)
+    return out

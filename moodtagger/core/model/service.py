@@ -1,0 +1,67 @@
+"""Catalog-level prediction: predict every photo that has no prediction by the current model.
+
+Used by ``moodtagger scan`` and by the GUI's inference worker (which owns its MoodModel).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from moodtagger.core.catalog import Catalog, ProgressFn
+from moodtagger.core.model.engine import MoodModel
+
+
+@dataclass
+class PredictSummary:
+    model_id: str
+    predicted: int = 0
+    failed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+
+def predict_pending(
+    catalog: Catalog,
+    *,
+    model: MoodModel | None = None,
+    device: str = "auto",
+    batch_size: int = 32,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    on_batch=None,
+) -> PredictSummary:
+    """Predict new/changed photos (and all of them again when the model id changes).
+
+    ``on_batch(list[(photo_id, Prediction)])`` is called after each batch is stored (the GUI
+    uses it to refresh just those rows).
+    """
+    t0 = time.perf_counter()
+    model = model or MoodModel(device=device)
+    todo = catalog.photos_needing_prediction(model.model_id)
+    summary = PredictSummary(model.model_id)
+    if progress:
+        progress(0, len(todo))
+    for results in model.predict_paths(
+        [(p.id, p.path) for p in todo], batch_size=batch_size, progress=progress, cancel=cancel,
+    ):
+        good = [(r.key, r.prediction) for r in results if r.prediction is not None]
+        bad = [(r.key, r.path, r.error) for r in results if r.prediction is None]
+        if good:
+            catalog.save_predictions(model.model_id, good)  # type: ignore[arg-type]
+        if bad:
+            with catalog.transaction() as c:
+                c.executemany(
+                    "UPDATE photos SET status='error', error=?, updated_at=? WHERE id=?",
+                    [(err, time.time(), key) for key, _, err in bad],
+                )
+        summary.predicted += len(good)
+        summary.failed += len(bad)
+        summary.errors.extend((path, err or "unknown error") for _, path, err in bad)
+        if on_batch is not None and good:
+            on_batch(good)
+    summary.cancelled = bool(cancel is not None and cancel.is_set())
+    summary.seconds = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,1 @@
+"""PySide6 front end: adapts the Qt-free core."""

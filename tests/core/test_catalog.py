@@ -1,0 +1,96 @@
+"""Catalog: schema creation, migrations from every earlier version, round trips."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from moodtagger.core import catalog as catalog_mod
+from moodtagger.core.catalog import SCHEMA_VERSION, Catalog, CatalogError, Prediction
+from moodtagger.core.moods import MOODS
+
+PROBS = (0.05, 0.05, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1)
+
+
+def _db_at_version(path: Path, version: int) -> sqlite3.Connection:
+    """A database as an older moodtagger left it: the first ``version`` migrations applied."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in catalog_mod._MIGRATIONS[:version]:
+        conn.executescript(step)
+    conn.execute(f"PRAGMA user_version={version}")
+    return conn
+
+
+def test_new_catalog_is_current_and_wal(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.db") as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+        assert cat.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migrates_empty_v0_database(tmp_path: Path) -> None:
+    _db_at_version(tmp_path / "c.db", 0).close()
+    with Catalog(tmp_path / "c.db") as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+        assert cat.count_photos() == 0
+
+
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_migration_keeps_data(tmp_path: Path, version: int) -> None:
+    conn = _db_at_version(tmp_path / "c.db", version)
+    conn.execute("INSERT INTO roots(path, added_at) VALUES (?, 0)", (b"/photos",))
+    conn.execute(
+        "INSERT INTO photos(path, root_id, size, mtime_ns, identity, width, height, orientation, "
+        "format, status, added_at, updated_at) VALUES (?, 1, 10, 20, 'abc', 640, 480, 6, 'JPEG', "
+        "'ok', 0, 0)",
+        (b"/photos/caf\xe9.jpg",),  # not valid UTF-8: must survive the migration
+    )
+    cols = ", ".join(catalog_mod.PROB_COLUMNS)
+    conn.execute(
+        f"INSERT INTO predictions(photo_id, model_id, identity, {cols}, created_at) "
+        f"VALUES (1, 'm1', 'abc', {', '.join(map(str, PROBS))}, 0)"
+    )
+    conn.close()
+
+    with Catalog(tmp_path / "c.db") as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+        photo = cat.photo_by_path(os.fsdecode(b"/photos/caf\xe9.jpg"))
+        assert photo is not None
+        assert (photo.width, photo.height, photo.orientation, photo.status) == (640, 480, 6, "ok")
+        assert cat.prediction(photo.id, "m1") == Prediction(PROBS)
+        assert cat.roots() == [(1, "/photos")]
+        cat.set_choice(photo.id, ["awe"])  # tables added by later migrations work
+        assert cat.choice(photo.id) == (["awe"], "pending", None)
+
+
+def test_newer_catalog_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "c.db")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(CatalogError, match="newer than this moodtagger"):
+        Catalog(tmp_path / "c.db")
+
+
+def test_not_a_database_is_a_catalog_error(tmp_path: Path) -> None:
+    (tmp_path / "c.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CatalogError, match="cannot open catalog"):
+        Catalog(tmp_path / "c.db")
+
+
+def test_predictions_follow_content_identity(catalog: Catalog) -> None:
+    catalog.conn.execute(
+        "INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (?, 'id1', 'ok', 0, 0)",
+        (b"/x/a.jpg",),
+    )
+    (photo,) = catalog.photos()
+    assert [p.id for p in catalog.photos_needing_prediction("m")] == [photo.id]
+    catalog.save_predictions("m", [(photo.id, Prediction(PROBS, valence=6.0))])
+    assert catalog.photos_needing_prediction("m") == []
+    assert catalog.prediction(photo.id, "m").top == ("awe", 0.4)
+    # the file's content changed: the old prediction no longer counts
+    catalog.conn.execute("UPDATE photos SET identity='id2' WHERE id=?", (photo.id,))
+    assert [p.id for p in catalog.photos_needing_prediction("m")] == [photo.id]
+    rows = list(catalog.iter_with_predictions("m"))
+    assert rows[0][1] is not None and len(rows[0][1].probs) == len(MOODS)
