@@ -128,7 +128,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             line += f" in {s.seconds:.2f} s"
             if "predict" in result:
                 pr = result["predict"]
-                line += f"; predicted {pr['predicted']} photos with {pr['model_id']}"  # type: ignore[index]
+                if pr["predicted"] or pr["failed"]:  # type: ignore[index]
+                    line += f"; predicted {pr['predicted']} photos with {pr['model_id']}"  # type: ignore[index]
             if s.cancelled:
                 line += " (cancelled)"
             print(line)

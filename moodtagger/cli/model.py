@@ -54,8 +54,8 @@ def _expand(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     files, errors = [], []
     for p in paths:
         if os.path.isdir(p):
-            files.extend(os.fsdecode(f) for f, _ in walk(os.fsencode(os.path.abspath(p)),
-                                                         on_error=lambda d, e: errors.append((os.fsdecode(d), e))))
+            found = walk(os.fsencode(os.path.abspath(p)), on_error=lambda d, e: errors.append((os.fsdecode(d), e)))
+            files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
         elif os.path.exists(p):
             files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
         else:

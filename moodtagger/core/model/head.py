@@ -170,3 +170,22 @@ def predict_head(head: MoodHead, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """x: (n, views, d) -> (probs averaged over views (n, 8), va (n, 2))."""
     logits, va = predict_logits(head, x)
     return view_probs(logits), va
+
+
+class EnsembleHead(nn.Module):
+    """Averages the *probabilities* of several heads (returned as log-probabilities so that the
+    softmax in :class:`MoodNet` gives back the average exactly)."""
+
+    def __init__(self, heads: list[MoodHead]):
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        probs = []
+        vas = []
+        for h in self.heads:
+            logits, va = h(x)
+            probs.append(torch.softmax(logits, dim=1))
+            vas.append(va)
+        p = torch.stack(probs).mean(0)
+        return torch.log(p.clamp_min(1e-12)), vas[0]

@@ -12,11 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
 
-from moodtagger.core.model.backbone import FeatureNet, load_backbone
-from moodtagger.core.model.head import MoodHead, MoodNet
 from moodtagger.core.moods import MOODS
+
+if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps the CLI fast)
+    import torch
+
+    from moodtagger.core.model.head import MoodNet
 
 DEFAULT_MODEL = "moodtagger-lite0-mlp256-v1"
 
@@ -98,12 +101,17 @@ def _verified_state(path: str, sha256: str, mtime_ns: int) -> list[dict[str, tor
             f"head file {path} fails its sha256 check (expected {sha256[:12]}…, got {actual[:12]}…); "
             "reinstall moodtagger or retrain with `moodtagger train`"
         )
+    import torch
+
     states = torch.load(path, map_location="cpu", weights_only=True)
     return states if isinstance(states, list) else [states]
 
 
 def build(e: ModelEntry) -> MoodNet:
     """The full torch network for entry ``e`` (eval mode, CPU)."""
+    from moodtagger.core.model.backbone import FeatureNet, load_backbone
+    from moodtagger.core.model.head import EnsembleHead, MoodHead, MoodNet
+
     if list(e.data.get("labels", [])) != list(MOODS):
         raise ModelError(f"model {e.id} has labels {e.data.get('labels')}, expected {list(MOODS)}")
     try:
@@ -120,22 +128,3 @@ def build(e: ModelEntry) -> MoodNet:
     head_mod: MoodHead | EnsembleHead = heads[0] if len(heads) == 1 else EnsembleHead(heads)
     net = MoodNet(FeatureNet(load_backbone(e.backbone)), head_mod, h["parts"], bool(h.get("flip_tta", True)))
     return net.eval()
-
-
-class EnsembleHead(torch.nn.Module):
-    """Averages the *probabilities* of several heads (returned as log-probabilities so that the
-    softmax in :class:`MoodNet` gives back the average exactly)."""
-
-    def __init__(self, heads: list[MoodHead]):
-        super().__init__()
-        self.heads = torch.nn.ModuleList(heads)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        probs = []
-        vas = []
-        for h in self.heads:
-            logits, va = h(x)
-            probs.append(torch.softmax(logits, dim=1))
-            vas.append(va)
-        p = torch.stack(probs).mean(0)
-        return torch.log(p.clamp_min(1e-12)), vas[0]

@@ -8,9 +8,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from moodtagger.core.catalog import Catalog, ProgressFn
-from moodtagger.core.model.engine import MoodModel
+from moodtagger.core.model import registry
+
+if TYPE_CHECKING:
+    from moodtagger.core.model.engine import MoodModel
 
 
 @dataclass
@@ -39,11 +43,17 @@ def predict_pending(
     uses it to refresh just those rows).
     """
     t0 = time.perf_counter()
-    model = model or MoodModel(device=device)
-    todo = catalog.photos_needing_prediction(model.model_id)
-    summary = PredictSummary(model.model_id)
+    model_id = model.model_id if model is not None else registry.entry().id
+    todo = catalog.photos_needing_prediction(model_id)
+    summary = PredictSummary(model_id)
     if progress:
         progress(0, len(todo))
+    if not todo:  # nothing new: don't pay for loading the model
+        return summary
+    if model is None:
+        from moodtagger.core.model.engine import MoodModel
+
+        model = MoodModel(model_id, device=device)
     for results in model.predict_paths(
         [(p.id, p.path) for p in todo], batch_size=batch_size, progress=progress, cancel=cancel,
     ):
