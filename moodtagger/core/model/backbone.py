@@ -63,7 +63,7 @@ def load_backbone(variant: str = "lite0") -> nn.Module:
     if len(src) != len(dst):
         raise RuntimeError(f"{variant}: {len(src)} tensors in the wheel, timm expects {len(dst)}")
     mapped = {}
-    for (dk, dv), (sk, sv) in zip(dst.items(), src.items()):
+    for (dk, dv), (sk, sv) in zip(dst.items(), src.items(), strict=True):
         if dv.shape != sv.shape:
             raise RuntimeError(f"{variant}: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
         mapped[dk] = sv

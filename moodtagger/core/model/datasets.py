@@ -45,7 +45,7 @@ def load_artphoto(root: Path | None = None) -> ArtPhoto:
     group_of = {p.name: i for i, p in enumerate(files)}
     dup = root / "DUPLICATES.txt"
     if dup.exists():
-        for gi, line in enumerate(dup.read_text().splitlines()):
+        for line in dup.read_text().splitlines():
             names = [n for n in line.replace(",", " ").split() if n in group_of]
             if len(names) > 1:
                 g = min(group_of[n] for n in names)

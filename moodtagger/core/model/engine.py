@@ -145,7 +145,7 @@ class MoodModel:
         probs /= probs.sum(1, keepdims=True)
         return [
             Prediction(tuple(float(x) for x in p), float(np.clip(v[0], 1, 9)), float(np.clip(v[1], 1, 9)))
-            for p, v in zip(probs, va)
+            for p, v in zip(probs, va, strict=True)
         ]
 
     def prepare(self, path: str) -> np.ndarray:
@@ -198,7 +198,7 @@ class MoodModel:
                         arrays.append(arr)
                         ok.append(len(results) - 1)
                 preds = self.predict_arrays(np.stack(arrays)) if arrays else []
-                for i, p in zip(ok, preds):
+                for i, p in zip(ok, preds, strict=True):
                     r = results[i]
                     results[i] = Result(r.path, p, None, r.key)
                 done += len(batch)

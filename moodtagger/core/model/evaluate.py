@@ -50,7 +50,11 @@ class Report:
     extra: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, object]:
-        from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+        from sklearn.metrics import (
+            accuracy_score,
+            confusion_matrix,
+            precision_recall_fscore_support,
+        )
 
         p, r, f, s = precision_recall_fscore_support(
             self.y_true, self.y_pred, labels=range(len(MOODS)), zero_division=0
@@ -198,6 +202,6 @@ def format_detail(m: dict) -> str:
     for mood, c in m["per_class"].items():
         lines.append(f"{mood:<12} {c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f} {c['support']:4d}")
     lines.append("confusion (rows = true, columns = predicted, order " + ",".join(x[:4] for x in MOODS) + "):")
-    for mood, row in zip(MOODS, m["confusion"]):
+    for mood, row in zip(MOODS, m["confusion"], strict=True):
         lines.append(f"  {mood[:4]:<5}" + " ".join(f"{v:4d}" for v in row))
     return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Mood inference throughput: naive loop vs the pipelined engine, with its two ceilings.
+
+    .venv/bin/python bench/bench_inference.py                   # imagenet-sample (1,000 photos)
+    .venv/bin/python bench/bench_inference.py --camera 100      # + 100 camera-size JPEGs
+    .venv/bin/python bench/bench_inference.py --n 300           # fewer photos (quicker)
+
+Measured in one run, on the same files (page cache warmed first):
+
+* naive: the loop a user would write: PIL open -> torchvision Resize/CenterCrop -> the same
+  network in eager torch, one image at a time;
+* D, decode-only: ``MoodModel.prepare`` (EXIF-aware decode, draft-mode JPEG, crop) in a thread
+  pool over all cores;
+* I, inference-only: ``MoodModel.predict_arrays`` on pre-decoded batches (ONNX Runtime on CPU,
+  fp16 + channels_last on CUDA), all cores;
+* end-to-end: ``service.predict_pending`` on a scanned catalog: decode -> model -> catalog rows,
+  decoding overlapped with inference. On a CPU both share the cores, so the ceiling is
+  1/(1/D + 1/I); the target is end-to-end >= 0.8 x that, and >= 5x the naive loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from moodtagger.core.catalog import Catalog  # noqa: E402
+from moodtagger.core.model.engine import MoodModel  # noqa: E402
+from moodtagger.core.model.service import predict_pending  # noqa: E402
+from moodtagger.core.scanner import scan  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
+
+
+def naive(files: list[Path], net: torch.nn.Module, size: int) -> float:
+    from torchvision import transforms as T
+
+    tf = T.Compose([T.Resize(int(size / 0.875), interpolation=T.InterpolationMode.BICUBIC),
+                    T.CenterCrop(size), T.PILToTensor()])
+    with torch.inference_mode():
+        net(torch.zeros(1, size, size, 3, dtype=torch.uint8))  # warm-up
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for f in files:
+            x = tf(Image.open(f).convert("RGB")).permute(1, 2, 0)[None]
+            net(x.contiguous())
+    return len(files) / (time.perf_counter() - t0)
+
+
+def decode_only(model: MoodModel, files: list[Path]) -> tuple[float, np.ndarray]:
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        arrays = list(pool.map(lambda f: model.prepare(str(f)), files))
+    return len(files) / (time.perf_counter() - t0), np.stack(arrays)
+
+
+def inference_only(model: MoodModel, arrays: np.ndarray, batch: int) -> float:
+    model.predict_arrays(arrays[:batch])  # warm-up (ONNX Runtime allocates on the first runs)
+    t0 = time.perf_counter()
+    for i in range(0, len(arrays), batch):
+        model.predict_arrays(arrays[i : i + batch])
+    return len(arrays) / (time.perf_counter() - t0)
+
+
+def end_to_end(model: MoodModel, folder: Path, files: list[Path], batch: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory(prefix="mt-bench-") as tmp:
+        os.environ["MOODTAGGER_CACHE"] = os.path.join(tmp, "cache")
+        with Catalog(Path(tmp) / "c.db") as cat:
+            scan(cat, [folder], thumbnails=False)
+            keep = {str(f) for f in files}
+            drop = [p.id for p in cat.photos() if p.path not in keep]
+            if drop:
+                with cat.transaction() as c:
+                    c.executemany("UPDATE photos SET status='missing' WHERE id=?", [(i,) for i in drop])
+            t0 = time.perf_counter()
+            s = predict_pending(cat, model=model, batch_size=batch)
+            return s.predicted / (time.perf_counter() - t0), s.failed
+
+
+def run(label: str, folder: Path, files: list[Path], model: MoodModel, batch: int, naive_n: int) -> None:
+    for f in files:
+        f.read_bytes()  # warm the page cache for every side
+    net = model.net if model.backend == "torch" else None
+    if net is None:
+        from moodtagger.core.model import registry
+
+        net = registry.build(model.entry)
+    n_rate = naive(files[:naive_n], net, model.size)
+    d_rate, arrays = decode_only(model, files)
+    i_rate = inference_only(model, arrays, batch)
+    other = "torch" if model.backend != "torch" else "onnx"
+    try:
+        i_other = inference_only(MoodModel(device=model.device, backend=other), arrays, batch)
+    except Exception as exc:  # e.g. onnxruntime missing: report, keep the rest
+        print(f"  ({other} inference-only unavailable: {exc})")
+        i_other = float("nan")
+    e_rate, failed = end_to_end(model, folder, files, batch)
+    ceiling = 1 / (1 / d_rate + 1 / i_rate) if model.device == "cpu" else min(d_rate, i_rate)
+    print(f"\n{label}: {len(files)} photos, device {model.device} ({model.backend}), batch {batch}, "
+          f"{os.cpu_count()} cores")
+    print(f"  naive loop (first {naive_n})   {n_rate:8.1f} img/s")
+    print(f"  D decode-only            {d_rate:8.1f} img/s")
+    print(f"  I inference-only         {i_rate:8.1f} img/s")
+    print(f"  I' inference-only, {other:<6}{i_other:8.1f} img/s  (other backend, not used below)")
+    print(f"  ceiling                  {ceiling:8.1f} img/s")
+    print(f"  end-to-end (to catalog)  {e_rate:8.1f} img/s  = {e_rate / ceiling:.2f} x ceiling, "
+          f"{e_rate / n_rate:.1f} x naive  ({failed} failed)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--n", "--limit", dest="limit", type=int, default=1000, help="photos of the sample to use")
+    ap.add_argument("--naive", type=int, default=200, help="photos for the (slow) naive loop")
+    ap.add_argument("--camera", type=int, default=0, help="also N camera-size JPEGs (4000x3000)")
+    args = ap.parse_args()
+    model = MoodModel(device=args.device)
+    files = sorted(SAMPLE.glob("*.JPEG"))[: args.limit]
+    run("imagenet-sample", SAMPLE, files, model, args.batch_size, min(args.naive, len(files)))
+    if args.camera:
+        from bench_scan import camera_set
+
+        folder = camera_set(args.camera)
+        cam = sorted(folder.glob("*.jpg"))[: args.camera]
+        run("camera JPEGs 4000x3000 q92", folder, cam, model, args.batch_size, min(args.naive, len(cam)) // 2 or 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""`moodtagger predict/train/eval` front ends (run in-process through main())."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from moodtagger.cli import main
+from moodtagger.core.moods import CSV_COLUMNS, MOODS
+
+
+@pytest.mark.parametrize("sub", ["predict", "train", "eval"])
+def test_help(sub: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([sub, "--help"])
+    assert exc.value.code == 0
+
+
+def test_predict_csv_has_export_columns(make_image, tmp_path: Path, capsys) -> None:
+    lib = tmp_path / "lib"
+    for i in range(2):
+        make_image(f"p{i}.jpg", root=lib, size=(300, 200), seed=i)
+    out = tmp_path / "out.csv"
+    assert main(["predict", "-q", "--device", "cpu", str(lib), "-o", str(out)]) == 0
+    rows = list(csv.reader(io.StringIO(out.read_text())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 3
+    for r in rows[1:]:
+        assert r[1] in MOODS
+        assert abs(sum(float(v) for v in r[3:]) - 1) < 1e-3
+
+
+def test_predict_reports_bad_files_and_exits_1(make_image, tmp_path: Path, capsys) -> None:
+    good = make_image("ok.jpg", size=(300, 200))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 nope")
+    assert main(["predict", "-q", "--json", "--device", "cpu", str(good), str(bad)]) == 1
+    captured = capsys.readouterr()
+    recs = json.loads(captured.out)
+    assert [Path(r["path"]).name for r in recs] == ["ok.jpg", "bad.jpg"]
+    assert "error" in recs[1] and "error" not in recs[0]
+    assert "bad.jpg" in captured.err

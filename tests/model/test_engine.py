@@ -1,0 +1,98 @@
+"""Inference engine: golden output, ONNX vs torch, per-file errors, integrity checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodtagger.core.model import registry
+from moodtagger.core.model.engine import MoodModel, pick_device
+from moodtagger.core.moods import MOODS
+
+# Probabilities of the shipped model for golden_input() on the CPU (torch fp32), in MOODS order.
+GOLDEN = [0.1782, 0.0329, 0.2464, 0.0771, 0.089, 0.1924, 0.0141, 0.1699]
+
+
+def golden_input(size: int = 224) -> np.ndarray:
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = 127 + 100 * np.sin(x * 0.05)
+    g = 127 + 100 * np.cos(y * 0.03)
+    b = 127 + 100 * np.sin((x + y) * 0.02)
+    return np.stack([r, g, b], -1).clip(0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def torch_model() -> MoodModel:
+    return MoodModel(device="cpu", backend="torch")
+
+
+def test_golden_output_on_cpu(torch_model: MoodModel) -> None:
+    p = torch_model.predict_arrays(golden_input()[None])[0]
+    assert len(p.probs) == len(MOODS)
+    assert sum(p.probs) == pytest.approx(1.0, abs=1e-6)
+    assert np.allclose(p.probs, GOLDEN, atol=2e-3), p.probs
+    assert 1.0 <= p.valence <= 9.0 and 1.0 <= p.arousal <= 9.0
+
+
+def test_onnx_runtime_matches_torch(torch_model: MoodModel) -> None:
+    onnx = MoodModel(device="cpu", backend="onnx")
+    assert onnx.backend == "onnxruntime"
+    batch = np.stack([golden_input(), golden_input()[::-1]])
+    a = torch_model.predict_arrays(batch)
+    b = onnx.predict_arrays(batch)
+    for pa, pb in zip(a, b, strict=True):
+        assert np.allclose(pa.probs, pb.probs, atol=2e-3)
+        assert pa.valence == pytest.approx(pb.valence, abs=0.05)
+
+
+def test_predict_paths_keeps_order_and_reports_bad_files(torch_model: MoodModel, make_image, tmp_path: Path) -> None:
+    good = [make_image(f"g{i}.jpg", size=(300, 200), seed=i) for i in range(3)]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    paths = [str(good[0]), str(bad), str(good[1]), str(good[2])]
+    seen: list[tuple[int, int]] = []
+    out = [r for batch in torch_model.predict_paths(paths, batch_size=2, progress=lambda d, t: seen.append((d, t)))
+           for r in batch]
+    assert [r.path for r in out] == paths
+    assert out[1].prediction is None and out[1].error
+    assert all(r.prediction is not None and r.error is None for i, r in enumerate(out) if i != 1)
+    assert seen[-1] == (4, 4)
+
+
+def test_cancel_stops_before_the_first_batch(torch_model: MoodModel, make_image) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    paths = [str(make_image(f"c{i}.jpg", seed=i)) for i in range(3)]
+    assert list(torch_model.predict_paths(paths, cancel=cancel)) == []
+
+
+def test_tampered_head_fails_its_sha256_check(tmp_path: Path) -> None:
+    e = registry.entry()
+    shutil.copy(e.path, tmp_path / e.path.name)
+    data = bytearray(e.head_file.read_bytes())
+    data[-1] ^= 0xFF
+    (tmp_path / e.head_file.name).write_bytes(bytes(data))
+    copy = registry.ModelEntry(e.id, tmp_path / e.path.name, json.loads(e.path.read_text()))
+    with pytest.raises(registry.ModelError, match="sha256"):
+        registry.build(copy)
+
+
+def test_registry_entry_documents_the_model() -> None:
+    d = registry.entry().data
+    assert d["labels"] == list(MOODS)
+    assert d["normalisation"]["mean"] == [0.5, 0.5, 0.5]
+    for key in ("backbone", "input_size", "sha256", "training_data", "metrics", "how_measured"):
+        assert key in d
+    assert registry.entry().head_file.stat().st_size < 5 * 1024 * 1024
+
+
+def test_device_choice() -> None:
+    assert pick_device("cpu") == "cpu"
+    assert pick_device("auto") in ("cpu", "cuda", "mps")
+    with pytest.raises(registry.ModelError):
+        pick_device("tpu")
