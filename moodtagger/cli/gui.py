@@ -1,0 +1,40 @@
+"""`moodtagger gui`: the desktop app's entry point.
+
+The PySide6 app (issue 6) is not built yet; until it is, this command tells the user plainly
+how to do the same work with the CLI instead of failing with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+
+from moodtagger.cli.common import err
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("gui", parents=[common], help="open the desktop app",
+                       description="Open the desktop app on DIR (default: the catalogued library).")
+    p.add_argument("dir", nargs="?", metavar="DIR")
+    p.add_argument("--screenshot", metavar="FILE.png", help="save a screenshot of the main window and exit")
+    p.set_defaults(func=cmd_gui)
+
+
+CLI_HINT = (
+    "use the command line: `moodtagger scan DIR` indexes and predicts, "
+    "`moodtagger list --mood awe --min 0.4` filters, `moodtagger export -o moods.csv` exports "
+    "(see `moodtagger --help`)"
+)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("moodtagger.gui.app") is None:
+        err(f"moodtagger: the desktop app is not part of this version yet; {CLI_HINT}")
+        return 2
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
+        err(f"moodtagger: no display found; {CLI_HINT}")
+        return 2
+    from moodtagger.gui.app import run
+
+    return int(run(args.dir, screenshot=args.screenshot, catalog=args.catalog))
