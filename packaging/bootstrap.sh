@@ -20,18 +20,23 @@ apt_install() {  # apt_install PKG... (quietly; returns non-zero when apt is unu
 }
 
 ensure_exiftool() {
-  # exiftool is a real dependency (metadata writes). Prefer the one on PATH; else Debian's
-  # package (signed, security-updated, puts exiftool on PATH for every other tool too); else the
-  # pure-Perl distribution inside npm's exiftool-vendored.pl (needs only perl + npm, no root).
-  if command -v exiftool >/dev/null; then return; fi
-  if [ -x "$ROOT/.tools/node_modules/exiftool-vendored.pl/bin/exiftool" ]; then
-    export PATH="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin:$PATH"; return
+  # exiftool is a real dependency (metadata writes). moodtagger needs 12.15+; 13.x also writes
+  # WebP and computes ImageDataHash (used to verify writes). Use the one on PATH when it is 13+;
+  # else the pure-Perl exiftool inside npm's exiftool-vendored.pl (needs only perl + npm, no
+  # root) in .tools/; else Debian's package (signed, security-updated; 12.57 on Debian 12).
+  local vendored="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin"
+  if command -v exiftool >/dev/null && [ "$(exiftool -ver | cut -d. -f1)" -ge 13 ]; then return; fi
+  if [ ! -x "$vendored/exiftool" ] && command -v npm >/dev/null; then
+    say "installing exiftool 13 from npm (exiftool-vendored.pl) into .tools/"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" exiftool-vendored.pl >/dev/null 2>&1 \
+      || say "npm could not install exiftool-vendored.pl"
+  fi
+  if [ -x "$vendored/exiftool" ]; then export PATH="$vendored:$PATH"; return; fi
+  if command -v exiftool >/dev/null; then
+    say "using exiftool $(exiftool -ver) from PATH (13+ is needed to write WebP files)"; return
   fi
   say "installing exiftool (Debian package libimage-exiftool-perl)"
-  if apt_install libimage-exiftool-perl; then return; fi
-  say "apt unavailable; installing exiftool from npm (exiftool-vendored.pl) into .tools/"
-  npm install --silent --prefix "$ROOT/.tools" exiftool-vendored.pl >/dev/null
-  export PATH="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin:$PATH"
+  apt_install libimage-exiftool-perl || { say "could not install exiftool: writing keywords will not work"; return; }
 }
 
 ensure_system_libs() {

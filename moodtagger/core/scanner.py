@@ -356,3 +356,31 @@ def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
         chunk = ids[i : i + 500]
         out.extend(p for p in (catalog.photo(x) for x in chunk) if p is not None)
     return out
+
+
+def add_files(catalog: Catalog, paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PhotoRow], list[tuple[str, str]]]:
+    """Make sure single files are in the catalog (index them if new or changed, no folder walk).
+
+    Returns the photo rows (in input order, for files that exist) and (path, error) pairs.
+    """
+    rows: list[PhotoRow] = []
+    errors: list[tuple[str, str]] = []
+    summary = ScanSummary()
+    for p in paths:
+        path = os.path.abspath(os.fspath(p))
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            errors.append((path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc)))
+            continue
+        if not os.path.isfile(path):
+            errors.append((path, "not a regular file"))
+            continue
+        known = catalog.photo_by_path(path)
+        if known is None or known.size != st.st_size or known.mtime_ns != st.st_mtime_ns:
+            res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns)
+            _store(catalog, [(res, known.id if known else None)], summary)
+            known = catalog.photo_by_path(path)
+        if known is not None:
+            rows.append(known)
+    return rows, errors

@@ -1,0 +1,202 @@
+"""`moodtagger write | read | accept`: mood keywords in the files' own metadata."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from moodtagger.cli.common import dump_json, err, open_catalog, progress_bar, safe_print, shown
+from moodtagger.core.moods import MOODS, display_name, normalize_mood
+
+
+def _mood(text: str) -> str:
+    try:
+        return normalize_mood(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"unknown mood {text!r}; choose from {', '.join(MOODS)}") from None
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    from moodtagger.core.metadata.fields import ALL_FIELDS
+
+    g = p.add_argument_group("where to write (defaults: every field below, root 'Mood')")
+    g.add_argument("--field", action="append", choices=ALL_FIELDS, metavar="TAG",
+                   help=f"write only these fields (repeatable): {', '.join(ALL_FIELDS)}")
+    g.add_argument("--root", default="Mood", help="keyword root for hierarchical keywords (Mood|Awe)")
+    g.add_argument("--sidecar", choices=["xmp", "ext"], default="xmp",
+                   help="RAW sidecar name: photo.xmp (Lightroom, default) or photo.CR2.xmp (darktable)")
+    g.add_argument("--readonly", choices=["error", "sidecar"], default="error",
+                   help="read-only photos: report an error (default) or write an XMP sidecar")
+
+
+def _settings(args: argparse.Namespace):
+    from moodtagger.cli import UserError
+    from moodtagger.core.metadata import WriteSettings
+
+    try:
+        kw = {"fields": tuple(dict.fromkeys(args.field))} if getattr(args, "field", None) else {}
+        return WriteSettings(root=args.root, sidecar=getattr(args, "sidecar", "xmp"),
+                             readonly=getattr(args, "readonly", "error"), **kw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "write", parents=[common], help="write chosen moods into the photos' metadata",
+        description="With PATHs: choose --mood for those photos and write it into them now. "
+        "Without: write every pending choice in the catalog. Files are changed only after the "
+        "new version is verified; RAW files get an XMP sidecar.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="photos or folders (use -- before names starting with -)")
+    p.add_argument("--mood", action="append", type=_mood, default=[], metavar="M",
+                   help="mood to write (repeatable); replaces the moods moodtagger wrote before")
+    p.add_argument("--clear", action="store_true", help="remove the moods moodtagger wrote from PATHs")
+    p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    _settings_args(p)
+    p.set_defaults(func=cmd_write)
+
+    p = sub.add_parser("read", parents=[common], help="show the mood keywords already in files",
+                       description="Moods in the files' metadata and XMP sidecars (by any tool "
+                       "that writes Mood|M or Mood/M), plus their other keywords.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--root", default="Mood", help="keyword root (default Mood)")
+    p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("accept", parents=[common], help="turn confident suggestions into choices",
+                       description="For photos without a choice, make the model's top mood the "
+                       "choice where its probability is at least --min. Then run `moodtagger write`.")
+    p.add_argument("--min", type=float, default=0.5, metavar="P", help="minimum probability (default 0.5)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_accept)
+
+
+def _expand(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    from moodtagger.cli.model import _expand as expand
+
+    return expand(paths)
+
+
+def _print_result(r, dry_run: bool) -> None:
+    names = ", ".join(display_name(m) for m in r.after) or "(none)"
+    if r.status == "failed":
+        safe_print(f"failed     {shown(r.path)}: {r.error}")
+        return
+    safe_print(f"{r.status:<10} {names:<24} {shown(r.path)}")
+    if dry_run or r.status == "written":
+        for target, field, before, after in r.diff:
+            where = "" if target == os.path.realpath(r.path) else f" [{shown(os.path.basename(target))}]"
+            safe_print(f"    {field}{where}: {'; '.join(before) or '-'} -> {'; '.join(after) or '-'}")
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    from moodtagger.cli import UserError
+    from moodtagger.core.metadata import WriteItem, close_shared_service, write_choices, write_files
+    from moodtagger.core.scanner import add_files
+
+    settings = _settings(args)
+    if args.paths and not (args.mood or args.clear):
+        raise UserError("say which mood to write: --mood M (repeatable), or --clear")
+    if not args.paths and (args.mood or args.clear):
+        raise UserError("--mood/--clear need the photos to write them to (PATH...)")
+    if args.mood and args.clear:
+        raise UserError("use either --mood or --clear, not both")
+    errors: list[tuple[str, str]] = []
+    try:
+        with open_catalog(args) as cat, progress_bar(
+            "checking" if args.dry_run else "writing", quiet=args.quiet
+        ) as progress:
+            if args.paths:
+                files, errors = _expand(args.paths)
+                if args.dry_run:  # change nothing, not even the catalog
+                    summary = write_files([WriteItem(f, args.mood) for f in files], settings,
+                                          dry_run=True, progress=progress)
+                else:
+                    rows, more = add_files(cat, files)
+                    errors += more
+                    with cat.transaction():
+                        for row in rows:
+                            cat.set_choice(row.id, args.mood, source="cli")
+                    summary = write_choices(cat, [r.id for r in rows], settings=settings,
+                                            progress=progress)
+            else:
+                summary = write_choices(cat, None, settings=settings, dry_run=args.dry_run,
+                                        progress=progress)
+    finally:
+        close_shared_service()
+    if args.json:
+        out = summary.as_dict()
+        out["errors"] = [{"path": p, "error": e} for p, e in errors]
+        dump_json(out)
+    else:
+        for r in summary.results:
+            if not args.quiet or r.status == "failed":
+                _print_result(r, args.dry_run)
+        for p, e in errors:
+            err(f"failed     {shown(p)}: {e}")
+        if not args.quiet:
+            what = f"would write {summary.planned}" if args.dry_run else f"written {summary.written}"
+            err(f"{what}, unchanged {summary.unchanged}, failed {summary.failed + len(errors)}"
+                + (" (cancelled)" if summary.cancelled else ""))
+            if not summary.results and not errors and not args.paths:
+                err("nothing to write: no pending choices (see `moodtagger accept` or `write PATH --mood M`)")
+    return 1 if summary.failed or errors else 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from moodtagger.cli import UserError
+    from moodtagger.core.metadata import WriteSettings, close_shared_service, read_moods
+
+    try:
+        settings = WriteSettings(root=args.root)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    files, errors = _expand(args.paths)
+    try:
+        found = read_moods(files, settings)
+    finally:
+        close_shared_service()
+    failed = len(errors) + sum(1 for f in found if f.error)
+    if args.json:
+        dump_json([
+            {"path": f.path, "moods": f.moods, "keywords": f.keywords,
+             "hierarchical": f.hierarchical, "sources": f.sources, "error": f.error}
+            for f in found
+        ] + [{"path": p, "moods": [], "keywords": [], "hierarchical": [], "sources": [], "error": e}
+             for p, e in errors])
+    else:
+        for f in found:
+            if f.error:
+                safe_print(f"{'error':<24} {shown(f.path)}: {f.error}")
+                continue
+            moods = ", ".join(display_name(m) for m in f.moods) or "-"
+            others = [k for k in f.keywords if k not in {display_name(m) for m in f.moods}]
+            extra = f"  (other keywords: {'; '.join(others)})" if others else ""
+            safe_print(f"{moods:<24} {shown(f.path)}{extra}")
+        for p, e in errors:
+            err(f"error {shown(p)}: {e}")
+    return 1 if failed else 0
+
+
+def cmd_accept(args: argparse.Namespace) -> int:
+    from moodtagger.cli import UserError
+    from moodtagger.cli.library import current_model_id
+    from moodtagger.core.choices import accept_suggestions
+
+    if not 0.0 <= args.min <= 1.0:
+        raise UserError("--min must be a probability between 0 and 1")
+    with open_catalog(args) as cat:
+        model_id = current_model_id()
+        if model_id is None:
+            raise UserError("no mood model is installed; predictions are needed to accept")
+        accepted = accept_suggestions(cat, model_id, args.min)
+        pending = len(cat.pending_choices())
+    if args.json:
+        dump_json({"accepted": [{"photo_id": i, "mood": m, "probability": round(p, 4)} for i, m, p in accepted],
+                   "pending": pending})
+    elif not args.quiet:
+        err(f"accepted {len(accepted)} suggestion(s) with probability >= {args.min:g}; "
+            f"{pending} choice(s) pending: run `moodtagger write` to write them into the files")
+    return 0

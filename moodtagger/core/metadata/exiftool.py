@@ -1,0 +1,259 @@
+"""One long-lived exiftool (``-stay_open``), owned by one thread, guarded by a watchdog.
+
+Starting exiftool costs ~0.1–0.3 s of Perl start-up per call; a photographer's batch of thousands
+of files must not pay that per file. :class:`ExifToolService` keeps a single ``exiftool
+-stay_open True -@ -`` process (through pyexiftool) and gives it to exactly one owner thread.
+Any thread may call :meth:`ExifToolService.execute`; requests queue up and run one at a time.
+
+Watchdog: a caller waits at most ``timeout`` seconds. When exiftool hangs past that, or dies,
+the process is killed, the request in flight fails with :class:`ExifToolError`, and the next
+request starts a fresh process. Nothing else is affected.
+
+Arguments travel to exiftool one per line (``-@ -``): a line break inside an argument would split
+it into two arguments, i.e. inject an option. :func:`check_arg` refuses every control character;
+callers pass absolute paths only, so a file name beginning with ``-`` is never read as an option.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+import exiftool as pyexiftool
+import exiftool.exiftool as _pyexiftool_impl
+
+from moodtagger.core.tools import exiftool_path, exiftool_version
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+
+
+class ExifToolError(Exception):
+    """exiftool failed, hung or died while running one request (message is one sentence)."""
+
+
+class UnsafeArgument(ValueError):
+    """A value or file name that cannot be passed to exiftool safely (control characters)."""
+
+
+def check_arg(text: str, what: str = "value") -> str:
+    """Refuse control characters (line breaks would inject exiftool arguments)."""
+    bad = sorted({repr(ch) for ch in text if ch in _CONTROL})
+    if bad:
+        raise UnsafeArgument(f"{what} contains control characters ({', '.join(bad)}): {text!r}")
+    return text
+
+
+def _read_fd_endswith(fd: int, b_endswith: bytes, block_size: int) -> bytes:
+    """pyexiftool's reader, but an end of file (exiftool died or was killed) raises instead of
+    spinning forever on empty reads: the watchdog depends on this."""
+    import select
+
+    chunks: list[bytes] = []
+    tail = b""
+    while not tail.strip().endswith(b_endswith):
+        ready, _, _ = select.select([fd], [], [])
+        if fd in ready:
+            chunk = os.read(fd, block_size)
+            if not chunk:
+                raise ExifToolError("exiftool closed its output (it exited or was killed)")
+            chunks.append(chunk)
+            tail = (tail + chunk)[-(len(b_endswith) + 8):]
+    return b"".join(chunks)
+
+
+_pyexiftool_impl._read_fd_endswith = _read_fd_endswith  # see docstring above
+
+
+@dataclass
+class Reply:
+    stdout: str
+    stderr: str
+    status: int
+
+    def json(self) -> list[dict[str, Any]]:
+        return json.loads(self.stdout) if self.stdout.strip() else []
+
+
+class ExifToolService:
+    """Owner thread + request queue around one pyexiftool ``ExifTool``. Thread-safe."""
+
+    def __init__(self, executable: str | None = None, *, timeout: float = DEFAULT_TIMEOUT):
+        self.executable = executable or exiftool_path()
+        self.version = exiftool_version() if executable is None else None
+        self.timeout = timeout
+        self.restarts = 0
+        self._queue: queue.Queue[tuple[tuple[str, ...], Future[Reply]] | None] = queue.Queue()
+        self._pid: int | None = None
+        self._pid_lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="moodtagger-exiftool", daemon=True)
+        self._thread.start()
+
+    # -- public -----------------------------------------------------------------------------
+    def execute(self, *args: str, timeout: float | None = None) -> Reply:
+        """Run one exiftool command (arguments as separate strings) and return its output."""
+        if self._closed:
+            raise ExifToolError("the exiftool service was closed")
+        for a in args:
+            check_arg(a, "exiftool argument")
+        fut: Future[Reply] = Future()
+        self._queue.put((args, fut))
+        limit = self.timeout if timeout is None else timeout
+        try:
+            return fut.result(limit)
+        except FutureTimeout:
+            self._kill()
+            try:
+                return fut.result(30)
+            except FutureTimeout:  # pragma: no cover - the kill always ends the read
+                raise ExifToolError(f"exiftool did not answer within {limit:g} s") from None
+
+    def execute_json(self, *args: str, timeout: float | None = None) -> tuple[list[dict[str, Any]], Reply]:
+        reply = self.execute("-j", *args, timeout=timeout)
+        try:
+            return reply.json(), reply
+        except json.JSONDecodeError as exc:
+            raise ExifToolError(f"exiftool returned unreadable JSON ({exc})") from None
+
+    @property
+    def pid(self) -> int | None:
+        with self._pid_lock:
+            return self._pid
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        if self._thread.is_alive():  # stuck in a hung command: kill it so the thread can end
+            self._kill()
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> ExifToolService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- owner thread -----------------------------------------------------------------------
+    def _kill(self) -> None:
+        with self._pid_lock:
+            pid = self._pid
+        if pid is not None:
+            log.warning("exiftool (pid %s) hung past its timeout: killing it", pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _start(self) -> pyexiftool.ExifTool:
+        et = pyexiftool.ExifTool(
+            executable=self.executable,
+            common_args=["-charset", "filename=utf8", "-charset", "utf8"],
+            encoding="utf-8",
+        )
+        et.run()
+        with self._pid_lock:
+            self._pid = et._process.pid  # noqa: SLF001 - needed by the watchdog
+        return et
+
+    def _stop(self, et: pyexiftool.ExifTool | None) -> None:
+        with self._pid_lock:
+            self._pid = None
+        if et is None:
+            return
+        if _alive(et):
+            try:
+                et.terminate(timeout=5)
+                return
+            except Exception:
+                pass
+        proc = getattr(et, "_process", None)  # dead or stuck: kill and reap, no zombie
+        if proc is not None:
+            try:
+                proc.kill()
+                proc.wait(5)
+            except Exception:
+                pass
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                try:
+                    if pipe is not None:
+                        pipe.close()
+                except OSError:
+                    pass
+        et._running = False  # noqa: SLF001 - so pyexiftool's __del__ leaves it alone
+
+    def _loop(self) -> None:
+        et: pyexiftool.ExifTool | None = None
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    break
+                args, fut = item
+                if not fut.set_running_or_notify_cancel():
+                    continue
+                try:
+                    if et is None or not _alive(et):
+                        if et is not None:  # died between requests
+                            self._stop(et)
+                            self.restarts += 1
+                        et = self._start()
+                    raw = et.execute(*[os.fsencode(a) for a in args], raw_bytes=True)
+                    reply = Reply(
+                        raw.decode("utf-8", "surrogateescape"),
+                        (et.last_stderr or b"").decode("utf-8", "replace"),
+                        int(et.last_status or 0),
+                    )
+                except Exception as exc:
+                    # hung and killed by the watchdog, or died mid-command: fail this request,
+                    # start a fresh process for the next one
+                    self._stop(et)
+                    et = None
+                    self.restarts += 1
+                    fut.set_exception(ExifToolError(
+                        f"exiftool stopped while working ({exc}); it was restarted"
+                        if not isinstance(exc, ExifToolError) else f"{exc}; it was restarted"
+                    ))
+                else:
+                    fut.set_result(reply)
+        finally:
+            self._stop(et)
+
+
+def _alive(et: pyexiftool.ExifTool) -> bool:
+    proc = getattr(et, "_process", None)  # pyexiftool's .running warns when it died
+    return proc is not None and proc.poll() is None
+
+
+_shared: ExifToolService | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_service() -> ExifToolService:
+    """The process-wide exiftool (started on first use, closed at exit)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared._closed:
+            _shared = ExifToolService()
+        return _shared
+
+
+def close_shared_service() -> None:
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared.close()
+            _shared = None

@@ -1,0 +1,44 @@
+"""On scan: read the keywords already in new/changed files into the catalog.
+
+The files are the source of truth for keywords. Moods found there (written by moodtagger or by
+any tool using ``Mood|M`` / ``Mood/M``) become the photo's chosen moods, marked as written —
+unless the user has a choice that is not written yet, which is never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn
+from moodtagger.core.metadata.exiftool import ExifToolService
+from moodtagger.core.metadata.fields import WriteSettings
+from moodtagger.core.metadata.reader import read_moods
+
+
+def import_file_moods(
+    catalog: Catalog,
+    photos: Sequence[PhotoRow],
+    *,
+    settings: WriteSettings | None = None,
+    service: ExifToolService | None = None,
+    progress: ProgressFn | None = None,
+) -> int:
+    """Store each photo's file keywords; returns how many choices were imported from files."""
+    if not photos:
+        return 0
+    found = read_moods([p.path for p in photos], settings, service=service, progress=progress)
+    imported = 0
+    with catalog.transaction():
+        for photo, fm in zip(photos, found, strict=True):
+            if fm.error:
+                continue
+            catalog.set_file_keywords(photo.id, fm.keywords, fm.moods)
+            current = catalog.choice(photo.id)
+            if current is not None and current[1] != "written":
+                continue  # the user's unwritten choice wins
+            if current is None and not fm.moods:
+                continue
+            if current is None or sorted(current[0]) != sorted(fm.moods):
+                catalog.set_choice(photo.id, fm.moods, source="file", state="written")
+                imported += 1
+    return imported

@@ -1,0 +1,119 @@
+"""Catalog-level writes: the user's chosen moods → files, through a crash-safe journal.
+
+Every batch first records one ``write_journal`` row per file (``pending``) and, before exiftool
+creates the temporary file, that file's name. Results are committed per file together with the
+choice's state and the file's new size/mtime (so the next scan does not see a "changed" file).
+If the process dies at any moment, :func:`recover` (run at the start of every batch) deletes
+leftover temporary files; the originals are either fully old or fully new (``os.replace`` is
+atomic), and the choices not yet marked written are simply written again — a file that already
+holds them comes out "unchanged".
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
+from moodtagger.core.metadata.exiftool import ExifToolService
+from moodtagger.core.metadata.fields import WriteSettings
+from moodtagger.core.metadata.writer import FileResult, WriteItem, Writer, WriteSummary
+
+
+def recover(catalog: Catalog) -> int:
+    """Finish the journal of a batch that was interrupted: remove its temporary files."""
+    rows = catalog.conn.execute(
+        "SELECT id, temp_path FROM write_journal WHERE state='pending'"
+    ).fetchall()
+    for _, temp in rows:
+        if temp:
+            try:
+                os.unlink(unfs(temp))
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+    if rows:
+        with catalog.transaction() as c:
+            c.executemany(
+                "UPDATE write_journal SET state='interrupted', updated_at=? WHERE id=?",
+                [(time.time(), r[0]) for r in rows],
+            )
+    return len(rows)
+
+
+def choices_to_write(catalog: Catalog, photo_ids: Sequence[int] | None) -> list[WriteItem]:
+    if photo_ids is None:
+        return [WriteItem(p.path, moods, p.id) for p, moods in catalog.pending_choices()]
+    items = []
+    for pid in photo_ids:
+        photo = catalog.photo(pid)
+        ch = catalog.choice(pid)
+        if photo is not None and ch is not None:
+            items.append(WriteItem(photo.path, ch[0], pid))
+    return items
+
+
+def write_choices(
+    catalog: Catalog,
+    photo_ids: Sequence[int] | None = None,
+    *,
+    settings: WriteSettings | None = None,
+    dry_run: bool = False,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    service: ExifToolService | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> WriteSummary:
+    """Write the chosen moods of ``photo_ids`` (None: every pending or failed choice).
+
+    Failed files keep their choice pending (state 'failed' + reason) for the next run.
+    """
+    writer = Writer(settings, service)
+    items = choices_to_write(catalog, photo_ids)
+    if dry_run:
+        return writer.write(items, dry_run=True, progress=progress, cancel=cancel,
+                            on_result=(lambda _i, r: on_result(r)) if on_result else None)
+    recover(catalog)
+    batch = uuid.uuid4().hex
+    now = time.time()
+    journal: dict[int, int] = {}
+    with catalog.transaction() as c:
+        for n, it in enumerate(items):
+            cur = c.execute(
+                "INSERT INTO write_journal(batch_id, photo_id, path, moods, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                (batch, it.photo_id, fs(it.path), ",".join(sorted(it.moods)), now, now),
+            )
+            journal[n] = int(cur.lastrowid or 0)
+    index = {id(it): n for n, it in enumerate(items)}
+
+    def before_write(item: WriteItem, temp: str) -> None:
+        with catalog.transaction() as c:  # committed before exiftool creates the file
+            c.execute("UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?",
+                      (fs(temp), time.time(), journal[index[id(item)]]))
+
+    def record(item: WriteItem, res: FileResult) -> None:
+        state = "failed" if res.status == "failed" else "written"
+        with catalog.transaction() as c:
+            c.execute("UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
+                      (state, res.error, time.time(), journal[index[id(item)]]))
+            if item.photo_id is not None:
+                catalog.mark_choice(item.photo_id, state, res.error)
+                if res.size is not None and res.mtime_ns is not None:
+                    catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
+                if res.status != "failed":
+                    catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
+        if on_result:
+            on_result(res)
+
+    summary = writer.write(items, progress=progress, cancel=cancel,
+                           before_write=before_write, on_result=record)
+    # files never reached (cancelled): their journal rows are closed, their choices stay pending
+    with catalog.transaction() as c:
+        c.execute("UPDATE write_journal SET state='skipped', updated_at=? WHERE batch_id=? AND state='pending'",
+                  (time.time(), batch))
+    return summary

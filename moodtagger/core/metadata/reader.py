@@ -1,0 +1,135 @@
+"""Read the mood keywords already in files (and their XMP sidecars), many files per exiftool call."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from moodtagger.core.catalog import ProgressFn
+from moodtagger.core.metadata.exiftool import (
+    ExifToolError,
+    ExifToolService,
+    UnsafeArgument,
+    check_arg,
+    shared_service,
+)
+from moodtagger.core.metadata.fields import (
+    READ_ARGS,
+    FileTags,
+    WriteSettings,
+    needs_sidecar,
+    sidecar_paths,
+)
+from moodtagger.core.moods import DISPLAY_ORDER
+
+CHUNK = 64
+
+
+def supports_image_hash(service: ExifToolService) -> bool:
+    """exiftool 12.58+ computes ImageDataHash (a hash of the image data only, not metadata)."""
+    return service.version is not None and service.version >= (12, 58)
+
+
+def read_tags(
+    service: ExifToolService, paths: Sequence[str], *, image_hash: bool = False
+) -> dict[str, FileTags]:
+    """Keyword fields of each path (absolute paths). Per-file problems land in ``FileTags.error``."""
+    out: dict[str, FileTags] = {}
+    for i in range(0, len(paths), CHUNK):
+        chunk = []
+        for p in paths[i : i + CHUNK]:
+            try:
+                chunk.append(check_arg(p, "file name"))
+            except UnsafeArgument as exc:
+                out[p] = FileTags(p, error=f"{exc}; rename the file to write or read its keywords")
+        if not chunk:
+            continue
+        extra = ["-ImageDataHash"] if image_hash and supports_image_hash(service) else []
+        try:
+            records, reply = service.execute_json("-G1", *READ_ARGS, *extra, *chunk)
+        except ExifToolError as exc:
+            if len(chunk) > 1:  # isolate the file that upset exiftool
+                for p in chunk:
+                    out.update(read_tags(service, [p], image_hash=image_hash))
+                continue
+            out[chunk[0]] = FileTags(chunk[0], error=str(exc))
+            continue
+        by_path = {r.get("SourceFile"): r for r in records}
+        for p in chunk:
+            rec = by_path.get(p)
+            if rec is None:
+                reason = _stderr_for(reply.stderr, p) or "exiftool could not read the file"
+                out[p] = FileTags(p, error=reason)
+                continue
+            tags = FileTags.from_json(p, rec)
+            err = rec.get("ExifTool:Error")
+            if err:
+                tags.error = str(err)
+            out[p] = tags
+    return out
+
+
+def _stderr_for(stderr: str, path: str) -> str | None:
+    for line in stderr.splitlines():
+        if path in line:
+            return line.replace(f" - {path}", "").strip()
+    return None
+
+
+@dataclass
+class FileMoods:
+    path: str
+    moods: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    hierarchical: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # the file and/or sidecars they came from
+    error: str | None = None
+
+
+def read_moods(
+    paths: Iterable[str | os.PathLike[str]],
+    settings: WriteSettings | None = None,
+    *,
+    service: ExifToolService | None = None,
+    progress: ProgressFn | None = None,
+) -> list[FileMoods]:
+    """Mood keywords in each file and its sidecars (``photo.xmp`` and ``photo.CR2.xmp``)."""
+    settings = settings or WriteSettings()
+    service = service or shared_service()
+    items = [os.path.abspath(os.fspath(p)) for p in paths]
+    targets: list[str] = []
+    per_item: list[list[str]] = []
+    for p in items:
+        t = [p] + [s for s in dict.fromkeys(sidecar_paths(p)) if os.path.isfile(s)]
+        per_item.append(t)
+        targets.extend(t)
+    tags = read_tags(service, list(dict.fromkeys(targets)))
+    out: list[FileMoods] = []
+    for n, (p, t) in enumerate(zip(items, per_item, strict=True)):
+        fm = FileMoods(p)
+        main = tags.get(p)
+        if not os.path.exists(p):
+            fm.error = "file not found"
+        elif main is not None and main.error and not needs_sidecar(p):
+            fm.error = main.error
+        moods: set[str] = set()
+        for target in t:
+            ft = tags.get(target)
+            if ft is None or ft.error:
+                continue
+            found = ft.moods(settings.root)
+            if found:
+                fm.sources.append(target)
+            moods.update(found)
+            for k in ft.keywords:
+                if k not in fm.keywords:
+                    fm.keywords.append(k)
+            for h in ft.get("XMP-lr:HierarchicalSubject"):
+                if h not in fm.hierarchical:
+                    fm.hierarchical.append(h)
+        fm.moods = [m for m in DISPLAY_ORDER if m in moods]
+        out.append(fm)
+        if progress:
+            progress(n + 1, len(items))
+    return out

@@ -1,0 +1,415 @@
+"""Write chosen moods into files, safely.
+
+Protocol, per file (the original is untouched until the last step):
+
+1. read the file's keyword fields (and its image-data hash) — many files per exiftool call;
+2. plan the change (:func:`fields.plan`); nothing to change → "unchanged", no write at all;
+3. exiftool writes a *new* file beside the original (``-o .name.moodtagger-XXXX.ext``);
+4. read the new file back: every field must hold exactly the planned keywords, and the image
+   data must be identical (exiftool's ImageDataHash, or decoded pixels where it has none);
+5. copy the original's permission bits, ``fsync`` the new file, ``os.replace`` it over the
+   original (atomic on POSIX), ``fsync`` the folder.
+
+A crash at any moment leaves the original either fully old or fully new; a stray temporary file
+is removed by the next run (:func:`recover`, driven by the catalog's write journal).
+
+RAW files get an XMP sidecar instead (``photo.xmp`` or ``photo.CR2.xmp`` by setting; every
+sidecar that already exists is kept in step). Read-only files get a sidecar or a clear error, by
+setting — never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from moodtagger.core.catalog import ProgressFn
+from moodtagger.core.metadata.exiftool import (
+    ExifToolError,
+    ExifToolService,
+    UnsafeArgument,
+    check_arg,
+    shared_service,
+)
+from moodtagger.core.metadata.fields import (
+    FileTags,
+    Plan,
+    WriteSettings,
+    fields_for,
+    matches,
+    needs_sidecar,
+    plan,
+    sidecar_paths,
+)
+from moodtagger.core.metadata.reader import read_tags, supports_image_hash
+from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
+
+TEMP_MARK = ".moodtagger-"
+CHUNK = 32
+
+
+@dataclass
+class WriteItem:
+    path: str
+    moods: Sequence[str]
+    photo_id: int | None = None
+
+
+@dataclass
+class FileResult:
+    path: str
+    photo_id: int | None
+    before: list[str]  # mood ids in the file before
+    after: list[str]  # mood ids after (planned, for a dry run)
+    status: str  # 'written' | 'unchanged' | 'failed' | 'planned'
+    error: str | None = None
+    targets: list[str] = field(default_factory=list)  # the file, or its sidecar(s)
+    diff: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # target, field, before, after
+    keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
+    size: int | None = None  # the photo's size/mtime after a write into the file itself
+    mtime_ns: int | None = None
+
+
+@dataclass
+class WriteSummary:
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    planned: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+    results: list[FileResult] = field(default_factory=list)
+
+    def add(self, r: FileResult) -> None:
+        self.results.append(r)
+        setattr(self, r.status, getattr(self, r.status) + 1)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "written": self.written, "unchanged": self.unchanged, "failed": self.failed,
+            "planned": self.planned, "cancelled": self.cancelled,
+            "seconds": round(self.seconds, 3),
+            "files": [
+                {"path": r.path, "status": r.status, "before": r.before, "after": r.after,
+                 "error": r.error, "targets": r.targets,
+                 "diff": [{"target": t, "field": f, "before": b, "after": a} for t, f, b, a in r.diff]}
+                for r in self.results
+            ],
+        }
+
+
+class WriteFailed(Exception):
+    pass
+
+
+@dataclass
+class _Target:
+    path: str  # file to update (the photo itself, or a sidecar)
+    kind: str  # 'file' | 'sidecar'
+    exists: bool
+    tags: FileTags | None = None
+    plan: Plan | None = None
+    temp: str | None = None
+
+
+@dataclass
+class _Job:
+    item: WriteItem
+    path: str  # absolute, symlinks resolved
+    targets: list[_Target] = field(default_factory=list)
+    error: str | None = None
+    moods: list[str] = field(default_factory=list)
+
+
+def temp_path_for(target: str) -> str:
+    folder, name = os.path.split(target)
+    ext = os.path.splitext(name)[1]
+    return os.path.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}{ext}")
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and TEMP_MARK in name
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _same_pixels(a: str, b: str) -> bool:
+    from PIL import Image
+
+    from moodtagger.core import imaging  # noqa: F401  (registers the HEIF opener)
+
+    with Image.open(a) as ia, Image.open(b) as ib:
+        return ia.size == ib.size and ia.mode == ib.mode and ia.tobytes() == ib.tobytes()
+
+
+def _writable(path: str) -> bool:
+    """Writable for us *and* not marked read-only by its owner (root may write anything, but a
+    photographer who made a file or folder read-only means it)."""
+    try:
+        return os.access(path, os.W_OK) and bool(os.stat(path).st_mode & 0o222)
+    except OSError:
+        return False
+
+
+class Writer:
+    """Writes mood choices into files through one :class:`ExifToolService`."""
+
+    def __init__(self, settings: WriteSettings | None = None, service: ExifToolService | None = None):
+        self.settings = settings or WriteSettings()
+        self.service = service or shared_service()
+
+    # -- resolving where each choice goes ---------------------------------------------------
+    def _job(self, item: WriteItem) -> _Job:
+        path = os.path.abspath(item.path)
+        job = _Job(item, path)
+        try:
+            check_arg(path, "file name")
+            job.moods = sorted({normalize_mood(m) for m in item.moods})
+        except (UnsafeArgument, ValueError) as exc:
+            job.error = str(exc)
+            return job
+        real = os.path.realpath(path)
+        job.path = real
+        if not os.path.isfile(real):
+            job.error = "file not found" if not os.path.lexists(path) else "not a regular file"
+            return job
+        folder = os.path.dirname(real)
+        folder_ok = _writable(folder)
+        use_sidecar = needs_sidecar(real)
+        if not use_sidecar and not (_writable(real) and folder_ok):
+            what = "file is read-only" if not _writable(real) else "its folder is read-only"
+            if self.settings.readonly != "sidecar":
+                job.error = f"{what}; not written (set read-only handling to 'sidecar' to write an XMP sidecar instead)"
+                return job
+            use_sidecar = True
+        if use_sidecar:
+            if not folder_ok:
+                job.error = "its folder is read-only; cannot write an XMP sidecar there"
+                return job
+            existing = [s for s in dict.fromkeys(sidecar_paths(real)) if os.path.isfile(s)]
+            chosen = self.settings.sidecar_for(real)
+            for s in dict.fromkeys([*existing, chosen]):
+                if os.path.isfile(s) and not _writable(s):
+                    job.error = f"sidecar {os.path.basename(s)} is read-only"
+                    return job
+                job.targets.append(_Target(s, "sidecar", os.path.isfile(s)))
+        else:
+            job.targets.append(_Target(real, "file", True))
+        return job
+
+    # -- the batch --------------------------------------------------------------------------
+    def write(
+        self,
+        items: Sequence[WriteItem],
+        *,
+        dry_run: bool = False,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        before_write: Callable[[WriteItem, str], None] | None = None,
+        on_result: Callable[[WriteItem, FileResult], None] | None = None,
+    ) -> WriteSummary:
+        """Write each item's moods; per-file problems become ``failed`` results, never raise."""
+        t0 = time.perf_counter()
+        summary = WriteSummary()
+        total = len(items)
+        done = 0
+        if progress:
+            progress(0, total)
+
+        def finish(job: _Job, res: FileResult) -> None:
+            nonlocal done
+            summary.add(res)
+            if on_result:
+                on_result(job.item, res)
+            done += 1
+            if progress:
+                progress(done, total)
+
+        for start in range(0, total, CHUNK):
+            if cancel is not None and cancel.is_set():
+                summary.cancelled = True
+                break
+            jobs = [self._job(it) for it in items[start : start + CHUNK]]
+            want_hash = self.settings.verify and supports_image_hash(self.service)
+            to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
+            tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
+            ready: list[_Job] = []
+            for job in jobs:
+                if not job.error:
+                    self._plan(job, tags)
+                if job.error:
+                    finish(job, self._result(job, "failed"))
+                    continue
+                changed = any(t.plan and t.plan.changed for t in job.targets)
+                if not changed:
+                    finish(job, self._result(job, "unchanged"))
+                elif dry_run:
+                    finish(job, self._result(job, "planned"))
+                else:
+                    ready.append(job)
+            # write new files beside the originals (cancel is honoured between files)
+            written: list[_Job] = []
+            for job in ready:
+                if cancel is not None and cancel.is_set():
+                    summary.cancelled = True
+                    break
+                try:
+                    for t in job.targets:
+                        if t.plan and t.plan.changed:
+                            t.temp = temp_path_for(t.path)
+                            if before_write:
+                                before_write(job.item, t.temp)
+                            self._write_temp(t)
+                    written.append(job)
+                except (WriteFailed, ExifToolError, OSError) as exc:
+                    job.error = str(exc)
+                    self._cleanup(job)
+                    finish(job, self._result(job, "failed"))
+            # verify all new files of this chunk in one read, then swap them in
+            temps = [t.temp for j in written for t in j.targets if t.temp]
+            back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
+            for job in written:
+                try:
+                    for t in job.targets:
+                        if t.temp:
+                            self._verify(t, back.get(t.temp))
+                    for t in job.targets:
+                        if t.temp:
+                            self._commit(t)
+                except (WriteFailed, ExifToolError, OSError) as exc:
+                    job.error = str(exc)
+                    self._cleanup(job)
+                    finish(job, self._result(job, "failed"))
+                    continue
+                finish(job, self._result(job, "written"))
+            if summary.cancelled:
+                break
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _plan(self, job: _Job, tags: dict[str, FileTags]) -> None:
+        for t in job.targets:
+            if t.exists:
+                ft = tags.get(t.path)
+                if ft is None or ft.error:
+                    job.error = (ft.error if ft else None) or "exiftool could not read the file"
+                    return
+            else:
+                ft = FileTags(t.path, values={})
+            t.tags = ft
+            fields = fields_for(t.path, self.settings.fields)
+            try:
+                t.plan = plan(ft, job.moods, fields, self.settings.root)
+            except (UnsafeArgument, ValueError) as exc:
+                job.error = str(exc)
+                return
+
+    def _write_temp(self, t: _Target) -> None:
+        assert t.plan is not None and t.temp is not None
+        opts = ["-P"] if self.settings.preserve_mtime else []
+        if t.exists and t.plan.pre_args:  # two steps, both on the new file only
+            reply = self.service.execute(*opts, "-o", t.temp, *t.plan.pre_args, t.path)
+            if os.path.isfile(t.temp):
+                reply = self.service.execute(*opts, "-overwrite_original", *t.plan.args, t.temp)
+                if reply.status != 0:
+                    raise WriteFailed(f"exiftool could not write {os.path.basename(t.path)}: "
+                                      f"{reply.stderr.strip() or 'status ' + str(reply.status)}")
+        elif t.exists:
+            reply = self.service.execute(*opts, "-o", t.temp, *t.plan.args, t.path)
+        else:  # a new XMP sidecar, created from the assignments alone
+            reply = self.service.execute(*t.plan.args, t.temp)
+        if not os.path.isfile(t.temp):
+            msg = next((ln.strip() for ln in reply.stderr.splitlines() if ln.strip()), "")
+            msg = msg.replace(f" - {t.path}", "").replace(f" - {t.temp}", "")
+            raise WriteFailed(f"exiftool could not write {os.path.basename(t.path)}: {msg or 'no output file'}")
+
+    def _verify(self, t: _Target, back: FileTags | None) -> None:
+        assert t.plan is not None and t.temp is not None
+        if back is None or back.error:
+            raise WriteFailed(f"the written file does not read back ({back.error if back else 'no answer'})")
+        problem = matches(back, t.plan.after)
+        if problem:
+            raise WriteFailed(f"verification failed: {problem}")
+        if not self.settings.verify or t.kind == "sidecar":
+            return
+        old = t.tags.image_hash if t.tags else None
+        if old and back.image_hash:
+            if old != back.image_hash:
+                raise WriteFailed("verification failed: the image data changed")
+        elif not _same_pixels(t.path, t.temp):
+            raise WriteFailed("verification failed: the decoded pixels changed")
+
+    def _commit(self, t: _Target) -> None:
+        assert t.temp is not None
+        if t.exists:
+            os.chmod(t.temp, os.stat(t.path).st_mode & 0o7777)
+        fd = os.open(t.temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(t.temp, t.path)
+        t.temp = None
+        _fsync_dir(os.path.dirname(t.path))
+
+    def _cleanup(self, job: _Job) -> None:
+        for t in job.targets:
+            if t.temp:
+                try:
+                    os.unlink(t.temp)
+                except FileNotFoundError:
+                    pass
+                t.temp = None
+
+    def _result(self, job: _Job, status: str) -> FileResult:
+        before: set[str] = set()
+        after: set[str] = set()
+        diff: list[tuple[str, str, list[str], list[str]]] = []
+        keywords: list[str] = []
+        for t in job.targets:
+            if t.plan is None:
+                continue
+            before.update(t.plan.moods_before)
+            after.update(t.plan.moods_after)
+            for f, b, a in t.plan.diff():
+                diff.append((t.path, f, b, a))
+            src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
+            for f in ("XMP-dc:Subject", "IPTC:Keywords", "EXIF:XPKeywords"):
+                for k in src.get(f, []):
+                    if k not in keywords:
+                        keywords.append(k)
+        res = FileResult(
+            job.item.path, job.item.photo_id,
+            [m for m in DISPLAY_ORDER if m in before],
+            [m for m in DISPLAY_ORDER if m in (after if job.targets and not job.error else set(job.moods))],
+            status, job.error, [t.path for t in job.targets], diff, keywords,
+        )
+        if status == "written" and any(t.kind == "file" for t in job.targets):
+            try:
+                st = os.stat(job.path)
+                res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
+            except OSError:
+                pass
+        return res
+
+
+def write_files(
+    items: Sequence[WriteItem], settings: WriteSettings | None = None, **kwargs
+) -> WriteSummary:
+    """Write without a catalog (no journal): ``write_files([WriteItem(path, ["awe"])])``."""
+    return Writer(settings, kwargs.pop("service", None)).write(items, **kwargs)

@@ -1,0 +1,113 @@
+"""Metadata fixtures: real exiftool, real files, an independent reader (exiv2 via pyexiv2)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from moodtagger.core.tools import exiftool_path
+
+
+@pytest.fixture(scope="session")
+def exiftool() -> str:
+    return exiftool_path()  # no exiftool = a loud failure: writing keywords is core
+
+
+@pytest.fixture
+def service() -> Iterator:
+    from moodtagger.core.metadata import ExifToolService
+
+    svc = ExifToolService(timeout=60)
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+@pytest.fixture(autouse=True)
+def _close_shared_exiftool() -> Iterator[None]:
+    yield
+    from moodtagger.core.metadata import close_shared_service
+
+    close_shared_service()
+
+
+def et_read(path: str | os.PathLike[str], *tags: str) -> dict:
+    """exiftool's view of some tags (-G1 keys), lists always lists."""
+    import json
+
+    out = subprocess.run(
+        [exiftool_path(), "-j", "-G1", *[f"-{t}" for t in tags], os.fspath(path)],
+        capture_output=True, check=True,
+    ).stdout
+    rec = json.loads(out)[0]
+    rec.pop("SourceFile", None)
+    return {k: (v if isinstance(v, list) else [v]) for k, v in rec.items()}
+
+
+def exiv2_read(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The independent reader: exiv2 (pyexiv2) for XMP/IPTC/EXIF; for HEIC, the XMP packet
+    as libheif (pillow-heif) extracts it."""
+    p = os.fspath(path)
+    if p.lower().endswith((".heic", ".heif")):
+        import pillow_heif
+
+        heif = pillow_heif.open_heif(p)
+        xmp = heif.info.get("xmp") or b""
+        return _xmp_lists(xmp.decode("utf-8", "replace"))
+    import pyexiv2
+
+    img = pyexiv2.Image(p)
+    try:
+        xmp = img.read_xmp()
+        try:
+            iptc = img.read_iptc()
+        except Exception:
+            iptc = {}
+        exif = img.read_exif() if not p.lower().endswith(".xmp") else {}
+    finally:
+        img.close()
+
+    def lst(v):
+        return [] if v is None else (v if isinstance(v, list) else [v])
+
+    return {
+        "XMP-dc:Subject": lst(xmp.get("Xmp.dc.subject")),
+        "XMP-lr:HierarchicalSubject": lst(xmp.get("Xmp.lr.hierarchicalSubject")),
+        "XMP-digiKam:TagsList": lst(xmp.get("Xmp.digiKam.TagsList")),
+        "IPTC:Keywords": lst(iptc.get("Iptc.Application2.Keywords")),
+        "EXIF:XPKeywords": [k.strip() for k in (exif.get("Exif.Image.XPKeywords") or "").rstrip("\x00").split(";") if k.strip()],
+        "Artist": lst(exif.get("Exif.Image.Artist")),
+    }
+
+
+def _xmp_lists(xml: str) -> dict[str, list[str]]:
+    import re
+
+    def items(tag: str) -> list[str]:
+        m = re.search(rf"<{tag}>(.*?)</{tag}>", xml, re.S)
+        return re.findall(r"<rdf:li>(.*?)</rdf:li>", m.group(1)) if m else []
+
+    return {
+        "XMP-dc:Subject": items("dc:subject"),
+        "XMP-lr:HierarchicalSubject": items("lr:hierarchicalSubject"),
+        "XMP-digiKam:TagsList": items("digiKam:TagsList"),
+    }
+
+
+def pixels(path: str | os.PathLike[str]) -> np.ndarray:
+    from moodtagger.core import imaging  # noqa: F401 (HEIF opener)
+
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def sha256(path: str | os.PathLike[str]) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
