@@ -116,3 +116,26 @@ def test_sigkill_mid_batch_then_rerun(make_image, tmp_path):
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM write_journal WHERE state='pending'").fetchone()[0] == 0
     con.close()
+
+
+def test_cancel_between_files_leaves_the_rest_pending(make_image, tmp_path, catalog):
+    import threading
+
+    lib = tmp_path / "lib"
+    paths = [make_image(f"c{i:02d}.jpg", root=lib, seed=i) for i in range(40)]
+    scan(catalog, [lib], thumbnails=False)
+    with catalog.transaction():
+        for p in paths:
+            catalog.set_choice(catalog.photo_by_path(p).id, ["awe"])
+    cancel = threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        if done >= 3:
+            cancel.set()
+
+    summary = write_choices(catalog, progress=progress, cancel=cancel)
+    assert summary.cancelled and 3 <= summary.written < 40
+    assert len(catalog.pending_choices()) == 40 - summary.written
+    assert sum(m.moods == ["awe"] for m in read_moods(paths)) == summary.written
+    assert not [f for f in os.listdir(lib) if f.startswith(".")]
+    assert write_choices(catalog).written == 40 - summary.written
