@@ -139,3 +139,20 @@ def test_cancel_between_files_leaves_the_rest_pending(make_image, tmp_path, cata
     assert sum(m.moods == ["awe"] for m in read_moods(paths)) == summary.written
     assert not [f for f in os.listdir(lib) if f.startswith(".")]
     assert write_choices(catalog).written == 40 - summary.written
+
+
+def test_a_choice_changed_during_the_write_stays_pending(make_image, tmp_path, catalog):
+    lib = tmp_path / "lib"
+    p = make_image("x.jpg", root=lib)
+    scan(catalog, [lib], thumbnails=False)
+    pid = catalog.photo_by_path(p).id
+    catalog.set_choice(pid, ["awe"])
+
+    def progress(done: int, total: int) -> None:
+        if done == 0:  # the user changes their mind while the batch runs
+            catalog.set_choice(pid, ["fear"])
+
+    assert write_choices(catalog, progress=progress).written == 1
+    assert catalog.choice(pid)[:2] == (["fear"], "pending")
+    assert write_choices(catalog).written == 1
+    assert read_moods([p])[0].moods == ["fear"] and catalog.choice(pid)[1] == "written"

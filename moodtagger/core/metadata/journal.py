@@ -101,8 +101,11 @@ def write_choices(
         with catalog.transaction() as c:
             c.execute("UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
                       (state, res.error, time.time(), journal[index[id(item)]]))
-            if item.photo_id is not None:
+            current = catalog.choice(item.photo_id) if item.photo_id is not None else None
+            if current is not None and sorted(current[0]) == sorted(item.moods):
+                # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
                 catalog.mark_choice(item.photo_id, state, res.error)
+            if item.photo_id is not None:
                 if res.size is not None and res.mtime_ns is not None:
                     catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
                 if res.status != "failed":
