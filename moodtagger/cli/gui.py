@@ -1,7 +1,8 @@
 """`moodtagger gui`: the desktop app's entry point.
 
-The PySide6 app (issue 6) is not built yet; until it is, this command tells the user plainly
-how to do the same work with the CLI instead of failing with a traceback.
+Opens the PySide6 app (``moodtagger.gui.app.run``). Where it cannot run — PySide6 not installed
+(it is the ``[gui]`` extra) or no display — it says so in one sentence and shows how to do the same
+work with the CLI, instead of failing with a traceback.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ CLI_HINT = (
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    if importlib.util.find_spec("moodtagger.gui.app") is None:
-        err(f"moodtagger: the desktop app is not part of this version yet; {CLI_HINT}")
+    if importlib.util.find_spec("PySide6") is None:
+        err("moodtagger: the desktop app needs PySide6 (pip install 'moodtagger[gui]', or run "
+            f"packaging/bootstrap.sh app); meanwhile {CLI_HINT}")
         return 2
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
         err(f"moodtagger: no display found; {CLI_HINT}")

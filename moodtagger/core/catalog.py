@@ -369,6 +369,11 @@ class Catalog:
             (photo_id, json.dumps(sorted(set(moods))), state, source, time.time()),
         )
 
+    def forget_choice(self, photo_id: int) -> None:
+        """As if the user never chose (undo of a first choice). Not the same as choosing no
+        mood, which is a choice to be written (it removes moods from the file)."""
+        self.conn.execute("DELETE FROM choices WHERE photo_id=?", (photo_id,))
+
     def choice(self, photo_id: int) -> tuple[list[str], str, str | None] | None:
         """(moods, state, error) or None when the user never chose."""
         row = self.conn.execute(

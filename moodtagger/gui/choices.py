@@ -1,0 +1,108 @@
+"""Choosing moods: every change is one undoable command that writes the catalog and the model.
+
+The GUI thread's catalog connection owns choice edits (tiny single-transaction writes); workers
+never touch choices except the writer, whose results are merged back into the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from moodtagger.core import rows as R
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.moods import MOODS, display_name
+from moodtagger.gui.photomodel import PhotoModel
+
+ChoiceValue = tuple[tuple[str, ...] | None, str, str | None]  # (moods or None, state, error)
+
+
+class SetChoicesCommand(QUndoCommand):
+    def __init__(self, controller: ChoiceController, before: dict[int, ChoiceValue],
+                 after: dict[int, ChoiceValue], text: str):
+        super().__init__(text)
+        self.controller = controller
+        self.before = before
+        self.after = after
+
+    def redo(self) -> None:
+        self.controller.apply(self.after)
+
+    def undo(self) -> None:
+        self.controller.apply(self.before)
+
+
+class ChoiceController:
+    """Toggle / accept / clear choices for sets of photos, through a ``QUndoStack``."""
+
+    def __init__(self, catalog: Catalog, model: PhotoModel, undo_stack: QUndoStack):
+        self.catalog = catalog
+        self.model = model
+        self.undo_stack = undo_stack
+
+    # -- primitive -----------------------------------------------------------------------------
+    def apply(self, values: dict[int, ChoiceValue]) -> None:
+        with self.catalog.transaction():
+            for pid, (moods, state, error) in values.items():
+                R.restore_choice(self.catalog, pid, moods, state, error)
+        self.model.set_choice_values(values)
+
+    def _push(self, after: dict[int, ChoiceValue], text: str) -> int:
+        before = {pid: self.model.choice_value(pid) for pid in after}
+        after = {pid: v for pid, v in after.items() if v != before[pid]}
+        if not after:
+            return 0
+        before = {pid: before[pid] for pid in after}
+        self.undo_stack.push(SetChoicesCommand(self, before, after, text))
+        return len(after)
+
+    def _known(self, ids: Iterable[int]) -> list[int]:
+        return [pid for pid in ids if self.model.row_of(pid) is not None]
+
+    # -- user actions ----------------------------------------------------------------------------
+    def toggle(self, ids: Sequence[int], mood: str) -> int:
+        """Add ``mood`` to every photo in ``ids``; if all of them have it already, remove it."""
+        ids = self._known(ids)
+        if not ids:
+            return 0
+        current = {pid: set(self.model.choice_value(pid)[0] or ()) for pid in ids}
+        remove = all(mood in c for c in current.values())
+        after: dict[int, ChoiceValue] = {}
+        for pid, moods in current.items():
+            new = moods - {mood} if remove else moods | {mood}
+            after[pid] = (_ordered(new), "pending", None)
+        verb = "Remove" if remove else "Add"
+        return self._push(after, f"{verb} {display_name(mood)} ({len(ids)} photo{'s' * (len(ids) != 1)})")
+
+    def set_moods(self, ids: Sequence[int], moods: Iterable[str]) -> int:
+        ids = self._known(ids)
+        chosen = _ordered(set(moods))
+        return self._push({pid: (chosen, "pending", None) for pid in ids},
+                          f"Choose {', '.join(display_name(m) for m in chosen) or 'no mood'}")
+
+    def accept_top(self, ids: Sequence[int], *, min_prob: float = 0.0, only_unconfirmed: bool = False) -> int:
+        """Choose each photo's top suggestion (photos without a prediction are skipped)."""
+        after: dict[int, ChoiceValue] = {}
+        rows = self.model.rows
+        for pid in self._known(ids):
+            r = self.model.row_of(pid)
+            assert r is not None
+            pred = rows.prediction(r)
+            if pred is None:
+                continue
+            if only_unconfirmed and rows.choice_bits[r] >= 0:
+                continue
+            mood, p = pred.top
+            if p >= min_prob:
+                after[pid] = ((mood,), "pending", None)
+        label = "Accept suggestion" if min_prob <= 0 else f"Accept all at or above {min_prob:.0%}"
+        return self._push(after, f"{label} ({len(after)} photo{'s' * (len(after) != 1)})")
+
+    def clear(self, ids: Sequence[int]) -> int:
+        """Forget the user's choice (back to the model's suggestion only)."""
+        return self._push({pid: (None, "pending", None) for pid in self._known(ids)}, "Clear choice")
+
+
+def _ordered(moods: set[str]) -> tuple[str, ...]:
+    return tuple(m for m in MOODS if m in moods)

@@ -1,0 +1,510 @@
+"""The grid's model (one row per photo, named roles) and its filter proxy.
+
+:class:`PhotoModel` keeps the rows column-wise (:class:`~moodtagger.core.rows.Rows`), so a
+100,000-photo catalog loads with one query and filters/sorts vectorised. Thumbnails are not
+part of the rows: ``ThumbnailRole`` asks a loader for a missing one and returns ``None``
+(the delegate paints a placeholder) until it arrives; then only that row's ``ThumbnailRole``
+changes. Updates from workers (``merge``) emit ``dataChanged`` for just the rows and roles
+that changed.
+
+:class:`PhotoProxy` filters live (moods, minimum probability, state, ambiguous only, folder)
+with a mask computed in numpy once per model change. Sorting reorders the source model with
+one numpy ``argsort`` and a ``layoutChanged`` (a Python ``lessThan`` would take seconds on
+100,000 rows); the proxy keeps the source order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+import numpy as np
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QImage
+
+from moodtagger.core import rows as R
+from moodtagger.core.moods import INDEX, MOODS, display_name
+from moodtagger.core.rows import Rows
+
+DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
+
+
+class Roles(IntEnum):
+    PhotoIdRole = Qt.ItemDataRole.UserRole + 1
+    PathRole = Qt.ItemDataRole.UserRole + 2
+    ThumbnailRole = Qt.ItemDataRole.UserRole + 3  # QImage or None (not loaded yet)
+    MoodScoresRole = Qt.ItemDataRole.UserRole + 4  # tuple of 8 floats (MOODS order) or None
+    ChoiceRole = Qt.ItemDataRole.UserRole + 5  # tuple of chosen moods, or None (never chose)
+    StateRole = Qt.ItemDataRole.UserRole + 6  # 'unconfirmed' | 'chosen' | 'written' | 'error'
+    ErrorRole = Qt.ItemDataRole.UserRole + 7  # str or None (unreadable file, failed write)
+    AmbiguousRole = Qt.ItemDataRole.UserRole + 8  # bool
+    TopMoodRole = Qt.ItemDataRole.UserRole + 9  # (mood, probability) or None
+    ValenceArousalRole = Qt.ItemDataRole.UserRole + 10  # (valence, arousal) or None
+    SortRole = Qt.ItemDataRole.UserRole + 11  # the value of the current sort key
+    IdentityRole = Qt.ItemDataRole.UserRole + 12
+
+
+SCORE_ROLES = [Roles.MoodScoresRole, Roles.TopMoodRole, Roles.AmbiguousRole, Roles.ValenceArousalRole,
+               Roles.SortRole, Roles.StateRole, Qt.ItemDataRole.ToolTipRole]
+CHOICE_ROLES = [Roles.ChoiceRole, Roles.StateRole, Roles.ErrorRole, Qt.ItemDataRole.ToolTipRole]
+
+SORT_KEYS = ("name", "date", "top", *MOODS)
+
+
+def sort_key_label(key: str) -> str:
+    return {"name": "Name", "date": "Date", "top": "Top mood probability"}.get(key) or display_name(key)
+
+
+@dataclass(frozen=True)
+class Filter:
+    moods: frozenset[str] = frozenset()  # any of these (chosen, or the top suggestion)
+    min_prob: float = 0.0  # of the matching mood (or of the top mood when no mood is selected)
+    states: frozenset[str] = frozenset()  # empty: every state
+    ambiguous_only: bool = False
+    root_id: int | None = None  # a library folder
+    margin: float = DEFAULT_MARGIN
+
+    def with_(self, **kw) -> Filter:
+        return replace(self, **kw)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Filter(margin=self.margin)
+
+
+@dataclass
+class _Derived:
+    """Per-row values computed in numpy from the rows (recomputed when the rows change)."""
+
+    version: int = -1
+    has_pred: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    top_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    top_p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    gap: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    states: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+
+
+class PhotoModel(QAbstractListModel):
+    """One row per photo. Filled by :meth:`load`/:meth:`merge`; thumbnails on demand."""
+
+    thumbnailWanted = Signal(int, str, object)  # photo id, path, identity
+    rowsMerged = Signal()
+
+    THUMB_CACHE = 800
+
+    def __init__(self, parent: QObject | None = None, *, margin: float = DEFAULT_MARGIN):
+        super().__init__(parent)
+        self._d = Rows.empty()
+        self._row_of: dict[int, int] = {}
+        self.version = 0  # bumped on every change of the rows (the proxy caches its mask by it)
+        self._derived = _Derived()
+        self.margin = margin
+        self._thumbs: OrderedDict[int, QImage | None] = OrderedDict()
+        self._thumb_wanted: set[int] = set()
+        self.thumbnails_enabled = True
+        self.sort_key = ("name", False)
+
+    # -- filling -----------------------------------------------------------------------------
+    def set_rows(self, rows: Rows) -> None:
+        self.beginResetModel()
+        self._d = rows
+        self._reindex()
+        self.version += 1
+        self._apply_order(self._order(*self.sort_key), notify=False)
+        self.endResetModel()
+
+    def merge(self, rows: Rows) -> None:
+        """Update rows already shown (only changed roles are announced), append new ones."""
+        if not len(rows):
+            return
+        pos = np.array([self._row_of.get(int(i), -1) for i in rows.ids], dtype=np.int64)
+        known = pos >= 0
+        if known.any():
+            where = pos[known]
+            sub = rows.take(np.nonzero(known)[0])
+            d = self._d
+            prob_changed = ~_same(d.probs[where], sub.probs).all(axis=1) | ~_same(d.valence[where], sub.valence)
+            choice_changed = (d.choice_bits[where] != sub.choice_bits) | (d.choice_state[where] != sub.choice_state) | np.array(
+                [d.choice_errors[r] != e for r, e in zip(where.tolist(), sub.choice_errors, strict=True)], bool)
+            status_changed = (d.status[where] != sub.status) | np.array(
+                [d.errors[r] != e for r, e in zip(where.tolist(), sub.errors, strict=True)], bool)
+            ident_changed = np.array(
+                [d.identities[r] != i or d.paths[r] != p
+                 for r, i, p in zip(where.tolist(), sub.identities, sub.paths, strict=True)], bool)
+            d.assign(where, sub)
+            for r in where[ident_changed].tolist():
+                self._forget_thumb(int(d.ids[r]))
+            self.version += 1
+            for mask, roles in (
+                (prob_changed, SCORE_ROLES),
+                (choice_changed | status_changed, CHOICE_ROLES),
+                (ident_changed, [Roles.ThumbnailRole, Roles.PathRole, Qt.ItemDataRole.DisplayRole]),
+            ):
+                self._emit_changed(where[mask], roles)
+        if (~known).any():
+            new = rows.take(np.nonzero(~known)[0])
+            first = len(self._d)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            self._d.extend(new)
+            for k, pid in enumerate(new.ids.tolist()):
+                self._row_of[pid] = first + k
+            self.version += 1
+            self.endInsertRows()
+        self.rowsMerged.emit()
+
+    def remove_ids(self, ids) -> None:
+        rows = sorted((self._row_of[i] for i in ids if i in self._row_of), reverse=True)
+        for start, stop in _runs_desc(rows):
+            self.beginRemoveRows(QModelIndex(), start, stop - 1)
+            for pid in self._d.ids[start:stop].tolist():
+                self._forget_thumb(pid)
+            self._d.delete(start, stop)
+            self.version += 1
+            self.endRemoveRows()
+        if rows:
+            self._reindex()
+
+    def set_choice_values(self, values: dict[int, tuple[tuple[str, ...] | None, str, str | None]]) -> None:
+        """Show new choices: ``{photo_id: (moods or None, state, error)}`` (already in the catalog)."""
+        changed = []
+        d = self._d
+        for pid, (moods, state, error) in values.items():
+            r = self._row_of.get(pid)
+            if r is None:
+                continue
+            d.choice_bits[r] = -1 if moods is None else R.mood_bits(moods)
+            d.choice_state[r] = R.NO_CHOICE if moods is None else R.CHOICE_CODE[state]
+            d.choice_errors[r] = error
+            changed.append(r)
+        if changed:
+            self.version += 1
+            self._emit_changed(np.array(sorted(changed)), CHOICE_ROLES)
+
+    def _reindex(self) -> None:
+        self._row_of = {pid: r for r, pid in enumerate(self._d.ids.tolist())}
+
+    def _emit_changed(self, rows: np.ndarray, roles) -> None:
+        if not len(rows):
+            return
+        for start, stop in _runs(sorted(rows.tolist())):
+            self.dataChanged.emit(self.index(start), self.index(stop - 1), [int(r) for r in roles])
+
+    # -- sorting -----------------------------------------------------------------------------
+    def sort_by(self, key: str, descending: bool = False) -> None:
+        """Reorder rows by ``key`` (see SORT_KEYS); keeps selection through persistent indexes."""
+        if key not in SORT_KEYS:
+            raise ValueError(f"unknown sort key {key!r}")
+        self.sort_key = (key, descending)
+        self.layoutAboutToBeChanged.emit()
+        self._apply_order(self._order(key, descending), notify=True)
+        self.layoutChanged.emit()
+
+    def resort(self) -> None:
+        self.sort_by(*self.sort_key)
+
+    def _order(self, key: str, descending: bool) -> np.ndarray:
+        d = self._d
+        n = len(d)
+        if n == 0:
+            return np.zeros(0, np.int64)
+        names = np.array([os.path.basename(p).casefold() for p in d.paths]) if n else np.zeros(0)
+        name_rank = np.argsort(names, kind="stable")
+        if key == "name":
+            order = name_rank
+            return order[::-1].copy() if descending else order
+        rank = np.empty(n, np.int64)
+        rank[name_rank] = np.arange(n)
+        if key == "date":
+            primary = d.mtimes
+        elif key == "top":
+            primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
+        else:
+            primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
+        primary = -primary if descending else primary
+        return np.lexsort((rank, primary))
+
+    def _apply_order(self, order: np.ndarray, *, notify: bool) -> None:
+        if notify:
+            old_rows = [p.row() for p in self.persistentIndexList()]
+        self._d = self._d.take(order)
+        self._reindex()
+        self.version += 1
+        if notify:
+            inverse = np.empty(len(order), np.int64)
+            inverse[order] = np.arange(len(order))
+            old = self.persistentIndexList()
+            new = [self.index(int(inverse[r])) if 0 <= r < len(order) else QModelIndex() for r in old_rows]
+            self.changePersistentIndexList(old, new)
+
+    # -- thumbnails ----------------------------------------------------------------------------
+    def set_thumbnails(self, images: dict[int, QImage | None]) -> None:
+        rows = []
+        for pid, img in images.items():
+            self._thumb_wanted.discard(pid)
+            self._thumbs[pid] = img
+            self._thumbs.move_to_end(pid)
+            r = self._row_of.get(pid)
+            if r is not None:
+                rows.append(r)
+        while len(self._thumbs) > self.THUMB_CACHE:
+            self._thumbs.popitem(last=False)
+        self._emit_changed(np.array(rows, dtype=np.int64), [Roles.ThumbnailRole])
+
+    def forget_wanted(self, photo_ids) -> None:
+        """Thumbnail requests that were dropped: ask again when the row is painted again."""
+        for pid in photo_ids:
+            self._thumb_wanted.discard(pid)
+
+    def clear_thumbnails(self) -> None:
+        self._thumbs.clear()
+        self._thumb_wanted.clear()
+        if len(self._d):
+            self.dataChanged.emit(self.index(0), self.index(len(self._d) - 1), [int(Roles.ThumbnailRole)])
+
+    def _forget_thumb(self, pid: int) -> None:
+        self._thumbs.pop(pid, None)
+        self._thumb_wanted.discard(pid)
+
+    def thumbnail_failed(self, pid: int) -> bool:
+        return pid in self._thumbs and self._thumbs[pid] is None
+
+    # -- derived columns -----------------------------------------------------------------------
+    def derived(self) -> _Derived:
+        if self._derived.version != self.version:
+            d = self._d
+            has = ~np.isnan(d.probs[:, 0]) if len(d) else np.zeros(0, bool)
+            filled = np.where(np.isnan(d.probs), -1.0, d.probs)
+            if len(d):
+                top_idx = np.argmax(filled, axis=1)
+                part = np.sort(filled, axis=1)
+                top_p, gap = part[:, -1], part[:, -1] - part[:, -2]
+            else:
+                top_idx, top_p, gap = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+            self._derived = _Derived(self.version, has, top_idx, top_p, gap, d.states())
+        return self._derived
+
+    def filter_mask(self, flt: Filter) -> np.ndarray:
+        """Which rows pass ``flt`` (vectorised)."""
+        d = self._d
+        dv = self.derived()
+        n = len(d)
+        mask = np.ones(n, bool)
+        if flt.root_id is not None:
+            mask &= d.root_ids == flt.root_id
+        if flt.states:
+            codes = [R.STATES.index(s) for s in flt.states]
+            mask &= np.isin(dv.states, codes)
+        if flt.ambiguous_only:
+            mask &= dv.has_pred & (dv.gap < flt.margin) & (d.choice_bits < 0)
+        chosen = d.choice_bits >= 0
+        if flt.moods:
+            sel = R.mood_bits(flt.moods)
+            by_choice = chosen & ((d.choice_bits.astype(np.int32) & sel) != 0)
+            sel_idx = np.array([INDEX[m] for m in flt.moods])
+            by_top = (~chosen) & dv.has_pred & np.isin(dv.top_idx, sel_idx) & (dv.top_p >= flt.min_prob)
+            mask &= by_choice | by_top
+        elif flt.min_prob > 0:
+            mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
+        return mask
+
+    def is_ambiguous(self, row: int) -> bool:
+        dv = self.derived()
+        return bool(dv.has_pred[row] and dv.gap[row] < self.margin)
+
+    # -- Qt model API ----------------------------------------------------------------------------
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._d)
+
+    def roleNames(self) -> dict[int, bytes]:
+        names = super().roleNames()
+        for r in Roles:
+            names[int(r)] = r.name[0].lower().encode() + r.name[1:-4].encode()
+        return names
+
+    def flags(self, index):
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = index.row()
+        d = self._d
+        if row >= len(d):
+            return None
+        if role == Roles.ThumbnailRole:
+            pid = int(d.ids[row])
+            if pid in self._thumbs:
+                self._thumbs.move_to_end(pid)
+                return self._thumbs[pid]
+            if self.thumbnails_enabled and pid not in self._thumb_wanted and d.status[row] != R.ERROR:
+                self._thumb_wanted.add(pid)
+                self.thumbnailWanted.emit(pid, d.paths[row], d.identities[row])
+            return None
+        if role == Roles.MoodScoresRole:
+            p = d.probs[row]
+            return None if np.isnan(p[0]) else tuple(float(x) for x in p)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return d.name(row)
+        if role == Roles.PhotoIdRole:
+            return int(d.ids[row])
+        if role == Roles.ChoiceRole:
+            return d.choice(row)
+        if role == Roles.StateRole:
+            return R.STATES[int(self.derived().states[row])]
+        if role == Roles.ErrorRole:
+            if d.status[row] == R.ERROR:
+                return d.errors[row] or "unreadable"
+            if d.choice_state[row] == R.FAILED:
+                return f"write failed: {d.choice_errors[row] or 'unknown reason'}"
+            return None
+        if role == Roles.AmbiguousRole:
+            return self.is_ambiguous(row)
+        if role == Roles.TopMoodRole:
+            dv = self.derived()
+            return (MOODS[int(dv.top_idx[row])], float(dv.top_p[row])) if dv.has_pred[row] else None
+        if role == Roles.ValenceArousalRole:
+            v, a = float(d.valence[row]), float(d.arousal[row])
+            return None if np.isnan(v) or np.isnan(a) else (v, a)
+        if role == Roles.PathRole:
+            return d.paths[row]
+        if role == Roles.IdentityRole:
+            return d.identities[row]
+        if role == Roles.SortRole:
+            key = self.sort_key[0]
+            if key == "name":
+                return d.name(row).casefold()
+            if key == "date":
+                return float(d.mtimes[row])
+            if key == "top":
+                return float(self.derived().top_p[row])
+            return float(np.nan_to_num(d.probs[row, INDEX[key]], nan=-1.0))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row)
+        return None
+
+    def _tooltip(self, row: int) -> str:
+        d = self._d
+        lines = [d.paths[row]]
+        pred = d.prediction(row)
+        if pred is not None:
+            mood, p = pred.top
+            lines.append(f"suggested: {display_name(mood)} {p:.0%}" + ("  (ambiguous)" if self.is_ambiguous(row) else ""))
+        choice = d.choice(row)
+        if choice is not None:
+            state = R.CHOICE_NAME.get(int(d.choice_state[row]), "")
+            lines.append(f"chosen: {', '.join(display_name(m) for m in choice) or '(none)'} — {state}")
+        err = self.data(self.index(row), Roles.ErrorRole)
+        if err:
+            lines.append(f"error: {err}")
+        return "\n".join(lines)
+
+    # -- lookups for the window -----------------------------------------------------------------
+    @property
+    def rows(self) -> Rows:
+        return self._d
+
+    def row_of(self, photo_id: int) -> int | None:
+        return self._row_of.get(photo_id)
+
+    def index_of(self, photo_id: int) -> QModelIndex:
+        r = self._row_of.get(photo_id)
+        return QModelIndex() if r is None else self.index(r)
+
+    def choice_value(self, photo_id: int) -> tuple[tuple[str, ...] | None, str, str | None]:
+        r = self._row_of[photo_id]
+        d = self._d
+        state = R.CHOICE_NAME.get(int(d.choice_state[r]), "pending")
+        return d.choice(r), state, d.choice_errors[r]
+
+    def max_id(self) -> int:
+        return int(self._d.ids.max()) if len(self._d) else 0
+
+
+class PhotoProxy(QSortFilterProxyModel):
+    """Live filter over :class:`PhotoModel`; ``sort_by`` reorders the source (see module doc)."""
+
+    filterChanged = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._filter = Filter()
+        self._src: PhotoModel | None = None
+        self._accept: list[bool] = []
+        self._accept_version = -1  # the source version the cached mask was computed for
+        self.setDynamicSortFilter(True)
+
+    def setSourceModel(self, model: PhotoModel) -> None:  # type: ignore[override]
+        self._src = model
+        self._accept_version = -1
+        super().setSourceModel(model)
+
+    @property
+    def filter(self) -> Filter:
+        return self._filter
+
+    def set_filter(self, flt: Filter) -> None:
+        if flt == self._filter:
+            return
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
+            self.beginFilterChange()
+            self._filter = flt
+            self._accept_version = -1
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            self._filter = flt
+            self._accept_version = -1
+            self.invalidateRowsFilter()
+        self.filterChanged.emit()
+
+    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
+        # called once per source row (100,000 times on a big library): keep it tiny
+        src = self._src
+        if self._accept_version != src.version:  # type: ignore[union-attr]
+            self._accept = src.filter_mask(self._filter).tolist()  # type: ignore[union-attr]
+            self._accept_version = src.version  # type: ignore[union-attr]
+        return self._accept[source_row]
+
+    def sort_by(self, key: str, descending: bool = False) -> None:
+        self.sourceModel().sort_by(key, descending)  # type: ignore[attr-defined]
+
+    def photo_ids(self, indexes) -> list[int]:
+        return [int(self.data(i, Roles.PhotoIdRole)) for i in indexes]
+
+    def visible_ids(self) -> list[int]:
+        src: PhotoModel = self.sourceModel()  # type: ignore[assignment]
+        mask = src.filter_mask(self._filter)
+        return src.rows.ids[mask].tolist()
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a == b) | (np.isnan(a) & np.isnan(b))
+
+
+def _runs(sorted_rows: list[int]):
+    """[1,2,3,7,8] -> (1,4), (7,9)"""
+    if not sorted_rows:
+        return
+    start = prev = sorted_rows[0]
+    for r in sorted_rows[1:]:
+        if r == prev + 1:
+            prev = r
+            continue
+        yield start, prev + 1
+        start = prev = r
+    yield start, prev + 1
+
+
+def _runs_desc(desc_rows: list[int]):
+    """Runs of a descending row list, last run first (safe to remove in this order)."""
+    runs = list(_runs(sorted(desc_rows)))
+    return reversed(runs)

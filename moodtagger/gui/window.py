@@ -1,0 +1,853 @@
+"""The main window: folders | grid | detail panel, toolbar, filter bar, status bar with progress.
+
+Threads (one owner per resource):
+
+* GUI thread: its own catalog connection for reading rows and editing choices.
+* ``library`` lane (1 thread, low priority): scan -> import keywords -> predict; owns the model.
+* ``images`` lane (2 threads): thumbnails and previews (decoding only, no catalog).
+* ``writer`` lane (1 thread): the batch writer (its own connection; exiftool service).
+
+Closing the window cancels every lane and joins its threads before the catalog is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from moodtagger.core import rows as R
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.moods import DISPLAY_ORDER, MOODS, display_name
+from moodtagger.core.rows import load_rows
+from moodtagger.gui.choices import ChoiceController
+from moodtagger.gui.delegate import MOOD_COLORS, PhotoDelegate
+from moodtagger.gui.detail import PREVIEW_SIDE, DetailPanel, PreviewDialog
+from moodtagger.gui.errors import CrashReporter, is_expected
+from moodtagger.gui.jobs import Job, JobRunner
+from moodtagger.gui.photomodel import (
+    SORT_KEYS,
+    Filter,
+    PhotoModel,
+    PhotoProxy,
+    Roles,
+    sort_key_label,
+)
+from moodtagger.gui.pipeline import ModelOwner, PipelineResult, load_all, run_pipeline, warm_up
+from moodtagger.gui.settings import AppSettings, SettingsDialog, open_qsettings
+from moodtagger.gui.thumbs import ThumbnailLoader, load_preview
+from moodtagger.gui.writedialog import BatchWriteDialog, metadata_available, no_metadata_message
+
+log = logging.getLogger(__name__)
+
+RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
+
+
+def app_icon() -> QIcon:
+    path = os.path.join(RESOURCES, "moodtagger.svg")
+    return QIcon(path) if os.path.exists(path) else QIcon()
+
+
+class PhotoGrid(QListView):
+    """Icon-mode list over the proxy. Keys: arrows move, 1-8 toggle moods (display order),
+    Enter accepts the top suggestion, Space previews, Delete clears the choice."""
+
+    moodKey = Signal(int)
+    acceptRequested = Signal()
+    previewRequested = Signal()
+    clearRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setUniformItemSizes(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setSelectionRectVisible(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalScrollBar().setSingleStep(24)
+        self.setMouseTracking(True)
+        self.setSpacing(0)
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if mods == Qt.KeyboardModifier.NoModifier:
+            if Qt.Key.Key_1 <= key <= Qt.Key.Key_8:
+                self.moodKey.emit(int(key) - int(Qt.Key.Key_1))
+                event.accept()
+                return
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.acceptRequested.emit()
+                event.accept()
+                return
+            if key == Qt.Key.Key_Space:
+                self.previewRequested.emit()
+                event.accept()
+                return
+            if key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                self.clearRequested.emit()
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+
+class MainWindow(QMainWindow):
+    pipelineFinished = Signal(object)  # PipelineResult (or None when it failed)
+    catalogLoaded = Signal()
+    busyChanged = Signal(bool)
+
+    def __init__(self, catalog_path: str, settings: AppSettings | None = None,
+                 reporter: CrashReporter | None = None, parent: QWidget | None = None, *,
+                 load_async: bool = True, warm_up_model: bool = True):
+        super().__init__(parent)
+        self.settings = settings or AppSettings.load()
+        self.reporter = reporter or CrashReporter(interactive=False)
+        self.catalog_path = str(catalog_path)
+        self.catalog = Catalog(self.catalog_path)
+        self.model_id = self._resolve_model_id()
+        self._closed = False
+        self._pipeline_job: Job | None = None
+        self._queued_roots: list[str] | None = None
+        self._preview_job: Job | None = None
+        self._preview_dialog: PreviewDialog | None = None
+        self.write_dialog: BatchWriteDialog | None = None
+        self.last_result: PipelineResult | None = None
+
+        self.setWindowTitle("moodtagger")
+        self.setWindowIcon(app_icon())
+        self.library_jobs = JobRunner("library", 1, nice=10, parent=self)
+        self.image_jobs = JobRunner("images", 2, nice=5, parent=self)
+        self.writer_jobs = JobRunner("writer", 1, parent=self)
+        self.model_owner = ModelOwner()
+
+        # model / view -----------------------------------------------------------------------
+        self.model = PhotoModel(self, margin=self.settings.ambiguity_margin)
+        self.proxy = PhotoProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.delegate = PhotoDelegate(self, thumb_size=self.settings.thumb_size)
+        self.grid = PhotoGrid()
+        self.grid.setModel(self.proxy)
+        self.grid.setItemDelegate(self.delegate)
+        self.grid.setGridSize(self.delegate.cell_size())
+        self.loader = ThumbnailLoader(self.image_jobs, self._thumb_box(), self)
+        self.model.thumbnailWanted.connect(self.loader.request)
+        self.loader.loaded.connect(self.model.set_thumbnails)
+        self.loader.dropped.connect(self.model.forget_wanted)
+        self.undo_stack = QUndoStack(self)
+        self.choices = ChoiceController(self.catalog, self.model, self.undo_stack)
+
+        self.detail = DetailPanel()
+        self.detail.moodToggled.connect(self.toggle_mood)
+        self.roots = QListWidget()
+        self.roots.setMinimumWidth(150)
+        self.roots.currentItemChanged.connect(self._root_changed)
+
+        self._build_actions()
+        self._build_filter_bar()
+        self._build_layout()
+        self._build_status_bar()
+
+        self.grid.moodKey.connect(lambda i: self.toggle_mood(DISPLAY_ORDER[i]))
+        self.grid.acceptRequested.connect(self.accept_selected)
+        self.grid.previewRequested.connect(self.preview_current)
+        self.grid.clearRequested.connect(lambda: self.choices.clear(self.selected_ids()))
+        self.grid.doubleClicked.connect(lambda _i: self.preview_current())
+        self._detail_timer = QTimer(self, singleShot=True, interval=0, timeout=self._refresh_detail)
+        self._count_timer = QTimer(self, singleShot=True, interval=50, timeout=self._refresh_count)
+        self.grid.selectionModel().selectionChanged.connect(self._schedule_detail)
+        self.grid.selectionModel().currentChanged.connect(self._schedule_detail)
+        self.model.dataChanged.connect(self._model_data_changed)
+        for sig in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                    self.proxy.layoutChanged, self.proxy.filterChanged):
+            sig.connect(self._count_timer.start)
+        self.library_jobs.busyChanged.connect(self._lane_busy)
+        self.writer_jobs.busyChanged.connect(self._lane_busy)
+        hints = QGuiApplication.styleHints()
+        if hasattr(hints, "colorSchemeChanged"):
+            hints.colorSchemeChanged.connect(lambda *_: self.grid.viewport().update())
+
+        self._restore_window_state()
+        self._refresh_roots()
+        self.loaded = False
+        if load_async:
+            self.load_async()
+        else:
+            self.reload()
+        if warm_up_model:
+            self.library_jobs.submit(warm_up, on_done=self._warmed_up, label="warm up")
+
+    def _warmed_up(self, _result, error) -> None:
+        if error is not None:  # e.g. torch missing: predicting will say so plainly
+            log.warning("warming up the model failed: %s", error)
+
+
+    # =========================================================================================
+    # construction
+    # =========================================================================================
+    def _resolve_model_id(self) -> str:
+        from moodtagger.core.model import registry
+
+        if self.settings.model_id:
+            return self.settings.model_id
+        try:
+            return registry.default_model_id()
+        except Exception:  # no models folder: grid still works, predictions will say why
+            return registry.DEFAULT_MODEL
+
+    def _thumb_box(self) -> QSize:
+        dpr = max(1.0, self.devicePixelRatioF())
+        side = int(self.settings.thumb_size * dpr)
+        return QSize(side, side)
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon: str | None = None) -> QAction:
+        act = QAction(text, self)
+        if icon:
+            act.setIcon(QIcon.fromTheme(icon))
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.setToolTip(tip or text)
+        act.setStatusTip(tip or text)
+        act.triggered.connect(lambda _checked=False: slot())
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        self.act_add = self._action("Add folder…", self.add_folder_dialog, QKeySequence.StandardKey.Open,
+                                    "Add a folder to the library and scan it", "folder-new")
+        self.act_rescan = self._action("Rescan", self.rescan, QKeySequence.StandardKey.Refresh,
+                                       "Look for new and changed photos in the library folders", "view-refresh")
+        self.act_accept = self._action("Accept", self.accept_selected, None,
+                                       "Choose the top suggestion for the selected photos (Enter)", "dialog-ok")
+        self.act_accept_all = self._action("Accept all above…", self.accept_all_dialog, "Ctrl+Shift+A",
+                                           "Choose the top suggestion for every shown, unconfirmed photo "
+                                           "whose top probability is at least a threshold")
+        self.act_write = self._action("Write…", self.write_dialog_open, "Ctrl+S",
+                                      "Write the chosen moods into the files", "document-save")
+        self.act_undo = self.undo_stack.createUndoAction(self, "Undo")
+        self.act_undo.setShortcut(QKeySequence.StandardKey.Undo)
+        self.act_redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo_keys = [*QKeySequence.keyBindings(QKeySequence.StandardKey.Redo)]
+        for extra in ("Ctrl+Shift+Z", "Ctrl+Y"):
+            if QKeySequence(extra) not in redo_keys:
+                redo_keys.append(QKeySequence(extra))
+        self.act_redo.setShortcuts(redo_keys)
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
+        self.act_settings = self._action("Settings…", self.settings_dialog, QKeySequence.StandardKey.Preferences,
+                                         "Catalog, model, fields to write, thumbnail size", "preferences-system")
+        self.act_quit = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        tb = QToolBar("Main")
+        tb.setObjectName("main-toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (self.act_add, self.act_rescan, None, self.act_accept, self.act_accept_all, self.act_write,
+                  None, self.act_undo, self.act_redo, None, self.act_settings):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        self.addToolBar(tb)
+
+    def _build_filter_bar(self) -> None:
+        """Filters live in the left panel (under the folders); sorting sits above the grid."""
+        box = QGroupBox("Filter")
+        lay = QVBoxLayout(box)
+        moods = QGridLayout()
+        moods.setSpacing(3)
+        self.mood_buttons: dict[str, QToolButton] = {}
+        for k, mood in enumerate(DISPLAY_ORDER):
+            b = QToolButton()
+            b.setText(display_name(mood))
+            b.setCheckable(True)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setToolTip(f"Show photos whose chosen mood or top suggestion is {display_name(mood)} "
+                         "(several: any of them)")
+            b.setStyleSheet(f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {MOOD_COLORS[mood]}; "
+                            "border-radius: 2px; padding: 2px 4px; }"
+                            f"QToolButton:checked {{ background: {QColor(MOOD_COLORS[mood]).lighter(115).name()};"
+                            " color: black; font-weight: bold; }")
+            b.toggled.connect(self._filter_changed)
+            self.mood_buttons[mood] = b
+            moods.addWidget(b, k % 4, k // 4)  # positive moods left column, negative right
+        lay.addLayout(moods)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Min p"))
+        self.min_slider = QSlider(Qt.Orientation.Horizontal)
+        self.min_slider.setRange(0, 100)
+        self.min_slider.setSingleStep(5)
+        self.min_slider.setPageStep(10)
+        self.min_slider.setToolTip("Minimum probability of the matching mood (of the top mood when no mood is selected)")
+        self.min_label = QLabel("0%")
+        self.min_label.setMinimumWidth(34)
+        self.min_slider.valueChanged.connect(self._filter_changed)
+        row.addWidget(self.min_slider, 1)
+        row.addWidget(self.min_label)
+        lay.addLayout(row)
+        self.state_combo = QComboBox()
+        self.state_combo.addItem("All states", "")
+        for s, label in (("unconfirmed", "Unconfirmed"), ("chosen", "Chosen, not written"), ("written", "Written"),
+                         ("error", "Errors")):
+            self.state_combo.addItem(label, s)
+        self.state_combo.currentIndexChanged.connect(self._filter_changed)
+        lay.addWidget(self.state_combo)
+        self.ambiguous_box = QCheckBox("Ambiguous only")
+        self.ambiguous_box.setToolTip("Photos the model is unsure about (top two moods close) and nobody chose yet")
+        self.ambiguous_box.toggled.connect(self._filter_changed)
+        lay.addWidget(self.ambiguous_box)
+        self.filter_box = box
+
+        bar = QWidget()
+        top = QHBoxLayout(bar)
+        top.setContentsMargins(4, 2, 4, 2)
+        self.count_label = QLabel("")
+        top.addWidget(self.count_label)
+        top.addStretch(1)
+        top.addWidget(QLabel("Sort by"))
+        self.sort_combo = QComboBox()
+        for key in SORT_KEYS:
+            self.sort_combo.addItem(sort_key_label(key), key)
+        self.sort_desc = QToolButton()
+        self.sort_desc.setCheckable(True)
+        self.sort_desc.setText("↑")
+        self.sort_desc.setToolTip("Descending")
+        self.sort_combo.currentIndexChanged.connect(self._sort_key_changed)
+        self.sort_desc.toggled.connect(self._sort_changed)
+        top.addWidget(self.sort_combo)
+        top.addWidget(self.sort_desc)
+        self.filter_bar = bar
+
+    def _build_layout(self) -> None:
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(4, 0, 0, 0)
+        ll.addWidget(QLabel("Library folders"))
+        ll.addWidget(self.roots, 1)
+        add = QToolButton()
+        add.setDefaultAction(self.act_add)
+        ll.addWidget(add)
+        ll.addWidget(self.filter_box)
+        middle = QWidget()
+        ml = QVBoxLayout(middle)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.setSpacing(0)
+        ml.addWidget(self.filter_bar)
+        ml.addWidget(self.grid, 1)
+        self.splitter = QSplitter()
+        self.splitter.setObjectName("main-splitter")
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(middle)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([230, 900, 320])
+        self.setCentralWidget(self.splitter)
+        self.grid.setFocus()
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.status_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(220)
+        self.progress.setVisible(False)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.setToolTip("Stop scanning / predicting (what is done is kept)")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel_work)
+        sb.addWidget(self.status_label, 1)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+
+    # =========================================================================================
+    # library: loading, scanning, predicting
+    # =========================================================================================
+    def reload(self) -> None:
+        """All rows from the catalog (one query), on the GUI thread."""
+        self._set_rows(load_rows(self.catalog, self.model_id))
+
+    def load_async(self) -> None:
+        """All rows from the catalog, read on the library lane; scans queue behind it."""
+        self.status_label.setText("Opening the catalog…")
+        self.library_jobs.submit(partial(load_all, catalog_path=self.catalog_path, model_id=self.model_id),
+                                 on_done=self._loaded, label="open catalog")
+
+    def _loaded(self, rows, error) -> None:
+        if error is not None:
+            self.show_status(f"Cannot read the catalog: {error}")
+            if not is_expected(error):
+                self.reporter.report(error)
+            return
+        self._set_rows(rows)
+        if not self.busy:
+            self.status_label.setText(f"{len(rows):,} photos")
+
+    def _set_rows(self, rows) -> None:
+        self.model.set_rows(rows)
+        self._refresh_count()
+        self.loaded = True
+        self.catalogLoaded.emit()
+
+    def _refresh_roots(self) -> None:
+        current = self.roots.currentItem().data(Qt.ItemDataRole.UserRole) if self.roots.currentItem() else None
+        self.roots.blockSignals(True)
+        self.roots.clear()
+        all_item = QListWidgetItem("All folders")
+        all_item.setData(Qt.ItemDataRole.UserRole, None)
+        self.roots.addItem(all_item)
+        select = all_item
+        for rid, path in self.catalog.roots():
+            it = QListWidgetItem(os.path.basename(path.rstrip("/")) or path)
+            it.setToolTip(path)
+            it.setData(Qt.ItemDataRole.UserRole, rid)
+            self.roots.addItem(it)
+            if rid == current:
+                select = it
+        self.roots.setCurrentItem(select)
+        self.roots.blockSignals(False)
+
+    def add_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        if path:
+            self.open_folder(path)
+
+    def open_folder(self, path: str) -> None:
+        path = os.path.abspath(path)
+        if not os.path.isdir(path):
+            self.show_status(f"{path}: not a folder")
+            return
+        self.catalog.add_root(path)
+        self._refresh_roots()
+        self.scan([path])
+
+    def rescan(self) -> None:
+        self.scan([p for _rid, p in self.catalog.roots()])
+
+    def scan(self, roots: list[str], *, predict: bool = True) -> None:
+        """Scan ``roots`` (may be empty: just predict what is missing) in the library lane."""
+        if self._closed:
+            return
+        if self._pipeline_job is not None:  # run again when the current one ends
+            self._queued_roots = sorted(set(self._queued_roots or []) | set(roots))
+            return
+        self._set_busy_ui(True, "Scanning")
+        fn = partial(run_pipeline, catalog_path=self.catalog_path, roots=list(roots), model_id=self.model_id,
+                     device=self.settings.device, owner=self.model_owner, predict=predict)
+        self._pipeline_job = self.library_jobs.submit(
+            lambda job: fn(job), on_batch=self._pipeline_batch, on_progress=self._pipeline_progress,
+            on_done=self._pipeline_done, label="scan+predict")
+
+    def _pipeline_batch(self, item) -> None:
+        kind, payload = item
+        if kind == "rows":
+            self.model.merge(payload)
+        elif kind == "missing":
+            self.model.remove_ids(payload)
+        elif kind == "phase":
+            self._phase = payload
+            self.status_label.setText(f"{payload}…")
+            self.progress.setRange(0, 0)
+
+    def _pipeline_progress(self, done: int, total: int) -> None:
+        self.progress.setVisible(True)
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.status_label.setText(f"{getattr(self, '_phase', 'Working')}: {done} / {total}")
+
+    def _pipeline_done(self, result: PipelineResult | None, error: BaseException | None) -> None:
+        self._pipeline_job = None
+        self.last_result = result
+        if error is not None:
+            if is_expected(error):
+                self.show_status(f"Stopped: {error}")
+            else:
+                self.show_status(f"Unexpected error: {error}")
+                self.reporter.report(error)
+        elif result is not None:
+            self.show_status(self._summary_text(result))
+        if self.model.sort_key[0] != "name" or (result and result.scan and result.scan.new):
+            self.model.resort()
+        self._schedule_detail()
+        if self._queued_roots is not None and not self._closed:
+            roots, self._queued_roots = self._queued_roots, None
+            self.scan(roots)
+            return
+        self._set_busy_ui(False)
+        self.pipelineFinished.emit(result)
+
+    def _summary_text(self, r: PipelineResult) -> str:
+        parts = []
+        s = r.scan
+        if s is not None:
+            if s.nothing_changed:
+                parts.append(f"{s.unchanged} photos, nothing changed")
+            else:
+                parts.append(f"{s.new} new, {s.changed} changed, {s.missing} missing")
+        if r.imported:
+            parts.append(f"{r.imported} with moods already in the file")
+        if r.predict is not None and (r.predict.predicted or r.predict.failed):
+            parts.append(f"moods predicted for {r.predict.predicted} in {r.predict.seconds:.1f} s")
+        if r.errors:
+            parts.append(f"{len(r.errors)} file{'s' * (len(r.errors) != 1)} could not be read (filter: Errors)")
+        if r.predict_error:
+            parts.append(f"moods not predicted: {r.predict_error}")
+        if r.import_error:
+            parts.append(f"keywords not read: {r.import_error}")
+        if r.cancelled:
+            parts.append("cancelled")
+        return "; ".join(parts) or "Done"
+
+    def cancel_work(self) -> None:
+        self._queued_roots = None
+        if self._pipeline_job is not None:
+            self._pipeline_job.cancel.set()
+            self.status_label.setText("Cancelling…")
+
+    def _set_busy_ui(self, busy: bool, text: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+            self._phase = text
+            self.status_label.setText(f"{text}…")
+        self.busyChanged.emit(busy)
+
+    def _lane_busy(self, _busy: bool) -> None:
+        self.act_write.setEnabled(not self.writer_jobs.busy)
+
+    @property
+    def busy(self) -> bool:
+        return self.library_jobs.busy or self.writer_jobs.busy
+
+    def is_idle(self) -> bool:
+        """No scan/prediction/write running and no thumbnail waiting."""
+        return not (self.library_jobs.busy or self.writer_jobs.busy or self.image_jobs.busy) and self.loader.idle
+
+    def show_status(self, text: str) -> None:
+        self.status_label.setText(text)
+        log.info("%s", text)
+
+    # =========================================================================================
+    # filtering and sorting
+    # =========================================================================================
+    def current_filter(self) -> Filter:
+        moods = frozenset(m for m, b in self.mood_buttons.items() if b.isChecked())
+        state = self.state_combo.currentData()
+        item = self.roots.currentItem()
+        return Filter(moods=moods, min_prob=self.min_slider.value() / 100.0,
+                      states=frozenset([state]) if state else frozenset(),
+                      ambiguous_only=self.ambiguous_box.isChecked(),
+                      root_id=item.data(Qt.ItemDataRole.UserRole) if item else None,
+                      margin=self.settings.ambiguity_margin)
+
+    def _filter_changed(self, *_args) -> None:
+        self.min_label.setText(f"{self.min_slider.value()}%")
+        self.proxy.set_filter(self.current_filter())
+        self._schedule_detail()
+
+    def set_mood_filter(self, moods) -> None:
+        for m, b in self.mood_buttons.items():
+            b.blockSignals(True)
+            b.setChecked(m in moods)
+            b.blockSignals(False)
+        self._filter_changed()
+
+    def _root_changed(self, *_args) -> None:
+        self._filter_changed()
+
+    def _sort_key_changed(self, *_args) -> None:
+        key = self.sort_combo.currentData()
+        self.sort_desc.blockSignals(True)
+        self.sort_desc.setChecked(key != "name")
+        self.sort_desc.blockSignals(False)
+        self._sort_changed()
+
+    def _sort_changed(self, *_args) -> None:
+        key = self.sort_combo.currentData()
+        desc = self.sort_desc.isChecked()
+        self.sort_desc.setText("↓" if desc else "↑")
+        self.proxy.sort_by(key, desc)
+        cur = self.grid.currentIndex()
+        if cur.isValid():
+            self.grid.scrollTo(cur)
+
+    def sort_by(self, key: str, descending: bool | None = None) -> None:
+        self.sort_combo.setCurrentIndex(self.sort_combo.findData(key))
+        if descending is not None and self.sort_desc.isChecked() != descending:
+            self.sort_desc.setChecked(descending)
+
+    def _refresh_count(self) -> None:
+        total = self.model.rowCount()
+        shown = self.proxy.rowCount()
+        self.count_label.setText(f"{shown:,} of {total:,}" if shown != total else f"{total:,} photos")
+
+    # =========================================================================================
+    # selection, detail panel, choices
+    # =========================================================================================
+    def selected_ids(self) -> list[int]:
+        sel = self.grid.selectionModel().selectedIndexes()
+        if not sel and self.grid.currentIndex().isValid():
+            sel = [self.grid.currentIndex()]
+        return self.proxy.photo_ids(sel)
+
+    def select_ids(self, ids) -> None:
+        sm = self.grid.selectionModel()
+        sm.clearSelection()
+        first = None
+        for pid in ids:
+            src = self.model.index_of(pid)
+            idx = self.proxy.mapFromSource(src)
+            if idx.isValid():
+                sm.select(idx, QItemSelectionModel.SelectionFlag.Select)
+                first = first or idx
+        if first is not None:
+            sm.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.grid.scrollTo(first)
+
+    def toggle_mood(self, mood: str) -> None:
+        n = self.choices.toggle(self.selected_ids(), mood)
+        if n:
+            self.show_status(self.undo_stack.undoText())
+
+    def accept_selected(self) -> None:
+        ids = self.selected_ids()
+        n = self.choices.accept_top(ids)
+        if n:
+            self.show_status(f"Accepted the suggestion for {n} photo{'s' * (n != 1)}")
+            if len(ids) == 1:  # photographer's flow: accept and move on
+                self._move_current(1)
+
+    def _move_current(self, step: int) -> None:
+        cur = self.grid.currentIndex()
+        nxt = self.proxy.index(cur.row() + step, 0) if cur.isValid() else QModelIndex()
+        if nxt.isValid():
+            self.grid.setCurrentIndex(nxt)
+
+    def accept_all_dialog(self) -> None:
+        value, ok = QInputDialog.getDouble(
+            self, "Accept all above threshold",
+            "Choose the top suggestion for every shown photo nobody chose yet,\n"
+            "when its probability is at least:", self.settings.accept_threshold, 0.0, 1.0, 2)
+        if ok:
+            self.settings.accept_threshold = value
+            self.accept_all_above(value)
+
+    def accept_all_above(self, threshold: float) -> int:
+        n = self.choices.accept_top(self.proxy.visible_ids(), min_prob=threshold, only_unconfirmed=True)
+        self.show_status(f"Accepted {n} suggestion{'s' * (n != 1)} at or above {threshold:.0%} (undo: Ctrl+Z)")
+        return n
+
+    def _schedule_detail(self, *_args) -> None:
+        self._detail_timer.start()
+
+    def _model_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles=()) -> None:
+        pid = self.detail.photo_id
+        if pid is None:
+            if len(self.grid.selectionModel().selectedIndexes()) > 1:
+                self._schedule_detail()
+            return
+        r = self.model.row_of(pid)
+        if r is not None and top.row() <= r <= bottom.row() and list(roles) != [int(Roles.ThumbnailRole)]:
+            self._schedule_detail()
+
+    def _refresh_detail(self) -> None:
+        if self._closed:
+            return
+        sel = self.grid.selectionModel().selectedIndexes()
+        if len(sel) > 1:
+            ids = self.proxy.photo_ids(sel)
+            rows = [self.model.row_of(i) for i in ids]
+            rows = [r for r in rows if r is not None]
+            counts: dict[str, int] = {}
+            for r in rows:
+                for m in self.model.rows.choice(r) or ():
+                    counts[m] = counts.get(m, 0) + 1
+            probs = self.model.rows.probs[rows]
+            have = probs[~np.isnan(probs[:, 0])]
+            mean = {m: float(have[:, i].mean()) for i, m in enumerate(MOODS)} if len(have) else None
+            self.detail.show_many(len(rows), counts, mean)
+            return
+        idx = self.grid.currentIndex()
+        if sel:
+            idx = sel[0]
+        if not idx.isValid():
+            self.detail.show_nothing()
+            return
+        pid = int(idx.data(Roles.PhotoIdRole))
+        new = pid != self.detail.photo_id
+        self.detail.show_photo(
+            pid, name=idx.data(Qt.ItemDataRole.DisplayRole), path=idx.data(Roles.PathRole),
+            scores=idx.data(Roles.MoodScoresRole), choice=idx.data(Roles.ChoiceRole),
+            state=idx.data(Roles.StateRole), error=idx.data(Roles.ErrorRole),
+            va=idx.data(Roles.ValenceArousalRole), keywords=self.catalog.file_keywords(pid),
+            image=idx.data(Roles.ThumbnailRole) if new else None)
+        if new and idx.data(Roles.StateRole) != "error":
+            self._load_preview(pid, idx.data(Roles.PathRole), PREVIEW_SIDE, self.detail.set_preview)
+
+    def _load_preview(self, pid: int, path: str, side: int, deliver) -> None:
+        if self._preview_job is not None:
+            self._preview_job.cancel.set()
+        side = int(side * max(1.0, self.devicePixelRatioF()))
+
+        def work(job: Job):
+            return load_preview(path, side)
+
+        def done(image, error) -> None:
+            if error is None:
+                deliver(pid, image)
+
+        self._preview_job = self.image_jobs.submit(work, on_done=done, label="preview")
+
+    def preview_current(self) -> None:
+        idx = self.grid.currentIndex()
+        if not idx.isValid():
+            return
+        pid = int(idx.data(Roles.PhotoIdRole))
+        dlg = PreviewDialog(idx.data(Qt.ItemDataRole.DisplayRole), idx.data(Roles.ThumbnailRole), self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._preview_dialog = dlg
+        dlg.finished.connect(lambda _r: setattr(self, "_preview_dialog", None))
+        screen = self.screen().availableGeometry() if self.screen() else None
+        side = max(1024, screen.width() if screen else 1600)
+        self._load_preview(pid, idx.data(Roles.PathRole), side,
+                           lambda _pid, img: dlg.set_image(img) if self._preview_dialog is dlg else None)
+        dlg.open()
+
+    # =========================================================================================
+    # writing
+    # =========================================================================================
+    def pending_count(self) -> int:
+        cs = self.model.rows.choice_state
+        return int(np.count_nonzero((cs == R.PENDING) | (cs == R.FAILED)))
+
+    def write_dialog_open(self) -> BatchWriteDialog | None:
+        if not metadata_available():
+            QMessageBox.information(self, "Write moods", no_metadata_message())
+            return None
+        if self.write_dialog is not None:
+            self.write_dialog.raise_()
+            return self.write_dialog
+        dlg = BatchWriteDialog(self.catalog_path, self.writer_jobs, self.settings, self.selected_ids(),
+                               self.pending_count(), self.reporter, self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.written.connect(self._written)
+        dlg.finished.connect(lambda _r: setattr(self, "write_dialog", None))
+        self.write_dialog = dlg
+        dlg.open()
+        return dlg
+
+    def _written(self, ids) -> None:
+        if ids:
+            self.model.merge(load_rows(self.catalog, self.model_id, ids=list(ids)))
+        self._schedule_detail()
+
+    # =========================================================================================
+    # settings, state, closing
+    # =========================================================================================
+    def settings_dialog(self) -> None:
+        dlg = SettingsDialog(self.settings, self)
+        if dlg.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        self.apply_settings(dlg.result_settings())
+
+    def apply_settings(self, new: AppSettings) -> None:
+        old = self.settings
+        self.settings = new
+        new.save()
+        if new.thumb_size != old.thumb_size:
+            self.delegate.set_thumb_size(new.thumb_size)
+            self.grid.setGridSize(self.delegate.cell_size())
+            self.loader.set_box(self._thumb_box())
+            self.model.clear_thumbnails()
+        if new.ambiguity_margin != old.ambiguity_margin:
+            self.model.margin = new.ambiguity_margin
+            self.model.version += 1
+            self._filter_changed()
+            self.grid.viewport().update()
+        if (new.model_id or "") != (old.model_id or "") or new.device != old.device:
+            self.model_id = self._resolve_model_id()
+            self.reload()
+            self.scan([], predict=True)
+        if new.resolved_catalog() != old.resolved_catalog():
+            QMessageBox.information(self, "Catalog", "The new catalog is used the next time moodtagger starts.")
+
+    def _restore_window_state(self) -> None:
+        qs = open_qsettings()
+        geo = qs.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        else:
+            self.resize(1400, 900)
+        split = qs.value("window/splitter")
+        if split is not None:
+            self.splitter.restoreState(split)
+
+    def _save_window_state(self) -> None:
+        qs = open_qsettings()
+        qs.setValue("window/geometry", self.saveGeometry())
+        qs.setValue("window/splitter", self.splitter.saveState())
+        self.settings.save(qs)
+
+    def shutdown(self) -> None:
+        """Cancel and join every worker, then close the catalog. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._detail_timer.stop()
+        self._count_timer.stop()
+        for runner in (self.library_jobs, self.image_jobs, self.writer_jobs):
+            runner.cancel_all()
+        for runner in (self.library_jobs, self.image_jobs, self.writer_jobs):
+            runner.shutdown()
+        self.model_owner.drop()
+        if metadata_available():
+            try:
+                from moodtagger.core.metadata import close_shared_service
+
+                close_shared_service()
+            except Exception:  # closing a broken exiftool must not block quitting
+                log.exception("closing exiftool")
+        self.catalog.close()
+
+    def closeEvent(self, event) -> None:
+        if not self._closed:
+            try:
+                self._save_window_state()
+            except Exception:
+                log.exception("saving window state")
+            for dlg in (self.write_dialog, self._preview_dialog):
+                if dlg is not None:
+                    dlg.close()
+            self.shutdown()
+        super().closeEvent(event)
+
