@@ -42,14 +42,16 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def warm_up(job: Job) -> None:
+def warm_up(job: Job, model_id: str | None = None, device: str = "auto") -> None:
     """Import the inference stack on the library lane right after start-up, so no import (whose
     shared-library loading holds the GIL) happens later while the user works."""
     with gc_paused():
         import onnxruntime  # noqa: F401
-        import torch  # noqa: F401
 
-        import moodtagger.core.model.engine  # noqa: F401
+        from moodtagger.core.model import engine
+
+        if engine.needs_torch(model_id, device):  # first run (ONNX export) or a GPU
+            import torch  # noqa: F401
 
 
 class ModelOwner:

@@ -207,7 +207,9 @@ class MainWindow(QMainWindow):
         else:
             self.reload()
         if warm_up_model:
-            self.library_jobs.submit(warm_up, on_done=self._warmed_up, label="warm up")
+            self.library_jobs.submit(
+                partial(warm_up, model_id=self.settings.model_id or None, device=self.settings.device),
+                on_done=self._warmed_up, label="warm up")
 
     def _warmed_up(self, _result, error) -> None:
         if error is not None:  # e.g. torch missing: predicting will say so plainly

@@ -96,3 +96,30 @@ def test_device_choice() -> None:
     assert pick_device("auto") in ("cpu", "cuda", "mps")
     with pytest.raises(registry.ModelError):
         pick_device("tpu")
+
+
+def test_cached_onnx_export_needs_no_torch(tmp_path: Path) -> None:
+    """After the first (verified) export, a CPU start never imports torch: faster start, and no
+    GIL-holding library load that would freeze the GUI. A fresh process proves it."""
+    import os
+    import subprocess
+    import sys
+
+    from moodtagger.core.model.engine import gpu_possible
+
+    if gpu_possible():
+        pytest.skip("this machine has a GPU driver: auto picks the GPU, which needs torch")
+    env = dict(os.environ, MOODTAGGER_CACHE=str(tmp_path / "cache"))
+    code = (
+        "import sys, numpy as np\n"
+        "from moodtagger.core.model.engine import MoodModel\n"
+        "m = MoodModel(device='auto')\n"
+        "p = m.predict_arrays(np.full((1, m.size, m.size, 3), 128, np.uint8))[0]\n"
+        "print(m.backend, 'torch' in sys.modules, round(sum(p.probs), 4))\n"
+    )
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["onnxruntime", "True", "1.0"]  # export: torch needed once
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == ["onnxruntime", "False", "1.0"]

@@ -5,14 +5,18 @@
 * On the CPU the network is exported once to ONNX (into the user cache), checked against torch
   within a tolerance, and run with ONNX Runtime, which is ~2-3x faster than eager torch on CPU.
   If export or the check fails, torch is used; ``MOODTAGGER_NO_ONNX=1`` forces torch.
+  Once the export exists, a CPU-only machine never imports torch at all (saves ~1 s and several
+  hundred MB per start, and the GUI's one long stall: loading torch's libraries holds the GIL).
 * :meth:`MoodModel.predict_paths` decodes in a thread pool while the model runs on the previous
   batch, so the model never waits for the disk. Bad files come out as per-file errors.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
+import platform
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Prediction
@@ -32,8 +35,26 @@ log = logging.getLogger(__name__)
 ONNX_TOLERANCE = 2e-3  # max abs difference of probabilities, torch vs ONNX Runtime
 
 
+def gpu_possible() -> bool:
+    """Could torch find a GPU here? Answered without importing torch: an NVIDIA driver (Linux:
+    /proc/driver/nvidia, Windows: nvcuda.dll) or Apple silicon (MPS)."""
+    system = platform.system()
+    if system == "Darwin":
+        return platform.machine() == "arm64"
+    if system == "Windows":
+        root = os.environ.get("SystemRoot", r"C:\Windows")
+        return os.path.exists(os.path.join(root, "System32", "nvcuda.dll"))
+    return os.path.exists("/proc/driver/nvidia/version")
+
+
 def pick_device(requested: str = "auto") -> str:
     requested = (requested or "auto").lower()
+    if requested == "auto" and not gpu_possible():
+        return "cpu"
+    if requested in ("cpu",):
+        return "cpu"
+    import torch
+
     if requested == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -48,6 +69,20 @@ def pick_device(requested: str = "auto") -> str:
     if requested not in ("cpu", "cuda", "mps"):
         raise registry.ModelError(f"unknown device {requested!r}; use auto, cpu, cuda or mps")
     return requested
+
+
+def needs_torch(model_id: str | None = None, device: str = "auto") -> bool:
+    """Will :class:`MoodModel` import torch? (GPU, torch forced, or no cached ONNX export yet.)"""
+    if os.environ.get("MOODTAGGER_NO_ONNX") or (device or "auto").lower() not in ("auto", "cpu"):
+        return True
+    if (device or "auto").lower() == "auto" and gpu_possible():
+        return True
+    return not _onnx_path_for(registry.entry(model_id)).exists()
+
+
+def _onnx_path_for(entry: registry.ModelEntry) -> Path:
+    tag = f"{entry.id}-{entry.data['sha256'][:12]}-torch{_torch_version()}"
+    return imaging.cache_dir() / "onnx" / f"{tag}.onnx"
 
 
 @dataclass(frozen=True)
@@ -67,12 +102,24 @@ class MoodModel:
         self.model_id = self.entry.id
         self.size = self.entry.input_size
         self.device = pick_device(device)
+        self.net = None
+        self._session = None
+        self.backend = "torch"
+        use_onnx = self.device == "cpu" and backend in ("auto", "onnx") and not os.environ.get("MOODTAGGER_NO_ONNX")
+        if use_onnx and self._onnx_path().exists():
+            try:  # the verified export is cached: no torch needed
+                self._session = self._onnx_session(threads)
+                self.backend = "onnxruntime"
+                return
+            except Exception as exc:
+                log.warning("cached ONNX model unusable (%s); rebuilding it", exc)
+                self._onnx_path().unlink(missing_ok=True)
+        import torch
+
         if threads:
             torch.set_num_threads(threads)
         self.net = registry.build(self.entry)
-        self._session = None
-        self.backend = "torch"
-        if self.device == "cpu" and backend in ("auto", "onnx") and not os.environ.get("MOODTAGGER_NO_ONNX"):
+        if use_onnx:
             try:
                 self._session = self._onnx_session(threads)
                 self.backend = "onnxruntime"
@@ -91,8 +138,7 @@ class MoodModel:
 
     # -- ONNX -----------------------------------------------------------------------------
     def _onnx_path(self) -> Path:
-        tag = f"{self.model_id}-{self.entry.data['sha256'][:12]}-torch{torch.__version__.split('+')[0]}"
-        return imaging.cache_dir() / "onnx" / f"{tag}.onnx"
+        return _onnx_path_for(self.entry)
 
     def _onnx_session(self, threads: int | None):
         import onnxruntime as ort
@@ -110,6 +156,7 @@ class MoodModel:
     def _export(self, path: Path) -> None:
         """Export to ONNX and verify against torch before the file is put in place."""
         import onnxruntime as ort
+        import torch
 
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -137,6 +184,8 @@ class MoodModel:
         if self._session is not None:
             probs, va = self._session.run(None, {"images": np.ascontiguousarray(batch)})
         else:
+            import torch
+
             with torch.inference_mode():
                 x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
                 p, v = self.net(x) if self.dtype == torch.float32 else _cast_run(self.net, x, self.dtype)
@@ -216,7 +265,17 @@ def _decode_safe(model: MoodModel, path: str) -> tuple[np.ndarray | None, str | 
         return None, f"unexpected error while decoding: {exc!r}"
 
 
+def _torch_version() -> str:
+    """torch's version without importing it (the ONNX cache key)."""
+    try:
+        return importlib.metadata.version("torch").split("+")[0]
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - torch is a dependency
+        return "unknown"
+
+
 def _cast_run(net, x, dtype):
+    import torch
+
     with torch.autocast(device_type=x.device.type, dtype=dtype):
         return net(x)
 
