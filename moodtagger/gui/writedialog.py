@@ -34,6 +34,14 @@ from moodtagger.gui.jobs import Job, JobRunner
 from moodtagger.gui.settings import AppSettings
 
 
+def diff_text(diff) -> str:
+    lines = []
+    for target, field, before, after in diff:
+        where = f" ({os.path.basename(target)})" if target.endswith(".xmp") else ""
+        lines.append(f"{field}{where}: {'; '.join(before) or '-'} → {'; '.join(after) or '-'}")
+    return "\n".join(lines)
+
+
 def moods_text(moods, empty: str = "—") -> str:
     return ", ".join(display_name(m) for m in moods) or empty
 
@@ -147,6 +155,8 @@ class BatchWriteDialog(QDialog):
             item = QTreeWidgetItem([os.path.basename(r.path), moods_text(r.before),
                                     moods_text(r.after, "(remove)"), STATUS_TEXT.get(r.status, r.status)])
             item.setToolTip(0, r.path)
+            if r.diff:  # the keyword change per field, as `moodtagger write --dry-run` prints it
+                item.setToolTip(2, diff_text(r.diff))
             if r.error:
                 item.setToolTip(3, r.error)
                 item.setText(3, f"{STATUS_TEXT.get(r.status, r.status)}: {r.error}")

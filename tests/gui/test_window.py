@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
@@ -103,10 +102,7 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert {i.data(Roles.PhotoIdRole) for i in proxy_rows(win)} == {pid, pid2}
     win.state_combo.setCurrentIndex(0)
 
-    if not metadata_available():
-        pytest.skip("moodtagger.core.metadata is not installed: the write step cannot run")
-    if shutil.which("exiftool") is None:
-        pytest.skip("exiftool is not installed")
+    assert metadata_available() and shutil.which("exiftool"), "writing needs exiftool (bootstrap installs it)"
 
     # batch write everything pending: diff first, then write, then the files say so
     dlg = win.write_dialog_open()
@@ -115,6 +111,9 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert dlg.table.topLevelItemCount() == 2
     afters = {dlg.table.topLevelItem(i).text(2) for i in range(2)}
     assert afters == {key_mood.capitalize(), top2.capitalize()}
+    tips = [dlg.table.topLevelItem(i).toolTip(2) for i in range(2)]  # the per-field keyword diff
+    assert all(f"XMP-lr:HierarchicalSubject: - → Mood|{m.capitalize()}" in "\n".join(tips)
+               for m in (key_mood, top2))
     with qtbot.waitSignal(dlg.written, timeout=60_000):
         qtbot.mouseClick(dlg.write_button, Qt.MouseButton.LeftButton)
     assert "2 written" in dlg.info.text()
@@ -166,8 +165,7 @@ def test_unreadable_file_is_shown_not_raised(qtbot, make_window, photo_folder):
 
 
 def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder):
-    if not metadata_available() or shutil.which("exiftool") is None:
-        pytest.skip("needs moodtagger.core.metadata and exiftool")
+    assert metadata_available() and shutil.which("exiftool"), "writing needs exiftool (bootstrap installs it)"
     win = make_window()
     with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
         win.open_folder(str(photo_folder))
