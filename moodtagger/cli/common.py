@@ -65,3 +65,20 @@ def safe_print(text: str) -> None:
         print(text)
     except UnicodeEncodeError:
         print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Files and folders (walked, hidden entries skipped) -> (image files, (path, error) pairs)."""
+    from moodtagger.core import imaging
+    from moodtagger.core.scanner import walk
+
+    files, errors = [], []
+    for p in paths:
+        if os.path.isdir(p):
+            found = walk(os.fsencode(os.path.abspath(p)), on_error=lambda d, e: errors.append((os.fsdecode(d), e)))
+            files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
+        elif os.path.exists(p):
+            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
+        else:
+            errors.append((p, "no such file or folder"))
+    return files, errors

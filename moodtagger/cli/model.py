@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from moodtagger.cli.common import err, progress_bar
+from moodtagger.cli.common import err, expand_paths, progress_bar
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -47,29 +47,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_eval)
 
 
-def _expand(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    from moodtagger.core import imaging
-    from moodtagger.core.scanner import walk
-
-    files, errors = [], []
-    for p in paths:
-        if os.path.isdir(p):
-            found = walk(os.fsencode(os.path.abspath(p)), on_error=lambda d, e: errors.append((os.fsdecode(d), e)))
-            files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
-        elif os.path.exists(p):
-            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
-        else:
-            errors.append((p, "no such file or folder"))
-    return files, errors
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
     from moodtagger.core import export
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.registry import ModelError
 
-    files, errors = _expand(args.paths)
+    files, errors = expand_paths(args.paths)
     try:
         model = MoodModel(args.model, device=args.device)
     except ModelError as exc:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 
-from moodtagger.cli.common import dump_json, err, open_catalog, progress_bar, safe_print, shown
+from moodtagger.cli.common import (
+    dump_json,
+    err,
+    expand_paths,
+    open_catalog,
+    progress_bar,
+    safe_print,
+    shown,
+)
 from moodtagger.core.moods import MOODS, display_name, normalize_mood
 
 
@@ -73,12 +81,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_accept)
 
 
-def _expand(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    from moodtagger.cli.model import _expand as expand
-
-    return expand(paths)
-
-
 def _print_result(r, dry_run: bool) -> None:
     names = ", ".join(display_name(m) for m in r.after) or "(none)"
     if r.status == "failed":
@@ -109,7 +111,7 @@ def cmd_write(args: argparse.Namespace) -> int:
             "checking" if args.dry_run else "writing", quiet=args.quiet
         ) as progress:
             if args.paths:
-                files, errors = _expand(args.paths)
+                files, errors = expand_paths(args.paths)
                 if args.dry_run:  # change nothing, not even the catalog
                     summary = write_files([WriteItem(f, args.mood) for f in files], settings,
                                           dry_run=True, progress=progress)
@@ -153,7 +155,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         settings = WriteSettings(root=args.root)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    files, errors = _expand(args.paths)
+    files, errors = expand_paths(args.paths)
     try:
         found = read_moods(files, settings)
     finally:
