@@ -165,3 +165,12 @@ def test_dry_run_changes_nothing(make_image, service):
     r = res.results[0]
     assert ("XMP-dc:Subject", [], ["Awe"]) in [(f, b, a) for _, f, b, a in r.diff]
     assert sha256(path) == digest
+
+
+def test_preserve_mtime_setting(make_image, service):
+    path = make_image("old.jpg")
+    os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(preserve_mtime=True), service=service)
+    assert res.written == 1
+    assert os.stat(path).st_mtime_ns == 1_600_000_000_000_000_000
+    assert exiv2_read(path)["XMP-dc:Subject"] == ["Awe"]
