@@ -83,12 +83,16 @@ case "$cmd" in
     demo=${1:-$ROOT/../shared/data/imagenet-sample}
     if [ -d "$demo" ]; then
       say "demo: predicting moods for 12 photos of $demo"
-      tmp=$(mktemp -d); ls "$demo" | head -12 | while read -r f; do ln -s "$demo/$f" "$tmp/$f"; done
-      moodtagger predict "$tmp" | head -13
+      tmp=$(mktemp -d)
+      files=("$demo"/*)  # no `ls | head` pipe: under pipefail its SIGPIPE would abort the script
+      for f in "${files[@]:0:12}"; do ln -s "$f" "$tmp/$(basename "$f")"; done
+      moodtagger predict "$tmp"
       rm -rf "$tmp"
     fi
     say "scan a folder:   $VENV/bin/moodtagger scan ~/Pictures"
     say "list by mood:    $VENV/bin/moodtagger list --mood awe --min 0.4"
+    say "write moods:     $VENV/bin/moodtagger accept --min 0.5 && $VENV/bin/moodtagger write"
+    say "the desktop app needs a display (or QT_QPA_PLATFORM=offscreen for --screenshot)"
     ;;
   test)
     say "checking import contracts (the core never imports Qt)"

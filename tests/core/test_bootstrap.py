@@ -1,0 +1,27 @@
+"""The README's first command on a machine without a display: help plus a working CLI demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_app_command_without_display_runs_the_cli_demo(imagenet_sample) -> None:
+    venv = Path(sys.prefix)
+    if not (venv / ".moodtagger-stamp").is_file():
+        pytest.skip("not running inside the bootstrap's venv (packaging/bootstrap.sh test makes it)")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["MOODTAGGER_VENV"] = str(venv)
+    out = subprocess.run(["bash", str(ROOT / "packaging" / "bootstrap.sh"), "app"], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no display found" in out.stderr
+    assert "usage: moodtagger" in out.stdout
+    rows = [ln for ln in out.stdout.splitlines() if ln.endswith(tuple("0123456789")) and ".JPEG," in ln]
+    assert len(rows) == 12, out.stdout[-2000:]
