@@ -159,12 +159,7 @@ class FileTags:
 
     @property
     def keywords(self) -> list[str]:
-        """All flat keywords (Subject ∪ IPTC ∪ XP), first-seen order, no duplicates."""
-        seen: dict[str, None] = {}
-        for f in (SUBJECT, IPTC_KEYWORDS, XP_KEYWORDS):
-            for k in self.get(f):
-                seen.setdefault(k, None)
-        return list(seen)
+        return flat_keywords(self.values)
 
     def moods(self, root: str = "Mood") -> list[str]:
         """Canonical mood ids named under ``root`` (by us or by any tool using these fields)."""
@@ -178,6 +173,15 @@ class FileTags:
                     except ValueError:
                         pass
         return [m for m in DISPLAY_ORDER if m in found]
+
+
+def flat_keywords(values: dict[str, list[str]]) -> list[str]:
+    """All flat keywords (Subject ∪ IPTC ∪ XP) of per-field values, first-seen order, no duplicates."""
+    seen: dict[str, None] = {}
+    for f in (SUBJECT, IPTC_KEYWORDS, XP_KEYWORDS):
+        for k in values.get(f, []):
+            seen.setdefault(k, None)
+    return list(seen)
 
 
 def split_xp(text: str) -> list[str]:
@@ -209,7 +213,8 @@ def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str)
     Uses exiftool's ``-TAG-=v -TAG+=v`` idiom (delete then add: never a duplicate). A field whose
     content would not change gets no arguments, so writing the same choice twice writes nothing.
     """
-    new = [m for m in DISPLAY_ORDER if m in {normalize_mood(m) for m in moods}]
+    chosen = {normalize_mood(m) for m in moods}
+    new = [m for m in DISPLAY_ORDER if m in chosen]
     ours = tags.moods(root)
     drop = [m for m in ours if m not in new]
     before: dict[str, list[str]] = {}

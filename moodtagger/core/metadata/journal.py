@@ -80,27 +80,26 @@ def write_choices(
     recover(catalog)
     batch = uuid.uuid4().hex
     now = time.time()
-    journal: dict[int, int] = {}
+    journal: dict[int, int] = {}  # id(item) -> its journal row
     with catalog.transaction() as c:
-        for n, it in enumerate(items):
+        for it in items:
             cur = c.execute(
                 "INSERT INTO write_journal(batch_id, photo_id, path, moods, state, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
                 (batch, it.photo_id, fs(it.path), ",".join(sorted(it.moods)), now, now),
             )
-            journal[n] = int(cur.lastrowid or 0)
-    index = {id(it): n for n, it in enumerate(items)}
+            journal[id(it)] = int(cur.lastrowid or 0)
 
     def before_write(item: WriteItem, temp: str) -> None:
         with catalog.transaction() as c:  # committed before exiftool creates the file
             c.execute("UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?",
-                      (fs(temp), time.time(), journal[index[id(item)]]))
+                      (fs(temp), time.time(), journal[id(item)]))
 
     def record(item: WriteItem, res: FileResult) -> None:
         state = "failed" if res.status == "failed" else "written"
         with catalog.transaction() as c:
             c.execute("UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
-                      (state, res.error, time.time(), journal[index[id(item)]]))
+                      (state, res.error, time.time(), journal[id(item)]))
             current = catalog.choice(item.photo_id) if item.photo_id is not None else None
             if current is not None and sorted(current[0]) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)

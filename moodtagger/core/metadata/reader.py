@@ -15,6 +15,7 @@ from moodtagger.core.metadata.exiftool import (
     shared_service,
 )
 from moodtagger.core.metadata.fields import (
+    HIERARCHICAL,
     READ_ARGS,
     FileTags,
     WriteSettings,
@@ -125,7 +126,7 @@ def read_moods(
             for k in ft.keywords:
                 if k not in fm.keywords:
                     fm.keywords.append(k)
-            for h in ft.get("XMP-lr:HierarchicalSubject"):
+            for h in ft.get(HIERARCHICAL):
                 if h not in fm.hierarchical:
                     fm.hierarchical.append(h)
         fm.moods = [m for m in DISPLAY_ORDER if m in moods]

@@ -40,6 +40,7 @@ from moodtagger.core.metadata.fields import (
     Plan,
     WriteSettings,
     fields_for,
+    flat_keywords,
     matches,
     needs_sidecar,
     plan,
@@ -240,12 +241,12 @@ class Writer:
             if progress:
                 progress(done, total)
 
+        want_hash = self.settings.verify and supports_image_hash(self.service)
         for start in range(0, total, CHUNK):
             if cancel is not None and cancel.is_set():
                 summary.cancelled = True
                 break
             jobs = [self._job(it) for it in items[start : start + CHUNK]]
-            want_hash = self.settings.verify and supports_image_hash(self.service)
             to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
             tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
             ready: list[_Job] = []
@@ -389,10 +390,7 @@ class Writer:
             for f, b, a in t.plan.diff():
                 diff.append((t.path, f, b, a))
             src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
-            for f in ("XMP-dc:Subject", "IPTC:Keywords", "EXIF:XPKeywords"):
-                for k in src.get(f, []):
-                    if k not in keywords:
-                        keywords.append(k)
+            keywords += [k for k in flat_keywords(src) if k not in keywords]
         res = FileResult(
             job.item.path, job.item.photo_id,
             [m for m in DISPLAY_ORDER if m in before],

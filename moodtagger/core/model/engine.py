@@ -51,7 +51,7 @@ def pick_device(requested: str = "auto") -> str:
     requested = (requested or "auto").lower()
     if requested == "auto" and not gpu_possible():
         return "cpu"
-    if requested in ("cpu",):
+    if requested == "cpu":
         return "cpu"
     import torch
 
