@@ -39,7 +39,9 @@ def damage_pixel(path: str) -> None:
 def after(cmd: list[bytes]) -> None:
     if b"-o" not in cmd:
         return
-    new = os.fsdecode(cmd[cmd.index(b"-o") + 1]).replace("%%", "%")
+    new = os.fsdecode(cmd[cmd.index(b"-o") + 1])
+    if new.startswith("%d"):
+        new = os.path.join(os.path.dirname(os.fsdecode(cmd[-1])), new[2:])
     original = os.fsdecode(cmd[-1])
     if not os.path.isfile(new):
         return

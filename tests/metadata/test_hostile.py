@@ -229,9 +229,10 @@ def test_unsearchable_folder_message(make_image, tmp_path):
     os.chmod(tmp_path, 0o755)
     os.chmod(path.parent, 0o644)  # readable, not searchable
     try:
-        out = subprocess.run([sys.executable, "-m", "moodtagger", "read", str(path)], capture_output=True,
-                             text=True, user=65534, group=65534, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                             timeout=60)
+        # root without the capabilities that bypass file permissions: an ordinary user's view
+        out = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+                              sys.executable, "-m", "moodtagger", "read", str(path)], capture_output=True,
+                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
     finally:
         os.chmod(path.parent, 0o755)
     assert out.returncode == 1, out.stderr
