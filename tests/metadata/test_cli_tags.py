@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import json
 import subprocess
 
@@ -110,3 +111,43 @@ def test_accept_then_write_pending(make_image, tmp_path, capsys):
     assert exiv2_read(paths[2])["XMP-dc:Subject"] == ["Contentment"]
     assert main(["write", "--catalog", db]) == 0
     assert "nothing to write" in capsys.readouterr().err
+
+
+def test_keep_date_flag_and_the_catalog_sees_no_change(make_image, tmp_path, capsys):
+    """11.3: `write --keep-date` leaves the modification time; a rescan finds the file unchanged."""
+    from moodtagger.core.scanner import scan
+
+    lib = tmp_path / "lib"
+    path = make_image("dated.jpg", root=lib)
+    os.utime(path, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+    db = str(tmp_path / "c.db")
+    with Catalog(db) as cat:
+        scan(cat, [lib], thumbnails=False)
+    assert main(["write", "--catalog", db, "--keep-date", str(path), "--mood", "awe"]) == 0
+    assert os.stat(path).st_mtime_ns == 1_500_000_000_000_000_000
+    assert exiv2_read(path)["XMP-dc:Subject"] == ["Awe"]
+    with Catalog(db) as cat:
+        again = scan(cat, [lib], thumbnails=False)
+    assert (again.changed, again.unchanged) == (0, 1)
+
+
+def test_clear_keeps_a_mood_word_the_user_typed(make_image, tmp_path, exiftool, capsys):
+    """11.6 (file part): `write --clear` removes only what moodtagger added."""
+    typed, fresh = make_image("typed.jpg"), make_image("fresh.jpg", seed=1)
+    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject=Awe", str(typed)], check=True)
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(typed), str(fresh), "--mood", "awe"]) == 0
+    assert main(["write", "-q", "--catalog", db, str(typed), str(fresh), "--clear"]) == 0
+    assert exiv2_read(typed)["XMP-dc:Subject"] == ["Awe"]
+    assert exiv2_read(fresh)["XMP-dc:Subject"] == []
+    assert main(["read", "--json", str(typed), str(fresh)]) == 0
+    assert [r["moods"] for r in json.loads(capsys.readouterr().out)] == [[], []]
+
+
+def test_failures_are_one_error_line_each(make_image, tmp_path, capsys):
+    ro = make_image("ro.jpg")
+    ro.chmod(0o444)
+    assert main(["write", "--catalog", str(tmp_path / "c.db"), str(ro), str(tmp_path / "nope.jpg"),
+                 "--mood", "awe"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {ro}: file is read-only" in err and f"error: {tmp_path / 'nope.jpg'}: " in err

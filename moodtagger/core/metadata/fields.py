@@ -126,7 +126,7 @@ class WriteSettings:
     sidecar: str = "xmp"  # "xmp": photo.xmp   "ext": photo.CR2.xmp
     readonly: str = "error"  # read-only file: "error" (per-file error) or "sidecar"
     verify: bool = True
-    preserve_mtime: bool = False
+    preserve_mtime: bool = False  # keep the file date (`write --keep-date`, a GUI setting)
     timeout: float = 60.0
 
     def __post_init__(self) -> None:
