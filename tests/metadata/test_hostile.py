@@ -261,3 +261,22 @@ def test_disk_full_is_said_in_words(make_image, tmp_path):
     sums = [ln.split()[0] for ln in out.stdout.splitlines() if ln.endswith("/p.jpg")]
     assert len(sums) == 2 and sums[0] == sums[1], text
     assert ".moodtagger" not in text.split("rc=1")[1], "temp file left on the full disk"
+
+
+def test_undecodable_pixels_without_image_hash_fail_that_file_only(shared_data, make_image, tmp_path, exiftool):
+    """12.1: where exiftool gives no ImageDataHash the pixels are decoded; QuickTime.heic (EOFError)
+    and a 30000x30000 PNG (DecompressionBombError) are that file's error, not the batch's."""
+    heic = tmp_path / "q.heic"
+    shutil.copyfile(shared_data / "exiftool-test-images" / "QuickTime.heic", heic)
+    huge = tmp_path / "huge.png"
+    huge_png(huge)
+    good = make_image("good.jpg")
+    digests = {p: sha256(p) for p in (heic, huge)}
+    with ExifToolService(exiftool) as svc:  # version unknown: no ImageDataHash, pixels decoded
+        res = write_files([WriteItem(str(p), ["awe"]) for p in (heic, huge, good)], service=svc)
+    by = {Path(r.path).name: r for r in res.results}
+    assert by["good.jpg"].status == "written"
+    for name in ("q.heic", "huge.png"):
+        assert by[name].status == "failed" and "cannot be decoded" in by[name].error
+    assert all(sha256(p) == d for p, d in digests.items())
+    assert hidden(tmp_path) == []
