@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from moodtagger.cli import main
-from moodtagger.core.metadata import ExifToolError, ExifToolService, WriteItem, read_moods, write_files
+from moodtagger.core.metadata import (
+    ExifToolError,
+    ExifToolService,
+    WriteItem,
+    read_moods,
+    write_files,
+)
 from moodtagger.core.metadata.writer import Writer
 
 from .conftest import exiv2_read, sha256

@@ -31,7 +31,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.imaging import RAW_EXT
 from moodtagger.core.metadata.exiftool import check_arg
 from moodtagger.core.moods import DISPLAY_ORDER, display_name, normalize_mood
 
