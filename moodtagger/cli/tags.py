@@ -126,6 +126,11 @@ def cmd_write(args: argparse.Namespace) -> int:
                             cat.set_choice(row.id, args.mood, source="cli")
                     summary = write_choices(cat, [r.id for r in rows], settings=settings,
                                             progress=progress)
+                    if args.clear:  # cleared photos are unconfirmed again (a later accept works)
+                        with cat.transaction():
+                            for r in summary.results:
+                                if r.status != "failed" and r.photo_id is not None:
+                                    cat.forget_choice(r.photo_id)
             else:
                 summary = write_choices(cat, None, settings=settings, dry_run=args.dry_run,
                                         progress=progress)

@@ -151,3 +151,14 @@ def test_failures_are_one_error_line_each(make_image, tmp_path, capsys):
                  "--mood", "awe"]) == 1
     err = capsys.readouterr().err
     assert f"error: {ro}: file is read-only" in err and f"error: {tmp_path / 'nope.jpg'}: " in err
+
+
+def test_clear_leaves_the_photo_unconfirmed(make_image, tmp_path):
+    """11.6: after `write --clear` the photo has no choice, so a later `accept` can work."""
+    path = make_image("c.jpg")
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(path), "--mood", "fear"]) == 0
+    assert main(["write", "-q", "--catalog", db, str(path), "--clear"]) == 0
+    with Catalog(db) as cat:
+        assert cat.choice(cat.photo_by_path(path).id) is None
+    assert exiv2_read(path)["XMP-lr:HierarchicalSubject"] == []
