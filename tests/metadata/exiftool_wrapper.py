@@ -5,6 +5,7 @@ WRAP_REAL   the real exiftool
 WRAP_MODE   damage-pixel  : after exiftool wrote a new file (-o NEW), flip one byte of its image data
             drop-keyword  : after -o NEW, delete the keyword WRAP_KEYWORD from NEW's XMP-dc:Subject
             edit-original : after -o NEW, another program edits the original in place (new title)
+            change-other  : after -o NEW, another XMP text of NEW changes (its title)
             hang-start    : hang before answering anything (as a stuck Perl start-up would)
 Every other exiftool call passes straight through.
 """
@@ -50,6 +51,8 @@ def after(cmd: list[bytes]) -> None:
     elif MODE == "drop-keyword":
         subprocess.run([REAL, "-q", "-overwrite_original", f"-XMP-dc:Subject-={os.environ['WRAP_KEYWORD']}", new],
                        check=True)
+    elif MODE == "change-other":
+        subprocess.run([REAL, "-q", "-overwrite_original", "-XMP-dc:Title=garbled", new], check=True)
     elif MODE == "edit-original":
         subprocess.run([REAL, "-q", "-overwrite_original_in_place", "-XMP-dc:Title=edited elsewhere", original],
                        check=True)

@@ -205,6 +205,7 @@ class FileTags:
     iptc_nonascii: bool = False  # some IPTC text is not plain ASCII
     iptc_utf8: bool = False  # ... and all of it is UTF-8 already (only the marker is missing)
     mime: str | None = None
+    iptc_fixed: dict[str, object] = field(default_factory=dict)  # IPTC values re-read as UTF-8
     other: dict[str, object] = field(default_factory=dict)  # every other XMP/IPTC value
 
     @property
@@ -230,6 +231,8 @@ class FileTags:
                 v = record[k]
                 fix = [(_as_utf8(x) or x) if not x.isascii() else x for x in as_list(v)]
                 record[k] = fix if isinstance(v, list) else fix[0]
+                if fix != as_list(v):
+                    tags.iptc_fixed[k] = record[k]
         for f, key in JSON_KEYS.items():
             items = as_list(record.get(key))
             if f == XP_KEYWORDS:
@@ -369,6 +372,14 @@ def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str)
     if any(a.startswith(f"-{IPTC_KEYWORDS}") for a in args):
         if tags.iptc_legacy:
             pre = IPTC_TO_UTF8  # or the user's accented IPTC text would turn into mojibake
+            # text that was UTF-8 already is set again as read (the conversion re-encodes all)
+            for key, v in tags.iptc_fixed.items():
+                if key == JSON_KEYS[IPTC_KEYWORDS]:
+                    continue  # written in full above
+                for x in as_list(v):
+                    check_arg(x, f"{key} (IPTC mixing Latin-1 and UTF-8 text) has a line break; "
+                                 "it cannot be converted safely:")
+                args += [f"-{key}={x}" for x in as_list(v)]
         elif tags.charset not in UTF8_IPTC:
             args.append("-IPTC:CodedCharacterSet=UTF8")
         if os.path.splitext(tags.path)[1].lower() in {".jpg", ".jpeg", ".jpe", ".jfif"}:
