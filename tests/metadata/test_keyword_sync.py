@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from moodtagger.core.metadata import WriteItem, read_moods, write_files
+from moodtagger.core.metadata import WriteItem, WriteSettings, read_moods, write_files
 
 from .conftest import et_read, exiv2_read, pixels
 
@@ -98,3 +98,9 @@ def test_clear_removes_only_what_moodtagger_added(make_image, exiftool, service)
     assert "Mood|Awe" not in t["XMP-lr:HierarchicalSubject"]
     assert exiv2_read(fresh)["XMP-dc:Subject"] == []
     assert read_moods([typed, fresh], service=service)[0].moods == []
+
+
+def test_only_iptc_asked_for_a_file_without_iptc_is_an_error(make_image, service):
+    path = make_image("noiptc.jpg")
+    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(fields=("IPTC:Keywords",)), service=service)
+    assert res.failed == 1 and "only kept in step" in res.results[0].error

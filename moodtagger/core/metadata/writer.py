@@ -434,6 +434,10 @@ class Writer:
                 ft = FileTags(t.path, values={})
             t.tags = ft
             fields = fields_for(t.path, self.settings.fields, ft)
+            if not fields:
+                job.error = ("none of the chosen fields can be written here (IPTC:Keywords and "
+                             "XPKeywords are only kept in step where the file already has them)")
+                return
             try:
                 t.plan = plan(ft, job.moods, fields, self.settings.root)
             except (UnsafeArgument, ValueError) as exc:
