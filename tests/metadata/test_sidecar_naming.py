@@ -80,3 +80,20 @@ def test_lone_raw_keeps_lightroom_name(sample, service):
     res = write_files([WriteItem(str(raw), ["awe"])], service=service)
     assert res.results[0].targets == [str(raw.with_suffix(".xmp"))]
     assert sha256(raw) == digest
+
+
+def test_import_on_scan_gives_the_raw_its_mood_not_the_jpeg(sample, make_image, tmp_path, service):
+    """The scan-time import (what `scan` runs) reads the same sidecar rule."""
+    from moodtagger.core.catalog import Catalog
+    from moodtagger.core.metadata import import_file_moods
+    from moodtagger.core.scanner import scan
+
+    nef = sample("Nikon.nef", "IMG_0001.NEF")
+    jpg = make_image("IMG_0001.JPG")
+    assert write_files([WriteItem(str(nef), ["fear"])], service=service).written == 1
+    with Catalog(tmp_path / "c.db") as cat:
+        scan(cat, [tmp_path], thumbnails=False)
+        rows = [cat.photo_by_path(nef), cat.photo_by_path(jpg)]
+        assert import_file_moods(cat, rows, service=service) == 1
+        assert cat.choice(rows[0].id)[0] == ["fear"]
+        assert cat.choice(rows[1].id) is None
