@@ -80,5 +80,15 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         elif os.path.exists(p):
             files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
         else:
-            errors.append((p, "no such file or folder"))
+            errors.append((p, _why_missing(p)))
     return files, errors
+
+
+def _why_missing(path: str) -> str:
+    try:
+        os.stat(path)
+    except PermissionError:
+        return "permission denied (a folder on its path cannot be opened)"
+    except OSError:
+        pass
+    return "no such file or folder"

@@ -35,6 +35,8 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
                    help="RAW sidecar name: photo.xmp (Lightroom, default) or photo.CR2.xmp (darktable)")
     g.add_argument("--readonly", choices=["error", "sidecar"], default="error",
                    help="read-only photos: report an error (default) or write an XMP sidecar")
+    g.add_argument("--keep-date", action="store_true",
+                   help="keep the files' modification time as it was")
 
 
 def _settings(args: argparse.Namespace):
@@ -44,7 +46,8 @@ def _settings(args: argparse.Namespace):
     try:
         kw = {"fields": tuple(dict.fromkeys(args.field))} if getattr(args, "field", None) else {}
         return WriteSettings(root=args.root, sidecar=getattr(args, "sidecar", "xmp"),
-                             readonly=getattr(args, "readonly", "error"), **kw)
+                             readonly=getattr(args, "readonly", "error"),
+                             preserve_mtime=getattr(args, "keep_date", False), **kw)
     except ValueError as exc:
         raise UserError(str(exc)) from None
 
@@ -84,7 +87,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _print_result(r, dry_run: bool) -> None:
     names = ", ".join(display_name(m) for m in r.after) or "(none)"
     if r.status == "failed":
-        safe_print(f"failed     {shown(r.path)}: {r.error}")
+        err(f"error: {shown(r.path)}: {r.error}")
         return
     safe_print(f"{r.status:<10} {names:<24} {shown(r.path)}")
     if dry_run or r.status == "written":
@@ -123,6 +126,11 @@ def cmd_write(args: argparse.Namespace) -> int:
                             cat.set_choice(row.id, args.mood, source="cli")
                     summary = write_choices(cat, [r.id for r in rows], settings=settings,
                                             progress=progress)
+                    if args.clear:  # cleared photos are unconfirmed again (a later accept works)
+                        with cat.transaction():
+                            for r in summary.results:
+                                if r.status != "failed" and r.photo_id is not None:
+                                    cat.forget_choice(r.photo_id)
             else:
                 summary = write_choices(cat, None, settings=settings, dry_run=args.dry_run,
                                         progress=progress)
@@ -137,7 +145,7 @@ def cmd_write(args: argparse.Namespace) -> int:
             if not args.quiet or r.status == "failed":
                 _print_result(r, args.dry_run)
         for p, e in errors:
-            err(f"failed     {shown(p)}: {e}")
+            err(f"error: {shown(p)}: {e}")
         if not args.quiet:
             what = f"would write {summary.planned}" if args.dry_run else f"written {summary.written}"
             err(f"{what}, unchanged {summary.unchanged}, failed {summary.failed + len(errors)}"
@@ -171,14 +179,14 @@ def cmd_read(args: argparse.Namespace) -> int:
     else:
         for f in found:
             if f.error:
-                safe_print(f"{'error':<24} {shown(f.path)}: {f.error}")
+                err(f"error: {shown(f.path)}: {f.error}")
                 continue
             moods = ", ".join(display_name(m) for m in f.moods) or "-"
             others = [k for k in f.keywords if k not in {display_name(m) for m in f.moods}]
             extra = f"  (other keywords: {'; '.join(others)})" if others else ""
             safe_print(f"{moods:<24} {shown(f.path)}{extra}")
         for p, e in errors:
-            err(f"error {shown(p)}: {e}")
+            err(f"error: {shown(p)}: {e}")
     return 1 if failed else 0
 
 

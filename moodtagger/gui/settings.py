@@ -60,12 +60,13 @@ class AppSettings:
     keyword_root: str = "Mood"
     sidecar: str = "xmp"  # 'xmp' (photo.xmp) | 'ext' (photo.CR2.xmp)
     readonly: str = "error"  # 'error' | 'sidecar'
+    keep_date: bool = False  # writing keeps the files' modification time
     thumb_size: int = 160
     accept_threshold: float = 0.5
     ambiguity_margin: float = 0.10
 
     KEYS = ("catalog_path", "model_id", "device", "write_fields", "keyword_root", "sidecar", "readonly",
-            "thumb_size", "accept_threshold", "ambiguity_margin")
+            "keep_date", "thumb_size", "accept_threshold", "ambiguity_margin")
 
     @classmethod
     def load(cls, qs: QSettings | None = None) -> AppSettings:
@@ -107,7 +108,8 @@ class AppSettings:
         """The metadata writer's WriteSettings for these settings."""
         from moodtagger.core.metadata import WriteSettings
 
-        kw: dict[str, object] = {"root": self.keyword_root, "sidecar": self.sidecar, "readonly": self.readonly}
+        kw: dict[str, object] = {"root": self.keyword_root, "sidecar": self.sidecar, "readonly": self.readonly,
+                                "preserve_mtime": self.keep_date}
         if self.write_fields:
             kw["fields"] = tuple(self.write_fields)
         return WriteSettings(**kw)
@@ -175,6 +177,10 @@ class SettingsDialog(QDialog):
         self.readonly.setCurrentIndex(max(0, self.readonly.findData(settings.readonly)))
         form.addRow("Read-only files:", self.readonly)
 
+        self.keep_date = QCheckBox("Keep the file date when writing keywords")
+        self.keep_date.setChecked(settings.keep_date)
+        form.addRow("", self.keep_date)
+
         self.thumb = QSpinBox()
         self.thumb.setRange(96, 320)
         self.thumb.setSingleStep(16)
@@ -221,6 +227,7 @@ class SettingsDialog(QDialog):
             keyword_root=self.root.text().strip() or "Mood",
             sidecar=self.sidecar.currentData(),
             readonly=self.readonly.currentData(),
+            keep_date=self.keep_date.isChecked(),
             thumb_size=self.thumb.value(),
             accept_threshold=self.threshold.value(),
             ambiguity_margin=self.margin.value(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -26,9 +27,9 @@ def test_done_when(make_image, tmp_path, exiftool, capsys):
     db = str(tmp_path / "c.db")
     for _ in range(3):
         assert main(["write", "--catalog", db, str(path), "--mood", "awe"]) == 0
-    out = subprocess.run([exiftool, "-s3", "-XMP-dc:Subject", "-IPTC:Keywords", "-XMP-lr:HierarchicalSubject",
+    out = subprocess.run([exiftool, "-s3", "-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-IPTC:Keywords",
                           str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[:3] == ["Awe", "Awe", "Mood|Awe"]
+    assert out[:3] == ["Awe", "Mood|Awe", ""]  # no IPTC-IIM is created where the file had none
     assert exiv2_read(path)["XMP-lr:HierarchicalSubject"] == ["Mood|Awe"]
     err = capsys.readouterr().err
     assert "written 1, unchanged 0" in err and "written 0, unchanged 1" in err
@@ -110,3 +111,54 @@ def test_accept_then_write_pending(make_image, tmp_path, capsys):
     assert exiv2_read(paths[2])["XMP-dc:Subject"] == ["Contentment"]
     assert main(["write", "--catalog", db]) == 0
     assert "nothing to write" in capsys.readouterr().err
+
+
+def test_keep_date_flag_and_the_catalog_sees_no_change(make_image, tmp_path, capsys):
+    """11.3: `write --keep-date` leaves the modification time; a rescan finds the file unchanged."""
+    from moodtagger.core.scanner import scan
+
+    lib = tmp_path / "lib"
+    path = make_image("dated.jpg", root=lib)
+    os.utime(path, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+    db = str(tmp_path / "c.db")
+    with Catalog(db) as cat:
+        scan(cat, [lib], thumbnails=False)
+    assert main(["write", "--catalog", db, "--keep-date", str(path), "--mood", "awe"]) == 0
+    assert os.stat(path).st_mtime_ns == 1_500_000_000_000_000_000
+    assert exiv2_read(path)["XMP-dc:Subject"] == ["Awe"]
+    with Catalog(db) as cat:
+        again = scan(cat, [lib], thumbnails=False)
+    assert (again.changed, again.unchanged) == (0, 1)
+
+
+def test_clear_keeps_a_mood_word_the_user_typed(make_image, tmp_path, exiftool, capsys):
+    """11.6 (file part): `write --clear` removes only what moodtagger added."""
+    typed, fresh = make_image("typed.jpg"), make_image("fresh.jpg", seed=1)
+    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject=Awe", str(typed)], check=True)
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(typed), str(fresh), "--mood", "awe"]) == 0
+    assert main(["write", "-q", "--catalog", db, str(typed), str(fresh), "--clear"]) == 0
+    assert exiv2_read(typed)["XMP-dc:Subject"] == ["Awe"]
+    assert exiv2_read(fresh)["XMP-dc:Subject"] == []
+    assert main(["read", "--json", str(typed), str(fresh)]) == 0
+    assert [r["moods"] for r in json.loads(capsys.readouterr().out)] == [[], []]
+
+
+def test_failures_are_one_error_line_each(make_image, tmp_path, capsys):
+    ro = make_image("ro.jpg")
+    ro.chmod(0o444)
+    assert main(["write", "--catalog", str(tmp_path / "c.db"), str(ro), str(tmp_path / "nope.jpg"),
+                 "--mood", "awe"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {ro}: file is read-only" in err and f"error: {tmp_path / 'nope.jpg'}: " in err
+
+
+def test_clear_leaves_the_photo_unconfirmed(make_image, tmp_path):
+    """11.6: after `write --clear` the photo has no choice, so a later `accept` can work."""
+    path = make_image("c.jpg")
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(path), "--mood", "fear"]) == 0
+    assert main(["write", "-q", "--catalog", db, str(path), "--clear"]) == 0
+    with Catalog(db) as cat:
+        assert cat.choice(cat.photo_by_path(path).id) is None
+    assert exiv2_read(path)["XMP-lr:HierarchicalSubject"] == []

@@ -30,10 +30,11 @@ def seed_user_metadata(exiftool: str, path: os.PathLike[str]) -> None:
 
 def expected(ext: str, moods: list[str], user: bool = True) -> dict[str, list[str]]:
     flat = (["Holiday", "Zürich"] if user else []) + moods
-    out = {
+    out = {  # a flat keyword that is no leaf of the tree becomes a top-level entry; the digiKam
+        # field is created from the Lightroom tree
         "XMP-dc:Subject": flat,
-        "XMP-lr:HierarchicalSubject": (["Places|Zürich"] if user else []) + [f"Mood|{m}" for m in moods],
-        "XMP-digiKam:TagsList": [f"Mood/{m}" for m in moods],
+        "XMP-lr:HierarchicalSubject": (["Places|Zürich", "Holiday"] if user else []) + [f"Mood|{m}" for m in moods],
+        "XMP-digiKam:TagsList": (["Places/Zürich", "Holiday"] if user else []) + [f"Mood/{m}" for m in moods],
     }
     if ext in FULL:
         out["IPTC:Keywords"] = flat
@@ -128,7 +129,7 @@ def test_user_typed_mood_word_is_never_removed(make_image, exiftool, service):
     write_files([WriteItem(str(path), [])], service=service)
     ex = exiv2_read(path)
     assert ex["XMP-dc:Subject"] == ["Fear"] and ex["IPTC:Keywords"] == ["Fear"]
-    assert ex["XMP-lr:HierarchicalSubject"] == []
+    assert ex["XMP-lr:HierarchicalSubject"] == ["Fear"]  # the user's keyword as a top-level entry
 
 
 def test_latin1_iptc_is_converted_not_garbled(make_image, exiftool, service):

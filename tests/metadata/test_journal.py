@@ -111,7 +111,7 @@ def test_sigkill_mid_batch_then_rerun(make_image, tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert not [f for f in os.listdir(lib) if f.startswith(".")], "temporary files left behind"
     assert all(m.moods == ["awe"] for m in read_moods(paths))
-    assert all(exiv2_read(p)["IPTC:Keywords"] == ["Awe"] for p in paths)
+    assert all(exiv2_read(p)["XMP-dc:Subject"] == ["Awe"] for p in paths)
     assert _written(db) == n
     con = sqlite3.connect(db)
     assert con.execute("SELECT COUNT(*) FROM write_journal WHERE state='pending'").fetchone()[0] == 0

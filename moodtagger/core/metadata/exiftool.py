@@ -6,7 +6,7 @@ of files must not pay that per file. :class:`ExifToolService` keeps a single ``e
 Any thread may call :meth:`ExifToolService.execute`; requests queue up and run one at a time.
 
 Watchdog: a caller waits at most ``timeout`` seconds. When exiftool hangs past that, or dies,
-the process is killed, the request in flight fails with :class:`ExifToolError`, and the next
+the process is killed (also while it starts: its pid is published as soon as it exists), the request in flight fails with :class:`ExifToolError`, and the next
 request starts a fresh process. Nothing else is affected.
 
 Arguments travel to exiftool one per line (``-@ -``): a line break inside an argument would split
@@ -73,6 +73,17 @@ def _read_fd_endswith(fd: int, b_endswith: bytes, block_size: int) -> bytes:
 
 
 _pyexiftool_impl._read_fd_endswith = _read_fd_endswith  # see docstring above
+
+
+class _ExifTool(pyexiftool.ExifTool):
+    """pyexiftool's ExifTool, telling its pid before the start-up handshake (which can hang)."""
+
+    on_spawn = None
+
+    def _parse_ver(self):  # called by run() right after Popen, before anything is read
+        if self.on_spawn is not None:
+            self.on_spawn(self._process.pid)
+        return super()._parse_ver()
 
 
 @dataclass
@@ -159,14 +170,22 @@ class ExifToolService:
                 pass
 
     def _start(self) -> pyexiftool.ExifTool:
-        et = pyexiftool.ExifTool(
+        et = _ExifTool(
             executable=self.executable,
             common_args=["-charset", "filename=utf8", "-charset", "utf8"],
             encoding="utf-8",
         )
-        et.run()
-        with self._pid_lock:
-            self._pid = et._process.pid  # noqa: SLF001 - needed by the watchdog
+
+        def spawned(pid: int) -> None:
+            with self._pid_lock:
+                self._pid = pid  # the watchdog can kill it from now on
+
+        et.on_spawn = spawned
+        try:
+            et.run()
+        except BaseException:
+            self._stop(et)  # hung at start-up and killed, or not an exiftool: reap it
+            raise
         return et
 
     def _stop(self, et: pyexiftool.ExifTool | None) -> None:

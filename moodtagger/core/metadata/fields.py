@@ -12,8 +12,16 @@ XMP-digiKam:TagsList       ``R/M``       digiKam
 EXIF:XPKeywords            ``a;b;M``     Windows Explorer (JPEG/TIFF only; one string)
 =========================  ============  ==========================================
 
+Keyword sync (Metadata Working Group guidance, as exiftool's MWG module applies it): after a
+write, every keyword field written holds the photo's keywords — the union of the flat fields
+(Subject, IPTC, XPKeywords) and the leaves of the hierarchical ones — plus the mood. XMP is always
+written; IPTC-IIM and XPKeywords only where the file already has them (IPTC: any IPTC record;
+the IPTC digest is then updated). A hierarchical field lists every flat keyword that is not one
+of its leaves as a top-level entry — that is also how a keyword the user typed is remembered.
+
 "Ours" are the moods named by an ``R|M`` (or ``R/M``) entry: only those are ever removed from the
-flat fields, so a keyword the user typed themselves is never deleted.
+flat fields, and only when no other hierarchical entry (e.g. the top-level ``M`` of a keyword the
+user typed) has that leaf, so a keyword the user typed themselves is never deleted.
 """
 
 from __future__ import annotations
@@ -23,7 +31,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.imaging import RAW_EXT
 from moodtagger.core.metadata.exiftool import check_arg
 from moodtagger.core.moods import DISPLAY_ORDER, display_name, normalize_mood
 
@@ -45,30 +52,68 @@ JSON_KEYS = {
     DIGIKAM: "XMP-digiKam:TagsList",
     XP_KEYWORDS: "IFD0:XPKeywords",
 }
-READ_ARGS = tuple(f"-{f}" for f in ALL_FIELDS) + ("-IPTC:all",)
+FLAT_FIELDS = (SUBJECT, IPTC_KEYWORDS, XP_KEYWORDS)
+HIER_FIELDS = {HIERARCHICAL: "|", DIGIKAM: "/"}
+# every XMP/IPTC text is read so that a write can prove it changed nothing but the keywords
+READ_ARGS = tuple(f"-{f}" for f in ALL_FIELDS) + (
+    "-XMP:all", "-IPTC:all", "-File:MIMEType", "-ExifTool:Error", "-Photoshop:IPTCDigest")
+# fields a write may change besides the keyword fields
+EXPECTED_CHANGES = {"XMP-x:XMPToolkit", "IPTC:CodedCharacterSet", "IPTC:ApplicationRecordVersion",
+                    "IPTC:EnvelopeRecordVersion", "Photoshop:IPTCDigest"}
 UTF8_IPTC = ("UTF8", "27 37 71")
 # exiftool FAQ 10: re-encode every IPTC string from Latin-1 to UTF-8 (one command on its own)
 IPTC_TO_UTF8 = ("-IPTC:all=", "-tagsFromFile", "@", "-IPTC:all", "-IPTC:CodedCharacterSet=UTF8")
 
-JPEG_TIFF = {".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff"}
+JPEG_TIFF = {".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".dng"}
 XMP_INSIDE = {".png", ".webp", ".heic", ".heif", ".hif", ".avif"}
 
 
-def fields_for(path: str, wanted: Sequence[str]) -> tuple[str, ...]:
-    """The wanted fields this kind of file (or XMP sidecar) can hold."""
+def fields_for(path: str, wanted: Sequence[str], tags: FileTags | None = None) -> tuple[str, ...]:
+    """The wanted fields this kind of file (or XMP sidecar) can hold — IPTC-IIM and XPKeywords
+    only where the file already has them (``tags``: what it holds now)."""
     ext = os.path.splitext(path)[1].lower()
-    allowed = ALL_FIELDS if ext in JPEG_TIFF else XMP_FIELDS
+    allowed = set(ALL_FIELDS if ext in JPEG_TIFF else XMP_FIELDS)
+    if tags is None or not tags.has_iptc:
+        allowed.discard(IPTC_KEYWORDS)
+    if tags is None or not tags.has_xp:
+        allowed.discard(XP_KEYWORDS)
     return tuple(f for f in wanted if f in allowed)
 
 
+def holds_own_xmp(path: str) -> bool:
+    """JPEG/TIFF/DNG/PNG/WebP/HEIC hold their XMP inside (DNG too, as Lightroom does)."""
+    return os.path.splitext(path)[1].lower() in (JPEG_TIFF | XMP_INSIDE)
+
+
 def needs_sidecar(path: str) -> bool:
-    ext = os.path.splitext(path)[1].lower()
-    return ext in RAW_EXT or ext not in (JPEG_TIFF | XMP_INSIDE)
+    return not holds_own_xmp(path)
 
 
-def sidecar_paths(path: str) -> tuple[str, str]:
-    """(``photo.xmp`` as Lightroom/Capture One name it, ``photo.CR2.xmp`` as darktable/digiKam)."""
-    return os.path.splitext(path)[0] + ".xmp", path + ".xmp"
+def _stem_is_shared(path: str) -> bool:
+    """Another file in the folder has the same name before its extension (IMG_1.CR2 + IMG_1.JPG)."""
+    folder, name = os.path.split(path)
+    stem = os.path.splitext(name)[0]
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return True  # cannot tell: take the unambiguous name
+    for other in names:
+        s, e = os.path.splitext(other)
+        if other != name and s == stem and e.lower() != ".xmp":
+            return True
+    return False
+
+
+def sidecar_paths(path: str) -> tuple[str, ...]:
+    """The sidecars that belong to ``path`` and no other file.
+
+    ``photo.CR2.xmp`` always does. ``photo.xmp`` (Lightroom/Capture One) only for a file that
+    needs a sidecar (RAW) and shares its stem with no other file. A file holding its own XMP
+    has only ``photo.jpg.xmp`` (left from a read-only fallback), never ``photo.xmp``.
+    """
+    if needs_sidecar(path) and not _stem_is_shared(path):
+        return os.path.splitext(path)[0] + ".xmp", path + ".xmp"
+    return (path + ".xmp",)
 
 
 @dataclass(frozen=True)
@@ -80,7 +125,7 @@ class WriteSettings:
     sidecar: str = "xmp"  # "xmp": photo.xmp   "ext": photo.CR2.xmp
     readonly: str = "error"  # read-only file: "error" (per-file error) or "sidecar"
     verify: bool = True
-    preserve_mtime: bool = False
+    preserve_mtime: bool = False  # keep the file date (`write --keep-date`, a GUI setting)
     timeout: float = 60.0
 
     def __post_init__(self) -> None:
@@ -98,8 +143,10 @@ class WriteSettings:
             raise ValueError("readonly must be 'error' or 'sidecar'")
 
     def sidecar_for(self, path: str) -> str:
-        lr, dt = sidecar_paths(path)
-        return lr if self.sidecar == "xmp" else dt
+        """The sidecar to create: ``photo.xmp`` where that name is unambiguous and the setting
+        asks for it, else ``photo.CR2.xmp``."""
+        own = sidecar_paths(path)
+        return own[0] if self.sidecar == "xmp" else own[-1]
 
 
 def value(field_name: str, mood: str, root: str) -> str:
@@ -120,6 +167,30 @@ def as_list(v: object) -> list[str]:
     return [str(v)]
 
 
+def _cp1252_bytes(text: str) -> bytes | None:
+    """The bytes exiftool decoded as its default IPTC charset (cp1252), or None if not from it."""
+    out = bytearray()
+    for ch in text:
+        try:
+            out += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return None
+            out.append(ord(ch))  # bytes cp1252 leaves undefined come back as U+0080..U+009F
+    return bytes(out)
+
+
+def _as_utf8(text: str) -> str | None:
+    """``text`` re-read as UTF-8 if its cp1252 bytes are valid UTF-8 (else None)."""
+    raw = _cp1252_bytes(text)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 @dataclass
 class FileTags:
     """The keyword fields of one file as read by exiftool."""
@@ -130,28 +201,51 @@ class FileTags:
     image_hash: str | None = None
     error: str | None = None
     has_iptc: bool = False
+    has_xp: bool = False
     iptc_nonascii: bool = False  # some IPTC text is not plain ASCII
+    iptc_utf8: bool = False  # ... and all of it is UTF-8 already (only the marker is missing)
+    mime: str | None = None
+    iptc_fixed: dict[str, object] = field(default_factory=dict)  # IPTC values re-read as UTF-8
+    other: dict[str, object] = field(default_factory=dict)  # every other XMP/IPTC value
 
     @property
     def iptc_legacy(self) -> bool:
         """IPTC text stored in a legacy charset (no UTF-8 marker) that would be garbled."""
-        return self.has_iptc and self.charset not in UTF8_IPTC and self.iptc_nonascii
+        return self.has_iptc and self.charset not in UTF8_IPTC and self.iptc_nonascii and not self.iptc_utf8
 
     @classmethod
     def from_json(cls, path: str, record: dict) -> FileTags:
+        record = dict(record)
         tags = cls(path)
+        cs = record.get("IPTC:CodedCharacterSet")
+        tags.charset = str(cs) if cs is not None else None
+        iptc_keys = [k for k in record if k.startswith("IPTC")]
+        tags.has_iptc = bool(iptc_keys)
+        texts = [x for k in iptc_keys for x in as_list(record[k]) if not x.isascii()]
+        tags.iptc_nonascii = bool(texts)
+        if texts and tags.charset not in UTF8_IPTC:
+            # exiftool decoded unmarked IPTC as cp1252; text whose bytes are valid UTF-8 is UTF-8
+            # (only the marker is missing): read it as such, so nothing turns into mojibake
+            tags.iptc_utf8 = all(_as_utf8(x) is not None for x in texts)
+            for k in iptc_keys:
+                v = record[k]
+                fix = [(_as_utf8(x) or x) if not x.isascii() else x for x in as_list(v)]
+                record[k] = fix if isinstance(v, list) else fix[0]
+                if fix != as_list(v):
+                    tags.iptc_fixed[k] = record[k]
         for f, key in JSON_KEYS.items():
             items = as_list(record.get(key))
             if f == XP_KEYWORDS:
+                tags.has_xp = key in record
                 items = split_xp(items[0]) if items else []
             tags.values[f] = items
-        cs = record.get("IPTC:CodedCharacterSet")
-        tags.charset = str(cs) if cs is not None else None
-        iptc = [v for k, v in record.items() if k.startswith("IPTC:")]
-        tags.has_iptc = bool(iptc)
-        tags.iptc_nonascii = any(not str(x).isascii() for v in iptc for x in as_list(v))
         h = record.get("File:ImageDataHash")
         tags.image_hash = str(h) if h else None
+        m = record.get("File:MIMEType")
+        tags.mime = str(m) if m else None
+        keys = set(JSON_KEYS.values()) | EXPECTED_CHANGES
+        tags.other = {k: v for k, v in record.items()
+                      if k.startswith(("XMP-", "IPTC")) and k not in keys}
         return tags
 
     def get(self, f: str) -> list[str]:
@@ -164,23 +258,40 @@ class FileTags:
     def moods(self, root: str = "Mood") -> list[str]:
         """Canonical mood ids named under ``root`` (by us or by any tool using these fields)."""
         found: set[str] = set()
-        for f, sep in ((HIERARCHICAL, "|"), (DIGIKAM, "/")):
-            prefix = root + sep
+        for f in HIER_FIELDS:
             for entry in self.get(f):
-                if entry.startswith(prefix) and sep not in entry[len(prefix):]:
-                    try:
-                        found.add(normalize_mood(entry[len(prefix):]))
-                    except ValueError:
-                        pass
+                m = mood_of_entry(f, entry, root)
+                if m is not None:
+                    found.add(m)
         return [m for m in DISPLAY_ORDER if m in found]
 
 
+def mood_of_entry(f: str, entry: str, root: str) -> str | None:
+    """The mood id an ``R|M`` / ``R/M`` entry of hierarchical field ``f`` names, else None."""
+    sep = HIER_FIELDS[f]
+    prefix = root + sep
+    if entry.startswith(prefix) and sep not in entry[len(prefix):]:
+        try:
+            return normalize_mood(entry[len(prefix):])
+        except ValueError:
+            return None
+    return None
+
+
+def leaf(f: str, entry: str) -> str:
+    return entry.rsplit(HIER_FIELDS[f], 1)[-1]
+
+
 def flat_keywords(values: dict[str, list[str]]) -> list[str]:
-    """All flat keywords (Subject ∪ IPTC ∪ XP) of per-field values, first-seen order, no duplicates."""
+    """The photo's flat keywords: Subject ∪ IPTC ∪ XP ∪ the leaves of the hierarchical fields,
+    first-seen order, no duplicates."""
     seen: dict[str, None] = {}
-    for f in (SUBJECT, IPTC_KEYWORDS, XP_KEYWORDS):
+    for f in FLAT_FIELDS:
         for k in values.get(f, []):
             seen.setdefault(k, None)
+    for f in HIER_FIELDS:
+        for e in values.get(f, []):
+            seen.setdefault(leaf(f, e), None)
     return list(seen)
 
 
@@ -208,43 +319,82 @@ class Plan:
 
 
 def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str) -> Plan:
-    """Replace the moods we wrote before with ``moods`` in ``fields``; keep everything else.
+    """The file's keywords kept in every field written, our moods replaced by ``moods``.
 
-    Uses exiftool's ``-TAG-=v -TAG+=v`` idiom (delete then add: never a duplicate). A field whose
-    content would not change gets no arguments, so writing the same choice twice writes nothing.
+    ``fields`` are the fields to write (see :func:`fields_for`). A field whose content would not
+    change gets no arguments, so writing the same choice twice writes nothing.
     """
     chosen = {normalize_mood(m) for m in moods}
     new = [m for m in DISPLAY_ORDER if m in chosen]
     ours = tags.moods(root)
-    drop = [m for m in ours if m not in new]
+    drop = {m for m in ours if m not in new}
+    # the user's hierarchical entries (everything but our R|M entries) and their leaves
+    user_h = {f: [e for e in tags.get(f) if mood_of_entry(f, e, root) is None] for f in HIER_FIELDS}
+    user_leaves = {leaf(f, e) for f, entries in user_h.items() for e in entries}
+    # a mood word is ours to remove only if no entry of the user's has it as a leaf
+    removed = {display_name(m) for m in drop} - user_leaves
+    ours_names = {display_name(m) for m in ours} - user_leaves
+    flat_user = [k for k in flat_keywords(tags.values) if k not in ours_names]
+    new_names = [display_name(m) for m in new]
+
     before: dict[str, list[str]] = {}
     after: dict[str, list[str]] = {}
     args: list[str] = []
     for f in fields:
         cur = tags.get(f)
-        add_vals = [value(f, m, root) for m in new]
-        del_vals = [value(f, m, root) for m in drop]
-        gone = set(add_vals) | set(del_vals)
-        result = [v for v in cur if v not in gone] + add_vals
-        before[f], after[f] = cur, result
-        if Counter(result) == Counter(cur):
+        if f in HIER_FIELDS:
+            sep = HIER_FIELDS[f]
+            kept = [e for e in cur if mood_of_entry(f, e, root) not in drop]
+            if not cur:  # created: the other hierarchical field's tree, where names allow
+                for g, other_sep in HIER_FIELDS.items():
+                    if g != f:
+                        kept += [e.replace(other_sep, sep) for e in user_h[g]
+                                 if sep not in e and e.replace(other_sep, sep) not in kept]
+            leaves = {leaf(f, e) for e in kept if mood_of_entry(f, e, root) is None}
+            kept += [k for k in flat_user if k not in leaves and sep not in k and k not in kept]
+            kept += [v for v in (value(f, m, root) for m in new) if v not in kept]
+        else:
+            kept = [v for v in cur if v not in removed]
+            kept += [k for k in dict.fromkeys(flat_user + new_names) if k not in kept]
+            if f == XP_KEYWORDS:
+                kept = [k for k in kept if ";" not in k]  # one ';'-separated string
+        kept = [k for k in kept if k.strip()]
+        before[f], after[f] = cur, kept
+        if Counter(kept) == Counter(cur):
             continue  # same content (order aside): nothing to write
         if f == XP_KEYWORDS:
-            args.append(f"-{f}=" + ";".join(result))  # one string: edited as a list here
-            continue
-        for v in del_vals:
-            args.append(f"-{f}-={v}")
-        for v in add_vals:
-            args += [f"-{f}-={v}", f"-{f}+={v}"]
+            args.append(f"-{f}=" + ";".join(kept))
+        elif kept:
+            args += [f"-{f}={v}" for v in kept]  # several assignments: the whole list
+        else:
+            args.append(f"-{f}=")
     pre: tuple[str, ...] = ()
     if any(a.startswith(f"-{IPTC_KEYWORDS}") for a in args):
         if tags.iptc_legacy:
             pre = IPTC_TO_UTF8  # or the user's accented IPTC text would turn into mojibake
+            # text that was UTF-8 already is set again as read (the conversion re-encodes all)
+            for key, v in tags.iptc_fixed.items():
+                if key == JSON_KEYS[IPTC_KEYWORDS]:
+                    continue  # written in full above
+                for x in as_list(v):
+                    check_arg(x, f"{key} (IPTC mixing Latin-1 and UTF-8 text) has a line break; "
+                                 "it cannot be converted safely:")
+                args += [f"-{key}={x}" for x in as_list(v)]
         elif tags.charset not in UTF8_IPTC:
             args.append("-IPTC:CodedCharacterSet=UTF8")
+        if os.path.splitext(tags.path)[1].lower() in {".jpg", ".jpeg", ".jpe", ".jfif"}:
+            args.append("-Photoshop:IPTCDigest=new")  # XMP and IPTC are in step again (MWG)
     for a in args:
         check_arg(a, "keyword")
     return Plan(before, after, args, ours, new, pre)
+
+
+def other_changes(before: FileTags, after: FileTags) -> str | None:
+    """None when every XMP/IPTC text besides the keyword fields reads back the same."""
+    for k in sorted(set(before.other) | set(after.other)):
+        if before.other.get(k) != after.other.get(k):
+            return f"{k} changed from {before.other.get(k)!r} to {after.other.get(k)!r}"
+    return None
 
 
 def matches(tags: FileTags, expected: dict[str, list[str]]) -> str | None:

@@ -56,10 +56,11 @@ def read_tags(
                 continue
             out[chunk[0]] = FileTags(chunk[0], error=str(exc))
             continue
-        by_path = {r.get("SourceFile"): r for r in records}
-        for p in chunk:
-            rec = by_path.get(p)
+        for p, rec in _pair(chunk, records):
             if rec is None:
+                if len(chunk) > 1:  # no record to pair with: ask about this file alone
+                    out.update(read_tags(service, [p], image_hash=image_hash))
+                    continue
                 reason = _stderr_for(reply.stderr, p) or "exiftool could not read the file"
                 out[p] = FileTags(p, error=reason)
                 continue
@@ -67,8 +68,20 @@ def read_tags(
             err = rec.get("ExifTool:Error")
             if err:
                 tags.error = str(err)
+            elif not p.lower().endswith(".xmp") and not (tags.mime or "").startswith("image/"):
+                tags.error = f"not an image ({tags.mime or 'exiftool does not know this file type'})"
             out[p] = tags
     return out
+
+
+def _pair(paths: Sequence[str], records: list[dict]) -> list[tuple[str, dict | None]]:
+    """exiftool's records for ``paths``. One record per path comes back in the order asked, so
+    they pair by order (a name that is not UTF-8 comes back as ``caf?.jpg`` and would not match by
+    name); when a file produced no record at all, by name, the rest unpaired."""
+    if len(records) == len(paths):
+        return list(zip(paths, records, strict=True))
+    by_name = {r.get("SourceFile"): r for r in records}
+    return [(p, by_name.get(p)) for p in paths]
 
 
 def _stderr_for(stderr: str, path: str) -> str | None:
@@ -95,14 +108,15 @@ def read_moods(
     service: ExifToolService | None = None,
     progress: ProgressFn | None = None,
 ) -> list[FileMoods]:
-    """Mood keywords in each file and its sidecars (``photo.xmp`` and ``photo.CR2.xmp``)."""
+    """Mood keywords in each file and the sidecars that belong to it (see
+    :func:`~moodtagger.core.metadata.fields.sidecar_paths`)."""
     settings = settings or WriteSettings()
     service = service or shared_service()
     items = [os.path.abspath(os.fspath(p)) for p in paths]
     targets: list[str] = []
     per_item: list[list[str]] = []
     for p in items:
-        t = [p] + [s for s in dict.fromkeys(sidecar_paths(p)) if os.path.isfile(s)]
+        t = [p] + [s for s in sidecar_paths(p) if os.path.isfile(s)]
         per_item.append(t)
         targets.extend(t)
     tags = read_tags(service, list(dict.fromkeys(targets)))
@@ -111,7 +125,7 @@ def read_moods(
         fm = FileMoods(p)
         main = tags.get(p)
         if not os.path.exists(p):
-            fm.error = "file not found"
+            fm.error = _missing(p)
         elif main is not None and main.error and not needs_sidecar(p):
             fm.error = main.error
         moods: set[str] = set()
@@ -134,3 +148,13 @@ def read_moods(
         if progress:
             progress(n + 1, len(items))
     return out
+
+
+def _missing(path: str) -> str:
+    try:
+        os.stat(path)
+    except PermissionError:
+        return "permission denied: its folder cannot be opened"
+    except OSError:
+        pass
+    return "file not found"

@@ -7,19 +7,27 @@ Protocol, per file (the original is untouched until the last step):
 3. exiftool writes a *new* file beside the original (``-o .name.moodtagger-XXXX.ext``);
 4. read the new file back: every field must hold exactly the planned keywords, and the image
    data must be identical (exiftool's ImageDataHash, or decoded pixels where it has none);
-5. copy the original's permission bits, ``fsync`` the new file, ``os.replace`` it over the
-   original (atomic on POSIX), ``fsync`` the folder.
+5. check the original was not changed meanwhile by another program (size, mtime, inode), give
+   the new file the original's owner, group, permission bits and extended attributes (ACLs
+   included), ``fsync`` it, ``os.replace`` it over the original (atomic on POSIX), ``fsync`` the
+   folder.
+
+Any exception while writing, verifying or cleaning up one file is that file's error; the batch
+goes on and the file's temporary copy is removed. A hard-linked photo is not replaced (its other
+names would keep the old photo): it is an error, or gets a sidecar, like a read-only one.
 
 A crash at any moment leaves the original either fully old or fully new; a stray temporary file
 is removed by the next run (:func:`recover`, driven by the catalog's write journal).
 
-RAW files get an XMP sidecar instead (``photo.xmp`` or ``photo.CR2.xmp`` by setting; every
-sidecar that already exists is kept in step). Read-only files get a sidecar or a clear error, by
-setting — never a silent skip.
+RAW files get an XMP sidecar instead (``photo.xmp`` where that name belongs to this file alone,
+else ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
+its XMP inside). Read-only files get a sidecar (``photo.jpg.xmp``) or a clear error, by setting —
+never a silent skip; once the file itself is written, that sidecar is kept in step with it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import threading
@@ -43,6 +51,7 @@ from moodtagger.core.metadata.fields import (
     flat_keywords,
     matches,
     needs_sidecar,
+    other_changes,
     plan,
     sidecar_paths,
 )
@@ -115,6 +124,7 @@ class _Target:
     tags: FileTags | None = None
     plan: Plan | None = None
     temp: str | None = None
+    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime) when planned
 
 
 @dataclass
@@ -127,9 +137,58 @@ class _Job:
 
 
 def temp_path_for(target: str) -> str:
+    """A short hidden name beside ``target`` (any legal name fits: the long name is not repeated;
+    exiftool picks the format by the extension, so that is kept when it is a plain one)."""
     folder, name = os.path.split(target)
     ext = os.path.splitext(name)[1]
-    return os.path.join(folder, f".{name}{TEMP_MARK}{secrets.token_hex(4)}{ext}")
+    if not (len(ext) <= 10 and ext[1:].isalnum() and ext.isascii()):
+        ext = ""
+    return os.path.join(folder, f"{TEMP_MARK}{secrets.token_hex(6)}{ext}")
+
+
+def _out(path: str) -> str:
+    """exiftool expands %f, %d … in an ``-o`` name and has no escape for a plain %. The temporary
+    file lies in the source's folder and its own name has no %, so where the folder's name has
+    one the folder is written as exiftool's own ``%d`` (the source's folder, expanded once)."""
+    folder, name = os.path.split(path)
+    return path if "%" not in folder else "%d" + name
+
+
+def _snapshot(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+_ERRNO_WORDS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EIO: "input/output error on the device",
+}
+
+
+def explain(exc: BaseException) -> str:
+    """One sentence for any exception raised while handling one file."""
+    if isinstance(exc, (WriteFailed, ExifToolError, UnsafeArgument)):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return _ERRNO_WORDS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _space_left(folder: str, needed: int) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return True
+    return st.f_bavail * st.f_frsize >= needed
 
 
 def is_temp_name(name: str) -> bool:
@@ -154,8 +213,11 @@ def _same_pixels(a: str, b: str) -> bool:
 
     from moodtagger.core import imaging  # noqa: F401  (registers the HEIF opener)
 
-    with Image.open(a) as ia, Image.open(b) as ib:
-        return ia.size == ib.size and ia.mode == ib.mode and ia.tobytes() == ib.tobytes()
+    try:
+        with Image.open(a) as ia, Image.open(b) as ib:
+            return ia.size == ib.size and ia.mode == ib.mode and ia.tobytes() == ib.tobytes()
+    except Exception as exc:  # a bomb, a truncated or undecodable image: cannot be proved equal
+        raise WriteFailed(f"verification impossible: the image cannot be decoded to compare ({explain(exc)})") from None
 
 
 def _writable(path: str) -> bool:
@@ -165,6 +227,29 @@ def _writable(path: str) -> bool:
         return os.access(path, os.W_OK) and bool(os.stat(path).st_mode & 0o222)
     except OSError:
         return False
+
+
+def _copy_ownership(src: str, dst: str) -> None:
+    """Give ``dst`` what the rename would otherwise drop: owner, group, mode, extended attributes
+    (``user.*`` tags, POSIX ACLs in ``system.posix_acl_access``)."""
+    st = os.stat(src)
+    mine = os.stat(dst)
+    if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
+        try:
+            os.chown(dst, st.st_uid, st.st_gid)
+        except OSError:
+            raise WriteFailed(f"cannot keep the file's owner and group ({st.st_uid}:{st.st_gid}); "
+                              "not written") from None
+    os.chmod(dst, st.st_mode & 0o7777)
+    try:
+        names = os.listxattr(src)
+    except OSError:  # the file system has none
+        return
+    for name in names:
+        try:
+            os.setxattr(dst, name, os.getxattr(src, name))
+        except OSError as exc:
+            raise WriteFailed(f"cannot keep the extended attribute {name} ({explain(exc)}); not written") from None
 
 
 class Writer:
@@ -187,30 +272,45 @@ class Writer:
         real = os.path.realpath(path)
         job.path = real
         if not os.path.isfile(real):
-            job.error = "file not found" if not os.path.lexists(path) else "not a regular file"
+            try:
+                os.stat(real)
+                job.error = "not a regular file"
+            except PermissionError:
+                job.error = "permission denied: its folder cannot be opened"
+            except OSError:
+                job.error = "file not found" if not os.path.lexists(path) else "not a regular file"
             return job
         folder = os.path.dirname(real)
         folder_ok = _writable(folder)
         use_sidecar = needs_sidecar(real)
-        if not use_sidecar and not (_writable(real) and folder_ok):
-            what = "file is read-only" if not _writable(real) else "its folder is read-only"
+        links = os.stat(real).st_nlink
+        if not use_sidecar and not (_writable(real) and folder_ok and links == 1):
+            if not _writable(real):
+                what = "file is read-only"
+            elif not folder_ok:
+                what = "its folder is read-only"
+            else:
+                what = f"it has {links} hard links (its other names would keep the old photo)"
             if self.settings.readonly != "sidecar":
                 job.error = f"{what}; not written (set read-only handling to 'sidecar' to write an XMP sidecar instead)"
                 return job
             use_sidecar = True
+        existing = [s for s in sidecar_paths(real) if os.path.isfile(s)]
         if use_sidecar:
             if not folder_ok:
                 job.error = "its folder is read-only; cannot write an XMP sidecar there"
                 return job
-            existing = [s for s in dict.fromkeys(sidecar_paths(real)) if os.path.isfile(s)]
-            chosen = self.settings.sidecar_for(real)
-            for s in dict.fromkeys([*existing, chosen]):
-                if os.path.isfile(s) and not _writable(s):
-                    job.error = f"sidecar {os.path.basename(s)} is read-only"
-                    return job
-                job.targets.append(_Target(s, "sidecar", os.path.isfile(s)))
+            sidecars = existing or [self.settings.sidecar_for(real)]
         else:
             job.targets.append(_Target(real, "file", True))
+            sidecars = existing  # left from a read-only fallback: kept in step with the file
+        for s in sidecars:
+            if os.path.isfile(s) and not _writable(s):
+                job.error = f"sidecar {os.path.basename(s)} is read-only"
+                return job
+            job.targets.append(_Target(s, "sidecar", os.path.isfile(s)))
+        for t in job.targets:
+            t.snapshot = _snapshot(t.path)
         return job
 
     # -- the batch --------------------------------------------------------------------------
@@ -246,13 +346,25 @@ class Writer:
             if cancel is not None and cancel.is_set():
                 summary.cancelled = True
                 break
-            jobs = [self._job(it) for it in items[start : start + CHUNK]]
+            jobs = []
+            for it in items[start : start + CHUNK]:
+                try:
+                    jobs.append(self._job(it))
+                except Exception as exc:  # e.g. a name the file system refuses
+                    job = _Job(it, os.path.abspath(it.path), error=explain(exc))
+                    jobs.append(job)
             to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
-            tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
+            try:
+                tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
+            except Exception as exc:
+                tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
             ready: list[_Job] = []
             for job in jobs:
                 if not job.error:
-                    self._plan(job, tags)
+                    try:
+                        self._plan(job, tags)
+                    except Exception as exc:
+                        job.error = explain(exc)
                 if job.error:
                     finish(job, self._result(job, "failed"))
                     continue
@@ -277,31 +389,39 @@ class Writer:
                                 before_write(job.item, t.temp)
                             self._write_temp(t)
                     written.append(job)
-                except (WriteFailed, ExifToolError, OSError) as exc:
-                    job.error = str(exc)
-                    self._cleanup(job)
-                    finish(job, self._result(job, "failed"))
+                except Exception as exc:
+                    self._fail(job, exc, finish)
             # verify all new files of this chunk in one read, then swap them in
             temps = [t.temp for j in written for t in j.targets if t.temp]
-            back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
+            try:
+                back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
+            except Exception as exc:
+                back = {p: FileTags(p, error=explain(exc)) for p in temps}
             for job in written:
                 try:
                     for t in job.targets:
                         if t.temp:
+                            self._unchanged_since_read(t)
                             self._verify(t, back.get(t.temp))
                     for t in job.targets:
                         if t.temp:
                             self._commit(t)
-                except (WriteFailed, ExifToolError, OSError) as exc:
-                    job.error = str(exc)
-                    self._cleanup(job)
-                    finish(job, self._result(job, "failed"))
+                except Exception as exc:
+                    self._fail(job, exc, finish)
                     continue
                 finish(job, self._result(job, "written"))
             if summary.cancelled:
                 break
         summary.seconds = time.perf_counter() - t0
         return summary
+
+    def _fail(self, job: _Job, exc: BaseException, finish: Callable[[_Job, FileResult], None]) -> None:
+        job.error = explain(exc)
+        try:
+            self._cleanup(job)
+        except Exception:  # pragma: no cover - _cleanup swallows its own errors
+            pass
+        finish(job, self._result(job, "failed"))
 
     def _plan(self, job: _Job, tags: dict[str, FileTags]) -> None:
         for t in job.targets:
@@ -313,7 +433,11 @@ class Writer:
             else:
                 ft = FileTags(t.path, values={})
             t.tags = ft
-            fields = fields_for(t.path, self.settings.fields)
+            fields = fields_for(t.path, self.settings.fields, ft)
+            if not fields:
+                job.error = ("none of the chosen fields can be written here (IPTC:Keywords and "
+                             "XPKeywords are only kept in step where the file already has them)")
+                return
             try:
                 t.plan = plan(ft, job.moods, fields, self.settings.root)
             except (UnsafeArgument, ValueError) as exc:
@@ -324,26 +448,39 @@ class Writer:
         assert t.plan is not None and t.temp is not None
         opts = ["-P"] if self.settings.preserve_mtime else []
         if t.exists and t.plan.pre_args:  # two steps, both on the new file only
-            reply = self.service.execute(*opts, "-o", t.temp, *t.plan.pre_args, t.path)
+            reply = self.service.execute(*opts, "-o", _out(t.temp), *t.plan.pre_args, t.path)
             if os.path.isfile(t.temp):
                 reply = self.service.execute(*opts, "-overwrite_original", *t.plan.args, t.temp)
                 if reply.status != 0:
-                    raise WriteFailed(f"exiftool could not write {os.path.basename(t.path)}: "
-                                      f"{reply.stderr.strip() or 'status ' + str(reply.status)}")
+                    raise WriteFailed(self._exiftool_failed(t, reply.stderr))
         elif t.exists:
-            reply = self.service.execute(*opts, "-o", t.temp, *t.plan.args, t.path)
+            reply = self.service.execute(*opts, "-o", _out(t.temp), *t.plan.args, t.path)
         else:  # a new XMP sidecar, created from the assignments alone
             reply = self.service.execute(*t.plan.args, t.temp)
         if not os.path.isfile(t.temp):
-            msg = next((ln.strip() for ln in reply.stderr.splitlines() if ln.strip()), "")
-            msg = msg.replace(f" - {t.path}", "").replace(f" - {t.temp}", "")
-            raise WriteFailed(f"exiftool could not write {os.path.basename(t.path)}: {msg or 'no output file'}")
+            raise WriteFailed(self._exiftool_failed(t, reply.stderr))
+
+    def _exiftool_failed(self, t: _Target, stderr: str) -> str:
+        size = os.path.getsize(t.path) if t.exists else 0
+        if not _space_left(os.path.dirname(t.path), size + 64 * 1024):
+            return f"no space left on the device; {os.path.basename(t.path)} not written"
+        msg = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "")
+        msg = msg.replace(f" - {t.path}", "").replace(f" - {t.temp}", "").replace(f" - {_out(t.temp or '')}", "")
+        return f"exiftool could not write {os.path.basename(t.path)}: {msg or 'no output file'}"
+
+    def _unchanged_since_read(self, t: _Target) -> None:
+        """Lost-update guard: another program's edit since we read the file is never overwritten."""
+        if _snapshot(t.path) != t.snapshot:
+            raise WriteFailed("the file was changed by another program while it was being written; "
+                              "not replaced (write it again)")
 
     def _verify(self, t: _Target, back: FileTags | None) -> None:
         assert t.plan is not None and t.temp is not None
         if back is None or back.error:
             raise WriteFailed(f"the written file does not read back ({back.error if back else 'no answer'})")
         problem = matches(back, t.plan.after)
+        if not problem and t.tags is not None and t.exists:
+            problem = other_changes(t.tags, back)
         if problem:
             raise WriteFailed(f"verification failed: {problem}")
         if not self.settings.verify or t.kind == "sidecar":
@@ -358,12 +495,13 @@ class Writer:
     def _commit(self, t: _Target) -> None:
         assert t.temp is not None
         if t.exists:
-            os.chmod(t.temp, os.stat(t.path).st_mode & 0o7777)
+            _copy_ownership(t.path, t.temp)
         fd = os.open(t.temp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._unchanged_since_read(t)
         os.replace(t.temp, t.path)
         t.temp = None
         _fsync_dir(os.path.dirname(t.path))
@@ -373,7 +511,7 @@ class Writer:
             if t.temp:
                 try:
                     os.unlink(t.temp)
-                except FileNotFoundError:
+                except OSError:
                     pass
                 t.temp = None
 

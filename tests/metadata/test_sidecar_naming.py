@@ -1,0 +1,99 @@
+"""Issue 11.2: a sidecar belongs to exactly one file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from moodtagger.core.metadata import WriteItem, WriteSettings, read_moods, write_files
+
+from .conftest import et_read, exiv2_read, sha256
+
+
+@pytest.fixture
+def sample(shared_data, tmp_path):
+    def copy(name: str, as_name: str | None = None):
+        dst = tmp_path / (as_name or name)
+        shutil.copyfile(shared_data / "exiftool-test-images" / name, dst)
+        return dst
+
+    return copy
+
+
+def test_raw_jpeg_pair_do_not_share_a_sidecar(sample, make_image, service):
+    nef = sample("Nikon.nef", "IMG_0001.NEF")
+    jpg = make_image("IMG_0001.JPG")
+    res = write_files([WriteItem(str(nef), ["fear"])], service=service)
+    assert res.results[0].targets == [str(nef) + ".xmp"]
+    assert not (nef.parent / "IMG_0001.xmp").exists()
+    moods = {os.path.basename(m.path): m.moods for m in read_moods([nef, jpg], service=service)}
+    assert moods == {"IMG_0001.NEF": ["fear"], "IMG_0001.JPG": []}
+
+
+def test_jpeg_never_reads_a_stem_sidecar(make_image, exiftool, service):
+    jpg = make_image("IMG_0002.JPG")
+    subprocess.run([exiftool, "-q", "-XMP-lr:HierarchicalSubject=Mood|Fear",
+                    os.fspath(jpg.parent / "IMG_0002.xmp")], check=True)
+    assert read_moods([jpg], service=service)[0].moods == []
+
+
+def test_two_raws_with_one_stem(sample, service):
+    cr2, cr3 = sample("CanonRaw.cr2"), sample("CanonRaw.cr3")
+    write_files([WriteItem(str(cr2), ["awe"]), WriteItem(str(cr3), ["fear"])], service=service)
+    assert not (cr2.parent / "CanonRaw.xmp").exists()
+    assert exiv2_read(str(cr2) + ".xmp")["XMP-dc:Subject"] == ["Awe"]
+    assert exiv2_read(str(cr3) + ".xmp")["XMP-dc:Subject"] == ["Fear"]
+    assert [m.moods for m in read_moods([cr2, cr3], service=service)] == [["awe"], ["fear"]]
+
+
+def test_dng_holds_its_xmp_inside(sample, service):
+    dng = sample("DNG.dng")
+    res = write_files([WriteItem(str(dng), ["contentment"])], service=service)
+    assert res.written == 1, res.results[0].error
+    assert res.results[0].targets == [str(dng)]
+    assert not [f for f in os.listdir(dng.parent) if f.endswith(".xmp")]
+    # (exiv2 refuses this sample's Canon maker notes, so exiftool reads it back)
+    assert et_read(dng, "XMP-lr:HierarchicalSubject")["XMP-lr:HierarchicalSubject"] == ["Mood|Contentment"]
+    assert read_moods([dng], service=service)[0].moods == ["contentment"]
+
+
+def test_read_only_fallback_sidecar_is_kept_in_step(make_image, service):
+    path = make_image("locked.jpg")
+    os.chmod(path, 0o444)
+    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(readonly="sidecar"), service=service)
+    side = str(path) + ".xmp"
+    assert res.results[0].targets == [side]
+    os.chmod(path, 0o644)
+    res = write_files([WriteItem(str(path), ["fear"])], service=service)
+    assert res.written == 1, res.results[0].error
+    assert exiv2_read(path)["XMP-dc:Subject"] == ["Fear"]
+    assert not os.path.exists(side) or exiv2_read(side)["XMP-dc:Subject"] == ["Fear"]
+    assert read_moods([path], service=service)[0].moods == ["fear"]
+
+
+def test_lone_raw_keeps_lightroom_name(sample, service):
+    raw = sample("CanonRaw.cr2")
+    digest = sha256(raw)
+    res = write_files([WriteItem(str(raw), ["awe"])], service=service)
+    assert res.results[0].targets == [str(raw.with_suffix(".xmp"))]
+    assert sha256(raw) == digest
+
+
+def test_import_on_scan_gives_the_raw_its_mood_not_the_jpeg(sample, make_image, tmp_path, service):
+    """The scan-time import (what `scan` runs) reads the same sidecar rule."""
+    from moodtagger.core.catalog import Catalog
+    from moodtagger.core.metadata import import_file_moods
+    from moodtagger.core.scanner import scan
+
+    nef = sample("Nikon.nef", "IMG_0001.NEF")
+    jpg = make_image("IMG_0001.JPG")
+    assert write_files([WriteItem(str(nef), ["fear"])], service=service).written == 1
+    with Catalog(tmp_path / "c.db") as cat:
+        scan(cat, [tmp_path], thumbnails=False)
+        rows = [cat.photo_by_path(nef), cat.photo_by_path(jpg)]
+        assert import_file_moods(cat, rows, service=service) == 1
+        assert cat.choice(rows[0].id)[0] == ["fear"]
+        assert cat.choice(rows[1].id) is None
