@@ -89,6 +89,7 @@ def connect(address: str) -> None:
         raise ClusterError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
     if ray.is_initialized():
         return
+    _check_reachable(address)
     try:
         if address == "local":
             ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
@@ -97,6 +98,21 @@ def connect(address: str) -> None:
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {first}") from None
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (Ray itself retries for minutes)."""
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return  # 'auto' or a form Ray resolves itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address}: "
+                           f"{exc.strerror or exc}") from None
 
 
 def iter_rows(
