@@ -126,8 +126,9 @@ def iter_rows(
 ) -> Iterator[Row]:
     """Stream predictions for ``paths`` from the connected cluster, in completion order.
 
-    ``workers``: model actors (default: one per GPU when the cluster has GPUs, else one per two
-    cluster CPUs, the other CPU decoding). On GPU workers the model runs where local ``predict
+    ``workers``: model actors (default: one per GPU when the cluster has GPUs, decoding in CPU
+    tasks beside them; else one per cluster CPU but one, each decoding its own rows -- Ray Data
+    fuses the two stages into the actor when both only need CPUs). On GPU workers the model runs where local ``predict
     --device auto`` would run it (CUDA); on CPU workers with ONNX Runtime, ``cpus_per_worker``
     threads each.
     """
@@ -143,7 +144,7 @@ def iter_rows(
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     if workers is None:
-        workers = gpus or max(1, int(resources.get("CPU", 1)) // 2)
+        workers = gpus or max(1, int(resources.get("CPU", 1)) - 1)
     use_gpu = gpus > 0
     items = [{"idx": i, "path": os.fsencode(p)} for i, p in enumerate(paths)]
     block_rows = block_rows or max(batch_size, min(1024, len(items) // (4 * workers) or 1))
