@@ -136,8 +136,10 @@ def iter_rows(
 
     import ray
 
+    # the CLI draws its own progress bar: Ray's bars and progress log lines would interleave
     ray.data.DataContext.get_current().enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "bars disabled"
     entry = registry.entry(model_id)
     if not paths:
         return
@@ -188,13 +190,19 @@ def predict_paths(
     done = 0
     if progress:
         progress(0, len(paths))
-    for row in iter_rows(paths, model_id=model_id, batch_size=batch_size, workers=workers, **kw):
-        if out[row.idx] is not None:
-            raise ClusterError(f"the cluster returned {paths[row.idx]!r} twice; nothing was written")
-        out[row.idx] = row.result
-        done += 1
-        if progress and (done % batch_size == 0 or done == len(paths)):
-            progress(done, len(paths))
+    from ray.exceptions import RayError
+
+    try:
+        for row in iter_rows(paths, model_id=model_id, batch_size=batch_size, workers=workers, **kw):
+            if out[row.idx] is not None:
+                raise ClusterError(f"the cluster returned {paths[row.idx]!r} twice; nothing was written")
+            out[row.idx] = row.result
+            done += 1
+            if progress and (done % batch_size == 0 or done == len(paths)):
+                progress(done, len(paths))
+    except RayError as exc:  # e.g. a worker node without moodtagger, or the cluster went away
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise ClusterError(f"the Ray run failed, nothing was written: {lines[-1] if lines else exc!r}") from None
     lost = [p for p, r in zip(paths, out, strict=True) if r is None]
     if lost:
         raise ClusterError(f"the cluster lost {len(lost)} of {len(paths)} files (first: {lost[0]!r}); "
