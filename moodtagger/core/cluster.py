@@ -148,7 +148,8 @@ def iter_rows(
     if workers is None:
         workers = gpus or max(1, int(resources.get("CPU", 1)) - 1)
     use_gpu = gpus > 0
-    items = [{"idx": i, "path": os.fsencode(p)} for i, p in enumerate(paths)]
+    # workers get absolute paths (their working folder is not ours); results keep the caller's
+    items = [{"idx": i, "path": os.fsencode(os.path.abspath(p))} for i, p in enumerate(paths)]
     block_rows = block_rows or max(batch_size, min(1024, len(items) // (4 * workers) or 1))
     ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // block_rows)))
     ds = ds.map_batches(_decode_batch, fn_kwargs={"size": entry.input_size}, batch_size=batch_size,
