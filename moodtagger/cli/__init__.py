@@ -14,7 +14,7 @@ from moodtagger import __version__
 from moodtagger.core.tools import ToolMissing
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
-_MODULES = ("library", "model", "tags", "gui")
+_MODULES = ("library", "model", "tags", "cluster", "gui")
 
 
 class UserError(Exception):

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--model", help="model id from models/*.json (default: the shipped model)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster (ray://host:10001, "
+                   "host:6379, auto) or 'local' to start Ray here; needs moodtagger[cluster]")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
@@ -55,7 +57,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     files, errors = expand_paths(args.paths)
     try:
-        model = MoodModel(args.model, device=args.device)
+        model = _RayRun(args) if args.ray else MoodModel(args.model, device=args.device)
     except ModelError as exc:
         raise UserError(str(exc)) from None
     rows = []
@@ -83,6 +85,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
         err(f"predicted {sum(r.prediction is not None for r in rows)} photos with {model.model_id} "
             f"({model.device}, {model.backend}); {len(errors)} errors")
     return 1 if errors else 0
+
+
+class _RayRun:
+    """``predict --ray``: the same loop and writer as local prediction, the work on Ray."""
+
+    def __init__(self, args: argparse.Namespace):
+        from moodtagger.core.model import registry
+
+        self.args = args
+        self.model_id = registry.entry(args.model).id
+        self.device, self.backend = "ray", f"Ray at {args.ray}"
+
+    def predict_paths(self, files, *, batch_size, progress):
+        from moodtagger.cli import UserError
+        from moodtagger.core import cluster
+
+        try:
+            yield cluster.predict_paths(files, address=self.args.ray, model_id=self.model_id,
+                                        batch_size=batch_size, progress=progress)
+        except cluster.ClusterError as exc:
+            raise UserError(str(exc)) from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -199,7 +199,7 @@ class MoodModel:
 
     def prepare(self, path: str) -> np.ndarray:
         """Decode one file to the model input (raises imaging.ImageError)."""
-        return imaging.decode(path, model_size=self.size, thumb_size=0).model_input
+        return prepare_file(path, self.size)
 
     def predict_paths(
         self,
@@ -229,7 +229,7 @@ class MoodModel:
                     nxt = next(it, None)
                     if nxt is None:
                         return
-                    futures.append((nxt[0], nxt[1], pool.submit(_decode_safe, self, nxt[1])))
+                    futures.append((nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.size)))
 
             fill()
             while futures:
@@ -256,9 +256,16 @@ class MoodModel:
                 yield results
 
 
-def _decode_safe(model: MoodModel, path: str) -> tuple[np.ndarray | None, str | None]:
+def prepare_file(path: str, size: int) -> np.ndarray:
+    """Decode one file to the uint8 (size, size, 3) model input (raises imaging.ImageError).
+    The one preprocessing rule: local prediction and the Ray pipeline (core/cluster.py) call it."""
+    return imaging.decode(path, model_size=size, thumb_size=0).model_input
+
+
+def decode_safe(path: str, size: int) -> tuple[np.ndarray | None, str | None]:
+    """:func:`prepare_file` that never raises: a bad file is ``(None, reason)``."""
     try:
-        return model.prepare(path), None
+        return prepare_file(path, size), None
     except imaging.ImageError as exc:
         return None, str(exc)
     except Exception as exc:  # never let one file stop the run
