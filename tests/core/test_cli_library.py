@@ -54,7 +54,7 @@ def test_broken_catalog_is_one_sentence(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "c.db"
     bad.write_bytes(b"garbage" * 1000)
     assert main(["list", "--catalog", str(bad)]) == 2
-    assert "cannot open catalog" in capsys.readouterr().err
+    assert "is damaged" in capsys.readouterr().err
 
 
 def _predict_by_hand(db: str) -> dict[str, Prediction]:
