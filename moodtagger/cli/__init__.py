@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 
 from moodtagger import __version__
+from moodtagger.core.catalog import CatalogError, default_catalog_path, describe_db_error
 from moodtagger.core.tools import ToolMissing
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
@@ -50,8 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
     try:
         return int(args.func(args) or 0)
-    except (UserError, ToolMissing) as exc:
+    except (UserError, ToolMissing, CatalogError) as exc:
         print(f"moodtagger: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # the catalog failed mid-command (disk full, damaged, read-only)
+        path = getattr(args, "catalog", None) or default_catalog_path()
+        print(f"moodtagger: {describe_db_error(path, exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `moodtagger export | head`: the reader left, that is fine
         import os

@@ -126,11 +126,9 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX write_journal_state ON write_journal(state);
     """,
-    # 2 -> 3: the XMP sidecars' size/mtime (an edit by another tool is noticed on rescan) and
-    # the flat keywords a write added (so --clear removes only those)
+    # 2 -> 3: the XMP sidecars' size/mtime (an edit by another tool is noticed on rescan)
     """
     ALTER TABLE photos ADD COLUMN sidecar_sig TEXT;
-    ALTER TABLE choices ADD COLUMN added_keywords TEXT;
     """,
 ]
 
@@ -608,17 +606,6 @@ class Catalog:
             args.append(json.dumps([int(i) for i in photo_ids]))
         rows = self.conn.execute(sql + " ORDER BY p.path", args)
         return [(_photo(r[:-1]), json.loads(r[-1])) for r in rows]
-
-    def set_added_keywords(self, photo_id: int, keywords: Sequence[str]) -> None:
-        """Remember the flat keywords a write added to the file (``--clear`` removes only those)."""
-        self.conn.execute("UPDATE choices SET added_keywords=? WHERE photo_id=?",
-                          (json.dumps(sorted(set(keywords))), photo_id))
-
-    def added_keywords(self, photo_id: int) -> list[str] | None:
-        """The flat keywords our writes added (None: not known, e.g. an older catalog)."""
-        row = self.conn.execute("SELECT added_keywords FROM choices WHERE photo_id=?",
-                                (photo_id,)).fetchone()
-        return json.loads(row[0]) if row and row[0] is not None else None
 
     def forget_choices(self, photo_ids: Iterable[int]) -> int:
         """Drop the choices of ``photo_ids`` (the files are not touched); returns how many."""

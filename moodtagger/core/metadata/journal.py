@@ -127,7 +127,12 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
             current = catalog.choice(item.photo_id) if item.photo_id is not None else None
             if current is not None and sorted(current[0]) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
-                catalog.mark_choice(item.photo_id, state, res.error)
+                if not item.moods and state == "written":
+                    # a clear that reached the file: the photo is unconfirmed again, so a later
+                    # accept can choose for it (issue 11 item 6)
+                    catalog.forget_choice(item.photo_id)
+                else:
+                    catalog.mark_choice(item.photo_id, state, res.error)
             if item.photo_id is not None:
                 if res.size is not None and res.mtime_ns is not None:
                     catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
