@@ -23,11 +23,18 @@ class UserError(Exception):
     """An expected problem the user can act on: printed as one sentence, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one sentence (exit 2), pointing at --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--catalog", metavar="PATH", help="catalog database (default: per-user data dir)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moodtagger",
         description="See how your photos feel, filter by mood, and write mood keywords into them.",
     )
