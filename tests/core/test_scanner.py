@@ -9,7 +9,7 @@ from pathlib import Path
 
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog, Prediction
-from moodtagger.core.scanner import content_identity, scan, walk
+from moodtagger.core.scanner import scan, walk
 
 PROBS = (0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
 
