@@ -14,7 +14,6 @@ import pytest
 
 from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog, Prediction
-from moodtagger.core.choices import accept
 from moodtagger.core.metadata import close_shared_service, write_choices
 from moodtagger.core.scanner import content_identity, scan
 from moodtagger.core.tools import exiftool_path
@@ -105,6 +104,8 @@ def test_scan_write_move_rescan_keeps_prediction_and_choice(make_image, tmp_path
 
 def test_accept_never_uses_the_previous_pictures_prediction(make_image, tmp_path: Path) -> None:
     """Issue 11 item 5: the file changed (rescan without predicting, or not rescanned yet)."""
+    from moodtagger.core.choices import accept
+
     lib = tmp_path / "lib"
     a = make_image("a.jpg", root=lib, size=(300, 200), seed=6)
     b = make_image("b.jpg", root=lib, size=(300, 200), seed=7)

@@ -61,7 +61,7 @@ def test_two_writes_at_once_never_delete_each_others_temp_files(make_image, tmp_
     finally:
         close_shared_service()
     assert [m.moods for m in moods] == [["awe"]] * 40 + [["fear"]] * 40
-    leftovers = [p for p in lib.rglob("*") if p.is_file() and p.suffix != ".jpg"]
+    leftovers = [p for p in lib.rglob("*") if p.is_file() and p.name.startswith(".")]
     assert leftovers == []
 
 
@@ -84,3 +84,31 @@ def test_the_second_writer_waits_and_says_so(make_image, tmp_path: Path) -> None
     assert rc == 0
     assert "waiting for another moodtagger" in err
     assert waited > 1.0
+
+
+def test_another_process_recovering_during_a_batch_leaves_it_alone(make_image, tmp_path: Path) -> None:
+    """A second process runs recover() at the moment the first batch has a temp file in flight
+    (as `write` or the GUI does at the start of its own batch)."""
+    lib = tmp_path / "lib"
+    for i in range(20):
+        make_image(f"p{i}.jpg", root=lib, seed=i, size=(2000, 1500))
+    db = tmp_path / "c.db"
+    assert finish(start("scan", "--no-predict", "-q", "--catalog", str(db), str(lib)))[0] == 0
+    recoverer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys, time; from moodtagger.core.catalog import Catalog\n"
+         "from moodtagger.core.metadata.journal import recover\n"
+         f"c = Catalog({str(db)!r}); lib = {str(lib)!r}\n"
+         "t = time.monotonic()\n"
+         "while time.monotonic() - t < 60:\n"
+         "    if any(n.startswith('.') for n in os.listdir(lib)):\n"
+         "        print('temp seen', flush=True); recover(c); print('recovered', flush=True); break\n"
+         "    time.sleep(0.001)"],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(1.0)  # the recoverer is watching
+    first = start("write", "--catalog", str(db), "--mood", "awe", "--", str(lib))
+    rc, _out, err = finish(first)
+    out, _ = recoverer.communicate(timeout=60)
+    assert out.split() == ["temp", "seen", "recovered"]
+    assert rc == 0 and "written 20, unchanged 0, failed 0" in err, err
+    assert [p for p in lib.iterdir() if p.name.startswith(".")] == []  # no temp copies left
