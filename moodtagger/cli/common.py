@@ -40,6 +40,18 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
+def mood(text: str) -> str:
+    """argparse type for a mood name ("Awe", "awe", "sad"); one message for every subcommand."""
+    import argparse
+
+    from moodtagger.core.moods import normalize_mood
+
+    try:
+        return normalize_mood(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def probability(text: str) -> float:
     """argparse type for --min: a number from 0 to 1."""
     import argparse

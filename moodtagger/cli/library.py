@@ -9,6 +9,7 @@ from moodtagger.cli.common import (
     check_output,
     dump_json,
     err,
+    mood,
     open_catalog,
     output_file,
     plural,
@@ -19,7 +20,7 @@ from moodtagger.cli.common import (
 )
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
-from moodtagger.core.moods import MOODS, normalize_mood
+from moodtagger.core.moods import MOODS
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("list", parents=[common], help="list catalogued photos with their top mood",
                        description="List photos in the catalog with their top predicted mood.")
-    p.add_argument("--mood", type=_mood, help="only photos whose top mood is M")
+    p.add_argument("--mood", type=mood, help="only photos whose top mood is M")
     p.add_argument("--min", type=probability, default=0.0, metavar="P",
                    help="only photos whose probability for --mood (or top mood) is at least P (0..1)")
     p.add_argument("--state", choices=STATES, help="only photos in this state")
@@ -58,11 +59,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_export)
 
 
-def _mood(text: str) -> str:
-    try:
-        return normalize_mood(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def current_model_id() -> str | None:

@@ -9,6 +9,7 @@ from moodtagger.cli.common import (
     dump_json,
     err,
     expand_paths,
+    mood,
     open_catalog,
     plural,
     probability,
@@ -16,14 +17,7 @@ from moodtagger.cli.common import (
     safe_print,
     shown,
 )
-from moodtagger.core.moods import MOODS, display_name, normalize_mood
-
-
-def _mood(text: str) -> str:
-    try:
-        return normalize_mood(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"unknown mood {text!r}; choose from {', '.join(MOODS)}") from None
+from moodtagger.core.moods import display_name
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -59,7 +53,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "new version is verified; RAW files get an XMP sidecar.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="photos or folders (use -- before names starting with -)")
-    p.add_argument("--mood", action="append", type=_mood, default=[], metavar="M",
+    p.add_argument("--mood", action="append", type=mood, default=[], metavar="M",
                    help="mood to write (repeatable); replaces the moods moodtagger wrote before")
     p.add_argument("--clear", action="store_true", help="remove the moods moodtagger wrote from PATHs")
     p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
