@@ -93,13 +93,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _training_ready(command: str) -> None:
     """`train`/`eval` need the [train] extra and the team data: say so in one sentence."""
-    import importlib.util
-
     from moodtagger.cli import UserError
     from moodtagger.core.model.datasets import shared_data_dir
 
-    if importlib.util.find_spec("sklearn") is None:
-        raise UserError(f"`moodtagger {command}` needs the training extra: pip install 'moodtagger[train]'")
+    try:
+        import sklearn  # noqa: F401  (the [train] extra)
+    except ImportError:
+        raise UserError(f"`moodtagger {command}` needs the training extra: pip install 'moodtagger[train]'") from None
     data = shared_data_dir() / "artphoto"
     if not data.is_dir():
         raise UserError(f"`moodtagger {command}` needs the training photos at {data}; "

@@ -69,6 +69,12 @@ def test_usage_errors_are_one_sentence(scanned, tmp_path: Path) -> None:
     env = {"MOODTAGGER_SHARED_DATA": str(tmp_path / "no-data")}
     one_sentence(run("eval", env=env), "training photos")
     one_sentence(run("train", "--no-eval", env=env), "training photos")
+    # without the [train] extra (scikit-learn made unimportable in a real process)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['sklearn'] = None\n"
+         "from moodtagger.cli import main; sys.exit(main(['eval']))"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    one_sentence(proc, "pip install 'moodtagger[train]'")
 
 
 def test_export_dash_is_stdout_and_counts_are_singular(make_image, tmp_path: Path) -> None:
