@@ -99,3 +99,23 @@ def test_predictions_follow_content_identity(catalog: Catalog) -> None:
     assert catalog.current_prediction(photo.id, "m") is None
     catalog.conn.execute("UPDATE photos SET identity='id1' WHERE id=?", (photo.id,))
     assert len(catalog.current_prediction(photo.id, "m").probs) == len(MOODS)
+
+
+def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    from moodtagger.core.catalog import _MIGRATIONS, _split_sql
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for step in _MIGRATIONS[:2]:
+        for stmt in _split_sql(step):
+            conn.execute(stmt)
+    conn.execute("INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == 3
+        assert cat.photos()[0].path == "/a.jpg"
+        cat.set_sidecar_sig(cat.photos()[0].id, "a.xmp:1:2")
