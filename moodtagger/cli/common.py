@@ -207,8 +207,17 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         if os.path.isdir(p):
             found = walk(os.fsencode(os.path.abspath(p)), on_error=lambda d, e: errors.append((os.fsdecode(d), e)))
             files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
-        elif os.path.exists(p):
-            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
         else:
-            errors.append((p, "no such file or folder"))
+            try:
+                os.stat(p)
+            except FileNotFoundError:
+                errors.append((p, "no such file or folder"))
+                continue
+            except PermissionError:
+                errors.append((p, "permission denied (its folder cannot be searched)"))
+                continue
+            except OSError as exc:
+                errors.append((p, exc.strerror or str(exc)))
+                continue
+            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
     return files, errors

@@ -88,6 +88,17 @@ def test_an_unsearchable_folder_is_an_error_and_its_photos_are_not_missing(make_
         assert cat.count_photos("missing") == 0 and cat.count_photos("ok") == 3
 
 
+def test_a_photo_in_an_unsearchable_folder_is_not_called_missing(make_image, tmp_path: Path) -> None:
+    photo = make_image("locked/a.jpg", size=(64, 48))
+    photo.parent.chmod(0o644)
+    try:
+        proc = cli("predict", "-q", str(photo), as_user=True)
+    finally:
+        photo.parent.chmod(0o755)
+    assert proc.returncode == 1
+    assert f"error: {photo}: permission denied" in proc.stderr and "no such file" not in proc.stderr
+
+
 def _peak_rss_kb(args: list[str]) -> tuple[int, int]:
     proc = subprocess.Popen([sys.executable, "-m", "moodtagger", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
