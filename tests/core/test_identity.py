@@ -169,3 +169,17 @@ def test_import_honours_the_configured_keyword_root(make_image, tmp_path: Path) 
     assert main(["scan", "--no-predict", "-q", "--root", "Stimmung", "--catalog", db, str(lib)]) == 0
     with Catalog(db) as cat:
         assert cat.choice(cat.photos()[0].id)[:2] == (["awe"], "written")
+
+
+def test_moods_removed_by_another_tool_make_the_photo_unconfirmed(make_image, tmp_path: Path, capsys) -> None:
+    lib = tmp_path / "lib"
+    photo = make_image("a.jpg", root=lib, size=(300, 200), seed=13)
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(photo), "--mood", "awe"]) == 0
+    other_tool(photo, "-XMP-lr:HierarchicalSubject=", "-XMP-digiKam:TagsList=", "-XMP-dc:Subject=",
+               "-IPTC:Keywords=", "-XPKeywords=")
+    assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
+    capsys.readouterr()
+    assert main(["list", "--json", "--catalog", db]) == 0
+    (row,) = __import__("json").loads(capsys.readouterr().out)
+    assert (row["chosen"], row["state"]) == ([], "unconfirmed")
