@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 
 from moodtagger import __version__
+from moodtagger.core.catalog import CatalogError, default_catalog_path, describe_db_error
 from moodtagger.core.tools import ToolMissing
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
@@ -21,11 +23,18 @@ class UserError(Exception):
     """An expected problem the user can act on: printed as one sentence, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one sentence (exit 2), pointing at --help."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--catalog", metavar="PATH", help="catalog database (default: per-user data dir)")
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moodtagger",
         description="See how your photos feel, filter by mood, and write mood keywords into them.",
     )
@@ -50,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
     try:
         return int(args.func(args) or 0)
-    except (UserError, ToolMissing) as exc:
+    except (UserError, ToolMissing, CatalogError) as exc:
         print(f"moodtagger: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:  # the catalog failed mid-command (disk full, damaged, read-only)
+        path = getattr(args, "catalog", None) or default_catalog_path()
+        print(f"moodtagger: {describe_db_error(path, exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `moodtagger export | head`: the reader left, that is fine
         import os

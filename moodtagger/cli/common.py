@@ -12,13 +12,143 @@ from typing import IO
 from moodtagger.core.catalog import Catalog, CatalogError
 
 
-def open_catalog(args) -> Catalog:
+def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalog:
+    """The catalog named by ``--catalog`` (or the default one).
+
+    ``create=False`` for commands that only make sense on an existing catalog (list, export,
+    accept, forget, write without paths): a missing one is "no catalog at PATH; run scan first",
+    not a new empty file. A second process writing to the same catalog makes this one wait;
+    it says so once on stderr."""
     from moodtagger.cli import UserError
 
+    path = getattr(args, "catalog", None) or None
+    quiet = getattr(args, "quiet", False)
+
+    def waiting() -> None:
+        if not quiet:
+            err(f"moodtagger: waiting for another moodtagger that is writing to the catalog "
+                f"{path or 'in the user data folder'} ...")
+
     try:
-        return Catalog(args.catalog) if getattr(args, "catalog", None) else Catalog()
+        return Catalog(path, create=create, readonly=readonly, on_lock_wait=waiting)
     except CatalogError as exc:
         raise UserError(str(exc)) from None
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 photo``, ``2 photos``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def mood(text: str) -> str:
+    """argparse type for a mood name ("Awe", "awe", "sad"); one message for every subcommand."""
+    import argparse
+
+    from moodtagger.core.moods import normalize_mood
+
+    try:
+        return normalize_mood(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def probability(text: str) -> float:
+    """argparse type for --min: a number from 0 to 1."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a probability from 0 to 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0..1; give a probability from 0 to 1")
+    return value
+
+
+_SQLITE_MAGIC = b"SQLite format 3\0"
+
+
+def check_output(path: str, *, force: bool = False, catalog: str | None = None) -> None:
+    """Refuse an ``-o`` target that cannot or should not be written, in one sentence:
+    a missing folder, a folder, the catalog, another SQLite database or an image (unless
+    ``force``). ``-`` is standard output and always fine."""
+    from moodtagger.cli import UserError
+    from moodtagger.core import imaging
+
+    if path == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"cannot write {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UserError(f"cannot write {path}: it is a folder; give a file name")
+    if not os.path.exists(path) or force:
+        return
+    if catalog and os.path.exists(catalog) and os.path.samefile(path, catalog):
+        raise UserError(f"{path} is the catalog; refusing to overwrite it (choose another file)")
+    try:
+        with imaging.open_regular(path) as fh:
+            head = fh.read(16)
+    except (OSError, imaging.ImageError):
+        raise UserError(f"cannot write {path}: it is not a regular file") from None
+    if head.startswith(_SQLITE_MAGIC):
+        raise UserError(f"{path} is a database (a catalog?); refusing to overwrite it (use --force)")
+    if imaging.is_image_path(path) or _looks_like_image(head):
+        raise UserError(f"{path} is an image; refusing to overwrite it with a table (use --force)")
+
+
+def _looks_like_image(head: bytes) -> bool:
+    return (head[:2] == b"\xff\xd8" or head[:8] == b"\x89PNG\r\n\x1a\n" or head[:4] in (b"II*\0", b"MM\0*")
+            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:8] == b"ftyp")
+
+
+@contextmanager
+def output_file(path: str | None) -> Iterator[IO[str]]:
+    """Text output to ``path`` (written to a temporary file beside it and renamed into place
+    only when complete), or standard output for None / ``-``."""
+    from moodtagger.cli import UserError
+
+    if path is None or path == "-":
+        # non-UTF-8 names go out as their original bytes, like `ls` would print them
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="surrogateescape")
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".moodtagger-", suffix=".part")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="", errors="surrogateescape") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink(tmp)
+        reason = "no space left on the device" if exc.errno == 28 else (exc.strerror or str(exc))
+        raise UserError(f"cannot write {path}: {reason}; nothing was written") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def err(msg: str) -> None:
@@ -77,18 +207,18 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         if os.path.isdir(p):
             found = walk(os.fsencode(os.path.abspath(p)), on_error=lambda d, e: errors.append((os.fsdecode(d), e)))
             files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
-        elif os.path.exists(p):
-            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
         else:
-            errors.append((p, _why_missing(p)))
+            try:
+                os.stat(p)
+            except FileNotFoundError:
+                errors.append((p, "no such file or folder"))
+                continue
+            except PermissionError:
+                errors.append((p, "permission denied (its folder cannot be searched)"))
+                continue
+            except OSError as exc:
+                errors.append((p, exc.strerror or str(exc)))
+                continue
+            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
     return files, errors
 
-
-def _why_missing(path: str) -> str:
-    try:
-        os.stat(path)
-    except PermissionError:
-        return "permission denied (a folder on its path cannot be opened)"
-    except OSError:
-        pass
-    return "no such file or folder"

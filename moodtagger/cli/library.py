@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-from moodtagger.cli.common import dump_json, err, open_catalog, progress_bar, safe_print, shown
+from moodtagger.cli.common import (
+    check_output,
+    dump_json,
+    err,
+    mood,
+    open_catalog,
+    output_file,
+    plural,
+    probability,
+    progress_bar,
+    safe_print,
+    shown,
+)
 from moodtagger.core import export
-from moodtagger.core.moods import MOODS, normalize_mood
+from moodtagger.core.catalog import STATES
+from moodtagger.core.moods import MOODS
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -23,30 +35,30 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where the mood model runs (default: auto = CUDA, MPS, else CPU)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--root", default="Mood",
+                   help="keyword root of the moods to import from the files (default Mood: Mood|Awe)")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("list", parents=[common], help="list catalogued photos with their top mood",
                        description="List photos in the catalog with their top predicted mood.")
-    p.add_argument("--mood", type=_mood, help="only photos whose top mood is M")
-    p.add_argument("--min", type=float, default=0.0, metavar="P",
-                   help="only photos whose probability for --mood (or top mood) is at least P")
+    p.add_argument("--mood", type=mood, help="only photos whose top mood is M")
+    p.add_argument("--min", type=probability, default=0.0, metavar="P",
+                   help="only photos whose probability for --mood (or top mood) is at least P (0..1)")
+    p.add_argument("--state", choices=STATES, help="only photos in this state")
     p.add_argument("--errors", action="store_true", help="list only files that failed, with the reason")
-    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--json", action="store_true", help="JSON output (each row with chosen and state)")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("export", parents=[common], help="export predictions as CSV or JSON",
                        description="Export every catalogued photo with its mood probabilities. CSV "
                        "columns: " + ",".join(export.CSV_COLUMNS))
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    p.add_argument("--format", choices=["csv", "json"], default=None,
+                   help="default: json for an -o FILE ending in .json, else csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE even if it is an image or a database")
     p.set_defaults(func=cmd_export)
 
 
-def _mood(text: str) -> str:
-    try:
-        return normalize_mood(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def current_model_id() -> str | None:
@@ -69,6 +81,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     for d in args.dirs:
         if not os.path.isdir(d):
             raise UserError(f"{d}: not a folder")
+    from moodtagger.core.metadata.fields import WriteSettings
+
+    try:
+        settings = WriteSettings(root=args.root)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     failed = 0
     model_problem: str | None = None
     with open_catalog(args) as cat:
@@ -85,7 +103,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if import_file_moods is not None:
                 with progress_bar("reading keywords", quiet=args.quiet) as progress:
                     result["imported_choices"] = import_file_moods(
-                        cat, photos_by_ids(cat, summary.updated_ids), progress=progress
+                        cat, photos_by_ids(cat, summary.updated_ids), settings=settings,
+                        progress=progress,
                     )
 
         if not args.no_predict:
@@ -120,16 +139,18 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not args.quiet:
             s = summary
             if s.nothing_changed:
-                line = f"nothing changed ({s.unchanged} photos unchanged)"
+                line = f"nothing changed ({plural(s.unchanged, 'photo')} unchanged)"
             else:
                 line = (f"{s.new} new, {s.changed} changed, {s.unchanged} unchanged, "
                         f"{s.moved} moved, {s.found_again} found again, {s.missing} missing, "
-                        f"{len(s.errors)} errors")
+                        f"{plural(len(s.errors), 'error')}")
+                if s.metadata_changed:
+                    line += f", {s.metadata_changed} with new keywords"
             line += f" in {s.seconds:.2f} s"
             if "predict" in result:
                 pr = result["predict"]
                 if pr["predicted"] or pr["failed"]:  # type: ignore[index]
-                    line += f"; predicted {pr['predicted']} photos with {pr['model_id']}"  # type: ignore[index]
+                    line += f"; predicted {plural(pr['predicted'], 'photo')} with {pr['model_id']}"  # type: ignore[index]
             if s.cancelled:
                 line += " (cancelled)"
             print(line)
@@ -142,7 +163,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows_out: list[dict[str, object]] = []
-    with open_catalog(args) as cat:
+    with open_catalog(args, create=False, readonly=True) as cat:
         if args.errors:
             for photo in cat.photos(status="error"):
                 rows_out.append({"path": photo.path, "error": photo.error})
@@ -150,10 +171,14 @@ def cmd_list(args: argparse.Namespace) -> int:
                 dump_json(rows_out)
             else:
                 for r in rows_out:
-                    safe_print(f"{shown(str(r['path']))}\t{r['error']}")
+                    safe_print(f"error: {shown(str(r['path']))}: {r['error']}")
             return 0
         model_id = current_model_id()
-        for photo, pred in cat.iter_with_predictions(model_id, status=("ok",)):
+        status = ("ok",) if args.state in (None, "unconfirmed", "chosen", "written") else ("ok", "error", "missing")
+        for e in export.catalog_entries(cat, model_id, status=status):
+            if args.state and e.state != args.state:
+                continue
+            pred = e.prediction
             if args.mood or args.min:
                 if pred is None:
                     continue
@@ -164,31 +189,33 @@ def cmd_list(args: argparse.Namespace) -> int:
                         continue
                 if p < args.min:
                     continue
-            rows_out.append(export.record(photo.path, pred))
+            rows_out.append(export.entry_record(e))
     if args.json:
         dump_json(rows_out)
     else:
         for r in rows_out:
             mood = r["mood"] or "-"
             prob = f"{r['probability']:.2f}" if r["probability"] is not None else "-"
-            safe_print(f"{mood:<12} {prob:>5}  {shown(str(r['path']))}")
+            chosen = ",".join(r.get("chosen") or []) or "-"  # type: ignore[arg-type]
+            safe_print(f"{mood:<12} {prob:>5}  {str(r['state']):<11} {chosen:<12} {shown(str(r['path']))}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with open_catalog(args) as cat:
-        rows = [(p.path, pred) for p, pred in cat.iter_with_predictions(current_model_id(), status=("ok",))]
-    writer = export.write_csv if args.format == "csv" else export.write_json
+    fmt = args.format or ("json" if (args.output or "").lower().endswith(".json") else "csv")
     if args.output:
-        tmp = args.output + ".part"
-        with open(tmp, "w", encoding="utf-8", newline="", errors="surrogateescape") as fh:
-            n = writer(rows, fh)
-        os.replace(tmp, args.output)
-        if not args.quiet:
-            err(f"wrote {n} rows to {args.output}")
-    else:
-        # non-UTF-8 names go out as their original bytes, like `ls` would print them
-        if hasattr(sys.stdout, "reconfigure"):
-            sys.stdout.reconfigure(errors="surrogateescape")
-        writer(rows, sys.stdout)
+        check_output(args.output, force=args.force, catalog=_catalog_path(args))
+    with open_catalog(args, create=False, readonly=True) as cat:
+        rows = export.catalog_entries(cat, current_model_id())
+    writer = export.write_csv if fmt == "csv" else export.write_json
+    with output_file(args.output) as fh:
+        n = writer(rows, fh)
+    if args.output and args.output != "-" and not args.quiet:
+        err(f"wrote {plural(n, 'row')} to {args.output}")
     return 0
+
+
+def _catalog_path(args: argparse.Namespace) -> str:
+    from moodtagger.core.catalog import default_catalog_path
+
+    return str(args.catalog or default_catalog_path())

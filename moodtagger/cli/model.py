@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from moodtagger.cli.common import err, expand_paths, progress_bar
+from moodtagger.cli.common import (
+    check_output,
+    err,
+    expand_paths,
+    output_file,
+    plural,
+    progress_bar,
+    shown,
+)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -18,8 +25,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "without touching the catalog. CSV columns are the same as `moodtagger export`.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
-    p.add_argument("--json", action="store_true", help="JSON instead of CSV")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE even if it is an image or a database")
+    p.add_argument("--json", action="store_true", help="JSON instead of CSV (also for -o FILE.json)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--model", help="model id from models/*.json (default: the shipped model)")
@@ -55,6 +63,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.registry import ModelError
 
+    if args.output:
+        check_output(args.output, force=args.force)
+    as_json = args.json or (args.output or "").lower().endswith(".json")
     files, errors = expand_paths(args.paths)
     try:
         model = _RayRun(args) if args.ray else MoodModel(args.model, device=args.device)
@@ -67,23 +78,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 rows.append(r)
                 if r.error:
                     errors.append((r.path, r.error))
-    out = open(args.output + ".part", "w", encoding="utf-8", newline="", errors="surrogateescape") if args.output else sys.stdout
-    try:
-        if args.json:
+    with output_file(args.output) as out:
+        if as_json:
             recs = [export.record(r.path, r.prediction, **({"error": r.error} if r.error else {})) for r in rows]
             json.dump(recs, out, indent=1, ensure_ascii=False)
             out.write("\n")
-        else:
+        else:  # no catalog: the chosen and state columns stay empty
             export.write_csv([(r.path, r.prediction) for r in rows if r.prediction is not None], out)
-    finally:
-        if args.output:
-            out.close()
-            os.replace(args.output + ".part", args.output)
     for path, msg in errors:
-        err(f"error: {path}: {msg}")
+        err(f"error: {shown(path)}: {msg}")
     if not args.quiet:
-        err(f"predicted {sum(r.prediction is not None for r in rows)} photos with {model.model_id} "
-            f"({model.device}, {model.backend}); {len(errors)} errors")
+        err(f"predicted {plural(sum(r.prediction is not None for r in rows), 'photo')} with {model.model_id} "
+            f"({model.device}, {model.backend}); {plural(len(errors), 'error')}")
     return 1 if errors else 0
 
 
@@ -108,7 +114,23 @@ class _RayRun:
             raise UserError(str(exc)) from None
 
 
+def _training_ready(command: str) -> None:
+    """`train`/`eval` need the [train] extra and the team data: say so in one sentence."""
+    from moodtagger.cli import UserError
+    from moodtagger.core.model.datasets import shared_data_dir
+
+    try:
+        import sklearn  # noqa: F401  (the [train] extra)
+    except ImportError:
+        raise UserError(f"`moodtagger {command}` needs the training extra: pip install 'moodtagger[train]'") from None
+    data = shared_data_dir() / "artphoto"
+    if not data.is_dir():
+        raise UserError(f"`moodtagger {command}` needs the training photos at {data}; "
+                        "put the team data there or set MOODTAGGER_SHARED_DATA")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    _training_ready("train")
     from moodtagger.core.model.registry import models_dir
     from moodtagger.core.model.train import train_and_save
 
@@ -119,6 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    _training_ready("eval")
     from moodtagger.core.model import evaluate as ev
     from moodtagger.core.model.train import CANDIDATES, CHOSEN
 

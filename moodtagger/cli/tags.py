@@ -9,19 +9,15 @@ from moodtagger.cli.common import (
     dump_json,
     err,
     expand_paths,
+    mood,
     open_catalog,
+    plural,
+    probability,
     progress_bar,
     safe_print,
     shown,
 )
-from moodtagger.core.moods import MOODS, display_name, normalize_mood
-
-
-def _mood(text: str) -> str:
-    try:
-        return normalize_mood(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"unknown mood {text!r}; choose from {', '.join(MOODS)}") from None
+from moodtagger.core.moods import display_name
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -60,7 +56,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "new version is verified; RAW files get an XMP sidecar.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="photos or folders (use -- before names starting with -)")
-    p.add_argument("--mood", action="append", type=_mood, default=[], metavar="M",
+    p.add_argument("--mood", action="append", type=mood, default=[], metavar="M",
                    help="mood to write (repeatable); replaces the moods moodtagger wrote before")
     p.add_argument("--clear", action="store_true", help="remove the moods moodtagger wrote from PATHs")
     p.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
@@ -77,11 +73,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_read)
 
     p = sub.add_parser("accept", parents=[common], help="turn confident suggestions into choices",
-                       description="For photos without a choice, make the model's top mood the "
-                       "choice where its probability is at least --min. Then run `moodtagger write`.")
-    p.add_argument("--min", type=float, default=0.5, metavar="P", help="minimum probability (default 0.5)")
+                       description="For photos without a choice (only those under PATHs, if "
+                       "given), make the model's current top mood the choice where its "
+                       "probability is at least --min. Then run `moodtagger write`.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="photos or folders (default: the whole catalog)")
+    p.add_argument("--min", type=probability, default=0.5, metavar="P", help="minimum probability, 0..1 (default 0.5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_accept)
+
+    p = sub.add_parser("forget", parents=[common], help="drop the choices of photos (files untouched)",
+                       description="Forget the chosen moods of PATHs (photos or folders) in the "
+                       "catalog, as if never chosen. The files are not changed; to remove moods "
+                       "from the files use `moodtagger write PATH --clear`.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders (use -- before names starting with -)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_forget)
 
 
 def _print_result(r, dry_run: bool) -> None:
@@ -102,18 +108,20 @@ def cmd_write(args: argparse.Namespace) -> int:
     from moodtagger.core.scanner import add_files
 
     settings = _settings(args)
-    if args.paths and not (args.mood or args.clear):
-        raise UserError("say which mood to write: --mood M (repeatable), or --clear")
     if not args.paths and (args.mood or args.clear):
         raise UserError("--mood/--clear need the photos to write them to (PATH...)")
     if args.mood and args.clear:
         raise UserError("use either --mood or --clear, not both")
     errors: list[tuple[str, str]] = []
     try:
-        with open_catalog(args) as cat, progress_bar(
+        with open_catalog(args, create=bool(args.mood or args.clear)) as cat, progress_bar(
             "checking" if args.dry_run else "writing", quiet=args.quiet
         ) as progress:
-            if args.paths:
+            if args.paths and not (args.mood or args.clear):  # the pending choices under PATHs
+                scope, errors = _catalogued(cat, args.paths)
+                summary = write_choices(cat, None, settings=settings, dry_run=args.dry_run,
+                                        progress=progress, paths=scope)
+            elif args.paths:
                 files, errors = expand_paths(args.paths)
                 if args.dry_run:  # change nothing, not even the catalog
                     summary = write_files([WriteItem(f, args.mood) for f in files], settings,
@@ -150,7 +158,7 @@ def cmd_write(args: argparse.Namespace) -> int:
             what = f"would write {summary.planned}" if args.dry_run else f"written {summary.written}"
             err(f"{what}, unchanged {summary.unchanged}, failed {summary.failed + len(errors)}"
                 + (" (cancelled)" if summary.cancelled else ""))
-            if not summary.results and not errors and not args.paths:
+            if not summary.results and not errors and not (args.mood or args.clear):
                 err("nothing to write: no pending choices (see `moodtagger accept` or `write PATH --mood M`)")
     return 1 if summary.failed or errors else 0
 
@@ -190,23 +198,63 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _catalogued(cat, paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """PATHs (files or folders) as catalogued paths; a PATH the catalog does not know is an
+    error ``(path, reason)``."""
+    scope: list[str] = []
+    errors: list[tuple[str, str]] = []
+    for p in paths:
+        if cat.photo_ids_under([p]):
+            scope.append(os.path.abspath(p))
+        elif not os.path.exists(p):
+            errors.append((p, "no such file or folder"))
+        else:
+            errors.append((p, "not in the catalog; run `moodtagger scan` on its folder first"))
+    return scope, errors
+
+
 def cmd_accept(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
     from moodtagger.cli.library import current_model_id
-    from moodtagger.core.choices import accept_suggestions
+    from moodtagger.core.choices import accept
 
-    if not 0.0 <= args.min <= 1.0:
-        raise UserError("--min must be a probability between 0 and 1")
-    with open_catalog(args) as cat:
+    with open_catalog(args, create=False) as cat:
         model_id = current_model_id()
         if model_id is None:
             raise UserError("no mood model is installed; predictions are needed to accept")
-        accepted = accept_suggestions(cat, model_id, args.min)
-        pending = len(cat.pending_choices())
+        errors: list[tuple[str, str]] = []
+        ids = None
+        if args.paths:
+            scope, errors = _catalogued(cat, args.paths)
+            ids = cat.photo_ids_under(scope)
+        result = accept(cat, model_id, args.min, photo_ids=ids)
+        pending = len(cat.pending_choices(ids))
     if args.json:
-        dump_json({"accepted": [{"photo_id": i, "mood": m, "probability": round(p, 4)} for i, m, p in accepted],
-                   "pending": pending})
-    elif not args.quiet:
-        err(f"accepted {len(accepted)} suggestion(s) with probability >= {args.min:g}; "
-            f"{pending} choice(s) pending: run `moodtagger write` to write them into the files")
-    return 0
+        dump_json({"accepted": [{"photo_id": i, "mood": m, "probability": round(p, 4)} for i, m, p in result.accepted],
+                   "stale": result.stale, "pending": pending,
+                   "errors": [{"path": p, "error": e} for p, e in errors]})
+    else:
+        for p in result.stale:
+            err(f"skipped: {shown(p)}: the file changed since the last scan; run `moodtagger scan` first")
+        for p, e in errors:
+            err(f"error: {shown(p)}: {e}")
+        if not args.quiet:
+            err(f"accepted {plural(len(result.accepted), 'suggestion')} with probability >= {args.min:g}; "
+                f"{plural(pending, 'choice')} pending: run `moodtagger write` to write them into the files")
+    return 1 if errors else 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    with open_catalog(args, create=False) as cat:
+        scope, errors = _catalogued(cat, args.paths)
+        with cat.writer_lock():
+            ids = cat.photo_ids_under(scope)
+            n = cat.forget_choices(ids)
+    if args.json:
+        dump_json({"forgotten": n, "errors": [{"path": p, "error": e} for p, e in errors]})
+    else:
+        for p, e in errors:
+            err(f"error: {shown(p)}: {e}")
+        if not args.quiet:
+            err(f"forgot the {plural(n, 'choice')} of {plural(len(ids), 'photo')}; the files are unchanged")
+    return 1 if errors else 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -125,13 +126,46 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX write_journal_state ON write_journal(state);
     """,
+    # 2 -> 3: the XMP sidecars' size/mtime (an edit by another tool is noticed on rescan)
+    """
+    ALTER TABLE photos ADD COLUMN sidecar_sig TEXT;
+    """,
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 class CatalogError(Exception):
-    """The catalog cannot be opened or is newer than this program."""
+    """The catalog cannot be opened, written or is newer than this program (one sentence)."""
+
+
+def describe_db_error(path: str | os.PathLike[str], exc: BaseException) -> str:
+    """One sentence a user can act on for an SQLite error on the catalog at ``path``."""
+    msg = str(exc).lower()
+    if "disk is full" in msg or "no space" in msg:
+        return (f"the disk holding the catalog {path} is full; free some space and run the "
+                "command again (nothing was half-written)")
+    if "readonly" in msg or "read-only" in msg:
+        return f"the catalog {path} is read-only; make it writable or use another --catalog"
+    if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+        return (f"the catalog {path} is damaged ({exc}); move it away and run `moodtagger scan` "
+                "again (your photos and the keywords in them are safe)")
+    if "locked" in msg or "busy" in msg:
+        return f"the catalog {path} is busy in another process; try again when it has finished"
+    if "unable to open" in msg:
+        return f"cannot open the catalog {path}: check that its folder exists and is writable"
+    return f"cannot use the catalog {path}: {exc}"
+
+
+# --------------------------------------------------------------------------------------------
+# One writer per catalog across processes (issue 12 item 7)
+# --------------------------------------------------------------------------------------------
+_LOCKS: dict[str, list] = {}  # real path -> [RLock, fd or None, depth]
+_LOCKS_GUARD = threading.Lock()
+
+
+def lock_path(db: str | os.PathLike[str]) -> str:
+    return os.fspath(db) + ".lock"
 
 
 def init_db(conn: sqlite3.Connection) -> int:
@@ -142,13 +176,25 @@ def init_db(conn: sqlite3.Connection) -> int:
             f"the catalog has schema version {found}, newer than this moodtagger "
             f"({SCHEMA_VERSION}); upgrade moodtagger or use another --catalog"
         )
-    for version in range(found, SCHEMA_VERSION):
-        with conn:  # one transaction per step: a crash never leaves a half-migrated schema
-            conn.execute("BEGIN")
+    if found == SCHEMA_VERSION:
+        return found
+    # One transaction per step, taken with the write lock (BEGIN IMMEDIATE) and the version read
+    # again inside it: two processes opening a new catalog at once never both run a step (that
+    # was "table roots already exists"), and a crash never leaves a half-migrated schema.
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return found
             for statement in _split_sql(_MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
-    return found
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def _split_sql(script: str) -> Iterator[str]:
@@ -189,6 +235,28 @@ class Prediction:
         return MOODS[i], self.probs[i]
 
 
+# The one rule for "current prediction" (issue 11 item 5): a prediction by the model in use,
+# made for the pixels the photo has now (its image-data fingerprint). Everything that shows,
+# exports, accepts or decides what to predict joins predictions with this condition
+# (``r`` = predictions, ``p`` = photos, one parameter: the model id).
+CURRENT_PREDICTION = "r.photo_id=p.id AND r.model_id=? AND r.identity IS p.identity"
+
+STATES = ("unconfirmed", "chosen", "written", "failed", "missing")
+
+
+def photo_state(photo_status: str, choice_state: str | None) -> str:
+    """The one rule for a photo's state as `list --json`, CSV and filters show it."""
+    if photo_status == "missing":
+        return "missing"
+    if photo_status == "error" or choice_state == "failed":
+        return "failed"
+    if choice_state == "written":
+        return "written"
+    if choice_state == "pending":
+        return "chosen"
+    return "unconfirmed"
+
+
 _PHOTO_COLS = "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error"
 
 
@@ -199,25 +267,122 @@ def _photo(row: Sequence) -> PhotoRow:
 class Catalog:
     """One connection to the catalog database. Use from one thread only."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0):
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0,
+        create: bool = True, readonly: bool = False,
+        on_lock_wait: Callable[[], None] | None = None,
+    ):
+        """``create=False``: a missing catalog is an error ("no catalog at PATH; run scan
+        first") instead of a new empty one. ``readonly=True``: only read; a catalog file
+        without write permission is then opened immutable (no -wal/-shm files are created).
+        A catalog file without write permission is refused for writing in one sentence."""
         self.path = Path(path) if path is not None else default_catalog_path()
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.on_lock_wait = on_lock_wait
+        memory = str(self.path) == ":memory:"
+        exists = memory or self.path.exists()
+        if not exists and not create:
+            raise CatalogError(f"no catalog at {self.path}; run `moodtagger scan DIR` first")
+        if exists and not memory and self.path.is_dir():
+            raise CatalogError(f"the catalog {self.path} is a folder, not a catalog file")
+        writable = memory or not exists or _writable(self.path)
+        if exists and not writable and not readonly:
+            raise CatalogError(
+                f"the catalog {self.path} is read-only; make it writable or use another --catalog")
+        self.readonly = readonly
+        if not memory and not exists:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CatalogError(f"cannot create the catalog folder {self.path.parent}: "
+                                   f"{exc.strerror or exc}") from None
         try:
+            if readonly and not writable:
+                uri = "file:" + _uri_path(self.path) + "?mode=ro&immutable=1"
+                self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
+                                            check_same_thread=False)
+                self.conn.execute("PRAGMA query_only=ON")
+                found = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if found != SCHEMA_VERSION:
+                    raise CatalogError(
+                        f"the catalog {self.path} is read-only and has schema version {found}, "
+                        f"not {SCHEMA_VERSION}; make it writable once so it can be upgraded")
+                return
             self.conn = sqlite3.connect(
                 str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
             )
+            self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             init_db(self.conn)
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open catalog {self.path}: {exc}") from exc
+            if readonly:
+                self.conn.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            raise CatalogError(describe_db_error(self.path, exc)) from exc
 
     # -- plumbing ---------------------------------------------------------------------------
     def close(self) -> None:
         self.conn.close()
+
+    @contextmanager
+    def writer_lock(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the one-writer-per-catalog lock (across processes and threads) for a scan or a
+        write batch. Re-entrant in one thread. Another holder makes this wait (after calling
+        ``on_lock_wait`` once); with ``timeout`` it then gives up with a :class:`CatalogError`.
+        """
+        if str(self.path) == ":memory:":
+            yield
+            return
+        key = os.path.realpath(self.path)
+        with _LOCKS_GUARD:
+            entry = _LOCKS.setdefault(key, [threading.RLock(), None, 0])
+        rlock: threading.RLock = entry[0]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        warned = False
+        while not rlock.acquire(timeout=0.2):
+            if not warned and self.on_lock_wait:
+                self.on_lock_wait()
+                warned = True
+            if deadline is not None and time.monotonic() > deadline:
+                raise CatalogError(f"another moodtagger is writing to the catalog {self.path}; "
+                                   "try again when it has finished")
+        try:
+            if entry[2] == 0:
+                entry[1] = self._flock(deadline, warned)
+            entry[2] += 1
+            try:
+                yield
+            finally:
+                entry[2] -= 1
+                if entry[2] == 0 and entry[1] is not None:
+                    os.close(entry[1])  # closing the descriptor releases the flock
+                    entry[1] = None
+        finally:
+            rlock.release()
+
+    def _flock(self, deadline: float | None, warned: bool) -> int | None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: SQLite's own locking only
+            return None
+        try:
+            fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise CatalogError(f"cannot lock the catalog {self.path}: cannot create "
+                               f"{lock_path(self.path)}: {exc.strerror or exc}") from None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if not warned and self.on_lock_wait:
+                    self.on_lock_wait()
+                    warned = True
+                if deadline is not None and time.monotonic() > deadline:
+                    os.close(fd)
+                    raise CatalogError(f"another moodtagger is writing to the catalog {self.path}; "
+                                       "try again when it has finished") from None
+                time.sleep(0.1)
 
     def __enter__(self) -> Catalog:
         return self
@@ -324,37 +489,79 @@ class Catalog:
         return Prediction(tuple(row[: len(MOODS)]), row[-2], row[-1])
 
     def photos_needing_prediction(self, model_id: str) -> list[PhotoRow]:
-        """Readable photos with no prediction by ``model_id`` for their current content."""
+        """Readable photos with no current prediction by ``model_id`` (see CURRENT_PREDICTION)."""
         rows = self.conn.execute(
             f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))} FROM photos p "
-            "LEFT JOIN predictions r ON r.photo_id=p.id AND r.model_id=? "
-            "WHERE p.status='ok' AND (r.photo_id IS NULL OR r.identity IS NOT p.identity) "
-            "ORDER BY p.path",
+            f"LEFT JOIN predictions r ON {CURRENT_PREDICTION} "
+            "WHERE p.status='ok' AND r.photo_id IS NULL ORDER BY p.path",
             (model_id,),
         )
         return [_photo(r) for r in rows]
 
+    def current_prediction(self, photo_id: int, model_id: str | None) -> Prediction | None:
+        """The photo's current prediction (the one rule: CURRENT_PREDICTION), or None."""
+        for _photo_row, pred, _c, _s in self.iter_library(model_id, status=None, photo_ids=[photo_id]):
+            return pred
+        return None
+
     def iter_with_predictions(
         self, model_id: str | None, *, status: Iterable[str] = ("ok", "error", "new")
     ) -> Iterator[tuple[PhotoRow, Prediction | None]]:
-        """Every photo with its latest prediction (by ``model_id``, or any model if None)."""
-        statuses = list(status)
-        cond = "r.model_id=?" if model_id else "r.created_at=(SELECT MAX(created_at) FROM predictions WHERE photo_id=p.id)"
-        args: list[object] = [model_id] if model_id else []
-        args.extend(statuses)
+        """Every photo with its current prediction (by ``model_id``, or the newest current one
+        by any model if None). A prediction made for other pixels is never returned."""
+        for photo, pred, _c, _s in self.iter_library(model_id, status=status):
+            yield photo, pred
+
+    def iter_library(
+        self, model_id: str | None, *, status: Iterable[str] | None = ("ok",),
+        photo_ids: Iterable[int] | None = None,
+    ) -> Iterator[tuple[PhotoRow, Prediction | None, list[str] | None, str]]:
+        """(photo, current prediction, chosen moods or None, state) in path order.
+
+        ``state`` is :func:`photo_state`: unconfirmed | chosen | written | failed | missing."""
+        if model_id:
+            cond, args = CURRENT_PREDICTION, [model_id]
+        else:
+            cond = ("r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
+                    "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)")
+            args = []
+        where = []
+        if status is not None:
+            statuses = list(status)
+            where.append(f"p.status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        if photo_ids is not None:
+            where.append("p.id IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps([int(i) for i in photo_ids]))
         sql = (
             f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))}, "
-            f"{', '.join('r.' + c for c in PROB_COLUMNS)}, r.valence, r.arousal, r.photo_id "
-            f"FROM photos p LEFT JOIN predictions r ON r.photo_id=p.id AND {cond} "
-            f"WHERE p.status IN ({','.join('?' * len(statuses))}) ORDER BY p.path"
+            f"{', '.join('r.' + c for c in PROB_COLUMNS)}, r.valence, r.arousal, r.photo_id, "
+            "c.moods, c.state "
+            f"FROM photos p LEFT JOIN predictions r ON {cond} "
+            "LEFT JOIN choices c ON c.photo_id=p.id"
+            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.path"
         )
         n = len(_PHOTO_COLS.split(", "))
+        m = len(MOODS)
         for row in self.conn.execute(sql, args):
             photo = _photo(row[:n])
-            if row[-1] is None:
-                yield photo, None
-            else:
-                yield photo, Prediction(tuple(row[n : n + len(MOODS)]), row[-3], row[-2])
+            pred = None if row[n + m + 2] is None else Prediction(
+                tuple(row[n : n + m]), row[n + m], row[n + m + 1])
+            chosen = json.loads(row[-2]) if row[-2] is not None else None
+            yield photo, pred, chosen, photo_state(photo.status, row[-1])
+
+    def photo_ids_under(self, paths: Iterable[str | os.PathLike[str] | bytes]) -> list[int]:
+        """Ids of catalogued photos that are one of ``paths`` or lie in a folder among them."""
+        ids: dict[int, None] = {}
+        for p in paths:
+            raw = fs(os.path.abspath(os.fsdecode(p) if isinstance(p, bytes) else p)).rstrip(b"/") or b"/"
+            prefix = raw if raw.endswith(b"/") else raw + b"/"
+            for (i,) in self.conn.execute(
+                "SELECT id FROM photos WHERE path=? OR (path >= ? AND path < ?) ORDER BY path",
+                (raw, prefix, prefix[:-1] + b"0"),
+            ):
+                ids[i] = None
+        return list(ids)
 
     # -- choices ----------------------------------------------------------------------------
     def set_choice(
@@ -389,12 +596,26 @@ class Catalog:
             (state, error, state, time.time(), photo_id),
         )
 
-    def pending_choices(self) -> list[tuple[PhotoRow, list[str]]]:
-        rows = self.conn.execute(
-            f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))}, c.moods FROM choices c "
-            "JOIN photos p ON p.id=c.photo_id WHERE c.state IN ('pending', 'failed') ORDER BY p.path"
-        )
+    def pending_choices(self, photo_ids: Iterable[int] | None = None) -> list[tuple[PhotoRow, list[str]]]:
+        """Choices not yet in the files (pending or failed), optionally only for ``photo_ids``."""
+        sql = (f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))}, c.moods FROM choices c "
+               "JOIN photos p ON p.id=c.photo_id WHERE c.state IN ('pending', 'failed')")
+        args: list[object] = []
+        if photo_ids is not None:
+            sql += " AND p.id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps([int(i) for i in photo_ids]))
+        rows = self.conn.execute(sql + " ORDER BY p.path", args)
         return [(_photo(r[:-1]), json.loads(r[-1])) for r in rows]
+
+    def forget_choices(self, photo_ids: Iterable[int]) -> int:
+        """Drop the choices of ``photo_ids`` (the files are not touched); returns how many."""
+        ids = json.dumps([int(i) for i in photo_ids])
+        with self.transaction() as c:
+            return c.execute("DELETE FROM choices WHERE photo_id IN (SELECT value FROM json_each(?))",
+                             (ids,)).rowcount
+
+    def set_sidecar_sig(self, photo_id: int, sig: str | None) -> None:
+        self.conn.execute("UPDATE photos SET sidecar_sig=? WHERE id=?", (sig, photo_id))
 
     # -- keywords found in the files ---------------------------------------------------------
     def set_file_keywords(self, photo_id: int, keywords: Sequence[str], moods: Sequence[str]) -> None:
@@ -408,6 +629,22 @@ class Catalog:
             "SELECT keywords, moods FROM file_keywords WHERE photo_id=?", (photo_id,)
         ).fetchone()
         return (json.loads(row[0]), json.loads(row[1])) if row else None
+
+
+def _writable(path: Path) -> bool:
+    try:
+        st = path.stat()
+    except OSError:
+        return True
+    # the permission bits, not os.access: root can write anything, but a catalog the user
+    # made read-only is meant to stay as it is
+    return bool(st.st_mode & 0o222) and os.access(path.parent, os.W_OK)
+
+
+def _uri_path(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(os.path.abspath(path))
 
 
 ProgressFn = Callable[[int, int], None]

@@ -1,30 +1,63 @@
-"""Turning the model's suggestions into the user's choices."""
+"""Turning the model's suggestions into the user's choices (one rule for the CLI and the GUI)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from moodtagger.core.catalog import Catalog
+
+
+@dataclass
+class AcceptResult:
+    accepted: list[tuple[int, str, float]] = field(default_factory=list)  # photo id, mood, p
+    stale: list[str] = field(default_factory=list)  # paths changed on disk since the last scan
 
 
 def accept_suggestions(
     catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
 ) -> list[tuple[int, str, float]]:
-    """Make the top prediction the chosen mood where it is at least ``min_p``.
+    """Make the top *current* prediction the chosen mood where it is at least ``min_p``.
 
     Photos the user already chose for are left alone. Returns (photo_id, mood, probability)
     for each new choice (state 'pending': still to be written into the file).
     """
-    wanted = set(photo_ids) if photo_ids is not None else None
-    accepted: list[tuple[int, str, float]] = []
-    rows = list(catalog.iter_with_predictions(model_id, status=("ok",)))
-    with catalog.transaction():
-        for photo, pred in rows:
-            if pred is None or (wanted is not None and photo.id not in wanted):
+    return accept(catalog, model_id, min_p, photo_ids=photo_ids).accepted
+
+
+def accept(
+    catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
+) -> AcceptResult:
+    """:func:`accept_suggestions` with the photos it skipped because their file changed.
+
+    A prediction is used only if it is current (``CURRENT_PREDICTION``: made by this model for
+    the photo's present image data) and the file still has the size and date the catalog
+    knows; a file changed since the last scan is skipped (reported in ``stale``), never
+    accepted on the previous picture's prediction.
+    """
+    out = AcceptResult()
+    ids = None if photo_ids is None else list(photo_ids)
+    if ids is not None and not ids:
+        return out
+    rows = list(catalog.iter_library(model_id, status=("ok",), photo_ids=ids))
+    with catalog.writer_lock(), catalog.transaction():
+        for photo, pred, chosen, _state in rows:
+            if pred is None or chosen is not None:
                 continue
             mood, p = pred.top
-            if p < min_p or catalog.choice(photo.id) is not None:
+            if p < min_p:
+                continue
+            try:
+                st = os.stat(photo.path)
+            except OSError:
+                out.stale.append(photo.path)
+                continue
+            if st.st_size != photo.size or st.st_mtime_ns != photo.mtime_ns:
+                out.stale.append(photo.path)
+                continue
+            if catalog.choice(photo.id) is not None:  # chosen meanwhile (another process)
                 continue
             catalog.set_choice(photo.id, [mood], source="model")
-            accepted.append((photo.id, mood, p))
-    return accepted
+            out.accepted.append((photo.id, mood, p))
+    return out

@@ -4,26 +4,56 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import IO
 
-from moodtagger.core.catalog import Prediction
+from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 
-def row_values(path: str, pred: Prediction | None) -> list[str]:
+@dataclass(frozen=True)
+class Entry:
+    """One exported photo. ``chosen``/``state`` are None outside a catalog (``predict``)."""
+
+    path: str
+    prediction: Prediction | None
+    chosen: Sequence[str] | None = None
+    state: str | None = None
+
+
+def catalog_entries(catalog: Catalog, model_id: str | None, *, status: Iterable[str] | None = ("ok",),
+                    photo_ids: Iterable[int] | None = None) -> list[Entry]:
+    """Every photo with its current prediction, choice and state (the one rule in the catalog)."""
+    return [Entry(p.path, pred, chosen if chosen is not None else [], state)
+            for p, pred, chosen, state in catalog.iter_library(model_id, status=status, photo_ids=photo_ids)]
+
+
+def _num(x: float | None, digits: int) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def row_values(path: str, pred: Prediction | None, chosen: Sequence[str] | None = None,
+               state: str | None = None) -> list[str]:
+    tail = [";".join(chosen) if chosen is not None else "", state or ""]
     if pred is None:
-        return [path, "", ""] + [""] * len(MOODS)
+        return [path, "", ""] + [""] * len(MOODS) + ["", ""] + tail
     mood, p = pred.top
-    return [path, mood, f"{p:.6f}", *(f"{x:.6f}" for x in pred.probs)]
+    return [path, mood, f"{p:.6f}", *(f"{x:.6f}" for x in pred.probs),
+            _num(pred.valence, 3), _num(pred.arousal, 3), *tail]
 
 
-def write_csv(rows: Iterable[tuple[str, Prediction | None]], fh: IO[str]) -> int:
+def _entries(rows: Iterable[Entry | tuple[str, Prediction | None]]) -> Iterable[Entry]:
+    for r in rows:
+        yield r if isinstance(r, Entry) else Entry(r[0], r[1])
+
+
+def write_csv(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]) -> int:
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     n = 0
-    for path, pred in rows:
-        writer.writerow(row_values(path, pred))
+    for e in _entries(rows):
+        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state))
         n += 1
     return n
 
@@ -44,8 +74,15 @@ def record(path: str, pred: Prediction | None, **extra: object) -> dict[str, obj
     return rec
 
 
-def write_json(rows: Iterable[tuple[str, Prediction | None]], fh: IO[str]) -> int:
-    items = [record(p, pred) for p, pred in rows]
+def entry_record(e: Entry) -> dict[str, object]:
+    extra: dict[str, object] = {}
+    if e.state is not None:
+        extra = {"chosen": list(e.chosen or []), "state": e.state}
+    return record(e.path, e.prediction, **extra)
+
+
+def write_json(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]) -> int:
+    items = [entry_record(e) for e in _entries(rows)]
     json.dump(items, fh, indent=1, ensure_ascii=False)
     fh.write("\n")
     return len(items)

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import struct
 import tempfile
 import threading
@@ -43,6 +44,10 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 THUMB_SIZE = 256
+# Pixels being decoded at once across all threads (scan and predict decode in pools): a few huge
+# images must not be decoded side by side (five 196-megapixel PNGs took 5 GB). One image alone
+# is always allowed (MAX_PIXELS caps it).
+PIXEL_BUDGET = int(os.environ.get("MOODTAGGER_PIXEL_BUDGET", MAX_PIXELS))
 
 JPEG_EXT = {".jpg", ".jpeg", ".jpe", ".jfif"}
 RAW_EXT = {".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".orf", ".raf", ".rw2", ".pef", ".srw", ".rwl", ".3fr", ".iiq", ".erf", ".kdc", ".mrw", ".x3f"}
@@ -69,6 +74,46 @@ class Decoded:
     model_input: np.ndarray | None  # uint8 (size, size, 3)
 
 
+class _PixelBudget:
+    """A counting budget of decoded pixels shared by every decoding thread of the process."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.in_use = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> int:
+        n = max(0, min(int(n), self.limit))
+        with self._cond:
+            while self.in_use and self.in_use + n > self.limit:
+                self._cond.wait()
+            self.in_use += n
+            self.peak = max(self.peak, self.in_use)
+        return n
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.in_use -= n
+            self._cond.notify_all()
+
+
+PIXELS = _PixelBudget(PIXEL_BUDGET)
+
+
+def open_regular(path: str | os.PathLike[str] | bytes):
+    """Open a file for reading only if it is a regular file; never blocks (a FIFO, a device or a
+    socket named like a photo is refused, as is a file swapped for one after listing)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageError("not a regular file (a pipe, device or socket); skipped")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def is_image_path(name: str | bytes) -> bool:
     ext = os.path.splitext(os.fsdecode(name))[1].lower()
     return ext in IMAGE_EXT
@@ -88,6 +133,7 @@ def open_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> 
     path = os.fspath(path)
     try:
         if is_raw(path):
+            open_regular(path).close()
             preview = raw_preview(path)
             opened = _open(io.BytesIO(preview.jpeg), min_side, fmt_override="RAW",
                            orientation=preview.orientation)
@@ -97,7 +143,7 @@ def open_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> 
                     w, h = h, w
                 opened = OpenedImage(opened.image, w, h, opened.orientation, opened.format)
             return opened
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return _open(fh, min_side)
     except ImageError:
         raise
@@ -143,15 +189,30 @@ def _open(
             if short > min_side:
                 scale = min_side / short
                 im.draft("RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999))))
-        im.load()  # before getexif(): for some formats it loads, and must not hide decode errors
+        dw, dh = im.size  # what will be decoded (after draft scaling)
+        ticket = PIXELS.acquire(dw * dh)
         try:
-            own = int(im.getexif().get(0x0112, 1) or 1)
-        except Exception:  # broken EXIF must not make a good image unreadable
-            own = 1
-        if own == 1 and orientation:  # RAW preview: the orientation lives in the RAW's EXIF
-            own = orientation
-        orientation = own if own in range(1, 9) else 1
-        rgb = _to_srgb(_to_rgb(im), im.info.get("icc_profile"))
+            im.load()  # before getexif(): for some formats it loads, and must not hide decode errors
+            try:
+                own = int(im.getexif().get(0x0112, 1) or 1)
+            except Exception:  # broken EXIF must not make a good image unreadable
+                own = 1
+            if own == 1 and orientation:  # RAW preview: the orientation lives in the RAW's EXIF
+                own = orientation
+            orientation = own if own in range(1, 9) else 1
+            src: Image.Image = im
+            if min_side and not isinstance(im, JpegImageFile):
+                # like JPEG draft scaling: a box reduction by an integer factor that keeps the
+                # short side >= 2x what the caller needs, so a huge PNG/TIFF does not stay in
+                # memory at full size while it is thumbnailed and fed to the model
+                factor = min(dw, dh) // (2 * min_side)
+                if factor >= 2 and im.mode in ("RGB", "RGBA", "L", "LA", "CMYK", "I", "F"):
+                    src = im.reduce(factor)
+                    src.info = im.info
+            rgb = _to_srgb(_to_rgb(src), im.info.get("icc_profile"))
+            del src
+        finally:
+            PIXELS.release(ticket)
     if orientation != 1:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
     fw, fh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
@@ -387,3 +448,123 @@ def cached_thumbnail(
         except OSError:
             pass  # a read-only cache only costs speed
     return thumb
+
+
+# ------------------------------------------------------------------------------------------
+# Image-data fingerprint: the photo's identity, blind to metadata (issue 11 item 4)
+# ------------------------------------------------------------------------------------------
+_SAMPLE = 64 * 1024
+_PNG_IMAGE_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"acTL", b"fcTL", b"fdAT"}
+_WEBP_IMAGE_CHUNKS = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
+
+
+def data_fingerprint(fh, size: int) -> str | None:
+    """A fingerprint of the image data alone, read from the file without decoding it.
+
+    JPEG: every segment except APPn/COM (where EXIF, XMP, IPTC, ICC live), then the entropy
+    coded data (its length, first and last 64 KiB). PNG: the image chunks (IHDR, PLTE, tRNS,
+    IDAT, APNG frames) by length and CRC plus the first 64 KiB of IDAT. WebP: the VP8/VP8L/ALPH/
+    ANIM/ANMF chunks. So a keyword edit by any tool (exiftool, Lightroom, digiKam) leaves it as
+    it is, and a moved photo is recognised after a write. Other formats: None (the caller
+    hashes the decoded pixels instead). Reads a few hundred KiB at most.
+    """
+    fh.seek(0)
+    head = fh.read(12)
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        if head[:2] == b"\xff\xd8":
+            h.update(b"jpeg")
+            return _jpeg_fp(fh, size, h)
+        if head[:8] == b"\x89PNG\r\n\x1a\n":
+            h.update(b"png")
+            return _png_fp(fh, size, h)
+        if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            h.update(b"webp")
+            return _webp_fp(fh, size, h)
+    except (struct.error, ValueError, OSError):
+        return None
+    return None
+
+
+def _sample_tail(fh, start: int, end: int, h) -> None:
+    h.update((end - start).to_bytes(8, "little"))
+    fh.seek(start)
+    h.update(fh.read(min(_SAMPLE, end - start)))
+    if end - start > _SAMPLE:
+        fh.seek(max(start + _SAMPLE, end - _SAMPLE))
+        h.update(fh.read(end - max(start + _SAMPLE, end - _SAMPLE)))
+
+
+def _jpeg_fp(fh, size: int, h) -> str | None:
+    pos = 2
+    while pos + 4 <= size:
+        fh.seek(pos)
+        b = fh.read(2)
+        if len(b) < 2 or b[0] != 0xFF:
+            return None
+        marker = b[1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        if marker == 0xD9:
+            break
+        length = struct.unpack(">H", fh.read(2))[0]
+        if length < 2:
+            return None
+        end = pos + 2 + length
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):  # APPn and COM are metadata
+            fh.seek(pos)
+            h.update(fh.read(2 + length))
+        if marker == 0xDA:  # start of scan: the rest is image data
+            _sample_tail(fh, end, size, h)
+            return h.hexdigest()
+        pos = end
+    return None
+
+
+def _png_fp(fh, size: int, h) -> str | None:
+    pos = 8
+    first_idat = True
+    while pos + 12 <= size:
+        fh.seek(pos)
+        length, ctype = struct.unpack(">I4s", fh.read(8))
+        if ctype in _PNG_IMAGE_CHUNKS:
+            if ctype in (b"IDAT", b"fdAT"):
+                fh.seek(pos + 8 + length)
+                h.update(ctype + length.to_bytes(4, "big") + fh.read(4))  # its CRC covers the data
+                if first_idat:
+                    fh.seek(pos + 8)
+                    h.update(fh.read(min(length, _SAMPLE)))
+                    first_idat = False
+            else:
+                h.update(ctype + fh.read(length))
+        if ctype == b"IEND":
+            break
+        pos += 12 + length
+    return None if first_idat else h.hexdigest()
+
+
+def _webp_fp(fh, size: int, h) -> str | None:
+    pos = 12
+    found = False
+    while pos + 8 <= size:
+        fh.seek(pos)
+        ctype, length = struct.unpack("<4sI", fh.read(8))
+        if ctype in _WEBP_IMAGE_CHUNKS:
+            h.update(ctype)
+            _sample_tail(fh, pos + 8, min(size, pos + 8 + length), h)
+            found = True
+        # VP8X is left out: tools add it (with metadata flags) when they add EXIF/XMP
+        pos += 8 + length + (length & 1)
+    return h.hexdigest() if found else None
+
+
+def pixel_fingerprint(image: Image.Image) -> str:
+    """A fingerprint of decoded pixels (formats whose image data cannot be read directly)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"px:{image.mode}:{image.size}".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()

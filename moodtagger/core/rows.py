@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from moodtagger.core.catalog import PROB_COLUMNS, Catalog, Prediction
+from moodtagger.core.catalog import CURRENT_PREDICTION, PROB_COLUMNS, Catalog, Prediction
 from moodtagger.core.moods import INDEX, MOODS
 
 # photo status codes
@@ -37,7 +37,7 @@ _SQL = (
     + ", ".join(f"r.{c}" for c in PROB_COLUMNS)
     + ", r.valence, r.arousal, c.moods, c.state, c.error "
     "FROM photos p "
-    "LEFT JOIN predictions r ON r.photo_id=p.id AND r.model_id=? AND r.identity IS p.identity "
+    f"LEFT JOIN predictions r ON {CURRENT_PREDICTION} "
     "LEFT JOIN choices c ON c.photo_id=p.id "
     "WHERE p.status != 'missing'"
 )

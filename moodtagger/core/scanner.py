@@ -36,7 +36,6 @@ SKIP_DIRS = {
 BATCH = 256
 PERMISSION_DENIED = "permission denied"
 VANISHED = "file vanished before it could be read"
-_HASH_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -47,6 +46,7 @@ class ScanSummary:
     missing: int = 0
     moved: int = 0
     found_again: int = 0
+    metadata_changed: int = 0  # same image data, new metadata (or sidecar): keywords re-read
     errors: list[tuple[str, str]] = field(default_factory=list)
     updated_ids: list[int] = field(default_factory=list)  # new/changed/moved photos, decoded ok
     seconds: float = 0.0
@@ -54,7 +54,8 @@ class ScanSummary:
 
     @property
     def nothing_changed(self) -> bool:
-        return not (self.new or self.changed or self.missing or self.moved or self.found_again or self.errors)
+        return not (self.new or self.changed or self.missing or self.moved or self.found_again
+                    or self.metadata_changed or self.errors)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -64,6 +65,7 @@ class ScanSummary:
             "missing": self.missing,
             "moved": self.moved,
             "found_again": self.found_again,
+            "metadata_changed": self.metadata_changed,
             "errors": [{"path": p, "error": e} for p, e in self.errors],
             "seconds": round(self.seconds, 3),
             "cancelled": self.cancelled,
@@ -71,11 +73,17 @@ class ScanSummary:
 
 
 # ------------------------------------------------------------------------------------------
-def walk(root: bytes, *, on_error: Callable[[bytes, str], None] | None = None) -> Iterator[tuple[bytes, os.stat_result]]:
-    """Yield ``(path, stat)`` for every image file under ``root``.
+def walk(
+    root: bytes, *, on_error: Callable[[bytes, str], None] | None = None,
+    sidecars: dict[bytes, os.stat_result] | None = None,
+) -> Iterator[tuple[bytes, os.stat_result]]:
+    """Yield ``(path, stat)`` for every regular image file under ``root``.
 
     Follows directory symlinks but never visits a directory twice (no loops); skips hidden
-    and system folders. ``on_error`` receives folders that cannot be listed.
+    and system folders. ``on_error`` receives folders that cannot be listed or searched (a
+    folder readable but not searchable lists its names but cannot stat them: that is the
+    folder's error, not a folder full of vanished photos). ``sidecars`` collects the stat of
+    every ``*.xmp`` file seen, by lower-cased path.
     """
     seen: set[tuple[int, int]] = set()
     stack = [root]
@@ -99,6 +107,7 @@ def walk(root: bytes, *, on_error: Callable[[bytes, str], None] | None = None) -
                 on_error(folder, f"cannot list folder: {_os_error(exc)}")
             continue
         subdirs = []
+        denied = False
         for entry in entries:
             name = entry.name
             if name.startswith(b"."):
@@ -108,13 +117,21 @@ def walk(root: bytes, *, on_error: Callable[[bytes, str], None] | None = None) -
                     if name not in SKIP_DIRS:
                         subdirs.append(entry.path)
                     continue
+                if sidecars is not None and name.lower().endswith(b".xmp"):
+                    sidecars[entry.path.lower()] = entry.stat()
+                    continue
                 if not imaging.is_image_path(name):
                     continue
                 est = entry.stat()
+            except PermissionError:
+                denied = True  # listable but not searchable: cannot stat what it holds
+                continue
             except OSError:
                 continue  # vanished between listing and stat: it is simply not there
             if stat.S_ISREG(est.st_mode):
                 yield entry.path, est
+        if denied and on_error:
+            on_error(folder, "cannot open files in this folder: permission denied")
         stack.extend(sorted(subdirs, reverse=True))
 
 
@@ -134,18 +151,41 @@ def _os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def content_identity(path: bytes | str, size: int) -> str:
-    """Fast content identity: blake2b of the size and the first and last 64 KiB."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(size.to_bytes(8, "little"))
-    with open(path, "rb") as fh:
-        h.update(fh.read(_HASH_CHUNK))
-        if size > 2 * _HASH_CHUNK:
-            fh.seek(size - _HASH_CHUNK)
-            h.update(fh.read(_HASH_CHUNK))
-        elif size > _HASH_CHUNK:
-            h.update(fh.read())
-    return h.hexdigest()
+def content_identity(path: bytes | str, size: int) -> str | None:
+    """The identity from the image data alone (JPEG scan data, PNG IDAT, WebP VP8), or None for
+    formats whose data is not read directly (then :func:`inspect_file` hashes the pixels)."""
+    with imaging.open_regular(path) as fh:
+        return imaging.data_fingerprint(fh, size)
+
+
+def _identity(data_fp: str | None, info: imaging.OpenedImage) -> str:
+    """The photo's identity: its image data plus the orientation it is shown in (a rotation
+    is a change of what the model sees; a keyword edit is not)."""
+    fp = data_fp or imaging.pixel_fingerprint(info.image)
+    return hashlib.blake2b(f"{fp}:{info.orientation}".encode(), digest_size=16).hexdigest()
+
+
+def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None) -> str | None:
+    """Size and date of the photo's XMP sidecars (``photo.xmp``, ``photo.ext.xmp``), or None."""
+    low = path.lower()
+    stem = os.path.splitext(low)[0]
+    parts = []
+    for cand in (stem + b".xmp", low + b".xmp"):
+        if sidecars is not None:
+            st = sidecars.get(cand)
+        else:
+            st = None
+            for real in (os.path.splitext(path)[0] + b".xmp", path + b".xmp",
+                         os.path.splitext(path)[0] + b".XMP", path + b".XMP"):
+                if real.lower() == cand:
+                    try:
+                        st = os.stat(real)
+                        break
+                    except OSError:
+                        continue
+        if st is not None:
+            parts.append(f"{os.path.basename(cand).decode('utf-8', 'replace')}:{st.st_size}:{st.st_mtime_ns}")
+    return ";".join(sorted(set(parts))) or None
 
 
 @dataclass
@@ -159,6 +199,7 @@ class _Result:
     orientation: int | None = None
     format: str | None = None
     error: str | None = None
+    sidecar_sig: str | None = None
 
 
 def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = True) -> _Result:
@@ -167,8 +208,9 @@ def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = Tr
     try:
         if size == 0:
             raise imaging.ImageError("empty file (0 bytes)")
-        res.identity = content_identity(path, size)
+        data_fp = None if imaging.is_raw(os.fsdecode(path)) else content_identity(path, size)
         info = imaging.open_image(os.fsdecode(path), min_side=imaging.THUMB_SIZE)
+        res.identity = _identity(data_fp, info)
         res.width, res.height, res.orientation, res.format = info.width, info.height, info.orientation, info.format
         if thumbnails:
             try:
@@ -198,11 +240,29 @@ def scan(
     workers: int | None = None,
     thumbnails: bool = True,
 ) -> ScanSummary:
-    """Index ``roots`` into ``catalog`` incrementally; see the module docstring."""
+    """Index ``roots`` into ``catalog`` incrementally; see the module docstring.
+
+    Holds the catalog's writer lock (one scan or write per catalog at a time, across
+    processes: a second one waits)."""
+    with catalog.writer_lock():
+        return _scan(catalog, roots, progress=progress, cancel=cancel, workers=workers,
+                     thumbnails=thumbnails)
+
+
+def _scan(
+    catalog: Catalog,
+    roots: Iterable[str | os.PathLike[str] | bytes],
+    *,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+    workers: int | None,
+    thumbnails: bool,
+) -> ScanSummary:
     t0 = time.perf_counter()
     summary = ScanSummary()
     conn = catalog.conn
-    todo: list[tuple[bytes, int, int, int | None]] = []  # path, size, mtime_ns, existing id
+    todo: list[tuple[bytes, int, int, int | None, str | None]] = []  # path, size, mtime_ns, id, sidecar sig
+    sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
     vanished: list[int] = []
     now = time.time()
 
@@ -214,26 +274,31 @@ def scan(
         root_id = catalog.add_root(os.fsdecode(root_b))
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
-        known: dict[bytes, tuple[int, int | None, int | None, str]] = {
-            r[0]: (r[1], r[2], r[3], "retry" if r[4] == "error" and _transient(r[5]) else r[4])
+        known: dict[bytes, tuple[int, int | None, int | None, str, str | None]] = {
+            r[0]: (r[1], r[2], r[3], "retry" if r[4] == "error" and _transient(r[5]) else r[4], r[6])
             for r in conn.execute(
-                "SELECT path, id, size, mtime_ns, status, error FROM photos "
+                "SELECT path, id, size, mtime_ns, status, error, sidecar_sig FROM photos "
                 "WHERE path >= ? AND path < ?",
                 (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
             )
         }
         folder_errors: list[tuple[bytes, str]] = []
-        for path, st in walk(root_b, on_error=_collect(folder_errors)):
+        sidecars: dict[bytes, os.stat_result] = {}
+        for path, st in walk(root_b, on_error=_collect(folder_errors), sidecars=sidecars):
             if cancel is not None and cancel.is_set():
                 summary.cancelled = True
                 break
             row = known.pop(path, None)
+            sig = sidecar_signature(path, sidecars) if sidecars else None
             if row is None:
-                todo.append((path, st.st_size, st.st_mtime_ns, None))
+                todo.append((path, st.st_size, st.st_mtime_ns, None, sig))
             elif row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] in ("ok", "error"):
-                summary.unchanged += 1
+                if sig != row[4] and row[3] == "ok":
+                    sidecar_changed.append((sig, row[0]))  # another tool edited the sidecar
+                else:
+                    summary.unchanged += 1
             else:
-                todo.append((path, st.st_size, st.st_mtime_ns, row[0]))
+                todo.append((path, st.st_size, st.st_mtime_ns, row[0], sig))
         for p, e in folder_errors:
             summary.errors.append((os.fsdecode(p), e))
         if not summary.cancelled:
@@ -245,6 +310,13 @@ def scan(
             )
         conn.execute("UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
                      (root_id, prefix, prefix[:-1] + b"0"))
+
+    if sidecar_changed:
+        with catalog.transaction() as c:
+            c.executemany("UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
+                          [(sig, now, i) for sig, i in sidecar_changed])
+        summary.metadata_changed += len(sidecar_changed)
+        summary.updated_ids.extend(i for _, i in sidecar_changed)
 
     # vanished files: mark missing (they may turn out to be moves below)
     if vanished:
@@ -270,7 +342,7 @@ def scan(
                 futures = []
                 it = iter(todo)
                 for item in it:
-                    futures.append((pool.submit(inspect_file, item[0], item[1], item[2], thumbnails=thumbnails), item[3]))
+                    futures.append((pool.submit(_inspect, item, thumbnails), item[3]))
                     if len(futures) >= window:
                         break
                 while futures:
@@ -282,7 +354,7 @@ def scan(
                         return
                     nxt = next(it, None)
                     if nxt is not None:
-                        futures.append((pool.submit(inspect_file, nxt[0], nxt[1], nxt[2], thumbnails=thumbnails), nxt[3]))
+                        futures.append((pool.submit(_inspect, nxt, thumbnails), nxt[3]))
 
             for res, existing in results():
                 pending.append((res, existing))
@@ -300,6 +372,12 @@ def scan(
     return summary
 
 
+def _inspect(item: tuple[bytes, int, int, int | None, str | None], thumbnails: bool) -> _Result:
+    res = inspect_file(item[0], item[1], item[2], thumbnails=thumbnails)
+    res.sidecar_sig = item[4]
+    return res
+
+
 def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: ScanSummary) -> None:
     if not batch:
         return
@@ -308,7 +386,7 @@ def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: S
         for res, existing in batch:
             status = "error" if res.error else "ok"
             values = (res.size, res.mtime_ns, res.identity, res.width, res.height, res.orientation,
-                      res.format, status, res.error, now)
+                      res.format, status, res.error, res.sidecar_sig, now)
             if existing is None and res.identity and not res.error:
                 # a move: a missing photo with the same content takes the new path
                 moved = c.execute(
@@ -318,7 +396,7 @@ def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: S
                 if moved:
                     c.execute(
                         "UPDATE photos SET path=?, size=?, mtime_ns=?, identity=?, width=?, height=?, "
-                        "orientation=?, format=?, status=?, error=?, updated_at=? WHERE id=?",
+                        "orientation=?, format=?, status=?, error=?, sidecar_sig=?, updated_at=? WHERE id=?",
                         (res.path, *values, moved[0]),
                     )
                     summary.moved += 1
@@ -327,7 +405,8 @@ def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: S
             if existing is None:
                 cur = c.execute(
                     "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                    "format, status, error, updated_at, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "format, status, error, sidecar_sig, updated_at, added_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (res.path, *values, now),
                 )
                 photo_id = int(cur.lastrowid or 0)
@@ -336,12 +415,17 @@ def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: S
                 prev = c.execute("SELECT status, identity FROM photos WHERE id=?", (existing,)).fetchone()
                 c.execute(
                     "UPDATE photos SET size=?, mtime_ns=?, identity=?, width=?, height=?, "
-                    "orientation=?, format=?, status=?, error=?, updated_at=? WHERE id=?",
+                    "orientation=?, format=?, status=?, error=?, sidecar_sig=?, updated_at=? WHERE id=?",
                     (*values, existing),
                 )
                 photo_id = existing
-                if prev and prev[0] == "missing" and prev[1] == res.identity:
+                same_pixels = prev is not None and prev[1] == res.identity and not res.error
+                if same_pixels and prev[0] == "missing":
                     summary.found_again += 1
+                elif same_pixels and prev[0] == "ok":
+                    # only the metadata changed (a keyword edit, our own write): the current
+                    # prediction stays current; the keywords are read again
+                    summary.metadata_changed += 1
                 else:
                     summary.changed += 1
             if res.error:
@@ -379,6 +463,7 @@ def add_files(catalog: Catalog, paths: Iterable[str | os.PathLike[str]]) -> tupl
         known = catalog.photo_by_path(path)
         if known is None or known.size != st.st_size or known.mtime_ns != st.st_mtime_ns:
             res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns)
+            res.sidecar_sig = sidecar_signature(os.fsencode(path), None)
             _store(catalog, [(res, known.id if known else None)], summary)
             known = catalog.photo_by_path(path)
         if known is not None:

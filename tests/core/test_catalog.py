@@ -75,7 +75,7 @@ def test_newer_catalog_is_refused_with_a_sentence(tmp_path: Path) -> None:
 
 def test_not_a_database_is_a_catalog_error(tmp_path: Path) -> None:
     (tmp_path / "c.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(CatalogError, match="cannot open catalog"):
+    with pytest.raises(CatalogError, match="is damaged"):
         Catalog(tmp_path / "c.db")
 
 
@@ -92,5 +92,30 @@ def test_predictions_follow_content_identity(catalog: Catalog) -> None:
     # the file's content changed: the old prediction no longer counts
     catalog.conn.execute("UPDATE photos SET identity='id2' WHERE id=?", (photo.id,))
     assert [p.id for p in catalog.photos_needing_prediction("m")] == [photo.id]
+    # one rule for "current prediction" (issue 11 item 5): the previous picture's prediction is
+    # never shown, exported or accepted
     rows = list(catalog.iter_with_predictions("m"))
-    assert rows[0][1] is not None and len(rows[0][1].probs) == len(MOODS)
+    assert rows[0][1] is None
+    assert catalog.current_prediction(photo.id, "m") is None
+    catalog.conn.execute("UPDATE photos SET identity='id1' WHERE id=?", (photo.id,))
+    assert len(catalog.current_prediction(photo.id, "m").probs) == len(MOODS)
+
+
+def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    from moodtagger.core.catalog import _MIGRATIONS, _split_sql
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    for step in _MIGRATIONS[:2]:
+        for stmt in _split_sql(step):
+            conn.execute(stmt)
+    conn.execute("INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == 3
+        assert cat.photos()[0].path == "/a.jpg"
+        cat.set_sidecar_sig(cat.photos()[0].id, "a.xmp:1:2")

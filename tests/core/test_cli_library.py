@@ -54,7 +54,7 @@ def test_broken_catalog_is_one_sentence(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "c.db"
     bad.write_bytes(b"garbage" * 1000)
     assert main(["list", "--catalog", str(bad)]) == 2
-    assert "cannot open catalog" in capsys.readouterr().err
+    assert "is damaged" in capsys.readouterr().err
 
 
 def _predict_by_hand(db: str) -> dict[str, Prediction]:
@@ -79,8 +79,10 @@ def test_export_csv_columns_and_values(library, capsys, tmp_path: Path) -> None:
     assert main(["export", "--catalog", db]) == 0  # before any model ran: empty mood columns
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert tuple(rows[0]) == CSV_COLUMNS
-    assert rows[0] == "path,mood,probability,amusement,anger,awe,contentment,disgust,excitement,fear,sadness".split(",")
-    assert len(rows) == 4 and all(r[1:] == [""] * 10 for r in rows[1:])
+    # the contract: the first 11 columns never move; valence,arousal,chosen,state appended
+    assert rows[0] == ("path,mood,probability,amusement,anger,awe,contentment,disgust,excitement,fear,sadness,"
+                       "valence,arousal,chosen,state").split(",")
+    assert len(rows) == 4 and all(r[1:] == [""] * 13 + ["unconfirmed"] for r in rows[1:])
 
     preds = _predict_by_hand(db)
     out = tmp_path / "moods.csv"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog, Prediction
-from moodtagger.core.scanner import content_identity, scan, walk
+from moodtagger.core.scanner import scan, walk
 
 PROBS = (0.3, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
 
@@ -121,16 +121,6 @@ def test_scanner_api_runs_in_a_worker_thread(tmp_path: Path, make_image) -> None
     t.start()
     t.join(60)
     assert out == [1]
-
-
-def test_content_identity_depends_on_content_not_name(tmp_path: Path) -> None:
-    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    data = os.urandom(300_000)
-    a.write_bytes(data)
-    b.write_bytes(data)
-    c.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # last byte differs
-    ids = [content_identity(p, p.stat().st_size) for p in (a, b, c)]
-    assert ids[0] == ids[1] != ids[2]
 
 
 def test_imagenet_sample_scans_clean_and_rescans_as_unchanged(imagenet_sample: Path, catalog: Catalog) -> None:

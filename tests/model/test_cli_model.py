@@ -31,7 +31,8 @@ def test_predict_csv_has_export_columns(make_image, tmp_path: Path, capsys) -> N
     assert len(rows) == 3
     for r in rows[1:]:
         assert r[1] in MOODS
-        assert abs(sum(float(v) for v in r[3:]) - 1) < 1e-3
+        assert abs(sum(float(v) for v in r[3:11]) - 1) < 1e-3  # the 8 moods
+        assert r[13:] == ["", ""]  # chosen, state: no catalog
 
 
 def test_predict_reports_bad_files_and_exits_1(make_image, tmp_path: Path, capsys) -> None:

@@ -1,8 +1,9 @@
 """On scan: read the keywords already in new/changed files into the catalog.
 
 The files are the source of truth for keywords. Moods found there (written by moodtagger or by
-any tool using ``Mood|M`` / ``Mood/M``) become the photo's chosen moods, marked as written —
-unless the user has a choice that is not written yet, which is never overwritten.
+any tool using ``Mood|M`` / ``Mood/M``, under the configured keyword root) become the photo's
+chosen moods, marked as written — unless the user has a choice that is not written yet, which is
+never overwritten. Moods removed from the file by another tool make the photo unconfirmed again.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def import_file_moods(
             if current is not None and current[1] != "written":
                 continue  # the user's unwritten choice wins
             if current is None and not fm.moods:
+                continue
+            if not fm.moods:
+                # another tool removed the moods: the photo is unconfirmed again (as after
+                # `write --clear`), not "written with no mood"
+                catalog.forget_choice(photo.id)
+                imported += 1
                 continue
             if current is None or sorted(current[0]) != sorted(fm.moods):
                 catalog.set_choice(photo.id, fm.moods, source="file", state="written")

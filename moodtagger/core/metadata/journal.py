@@ -3,8 +3,10 @@
 Every batch first records one ``write_journal`` row per file (``pending``) and, before exiftool
 creates the temporary file, that file's name. Results are committed per file together with the
 choice's state and the file's new size/mtime (so the next scan does not see a "changed" file).
-If the process dies at any moment, :func:`recover` (run at the start of every batch) deletes
-leftover temporary files; the originals are either fully old or fully new (``os.replace`` is
+A batch holds the catalog's writer lock (one writer per catalog across processes and
+threads), so the journal rows still 'pending' when a batch starts belong to a process that
+died: if the process dies at any moment, :func:`recover` (run at the start of every batch, under
+the lock) deletes leftover temporary files — never those of a live batch; the originals are either fully old or fully new (``os.replace`` is
 atomic), and the choices not yet marked written are simply written again — a file that already
 holds them comes out "unchanged".
 """
@@ -21,10 +23,18 @@ from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.metadata.writer import FileResult, WriteItem, Writer, WriteSummary
+from moodtagger.core.scanner import sidecar_signature
 
 
 def recover(catalog: Catalog) -> int:
-    """Finish the journal of a batch that was interrupted: remove its temporary files."""
+    """Finish the journal of a batch that was interrupted: remove its temporary files.
+
+    Takes the writer lock: while another process is writing, its rows are not touched."""
+    with catalog.writer_lock():
+        return _recover(catalog)
+
+
+def _recover(catalog: Catalog) -> int:
     rows = catalog.conn.execute(
         "SELECT id, temp_path FROM write_journal WHERE state='pending'"
     ).fetchall()
@@ -45,9 +55,14 @@ def recover(catalog: Catalog) -> int:
     return len(rows)
 
 
-def choices_to_write(catalog: Catalog, photo_ids: Sequence[int] | None) -> list[WriteItem]:
+def choices_to_write(
+    catalog: Catalog, photo_ids: Sequence[int] | None, paths: Sequence[str] | None = None
+) -> list[WriteItem]:
+    """The items to write: ``photo_ids``' choices, or every pending/failed choice (only those
+    under ``paths``, files or folders, when given)."""
     if photo_ids is None:
-        return [WriteItem(p.path, moods, p.id) for p, moods in catalog.pending_choices()]
+        scope = catalog.photo_ids_under(paths) if paths is not None else None
+        return [WriteItem(p.path, moods, p.id) for p, moods in catalog.pending_choices(scope)]
     items = []
     for pid in photo_ids:
         photo = catalog.photo(pid)
@@ -67,17 +82,26 @@ def write_choices(
     cancel: threading.Event | None = None,
     service: ExifToolService | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    paths: Sequence[str] | None = None,
 ) -> WriteSummary:
-    """Write the chosen moods of ``photo_ids`` (None: every pending or failed choice).
+    """Write the chosen moods of ``photo_ids`` (None: every pending or failed choice, only
+    those under ``paths`` when given).
 
     Failed files keep their choice pending (state 'failed' + reason) for the next run.
+    Holds the catalog's writer lock for the whole batch (another process waits).
     """
     writer = Writer(settings, service)
-    items = choices_to_write(catalog, photo_ids)
     if dry_run:
+        items = choices_to_write(catalog, photo_ids, paths)
         return writer.write(items, dry_run=True, progress=progress, cancel=cancel,
                             on_result=(lambda _i, r: on_result(r)) if on_result else None)
-    recover(catalog)
+    with catalog.writer_lock():
+        items = choices_to_write(catalog, photo_ids, paths)
+        return _write_batch(catalog, writer, items, progress, cancel, on_result)
+
+
+def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSummary:
+    _recover(catalog)
     batch = uuid.uuid4().hex
     now = time.time()
     journal: dict[int, int] = {}  # id(item) -> its journal row
@@ -103,12 +127,18 @@ def write_choices(
             current = catalog.choice(item.photo_id) if item.photo_id is not None else None
             if current is not None and sorted(current[0]) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
-                catalog.mark_choice(item.photo_id, state, res.error)
+                if not item.moods and state == "written":
+                    # a clear that reached the file: the photo is unconfirmed again, so a later
+                    # accept can choose for it (issue 11 item 6)
+                    catalog.forget_choice(item.photo_id)
+                else:
+                    catalog.mark_choice(item.photo_id, state, res.error)
             if item.photo_id is not None:
                 if res.size is not None and res.mtime_ns is not None:
                     catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
                 if res.status != "failed":
                     catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
+                    catalog.set_sidecar_sig(item.photo_id, sidecar_signature(fs(item.path), None))
         if on_result:
             on_result(res)
 
