@@ -176,22 +176,25 @@ def _size_or_none(path: str) -> int | None:
 def _open(
     fp, min_side: int | None, fmt_override: str | None = None, orientation: int | None = None
 ) -> OpenedImage:
-    with Image.open(fp) as im:
-        fmt = fmt_override or (im.format or "unknown")
-        w, h = im.size
-        if w * h > MAX_PIXELS:
-            raise ImageError(f"refused: {w}x{h} pixels exceeds the {MAX_PIXELS:,} pixel guard")
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
-        if min_side and isinstance(im, JpegImageFile):  # JPEG and MPO
-            # draft picks the largest DCT scale whose result is still >= the requested size
-            short = min(w, h)
-            if short > min_side:
-                scale = min_side / short
-                im.draft("RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999))))
-        dw, dh = im.size  # what will be decoded (after draft scaling)
-        ticket = PIXELS.acquire(dw * dh)
-        try:
+    # The ticket is released only once the decoded full-size image is closed (after the with
+    # block): releasing it earlier let the next thread decode while this one still held its pixels.
+    ticket = 0
+    try:
+        with Image.open(fp) as im:
+            fmt = fmt_override or (im.format or "unknown")
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise ImageError(f"refused: {w}x{h} pixels exceeds the {MAX_PIXELS:,} pixel guard")
+            if getattr(im, "n_frames", 1) > 1:
+                im.seek(0)
+            if min_side and isinstance(im, JpegImageFile):  # JPEG and MPO
+                # draft picks the largest DCT scale whose result is still >= the requested size
+                short = min(w, h)
+                if short > min_side:
+                    scale = min_side / short
+                    im.draft("RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999))))
+            dw, dh = im.size  # what will be decoded (after draft scaling)
+            ticket = PIXELS.acquire(dw * dh)
             im.load()  # before getexif(): for some formats it loads, and must not hide decode errors
             try:
                 own = int(im.getexif().get(0x0112, 1) or 1)
@@ -211,8 +214,10 @@ def _open(
                     src.info = im.info
             rgb = _to_srgb(_to_rgb(src), im.info.get("icc_profile"))
             del src
-        finally:
-            PIXELS.release(ticket)
+            if rgb is not im:
+                im.close()  # frees the full-size pixels now, before the ticket goes back
+    finally:
+        PIXELS.release(ticket)
     if orientation != 1:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
     fw, fh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)

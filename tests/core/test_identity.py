@@ -146,7 +146,7 @@ def test_a_sidecar_edited_by_another_tool_is_noticed_on_rescan(make_image, tmp_p
     make_image("IMG_1.jpg", root=lib, size=(300, 200), seed=11)
     db = str(tmp_path / "c.db")
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
-    sidecar = lib / "IMG_1.xmp"
+    sidecar = lib / "IMG_1.jpg.xmp"  # the JPEG's own sidecar (fields.sidecar_paths)
     subprocess.run([exiftool_path(), "-q", "-o", str(sidecar), "-XMP-lr:HierarchicalSubject=Mood|Fear",
                     "-XMP-dc:Subject=Fear", str(lib / "IMG_1.jpg")], check=True)
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
