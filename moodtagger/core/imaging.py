@@ -42,6 +42,13 @@ MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera; bombs are far larger
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow allocates pixels in blocks (16 MB by default). glibc's dynamic mmap threshold rises to
+# 32 MB after the first big free, so 16 MB blocks then come from per-thread heaps that keep the
+# memory after free: each decoding thread held on to a whole huge image (five 196-MP PNGs peaked
+# at 1.2-2.4 GB with a one-image pixel budget). Blocks above that threshold are always mmapped
+# and go back to the OS on free (0.8 GB). Pillow's documented PILLOW_BLOCK_SIZE still wins.
+if "PILLOW_BLOCK_SIZE" not in os.environ:
+    Image.core.set_block_size(64 << 20)
 
 THUMB_SIZE = 256
 # Pixels being decoded at once across all threads (scan and predict decode in pools): a few huge
