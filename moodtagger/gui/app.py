@@ -15,6 +15,7 @@ from moodtagger.gui.errors import CrashReporter, enable_faulthandler, setup_logg
 from moodtagger.gui.settings import AppSettings
 
 SCREENSHOT_TIMEOUT_S = 1800
+DESKTOP_ID = "io.github.moodtagger.moodtagger"
 
 
 _QT_NOISE = ("This plugin does not support propagateSizeHints()",)  # offscreen platform only
@@ -46,7 +47,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("moodtagger")
     app.setOrganizationName("moodtagger")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("moodtagger")
+    app.setDesktopFileName(DESKTOP_ID)  # the .desktop file and AppStream id
     return app  # type: ignore[return-value]
 
 

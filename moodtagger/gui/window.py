@@ -126,6 +126,9 @@ class PhotoGrid(QListView):
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
         self.setSpacing(0)
+        # Always on: with "as needed", QListView keeps a scroll bar's width free on the right even
+        # when no scroll bar is shown (an empty band right of the grid).
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.base_cell = QSize(160, 200)
         self.hover_bar: tuple[int, str] | None = None  # (photo id, mood) under the mouse
 
@@ -135,7 +138,7 @@ class PhotoGrid(QListView):
         self._fit_columns()
 
     def _fit_columns(self) -> None:
-        avail = self.viewport().width()
+        avail = self.viewport().width() - 1
         cols = max(1, avail // max(1, self.base_cell.width()))
         width = max(self.base_cell.width(), avail // cols)
         delegate = self.itemDelegate()
