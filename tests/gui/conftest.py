@@ -88,6 +88,10 @@ def make_window(qtbot, tmp_path: Path, settings):
         win.resize(1200, 800)
         win.show()
         qtbot.waitExposed(win)
+        # window shortcuts (Ctrl+Z ...) need the active window; on a real X server without a
+        # window manager nothing activates it for us
+        win.activateWindow()
+        qtbot.waitActive(win)
         return win
 
     yield make
