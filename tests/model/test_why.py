@@ -62,13 +62,23 @@ def test_crop_fractions_match_the_model_input():
     assert imaging.center_crop_input(im, 224).shape == (224, 224, 3)
 
 
-def test_one_photo_takes_under_a_second_once_loaded(why_model, imagenet_sample):
-    """The issue's budget is 1 s on this CPU; the test allows 3 s for a machine shared with other
-    jobs (bench/bench_why.py measures it properly)."""
-    names = sorted(os.listdir(imagenet_sample))[1:4]
-    times = []
-    for n in names:
+def test_all_eight_maps_cost_a_few_forward_passes(why_model, imagenet_sample):
+    """The 1 s budget is measured by bench/bench_why.py; here, robust to a busy machine: the 8
+    maps of a photo cost less than 10 plain forward passes of the same network in the same run
+    (8 separate backward passes would cost about 24)."""
+    import torch
+
+    path = str(imagenet_sample / sorted(os.listdir(imagenet_sample))[1])
+    crop = imaging.decode(path, model_size=why_model.size, thumb_size=0).model_input
+    x = torch.from_numpy(np.array(crop[None]))
+    why_model.explain_array(crop)
+    forward, explain = [], []
+    for _ in range(3):
         t0 = time.perf_counter()
-        why_model.explain(str(imagenet_sample / n))
-        times.append(time.perf_counter() - t0)
-    assert min(times) < 3.0, times
+        with torch.no_grad():
+            why_model.net(x)
+        forward.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        why_model.explain_array(crop)
+        explain.append(time.perf_counter() - t0)
+    assert min(explain) < 10 * min(forward), (explain, forward)
