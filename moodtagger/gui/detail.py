@@ -102,7 +102,6 @@ class DetailPanel(QWidget):
         self.why_button = QToolButton()
         self.why_button.setText("Why this mood?")
         self.why_button.setCheckable(True)
-        self.why_button.setShortcut("W")
         self.why_button.setToolTip("Overlay a heat map of the regions that drive the mood (W)")
         self.why_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.why_button.toggled.connect(lambda _on: self._why_changed())

@@ -38,7 +38,9 @@ def test_why_toggle_overlays_a_heat_map_that_changes_with_the_mood(qtbot, make_w
     pid = win.detail.photo_id
     qtbot.waitUntil(lambda: win.detail._base is not None and win.detail._base.width() > 300, timeout=20_000)
     plain = win.detail.preview._image.copy()
-    win.detail.why_button.setChecked(True)  # the W key / View menu do the same
+    win.grid.setFocus()
+    qtbot.keyClick(win.grid, Qt.Key.Key_W)  # View → Why this mood? (W)
+    assert win.detail.why_button.isChecked()
     qtbot.waitUntil(lambda: win.detail._why is not None, timeout=MODEL_TIMEOUT_MS)
     assert win.why.last_seconds is not None
     with_map = win.detail.preview._image.copy()
