@@ -2,13 +2,13 @@
 
 The network is the registry's full model (``registry.build``: backbone + head, whatever head
 class the entry uses). One forward pass on the photo's model input (the same centre crop the
-prediction saw) keeps two feature maps of the backbone: the last one (7x7 at 224 px) and the
-last one at twice that resolution (14x14). For each mood the gradient of its log-probability
-(log-softmax of the head's output, so the map shows what speaks for *this* mood rather than
-for any) with respect to each map weights its channels (Grad-CAM, Selvaraju et al. 2017); the
-two ReLU'd maps are normalised, brought to the finer grid and averaged. The gradients only run
-from the head back to those maps, so all 8 moods cost one forward pass and 8 short backward
-passes. With flip test-time augmentation the mirrored view's map is mirrored back and added.
+prediction saw) keeps the backbone's last feature map (7x7 at 224 px; with ``fine=True`` also
+the last one at twice that resolution, 14x14, about 3x slower). For each mood the gradient of
+its log-probability (log-softmax of the head's output, so the map shows what speaks for *this*
+mood rather than for any) with respect to the map weights its channels (Grad-CAM, Selvaraju et
+al. 2017); the ReLU'd maps are normalised (and with two, brought to the finer grid and
+averaged). The gradients only run from the head back to the map, in one batched pass for all 8
+moods. With flip test-time augmentation the mirrored view's map is mirrored back and added.
 
 torch is imported only here (call it from a background job): the CPU inference path itself
 never needs torch.
@@ -69,7 +69,7 @@ def _backbone_maps(net: Any) -> list[Any]:
 class WhyModel:
     """The loaded network for heat maps. Owned by one worker thread."""
 
-    def __init__(self, model_id: str | None = None, *, flip: bool = True):
+    def __init__(self, model_id: str | None = None, *, flip: bool = True, fine: bool = False):
         import torch
 
         from moodtagger.core.model import registry
@@ -98,8 +98,8 @@ class WhyModel:
         if not shapes:
             raise RuntimeError(f"model {self.model_id}: no 4-D feature map found for heat maps")
         last_k, last_shape = shapes[-1]
-        fine = [k for k, s in shapes if s[-1] >= 2 * last_shape[-1]]
-        self._modules = [candidates[fine[-1]]] if fine else []
+        finer = [k for k, s in shapes if s[-1] >= 2 * last_shape[-1]]
+        self._modules = [candidates[finer[-1]]] if fine and finer else []
         self._modules.append(candidates[last_k])
         self._maps: list[Any] = []
 
