@@ -47,7 +47,20 @@ ensure_system_libs() {
   ldconfig -p 2>/dev/null | grep -q libxkbcommon.so.0 || need+=(libxkbcommon0)
   ldconfig -p 2>/dev/null | grep -q libfontconfig.so.1 || need+=(libfontconfig1)
   ldconfig -p 2>/dev/null | grep -q libdbus-1.so.3 || need+=(libdbus-1-3)
+  # Qt's xcb platform (a real X display) aborts at start without these (PySide6 6.5+ needs
+  # xcb-cursor); the offscreen platform does not use them.
+  local lib pkg
+  for pair in libxcb-icccm.so.4:libxcb-icccm4 libxcb-keysyms.so.1:libxcb-keysyms1 \
+              libxcb-image.so.0:libxcb-image0 libxcb-render-util.so.0:libxcb-render-util0 \
+              libxcb-xinerama.so.0:libxcb-xinerama0 libxcb-cursor.so.0:libxcb-cursor0 \
+              libxcb-randr.so.0:libxcb-randr0 libxcb-shape.so.0:libxcb-shape0 \
+              libxcb-xfixes.so.0:libxcb-xfixes0 libxcb-xkb.so.1:libxcb-xkb1 \
+              libxkbcommon-x11.so.0:libxkbcommon-x11-0 libX11-xcb.so.1:libx11-xcb1; do
+    lib=${pair%%:*}; pkg=${pair##*:}
+    ldconfig -p 2>/dev/null | grep -q "$lib" || need+=("$pkg")
+  done
   if [ "${1:-}" = test ]; then
+    command -v Xvfb >/dev/null || need+=(xvfb)  # the GUI test on a real X server
     command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
     command -v appstreamcli >/dev/null || need+=(appstream)
   fi

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        description="Open the desktop app on DIR (default: the catalogued library).")
     p.add_argument("dir", nargs="?", metavar="DIR")
     p.add_argument("--screenshot", metavar="FILE.png", help="save a screenshot of the main window and exit")
+    p.add_argument("--select", metavar="PATH", help="select this photo when the window opens")
+    p.add_argument("--why", action="store_true", help="show the why-this-mood heat map of the selected photo")
+    p.add_argument("--view", choices=("grid", "map"), default="grid", help="open the grid or the mood map")
     p.set_defaults(func=cmd_gui)
 
 
@@ -39,4 +42,5 @@ def cmd_gui(args: argparse.Namespace) -> int:
         return 2
     from moodtagger.gui.app import run
 
-    return int(run(args.dir, screenshot=args.screenshot, catalog=args.catalog))
+    return int(run(args.dir, screenshot=args.screenshot, catalog=args.catalog, select=args.select,
+                   why=args.why, view=args.view))

@@ -630,6 +630,11 @@ class Catalog:
         ).fetchone()
         return (json.loads(row[0]), json.loads(row[1])) if row else None
 
+    def all_file_keywords(self) -> dict[int, list[str]]:
+        """Keywords found in the files, for every photo that has any (the GUI's search box)."""
+        return {pid: json.loads(kws) for pid, kws in self.conn.execute(
+            "SELECT photo_id, keywords FROM file_keywords WHERE keywords != '[]'")}
+
 
 def _writable(path: Path) -> bool:
     try:

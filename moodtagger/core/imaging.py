@@ -409,15 +409,17 @@ def cache_dir() -> Path:
     return Path(user_cache_dir("moodtagger", appauthor=False))
 
 
-def thumb_path(identity: str) -> Path:
-    return cache_dir() / "thumbs" / identity[:2] / f"{identity}.jpg"
+def thumb_path(identity: str, long_side: int = THUMB_SIZE) -> Path:
+    """The cached thumbnail's file; sizes above THUMB_SIZE get their own file (``ID-640.jpg``)."""
+    suffix = f"-{long_side}" if long_side > THUMB_SIZE else ""
+    return cache_dir() / "thumbs" / identity[:2] / f"{identity}{suffix}.jpg"
 
 
 _MADE_DIRS: set[Path] = set()
 
 
-def save_thumbnail(identity: str, thumb: Image.Image) -> Path:
-    dest = thumb_path(identity)
+def save_thumbnail(identity: str, thumb: Image.Image, long_side: int = THUMB_SIZE) -> Path:
+    dest = thumb_path(identity, long_side)
     if dest.parent not in _MADE_DIRS:
         dest.parent.mkdir(parents=True, exist_ok=True)
         _MADE_DIRS.add(dest.parent)
@@ -442,21 +444,28 @@ def save_thumbnail(identity: str, thumb: Image.Image) -> Path:
 def cached_thumbnail(
     path: str | os.PathLike[str], identity: str | None, long_side: int = THUMB_SIZE
 ) -> Image.Image:
-    """The cached thumbnail for ``identity``, decoding ``path`` (and caching) on a miss."""
+    """The cached thumbnail for ``identity``, decoding ``path`` (and caching) on a miss.
+
+    The standard (THUMB_SIZE) file serves requests up to its size, and any request when the
+    photo itself is smaller; a larger request is decoded at that size and cached in its own
+    file, so it is never an enlarged small thumbnail.
+    """
     if identity:
-        tp = thumb_path(identity)
-        try:
-            with Image.open(tp) as im:
-                im.load()
-                if max(im.size) >= min(long_side, THUMB_SIZE) or long_side <= THUMB_SIZE:
-                    return im.convert("RGB")
-        except (OSError, ValueError):
-            pass
+        for made_for in dict.fromkeys((max(long_side, THUMB_SIZE), THUMB_SIZE)):
+            try:
+                with Image.open(thumb_path(identity, made_for)) as im:
+                    im.load()
+                    side = max(im.size)
+                    # big enough, or the whole photo (a file made for S holds min(photo, S))
+                    if side >= long_side or side < made_for:
+                        return im.convert("RGB")
+            except (OSError, ValueError):
+                pass
     info = open_image(path, min_side=long_side)
     thumb = thumbnail(info.image, long_side)
     if identity:
         try:
-            save_thumbnail(identity, thumb)
+            save_thumbnail(identity, thumb, long_side if max(thumb.size) > THUMB_SIZE else THUMB_SIZE)
         except OSError:
             pass  # a read-only cache only costs speed
     return thumb

@@ -15,6 +15,7 @@ from moodtagger.gui.errors import CrashReporter, enable_faulthandler, setup_logg
 from moodtagger.gui.settings import AppSettings
 
 SCREENSHOT_TIMEOUT_S = 1800
+DESKTOP_ID = "io.github.moodtagger.moodtagger"
 
 
 _QT_NOISE = ("This plugin does not support propagateSizeHints()",)  # offscreen platform only
@@ -46,11 +47,12 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("moodtagger")
     app.setOrganizationName("moodtagger")
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName("moodtagger")
+    app.setDesktopFileName(DESKTOP_ID)  # the .desktop file and AppStream id
     return app  # type: ignore[return-value]
 
 
-def run(directory: str | None = None, *, screenshot: str | None = None, catalog: str | None = None) -> int:
+def run(directory: str | None = None, *, screenshot: str | None = None, catalog: str | None = None,
+        select: str | None = None, why: bool = False, view: str = "grid") -> int:
     """Open the main window (on ``directory`` when given); return the exit status.
 
     With ``screenshot``: open ``directory``, wait until scanning, prediction and the visible
@@ -75,6 +77,9 @@ def run(directory: str | None = None, *, screenshot: str | None = None, catalog:
     if directory is not None and not os.path.isdir(directory):
         print(f"moodtagger: {directory}: not a folder", file=sys.stderr)
         return 2
+    if select is not None and not os.path.isfile(select):
+        print(f"moodtagger: {select}: no such photo", file=sys.stderr)
+        return 2
     try:
         window = MainWindow(catalog_path, settings, reporter)
     except CatalogError as exc:
@@ -84,10 +89,18 @@ def run(directory: str | None = None, *, screenshot: str | None = None, catalog:
             QMessageBox.critical(None, "moodtagger", f"{exc}\n\nChoose another catalog in the settings file or with --catalog.")
         return 2
     window.show()
+    if view == "map":
+        window.set_view("map")
+    if why:
+        window.detail.why_button.setChecked(True)
+    if select is not None:
+        window.pipelineFinished.connect(lambda _r: window.select_path(select))
+        window.catalogLoaded.connect(lambda: window.select_path(select))
 
     if screenshot is not None:
+        window.confirm_quit = False
         window.resize(1440, 900)
-        _arm_screenshot(app, window, screenshot, exit_code)
+        _arm_screenshot(app, window, screenshot, exit_code, select=select)
         if directory:
             window.open_folder(directory)
         else:
@@ -103,14 +116,15 @@ def run(directory: str | None = None, *, screenshot: str | None = None, catalog:
     return int(exit_code["code"] or code)
 
 
-def _arm_screenshot(app: QApplication, window, path: str, exit_code: dict) -> None:
+def _arm_screenshot(app: QApplication, window, path: str, exit_code: dict, select: str | None = None) -> None:
     t0 = time.monotonic()
     state = {"finished": False}
 
     def finished(_result) -> None:
         state["finished"] = True
-        window.grid.setFocus()
-        if window.proxy.rowCount():
+        if window.view == "grid":
+            window.grid.setFocus()
+        if select is None and window.proxy.rowCount():
             window.grid.setCurrentIndex(window.proxy.index(0, 0))
 
     def poll() -> None:

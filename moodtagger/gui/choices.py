@@ -43,10 +43,23 @@ class ChoiceController:
 
     # -- primitive -----------------------------------------------------------------------------
     def apply(self, values: dict[int, ChoiceValue]) -> None:
+        values = {pid: self._against_file(pid, v) for pid, v in values.items()}
         with self.catalog.transaction():
             for pid, (moods, state, error) in values.items():
                 R.restore_choice(self.catalog, pid, moods, state, error)
         self.model.set_choice_values(values)
+
+    def _against_file(self, pid: int, value: ChoiceValue) -> ChoiceValue:
+        """A photo whose moods are written into its file keeps them there until the next write:
+        changing its choice (an undo included) is a change still to be written, never a silent
+        "forget" that would leave the catalog and the file disagreeing."""
+        if self.model.row_of(pid) is None:
+            return value
+        cur_moods, cur_state, _err = self.model.choice_value(pid)
+        moods, state, error = value
+        if cur_state == "written" and cur_moods is not None and tuple(moods or ()) != tuple(cur_moods):
+            return (tuple(moods or ()), "pending", None)
+        return value
 
     def _push(self, after: dict[int, ChoiceValue], text: str) -> int:
         before = {pid: self.model.choice_value(pid) for pid in after}

@@ -3,11 +3,15 @@ toggles) and the full-size preview dialog (Space)."""
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QSizePolicy,
     QToolButton,
@@ -86,6 +90,7 @@ class DetailPanel(QWidget):
     """Shows the current photo (or a summary of the selection) and edits its choice."""
 
     moodToggled = Signal(str)  # the user clicked a mood toggle (applies to the selection)
+    whyChanged = Signal()  # the why-map toggle or its mood changed
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -93,6 +98,30 @@ class DetailPanel(QWidget):
         layout = QVBoxLayout(self)
         self.preview = PreviewLabel()
         layout.addWidget(self.preview, 1)
+        why_row = QHBoxLayout()
+        self.why_button = QToolButton()
+        self.why_button.setText("Why this mood?")
+        self.why_button.setCheckable(True)
+        self.why_button.setToolTip("Overlay a heat map of the regions that drive the mood (W)")
+        self.why_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.why_button.toggled.connect(lambda _on: self._why_changed())
+        self.why_mood = QComboBox()
+        self.why_mood.addItem("chosen / top mood", "")
+        for mood in DISPLAY_ORDER:
+            self.why_mood.addItem(display_name(mood), mood)
+        self.why_mood.setToolTip("Which mood's heat map to show")
+        self.why_mood.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.why_mood.currentIndexChanged.connect(lambda _i: self._why_changed())
+        self.why_status = QLabel("")
+        self.why_status.setWordWrap(True)
+        why_row.addWidget(self.why_button)
+        why_row.addWidget(self.why_mood, 1)
+        layout.addLayout(why_row)
+        layout.addWidget(self.why_status)
+        self._base: QImage | None = None
+        self._why = None  # WhyResult for photo_id
+        self._scores = None
+        self._choice = None
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -156,6 +185,8 @@ class DetailPanel(QWidget):
     # -- content ---------------------------------------------------------------------------------
     def show_nothing(self) -> None:
         self.photo_id = None
+        self._base = self._why = self._scores = self._choice = None
+        self.why_status.setText("")
         self.preview.set_image(None, "Select a photo")
         self.title.setText("")
         self.path.setText("")
@@ -173,10 +204,17 @@ class DetailPanel(QWidget):
                    image: QImage | None) -> None:
         new = photo_id != self.photo_id
         self.photo_id = photo_id
+        self._scores, self._choice = scores, choice
+        if new:
+            self._why = None
+            self.why_status.setText("")
         if new or image is not None:
-            self.preview.set_image(image, "loading…" if not error else "no preview")
+            self._base = image if image is not None and not image.isNull() else None
+            self._show_preview("loading…" if not error else "no preview")
         self.title.setText(name)
-        self.path.setText(path)
+        folder = os.path.basename(os.path.dirname(path))
+        self.path.setText(f"in {folder}" if folder else "")
+        self.path.setToolTip(path)
         text = {"unconfirmed": "Suggestion only (not chosen yet)", "chosen": "Chosen, not written yet",
                 "written": "Written to the file", "error": "Problem"}.get(state, state)
         if error:
@@ -199,11 +237,57 @@ class DetailPanel(QWidget):
 
     def set_preview(self, photo_id: int, image: QImage | None) -> None:
         if photo_id == self.photo_id and image is not None:
-            self.preview.set_image(image)
+            self._base = image
+            self._show_preview()
+
+    # -- why this mood ------------------------------------------------------------------------------
+    @property
+    def why_on(self) -> bool:
+        return self.why_button.isChecked()
+
+    def why_target(self) -> str | None:
+        """The mood whose heat map is shown: the one picked, else the first chosen, else the top."""
+        picked = self.why_mood.currentData()
+        if picked:
+            return picked
+        if self._choice:
+            return self._choice[0]
+        if self._scores is not None:
+            return max(INDEX, key=lambda m: self._scores[INDEX[m]])
+        return None
+
+    def set_why(self, photo_id: int, result) -> None:
+        if photo_id != self.photo_id:
+            return
+        self._why = result
+        self._show_preview()
+
+    def why_failed(self, photo_id: int, message: str) -> None:
+        if photo_id == self.photo_id:
+            self.why_status.setText(f"No heat map: {message}")
+
+    def _why_changed(self) -> None:
+        self._show_preview()
+        self.whyChanged.emit()
+
+    def _show_preview(self, placeholder: str = "loading…") -> None:
+        image = self._base
+        mood = self.why_target()
+        if image is not None and self.why_on and self._why is not None and mood is not None:
+            from moodtagger.gui.why import compose
+
+            image = compose(image, self._why.map_for(mood), self._why.crop)
+            self.why_status.setText(f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)")
+        elif self.why_on and self.photo_id is not None:
+            self.why_status.setText("Computing the heat map…")
+        elif not self.why_on:
+            self.why_status.setText("")
+        self.preview.set_image(image, placeholder)
 
     def show_many(self, count: int, counts: dict[str, int], preds_mean: dict[str, float] | None) -> None:
         """A multi-selection: how many photos have each mood chosen (toggles partially checked)."""
         self.photo_id = None
+        self._base = self._why = None
         self.preview.set_image(None, f"{count} photos selected")
         self.title.setText(f"{count} photos selected")
         self.path.setText("Keys 1–8 or the buttons toggle a mood for all of them.")

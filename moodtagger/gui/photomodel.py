@@ -58,11 +58,15 @@ SCORE_ROLES = [Roles.MoodScoresRole, Roles.TopMoodRole, Roles.AmbiguousRole, Rol
                Roles.SortRole, Roles.StateRole, Qt.ItemDataRole.ToolTipRole]
 CHOICE_ROLES = [Roles.ChoiceRole, Roles.StateRole, Roles.ErrorRole, Qt.ItemDataRole.ToolTipRole]
 
-SORT_KEYS = ("name", "date", "top", *MOODS)
+SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
+# keys whose natural order is ascending (the rest start descending: highest first)
+ASCENDING_KEYS = ("name", "ambiguity")
 
 
 def sort_key_label(key: str) -> str:
-    return {"name": "Name", "date": "Date", "top": "Top mood probability"}.get(key) or display_name(key)
+    return {"name": "Name", "date": "Date", "top": "Top mood probability",
+            "ambiguity": "Ambiguity (top-1 − top-2)",
+            "disagreement": "Suggestion disagrees with choice"}.get(key) or display_name(key)
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,11 @@ class Filter:
     min_prob: float = 0.0  # of the matching mood (or of the top mood when no mood is selected)
     states: frozenset[str] = frozenset()  # empty: every state
     ambiguous_only: bool = False
-    root_id: int | None = None  # a library folder
+    root_id: int | None = None  # a library folder (by the catalog's root id)
+    root_path: str | None = None  # a library folder (by path: also photos scanned before it was a root)
     margin: float = DEFAULT_MARGIN
+    text: str = ""  # every word in the file name, folder or the file's keywords
+    only_ids: frozenset[int] | None = None  # e.g. a selection made on the mood map
 
     def with_(self, **kw) -> Filter:
         return replace(self, **kw)
@@ -113,6 +120,22 @@ class PhotoModel(QAbstractListModel):
         self._thumb_wanted: set[int] = set()
         self.thumbnails_enabled = True
         self.sort_key = ("name", False)
+        self.keywords: dict[int, str] = {}  # photo id -> keywords already in the file (for search)
+        self._haystack: tuple[int, list[str]] | None = None
+
+    def set_keywords(self, keywords: dict[int, list[str]]) -> None:
+        """Keywords found in the files (search looks at them); the filter is recomputed."""
+        self.keywords = {pid: " ".join(kws) for pid, kws in keywords.items()}
+        self.version += 1
+
+    def haystack(self) -> list[str]:
+        """Per row: folder, file name and keywords, case-folded (what the search box looks at)."""
+        if self._haystack is None or self._haystack[0] != self.version:
+            d = self._d
+            kw = self.keywords
+            self._haystack = (self.version, [f"{p}\n{kw.get(i, '')}".casefold()
+                                             for p, i in zip(d.paths, d.ids.tolist(), strict=True)])
+        return self._haystack[1]
 
     # -- filling -----------------------------------------------------------------------------
     def set_rows(self, rows: Rows) -> None:
@@ -228,6 +251,11 @@ class PhotoModel(QAbstractListModel):
             primary = d.mtimes
         elif key == "top":
             primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
+        elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last
+            dv = self.derived()
+            primary = np.where(dv.has_pred, dv.gap, 2.0)
+        elif key == "disagreement":
+            primary = self.disagreement()
         else:
             primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
         primary = -primary if descending else primary
@@ -301,6 +329,9 @@ class PhotoModel(QAbstractListModel):
         mask = np.ones(n, bool)
         if flt.root_id is not None:
             mask &= d.root_ids == flt.root_id
+        if flt.root_path is not None:
+            prefix = flt.root_path.rstrip(os.sep) + os.sep
+            mask &= np.fromiter((p.startswith(prefix) for p in d.paths), bool, len(d))
         if flt.states:
             codes = [R.STATES.index(s) for s in flt.states]
             mask &= np.isin(dv.states, codes)
@@ -315,7 +346,30 @@ class PhotoModel(QAbstractListModel):
             mask &= by_choice | by_top
         elif flt.min_prob > 0:
             mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
+        if flt.only_ids is not None:
+            mask &= np.isin(d.ids, np.fromiter(flt.only_ids, np.int64, len(flt.only_ids)))
+        words = flt.text.casefold().split()
+        if words and mask.any():
+            hay = self.haystack()
+            rows = np.nonzero(mask)[0].tolist()
+            keep = [r for r in rows if all(w in hay[r] for w in words)]
+            mask[:] = False
+            mask[keep] = True
         return mask
+
+    def disagreement(self) -> np.ndarray:
+        """Per row: how much more likely the model finds its top mood than the best chosen (or
+        imported) one; 0 where they agree, -1 where nobody chose or there is no prediction."""
+        d = self._d
+        dv = self.derived()
+        out = np.full(len(d), -1.0)
+        chosen = (d.choice_bits >= 0) & dv.has_pred
+        if chosen.any():
+            bits = d.choice_bits.astype(np.int32)[:, None]
+            member = (bits & (1 << np.arange(len(MOODS)))[None, :]) != 0
+            best_chosen = np.where(member, np.nan_to_num(d.probs, nan=0.0), 0.0).max(axis=1)
+            out = np.where(chosen, np.maximum(dv.top_p - best_chosen, 0.0), out)
+        return out
 
     def is_ambiguous(self, row: int) -> bool:
         dv = self.derived()
@@ -387,6 +441,10 @@ class PhotoModel(QAbstractListModel):
                 return float(d.mtimes[row])
             if key == "top":
                 return float(self.derived().top_p[row])
+            if key == "ambiguity":
+                return float(self.derived().gap[row])
+            if key == "disagreement":
+                return float(self.disagreement()[row])
             return float(np.nan_to_num(d.probs[row, INDEX[key]], nan=-1.0))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
@@ -476,6 +534,17 @@ class PhotoProxy(QSortFilterProxyModel):
 
     def sort_by(self, key: str, descending: bool = False) -> None:
         self.sourceModel().sort_by(key, descending)  # type: ignore[attr-defined]
+
+    def refilter(self) -> None:
+        """Recompute the filter after a change the model does not announce (e.g. keywords)."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            self._accept_version = -1
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            self._accept_version = -1
+            self.invalidateRowsFilter()
+        self.filterChanged.emit()
 
     def photo_ids(self, indexes) -> list[int]:
         return [int(self.data(i, Roles.PhotoIdRole)) for i in indexes]

@@ -17,18 +17,38 @@ import os
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QIcon, QKeySequence, QUndoStack
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+    QUndoStack,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
@@ -38,8 +58,11 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QToolBar,
     QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -53,7 +76,9 @@ from moodtagger.gui.delegate import MOOD_COLORS, PhotoDelegate
 from moodtagger.gui.detail import PREVIEW_SIDE, DetailPanel, PreviewDialog
 from moodtagger.gui.errors import CrashReporter, is_expected
 from moodtagger.gui.jobs import Job, JobRunner
+from moodtagger.gui.mapview import MoodMap, mood_index_for
 from moodtagger.gui.photomodel import (
+    ASCENDING_KEYS,
     SORT_KEYS,
     Filter,
     PhotoModel,
@@ -64,6 +89,7 @@ from moodtagger.gui.photomodel import (
 from moodtagger.gui.pipeline import ModelOwner, PipelineResult, load_all, run_pipeline, warm_up
 from moodtagger.gui.settings import AppSettings, SettingsDialog, open_qsettings
 from moodtagger.gui.thumbs import ThumbnailLoader, load_preview
+from moodtagger.gui.why import WhyService
 from moodtagger.gui.writedialog import BatchWriteDialog, metadata_available, no_metadata_message
 
 log = logging.getLogger(__name__)
@@ -100,6 +126,53 @@ class PhotoGrid(QListView):
         self.verticalScrollBar().setSingleStep(24)
         self.setMouseTracking(True)
         self.setSpacing(0)
+        # Always on: with "as needed", QListView keeps a scroll bar's width free on the right even
+        # when no scroll bar is shown (an empty band right of the grid).
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
+        self.base_cell = QSize(160, 200)
+        self.hover_bar: tuple[int, str] | None = None  # (photo id, mood) under the mouse
+
+    def set_base_cell(self, size: QSize) -> None:
+        """The smallest cell; the columns then share the viewport's width (no empty band)."""
+        self.base_cell = QSize(size)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        avail = self.viewport().width() - 1
+        cols = max(1, avail // max(1, self.base_cell.width()))
+        width = max(self.base_cell.width(), avail // cols)
+        delegate = self.itemDelegate()
+        if hasattr(delegate, "cell_width"):
+            delegate.cell_width = width
+        if self.gridSize() != QSize(width, self.base_cell.height()):
+            self.setGridSize(QSize(width, self.base_cell.height()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def mouseMoveEvent(self, event) -> None:
+        super().mouseMoveEvent(event)
+        idx = self.indexAt(event.position().toPoint())
+        delegate = self.itemDelegate()
+        hover = None
+        if idx.isValid() and hasattr(delegate, "bar_at"):
+            mood = delegate.bar_at(self.visualRect(idx), event.position())
+            if mood is not None:
+                hover = (int(idx.data(Roles.PhotoIdRole)), mood)
+        if hover != self.hover_bar:
+            self.hover_bar = hover
+            if hasattr(delegate, "hover"):
+                delegate.hover = hover
+            self.viewport().update()
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        if self.hover_bar is not None:
+            self.hover_bar = None
+            if hasattr(self.itemDelegate(), "hover"):
+                self.itemDelegate().hover = None
+            self.viewport().update()
 
     def keyPressEvent(self, event) -> None:
         key = event.key()
@@ -150,6 +223,9 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.library_jobs = JobRunner("library", 1, nice=10, parent=self)
         self.image_jobs = JobRunner("images", 2, nice=5, parent=self)
+        self.why_jobs = JobRunner("why", 1, nice=5, parent=self)
+        self.confirm_quit = True  # ask before quitting with chosen moods not written yet
+        self._only_ids: frozenset[int] | None = None
         self.writer_jobs = JobRunner("writer", 1, parent=self)
         self.model_owner = ModelOwner()
 
@@ -161,7 +237,7 @@ class MainWindow(QMainWindow):
         self.grid = PhotoGrid()
         self.grid.setModel(self.proxy)
         self.grid.setItemDelegate(self.delegate)
-        self.grid.setGridSize(self.delegate.cell_size())
+        self.grid.set_base_cell(self.delegate.cell_size())
         self.loader = ThumbnailLoader(self.image_jobs, self._thumb_box(), self)
         self.model.thumbnailWanted.connect(self.loader.request)
         self.loader.loaded.connect(self.model.set_thumbnails)
@@ -171,6 +247,14 @@ class MainWindow(QMainWindow):
 
         self.detail = DetailPanel()
         self.detail.moodToggled.connect(self.toggle_mood)
+        self.why = WhyService(self.why_jobs, lambda: self.model_id, self)
+        self.why.ready.connect(self.detail.set_why)
+        self.why.failed.connect(self.detail.why_failed)
+        self.detail.whyChanged.connect(self._request_why)
+        self.map = MoodMap()
+        self.map.thumbnail_for = self._map_thumbnail
+        self.map.selected.connect(self._map_selected)
+        self.map.activated.connect(self._map_activated)
         self.roots = QListWidget()
         self.roots.setMinimumWidth(150)
         self.roots.currentItemChanged.connect(self._root_changed)
@@ -193,6 +277,11 @@ class MainWindow(QMainWindow):
         for sig in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
                     self.proxy.layoutChanged, self.proxy.filterChanged):
             sig.connect(self._count_timer.start)
+        self._map_timer = QTimer(self, singleShot=True, interval=120, timeout=self._refresh_map)
+        for sig in (self.proxy.modelReset, self.proxy.layoutChanged, self.proxy.filterChanged, self.model.rowsMerged,
+                    self.model.rowsRemoved):
+            sig.connect(self._map_timer.start)
+        self._search_timer = QTimer(self, singleShot=True, interval=150, timeout=self._filter_changed)
         self.library_jobs.busyChanged.connect(self._lane_busy)
         self.writer_jobs.busyChanged.connect(self._lane_busy)
         hints = QGuiApplication.styleHints()
@@ -271,6 +360,25 @@ class MainWindow(QMainWindow):
         self.act_settings = self._action("Settings…", self.settings_dialog, QKeySequence.StandardKey.Preferences,
                                          "Catalog, model, fields to write, thumbnail size", "preferences-system")
         self.act_quit = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_view_grid = self._action("Grid", lambda: self.set_view("grid"), "Ctrl+1", "Show the photos as a grid")
+        self.act_view_map = self._action("Mood map", lambda: self.set_view("map"), "Ctrl+2",
+                                         "Show the photos in the valence–arousal plane")
+        group = QActionGroup(self)
+        for a in (self.act_view_grid, self.act_view_map):
+            a.setCheckable(True)
+            group.addAction(a)
+        self.act_view_grid.setChecked(True)
+        self.act_why = self._action("Why this mood?", lambda: self.detail.why_button.toggle(), "W",
+                                    "Overlay a heat map of the regions that drive the mood")
+        self.act_search = self._action("Search", self._focus_search, QKeySequence.StandardKey.Find,
+                                       "Search file names, folders and keywords")
+        self.act_preview = self._action("Preview", self.preview_current, None, "Show the photo large (Space)")
+        self.act_clear = self._action("Clear choice", lambda: self.choices.clear(self.selected_ids()), None,
+                                      "Forget the chosen moods of the selected photos (Delete)")
+        self.act_shortcuts = self._action("Keyboard shortcuts", self.shortcuts_dialog, QKeySequence.StandardKey.HelpContents,
+                                          "Every key the app knows")
+        self.act_about = self._action("About moodtagger", self._about)
+        self._build_menus()
 
         tb = QToolBar("Main")
         tb.setObjectName("main-toolbar")
@@ -279,6 +387,66 @@ class MainWindow(QMainWindow):
                   None, self.act_undo, self.act_redo, None, self.act_settings):
             tb.addSeparator() if a is None else tb.addAction(a)
         self.addToolBar(tb)
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        menus = {
+            "&File": [self.act_add, self.act_rescan, None, self.act_write, None, self.act_settings, None, self.act_quit],
+            "&Edit": [self.act_undo, self.act_redo, None, self.act_accept, self.act_accept_all, self.act_clear],
+            "&View": [self.act_view_grid, self.act_view_map, None, self.act_why, self.act_preview, self.act_search],
+            "&Help": [self.act_shortcuts, self.act_about],
+        }
+        self.menus = {}
+        for title, actions in menus.items():
+            m = mb.addMenu(title)
+            for a in actions:
+                m.addSeparator() if a is None else m.addAction(a)
+            self.menus[title.replace("&", "")] = m
+
+    # keys handled by the grid itself (not actions), for the shortcuts list
+    GRID_KEYS = (("1 … 8", "Toggle a mood on the selected photos (positive 1–4, negative 5–8)"),
+                 ("Enter", "Accept the top suggestion and move on"),
+                 ("Space", "Preview the photo large"),
+                 ("Delete", "Clear the choice (back to the suggestion)"),
+                 ("Arrows, Home, End, Page Up/Down", "Move in the grid (Shift: extend the selection)"),
+                 ("Map: drag / Shift+drag", "Rectangle / lasso selection"),
+                 ("Map: Ctrl+drag, wheel", "Pan, zoom"))
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        rows = list(self.GRID_KEYS)
+        for act in self.actions():
+            keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in act.shortcuts()]
+            if keys and act.text():
+                rows.append((", ".join(keys), act.text().replace("&", "").rstrip(".…")))
+        return rows
+
+    def shortcuts_dialog(self) -> QDialog:
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        lay = QVBoxLayout(dlg)
+        table = QTreeWidget()
+        table.setRootIsDecorated(False)
+        table.setHeaderLabels(["Keys", "Does"])
+        for keys, text in self.shortcut_rows():
+            table.addTopLevelItem(QTreeWidgetItem([keys, text]))
+        table.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        lay.addWidget(table)
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        box.rejected.connect(dlg.reject)
+        lay.addWidget(box)
+        dlg.resize(560, 460)
+        dlg.table = table  # type: ignore[attr-defined]
+        self.shortcuts = dlg
+        dlg.open()
+        return dlg
+
+    def _about(self) -> None:
+        from moodtagger import __version__
+
+        QMessageBox.about(self, "About moodtagger",
+                          f"moodtagger {__version__}\nSee how your photos feel, filter them by mood and write "
+                          "mood keywords into them.")
 
     def _build_filter_bar(self) -> None:
         """Filters live in the left panel (under the folders); sorting sits above the grid."""
@@ -333,7 +501,27 @@ class MainWindow(QMainWindow):
         top.setContentsMargins(4, 2, 4, 2)
         self.count_label = QLabel("")
         top.addWidget(self.count_label)
+        self.map_filter_button = QToolButton()
+        self.map_filter_button.setText("Map selection ✕")
+        self.map_filter_button.setToolTip("The grid shows only the photos selected on the mood map; click to show all")
+        self.map_filter_button.setVisible(False)
+        self.map_filter_button.clicked.connect(lambda: self.set_only_ids(None))
+        top.addWidget(self.map_filter_button)
         top.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search name, folder, keyword")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Every word must appear in the file name, its folder or the keywords already in the file (Ctrl+F)")
+        self.search.setMinimumWidth(200)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.returnPressed.connect(lambda: (self._filter_changed(), self.grid.setFocus()))
+        top.addWidget(self.search, 1)
+        self.view_grid_button = QToolButton()
+        self.view_grid_button.setDefaultAction(self.act_view_grid)
+        self.view_map_button = QToolButton()
+        self.view_map_button.setDefaultAction(self.act_view_map)
+        top.addWidget(self.view_grid_button)
+        top.addWidget(self.view_map_button)
         top.addWidget(QLabel("Sort by"))
         self.sort_combo = QComboBox()
         for key in SORT_KEYS:
@@ -363,7 +551,10 @@ class MainWindow(QMainWindow):
         ml.setContentsMargins(0, 0, 0, 0)
         ml.setSpacing(0)
         ml.addWidget(self.filter_bar)
-        ml.addWidget(self.grid, 1)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.grid)
+        self.stack.addWidget(self._build_map_page())
+        ml.addWidget(self.stack, 1)
         self.splitter = QSplitter()
         self.splitter.setObjectName("main-splitter")
         self.splitter.addWidget(left)
@@ -375,6 +566,41 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([230, 900, 320])
         self.setCentralWidget(self.splitter)
         self.grid.setFocus()
+
+    def _build_map_page(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 2, 4, 2)
+        self.map_rect = QToolButton()
+        self.map_rect.setText("Rectangle")
+        self.map_lasso = QToolButton()
+        self.map_lasso.setText("Lasso")
+        for b in (self.map_rect, self.map_lasso):
+            b.setCheckable(True)
+            b.setAutoExclusive(True)
+        self.map_rect.setChecked(True)
+        self.map_lasso.toggled.connect(lambda on: setattr(self.map, "lasso_mode", on))
+        self.map_target = QComboBox()
+        self.map_target.addItem("selects in the grid", "select")
+        self.map_target.addItem("filters the grid", "filter")
+        self.map_target.setToolTip("What a selection on the map does")
+        fit = QToolButton()
+        fit.setText("Whole plane")
+        fit.clicked.connect(self.map.fit)
+        bar.addWidget(QLabel("Drag:"))
+        bar.addWidget(self.map_rect)
+        bar.addWidget(self.map_lasso)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("A selection"))
+        bar.addWidget(self.map_target)
+        bar.addStretch(1)
+        bar.addWidget(fit)
+        lay.addLayout(bar)
+        lay.addWidget(self.map, 1)
+        return page
 
     def _build_status_bar(self) -> None:
         sb = self.statusBar()
@@ -416,6 +642,7 @@ class MainWindow(QMainWindow):
 
     def _set_rows(self, rows) -> None:
         self.model.set_rows(rows)
+        self.reload_keywords()
         self._refresh_count()
         self.loaded = True
         self.catalogLoaded.emit()
@@ -432,6 +659,7 @@ class MainWindow(QMainWindow):
             it = QListWidgetItem(os.path.basename(path.rstrip("/")) or path)
             it.setToolTip(path)
             it.setData(Qt.ItemDataRole.UserRole, rid)
+            it.setData(Qt.ItemDataRole.UserRole + 1, path)
             self.roots.addItem(it)
             if rid == current:
                 select = it
@@ -448,8 +676,12 @@ class MainWindow(QMainWindow):
         if not os.path.isdir(path):
             self.show_status(f"{path}: not a folder")
             return
-        self.catalog.add_root(path)
+        rid = self.catalog.add_root(path)
         self._refresh_roots()
+        for i in range(self.roots.count()):  # show the folder the user opened
+            if self.roots.item(i).data(Qt.ItemDataRole.UserRole) == rid:
+                self.roots.setCurrentRow(i)
+                break
         self.scan([path])
 
     def rescan(self) -> None:
@@ -497,6 +729,8 @@ class MainWindow(QMainWindow):
                 self.reporter.report(error)
         elif result is not None:
             self.show_status(self._summary_text(result))
+        if result is not None and result.imported or (result and result.scan and not result.scan.nothing_changed):
+            self.reload_keywords()
         if self.model.sort_key[0] != "name" or (result and result.scan and result.scan.new):
             self.model.resort()
         self._schedule_detail()
@@ -553,7 +787,8 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         """No scan/prediction/write running and no thumbnail waiting."""
-        return not (self.library_jobs.busy or self.writer_jobs.busy or self.image_jobs.busy) and self.loader.idle
+        return (not (self.library_jobs.busy or self.writer_jobs.busy or self.image_jobs.busy or self.why_jobs.busy)
+                and self.loader.idle and self.why.idle)
 
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -569,13 +804,86 @@ class MainWindow(QMainWindow):
         return Filter(moods=moods, min_prob=self.min_slider.value() / 100.0,
                       states=frozenset([state]) if state else frozenset(),
                       ambiguous_only=self.ambiguous_box.isChecked(),
-                      root_id=item.data(Qt.ItemDataRole.UserRole) if item else None,
-                      margin=self.settings.ambiguity_margin)
+                      root_path=item.data(Qt.ItemDataRole.UserRole + 1) if item else None,
+                      margin=self.settings.ambiguity_margin, text=self.search.text().strip(),
+                      only_ids=self._only_ids)
 
     def _filter_changed(self, *_args) -> None:
         self.min_label.setText(f"{self.min_slider.value()}%")
         self.proxy.set_filter(self.current_filter())
         self._schedule_detail()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def set_only_ids(self, ids) -> None:
+        """Show only these photos (a mood-map selection); ``None`` shows all again."""
+        self._only_ids = None if ids is None else frozenset(int(i) for i in ids)
+        self.map_filter_button.setVisible(self._only_ids is not None)
+        if self._only_ids is not None:
+            self.map_filter_button.setText(f"Map selection: {len(self._only_ids):,} ✕")
+        self._filter_changed()
+
+    def reload_keywords(self) -> None:
+        """Keywords found in the files, for the search box (one query)."""
+        self.model.set_keywords(self.catalog.all_file_keywords())
+        if self.search.text().strip():
+            self.proxy.refilter()
+
+    # =========================================================================================
+    # views: grid and mood map
+    # =========================================================================================
+    def set_view(self, view: str) -> None:
+        is_map = view == "map"
+        self.stack.setCurrentIndex(1 if is_map else 0)
+        (self.act_view_map if is_map else self.act_view_grid).setChecked(True)
+        if is_map:
+            self._refresh_map()
+            self.map.setFocus()
+        else:
+            self.grid.setFocus()
+
+    @property
+    def view(self) -> str:
+        return "map" if self.stack.currentIndex() == 1 else "grid"
+
+    def _refresh_map(self) -> None:
+        if self._closed or self.view != "map":
+            return
+        rows = self.model.rows
+        mask = self.model.filter_mask(self.proxy.filter)
+        moods = mood_index_for(rows, self.model.derived())
+        self.map.set_points(rows.ids[mask], rows.valence[mask], rows.arousal[mask], moods[mask])
+        self.map.set_highlight(self.selected_ids())
+
+    def _map_thumbnail(self, pid: int):
+        idx = self.model.index_of(pid)
+        return idx.data(Roles.ThumbnailRole) if idx.isValid() else None
+
+    def _map_selected(self, ids) -> None:
+        ids = [int(i) for i in ids]
+        if self.map_target.currentData() == "filter" and ids:
+            self.set_only_ids(ids)
+        self.select_ids(ids)
+        self.map.set_highlight(ids)
+        n = len(ids)
+        self.show_status(f"{n:,} photo{'s' * (n != 1)} selected on the map")
+
+    def _map_activated(self, pid: int) -> None:
+        self.select_ids([pid])
+        self.set_view("grid")
+
+    # =========================================================================================
+    # why this mood
+    # =========================================================================================
+    def _request_why(self) -> None:
+        pid = self.detail.photo_id
+        if pid is None or not self.detail.why_on:
+            return
+        idx = self.model.index_of(pid)
+        if idx.isValid():
+            self.why.request(pid, idx.data(Roles.PathRole))
 
     def set_mood_filter(self, moods) -> None:
         for m, b in self.mood_buttons.items():
@@ -590,7 +898,7 @@ class MainWindow(QMainWindow):
     def _sort_key_changed(self, *_args) -> None:
         key = self.sort_combo.currentData()
         self.sort_desc.blockSignals(True)
-        self.sort_desc.setChecked(key != "name")
+        self.sort_desc.setChecked(key not in ASCENDING_KEYS)
         self.sort_desc.blockSignals(False)
         self._sort_changed()
 
@@ -624,17 +932,40 @@ class MainWindow(QMainWindow):
 
     def select_ids(self, ids) -> None:
         sm = self.grid.selectionModel()
-        sm.clearSelection()
-        first = None
+        rows = []
         for pid in ids:
-            src = self.model.index_of(pid)
-            idx = self.proxy.mapFromSource(src)
+            idx = self.proxy.mapFromSource(self.model.index_of(pid))
             if idx.isValid():
-                sm.select(idx, QItemSelectionModel.SelectionFlag.Select)
-                first = first or idx
-        if first is not None:
+                rows.append(idx.row())
+        rows.sort()
+        selection = QItemSelection()
+        start = prev = None
+        for r in [*rows, None]:  # contiguous runs become one range each
+            if r is not None and prev is not None and r == prev + 1:
+                prev = r
+                continue
+            if start is not None:
+                selection.select(self.proxy.index(start, 0), self.proxy.index(prev, 0))
+            start = prev = r
+        sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if rows:
+            first = self.proxy.index(rows[0], 0)
             sm.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.grid.scrollTo(first)
+
+    def select_path(self, path: str) -> bool:
+        """Make the photo at ``path`` the current one (``gui --select PATH``)."""
+        target = os.path.realpath(path)
+        paths = self.model.rows.paths
+        for r, p in enumerate(paths):
+            if p == path or os.path.realpath(p) == target:
+                pid = int(self.model.rows.ids[r])
+                idx = self.proxy.mapFromSource(self.model.index_of(pid))
+                if idx.isValid():
+                    self.grid.setCurrentIndex(idx)
+                    self.grid.scrollTo(idx)
+                    return True
+        return False
 
     def toggle_mood(self, mood: str) -> None:
         n = self.choices.toggle(self.selected_ids(), mood)
@@ -673,6 +1004,11 @@ class MainWindow(QMainWindow):
         self._detail_timer.start()
 
     def _model_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles=()) -> None:
+        if self.view == "map":
+            if list(roles) == [int(Roles.ThumbnailRole)]:
+                self.map.update()
+            else:
+                self._map_timer.start()
         pid = self.detail.photo_id
         if pid is None:
             if len(self.grid.selectionModel().selectedIndexes()) > 1:
@@ -715,6 +1051,10 @@ class MainWindow(QMainWindow):
             image=idx.data(Roles.ThumbnailRole) if new else None)
         if new and idx.data(Roles.StateRole) != "error":
             self._load_preview(pid, idx.data(Roles.PathRole), PREVIEW_SIDE, self.detail.set_preview)
+        if new and self.detail.why_on:
+            self._request_why()
+        if self.view == "map":
+            self.map.set_highlight(self.selected_ids())
 
     def _load_preview(self, pid: int, path: str, side: int, deliver) -> None:
         if self._preview_job is not None:
@@ -752,6 +1092,13 @@ class MainWindow(QMainWindow):
         cs = self.model.rows.choice_state
         return int(np.count_nonzero((cs == R.PENDING) | (cs == R.FAILED)))
 
+    def shown_pending_ids(self) -> list[int]:
+        """Photos the grid shows (folder, filter, search) whose chosen moods wait to be written."""
+        d = self.model.rows
+        mask = self.model.filter_mask(self.proxy.filter)
+        mask &= (d.choice_state == R.PENDING) | (d.choice_state == R.FAILED)
+        return d.ids[mask].tolist()
+
     def write_dialog_open(self) -> BatchWriteDialog | None:
         if not metadata_available():
             QMessageBox.information(self, "Write moods", no_metadata_message())
@@ -760,7 +1107,7 @@ class MainWindow(QMainWindow):
             self.write_dialog.raise_()
             return self.write_dialog
         dlg = BatchWriteDialog(self.catalog_path, self.writer_jobs, self.settings, self.selected_ids(),
-                               self.pending_count(), self.reporter, self)
+                               self.pending_count(), self.reporter, self, shown=self.shown_pending_ids())
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.written.connect(self._written)
         dlg.finished.connect(lambda _r: setattr(self, "write_dialog", None))
@@ -771,6 +1118,7 @@ class MainWindow(QMainWindow):
     def _written(self, ids) -> None:
         if ids:
             self.model.merge(load_rows(self.catalog, self.model_id, ids=list(ids)))
+            self.reload_keywords()
         self._schedule_detail()
 
     # =========================================================================================
@@ -788,7 +1136,7 @@ class MainWindow(QMainWindow):
         new.save()
         if new.thumb_size != old.thumb_size:
             self.delegate.set_thumb_size(new.thumb_size)
-            self.grid.setGridSize(self.delegate.cell_size())
+            self.grid.set_base_cell(self.delegate.cell_size())
             self.loader.set_box(self._thumb_box())
             self.model.clear_thumbnails()
         if new.ambiguity_margin != old.ambiguity_margin:
@@ -827,11 +1175,15 @@ class MainWindow(QMainWindow):
         self._closed = True
         self._detail_timer.stop()
         self._count_timer.stop()
-        for runner in (self.library_jobs, self.image_jobs, self.writer_jobs):
+        self._map_timer.stop()
+        self._search_timer.stop()
+        runners = (self.library_jobs, self.image_jobs, self.writer_jobs, self.why_jobs)
+        for runner in runners:
             runner.cancel_all()
-        for runner in (self.library_jobs, self.image_jobs, self.writer_jobs):
+        for runner in runners:
             runner.shutdown()
         self.model_owner.drop()
+        self.why.owner.drop()
         if metadata_available():
             try:
                 from moodtagger.core.metadata import close_shared_service
@@ -841,8 +1193,34 @@ class MainWindow(QMainWindow):
                 log.exception("closing exiftool")
         self.catalog.close()
 
+    def ask_before_quit(self) -> str:
+        """'quit', 'write' or 'cancel'; asks only when chosen moods are not written yet."""
+        n = self.pending_count()
+        if not self.confirm_quit or n == 0:
+            return "quit"
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit moodtagger",
+                          f"{n} photo{'s have' if n != 1 else ' has'} chosen moods that are not written "
+                          "into the files yet.", parent=self)
+        box.setInformativeText("They stay in the catalog either way; other photo tools only see them "
+                               "once they are written.")
+        write = box.addButton("Write…", QMessageBox.ButtonRole.AcceptRole)
+        quit_ = box.addButton("Quit without writing", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(write)
+        self.quit_box = box
+        box.exec()
+        self.quit_box = None
+        clicked = box.clickedButton()
+        return "write" if clicked is write else "quit" if clicked is quit_ else "cancel"
+
     def closeEvent(self, event) -> None:
         if not self._closed:
+            answer = self.ask_before_quit()
+            if answer != "quit":
+                event.ignore()
+                if answer == "write":
+                    self.write_dialog_open()
+                return
             try:
                 self._save_window_state()
             except Exception:

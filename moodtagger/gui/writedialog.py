@@ -62,13 +62,15 @@ class BatchWriteDialog(QDialog):
     written = Signal(object)  # list of photo ids whose catalog state changed
 
     def __init__(self, catalog_path: str, runner: JobRunner, settings: AppSettings, selection: list[int],
-                 pending_count: int, reporter: CrashReporter | None = None, parent: QWidget | None = None):
+                 pending_count: int, reporter: CrashReporter | None = None, parent: QWidget | None = None,
+                 *, shown: list[int] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Write moods into files")
         self.catalog_path = catalog_path
         self.runner = runner
         self.settings = settings
         self.selection = selection
+        self.shown = list(shown or [])  # pending photos the grid shows (folder, filter, search)
         self.reporter = reporter
         self._job: Job | None = None
         self._phase = "idle"  # idle | planning | planned | writing | done
@@ -77,14 +79,25 @@ class BatchWriteDialog(QDialog):
         layout = QVBoxLayout(self)
         scope = QHBoxLayout()
         self.scope_selection = QRadioButton(f"Selected photos ({len(selection)})")
+        self.scope_shown = QRadioButton(f"Photos shown ({len(self.shown)} pending)")
+        self.scope_shown.setToolTip("Only the photos the grid shows now: the folder, filters and search")
+        self.scope_shown.setEnabled(bool(self.shown))
         self.scope_all = QRadioButton(f"Everything pending ({pending_count})")
         group = QButtonGroup(self)
         group.addButton(self.scope_selection)
+        group.addButton(self.scope_shown)
         group.addButton(self.scope_all)
         self.scope_selection.setEnabled(bool(selection))
-        (self.scope_selection if len(selection) > 1 else self.scope_all).setChecked(True)
+        if len(selection) > 1:
+            self.scope_selection.setChecked(True)
+        elif self.shown and len(self.shown) < pending_count:  # a folder, filter or search is active
+            self.scope_shown.setChecked(True)
+        else:
+            self.scope_all.setChecked(True)
+        self._replan = False
         group.buttonToggled.connect(lambda _b, on: on and self.plan())
         scope.addWidget(self.scope_selection)
+        scope.addWidget(self.scope_shown)
         scope.addWidget(self.scope_all)
         scope.addStretch(1)
         layout.addLayout(scope)
@@ -120,11 +133,18 @@ class BatchWriteDialog(QDialog):
 
     # -- scope -----------------------------------------------------------------------------------
     def photo_ids(self) -> list[int] | None:
-        return list(self.selection) if self.scope_selection.isChecked() else None
+        if self.scope_selection.isChecked():
+            return list(self.selection)
+        if self.scope_shown.isChecked():
+            return list(self.shown)
+        return None
 
     # -- dry run ---------------------------------------------------------------------------------
     def plan(self) -> None:
-        if self._phase in ("planning", "writing"):
+        if self._phase == "planning":  # the scope changed meanwhile: plan again when this one ends
+            self._replan = True
+            return
+        if self._phase == "writing":
             return
         self._phase = "planning"
         self.write_button.setEnabled(False)
@@ -144,6 +164,11 @@ class BatchWriteDialog(QDialog):
 
     def _planned(self, summary, error) -> None:
         self._job = None
+        if self._replan:
+            self._replan = False
+            self._phase = "idle"
+            self.plan()
+            return
         self.progress.setVisible(False)
         if error is not None:
             self._phase = "idle"
@@ -178,6 +203,7 @@ class BatchWriteDialog(QDialog):
         self._phase = "writing"
         self.write_button.setEnabled(False)
         self.scope_selection.setEnabled(False)
+        self.scope_shown.setEnabled(False)
         self.scope_all.setEnabled(False)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)

@@ -176,3 +176,18 @@ def test_embedded_icc_profile_is_converted_to_srgb(shared_data: Path, tmp_path: 
     r, g, b = imaging.open_image(tmp_path / "adobe.png").image.getpixel((0, 0))
     assert abs(r - 40) + abs(g - 160) + abs(b - 90) > 10  # Adobe RGB green is more saturated
     assert g > r and g > b
+
+
+def test_thumbnail_cache_serves_the_requested_size_not_an_upscaled_one(make_image) -> None:
+    """A 640 px request (the grid at a large thumbnail size on a high-DPI screen) must get a
+    640 px image, not the cached 256 px one; small photos are served as they are."""
+    path = make_image("big.jpg", size=(1600, 1200))
+    ident = "cd" * 16
+    assert imaging.cached_thumbnail(path, ident).size == (256, 192)  # the scanner's thumbnail
+    large = imaging.cached_thumbnail(path, ident, 640)
+    assert large.size == (640, 480)
+    path.unlink()  # both sizes now come from the cache
+    assert imaging.cached_thumbnail(path, ident, 640).size == (640, 480)
+    assert imaging.cached_thumbnail(path, ident, 200).size[0] >= 200
+    small = make_image("small.jpg", size=(120, 90))
+    assert imaging.cached_thumbnail(small, "ef" * 16, 640).size == (120, 90)  # never enlarged

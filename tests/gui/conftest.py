@@ -83,10 +83,15 @@ def make_window(qtbot, tmp_path: Path, settings):
 
     def make(catalog_path: Path | None = None):
         win = MainWindow(str(catalog_path or tmp_path / "catalog.sqlite3"), settings)
+        win.confirm_quit = False  # closing after the test must not wait for an answer (one test asks)
         made.append(win)
         win.resize(1200, 800)
         win.show()
         qtbot.waitExposed(win)
+        # window shortcuts (Ctrl+Z ...) need the active window; on a real X server without a
+        # window manager nothing activates it for us
+        win.activateWindow()
+        qtbot.waitActive(win)
         return win
 
     yield make

@@ -19,6 +19,7 @@ def synthesize_catalog(path: str | os.PathLike[str], n: int, model_id: str, *, s
     rng = np.random.default_rng(seed)
     now = time.time()
     probs = rng.dirichlet(np.full(len(MOODS), 0.6), size=n)
+    va = np.clip(rng.normal(5.0, 1.3, size=(n, 2)), 1.0, 9.0)  # valence, arousal
     with Catalog(Path(path)) as cat, cat.transaction() as c:
         c.execute("INSERT INTO roots(id, path, added_at) VALUES (1, ?, ?)", (b"/synthetic", now))
         c.executemany(
@@ -31,8 +32,9 @@ def synthesize_catalog(path: str | os.PathLike[str], n: int, model_id: str, *, s
         marks = ", ".join("?" * len(PROB_COLUMNS))
         c.executemany(
             f"INSERT INTO predictions(photo_id, model_id, identity, {cols}, valence, arousal, created_at) "
-            f"VALUES (?, ?, ?, {marks}, 5.0, 5.0, ?)",
-            ((i + 1, model_id, f"{i:032x}", *map(float, probs[i]), now) for i in range(n)),
+            f"VALUES (?, ?, ?, {marks}, ?, ?, ?)",
+            ((i + 1, model_id, f"{i:032x}", *map(float, probs[i]), float(va[i, 0]), float(va[i, 1]), now)
+             for i in range(n)),
         )
         chosen = rng.random(n) < chosen_fraction
         c.executemany(

@@ -65,9 +65,13 @@ def test_settings_dialog_round_trip(qtbot):
 
 
 def test_desktop_file_is_valid():
-    path = ROOT / "packaging" / "moodtagger.desktop"
+    from moodtagger.gui.app import DESKTOP_ID
+
+    path = ROOT / "packaging" / f"{DESKTOP_ID}.desktop"
     text = path.read_text()
-    assert "Exec=moodtagger gui" in text and "Icon=moodtagger" in text
+    assert "Exec=moodtagger gui" in text and f"Icon={DESKTOP_ID}" in text
+    mime = next(line for line in text.splitlines() if line.startswith("MimeType="))
+    assert "image/jpeg" in mime and "image/tiff" in mime and "image/png" in mime
     if shutil.which("desktop-file-validate") is None:
         pytest.skip("desktop-file-validate is not installed")
     proc = subprocess.run(["desktop-file-validate", str(path)], capture_output=True, text=True)
@@ -76,8 +80,16 @@ def test_desktop_file_is_valid():
 
 def test_appstream_metainfo_is_valid():
     path = next((ROOT / "packaging").glob("*.metainfo.xml"))
+    from moodtagger.gui.app import DESKTOP_ID
+
     root = ET.parse(path).getroot()
-    assert root.findtext("launchable") == "moodtagger.desktop"
+    assert root.findtext("id") == DESKTOP_ID  # the component id is the .desktop id
+    assert root.findtext("launchable") == f"{DESKTOP_ID}.desktop"
+    assert root.find("url[@type='homepage']") is not None
+    shots = root.findall("screenshots/screenshot/image")
+    assert len(shots) >= 2
+    for img in shots:  # each screenshot the metainfo names is in the repository
+        assert (ROOT / "resources" / img.text.rsplit("/", 1)[1]).is_file()
     if shutil.which("appstreamcli") is None:
         pytest.skip("appstreamcli is not installed")
     proc = subprocess.run(["appstreamcli", "validate", "--no-net", str(path)], capture_output=True, text=True)

@@ -1,0 +1,378 @@
+"""The views of issue 15: why-map, mood map, review sorts, search, comforts, quitting, undo after
+a write. Real widgets (offscreen), real catalog, real model where it matters."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtWidgets import QApplication
+
+from moodtagger.core.moods import MOODS
+from moodtagger.gui.photomodel import Roles
+
+from .test_window import MODEL_TIMEOUT_MS, proxy_rows
+
+MODEL_ID = "test-model"
+
+
+def open_scanned(qtbot, make_window, folder):
+    win = make_window()
+    with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
+        win.open_folder(str(folder))
+    return win
+
+
+# -- why this mood ------------------------------------------------------------------------------
+def test_why_toggle_overlays_a_heat_map_that_changes_with_the_mood(qtbot, make_window, photo_folder):
+    win = open_scanned(qtbot, make_window, photo_folder)
+    win.grid.setCurrentIndex(win.proxy.index(0, 0))
+    qtbot.waitUntil(lambda: win.detail.photo_id is not None)
+    pid = win.detail.photo_id
+    qtbot.waitUntil(lambda: win.detail._base is not None and win.detail._base.width() > 300, timeout=20_000)
+    plain = win.detail.preview._image.copy()
+    win.grid.setFocus()
+    qtbot.keyClick(win.grid, Qt.Key.Key_W)  # View → Why this mood? (W)
+    assert win.detail.why_button.isChecked()
+    qtbot.waitUntil(lambda: win.detail._why is not None, timeout=MODEL_TIMEOUT_MS)
+    assert win.why.last_seconds is not None
+    with_map = win.detail.preview._image.copy()
+    assert with_map.size() == plain.size() and with_map != plain
+    top = win.detail.why_target()
+    assert top == win.model.index_of(pid).data(Roles.TopMoodRole)[0]
+    assert top in win.detail.why_status.text().lower()
+    other = next(m for m in MOODS if m != top)
+    win.detail.why_mood.setCurrentIndex(win.detail.why_mood.findData(other))
+    assert win.detail.preview._image != with_map  # another mood, another map (cached: instant)
+    win.detail.why_button.setChecked(False)
+    assert win.detail.preview._image == plain
+
+
+def test_screenshot_with_why_map_and_mood_map(tmp_path, photo_folder):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    cat = str(tmp_path / "cat.sqlite3")
+    target = sorted(photo_folder.iterdir())[2]
+    shots = {}
+    for name, extra in (("why", ["--select", str(target), "--why"]), ("map", ["--view", "map"])):
+        shots[name] = tmp_path / f"{name}.png"
+        proc = subprocess.run([sys.executable, "-m", "moodtagger", "gui", str(photo_folder), "--catalog", cat,
+                               *extra, "--screenshot", str(shots[name])],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        img = QImage(str(shots[name]))
+        assert not img.isNull() and img.width() >= 1200
+    assert QImage(str(shots["why"])) != QImage(str(shots["map"]))
+
+
+# -- mood map ---------------------------------------------------------------------------------------
+@pytest.fixture
+def big_window(qtbot, tmp_path, settings):
+    from moodtagger.gui.window import MainWindow
+
+    from .synth import synthesize_catalog
+
+    path = tmp_path / "big.sqlite3"
+    synthesize_catalog(path, 100_000, MODEL_ID)
+    win = MainWindow(str(path), settings, load_async=False, warm_up_model=False)
+    win.confirm_quit = False
+    win.model_id = MODEL_ID
+    win.reload()
+    win.resize(1300, 850)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window):
+    win = big_window
+    assert win.model.rowCount() == 100_000
+    win.set_view("map")
+    m = win.map
+    assert len(m.ids) == 100_000
+    times = []
+    for k in range(8):  # pan and zoom, as a user would
+        m.zoom(1.1 if k % 2 else 1 / 1.1)
+        m.pan_pixels(7, -5)
+        t0 = time.perf_counter()
+        m.repaint()
+        times.append((time.perf_counter() - t0) * 1000)
+    assert np.median(times) < 150, times  # bench/bench_map.py: a few ms on a quiet CPU
+    m.fit()
+    # a rectangle drag over the centre selects exactly the points inside, in the grid too
+    r = m.plot_rect()
+    a = QPoint(int(r.center().x() - 60), int(r.center().y() - 40))
+    b = QPoint(int(r.center().x() + 60), int(r.center().y() + 40))
+    with qtbot.waitSignal(m.selected) as sig:
+        qtbot.mousePress(m, Qt.MouseButton.LeftButton, pos=a)
+        qtbot.mouseMove(m, b)
+        qtbot.mouseRelease(m, Qt.MouseButton.LeftButton, pos=b)
+    ids = set(sig.args[0].tolist())
+    x0, y0 = m.to_data(QPointF(a))
+    x1, y1 = m.to_data(QPointF(b))
+    rows = win.model.rows
+    inside = ((rows.valence >= min(x0, x1)) & (rows.valence <= max(x0, x1))
+              & (rows.arousal >= min(y0, y1)) & (rows.arousal <= max(y0, y1)))
+    assert ids == set(rows.ids[inside].tolist()) and 50 < len(ids) < 100_000
+    assert set(win.selected_ids()) == ids
+    # ... or filters the grid
+    win.map_target.setCurrentIndex(win.map_target.findData("filter"))
+    m.selected.emit(np.array(sorted(ids)[:10]))
+    assert win.proxy.rowCount() == 10 and win.map_filter_button.isVisible()
+    win.map_filter_button.click()
+    assert win.proxy.rowCount() == 100_000
+
+
+def test_lasso_selects_points_inside_the_polygon(qapp):
+    from moodtagger.gui.mapview import points_in_polygon
+
+    x = np.array([1.0, 5.0, 5.0, 8.0, 2.0])
+    y = np.array([1.0, 5.0, 2.0, 8.0, 7.0])
+    triangle = np.array([[0.0, 0.0], [9.0, 0.0], [0.0, 9.0]])  # below the line x + y = 9
+    assert points_in_polygon(x, y, triangle).tolist() == [True, False, True, False, False]
+
+
+# -- review queue, search ---------------------------------------------------------------------------
+def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_path):
+    from moodtagger.core.catalog import Prediction
+    from moodtagger.core.scanner import scan
+
+    from .test_model import make_model
+
+    def probs(**kw):
+        rest = (1.0 - sum(kw.values())) / (len(MOODS) - len(kw))
+        return Prediction(tuple(kw.get(m, rest) for m in MOODS), 5.0, 5.0)
+
+    root = tmp_path / "lib"
+    for i, n in enumerate("abcd"):
+        make_image(f"{n}.jpg", seed=i, root=root)
+    scan(catalog, [root])
+    ids = {os.path.basename(p.path)[0]: p.id for p in catalog.photos()}
+    catalog.save_predictions(MODEL_ID, [(ids["a"], probs(awe=0.8)), (ids["b"], probs(awe=0.40, fear=0.38)),
+                                        (ids["c"], probs(fear=0.7)), (ids["d"], probs(sadness=0.5, awe=0.3))])
+    catalog.set_choice(ids["c"], ["fear"])  # agrees
+    catalog.set_choice(ids["d"], ["awe"], state="written")  # imported from the file: disagrees by 0.2
+    catalog.set_choice(ids["a"], ["anger"])  # disagrees by 0.8 - p(anger)
+    model, proxy = make_model(catalog)
+    proxy.sort_by("ambiguity")
+    assert [proxy.index(r, 0).data() for r in range(4)][:2] == ["b.jpg", "d.jpg"]  # gaps .02, .2
+    proxy.sort_by("disagreement", descending=True)
+    assert [proxy.index(r, 0).data() for r in range(4)] == ["a.jpg", "d.jpg", "b.jpg", "c.jpg"] or \
+        [proxy.index(r, 0).data() for r in range(3)] == ["a.jpg", "d.jpg", "c.jpg"]
+
+
+def test_search_finds_name_folder_and_keywords_in_the_file(qapp, catalog, make_image, tmp_path):
+    from moodtagger.core.scanner import scan
+    from moodtagger.gui.photomodel import Filter
+
+    from .test_model import make_model
+
+    make_image("IMG_0001.jpg", root=tmp_path / "holiday 2024")
+    make_image("IMG_0002.jpg", seed=1, root=tmp_path / "work")
+    make_image("beach.jpg", seed=2, root=tmp_path / "work")
+    scan(catalog, [tmp_path])
+    ids = {os.path.basename(p.path): p.id for p in catalog.photos()}
+    catalog.set_file_keywords(ids["IMG_0002.jpg"], ["Sunset", "Family"], [])
+    model, proxy = make_model(catalog)
+    model.set_keywords(catalog.all_file_keywords())
+
+    def shown(text):
+        proxy.set_filter(Filter(text=text))
+        return sorted(proxy.index(r, 0).data() for r in range(proxy.rowCount()))
+
+    assert shown("beach") == ["beach.jpg"]
+    assert shown("HOLIDAY") == ["IMG_0001.jpg"]
+    assert shown("sunset") == ["IMG_0002.jpg"]
+    assert shown("work family") == ["IMG_0002.jpg"]  # every word must match
+    assert shown("nothing-like-this") == []
+
+
+def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
+    win = open_scanned(qtbot, make_window, photo_folder)
+    ids = [i.data(Roles.PhotoIdRole) for i in proxy_rows(win)]
+    win.choices.set_moods(ids[:3], ["awe"])
+    win.search.setText(win.proxy.index(0, 0).data())  # only the first photo is shown
+    qtbot.waitUntil(lambda: win.proxy.rowCount() == 1)
+    assert win.shown_pending_ids() == [ids[0]]
+    dlg = win.write_dialog_open()
+    assert "Photos shown (1" in dlg.scope_shown.text() and "(3)" in dlg.scope_all.text()
+    dlg.scope_shown.setChecked(True)
+    assert dlg.photo_ids() == [ids[0]]
+    qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
+    assert dlg.table.topLevelItemCount() == 1
+    dlg.close()
+    # accepting everything above a threshold also stays inside what is shown
+    n = win.accept_all_above(0.0)
+    assert n == 0  # the one shown photo is chosen already
+    win.search.clear()
+    qtbot.waitUntil(lambda: win.proxy.rowCount() == 6)
+
+
+# -- comforts ---------------------------------------------------------------------------------------
+def test_menu_bar_lists_the_keyboard_shortcuts(qtbot, make_window):
+    win = make_window()
+    titles = [a.text().replace("&", "") for a in win.menuBar().actions()]
+    assert titles == ["File", "Edit", "View", "Help"]
+    help_texts = [a.text() for a in win.menus["Help"].actions()]
+    assert "Keyboard shortcuts" in help_texts
+    win.act_shortcuts.trigger()
+    table = win.shortcuts.table
+    rows = {table.topLevelItem(i).text(0): table.topLevelItem(i).text(1) for i in range(table.topLevelItemCount())}
+    assert "1 … 8" in rows and "Enter" in rows and "Space" in rows
+    assert any("Ctrl+Z" in k for k in rows) and any("Ctrl+2" in k for k in rows)
+    win.shortcuts.close()
+
+
+def _dark_palette() -> QPalette:
+    pal = QPalette()
+    for role, color in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.Base, "#1e1e1e"),
+                        (QPalette.ColorRole.AlternateBase, "#2b2b2b"), (QPalette.ColorRole.Text, "#eeeeee"),
+                        (QPalette.ColorRole.WindowText, "#eeeeee"), (QPalette.ColorRole.Highlight, "#3d6fb4"),
+                        (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.Mid, "#555555")):
+        pal.setColor(role, QColor(color))
+    return pal
+
+
+def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
+    """Paint one cell and measure, per bar, the contrast between the bar and what surrounds it
+    (the better of its fill and its edge against the pixels next to it), WCAG formula."""
+    from PySide6.QtCore import QModelIndex, QRect
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+    from moodtagger.core.moods import DISPLAY_ORDER
+    from moodtagger.gui.delegate import PhotoDelegate, contrast_ratio
+
+    class Index:  # the roles the delegate reads
+        def __init__(self):
+            self.values = {Roles.MoodScoresRole: tuple([0.6] * 8), Roles.StateRole: "unconfirmed",
+                           Roles.PhotoIdRole: 1, Qt.ItemDataRole.DisplayRole: "x.jpg"}
+
+        def data(self, role=Qt.ItemDataRole.DisplayRole):
+            return self.values.get(role)
+
+        def isValid(self):
+            return True
+
+    d = PhotoDelegate(thumb_size=160)
+    size = d.cell_size()
+    img = QImage(size, QImage.Format.Format_RGB32)
+    img.fill(palette.color(QPalette.ColorRole.Base))
+    opt = QStyleOptionViewItem()
+    opt.rect = QRect(0, 0, size.width(), size.height())
+    opt.palette = palette
+    opt.state = QStyle.StateFlag.State_Enabled | (QStyle.StateFlag.State_Selected if selected else QStyle.StateFlag(0))
+    p = QPainter(img)
+    d.paint(p, opt, Index())
+    p.end()
+    _ = QModelIndex
+    out = {}
+    for mood, rect in d._bar_rects(opt.rect).items():
+        inner = QColor(img.pixel(int(rect.center().x()), int(rect.bottom() - 4)))
+        edge = QColor(img.pixel(int(rect.left()) + 0, int(rect.bottom() - 4)))
+        around = QColor(img.pixel(int(rect.left()) - 2, int(rect.bottom() - 4)))
+        out[mood] = max(contrast_ratio(inner, around), contrast_ratio(edge, around))
+    assert set(out) == set(DISPLAY_ORDER)
+    return out
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("selected", [False, True])
+def test_bars_keep_3_to_1_contrast_on_selection_and_dark_palette(qapp, scheme, selected):
+    pal = QApplication.palette() if scheme == "light" else _dark_palette()
+    ratios = bar_contrasts(pal, selected)
+    worst = min(ratios, key=ratios.get)
+    assert ratios[worst] >= 3.0, (worst, ratios)
+
+
+def test_hovering_a_bar_names_it(qtbot, make_window, photo_folder):
+    win = open_scanned(qtbot, make_window, photo_folder)
+    idx = win.proxy.index(0, 0)
+    rect = win.grid.visualRect(idx)
+    bars = win.delegate._bar_rects(rect)
+    qtbot.mouseMove(win.grid.viewport(), bars["fear"].center().toPoint())
+    qtbot.waitUntil(lambda: win.grid.hover_bar is not None)
+    assert win.grid.hover_bar == (idx.data(Roles.PhotoIdRole), "fear")
+    p = idx.data(Roles.MoodScoresRole)[MOODS.index("fear")]
+    assert win.delegate.hover_text(idx) == f"Fear {p:.0%}"
+    qtbot.mouseMove(win.grid.viewport(), QPoint(rect.center().x(), rect.top() + 20))  # over the thumbnail
+    qtbot.waitUntil(lambda: win.grid.hover_bar is None)
+
+
+def test_opening_a_folder_selects_it_and_the_grid_fills_the_width(qtbot, make_window, photo_folder, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copyfile(next(photo_folder.iterdir()), other / "x.jpg")
+    win = make_window()
+    with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
+        win.open_folder(str(other))
+    with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    assert win.roots.currentItem().text() == "photos"
+    assert win.proxy.rowCount() == 6  # only the opened folder
+    for width in (900, 1033, 1250):
+        win.resize(width + 560, 800)
+        qtbot.wait(20)
+        vp = win.grid.viewport().width()
+        top = win.grid.visualRect(win.proxy.index(0, 0)).top()
+        first_row = [win.grid.visualRect(win.proxy.index(c, 0)) for c in range(6)]
+        first_row = [r for r in first_row if r.top() == top]
+        cols = (vp - 1) // win.grid.base_cell.width()
+        if cols <= 6:
+            assert len(first_row) == cols
+            assert vp - first_row[-1].right() <= cols + 3, (vp, first_row[-1])  # no empty band on the right
+
+
+# -- quitting, undo after a write (issue 11) ----------------------------------------------------------
+def _answer_quit_box(win, button_text: str):
+    def click():
+        box = getattr(win, "quit_box", None)
+        if box is None:
+            QTimer.singleShot(20, click)
+            return
+        for b in box.buttons():
+            if b.text().replace("&", "") == button_text:
+                b.click()
+                return
+    QTimer.singleShot(20, click)
+
+
+def test_quitting_with_unwritten_choices_asks_first(qtbot, make_window, photo_folder):
+    win = open_scanned(qtbot, make_window, photo_folder)
+    win.confirm_quit = True
+    win.choices.set_moods([win.proxy.index(0, 0).data(Roles.PhotoIdRole)], ["awe"])
+    _answer_quit_box(win, "Cancel")
+    win.close()
+    assert win.isVisible() and not win._closed  # still open, nothing lost
+    _answer_quit_box(win, "Quit without writing")
+    win.close()
+    assert win._closed
+
+
+def test_undo_after_a_write_makes_the_removal_pending(qtbot, make_window, photo_folder):
+    from moodtagger.gui.writedialog import metadata_available
+
+    assert metadata_available() and shutil.which("exiftool")
+    win = open_scanned(qtbot, make_window, photo_folder)
+    idx = win.proxy.index(0, 0)
+    pid = idx.data(Roles.PhotoIdRole)
+    win.grid.setCurrentIndex(idx)
+    win.toggle_mood("awe")
+    dlg = win.write_dialog_open()
+    qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
+    with qtbot.waitSignal(dlg.written, timeout=60_000):
+        dlg.write()
+    dlg.close()
+    assert win.catalog.choice(pid)[1] == "written"
+    win.undo_stack.undo()  # the file still says Awe: the catalog must not pretend it does not
+    choice = win.catalog.choice(pid)
+    assert choice is not None and choice[0] == [] and choice[1] == "pending"
+    assert win.model.index_of(pid).data(Roles.StateRole) == "chosen"
+    assert win.pending_count() == 1  # writing it removes Awe from the file

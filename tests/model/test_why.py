@@ -1,0 +1,84 @@
+"""Why this mood: Grad-CAM maps from the registry's real model on real photos."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from moodtagger.core import imaging
+from moodtagger.core.moods import MOODS
+
+
+@pytest.fixture(scope="module")
+def why_model():
+    from moodtagger.core.model.why import WhyModel
+
+    return WhyModel(flip=False)
+
+
+def test_two_moods_maps_differ_and_a_map_is_not_uniform(why_model, imagenet_sample):
+    path = str(imagenet_sample / sorted(os.listdir(imagenet_sample))[0])
+    r = why_model.explain(path)
+    assert r.maps.shape[0] == len(MOODS) and r.maps.shape[1] >= 7
+    assert np.isclose(r.probs.sum(), 1.0, atol=1e-3)
+    top = int(np.argmax(r.probs))
+    other = int(np.argmin(r.probs))
+    a, b = r.maps[top], r.maps[other]
+    assert a.min() == 0.0 and a.max() == pytest.approx(1.0)  # scaled to [0, 1] ...
+    assert a.std() > 0.1  # ... and not uniform: some regions matter more than others
+    assert np.abs(a - b).mean() > 0.1  # another mood looks at other regions
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] < 0.9
+
+
+def test_maps_follow_the_content(why_model, tmp_path):
+    """An object pasted into a corner of a flat picture moves the heat map's peak there."""
+    peaks = []
+    for corner in ((0, 0), (1, 1)):
+        canvas = np.full((256, 256, 3), 128, np.uint8)
+        y, x = corner[0] * 150 + 16, corner[1] * 150 + 16
+        rng = np.random.default_rng(0)
+        canvas[y:y + 80, x:x + 80] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)
+        path = tmp_path / f"c{corner[0]}.png"
+        Image.fromarray(canvas).save(path)
+        r = why_model.explain(str(path))
+        heat = r.maps[int(np.argmax(r.probs))]
+        peaks.append(np.unravel_index(int(np.argmax(heat)), heat.shape))
+    h = r.maps.shape[1]
+    assert peaks[0][0] < h / 2 and peaks[0][1] < h / 2  # top left
+    assert peaks[1][0] >= h / 2 and peaks[1][1] >= h / 2  # bottom right
+
+
+def test_crop_fractions_match_the_model_input():
+    from moodtagger.core.model.why import crop_fractions
+
+    im = Image.fromarray(np.arange(600 * 400 * 3, dtype=np.uint32).reshape(400, 600, 3).astype(np.uint8))
+    left, top, w, h = crop_fractions(600, 400, 224)
+    assert w / h == pytest.approx(400 / 600, rel=0.02)  # a square of the photo
+    assert left == pytest.approx((1 - w) / 2, abs=0.01) and top == pytest.approx((1 - h) / 2, abs=0.01)
+    assert imaging.center_crop_input(im, 224).shape == (224, 224, 3)
+
+
+def test_all_eight_maps_cost_a_few_forward_passes(why_model, imagenet_sample):
+    """The 1 s budget is measured by bench/bench_why.py; here, robust to a busy machine: the 8
+    maps of a photo cost less than 10 plain forward passes of the same network in the same run
+    (8 separate backward passes would cost about 24)."""
+    import torch
+
+    path = str(imagenet_sample / sorted(os.listdir(imagenet_sample))[1])
+    crop = imaging.decode(path, model_size=why_model.size, thumb_size=0).model_input
+    x = torch.from_numpy(np.array(crop[None]))
+    why_model.explain_array(crop)
+    forward, explain = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            why_model.net(x)
+        forward.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        why_model.explain_array(crop)
+        explain.append(time.perf_counter() - t0)
+    assert min(explain) < 10 * min(forward), (explain, forward)
