@@ -210,10 +210,8 @@ def test_thumbnail_role_asks_once_then_serves_the_image(qapp, catalog, library):
     assert library["broken.jpg"] not in asked
 
 
-def test_hundred_thousand_rows_load_and_filter_fast(qapp, tmp_path):
-    """A 100,000-photo catalog opens into the model well under a second (2 slow cores)."""
-    import time
-
+def test_hundred_thousand_rows_load_and_filter(qapp, tmp_path):
+    """A 100,000-photo catalog opens into the model and filters (its speed: bench/bench_gui.py)."""
     from moodtagger.core.catalog import Catalog
 
     from .synth import synthesize_catalog
@@ -221,13 +219,9 @@ def test_hundred_thousand_rows_load_and_filter_fast(qapp, tmp_path):
     path = tmp_path / "big.sqlite3"
     synthesize_catalog(path, 100_000, MODEL_ID)
     with Catalog(path) as cat:
-        t0 = time.perf_counter()
         model, proxy = make_model(cat)
-        elapsed = time.perf_counter() - t0
     assert model.rowCount() == 100_000 == proxy.rowCount()
-    assert elapsed < 2.0, f"loading 100k rows took {elapsed:.2f} s"
-    t0 = time.perf_counter()
     proxy.set_filter(Filter(moods=frozenset({"awe", "fear"}), min_prob=0.3))
-    assert time.perf_counter() - t0 < 1.5
+    assert 0 < proxy.rowCount() < 100_000
     top = np.array([proxy.index(r, 0).data(Roles.TopMoodRole)[0] for r in range(min(200, proxy.rowCount()))])
     assert set(top) <= {"awe", "fear"}
