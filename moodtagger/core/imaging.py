@@ -25,16 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
-try:  # HEIC/HEIF/AVIF support is optional at run time
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    HAVE_HEIF = True
-except ImportError:  # pragma: no cover - declared dependency
-    HAVE_HEIF = False
+pillow_heif.register_heif_opener()  # HEIC/HEIF/AVIF through Pillow
 
 MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera; bombs are far larger
 # Pillow raises DecompressionBombError above 2x this and only warns between 1x and 2x; we refuse
@@ -339,11 +334,6 @@ def raw_preview(path: str) -> RawPreview:
     if len(dims) == 2 and all(d.isdigit() for d in dims):
         size = (int(dims[0]), int(dims[1]))
     return RawPreview(best, orientation, size)
-
-
-def raw_preview_bytes(path: str) -> bytes:
-    """The largest embedded JPEG preview of a RAW file (read-only)."""
-    return raw_preview(path).jpeg
 
 
 # ------------------------------------------------------------------------------------------

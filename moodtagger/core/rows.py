@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class Rows:
     # -- column surgery (all columns at once) --------------------------------------------------
     def take(self, index: np.ndarray | Sequence[int]) -> Rows:
         idx = np.asarray(index, dtype=np.int64)
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(self):
             col = getattr(self, f.name)
             out[f.name] = col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
