@@ -15,21 +15,13 @@ class AcceptResult:
     stale: list[str] = field(default_factory=list)  # paths changed on disk since the last scan
 
 
-def accept_suggestions(
-    catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
-) -> list[tuple[int, str, float]]:
-    """Make the top *current* prediction the chosen mood where it is at least ``min_p``.
-
-    Photos the user already chose for are left alone. Returns (photo_id, mood, probability)
-    for each new choice (state 'pending': still to be written into the file).
-    """
-    return accept(catalog, model_id, min_p, photo_ids=photo_ids).accepted
-
-
 def accept(
     catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
 ) -> AcceptResult:
-    """:func:`accept_suggestions` with the photos it skipped because their file changed.
+    """Make the top *current* prediction the chosen mood where it is at least ``min_p``.
+
+    Photos the user already chose for are left alone; each new choice is 'pending' (still to
+    be written into the file) and is reported in ``accepted`` as (photo_id, mood, probability).
 
     A prediction is used only if it is current (``CURRENT_PREDICTION``: made by this model for
     the photo's present image data) and the file still has the size and date the catalog
