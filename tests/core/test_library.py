@@ -163,3 +163,25 @@ def test_choose_accept_forget_through_the_facade(lib) -> None:
         flt = R.Filter(moods=frozenset(["sadness"]))
         assert sorted(Path(p).name for p in library.query(flt).paths) == [
             "awe_high.jpg", "no_prediction_chosen_awe.jpg", "sad.jpg"]
+
+
+def test_scan_without_exiftool_still_predicts_and_says_so(make_image, tmp_path: Path) -> None:
+    """One error policy: a stage that cannot run (no exiftool) is reported in one sentence
+    (exit 2); the index is saved and the moods are still predicted."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    if current_model_id() is None:
+        pytest.skip("no mood model installed")
+    for i in range(2):
+        make_image(f"p{i}.jpg", root=tmp_path / "lib", seed=i)
+    db = tmp_path / "c.db"
+    env = {**os.environ, "MOODTAGGER_EXIFTOOL": str(tmp_path / "no-exiftool")}
+    proc = subprocess.run([sys.executable, "-m", "moodtagger", "scan", "--json", "--catalog", str(db),
+                           str(tmp_path / "lib")], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "keywords in the files not read" in proc.stderr and "Traceback" not in proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["scan"]["new"] == 2 and out["predict"]["predicted"] == 2 and out["import_error"]
