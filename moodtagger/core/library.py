@@ -137,7 +137,8 @@ class Library:
 
         if roots:
             phase(SCANNING)
-            summary = out.scan = scan(cat, roots, progress=ev.progress, cancel=cancel, on_stored=changed)
+            summary = out.scan = scan(cat, roots, progress=ev.progress, cancel=cancel,
+                                      on_stored=changed if ev.changed else None)
             if (summary.missing or summary.moved) and ev.missing:
                 ev.missing(cat.missing_ids())
             if stopped():

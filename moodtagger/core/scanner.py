@@ -35,6 +35,7 @@ SKIP_DIRS = {
     b"node_modules",
 }
 BATCH = 256
+STORE_INTERVAL = 0.3  # with on_stored: commit (and report) at least this often, in seconds
 PERMISSION_DENIED = "permission denied"
 VANISHED = "file vanished before it could be read"
 
@@ -340,10 +341,13 @@ def _scan(
                     if nxt is not None:
                         futures.append((pool.submit(_inspect, nxt, thumbnails), nxt[3]))
 
+            last_store = time.monotonic()
             for res, existing in results():
                 pending.append((res, existing))
                 done += 1
-                if len(pending) >= BATCH:
+                if len(pending) >= BATCH or (
+                        on_stored is not None and time.monotonic() - last_store >= STORE_INTERVAL):
+                    last_store = time.monotonic()
                     stored = _store(catalog, pending, summary)
                     if on_stored is not None:
                         on_stored(stored)
