@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.catalog import Catalog
+from moodtagger.core.catalog import Catalog, Prediction
 
 
 @dataclass
 class AcceptResult:
     accepted: list[tuple[int, str, float]] = field(default_factory=list)  # photo id, mood, p
     stale: list[str] = field(default_factory=list)  # paths changed on disk since the last scan
+
+
+def suggested_mood(
+    pred: Prediction | None, chosen: Sequence[str] | None, min_p: float = 0.0, *, replace: bool = False,
+) -> tuple[str, float] | None:
+    """The one accept rule: the top suggestion ``(mood, p)`` to make the choice, or None.
+
+    None without a prediction, below ``min_p``, or when the user has chosen already (a choice
+    is replaced only with ``replace``: the GUI's Enter on a selection)."""
+    if pred is None or (chosen is not None and not replace):
+        return None
+    mood, p = pred.top
+    return (mood, p) if p >= min_p else None
 
 
 def accept(
@@ -35,11 +48,10 @@ def accept(
     rows = list(catalog.iter_library(model_id, status=("ok",), photo_ids=ids))
     with catalog.writer_lock(), catalog.transaction():
         for photo, pred, chosen, _state in rows:
-            if pred is None or chosen is not None:
+            suggestion = suggested_mood(pred, chosen, min_p)
+            if suggestion is None:
                 continue
-            mood, p = pred.top
-            if p < min_p:
-                continue
+            mood, p = suggestion
             try:
                 st = os.stat(photo.path)
             except OSError:

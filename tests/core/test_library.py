@@ -185,3 +185,15 @@ def test_scan_without_exiftool_still_predicts_and_says_so(make_image, tmp_path: 
     assert "keywords in the files not read" in proc.stderr and "Traceback" not in proc.stderr
     out = json.loads(proc.stdout)
     assert out["scan"]["new"] == 2 and out["predict"]["predicted"] == 2 and out["import_error"]
+
+
+def test_the_accept_rule() -> None:
+    from moodtagger.core.choices import suggested_mood
+
+    pred = Prediction(_probs("awe", 0.6))
+    assert suggested_mood(pred, None, 0.5) == ("awe", pytest.approx(0.6))
+    assert suggested_mood(pred, None, 0.7) is None  # below the minimum
+    assert suggested_mood(None, None) is None  # no prediction
+    assert suggested_mood(pred, ["fear"]) is None  # the user's choice stays ...
+    assert suggested_mood(pred, [], 0.5) is None  # ... also "no mood"
+    assert suggested_mood(pred, ["fear"], replace=True)[0] == "awe"  # ... unless replaced on purpose
