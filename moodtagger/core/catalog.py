@@ -272,10 +272,19 @@ _GRID_SQL = (
     + ", ".join(f"r.{c}" for c in PROB_COLUMNS)
     + ", r.valence, r.arousal, c.moods, c.state, c.error "
     "FROM photos p "
-    f"LEFT JOIN predictions r ON {CURRENT_PREDICTION} "
+    "LEFT JOIN predictions r ON {cond} "
     "LEFT JOIN choices c ON c.photo_id=p.id "
     "WHERE 1"
 )
+
+
+def _prediction_join(model_id: str | None) -> tuple[str, list[object]]:
+    """The join condition for a photo's current prediction: CURRENT_PREDICTION for
+    ``model_id``, or (None: no model installed) the newest current one by any model."""
+    if model_id:
+        return CURRENT_PREDICTION, [model_id]
+    return ("r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
+            "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)"), []
 
 
 def photo_state(photo_status: str, choice_state: str | None) -> str:
@@ -579,8 +588,8 @@ class Catalog:
     ) -> list[tuple]:
         """One row per photo for :func:`moodtagger.core.rows.load_rows`, in path order:
         ``GRID_COLUMNS`` (the photo, its current prediction, its choice)."""
-        sql = _GRID_SQL + ("" if include_missing else " AND p.status != 'missing'")
-        args: list[object] = [model_id or ""]
+        cond, args = _prediction_join(model_id)
+        sql = _GRID_SQL.format(cond=cond) + ("" if include_missing else " AND p.status != 'missing'")
         if ids is not None:
             sql += " AND p.id IN (SELECT value FROM json_each(?))"
             args.append(json.dumps([int(i) for i in ids]))
@@ -695,12 +704,7 @@ class Catalog:
         """(photo, current prediction, chosen moods or None, state) in path order.
 
         ``state`` is :func:`photo_state`: unconfirmed | chosen | written | failed | missing."""
-        if model_id:
-            cond, args = CURRENT_PREDICTION, [model_id]
-        else:
-            cond = ("r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
-                    "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)")
-            args = []
+        cond, args = _prediction_join(model_id)
         where = []
         if status is not None:
             statuses = list(status)

@@ -197,3 +197,14 @@ def test_the_accept_rule() -> None:
     assert suggested_mood(pred, ["fear"]) is None  # the user's choice stays ...
     assert suggested_mood(pred, [], 0.5) is None  # ... also "no mood"
     assert suggested_mood(pred, ["fear"], replace=True)[0] == "awe"  # ... unless replaced on purpose
+
+
+def test_without_a_model_id_rows_and_entries_show_the_newest_current_prediction(lib) -> None:
+    """`list` with no model installed: the filter sees the same predictions `export` shows."""
+    _, db = lib
+    with Catalog(db) as cat:
+        rows = R.load_rows(cat, None)
+        shown = {Path(p).name for i, p in enumerate(rows.paths) if rows.prediction(i) is not None}
+        assert shown == {n for n, c in CASES.items() if c[0] is not None}
+        exported = {Path(p.path).name for p, pred in cat.iter_with_predictions(None) if pred is not None}
+        assert shown == exported
