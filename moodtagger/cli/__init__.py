@@ -41,13 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moodtagger {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _MODULES:
-        try:
-            module = importlib.import_module(f"moodtagger.cli.{name}")
-        except ModuleNotFoundError as exc:  # a front end whose module is not written yet
-            if exc.name == f"moodtagger.cli.{name}":
-                continue
-            raise
-        module.register(sub, common)
+        importlib.import_module(f"moodtagger.cli.{name}").register(sub, common)
     return parser
 
 

@@ -175,6 +175,39 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator:
         yield update
 
 
+class PhaseProgress:
+    """One progress bar per phase of a multi-stage run (``Library.refresh``): ``phase(name)``
+    starts a new bar, ``progress(done, total)`` updates it. Draws only on a terminal."""
+
+    def __init__(self, bar=None) -> None:
+        self._bar = bar
+        self._task = None
+
+    def phase(self, name: str) -> None:
+        if self._bar is not None:
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._task = self._bar.add_task(name, total=None)
+
+    def progress(self, done: int, total: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+
+@contextmanager
+def phase_progress(*, quiet: bool = False) -> Iterator[PhaseProgress]:
+    if quiet or not sys.stderr.isatty():
+        yield PhaseProgress()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), transient=True, console=None,
+    ) as bar:
+        yield PhaseProgress(bar)
+
+
 def shown(path: str) -> str:
     """A path for one line of terminal output: undecodable bytes as ``\\xNN``, control
     characters (a newline in a file name) escaped, so one file is always one line."""

@@ -12,15 +12,18 @@ from moodtagger.cli.common import (
     mood,
     open_catalog,
     output_file,
+    phase_progress,
     plural,
     probability,
-    progress_bar,
     safe_print,
     shown,
 )
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
-from moodtagger.core.moods import MOODS
+from moodtagger.core.library import Library, RefreshEvents
+from moodtagger.core.metadata.exiftool import close_shared_service
+from moodtagger.core.metadata.fields import WriteSettings
+from moodtagger.core.rows import SORT_KEYS, Filter
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -40,11 +43,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("list", parents=[common], help="list catalogued photos with their top mood",
-                       description="List photos in the catalog with their top predicted mood.")
-    p.add_argument("--mood", type=mood, help="only photos whose top mood is M")
+                       description="List photos in the catalog with their top predicted mood. The "
+                       "filters are the desktop app's: a photo has mood M when its chosen moods "
+                       "include M or, not chosen yet, its top suggestion is M with p >= --min.")
+    p.add_argument("--mood", type=mood, help="only photos whose chosen moods include M, or (not chosen "
+                   "yet) whose top suggestion is M")
     p.add_argument("--min", type=probability, default=0.0, metavar="P",
-                   help="only photos whose probability for --mood (or top mood) is at least P (0..1)")
-    p.add_argument("--state", choices=STATES, help="only photos in this state")
+                   help="minimum probability (0..1) of the top suggestion (a choice is kept whatever P)")
+    p.add_argument("--state", choices=STATES, help="only photos in this state (missing photos only with "
+                   "--state missing)")
+    p.add_argument("--sort", choices=SORT_KEYS, help="order by name, date, top probability or a mood's "
+                   "probability (default: by path)")
+    p.add_argument("--desc", action="store_true", help="with --sort: descending")
     p.add_argument("--errors", action="store_true", help="list only files that failed, with the reason")
     p.add_argument("--json", action="store_true", help="JSON output (each row with chosen and state)")
     p.set_defaults(func=cmd_list)
@@ -60,82 +70,40 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 
-
-def current_model_id() -> str | None:
-    """The model id of the default model if it is installed, else None."""
-    try:
-        from moodtagger.core.model.registry import default_model_id
-    except ImportError:
-        return None
-    try:
-        return default_model_id()
-    except Exception:
-        return None
-
-
 # ------------------------------------------------------------------------------------------
 def cmd_scan(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
-    from moodtagger.core.scanner import photos_by_ids, scan
 
     for d in args.dirs:
         if not os.path.isdir(d):
             raise UserError(f"{d}: not a folder")
-    from moodtagger.core.metadata.fields import WriteSettings
-
     try:
         settings = WriteSettings(root=args.root)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    failed = 0
-    model_problem: str | None = None
-    with open_catalog(args) as cat:
-        with progress_bar("scanning", quiet=args.quiet) as progress:
-            summary = scan(cat, args.dirs, progress=progress)
-        result: dict[str, object] = {"scan": summary.as_dict()}
-        failed += len(summary.errors)
-
-        if summary.updated_ids:
-            try:
-                from moodtagger.core.metadata.importer import import_file_moods
-            except ImportError:
-                import_file_moods = None  # type: ignore[assignment]  # not installed yet
-            if import_file_moods is not None:
-                with progress_bar("reading keywords", quiet=args.quiet) as progress:
-                    result["imported_choices"] = import_file_moods(
-                        cat, photos_by_ids(cat, summary.updated_ids), settings=settings,
-                        progress=progress,
-                    )
-
-        if not args.no_predict:
-            try:
-                from moodtagger.core.model.registry import ModelError
-                from moodtagger.core.model.service import predict_pending
-            except ImportError:
-                predict_pending = None  # type: ignore[assignment]  # not installed yet
-            if predict_pending is not None:
-                try:
-                    with progress_bar("predicting moods", quiet=args.quiet) as progress:
-                        pred = predict_pending(cat, device=args.device, progress=progress)
-                except ModelError as exc:  # no/broken model: the index is still saved
-                    model_problem = str(exc)
-                    result["predict_error"] = model_problem
-                else:
-                    result["predict"] = {
-                        "model_id": pred.model_id, "predicted": pred.predicted,
-                        "failed": pred.failed,
-                        "errors": [{"path": p, "error": e} for p, e in pred.errors],
-                    }
-                    failed += pred.failed
-
+    try:
+        with open_catalog(args) as cat, phase_progress(quiet=args.quiet) as bar:
+            res = Library(cat).refresh(args.dirs, predict=not args.no_predict, device=args.device,
+                                       settings=settings, events=RefreshEvents(bar.phase, bar.progress))
+    finally:
+        close_shared_service()  # the exiftool that read keywords and RAW previews
+    summary, pred = res.scan, res.predict
+    assert summary is not None
+    result: dict[str, object] = {"scan": summary.as_dict()}
+    if res.imported is not None:
+        result["imported_choices"] = res.imported
+    if res.import_error:
+        result["import_error"] = res.import_error
+    if res.predict_error:
+        result["predict_error"] = res.predict_error
+    elif pred is not None:
+        result["predict"] = {"model_id": pred.model_id, "predicted": pred.predicted, "failed": pred.failed,
+                             "errors": [{"path": p, "error": e} for p, e in pred.errors]}
     if args.json:
         dump_json(result)
     else:
-        for path, msg in summary.errors:
+        for path, msg in res.errors:
             err(f"error: {shown(path)}: {msg}")
-        if "predict" in result:
-            for e in result["predict"]["errors"]:  # type: ignore[index]
-                err(f"error: {shown(e['path'])}: {e['error']}")
         if not args.quiet:
             s = summary
             if s.nothing_changed:
@@ -147,53 +115,38 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 if s.metadata_changed:
                     line += f", {s.metadata_changed} with new keywords"
             line += f" in {s.seconds:.2f} s"
-            if "predict" in result:
-                pr = result["predict"]
-                if pr["predicted"] or pr["failed"]:  # type: ignore[index]
-                    line += f"; predicted {plural(pr['predicted'], 'photo')} with {pr['model_id']}"  # type: ignore[index]
+            if pred is not None and (pred.predicted or pred.failed):
+                line += f"; predicted {plural(pred.predicted, 'photo')} with {pred.model_id}"
             if s.cancelled:
                 line += " (cancelled)"
             print(line)
-    if model_problem:
-        err(f"moodtagger: moods not predicted: {model_problem}; the photos are indexed "
+    if res.import_error:
+        err(f"moodtagger: keywords in the files not read: {res.import_error}")
+    if res.predict_error:
+        err(f"moodtagger: moods not predicted: {res.predict_error}; the photos are indexed "
             "(use --no-predict to only index)")
+    if res.import_error or res.predict_error:
         return 2
-    return 1 if failed else 0
+    return 1 if res.errors else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows_out: list[dict[str, object]] = []
     with open_catalog(args, create=False, readonly=True) as cat:
         if args.errors:
-            for photo in cat.photos(status="error"):
-                rows_out.append({"path": photo.path, "error": photo.error})
+            rows_out = [{"path": p.path, "error": p.error} for p in cat.photos(status="error")]
             if args.json:
                 dump_json(rows_out)
             else:
                 for r in rows_out:
                     safe_print(f"error: {shown(str(r['path']))}: {r['error']}")
             return 0
-        model_id = current_model_id()
-        status = ("ok",) if args.state in (None, "unconfirmed", "chosen", "written") else ("ok", "error", "missing")
-        for e in export.catalog_entries(cat, model_id, status=status):
-            if args.state and e.state != args.state:
-                continue
-            pred = e.prediction
-            if args.mood or args.min:
-                if pred is None:
-                    continue
-                top, p = pred.top
-                if args.mood:
-                    p = pred.probs[MOODS.index(args.mood)]
-                    if top != args.mood:
-                        continue
-                if p < args.min:
-                    continue
-            rows_out.append(export.entry_record(e))
+        lib = Library(cat)
+        rows = lib.query(list_filter(args), (args.sort, args.desc) if args.sort else None)
+        records = [export.entry_record(e) for e in lib.entries(rows.ids.tolist())]
     if args.json:
-        dump_json(rows_out)
+        dump_json(records)
     else:
-        for r in rows_out:
+        for r in records:
             mood = r["mood"] or "-"
             prob = f"{r['probability']:.2f}" if r["probability"] is not None else "-"
             chosen = ",".join(r.get("chosen") or []) or "-"  # type: ignore[arg-type]
@@ -201,12 +154,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def list_filter(args: argparse.Namespace) -> Filter:
+    """`list`'s options as the core filter (the same rule as the GUI's filter panel)."""
+    return Filter(moods=frozenset([args.mood]) if args.mood else frozenset(), min_prob=args.min,
+                  states=frozenset([args.state]) if args.state else frozenset())
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     fmt = args.format or ("json" if (args.output or "").lower().endswith(".json") else "csv")
     if args.output:
         check_output(args.output, force=args.force, catalog=_catalog_path(args))
     with open_catalog(args, create=False, readonly=True) as cat:
-        rows = export.catalog_entries(cat, current_model_id())
+        rows = export.catalog_entries(cat, Library(cat).model_id)
     writer = export.write_csv if fmt == "csv" else export.write_json
     with output_file(args.output) as fh:
         n = writer(rows, fh)

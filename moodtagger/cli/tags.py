@@ -17,6 +17,7 @@ from moodtagger.cli.common import (
     safe_print,
     shown,
 )
+from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
 
 
@@ -104,8 +105,7 @@ def _print_result(r, dry_run: bool) -> None:
 
 def cmd_write(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
-    from moodtagger.core.metadata import WriteItem, close_shared_service, write_choices, write_files
-    from moodtagger.core.scanner import add_files
+    from moodtagger.core.metadata import WriteItem, close_shared_service, write_files
 
     settings = _settings(args)
     if not args.paths and (args.mood or args.clear):
@@ -117,31 +117,27 @@ def cmd_write(args: argparse.Namespace) -> int:
         with open_catalog(args, create=bool(args.mood or args.clear)) as cat, progress_bar(
             "checking" if args.dry_run else "writing", quiet=args.quiet
         ) as progress:
+            lib = Library(cat)
             if args.paths and not (args.mood or args.clear):  # the pending choices under PATHs
-                scope, errors = _catalogued(cat, args.paths)
-                summary = write_choices(cat, None, settings=settings, dry_run=args.dry_run,
-                                        progress=progress, paths=scope)
+                scope = lib.resolve(args.paths)
+                errors = scope.errors
+                summary = lib.write(None, under=scope.paths, settings=settings, dry_run=args.dry_run,
+                                    progress=progress)
             elif args.paths:
                 files, errors = expand_paths(args.paths)
                 if args.dry_run:  # change nothing, not even the catalog
                     summary = write_files([WriteItem(f, args.mood) for f in files], settings,
                                           dry_run=True, progress=progress)
                 else:
-                    rows, more = add_files(cat, files)
-                    errors += more
-                    with cat.transaction():
-                        for row in rows:
-                            cat.set_choice(row.id, args.mood, source="cli")
-                    summary = write_choices(cat, [r.id for r in rows], settings=settings,
-                                            progress=progress)
+                    added = lib.add_files(files)
+                    errors += added.errors
                     if args.clear:  # cleared photos are unconfirmed again (a later accept works)
-                        with cat.transaction():
-                            for r in summary.results:
-                                if r.status != "failed" and r.photo_id is not None:
-                                    cat.forget_choice(r.photo_id)
+                        summary = lib.clear(added.ids, settings=settings, progress=progress, source="cli")
+                    else:
+                        lib.choose(added.ids, args.mood, source="cli")
+                        summary = lib.write(added.ids, settings=settings, progress=progress)
             else:
-                summary = write_choices(cat, None, settings=settings, dry_run=args.dry_run,
-                                        progress=progress)
+                summary = lib.write(None, settings=settings, dry_run=args.dry_run, progress=progress)
     finally:
         close_shared_service()
     if args.json:
@@ -198,37 +194,20 @@ def cmd_read(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _catalogued(cat, paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """PATHs (files or folders) as catalogued paths; a PATH the catalog does not know is an
-    error ``(path, reason)``."""
-    scope: list[str] = []
-    errors: list[tuple[str, str]] = []
-    for p in paths:
-        if cat.photo_ids_under([p]):
-            scope.append(os.path.abspath(p))
-        elif not os.path.exists(p):
-            errors.append((p, "no such file or folder"))
-        else:
-            errors.append((p, "not in the catalog; run `moodtagger scan` on its folder first"))
-    return scope, errors
-
-
 def cmd_accept(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
-    from moodtagger.cli.library import current_model_id
-    from moodtagger.core.choices import accept
+    from moodtagger.core.library import LibraryError
 
     with open_catalog(args, create=False) as cat:
-        model_id = current_model_id()
-        if model_id is None:
-            raise UserError("no mood model is installed; predictions are needed to accept")
-        errors: list[tuple[str, str]] = []
-        ids = None
-        if args.paths:
-            scope, errors = _catalogued(cat, args.paths)
-            ids = cat.photo_ids_under(scope)
-        result = accept(cat, model_id, args.min, photo_ids=ids)
-        pending = len(cat.pending_choices(ids))
+        lib = Library(cat)
+        scope = lib.resolve(args.paths) if args.paths else None
+        ids = scope.ids if scope is not None else None
+        try:
+            result = lib.accept(args.min, ids)
+        except LibraryError as exc:
+            raise UserError(str(exc)) from None
+        pending = lib.pending(ids)
+    errors = scope.errors if scope is not None else []
     if args.json:
         dump_json({"accepted": [{"photo_id": i, "mood": m, "probability": round(p, 4)} for i, m, p in result.accepted],
                    "stale": result.stale, "pending": pending,
@@ -246,15 +225,14 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     with open_catalog(args, create=False) as cat:
-        scope, errors = _catalogued(cat, args.paths)
-        with cat.writer_lock():
-            ids = cat.photo_ids_under(scope)
-            n = cat.forget_choices(ids)
+        lib = Library(cat)
+        scope = lib.resolve(args.paths)
+        n = lib.forget(scope.ids)
     if args.json:
-        dump_json({"forgotten": n, "errors": [{"path": p, "error": e} for p, e in errors]})
+        dump_json({"forgotten": n, "errors": [{"path": p, "error": e} for p, e in scope.errors]})
     else:
-        for p, e in errors:
+        for p, e in scope.errors:
             err(f"error: {shown(p)}: {e}")
         if not args.quiet:
-            err(f"forgot the {plural(n, 'choice')} of {plural(len(ids), 'photo')}; the files are unchanged")
-    return 1 if errors else 0
+            err(f"forgot the {plural(n, 'choice')} of {plural(len(scope.ids), 'photo')}; the files are unchanged")
+    return 1 if scope.errors else 0

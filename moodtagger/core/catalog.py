@@ -223,6 +223,26 @@ class PhotoRow:
     error: str | None
 
 
+@dataclass
+class ScannedFile:
+    """What the scanner learned about one file (by decoding it), to be stored in ``photos``."""
+
+    path: bytes
+    size: int
+    mtime_ns: int
+    identity: str | None = None
+    width: int | None = None
+    height: int | None = None
+    orientation: int | None = None
+    format: str | None = None
+    error: str | None = None
+    sidecar_sig: str | None = None
+
+
+# How storing a scanned file changed the catalog (:meth:`Catalog.store_scanned`).
+NEW, MOVED, FOUND_AGAIN, METADATA_CHANGED, CHANGED = "new", "moved", "found_again", "metadata_changed", "changed"
+
+
 @dataclass(frozen=True)
 class Prediction:
     probs: tuple[float, ...]  # in MOODS order, sums to 1
@@ -242,6 +262,29 @@ class Prediction:
 CURRENT_PREDICTION = "r.photo_id=p.id AND r.model_id=? AND r.identity IS p.identity"
 
 STATES = ("unconfirmed", "chosen", "written", "failed", "missing")
+
+# The grid's columns (see :meth:`Catalog.grid_rows`), in this order.
+GRID_COLUMNS = ("id", "path", "root_id", "mtime_ns", "status", "error", "identity", *PROB_COLUMNS,
+                "valence", "arousal", "choice_moods", "choice_state", "choice_error")
+_GRID_SQL = (
+    "SELECT p.id, p.path, COALESCE(p.root_id, -1), COALESCE(p.mtime_ns, 0), p.status, p.error, "
+    "p.identity, "
+    + ", ".join(f"r.{c}" for c in PROB_COLUMNS)
+    + ", r.valence, r.arousal, c.moods, c.state, c.error "
+    "FROM photos p "
+    "LEFT JOIN predictions r ON {cond} "
+    "LEFT JOIN choices c ON c.photo_id=p.id "
+    "WHERE 1"
+)
+
+
+def _prediction_join(model_id: str | None) -> tuple[str, list[object]]:
+    """The join condition for a photo's current prediction: CURRENT_PREDICTION for
+    ``model_id``, or (None: no model installed) the newest current one by any model."""
+    if model_id:
+        return CURRENT_PREDICTION, [model_id]
+    return ("r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
+            "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)"), []
 
 
 def photo_state(photo_status: str, choice_state: str | None) -> str:
@@ -298,8 +341,7 @@ class Catalog:
         try:
             if readonly and not writable:
                 uri = "file:" + _uri_path(self.path) + "?mode=ro&immutable=1"
-                self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
-                                            check_same_thread=False)
+                self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
                 self.conn.execute("PRAGMA query_only=ON")
                 found = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if found != SCHEMA_VERSION:
@@ -307,9 +349,7 @@ class Catalog:
                         f"the catalog {self.path} is read-only and has schema version {found}, "
                         f"not {SCHEMA_VERSION}; make it writable once so it can be upgraded")
                 return
-            self.conn = sqlite3.connect(
-                str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False
-            )
+            self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -460,6 +500,151 @@ class Catalog:
             (size, mtime_ns, time.time(), photo_id),
         )
 
+    # -- the scanner's reads and writes (the catalog owns every statement on ``photos``) -----
+    def known_under(self, prefix: bytes) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None]]:
+        """(path, id, size, mtime_ns, status, error, sidecar_sig) of every photo whose path
+        starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
+        return self.conn.execute(
+            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig FROM photos "
+            "WHERE path >= ? AND path < ?",
+            (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
+        ).fetchall()
+
+    def assign_root(self, root_id: int, prefix: bytes) -> None:
+        """Photos under ``prefix`` that belong to no root yet belong to ``root_id``."""
+        self.conn.execute("UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
+                          (root_id, prefix, prefix[:-1] + b"0"))
+
+    def set_sidecar_sigs(self, sigs: Iterable[tuple[str | None, int]]) -> None:
+        """``(sidecar signature, photo id)`` pairs: only the XMP sidecar changed."""
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
+                          [(sig, now, i) for sig, i in sigs])
+
+    def mark_missing(self, photo_ids: Iterable[int]) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET status='missing', updated_at=? WHERE id=?",
+                          [(now, i) for i in photo_ids])
+
+    def mark_unreadable(self, errors: Iterable[tuple[int, str | None]]) -> None:
+        """``(photo id, reason)``: the photo could not be decoded for prediction."""
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET status='error', error=?, updated_at=? WHERE id=?",
+                          [(err, now, pid) for pid, err in errors])
+
+    def store_scanned(self, batch: Sequence[tuple[ScannedFile, int | None]]) -> list[tuple[int, str]]:
+        """Store decoded files (``existing``: the photo id the path had, or None) in one
+        transaction; returns ``(photo id, what happened)`` per file, what happened being
+        NEW, MOVED (a missing photo with the same identity took the new path), FOUND_AGAIN,
+        METADATA_CHANGED (same image data, e.g. a keyword edit) or CHANGED."""
+        out: list[tuple[int, str]] = []
+        now = time.time()
+        cols = ("size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
+                "error=?, sidecar_sig=?, updated_at=?")
+        with self.transaction() as c:
+            for res, existing in batch:
+                status = "error" if res.error else "ok"
+                values = (res.size, res.mtime_ns, res.identity, res.width, res.height, res.orientation,
+                          res.format, status, res.error, res.sidecar_sig, now)
+                if existing is None and res.identity and not res.error:
+                    moved = c.execute("SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
+                                      (res.identity,)).fetchone()
+                    if moved:
+                        c.execute(f"UPDATE photos SET path=?, {cols} WHERE id=?", (res.path, *values, moved[0]))
+                        out.append((int(moved[0]), MOVED))
+                        continue
+                if existing is None:
+                    cur = c.execute(
+                        "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
+                        "format, status, error, sidecar_sig, updated_at, added_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (res.path, *values, now),
+                    )
+                    out.append((int(cur.lastrowid or 0), NEW))
+                    continue
+                prev = c.execute("SELECT status, identity FROM photos WHERE id=?", (existing,)).fetchone()
+                c.execute(f"UPDATE photos SET {cols} WHERE id=?", (*values, existing))
+                same_pixels = prev is not None and prev[1] == res.identity and not res.error
+                if same_pixels and prev[0] == "missing":
+                    out.append((existing, FOUND_AGAIN))
+                elif same_pixels and prev[0] == "ok":
+                    out.append((existing, METADATA_CHANGED))
+                else:
+                    out.append((existing, CHANGED))
+        return out
+
+    def missing_ids(self) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM photos WHERE status='missing'")]
+
+    def max_photo_id(self) -> int:
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM photos").fetchone()[0])
+
+    def grid_rows(
+        self, model_id: str | None, *, ids: Sequence[int] | None = None, after_id: int | None = None,
+        since: float | None = None, upto_id: int | None = None, include_missing: bool = False,
+    ) -> list[tuple]:
+        """One row per photo for :func:`moodtagger.core.rows.load_rows`, in path order:
+        ``GRID_COLUMNS`` (the photo, its current prediction, its choice)."""
+        cond, args = _prediction_join(model_id)
+        sql = _GRID_SQL.format(cond=cond) + ("" if include_missing else " AND p.status != 'missing'")
+        if ids is not None:
+            sql += " AND p.id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps([int(i) for i in ids]))
+        if after_id is not None:
+            sql += " AND p.id > ?"
+            args.append(int(after_id))
+        if since is not None:
+            sql += " AND p.updated_at >= ?"
+            args.append(float(since))
+        if upto_id is not None:
+            sql += " AND p.id <= ?"
+            args.append(int(upto_id))
+        return self.conn.execute(sql + " ORDER BY p.path", args).fetchall()
+
+    # -- the write journal --------------------------------------------------------------------
+    def journal_interrupted(self) -> list[tuple[int, bytes | None]]:
+        """(journal row, temporary file) of every entry still 'pending' (a batch that died)."""
+        return self.conn.execute("SELECT id, temp_path FROM write_journal WHERE state='pending'").fetchall()
+
+    def journal_close_interrupted(self, rows: Iterable[int]) -> None:
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany("UPDATE write_journal SET state='interrupted', updated_at=? WHERE id=?",
+                          [(now, r) for r in rows])
+
+    def journal_start(self, batch_id: str, items: Iterable[tuple[int | None, str, Sequence[str]]]) -> list[int]:
+        """One 'pending' journal row per ``(photo id, path, moods)``; returns the row ids."""
+        now = time.time()
+        out = []
+        with self.transaction() as c:
+            for photo_id, path, moods in items:
+                cur = c.execute(
+                    "INSERT INTO write_journal(batch_id, photo_id, path, moods, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+                    (batch_id, photo_id, fs(path), ",".join(sorted(moods)), now, now),
+                )
+                out.append(int(cur.lastrowid or 0))
+        return out
+
+    def journal_temp(self, row: int, temp: str) -> None:
+        """Record the temporary file before it is created (committed at once)."""
+        with self.transaction() as c:
+            c.execute("UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?", (fs(temp), time.time(), row))
+
+    def journal_finish(self, row: int, state: str, error: str | None) -> None:
+        """Inside the caller's transaction (with the choice's new state)."""
+        self.conn.execute("UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
+                          (state, error, time.time(), row))
+
+    def journal_skip_rest(self, batch_id: str) -> None:
+        """Files of ``batch_id`` never reached (cancelled)."""
+        with self.transaction() as c:
+            c.execute("UPDATE write_journal SET state='skipped', updated_at=? WHERE batch_id=? AND state='pending'",
+                      (time.time(), batch_id))
+
     # -- predictions ------------------------------------------------------------------------
     def save_predictions(
         self, model_id: str, rows: Iterable[tuple[int, Prediction]]
@@ -519,12 +704,7 @@ class Catalog:
         """(photo, current prediction, chosen moods or None, state) in path order.
 
         ``state`` is :func:`photo_state`: unconfirmed | chosen | written | failed | missing."""
-        if model_id:
-            cond, args = CURRENT_PREDICTION, [model_id]
-        else:
-            cond = ("r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
-                    "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)")
-            args = []
+        cond, args = _prediction_join(model_id)
         where = []
         if status is not None:
             statuses = list(status)

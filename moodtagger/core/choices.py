@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.catalog import Catalog
+from moodtagger.core.catalog import Catalog, Prediction
 
 
 @dataclass
@@ -15,21 +15,26 @@ class AcceptResult:
     stale: list[str] = field(default_factory=list)  # paths changed on disk since the last scan
 
 
-def accept_suggestions(
-    catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
-) -> list[tuple[int, str, float]]:
-    """Make the top *current* prediction the chosen mood where it is at least ``min_p``.
+def suggested_mood(
+    pred: Prediction | None, chosen: Sequence[str] | None, min_p: float = 0.0, *, replace: bool = False,
+) -> tuple[str, float] | None:
+    """The one accept rule: the top suggestion ``(mood, p)`` to make the choice, or None.
 
-    Photos the user already chose for are left alone. Returns (photo_id, mood, probability)
-    for each new choice (state 'pending': still to be written into the file).
-    """
-    return accept(catalog, model_id, min_p, photo_ids=photo_ids).accepted
+    None without a prediction, below ``min_p``, or when the user has chosen already (a choice
+    is replaced only with ``replace``: the GUI's Enter on a selection)."""
+    if pred is None or (chosen is not None and not replace):
+        return None
+    mood, p = pred.top
+    return (mood, p) if p >= min_p else None
 
 
 def accept(
     catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
 ) -> AcceptResult:
-    """:func:`accept_suggestions` with the photos it skipped because their file changed.
+    """Make the top *current* prediction the chosen mood where it is at least ``min_p``.
+
+    Photos the user already chose for are left alone; each new choice is 'pending' (still to
+    be written into the file) and is reported in ``accepted`` as (photo_id, mood, probability).
 
     A prediction is used only if it is current (``CURRENT_PREDICTION``: made by this model for
     the photo's present image data) and the file still has the size and date the catalog
@@ -43,11 +48,10 @@ def accept(
     rows = list(catalog.iter_library(model_id, status=("ok",), photo_ids=ids))
     with catalog.writer_lock(), catalog.transaction():
         for photo, pred, chosen, _state in rows:
-            if pred is None or chosen is not None:
+            suggestion = suggested_mood(pred, chosen, min_p)
+            if suggestion is None:
                 continue
-            mood, p = pred.top
-            if p < min_p:
-                continue
+            mood, p = suggestion
             try:
                 st = os.stat(photo.path)
             except OSError:

@@ -151,9 +151,10 @@ def iter_rows(
     # workers get absolute paths (their working folder is not ours); results keep the caller's
     items = [{"idx": i, "path": os.fsencode(os.path.abspath(p))} for i, p in enumerate(paths)]
     block_rows = block_rows or max(batch_size, min(1024, len(items) // (4 * workers) or 1))
-    ds = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // block_rows)))
-    ds = ds.map_batches(_decode_batch, fn_kwargs={"size": entry.input_size}, batch_size=batch_size,
-                        num_cpus=1)
+    ds: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // block_rows)))
+    # (the stubs do not know that fn_kwargs supplies _decode_batch's size)
+    ds = ds.map_batches(_decode_batch, fn_kwargs={"size": entry.input_size},  # type: ignore[arg-type]
+                        batch_size=batch_size, num_cpus=1)
     ds = ds.map_batches(
         _Predictor,
         fn_constructor_kwargs={"model_id": entry.id, "device": "auto" if use_gpu else "cpu",

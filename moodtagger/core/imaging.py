@@ -25,16 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
-try:  # HEIC/HEIF/AVIF support is optional at run time
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    HAVE_HEIF = True
-except ImportError:  # pragma: no cover - declared dependency
-    HAVE_HEIF = False
+pillow_heif.register_heif_opener()  # HEIC/HEIF/AVIF through Pillow
 
 MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera; bombs are far larger
 # Pillow raises DecompressionBombError above 2x this and only warns between 1x and 2x; we refuse
@@ -314,25 +309,25 @@ class RawPreview:
 
 
 def raw_preview(path: str) -> RawPreview:
-    """The largest embedded JPEG preview of a RAW file: one read-only exiftool call."""
+    """The largest embedded JPEG preview of a RAW file: one read-only request to the
+    process-wide long-lived exiftool (``metadata.exiftool.shared_service``), not a new
+    exiftool process per file (starting Perl costs more than reading the preview)."""
     import base64
-    import subprocess
 
-    from moodtagger.core.tools import ToolMissing, exiftool_path
+    from moodtagger.core.metadata.exiftool import ExifToolError, UnsafeArgument, shared_service
+    from moodtagger.core.tools import ToolMissing
 
+    # an absolute path never looks like an option ("--" would end -stay_open's -execute too)
+    args = ("-b", "-m", *(f"-{t}" for t in _PREVIEW_TAGS), "-Orientation#", "-ImageSize#", os.path.abspath(path))
     try:
-        exe = exiftool_path()
+        records, _reply = shared_service().execute_json(*args, timeout=120)
+        meta = records[0] if records else {}
     except ToolMissing as exc:
         raise ImageError(f"cannot read RAW previews: {exc}") from None
-    cmd = [exe, "-json", "-b", "-m", *(f"-{t}" for t in _PREVIEW_TAGS),
-           "-Orientation#", "-ImageSize#", "--", path]
-    try:
-        out = subprocess.run(cmd, capture_output=True, timeout=120, check=False).stdout
-        meta = json.loads(out or b"[{}]")[0]
-    except subprocess.TimeoutExpired:
-        raise ImageError("exiftool took too long to read the RAW preview") from None
-    except (ValueError, IndexError):
-        raise ImageError("exiftool could not read this RAW file") from None
+    except UnsafeArgument:  # a line break in the name cannot go through -stay_open's arguments
+        meta = _raw_preview_process(args)
+    except ExifToolError as exc:
+        raise ImageError(f"exiftool could not read this RAW file: {exc}") from None
     best = b""
     for tag in _PREVIEW_TAGS:
         value = meta.get(tag)
@@ -353,9 +348,20 @@ def raw_preview(path: str) -> RawPreview:
     return RawPreview(best, orientation, size)
 
 
-def raw_preview_bytes(path: str) -> bytes:
-    """The largest embedded JPEG preview of a RAW file (read-only)."""
-    return raw_preview(path).jpeg
+def _raw_preview_process(args: tuple[str, ...]) -> dict:
+    """:func:`raw_preview`'s request in a process of its own (for names with control characters)."""
+    import subprocess
+
+    from moodtagger.core.tools import exiftool_path
+
+    try:
+        out = subprocess.run([exiftool_path(), "-json", *args], capture_output=True, timeout=120,
+                             check=False).stdout
+        return json.loads(out or b"[{}]")[0]
+    except subprocess.TimeoutExpired:
+        raise ImageError("exiftool took too long to read the RAW preview") from None
+    except (ValueError, IndexError):
+        raise ImageError("exiftool could not read this RAW file") from None
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,11 +1,15 @@
-"""Grid rows read from the catalog in one query, stored column-wise (numpy) for speed.
+"""Library rows read from the catalog in one query, stored column-wise (numpy) for speed,
+and the ONE filter and sort rule of both front ends.
 
-A 100,000-photo library is one ``SELECT`` (photos + current predictions + choices) turned into
-a few numpy arrays and lists: filtering and sorting then run vectorised, never row by row in
-Python. Qt-free; the GUI model (:mod:`moodtagger.gui.photomodel`) holds one :class:`Rows`.
+A 100,000-photo library is one ``SELECT`` (photos + current predictions + choices, see
+:meth:`Catalog.grid_rows`) turned into a few numpy arrays and lists: filtering
+(:func:`filter_mask`) and sorting (:func:`sort_order`) then run vectorised, never row by row
+in Python. Qt-free; the GUI model holds one :class:`Rows`, ``moodtagger list`` queries through
+:meth:`moodtagger.core.library.Library.query`, and both use the functions here.
 
-Lives in the core (not the GUI) so any front end can list, filter and sort the library the same
-way; it only reads the catalog.
+The mood filter (:class:`Filter`) is "chosen or top": a photo matches mood M when the user's
+chosen moods include M, or, where the user has not chosen yet, when its current top suggestion
+is M with at least ``min_prob``. A choice is the user's word, so ``min_prob`` does not apply to it.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 
-from moodtagger.core.catalog import CURRENT_PREDICTION, PROB_COLUMNS, Catalog, Prediction
+from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.moods import INDEX, MOODS
 
 # photo status codes
@@ -30,18 +35,12 @@ CHOICE_NAME = {v: k for k, v in CHOICE_CODE.items()}
 # what the grid shows and filters on
 STATES = ("unconfirmed", "chosen", "written", "error")
 UNCONFIRMED, CHOSEN, WRITTEN_STATE, ERROR_STATE = range(4)
-
-_SQL = (
-    "SELECT p.id, p.path, COALESCE(p.root_id, -1), COALESCE(p.mtime_ns, 0), p.status, p.error, "
-    "p.identity, p.taken_at, "
-    + ", ".join(f"r.{c}" for c in PROB_COLUMNS)
-    + ", r.valence, r.arousal, c.moods, c.state, c.error "
-    "FROM photos p "
-    f"LEFT JOIN predictions r ON {CURRENT_PREDICTION} "
-    "LEFT JOIN choices c ON c.photo_id=p.id "
-    "WHERE p.status != 'missing'"
-)
-
+MISSING_STATE = 4  # only in rows loaded with include_missing (the CLI's `list --state missing`)
+# state names accepted by Filter.states: the grid's, plus the catalog's (CLI) names
+STATE_CODE = {"unconfirmed": UNCONFIRMED, "chosen": CHOSEN, "written": WRITTEN_STATE, "error": ERROR_STATE,
+              "failed": ERROR_STATE, "missing": MISSING_STATE}
+DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
+SORT_KEYS = ("name", "date", "top", *MOODS)
 
 def mood_bits(moods: Iterable[str]) -> int:
     bits = 0
@@ -61,7 +60,7 @@ class Rows:
     ids: np.ndarray  # int64
     paths: list[str]
     root_ids: np.ndarray  # int64, -1 = none
-    mtimes: np.ndarray  # float64 seconds (EXIF date when the catalog has one)
+    mtimes: np.ndarray  # float64 seconds (the file's modification time)
     status: np.ndarray  # int8 STATUS_CODE
     errors: list[str | None]
     identities: list[str | None]
@@ -86,7 +85,7 @@ class Rows:
     # -- column surgery (all columns at once) --------------------------------------------------
     def take(self, index: np.ndarray | Sequence[int]) -> Rows:
         idx = np.asarray(index, dtype=np.int64)
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(self):
             col = getattr(self, f.name)
             out[f.name] = col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
@@ -139,6 +138,7 @@ class Rows:
         out[self.choice_state == PENDING] = CHOSEN
         out[self.choice_state == WRITTEN] = WRITTEN_STATE
         out[(self.status == ERROR) | (self.choice_state == FAILED)] = ERROR_STATE
+        out[self.status == MISSING] = MISSING_STATE
         return out
 
     def name(self, row: int) -> str:
@@ -148,37 +148,24 @@ class Rows:
 def load_rows(
     catalog: Catalog, model_id: str | None, *, ids: Sequence[int] | None = None,
     after_id: int | None = None, since: float | None = None, upto_id: int | None = None,
+    include_missing: bool = False,
 ) -> Rows:
     """Rows for every photo that is not missing (or only ``ids`` / ids above ``after_id`` /
-    photos updated at or after ``since``, a ``time.time()``)."""
-    sql = _SQL
-    args: list[object] = [model_id or ""]
-    if ids is not None:
-        if len(ids) == 0:
-            return Rows.empty()
-        sql += " AND p.id IN (SELECT value FROM json_each(?))"
-        args.append(json.dumps([int(i) for i in ids]))
-    if after_id is not None:
-        sql += " AND p.id > ?"
-        args.append(int(after_id))
-    if since is not None:
-        sql += " AND p.updated_at >= ?"
-        args.append(float(since))
-    if upto_id is not None:
-        sql += " AND p.id <= ?"
-        args.append(int(upto_id))
-    sql += " ORDER BY p.path"
-    data = catalog.conn.execute(sql, args).fetchall()
+    photos updated at or after ``since``, a ``time.time()``), in path order.
+
+    ``since`` is kept for the GUI pipeline until it uses :meth:`Library.refresh`, which
+    reports the changed ids instead of guessing them from timestamps."""
+    if ids is not None and len(ids) == 0:
+        return Rows.empty()
+    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, since=since, upto_id=upto_id,
+                             include_missing=include_missing)
     if not data:
         return Rows.empty()
     cols = list(zip(*data, strict=True))
     n_m = len(MOODS)
-    base = 8
+    base = 7
     probs = np.array(cols[base : base + n_m], dtype=np.float32).T  # None -> NaN
     mtimes = np.array(cols[3], dtype=np.float64) / 1e9
-    taken = cols[7]
-    if any(t is not None for t in taken):
-        mtimes = _with_taken_dates(mtimes, taken)
     bits_cache: dict[str | None, int] = {None: -1}
     choice_bits = []
     for raw in cols[base + n_m + 2]:
@@ -205,27 +192,103 @@ def load_rows(
     )
 
 
-def _with_taken_dates(mtimes: np.ndarray, taken: Sequence[str | None]) -> np.ndarray:
-    from datetime import datetime
-
-    out = mtimes.copy()
-    for i, t in enumerate(taken):
-        if t:
-            for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-                try:
-                    out[i] = datetime.strptime(t[:19], fmt).timestamp()
-                    break
-                except ValueError:
-                    continue
-    return out
-
-
 def missing_ids(catalog: Catalog) -> list[int]:
-    return [r[0] for r in catalog.conn.execute("SELECT id FROM photos WHERE status='missing'")]
+    return catalog.missing_ids()
 
 
 def max_photo_id(catalog: Catalog) -> int:
-    return int(catalog.conn.execute("SELECT COALESCE(MAX(id), 0) FROM photos").fetchone()[0])
+    return catalog.max_photo_id()
+
+
+# --------------------------------------------------------------------------------------------
+# The one filter and sort rule (CLI `list` and the GUI grid)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What the library shows. Empty fields filter nothing."""
+
+    moods: frozenset[str] = frozenset()  # any of these: chosen, or (not chosen yet) the top suggestion
+    min_prob: float = 0.0  # of the top suggestion (with moods: of a matching top suggestion)
+    states: frozenset[str] = frozenset()  # STATE_CODE names; empty: every state
+    ambiguous_only: bool = False  # not chosen yet, and top-1 minus top-2 below ``margin``
+    root_id: int | None = None  # a library folder
+    margin: float = DEFAULT_MARGIN
+
+    def with_(self, **kw) -> Filter:
+        return replace(self, **kw)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == Filter(margin=self.margin)
+
+
+@dataclass
+class Derived:
+    """Per-row values computed from :class:`Rows` (cache it while the rows do not change)."""
+
+    has_pred: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    top_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    top_p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    gap: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # top-1 minus top-2
+    states: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+
+
+def derive(d: Rows) -> Derived:
+    if not len(d):
+        return Derived()
+    has = ~np.isnan(d.probs[:, 0])
+    filled = np.where(np.isnan(d.probs), -1.0, d.probs)
+    top_idx = np.argmax(filled, axis=1)
+    part = np.sort(filled, axis=1)
+    return Derived(has, top_idx, part[:, -1], part[:, -1] - part[:, -2], d.states())
+
+
+def filter_mask(d: Rows, flt: Filter, dv: Derived | None = None) -> np.ndarray:
+    """Which rows of ``d`` pass ``flt`` (vectorised); ``dv``: :func:`derive` of ``d`` if cached."""
+    dv = derive(d) if dv is None else dv
+    mask = np.ones(len(d), bool)
+    if flt.root_id is not None:
+        mask &= d.root_ids == flt.root_id
+    if flt.states:
+        mask &= np.isin(dv.states, [STATE_CODE[s] for s in flt.states])
+    chosen = d.choice_bits >= 0
+    if flt.ambiguous_only:
+        mask &= dv.has_pred & (dv.gap < flt.margin) & ~chosen
+    if flt.moods:
+        sel = mood_bits(flt.moods)
+        by_choice = chosen & ((d.choice_bits.astype(np.int32) & sel) != 0)
+        sel_idx = np.array([INDEX[m] for m in flt.moods])
+        by_top = (~chosen) & dv.has_pred & np.isin(dv.top_idx, sel_idx) & (dv.top_p >= flt.min_prob)
+        mask &= by_choice | by_top
+    elif flt.min_prob > 0:
+        mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
+    return mask
+
+
+def sort_order(d: Rows, key: str, descending: bool = False) -> np.ndarray:
+    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS: name, date, top, or a mood's
+    probability; no prediction counts as -1); ties by name."""
+    if key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {key!r}")
+    n = len(d)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    names = np.array([os.path.basename(p).casefold() for p in d.paths])
+    name_rank = np.argsort(names, kind="stable")
+    if key == "name":
+        return name_rank[::-1].copy() if descending else name_rank
+    rank = np.empty(n, np.int64)
+    rank[name_rank] = np.arange(n)
+    if key == "date":
+        primary = d.mtimes
+    elif key == "top":
+        primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
+    else:
+        primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
+    primary = -primary if descending else primary
+    return np.lexsort((rank, primary))
 
 
 def restore_choice(

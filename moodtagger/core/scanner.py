@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from moodtagger.core import catalog as C
 from moodtagger.core import imaging
-from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn
+from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn, ScannedFile
 
 SKIP_DIRS = {
     b"@eaDir",  # Synology thumbnails
@@ -34,6 +35,7 @@ SKIP_DIRS = {
     b"node_modules",
 }
 BATCH = 256
+STORE_INTERVAL = 0.3  # with on_stored: commit (and report) at least this often, in seconds
 PERMISSION_DENIED = "permission denied"
 VANISHED = "file vanished before it could be read"
 
@@ -188,18 +190,7 @@ def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None)
     return ";".join(sorted(set(parts))) or None
 
 
-@dataclass
-class _Result:
-    path: bytes
-    size: int
-    mtime_ns: int
-    identity: str | None = None
-    width: int | None = None
-    height: int | None = None
-    orientation: int | None = None
-    format: str | None = None
-    error: str | None = None
-    sidecar_sig: str | None = None
+_Result = ScannedFile  # what inspect_file returns (stored by Catalog.store_scanned)
 
 
 def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = True) -> _Result:
@@ -239,14 +230,18 @@ def scan(
     cancel: threading.Event | None = None,
     workers: int | None = None,
     thumbnails: bool = True,
+    on_stored: Callable[[list[int]], None] | None = None,
 ) -> ScanSummary:
     """Index ``roots`` into ``catalog`` incrementally; see the module docstring.
+
+    ``on_stored(ids)`` is called after each committed batch with the ids of the photos it
+    added or changed (errors included), so a front end can refresh exactly those rows.
 
     Holds the catalog's writer lock (one scan or write per catalog at a time, across
     processes: a second one waits)."""
     with catalog.writer_lock():
         return _scan(catalog, roots, progress=progress, cancel=cancel, workers=workers,
-                     thumbnails=thumbnails)
+                     thumbnails=thumbnails, on_stored=on_stored)
 
 
 def _scan(
@@ -257,14 +252,13 @@ def _scan(
     cancel: threading.Event | None,
     workers: int | None,
     thumbnails: bool,
+    on_stored: Callable[[list[int]], None] | None = None,
 ) -> ScanSummary:
     t0 = time.perf_counter()
     summary = ScanSummary()
-    conn = catalog.conn
     todo: list[tuple[bytes, int, int, int | None, str | None]] = []  # path, size, mtime_ns, id, sidecar sig
     sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
     vanished: list[int] = []
-    now = time.time()
 
     for root in roots:
         root_b = os.fsencode(os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root))
@@ -276,11 +270,7 @@ def _scan(
         # one batched read of everything the catalog knows under this root
         known: dict[bytes, tuple[int, int | None, int | None, str, str | None]] = {
             r[0]: (r[1], r[2], r[3], "retry" if r[4] == "error" and _transient(r[5]) else r[4], r[6])
-            for r in conn.execute(
-                "SELECT path, id, size, mtime_ns, status, error, sidecar_sig FROM photos "
-                "WHERE path >= ? AND path < ?",
-                (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
-            )
+            for r in catalog.known_under(prefix)
         }
         folder_errors: list[tuple[bytes, str]] = []
         sidecars: dict[bytes, os.stat_result] = {}
@@ -308,23 +298,18 @@ def _scan(
                 r[0] for path, r in known.items()
                 if r[3] != "missing" and not (blocked and path.startswith(blocked))
             )
-        conn.execute("UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
-                     (root_id, prefix, prefix[:-1] + b"0"))
+        catalog.assign_root(root_id, prefix)
 
     if sidecar_changed:
-        with catalog.transaction() as c:
-            c.executemany("UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
-                          [(sig, now, i) for sig, i in sidecar_changed])
+        catalog.set_sidecar_sigs(sidecar_changed)
+        if on_stored is not None:
+            on_stored([i for _, i in sidecar_changed])
         summary.metadata_changed += len(sidecar_changed)
         summary.updated_ids.extend(i for _, i in sidecar_changed)
 
     # vanished files: mark missing (they may turn out to be moves below)
     if vanished:
-        with catalog.transaction() as c:
-            c.executemany(
-                "UPDATE photos SET status='missing', updated_at=? WHERE id=?",
-                [(now, i) for i in vanished],
-            )
+        catalog.mark_missing(vanished)
         summary.missing = len(vanished)
 
     total = len(todo)
@@ -356,15 +341,22 @@ def _scan(
                     if nxt is not None:
                         futures.append((pool.submit(_inspect, nxt, thumbnails), nxt[3]))
 
+            last_store = time.monotonic()
             for res, existing in results():
                 pending.append((res, existing))
                 done += 1
-                if len(pending) >= BATCH:
-                    _store(catalog, pending, summary)
+                if len(pending) >= BATCH or (
+                        on_stored is not None and time.monotonic() - last_store >= STORE_INTERVAL):
+                    last_store = time.monotonic()
+                    stored = _store(catalog, pending, summary)
+                    if on_stored is not None:
+                        on_stored(stored)
                     pending = []
                 if progress:
                     progress(done, total)
-            _store(catalog, pending, summary)
+            stored = _store(catalog, pending, summary)
+            if on_stored is not None and stored:
+                on_stored(stored)
             if cancel is not None and cancel.is_set() and done < total:
                 summary.cancelled = True
     summary.missing = max(0, len(vanished) - summary.moved)
@@ -378,60 +370,31 @@ def _inspect(item: tuple[bytes, int, int, int | None, str | None], thumbnails: b
     return res
 
 
-def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: ScanSummary) -> None:
+def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: ScanSummary) -> list[int]:
+    """Store one batch; count what happened in ``summary``; return every photo id stored."""
     if not batch:
-        return
-    now = time.time()
-    with catalog.transaction() as c:
-        for res, existing in batch:
-            status = "error" if res.error else "ok"
-            values = (res.size, res.mtime_ns, res.identity, res.width, res.height, res.orientation,
-                      res.format, status, res.error, res.sidecar_sig, now)
-            if existing is None and res.identity and not res.error:
-                # a move: a missing photo with the same content takes the new path
-                moved = c.execute(
-                    "SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
-                    (res.identity,),
-                ).fetchone()
-                if moved:
-                    c.execute(
-                        "UPDATE photos SET path=?, size=?, mtime_ns=?, identity=?, width=?, height=?, "
-                        "orientation=?, format=?, status=?, error=?, sidecar_sig=?, updated_at=? WHERE id=?",
-                        (res.path, *values, moved[0]),
-                    )
-                    summary.moved += 1
-                    summary.updated_ids.append(moved[0])
-                    continue
-            if existing is None:
-                cur = c.execute(
-                    "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                    "format, status, error, sidecar_sig, updated_at, added_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (res.path, *values, now),
-                )
-                photo_id = int(cur.lastrowid or 0)
-                summary.new += 1
-            else:
-                prev = c.execute("SELECT status, identity FROM photos WHERE id=?", (existing,)).fetchone()
-                c.execute(
-                    "UPDATE photos SET size=?, mtime_ns=?, identity=?, width=?, height=?, "
-                    "orientation=?, format=?, status=?, error=?, sidecar_sig=?, updated_at=? WHERE id=?",
-                    (*values, existing),
-                )
-                photo_id = existing
-                same_pixels = prev is not None and prev[1] == res.identity and not res.error
-                if same_pixels and prev[0] == "missing":
-                    summary.found_again += 1
-                elif same_pixels and prev[0] == "ok":
-                    # only the metadata changed (a keyword edit, our own write): the current
-                    # prediction stays current; the keywords are read again
-                    summary.metadata_changed += 1
-                else:
-                    summary.changed += 1
-            if res.error:
-                summary.errors.append((os.fsdecode(res.path), res.error))
-            else:
-                summary.updated_ids.append(photo_id)
+        return []
+    stored = catalog.store_scanned(batch)
+    for (res, _existing), (photo_id, what) in zip(batch, stored, strict=True):
+        if what == C.MOVED:
+            summary.moved += 1
+            summary.updated_ids.append(photo_id)
+            continue
+        if what == C.NEW:
+            summary.new += 1
+        elif what == C.FOUND_AGAIN:
+            summary.found_again += 1
+        elif what == C.METADATA_CHANGED:
+            # only the metadata changed (a keyword edit, our own write): the current
+            # prediction stays current; the keywords are read again
+            summary.metadata_changed += 1
+        else:
+            summary.changed += 1
+        if res.error:
+            summary.errors.append((os.fsdecode(res.path), res.error))
+        else:
+            summary.updated_ids.append(photo_id)
+    return [pid for pid, _ in stored]
 
 
 def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:

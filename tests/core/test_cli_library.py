@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from moodtagger.cli import main
-from moodtagger.cli.library import current_model_id
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.library import current_model_id
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 

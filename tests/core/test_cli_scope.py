@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from moodtagger.cli import main
-from moodtagger.cli.library import current_model_id
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.library import current_model_id
 from moodtagger.core.metadata import close_shared_service, read_moods
 
 AWE = (0.05, 0.05, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05)

@@ -124,7 +124,7 @@ def test_accept_never_uses_the_previous_pictures_prediction(make_image, tmp_path
 
 
 def test_accept_from_the_command_line_skips_a_stale_prediction(make_image, tmp_path: Path, capsys) -> None:
-    from moodtagger.cli.library import current_model_id
+    from moodtagger.core.library import current_model_id
 
     lib = tmp_path / "lib"
     a = make_image("a.jpg", root=lib, size=(300, 200), seed=6)

@@ -85,7 +85,7 @@ def test_failures_exit_1_and_the_rest_is_written(make_image, tmp_path, capsys):
 
 
 def test_accept_then_write_pending(make_image, tmp_path, capsys):
-    from moodtagger.cli.library import current_model_id
+    from moodtagger.core.library import current_model_id
     from moodtagger.core.moods import MOODS
     from moodtagger.core.scanner import scan
 

@@ -180,7 +180,7 @@ class ExifToolService:
             with self._pid_lock:
                 self._pid = pid  # the watchdog can kill it from now on
 
-        et.on_spawn = spawned
+        et.on_spawn = spawned  # type: ignore[assignment]  # our hook on the subclass (None = off)
         try:
             et.run()
         except BaseException:

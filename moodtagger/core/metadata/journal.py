@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -35,9 +34,7 @@ def recover(catalog: Catalog) -> int:
 
 
 def _recover(catalog: Catalog) -> int:
-    rows = catalog.conn.execute(
-        "SELECT id, temp_path FROM write_journal WHERE state='pending'"
-    ).fetchall()
+    rows = catalog.journal_interrupted()
     for _, temp in rows:
         if temp:
             try:
@@ -47,11 +44,7 @@ def _recover(catalog: Catalog) -> int:
             except OSError:
                 continue
     if rows:
-        with catalog.transaction() as c:
-            c.executemany(
-                "UPDATE write_journal SET state='interrupted', updated_at=? WHERE id=?",
-                [(time.time(), r[0]) for r in rows],
-            )
+        catalog.journal_close_interrupted(r[0] for r in rows)
     return len(rows)
 
 
@@ -103,27 +96,16 @@ def write_choices(
 def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSummary:
     _recover(catalog)
     batch = uuid.uuid4().hex
-    now = time.time()
-    journal: dict[int, int] = {}  # id(item) -> its journal row
-    with catalog.transaction() as c:
-        for it in items:
-            cur = c.execute(
-                "INSERT INTO write_journal(batch_id, photo_id, path, moods, state, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-                (batch, it.photo_id, fs(it.path), ",".join(sorted(it.moods)), now, now),
-            )
-            journal[id(it)] = int(cur.lastrowid or 0)
+    rows = catalog.journal_start(batch, [(it.photo_id, it.path, it.moods) for it in items])
+    journal = {id(it): row for it, row in zip(items, rows, strict=True)}  # id(item) -> its journal row
 
     def before_write(item: WriteItem, temp: str) -> None:
-        with catalog.transaction() as c:  # committed before exiftool creates the file
-            c.execute("UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?",
-                      (fs(temp), time.time(), journal[id(item)]))
+        catalog.journal_temp(journal[id(item)], temp)  # committed before exiftool creates the file
 
     def record(item: WriteItem, res: FileResult) -> None:
         state = "failed" if res.status == "failed" else "written"
-        with catalog.transaction() as c:
-            c.execute("UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
-                      (state, res.error, time.time(), journal[id(item)]))
+        with catalog.transaction():
+            catalog.journal_finish(journal[id(item)], state, res.error)
             current = catalog.choice(item.photo_id) if item.photo_id is not None else None
             if current is not None and sorted(current[0]) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
@@ -145,7 +127,5 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
     summary = writer.write(items, progress=progress, cancel=cancel,
                            before_write=before_write, on_result=record)
     # files never reached (cancelled): their journal rows are closed, their choices stay pending
-    with catalog.transaction() as c:
-        c.execute("UPDATE write_journal SET state='skipped', updated_at=? WHERE batch_id=? AND state='pending'",
-                  (time.time(), batch))
+    catalog.journal_skip_rest(batch)
     return summary

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from moodtagger.core.catalog import Catalog, ProgressFn
 from moodtagger.core.model import registry
@@ -62,11 +62,7 @@ def predict_pending(
         if good:
             catalog.save_predictions(model.model_id, good)  # type: ignore[arg-type]
         if bad:
-            with catalog.transaction() as c:
-                c.executemany(
-                    "UPDATE photos SET status='error', error=?, updated_at=? WHERE id=?",
-                    [(err, time.time(), key) for key, _, err in bad],
-                )
+            catalog.mark_unreadable((cast(int, key), err) for key, _, err in bad)
         summary.predicted += len(good)
         summary.failed += len(bad)
         summary.errors.extend((path, err or "unknown error") for _, path, err in bad)

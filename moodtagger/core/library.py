@@ -1,0 +1,279 @@
+"""The library: what both front ends do with a catalog, in one Qt-free place.
+
+``moodtagger scan/list/accept/forget/write`` and the desktop app call the same methods:
+
+* :meth:`Library.refresh` — scan folders, import the mood keywords already in new/changed files,
+  predict moods for photos without a current prediction. It streams the ids of the photos whose
+  rows changed (``on_changed``) batch by batch, as each stage commits them; nobody guesses
+  them from timestamps.
+* :meth:`Library.query` — the rows that pass a :class:`~moodtagger.core.rows.Filter`, sorted;
+  the one filter/sort rule (:func:`~moodtagger.core.rows.filter_mask`,
+  :func:`~moodtagger.core.rows.sort_order`).
+* :meth:`Library.choose`, :meth:`accept`, :meth:`forget`, :meth:`clear`, :meth:`write` — the
+  user's choices and writing them into the files (through the crash-safe journal).
+
+One error policy for :meth:`refresh`: a file that cannot be read is that file's error (data in
+the result, the run goes on); a stage that cannot run at all (exiftool missing or broken, no
+mood model) is recorded as ``import_error`` / ``predict_error`` and the other stages still run,
+so the index is always saved. Cancelling (``cancel``) stops after the current batch.
+
+A :class:`Library` wraps one :class:`~moodtagger.core.catalog.Catalog` connection and, like it,
+is used from one thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from moodtagger.core import rows as R
+from moodtagger.core.catalog import Catalog, ProgressFn
+from moodtagger.core.choices import AcceptResult, accept
+from moodtagger.core.export import Entry
+from moodtagger.core.metadata.exiftool import ExifToolError
+from moodtagger.core.metadata.fields import WriteSettings
+from moodtagger.core.model.registry import ModelError, default_model_id
+from moodtagger.core.tools import ToolMissing
+
+if TYPE_CHECKING:
+    from moodtagger.core.metadata.writer import FileResult, WriteSummary
+    from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.model.service import PredictSummary
+    from moodtagger.core.scanner import ScanSummary
+
+# refresh phases, in order (front ends show them; the CLI draws one progress bar per phase)
+SCANNING = "scanning"
+READING_KEYWORDS = "reading keywords"
+LOADING_MODEL = "loading the mood model"
+PREDICTING = "predicting moods"
+
+
+class LibraryError(Exception):
+    """A request the library cannot carry out (one sentence the user can act on)."""
+
+
+def current_model_id() -> str | None:
+    """The id of the installed default mood model, or None when no model is installed."""
+    try:
+        return default_model_id()
+    except ModelError:
+        return None
+
+
+@dataclass
+class RefreshResult:
+    scan: ScanSummary | None = None
+    imported: int | None = None  # choices imported from the files' keywords (None: not run)
+    import_error: str | None = None  # the keywords could not be read at all (exiftool)
+    predict: PredictSummary | None = None
+    predict_error: str | None = None  # no prediction at all (no or broken model)
+    cancelled: bool = False
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """Every per-file error of every stage, ``(path, reason)``."""
+        out = list(self.scan.errors) if self.scan else []
+        return out + (list(self.predict.errors) if self.predict else [])
+
+
+@dataclass
+class RefreshEvents:
+    """Callbacks of :meth:`Library.refresh` (all optional; called on the refreshing thread)."""
+
+    phase: Callable[[str], None] | None = None  # a new stage starts (SCANNING, ...)
+    progress: ProgressFn | None = None  # (done, total) within the stage
+    changed: Callable[[list[int]], None] | None = None  # these photos' rows changed
+    missing: Callable[[list[int]], None] | None = None  # every photo now missing (after the scan)
+
+
+@dataclass
+class Scope:
+    """PATHs (files or folders) resolved against the catalog."""
+
+    ids: list[int] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # the PATHs the catalog knows (absolute)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) per unknown PATH
+
+
+class Library:
+    def __init__(self, catalog: Catalog, model_id: str | None = None):
+        """``model_id``: the mood model whose predictions count (default: the installed one)."""
+        self.catalog = catalog
+        self.model_id = model_id if model_id is not None else current_model_id()
+
+    # -- refresh: scan -> keywords -> predict ---------------------------------------------------
+    def refresh(
+        self, roots: Sequence[str | os.PathLike[str]], *, predict: bool = True, device: str = "auto",
+        settings: WriteSettings | None = None, events: RefreshEvents | None = None,
+        cancel: threading.Event | None = None, load_model: Callable[[str, str], MoodModel] | None = None,
+        batch_size: int = 32,
+    ) -> RefreshResult:
+        """Scan ``roots`` (none: only predict), import the mood keywords (under
+        ``settings.root``) of new/changed files, then predict what has no current prediction.
+
+        ``load_model(model_id, device)`` lets a caller keep one loaded model across refreshes
+        (the GUI's library lane); by default a model is loaded only when something needs it."""
+        from moodtagger.core.metadata.importer import import_file_moods
+        from moodtagger.core.scanner import photos_by_ids, scan
+
+        ev = events or RefreshEvents()
+        out = RefreshResult()
+        cat = self.catalog
+
+        def phase(name: str) -> None:
+            if ev.phase:
+                ev.phase(name)
+
+        def changed(ids: list[int]) -> None:
+            if ev.changed and ids:
+                ev.changed(ids)
+
+        def stopped() -> bool:
+            out.cancelled = bool(cancel is not None and cancel.is_set())
+            return out.cancelled
+
+        if roots:
+            phase(SCANNING)
+            summary = out.scan = scan(cat, roots, progress=ev.progress, cancel=cancel,
+                                      on_stored=changed if ev.changed else None)
+            if (summary.missing or summary.moved) and ev.missing:
+                ev.missing(cat.missing_ids())
+            if stopped():
+                return out
+            if summary.updated_ids:
+                phase(READING_KEYWORDS)
+                try:
+                    out.imported = import_file_moods(cat, photos_by_ids(cat, summary.updated_ids),
+                                                     settings=settings, progress=ev.progress)
+                except (ToolMissing, ExifToolError, OSError) as exc:  # the moods still get predicted
+                    out.import_error = str(exc)
+                if out.imported:
+                    changed(summary.updated_ids)
+        if not predict or stopped():
+            return out
+
+        from moodtagger.core.model.service import PredictSummary, predict_pending
+
+        try:
+            model_id = self.model_id or default_model_id()  # no model installed: ModelError
+            if not cat.photos_needing_prediction(model_id):
+                out.predict = PredictSummary(model_id)
+                return out
+            phase(LOADING_MODEL)
+            if load_model is not None:
+                model = load_model(model_id, device)
+            else:
+                from moodtagger.core.model.engine import MoodModel
+
+                model = MoodModel(model_id, device=device)
+        except ModelError as exc:  # no/broken model: the index is still saved
+            out.predict_error = str(exc)
+            return out
+        self.model_id = model_id
+        phase(PREDICTING)
+        pred = out.predict = predict_pending(
+            cat, model=model, batch_size=batch_size, progress=ev.progress, cancel=cancel,
+            on_batch=lambda good: changed([pid for pid, _ in good]))
+        if pred.errors:  # now unreadable: their rows show the error
+            failed = (cat.photo_by_path(path) for path, _ in pred.errors)
+            changed([p.id for p in failed if p is not None])
+        stopped()
+        return out
+
+    # -- reading -------------------------------------------------------------------------------
+    def rows(self, ids: Sequence[int] | None = None, *, include_missing: bool = False) -> R.Rows:
+        """The rows of ``ids`` (None: every photo not missing), in path order."""
+        return R.load_rows(self.catalog, self.model_id, ids=ids, include_missing=include_missing)
+
+    def query(
+        self, flt: R.Filter = R.Filter(), sort: tuple[str, bool] | None = None,  # noqa: B008
+        *, include_missing: bool = False,
+    ) -> R.Rows:
+        """The rows passing ``flt`` (the one filter rule, see :mod:`moodtagger.core.rows`),
+        ordered by ``sort = (key, descending)`` (None: by path). Missing photos only with
+        ``include_missing`` (or a filter on the state 'missing')."""
+        rows = self.rows(include_missing=include_missing or "missing" in flt.states)
+        rows = rows.take(R.filter_mask(rows, flt).nonzero()[0])
+        if sort is not None:
+            rows = rows.take(R.sort_order(rows, *sort))
+        return rows
+
+    def entries(self, ids: Sequence[int]) -> list[Entry]:
+        """Export entries (exact probabilities, choice, state) of ``ids``, in that order."""
+        by_id = {photo.id: Entry(photo.path, pred, chosen if chosen is not None else [], state)
+                 for photo, pred, chosen, state in self.catalog.iter_library(
+                     self.model_id, status=None, photo_ids=ids)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def resolve(self, paths: Sequence[str]) -> Scope:
+        """Catalogued photos that are one of ``paths`` or lie in a folder among them; a PATH
+        the catalog does not know is an error."""
+        scope = Scope()
+        known: list[str] = []
+        for p in paths:
+            if self.catalog.photo_ids_under([p]):
+                known.append(os.path.abspath(p))
+            elif not os.path.exists(p):
+                scope.errors.append((p, "no such file or folder"))
+            else:
+                scope.errors.append((p, "not in the catalog; run `moodtagger scan` on its folder first"))
+        scope.ids = self.catalog.photo_ids_under(known)
+        scope.paths = known
+        return scope
+
+    def add_files(self, paths: Sequence[str]) -> Scope:
+        """Index single files (new or changed ones are decoded; no folder walk)."""
+        from moodtagger.core.scanner import add_files
+
+        rows, errors = add_files(self.catalog, paths)
+        return Scope([r.id for r in rows], [r.path for r in rows], errors)
+
+    # -- choices -------------------------------------------------------------------------------
+    def choose(self, ids: Sequence[int], moods: Sequence[str], *, source: str = "user") -> None:
+        """Make ``moods`` the choice of ``ids`` (pending: still to be written; [] = no mood)."""
+        with self.catalog.writer_lock(), self.catalog.transaction():
+            for pid in ids:
+                self.catalog.set_choice(pid, moods, source=source)
+
+    def accept(self, min_p: float = 0.5, ids: Sequence[int] | None = None) -> AcceptResult:
+        """The current top suggestion with p >= ``min_p`` becomes the choice of each photo
+        (only ``ids`` if given) the user has not chosen for; files changed since the scan
+        are skipped (``stale``)."""
+        if self.model_id is None:
+            raise LibraryError("no mood model is installed; predictions are needed to accept")
+        return accept(self.catalog, self.model_id, min_p, photo_ids=ids)
+
+    def forget(self, ids: Sequence[int]) -> int:
+        """Drop the choices of ``ids`` in the catalog (the files are untouched); how many."""
+        with self.catalog.writer_lock():
+            return self.catalog.forget_choices(ids)
+
+    def pending(self, ids: Sequence[int] | None = None) -> int:
+        """How many choices (of ``ids``) are not yet in the files."""
+        return len(self.catalog.pending_choices(ids))
+
+    # -- files ---------------------------------------------------------------------------------
+    def write(
+        self, ids: Sequence[int] | None = None, *, under: Sequence[str] | None = None,
+        settings: WriteSettings | None = None,
+        dry_run: bool = False, progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+        on_result: Callable[[FileResult], None] | None = None,
+    ) -> WriteSummary:
+        """Write the choices of ``ids`` into the files; ``ids=None``: every pending or failed
+        choice (only those under the files/folders ``under``, when given)."""
+        from moodtagger.core.metadata.journal import write_choices
+
+        return write_choices(self.catalog, ids, settings=settings, dry_run=dry_run, progress=progress,
+                             cancel=cancel, on_result=on_result, paths=under)
+
+    def clear(
+        self, ids: Sequence[int], *, settings: WriteSettings | None = None, progress: ProgressFn | None = None,
+        source: str = "user",
+    ) -> WriteSummary:
+        """Remove moodtagger's moods from the files of ``ids``; each photo whose file was
+        cleared is unconfirmed again (as if never chosen), so a later accept can choose."""
+        self.choose(ids, [], source=source)
+        return self.write(ids, settings=settings, progress=progress)
