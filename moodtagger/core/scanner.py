@@ -259,6 +259,7 @@ def _scan(
     todo: list[tuple[bytes, int, int, int | None, str | None]] = []  # path, size, mtime_ns, id, sidecar sig
     sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
     vanished: list[int] = []
+    root_prefixes: list[tuple[int, bytes]] = []  # filed once the new photos are stored (below)
 
     for root in roots:
         root_b = os.fsencode(os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root))
@@ -298,7 +299,7 @@ def _scan(
                 r[0] for path, r in known.items()
                 if r[3] != "missing" and not (blocked and path.startswith(blocked))
             )
-        catalog.assign_root(root_id, prefix)
+        root_prefixes.append((root_id, prefix))
 
     if sidecar_changed:
         catalog.set_sidecar_sigs(sidecar_changed)
@@ -341,6 +342,12 @@ def _scan(
                     if nxt is not None:
                         futures.append((pool.submit(_inspect, nxt, thumbnails), nxt[3]))
 
+            def store(batch: list[tuple[_Result, int | None]]) -> list[int]:
+                ids = _store(catalog, batch, summary)
+                for root_id, prefix in root_prefixes:  # new photos belong to their folder at once
+                    catalog.assign_root(root_id, prefix)
+                return ids
+
             last_store = time.monotonic()
             for res, existing in results():
                 pending.append((res, existing))
@@ -348,17 +355,19 @@ def _scan(
                 if len(pending) >= BATCH or (
                         on_stored is not None and time.monotonic() - last_store >= STORE_INTERVAL):
                     last_store = time.monotonic()
-                    stored = _store(catalog, pending, summary)
+                    stored = store(pending)
                     if on_stored is not None:
                         on_stored(stored)
                     pending = []
                 if progress:
                     progress(done, total)
-            stored = _store(catalog, pending, summary)
+            stored = store(pending)
             if on_stored is not None and stored:
                 on_stored(stored)
             if cancel is not None and cancel.is_set() and done < total:
                 summary.cancelled = True
+    for root_id, prefix in root_prefixes:  # a root with nothing new: its old unfiled photos
+        catalog.assign_root(root_id, prefix)
     summary.missing = max(0, len(vanished) - summary.moved)
     summary.seconds = time.perf_counter() - t0
     return summary

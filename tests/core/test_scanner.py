@@ -146,3 +146,13 @@ def test_two_roots_do_not_mark_each_other_missing(catalog: Catalog, make_image, 
     assert scan(catalog, roots).new == n_roots
     s = scan(catalog, roots[:1])  # scanning one root leaves the other alone
     assert s.nothing_changed and catalog.count_photos("ok") == n_roots
+
+
+def test_first_scan_files_every_photo_under_its_folder(catalog: Catalog, make_image, tmp_path: Path) -> None:
+    """Photos found by a folder's first scan belong to that folder (the GUI's folder list shows them)."""
+    lib = tmp_path / "lib"
+    for i in range(3):
+        make_image(f"p{i}.jpg", root=lib / ("sub" if i else ""), seed=i)
+    scan(catalog, [lib], thumbnails=False)
+    (root_id, _path), = catalog.roots()
+    assert len(catalog.photos(root_id=root_id)) == 3
