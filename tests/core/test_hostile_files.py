@@ -99,12 +99,21 @@ def test_a_photo_in_an_unsearchable_folder_is_not_called_missing(make_image, tmp
     assert f"error: {photo}: permission denied" in proc.stderr and "no such file" not in proc.stderr
 
 
+# Linux keeps a process's peak RSS across fork and exec, so a child forked from this (large)
+# pytest process would report at least pytest's own size. A small launcher process runs the
+# command and reports its child's peak: that child was forked from the launcher, not from us.
+_LAUNCHER = (
+    "import resource, subprocess, sys; "
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+    "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def _peak_rss_kb(args: list[str]) -> tuple[int, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "moodtagger", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    out = subprocess.run([sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "moodtagger", *args],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 def test_five_196_megapixel_pngs_do_not_drive_a_scan_to_gigabytes(tmp_path: Path) -> None:
