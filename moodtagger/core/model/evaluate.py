@@ -228,7 +228,7 @@ def v1_recipe_cv(data, cfg: HeadConfig, *, seed: int, k: int = 5, log=None) -> d
         heads = train_config(cfg, s.ap_x[tr], s.ap_y[tr], seed=seed)
         h = heads[0]
 
-        def probs(x):
+        def probs(x, h=h):
             return view_probs(predict_logits(h, x[:, list(cfg.test_views)])[0], V1_TEMPERATURE)
 
         ap_probs[folds.ap == f] = probs(s.ap_x[folds.ap == f])
@@ -299,8 +299,6 @@ def multitask_table(
 ) -> tuple[list[tuple[str, dict[str, tuple[float, float]]]], dict[str, list[dict[str, float]]]]:
     """Rows of the model card's multi-task table: the RF baseline, the v1 recipe and the v2
     configuration(s), each on the same folds for fold seeds 0..seeds-1 (mean ± std over seeds)."""
-    from moodtagger.core.model import multitask as mt
-    from moodtagger.core.model.train import CHOSEN
 
     from threadpoolctl import threadpool_limits
 
