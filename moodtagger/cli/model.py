@@ -36,23 +36,31 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
-        "train", parents=[common], help="train the mood head from ../shared/data (reproducible)",
-        description="Train the shipped head on ArtPhoto (+ Emotion6 for valence/arousal) from "
-        "cached frozen-backbone features, and write models/<id>.pt and models/<id>.json.",
+        "train", parents=[common], help="train the mood model from ../shared/data (reproducible)",
+        description="Train the default model (v2: multi-task heads on ArtPhoto, Twitter I and "
+        "Emotion6) from cached frozen-backbone features and write models/<id>.pt and "
+        "models/<id>.json. --v1 rebuilds the v1 head instead.",
     )
     p.add_argument("--out", default=None, help="output folder (default: the project's models/)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=5, help="fold seeds of the nested CV recorded in the JSON")
     p.add_argument("--no-eval", action="store_true", help="skip cross-validation (faster)")
+    p.add_argument("--v1", action="store_true", help="train the v1 head (ArtPhoto MLP) instead")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
-        "eval", parents=[common], help="ArtPhoto 5-fold cross-validation table with the RF baseline",
-        description="Reproduce the model card's cross-validation table: the shipped configuration "
-        "and the published baseline (ImageNet class scores -> random forest, 300 trees) on the same "
-        "stratified folds, duplicate groups kept inside one fold.",
+        "eval", parents=[common], help="multi-task cross-validation table: RF baseline, v1, v2",
+        description="Reproduce the model card's table: 8-mood macro-F1, accuracy and ECE on "
+        "ArtPhoto, polarity accuracy and ECE on Twitter I (five-agree), valence/arousal r on "
+        "Emotion6, for the published RF baseline, the v1 recipe and v2, on the same folds "
+        "(duplicate groups inside one fold), mean ± std over fold seeds. v2 is nested: its "
+        "strengths and temperatures are chosen inside each training part.",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--all", action="store_true", help="also run the other candidate heads")
+    p.add_argument("--seeds", type=int, default=5, help="fold seeds 0..N-1 (default 5)")
+    p.add_argument("--all", action="store_true", help="also the other v2 candidates (card: configurations tried)")
+    p.add_argument("--no-baselines", action="store_true", help="only the v2 row(s)")
+    p.add_argument("--v1-table", action="store_true", help="the historical v1 ArtPhoto-only table (seed 0 folds)")
+    p.add_argument("--seed", type=int, default=0, help="fold seed of --v1-table")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
@@ -132,20 +140,51 @@ def _training_ready(command: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     _training_ready("train")
     from moodtagger.core.model.registry import models_dir
-    from moodtagger.core.model.train import train_and_save
 
     out = Path(args.out) if args.out else models_dir()
-    train_and_save(out, seed=args.seed, evaluate=not args.no_eval,
-                   log=(lambda m: None) if args.quiet else (lambda m: err(m)))
+    logf = (lambda m: None) if args.quiet else (lambda m: err(m))
+    if args.v1:
+        from moodtagger.core.model.train import train_and_save
+
+        train_and_save(out, seed=args.seed, evaluate=not args.no_eval, log=logf)
+        return 0
+    from moodtagger.core.model import evaluate as ev
+    from moodtagger.core.model.train import train_v2_and_save
+
+    metrics = None
+    if not args.no_eval:
+        rows, _ = ev.multitask_table(args.seeds, baselines=False, log=logf)
+        metrics = {"nested_cv_mean_std": {k: list(v) for k, v in rows[0][1].items()}, "fold_seeds": args.seeds}
+    train_v2_and_save(out, seed=args.seed, metrics=metrics, log=logf)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     _training_ready("eval")
     from moodtagger.core.model import evaluate as ev
-    from moodtagger.core.model.train import CANDIDATES, CHOSEN
 
     logf = (lambda m: None) if args.quiet else err
+    if args.v1_table:
+        return _eval_v1_table(args, logf)
+    from moodtagger.core.model.train import V2_CANDIDATES
+
+    configs = list(V2_CANDIDATES) if args.all else [V2_CANDIDATES[0]]
+    rows, runs = ev.multitask_table(args.seeds, configs=configs, baselines=not args.no_baselines, log=logf)
+    if args.json:
+        json.dump({"rows": {name: m for name, m in rows}, "per_seed": runs}, sys.stdout, indent=1)
+        print()
+        return 0
+    print(f"Nested CV, 5 outer folds x {args.seeds} fold seeds (mean ± std over seeds); same folds for every row.")
+    print("AP = ArtPhoto 8 moods (646), TW5 = Twitter I five-agree polarity (704 of 1,090), "
+          "E6 = Emotion6 valence/arousal Pearson r (1,980); ECE: 15 bins, top label.")
+    print(ev.format_multitask(rows))
+    return 0
+
+
+def _eval_v1_table(args: argparse.Namespace, logf) -> int:
+    from moodtagger.core.model import evaluate as ev
+    from moodtagger.core.model.train import CANDIDATES, CHOSEN
+
     configs = [CHOSEN] + ([c for c in CANDIDATES if c != CHOSEN] if args.all else [])
     rows = []
     base = ev.rf_baseline(seed=args.seed)
@@ -162,7 +201,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         json.dump({name: m for name, m in rows}, sys.stdout, indent=1)
         print()
         return 0
-    print("ArtPhoto, 5-fold stratified CV (duplicate groups inside one fold), 646 photos, 8 classes")
+    print("historical v1 table: ArtPhoto only, 5-fold stratified CV (seed 0 folds), 646 photos, 8 classes")
     print(ev.format_table(rows))
     print()
     print(f"chosen: {CHOSEN.name}")

@@ -14,7 +14,9 @@ from moodtagger.core.model import registry
 from moodtagger.core.model.engine import MoodModel, pick_device
 from moodtagger.core.moods import MOODS
 
-# Probabilities of the shipped model for golden_input() on the CPU (torch fp32), in MOODS order.
+# Probabilities of the v1 model for golden_input() on the CPU (torch fp32), in MOODS order
+# (v2's golden test on a committed JPEG is in test_golden.py).
+V1 = "moodtagger-lite0-mlp256-v1"
 GOLDEN = [0.1782, 0.0329, 0.2464, 0.0771, 0.089, 0.1924, 0.0141, 0.1699]
 
 
@@ -28,7 +30,7 @@ def golden_input(size: int = 224) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def torch_model() -> MoodModel:
-    return MoodModel(device="cpu", backend="torch")
+    return MoodModel(V1, device="cpu", backend="torch")
 
 
 def test_golden_output_on_cpu(torch_model: MoodModel) -> None:
@@ -40,7 +42,7 @@ def test_golden_output_on_cpu(torch_model: MoodModel) -> None:
 
 
 def test_onnx_runtime_matches_torch(torch_model: MoodModel) -> None:
-    onnx = MoodModel(device="cpu", backend="onnx")
+    onnx = MoodModel(V1, device="cpu", backend="onnx")
     assert onnx.backend == "onnxruntime"
     batch = np.stack([golden_input(), golden_input()[::-1]])
     a = torch_model.predict_arrays(batch)
@@ -62,6 +64,10 @@ def test_predict_paths_keeps_order_and_reports_bad_files(torch_model: MoodModel,
     assert out[1].prediction is None and out[1].error
     assert all(r.prediction is not None and r.error is None for i, r in enumerate(out) if i != 1)
     assert seen[-1] == (4, 4)
+    # every good photo also carries its 1,280-d backbone embedding (for "find similar photos")
+    embs = [r.embedding for r in out if r.prediction is not None]
+    assert all(e.shape == (1280,) and e.dtype == np.float16 for e in embs)
+    assert not np.allclose(embs[0], embs[1]) and out[1].embedding is None
 
 
 def test_cancel_stops_before_the_first_batch(torch_model: MoodModel, make_image) -> None:

@@ -86,3 +86,43 @@ def load_emotion6(root: Path | None = None) -> Emotion6:
         aro.append(float(parts[2]))
         votes.append([float(x) for x in parts[3:10]])
     return Emotion6(files, np.array(val), np.array(aro), np.array(votes))
+
+
+@dataclass(frozen=True)
+class Twitter1:
+    """Twitter I (You et al., AAAI 2015): positive/negative polarity with the number of the five
+    AMT workers who agreed (3, 4 or 5); "five-agree" is the benchmark's cleanest subset."""
+
+    files: list[Path]
+    positive: np.ndarray  # 1 = positive, 0 = negative
+    agreement: np.ndarray  # 3..5
+    groups: np.ndarray  # duplicate-group id per file (singletons get their own)
+
+
+def _duplicate_groups(names: list[str], dup_file: Path) -> np.ndarray:
+    group_of = {n: i for i, n in enumerate(names)}
+    if dup_file.exists():
+        for line in dup_file.read_text().splitlines():
+            if line.startswith("#"):
+                continue
+            members = [n for n in line.replace(",", " ").split() if n in group_of]
+            if len(members) > 1:
+                g = min(group_of[n] for n in members)
+                for n in members:
+                    group_of[n] = g
+    return np.array([group_of[n] for n in names])
+
+
+def load_twitter1(root: Path | None = None) -> Twitter1:
+    import csv
+
+    root = root or shared_data_dir() / "twitter1"
+    with open(root / "labels.csv", newline="") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["file"])
+    names = [r["file"] for r in rows]
+    return Twitter1(
+        [root / "images" / n for n in names],
+        np.array([r["polarity"] == "positive" for r in rows], dtype=int),
+        np.array([int(r["agreement"]) for r in rows]),
+        _duplicate_groups(names, root / "DUPLICATES.txt"),
+    )

@@ -33,6 +33,7 @@ from moodtagger.core.model import registry
 log = logging.getLogger(__name__)
 
 ONNX_TOLERANCE = 2e-3  # max abs difference of probabilities, torch vs ONNX Runtime
+GRAPH_VERSION = 2  # bump when MoodNet's outputs change (2: + embedding), so old exports are not reused
 
 
 def gpu_possible() -> bool:
@@ -81,7 +82,7 @@ def needs_torch(model_id: str | None = None, device: str = "auto") -> bool:
 
 
 def _onnx_path_for(entry: registry.ModelEntry) -> Path:
-    tag = f"{entry.id}-{entry.data['sha256'][:12]}-torch{_torch_version()}"
+    tag = f"{entry.id}-{entry.data['sha256'][:12]}-g{GRAPH_VERSION}-torch{_torch_version()}"
     return imaging.cache_dir() / "onnx" / f"{tag}.onnx"
 
 
@@ -91,6 +92,9 @@ class Result:
     prediction: Prediction | None
     error: str | None
     key: object = None  # caller's id (e.g. the catalog photo id)
+    # the backbone's pooled 1,280-d feature (float16, mean of the flip views): a photo embedding
+    # for "find similar photos", computed in the same pass as the moods
+    embedding: np.ndarray | None = None
 
 
 class MoodModel:
@@ -164,8 +168,9 @@ class MoodModel:
         with torch.inference_mode():
             ref = [t.numpy() for t in self.net(x)]
         torch.onnx.export(
-            self.net, (x,), str(tmp), input_names=["images"], output_names=["probs", "va"],
-            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}, "va": {0: "n"}}, opset_version=17,
+            self.net, (x,), str(tmp), input_names=["images"], output_names=["probs", "va", "embedding"],
+            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}, "va": {0: "n"}, "embedding": {0: "n"}},
+            opset_version=17,
             dynamo=False,
         )
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
@@ -179,23 +184,28 @@ class MoodModel:
     # -- inference -------------------------------------------------------------------------
     def predict_arrays(self, batch: np.ndarray) -> list[Prediction]:
         """``batch``: uint8 (N, size, size, 3) center crops -> predictions."""
+        return self.predict_arrays_with_embeddings(batch)[0]
+
+    def predict_arrays_with_embeddings(self, batch: np.ndarray) -> tuple[list[Prediction], np.ndarray]:
+        """``batch``: uint8 (N, size, size, 3) -> (predictions, float16 embeddings (N, 1280))."""
         if len(batch) == 0:
-            return []
+            return [], np.zeros((0, 0), np.float16)
         if self._session is not None:
-            probs, va = self._session.run(None, {"images": np.ascontiguousarray(batch)})
+            probs, va, emb = self._session.run(None, {"images": np.ascontiguousarray(batch)})
         else:
             import torch
 
             with torch.inference_mode():
                 x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-                p, v = self.net(x) if self.dtype == torch.float32 else _cast_run(self.net, x, self.dtype)
-                probs, va = p.float().cpu().numpy(), v.float().cpu().numpy()
+                out = self.net(x) if self.dtype == torch.float32 else _cast_run(self.net, x, self.dtype)
+                probs, va, emb = (t.float().cpu().numpy() for t in out)
         probs = probs.astype(np.float64)
         probs /= probs.sum(1, keepdims=True)
-        return [
+        preds = [
             Prediction(tuple(float(x) for x in p), float(np.clip(v[0], 1, 9)), float(np.clip(v[1], 1, 9)))
             for p, v in zip(probs, va, strict=True)
         ]
+        return preds, emb.astype(np.float16)
 
     def prepare(self, path: str) -> np.ndarray:
         """Decode one file to the model input (raises imaging.ImageError)."""
@@ -246,10 +256,10 @@ class MoodModel:
                     if arr is not None:
                         arrays.append(arr)
                         ok.append(len(results) - 1)
-                preds = self.predict_arrays(np.stack(arrays)) if arrays else []
-                for i, p in zip(ok, preds, strict=True):
+                preds, embs = self.predict_arrays_with_embeddings(np.stack(arrays)) if arrays else ([], [])
+                for i, p, e in zip(ok, preds, embs, strict=True):
                     r = results[i]
-                    results[i] = Result(r.path, p, None, r.key)
+                    results[i] = Result(r.path, p, None, r.key, e)
                 done += len(batch)
                 if progress:
                     progress(done, total)

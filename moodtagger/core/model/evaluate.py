@@ -205,3 +205,125 @@ def format_detail(m: dict) -> str:
     for mood, row in zip(MOODS, m["confusion"], strict=True):
         lines.append(f"  {mood[:4]:<5}" + " ".join(f"{v:4d}" for v in row))
     return "\n".join(lines)
+
+
+# -- the multi-task table (v2 protocol): every row on the same folds of all three data sets -------
+
+V1_TEMPERATURE = 4.47  # historical: fitted by `train` v1 on its out-of-fold ArtPhoto logits
+
+
+def v1_recipe_cv(data, cfg: HeadConfig, *, seed: int, k: int = 5, log=None) -> dict[str, float]:
+    """The v1 recipe (MLP on ArtPhoto, ridge valence on Emotion6) on the v2 folds of ``seed``."""
+    from moodtagger.core.model import multitask as mt
+    from moodtagger.core.model.head import fit_va, view_probs
+
+    s = data.split
+    folds = mt.make_folds(s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed)
+    ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
+    tw_ppos = np.zeros(len(s.tw_pos))
+    e6_va = np.zeros((len(s.e6_va), 2))
+    pos = [MOODS.index(m) for m in POSITIVE]
+    for f in range(k):
+        tr = folds.ap != f
+        heads = train_config(cfg, s.ap_x[tr], s.ap_y[tr], seed=seed)
+        h = heads[0]
+
+        def probs(x, h=h):
+            return view_probs(predict_logits(h, x[:, list(cfg.test_views)])[0], V1_TEMPERATURE)
+
+        ap_probs[folds.ap == f] = probs(s.ap_x[folds.ap == f])
+        tw_ppos[folds.tw == f] = probs(s.tw_x[folds.tw == f])[:, pos].sum(1)
+        xe = s.e6_x[folds.e6 != f][:, list(cfg.train_views)]
+        fit_va(h, xe.reshape(-1, xe.shape[-1]), np.repeat(s.e6_va[folds.e6 != f], len(cfg.train_views), axis=0), 1000.0)
+        e6_va[folds.e6 == f] = predict_head(h, s.e6_x[folds.e6 == f][:, list(cfg.test_views)])[1]
+        if log:
+            log(f"  v1 recipe: seed {seed} fold {f + 1}/{k} done")
+    return mt.score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, e6_va, s.e6_va)
+
+
+def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> dict[str, float]:
+    """The published baseline (ImageNet class scores -> RF300, trained on ArtPhoto) on the v2 folds;
+    polarity = its positive moods' share. It has no valence output."""
+    from scipy.special import softmax
+    from sklearn.ensemble import RandomForestClassifier
+
+    from moodtagger.core.model import multitask as mt
+
+    s = data.split
+    folds = mt.make_folds(s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed)
+    ap = datasets.load_artphoto()
+    tw = datasets.load_twitter1()
+    ap_sc = softmax(features.extract(ap.files, variant)["logits"][:, 0], axis=1)
+    tw_sc = softmax(features.extract(tw.files, variant)["logits"][:, 0], axis=1)
+    ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
+    tw_ppos = np.zeros(len(s.tw_pos))
+    pos = [MOODS.index(m) for m in POSITIVE]
+    for f in range(k):
+        tr = folds.ap != f
+        rf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=2, class_weight="balanced")
+        rf.fit(ap_sc[tr], s.ap_y[tr])
+        ap_probs[folds.ap == f] = rf.predict_proba(ap_sc[folds.ap == f])
+        tw_ppos[folds.tw == f] = rf.predict_proba(tw_sc[folds.tw == f])[:, pos].sum(1)
+    return mt.score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, None, None)
+
+
+MT_COLUMNS = (
+    ("ap_macro_f1", "AP F1"), ("ap_acc", "AP acc"), ("ap_ece_top", "AP ECE"),
+    ("tw5_polarity_acc", "TW5 pol"), ("tw5_ece_polarity", "TW5 ECE"),
+    ("e6_valence_r", "E6 val r"), ("e6_arousal_r", "E6 aro r"),
+)
+
+
+def format_multitask(rows: list[tuple[str, dict[str, tuple[float, float]]]]) -> str:
+    """rows: (name, {metric: (mean, std)}) -> a fixed-width table, mean±std per cell."""
+    head = f"{'model':<44}" + "".join(f"{label:>14}" for _, label in MT_COLUMNS)
+    lines = [head]
+    for name, m in rows:
+        cells = []
+        for key, _ in MT_COLUMNS:
+            if key in m:
+                mean, std = m[key]
+                cells.append(f"{mean:.3f}±{std:.3f}".rjust(14))
+            else:
+                cells.append("—".rjust(14))
+        lines.append(f"{name[:44]:<44}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def multitask_table(
+    seeds: int = 5,
+    *,
+    configs=None,
+    baselines: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> tuple[list[tuple[str, dict[str, tuple[float, float]]]], dict[str, list[dict[str, float]]]]:
+    """Rows of the model card's multi-task table: the RF baseline, the v1 recipe and the v2
+    configuration(s), each on the same folds for fold seeds 0..seeds-1 (mean ± std over seeds)."""
+
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # many small BLAS calls: threads only add overhead (10x slower on 2 busy cores)
+        return _multitask_table(seeds, configs=configs, baselines=baselines, log=log)
+
+
+def _multitask_table(seeds, *, configs, baselines, log):
+    from moodtagger.core.model import multitask as mt
+    from moodtagger.core.model.train import CHOSEN
+
+    configs = configs or [mt.V2Config()]
+    runs: dict[str, list[dict[str, float]]] = {}
+    if baselines:
+        raw = mt.load_all(CHOSEN.parts, raw=True)
+        for s in range(seeds):
+            runs.setdefault("baseline: ImageNet scores -> RF300", []).append(rf_multitask_cv(raw, seed=s))
+            runs.setdefault("v1: MLP256 (ArtPhoto) + ridge VA", []).append(v1_recipe_cv(raw, CHOSEN, seed=s, log=log))
+        del raw
+    for cfg in configs:
+        data = mt.load_all(cfg.parts, flip_tta=cfg.flip_tta)
+        for s in range(seeds):
+            m, _ = mt.nested_cv(data, cfg, seed=s, log=log)
+            runs.setdefault(cfg.name, []).append(m)
+            if log:
+                log(f"{cfg.name} seed {s}: " + ", ".join(f"{k}={v:.3f}" for k, v in m.items()))
+    rows = [(name, mt.summarise(r)) for name, r in runs.items()]
+    return rows, runs

@@ -44,30 +44,40 @@ class MoodHead(nn.Module):
 
 
 class MoodNet(nn.Module):
-    """uint8 NHWC crops in; (mood probabilities (N, 8), valence/arousal (N, 2)) out.
+    """uint8 NHWC crops in; (mood probabilities (N, 8), valence/arousal (N, 2), embedding (N, 1280)) out.
 
-    With ``flip_tta`` each image is also seen mirrored and the two views are averaged.
+    With ``flip_tta`` each image is also seen mirrored. ``average="probs"`` (v1) averages the two
+    views' probabilities; ``average="features"`` (v2, linear heads) averages their descriptors
+    before the head. The embedding is the backbone's 1,280-d pooled feature (mean over the
+    views), for "find similar photos" without another decode.
     """
 
-    def __init__(self, features: FeatureNet, head: MoodHead, parts: Sequence[str], flip_tta: bool):
+    def __init__(self, features: FeatureNet, head: nn.Module, parts: Sequence[str], flip_tta: bool,
+                 average: str = "probs"):
         super().__init__()
         self.features, self.head = features, head
         self.parts = tuple(parts)
         self.flip_tta = flip_tta
+        self.average = average
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n = x.shape[0]
         if self.flip_tta:
             x = torch.cat([x, torch.flip(x, dims=[2])], dim=0)
         final, stages, logits = self.features(x)
         avail = {"final": final, "stages": stages, "logits": logits}
         feats = torch.cat([avail[p] for p in self.parts], dim=1)
+        if self.flip_tta and self.average == "features":
+            feats = (feats[:n] + feats[n:]) / 2
         mood_logits, va = self.head(feats)
         probs = torch.softmax(mood_logits, dim=1)
+        embedding = final
         if self.flip_tta:
-            probs = (probs[:n] + probs[n:]) / 2
-            va = (va[:n] + va[n:]) / 2
-        return probs, va
+            embedding = (final[:n] + final[n:]) / 2
+            if self.average != "features":
+                probs = (probs[:n] + probs[n:]) / 2
+                va = (va[:n] + va[n:]) / 2
+        return probs, va, embedding
 
 
 def select(feats: dict[str, np.ndarray], parts: Sequence[str]) -> np.ndarray:

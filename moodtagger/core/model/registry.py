@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps 
 
     from moodtagger.core.model.head import MoodNet
 
-DEFAULT_MODEL = "moodtagger-lite0-mlp256-v1"
+DEFAULT_MODEL = "moodtagger-lite0-multitask-v2"
 
 
 class ModelError(Exception):
@@ -119,6 +119,13 @@ def build(e: ModelEntry) -> MoodNet:
         raise ModelError(f"head file {e.head_file} is missing") from None
     states = _verified_state(str(e.head_file), e.data["sha256"], st.st_mtime_ns)
     h = e.data["head"]
+    if h.get("kind") == "multitask-v2":
+        from moodtagger.core.model.multitask import V2Head
+
+        head = V2Head(int(h["in_dim"]))
+        head.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in states[0].items()})
+        return MoodNet(FeatureNet(load_backbone(e.backbone)), head.eval(), h["parts"],
+                       bool(h.get("flip_tta", True)), average="features").eval()
     heads = []
     for state in states:
         head = MoodHead(int(h["in_dim"]), int(h["hidden"]))

