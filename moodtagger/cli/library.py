@@ -61,16 +61,22 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 
-def current_model_id() -> str | None:
-    """The model id of the default model if it is installed, else None."""
+def current_model_id(catalog=None) -> str | None:
+    """The model id of the default model if it is installed, else None. With ``catalog``: the
+    personal model learnt on top of it in that catalog (`moodtagger learn`), if one is in use."""
     try:
         from moodtagger.core.model.registry import default_model_id
     except ImportError:
         return None
     try:
-        return default_model_id()
+        mid = default_model_id()
     except Exception:
         return None
+    if catalog is not None:
+        from moodtagger.core.model.personal import model_in_use
+
+        return model_in_use(catalog, mid)
+    return mid
 
 
 # ------------------------------------------------------------------------------------------
@@ -173,7 +179,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 for r in rows_out:
                     safe_print(f"error: {shown(str(r['path']))}: {r['error']}")
             return 0
-        model_id = current_model_id()
+        model_id = current_model_id(cat)
         status = ("ok",) if args.state in (None, "unconfirmed", "chosen", "written") else ("ok", "error", "missing")
         for e in export.catalog_entries(cat, model_id, status=status):
             if args.state and e.state != args.state:
@@ -206,7 +212,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, force=args.force, catalog=_catalog_path(args))
     with open_catalog(args, create=False, readonly=True) as cat:
-        rows = export.catalog_entries(cat, current_model_id())
+        rows = export.catalog_entries(cat, current_model_id(cat))
     writer = export.write_csv if fmt == "csv" else export.write_json
     with output_file(args.output) as fh:
         n = writer(rows, fh)

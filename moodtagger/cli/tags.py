@@ -219,7 +219,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from moodtagger.core.choices import accept
 
     with open_catalog(args, create=False) as cat:
-        model_id = current_model_id()
+        model_id = current_model_id(cat)
         if model_id is None:
             raise UserError("no mood model is installed; predictions are needed to accept")
         errors: list[tuple[str, str]] = []
