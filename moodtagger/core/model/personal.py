@@ -50,10 +50,10 @@ class PersonalError(Exception):
 class Params:
     """Chosen on ArtPhoto simulated users (``bench/bench_personal.py``, tuning seeds only)."""
 
-    l2: float = 0.05  # penalty on W per labelled photo (larger: closer to the shipped model)
+    l2: float = 0.1  # penalty on W per labelled photo (larger: closer to the shipped model)
     steps: int = 300
-    near: float = 0.80  # cosine (centred) where a labelled neighbour starts to count
-    same: float = 0.90  # ... and where it counts fully
+    near: float = 0.65  # cosine (centred) where a labelled neighbour starts to count
+    same: float = 0.75  # ... and where it counts fully
     follow: float = 0.95  # weight of a near-duplicate's label at `same` and above
 
 
