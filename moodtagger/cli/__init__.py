@@ -16,7 +16,7 @@ from moodtagger.core.catalog import CatalogError, default_catalog_path, describe
 from moodtagger.core.tools import ToolMissing
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
-_MODULES = ("library", "model", "tags", "cluster", "gui")
+_MODULES = ("library", "model", "tags", "learn", "cluster", "gui")
 
 
 class UserError(Exception):

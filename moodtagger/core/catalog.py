@@ -22,9 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -129,6 +131,23 @@ _MIGRATIONS: list[str] = [
     # 2 -> 3: the XMP sidecars' size/mtime (an edit by another tool is noticed on rescan)
     """
     ALTER TABLE photos ADD COLUMN sidecar_sig TEXT;
+    """,
+    # 3 -> 4: the backbone's pooled feature per photo (float16 bytes) for "similar photos" and
+    # personal models, and which personal model (issue 14) stands in for a shipped one
+    """
+    CREATE TABLE embeddings(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        identity TEXT,
+        vector BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY(photo_id, model_id)
+    );
+    CREATE TABLE models_in_use(
+        parent_id TEXT PRIMARY KEY,
+        model_id TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
     """,
 ]
 
@@ -814,6 +833,96 @@ class Catalog:
         """Keywords found in the files, for every photo that has any (the GUI's search box)."""
         return {pid: json.loads(kws) for pid, kws in self.conn.execute(
             "SELECT photo_id, keywords FROM file_keywords WHERE keywords != '[]'")}
+
+
+    # -- embeddings and personal models (issue 14) -------------------------------------------
+    # Embeddings are stored as float16 bytes, one row per (photo, model), with the identity of
+    # the pixels they were computed from: like predictions, only a *current* one is ever used.
+    def save_embeddings(self, model_id: str, rows: Iterable[tuple[int, np.ndarray]]) -> None:
+        now = time.time()
+        data = [(pid, model_id, np.asarray(v, dtype="<f2").tobytes(), now) for pid, v in rows]
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO embeddings(photo_id, model_id, identity, vector, created_at) "
+                "SELECT ?, ?, (SELECT identity FROM photos WHERE id=?1), ?, ?", data)
+
+    def embedding(self, photo_id: int, model_id: str) -> np.ndarray | None:
+        """The photo's current embedding (float16) by ``model_id``, or None."""
+        row = self.conn.execute(
+            "SELECT e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.photo_id=? AND e.model_id=? AND e.identity IS p.identity",
+            (photo_id, model_id)).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype="<f2").astype(np.float16)
+
+    def embeddings(self, model_id: str, photo_ids: Iterable[int] | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids int64 (n,), float16 (n, d)) of every readable photo with a current
+        embedding by ``model_id`` (only ``photo_ids`` if given), in id order."""
+        sql = ("SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+               "WHERE e.model_id=? AND e.identity IS p.identity AND p.status='ok'")
+        args: list[object] = [model_id]
+        if photo_ids is not None:
+            sql += " AND e.photo_id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps([int(i) for i in photo_ids]))
+        rows = self.conn.execute(sql + " ORDER BY e.photo_id", args).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float16)
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        flat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2")
+        return ids, flat.reshape(len(rows), -1).astype(np.float16, copy=False)
+
+    def embedding_models(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT model_id FROM embeddings ORDER BY model_id")]
+
+    def predictions_for(self, model_id: str, photo_ids: Sequence[int]) -> np.ndarray:
+        """Current mood probabilities (n, 8) by ``model_id`` for ``photo_ids`` (NaN rows where
+        there is none), plus nothing else: the personal model's prior."""
+        out = np.full((len(photo_ids), len(MOODS)), np.nan)
+        pos = {int(pid): i for i, pid in enumerate(photo_ids)}
+        cols = ", ".join("r." + c for c in PROB_COLUMNS)
+        for row in self.conn.execute(
+            f"SELECT r.photo_id, {cols} FROM predictions r JOIN photos p ON {CURRENT_PREDICTION} "
+            "WHERE r.photo_id IN (SELECT value FROM json_each(?))",
+            (model_id, json.dumps(list(pos)))):
+            out[pos[row[0]]] = row[1:]
+        return out
+
+    def valence_arousal_for(self, model_id: str, photo_ids: Sequence[int]) -> np.ndarray:
+        """Current (valence, arousal) (n, 2) by ``model_id`` (NaN where unknown)."""
+        out = np.full((len(photo_ids), 2), np.nan)
+        pos = {int(pid): i for i, pid in enumerate(photo_ids)}
+        for row in self.conn.execute(
+            f"SELECT r.photo_id, r.valence, r.arousal FROM predictions r JOIN photos p ON {CURRENT_PREDICTION} "
+            "WHERE r.photo_id IN (SELECT value FROM json_each(?))",
+            (model_id, json.dumps(list(pos)))):
+            out[pos[row[0]]] = [np.nan if v is None else v for v in row[1:]]
+        return out
+
+    def labelled_photos(self) -> list[tuple[int, list[str], str]]:
+        """The user's own labels: (photo id, moods, source) for every readable photo whose
+        choice names at least one mood and is the user's (chosen in the app or CLI, written,
+        or imported from the file's keywords) -- not an accepted model suggestion."""
+        rows = self.conn.execute(
+            "SELECT c.photo_id, c.moods, c.source FROM choices c JOIN photos p ON p.id=c.photo_id "
+            "WHERE p.status='ok' AND c.source != 'model' AND c.moods != '[]' ORDER BY c.photo_id")
+        return [(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+    def set_model_in_use(self, parent_id: str, model_id: str | None) -> None:
+        """Let ``model_id`` (a personal model) stand in for ``parent_id``; None: the parent again."""
+        if model_id is None:
+            self.conn.execute("DELETE FROM models_in_use WHERE parent_id=?", (parent_id,))
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO models_in_use(parent_id, model_id, updated_at) VALUES (?, ?, ?)",
+                (parent_id, model_id, time.time()))
+
+    def model_in_use(self, parent_id: str) -> str | None:
+        row = self.conn.execute("SELECT model_id FROM models_in_use WHERE parent_id=?", (parent_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def delete_predictions(self, model_id: str) -> int:
+        with self.transaction() as c:
+            return c.execute("DELETE FROM predictions WHERE model_id=?", (model_id,)).rowcount
 
 
 def _writable(path: Path) -> bool:

@@ -65,3 +65,17 @@ def accept(
             catalog.set_choice(photo.id, [mood], source="model")
             out.accepted.append((photo.id, mood, p))
     return out
+
+
+def choose(catalog: Catalog, photo_ids: Iterable[int], moods: Iterable[str], *, source: str = "user") -> int:
+    """The user chooses ``moods`` (empty: no mood) for ``photo_ids``: what a number key does in
+    the app, for the CLI's `moodtagger choose`. Stored as a pending choice (source 'user');
+    nothing is written to the files. Returns how many photos."""
+    from moodtagger.core.moods import MOODS
+
+    chosen = [m for m in MOODS if m in set(moods)]
+    ids = list(dict.fromkeys(int(i) for i in photo_ids))
+    with catalog.writer_lock(), catalog.transaction():
+        for pid in ids:
+            catalog.set_choice(pid, chosen, source=source, state="pending")
+    return len(ids)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
-from moodtagger.core.choices import AcceptResult, accept
+from moodtagger.core.choices import AcceptResult, accept, choose
 from moodtagger.core.export import Entry
 from moodtagger.core.metadata.exiftool import ExifToolError
 from moodtagger.core.metadata.fields import WriteSettings
@@ -55,12 +55,19 @@ class LibraryError(Exception):
     """A request the library cannot carry out (one sentence the user can act on)."""
 
 
-def current_model_id() -> str | None:
-    """The id of the installed default mood model, or None when no model is installed."""
+def current_model_id(catalog: Catalog | None = None) -> str | None:
+    """The id of the installed default mood model, or None when no model is installed. With
+    ``catalog``: the personal model learnt on top of it in that catalog (`moodtagger learn`)
+    when one is in use; its predictions are the ones the catalog shows."""
     try:
-        return default_model_id()
+        mid = default_model_id()
     except ModelError:
         return None
+    if catalog is not None:
+        from moodtagger.core.model.personal import model_in_use
+
+        return model_in_use(catalog, mid)
+    return mid
 
 
 @dataclass
@@ -102,7 +109,10 @@ class Library:
     def __init__(self, catalog: Catalog, model_id: str | None = None):
         """``model_id``: the mood model whose predictions count (default: the installed one)."""
         self.catalog = catalog
-        self.model_id = model_id if model_id is not None else current_model_id()
+        # base_model_id decodes and predicts; model_id is the one whose predictions count (the
+        # personal model on top of the base one after `learn`, computed from the embeddings)
+        self.base_model_id = model_id if model_id is not None else current_model_id()
+        self.model_id = model_id if model_id is not None else current_model_id(catalog)
 
     # -- refresh: scan -> keywords -> predict ---------------------------------------------------
     def refresh(
@@ -158,7 +168,7 @@ class Library:
         from moodtagger.core.model.service import PredictSummary, predict_pending
 
         try:
-            model_id = self.model_id or default_model_id()  # no model installed: ModelError
+            model_id = self.base_model_id or default_model_id()  # no model installed: ModelError
             if not cat.photos_needing_prediction(model_id):
                 out.predict = PredictSummary(model_id)
                 return out
@@ -172,7 +182,9 @@ class Library:
         except ModelError as exc:  # no/broken model: the index is still saved
             out.predict_error = str(exc)
             return out
-        self.model_id = model_id
+        from moodtagger.core.model.personal import model_in_use
+
+        self.base_model_id, self.model_id = model_id, model_in_use(cat, model_id)
         phase(PREDICTING)
         pred = out.predict = predict_pending(
             cat, model=model, batch_size=batch_size, progress=ev.progress, cancel=cancel,
@@ -234,9 +246,7 @@ class Library:
     # -- choices -------------------------------------------------------------------------------
     def choose(self, ids: Sequence[int], moods: Sequence[str], *, source: str = "user") -> None:
         """Make ``moods`` the choice of ``ids`` (pending: still to be written; [] = no mood)."""
-        with self.catalog.writer_lock(), self.catalog.transaction():
-            for pid in ids:
-                self.catalog.set_choice(pid, moods, source=source)
+        choose(self.catalog, ids, moods, source=source)
 
     def accept(self, min_p: float = 0.5, ids: Sequence[int] | None = None) -> AcceptResult:
         """The current top suggestion with p >= ``min_p`` becomes the choice of each photo

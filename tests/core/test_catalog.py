@@ -116,6 +116,32 @@ def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with Catalog(db) as cat:
-        assert cat.schema_version == 3
+        assert cat.schema_version == SCHEMA_VERSION  # every later step ran too
         assert cat.photos()[0].path == "/a.jpg"
         cat.set_sidecar_sig(cat.photos()[0].id, "a.xmp:1:2")
+
+
+def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
+    """Schema 4 (issue 14): a version 3 catalog keeps its photos and can store embeddings."""
+    import numpy as np
+
+    from moodtagger.core.catalog import _MIGRATIONS, _split_sql
+
+    db = tmp_path / "v3.db"
+    conn = sqlite3.connect(db)
+    for step in _MIGRATIONS[:3]:
+        for stmt in _split_sql(step):
+            conn.execute(stmt)
+    conn.execute("INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    with Catalog(db) as cat:
+        assert cat.schema_version == 4
+        pid = cat.photos()[0].id
+        vec = np.linspace(-1, 1, 1280).astype(np.float16)
+        cat.save_embeddings("m", [(pid, vec)])
+        assert (cat.embedding(pid, "m") == vec).all()
+        assert cat.model_in_use("m") is None
+        cat.set_model_in_use("m", "personal-m-1")
+        assert cat.model_in_use("m") == "personal-m-1"

@@ -49,6 +49,7 @@ def predict_pending(
     if progress:
         progress(0, len(todo))
     if not todo:  # nothing new: don't pay for loading the model
+        _refresh_personal(catalog, model_id)
         return summary
     if model is None:
         from moodtagger.core.model.engine import MoodModel
@@ -61,6 +62,12 @@ def predict_pending(
         bad = [(r.key, r.path, r.error) for r in results if r.prediction is None]
         if good:
             catalog.save_predictions(model.model_id, good)  # type: ignore[arg-type]
+            # the backbone's pooled feature, computed in the same pass (issue 14); an engine
+            # without it stores nothing
+            embs = [(r.key, e) for r in results
+                    if r.prediction is not None and (e := getattr(r, "embedding", None)) is not None]
+            if embs:
+                catalog.save_embeddings(model.model_id, embs)  # type: ignore[arg-type]
         if bad:
             catalog.mark_unreadable((cast(int, key), err) for key, _, err in bad)
         summary.predicted += len(good)
@@ -69,5 +76,14 @@ def predict_pending(
         if on_batch is not None and good:
             on_batch(good)
     summary.cancelled = bool(cancel is not None and cancel.is_set())
+    _refresh_personal(catalog, model_id)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _refresh_personal(catalog: Catalog, model_id: str) -> None:
+    """A personal model learnt on top of ``model_id`` (``moodtagger learn``) predicts the photos
+    just predicted, from their stored embeddings (no decoding)."""
+    from moodtagger.core.model import personal
+
+    personal.refresh(catalog, model_id)

@@ -1,0 +1,127 @@
+"""`similar` and `learn` on a 100,000-photo catalog (issue 14: < 100 ms per query; seconds to learn).
+
+A real catalog file is filled with N photos whose embeddings are real backbone embeddings (the
+cached ArtPhoto / Emotion6 / sample features) plus small per-copy noise, so the vectors have the
+structure real ones have (random vectors would flatter nothing and test nothing), and with
+shipped-model predictions.
+
+Printed, all measured in this run:
+* loading the index from the catalog (once per process; the GUI keeps it);
+* per query: the index (principal-direction shortlist + exact re-rank) against the baseline a
+  user would write -- one exact float32 matrix-vector product over all N unit vectors -- and the
+  index's agreement with that exact top 10;
+* `learn` with 40 choices: fit + re-predicting and storing all N photos.
+
+    python bench/bench_similar.py [--n 100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from moodtagger.core.catalog import Catalog, Prediction  # noqa: E402
+from moodtagger.core.embeddings import EmbeddingIndex, unit  # noqa: E402
+from moodtagger.core.moods import MOODS  # noqa: E402
+
+PARENT = "moodtagger-lite0-mlp256-v1"
+
+
+def real_vectors() -> np.ndarray:
+    from moodtagger.core.model import datasets, features
+
+    sets = (datasets.load_artphoto().files, datasets.load_emotion6().files)  # each cached on its own
+    return np.concatenate([features.extract(files)["final"][:, :2].mean(1) for files in sets])
+
+
+def fill(cat: Catalog, n: int, base: np.ndarray, rng) -> None:
+    src = rng.integers(0, len(base), n)
+    noise = rng.normal(0, 0.05, (n, base.shape[1])) * base.std(0)
+    vecs = np.maximum(base[src] + noise, 0).astype(np.float16)
+    probs = rng.dirichlet(np.ones(len(MOODS)) * 0.7, n)
+    now = time.time()
+    with cat.transaction() as c:  # test data: photos as the scanner would have stored them
+        c.executemany("INSERT INTO photos(id, path, identity, status, added_at, updated_at) "
+                      "VALUES (?, ?, ?, 'ok', ?, ?)",
+                      [(i + 1, os.fsencode(f"/lib/{i // 1000:03d}/IMG_{i:06d}.jpg"), f"id{i}", now, now)
+                       for i in range(n)])
+    cat.save_predictions(PARENT, [(i + 1, Prediction(tuple(probs[i]), 5.0, 5.0)) for i in range(n)])
+    cat.save_embeddings(PARENT, [(i + 1, vecs[i]) for i in range(n)])
+
+
+def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=200)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    base = real_vectors()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MOODTAGGER_PERSONAL_MODELS"] = str(Path(tmp) / "models")
+        cat = Catalog(Path(tmp) / "bench.sqlite3")
+        t = time.perf_counter()
+        fill(cat, args.n, base, rng)
+        print(f"catalog with {args.n:,} photos built in {time.perf_counter() - t:.1f} s")
+
+        t = time.perf_counter()
+        ids, vecs = cat.embeddings(PARENT)
+        t_read = time.perf_counter() - t
+        t = time.perf_counter()
+        index = EmbeddingIndex(ids, vecs)
+        t_index = time.perf_counter() - t
+        print(f"load once: read {len(ids):,} embeddings {t_read * 1000:.0f} ms, build index {t_index * 1000:.0f} ms")
+
+        # baseline: exact float32 scan (the unit vectors kept in memory, 4 bytes x 1,280 per photo)
+        exact = unit(vecs)
+        queries = rng.choice(len(ids), args.queries, replace=False)
+        t = time.perf_counter()
+        truth = []
+        for q in queries:
+            s = exact @ exact[q]
+            s[q] = -2
+            top = np.argpartition(-s, 10)[:10]
+            truth.append(set(ids[top[np.argsort(-s[top])]].tolist()))
+        t_exact = (time.perf_counter() - t) / len(queries)
+        t = time.perf_counter()
+        got = [index.search(vecs[q], 10, exclude={int(ids[q])}) for q in queries]
+        t_index_q = (time.perf_counter() - t) / len(queries)
+        recall = np.mean([len(truth[i] & {pid for pid, _ in g}) / 10 for i, g in enumerate(got)])
+        print(f"per query, top 10 of {len(ids):,}: index {t_index_q * 1000:.1f} ms vs exact float32 scan "
+              f"{t_exact * 1000:.1f} ms ({t_exact / t_index_q:.1f}x); agreement with the exact top 10: {recall:.1%}")
+        del exact
+        from moodtagger.core.embeddings import similar
+
+        t = time.perf_counter()
+        similar(cat, int(ids[0]), 10, model_id=PARENT)
+        print(f"one query without a kept index (the CLI: read + one exact pass): "
+              f"{(time.perf_counter() - t) * 1000:.0f} ms")
+
+        # learn: 5 choices per mood
+        from moodtagger.core.model import personal
+
+        chosen = rng.choice(ids, 5 * len(MOODS), replace=False)
+        with cat.transaction():
+            for j, pid in enumerate(chosen):
+                cat.set_choice(int(pid), [MOODS[j % len(MOODS)]], source="user")
+        t = time.perf_counter()
+        s = personal.learn(cat, PARENT)
+        print(f"learn: {sum(s.examples.values())} choices, {s.predicted:,} photos re-predicted and stored in "
+              f"{time.perf_counter() - t:.1f} s; {s.changed:,} suggestions changed")
+        t = time.perf_counter()
+        personal.reset(cat, PARENT)
+        print(f"learn --reset: {time.perf_counter() - t:.2f} s")
+        cat.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""`moodtagger similar | choose | learn`: similar photos, and learning from the user's choices."""
+
+from __future__ import annotations
+
+import argparse
+
+from moodtagger.cli.common import (
+    dump_json,
+    err,
+    expand_paths,
+    mood,
+    open_catalog,
+    plural,
+    safe_print,
+    shown,
+)
+from moodtagger.core.moods import display_name
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "similar", parents=[common], help="the catalogued photos most like PATH",
+        description="The K catalogued photos most similar to PATH (cosine similarity of the "
+        "backbone embeddings stored when the photos were predicted), most similar first; PATH "
+        "itself is left out. A PATH that is not catalogued is decoded once for its embedding.",
+    )
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("-n", type=int, default=10, metavar="K", help="how many photos (default 10)")
+    p.add_argument("--json", action="store_true", help='[{"path": ..., "similarity": ...}]')
+    p.add_argument("--model", help="whose embeddings (default: the shipped model)")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser(
+        "choose", parents=[common], help="choose moods for photos (catalog only; files untouched)",
+        description="What a number key does in the app: store the chosen moods of PATHs "
+        "(photos or folders) in the catalog as pending choices. Nothing is written to the files "
+        "(`moodtagger write` does that); `moodtagger learn` learns from these choices.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders (use -- before names starting with -)")
+    p.add_argument("--mood", action="append", type=mood, default=[], metavar="M", help="mood (repeatable)")
+    p.add_argument("--none", action="store_true", help="choose no mood (a write then removes moodtagger's moods)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_choose)
+
+    p = sub.add_parser(
+        "learn", parents=[common], help="learn your taste from your choices (a personal model)",
+        description="Fit a personal model on your choices (chosen, written, and mood keywords "
+        "imported from files; accepted suggestions are not counted) on top of the shipped model, "
+        "save it as a new model id in your data folder and re-predict every photo from the stored "
+        "embeddings (no decoding). Photos unlike any you labelled keep (nearly) the shipped "
+        "suggestion; near-duplicates of a labelled photo follow it. --reset: the shipped model again.",
+    )
+    p.add_argument("--reset", action="store_true", help="go back to the shipped model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_learn)
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    import os
+
+    from moodtagger.cli import UserError
+    from moodtagger.core import embeddings as E
+
+    if args.n < 1:
+        raise UserError("-n must be at least 1")
+    with open_catalog(args, create=False, readonly=True) as cat:
+        try:
+            model_id = E.embedding_model_id(cat, args.model)
+            photo = cat.photo_by_path(args.path)
+            if photo is not None and cat.embedding(photo.id, model_id) is not None:
+                hits = E.similar(cat, photo.id, args.n, model_id=model_id)
+            else:
+                if not os.path.isfile(args.path):
+                    raise UserError(f"{args.path}: no such file")
+                vec = _embed_file(args.path, model_id)
+                exclude = {photo.id} if photo is not None else set()
+                hits = E.similar_to_vector(cat, vec, args.n, model_id=model_id, exclude=exclude)
+        except E.EmbeddingError as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        dump_json([{"path": h.path, "similarity": round(h.similarity, 4)} for h in hits])
+    else:
+        for h in hits:
+            safe_print(f"{h.similarity:6.3f}  {shown(h.path)}")
+    return 0
+
+
+def _embed_file(path: str, model_id: str):
+    """The embedding of one file that is not in the catalog (decoded once with the model)."""
+    from moodtagger.cli import UserError
+    from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.model.registry import ModelError
+
+    try:
+        model = MoodModel(model_id)
+    except ModelError as exc:
+        raise UserError(str(exc)) from None
+    for batch in model.predict_paths([path], batch_size=1):
+        for r in batch:
+            if r.error:
+                raise UserError(f"{path}: {r.error}")
+            vec = getattr(r, "embedding", None)
+            if vec is None:
+                raise UserError(f"{path} is not in the catalog and the model {model_id} computes no embedding; "
+                                "scan its folder first")
+            return vec
+    raise UserError(f"{path}: nothing decoded")
+
+
+def cmd_choose(args: argparse.Namespace) -> int:
+    from moodtagger.cli import UserError
+    from moodtagger.core.library import Library
+    from moodtagger.core.scanner import add_files
+
+    if not args.mood and not args.none:
+        raise UserError("say which moods: --mood M (repeatable), or --none to choose no mood")
+    if args.mood and args.none:
+        raise UserError("use either --mood or --none, not both")
+    files, errors = expand_paths(args.paths)
+    with open_catalog(args) as cat:
+        with cat.writer_lock():
+            rows, more = add_files(cat, files)
+            errors += more
+            n = len({r.id for r in rows})
+            Library(cat).choose([r.id for r in rows], args.mood)
+    names = ", ".join(display_name(m) for m in args.mood) or "no mood"
+    if args.json:
+        dump_json({"chosen": [r.path for r in rows], "moods": list(args.mood),
+                   "errors": [{"path": p, "error": e} for p, e in errors]})
+    else:
+        for p, e in errors:
+            err(f"error: {shown(p)}: {e}")
+        if not args.quiet:
+            err(f"chose {names} for {plural(n, 'photo')} (not written to the files yet: `moodtagger write`)")
+    return 1 if errors else 0
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    from moodtagger.cli import UserError
+    from moodtagger.core.model import personal
+    from moodtagger.core.model.registry import ModelError
+
+    with open_catalog(args, create=False) as cat:
+        try:
+            summary = personal.reset(cat) if args.reset else personal.learn(cat)
+        except (personal.PersonalError, ModelError) as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        dump_json({"model": summary.model_id, "parent": summary.parent_id, "examples": summary.examples,
+                   "predicted": summary.predicted, "changed": summary.changed,
+                   "changes": [{"from": a, "to": b, "photos": n} for (a, b), n in summary.changes.items()],
+                   "seconds": round(summary.seconds, 3)})
+        return 0
+    if not args.quiet:
+        if args.reset:
+            err(f"back to the shipped model {summary.model_id}; "
+                f"{plural(summary.changed, 'suggestion')} changed back")
+        else:
+            ex = ", ".join(f"{display_name(m)} {n}" for m, n in summary.examples.items())
+            err(f"learnt {summary.model_id} from {plural(sum(summary.examples.values()), 'choice')} ({ex}); "
+                f"re-predicted {plural(summary.predicted, 'photo')} in {summary.seconds:.1f} s")
+            if summary.skipped:
+                err(f"{plural(summary.skipped, 'chosen photo')} had no embedding yet and taught nothing "
+                    "(scan them first)")
+            err(f"{plural(summary.changed, 'suggestion')} changed")
+        for (a, b), n in list(summary.changes.items())[:10]:
+            safe_print(f"{n:6d}  {display_name(a)} -> {display_name(b)}")
+    return 0
