@@ -47,10 +47,11 @@ from moodtagger.core.scanner import scan  # noqa: E402
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 
 
-def naive(files: list[Path], net: torch.nn.Module, size: int) -> float:
+def naive(files: list[Path], net: torch.nn.Module, pre) -> float:
     from torchvision import transforms as T
 
-    tf = T.Compose([T.Resize(int(size / 0.875), interpolation=T.InterpolationMode.BICUBIC),
+    size = pre.crop
+    tf = T.Compose([T.Resize(pre.resize_short_side, interpolation=T.InterpolationMode.BICUBIC),
                     T.CenterCrop(size), T.PILToTensor()])
     with torch.inference_mode():
         net(torch.zeros(1, size, size, 3, dtype=torch.uint8))  # warm-up
@@ -121,7 +122,7 @@ def run(label: str, folder: Path, files: list[Path], model: MoodModel, batch: in
         from moodtagger.core.model import registry
 
         net = registry.build(model.entry)
-    n_rate = naive(files[:naive_n], net, model.size)
+    n_rate = naive(files[:naive_n], net, model.preprocess)
     d_rate, arrays = decode_only(model, files)
     i_rate = inference_only(model, arrays, batch)
     other = "torch" if model.backend != "torch" else "onnx"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodtagger.core.catalog import Prediction
+from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
 from moodtagger.core.model.engine import MoodModel, Result, decode_safe
 from moodtagger.core.moods import MOODS
@@ -46,13 +47,14 @@ class Row:
     pid: int
 
 
-def _decode_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
-    """Ray Data stage 1: paths -> model inputs. A bad file keeps its row, with an error."""
+def _decode_batch(batch: dict[str, np.ndarray], pre: Preprocess) -> dict[str, np.ndarray]:
+    """Ray Data stage 1: paths -> model inputs (the model's preprocessing, from its registry
+    entry). A bad file keeps its row, with an error."""
     n = len(batch["idx"])
-    images = np.zeros((n, size, size, 3), np.uint8)
+    images = np.zeros((n, pre.crop, pre.crop, 3), np.uint8)
     errors = [""] * n
     for i, raw in enumerate(batch["path"]):
-        arr, err = decode_safe(os.fsdecode(bytes(raw)), size)
+        arr, err = decode_safe(os.fsdecode(bytes(raw)), pre)
         if arr is None:
             errors[i] = err or "unknown error"
         else:
@@ -152,8 +154,8 @@ def iter_rows(
     items = [{"idx": i, "path": os.fsencode(os.path.abspath(p))} for i, p in enumerate(paths)]
     block_rows = block_rows or max(batch_size, min(1024, len(items) // (4 * workers) or 1))
     ds: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // block_rows)))
-    # (the stubs do not know that fn_kwargs supplies _decode_batch's size)
-    ds = ds.map_batches(_decode_batch, fn_kwargs={"size": entry.input_size},  # type: ignore[arg-type]
+    # (the stubs do not know that fn_kwargs supplies _decode_batch's preprocessing)
+    ds = ds.map_batches(_decode_batch, fn_kwargs={"pre": entry.preprocess},  # type: ignore[arg-type]
                         batch_size=batch_size, num_cpus=1)
     ds = ds.map_batches(
         _Predictor,

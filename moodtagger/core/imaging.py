@@ -73,7 +73,7 @@ class OpenedImage:
 class Decoded:
     info: OpenedImage
     thumb: Image.Image | None
-    model_input: np.ndarray | None  # uint8 (size, size, 3)
+    model_input: np.ndarray | None  # uint8 (crop, crop, 3)
 
 
 class _PixelBudget:
@@ -373,34 +373,69 @@ def thumbnail(image: Image.Image, long_side: int = THUMB_SIZE) -> Image.Image:
     return im
 
 
-def center_crop_input(image: Image.Image, size: int) -> np.ndarray:
-    """Model preprocessing: short side -> int(size/0.875) bicubic, center crop ``size``.
+_INTERPOLATION = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
+                  "lanczos": Image.Resampling.LANCZOS}
 
-    Pixel-for-pixel the same as torchvision ``Resize(int(size / 0.875), BICUBIC)`` followed by
-    ``CenterCrop(size)`` on a PIL image. Returns uint8 ``(size, size, 3)``; the model
-    normalises (mean 0.5, std 0.5) itself.
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a photo becomes a model's input. Each model's registry entry holds its own
+    (``preprocess`` in ``models/<id>.json``); nothing else decides these numbers.
+
+    The photo's short side is resized to ``resize_short_side`` (``interpolation``), then the
+    centre ``crop`` x ``crop`` square is taken. ``mean``/``std`` normalise [0, 1] pixel values;
+    the network applies them itself (its input is the uint8 crop).
     """
-    short_target = int(size / 0.875)
+
+    resize_short_side: int
+    crop: int
+    interpolation: str = "bicubic"
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATION:
+            raise ValueError(f"unknown interpolation {self.interpolation!r} (use {', '.join(_INTERPOLATION)})")
+        if not 0 < self.crop <= self.resize_short_side:
+            raise ValueError(f"crop {self.crop} must be positive and at most the short side {self.resize_short_side}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError("mean and std need three values each, std above 0")
+
+    def resized(self, width: int, height: int) -> tuple[int, int]:
+        """The size the photo is resized to before the crop."""
+        s = self.resize_short_side
+        return (s, int(s * height / width)) if width <= height else (int(s * width / height), s)
+
+    def crop_box(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """(left, top, new width, new height): where the crop sits in the resized photo."""
+        nw, nh = self.resized(width, height)
+        return int(round((nw - self.crop) / 2.0)), int(round((nh - self.crop) / 2.0)), nw, nh
+
+
+def center_crop_input(image: Image.Image, pre: Preprocess) -> np.ndarray:
+    """Model preprocessing: short side -> ``pre.resize_short_side``, centre crop ``pre.crop``.
+
+    Pixel-for-pixel the same as torchvision ``Resize(short_side, BICUBIC)`` followed by
+    ``CenterCrop(crop)`` on a PIL image. Returns uint8 ``(crop, crop, 3)``; the model
+    normalises (``pre.mean``, ``pre.std``) itself.
+    """
     w, h = image.size
-    if w <= h:
-        nw, nh = short_target, int(short_target * h / w)
-    else:
-        nw, nh = int(short_target * w / h), short_target
-    im = image if (nw, nh) == (w, h) else image.resize((nw, nh), Image.Resampling.BICUBIC)
-    left, top = int(round((nw - size) / 2.0)), int(round((nh - size) / 2.0))
-    im = im.crop((left, top, left + size, top + size))
+    left, top, nw, nh = pre.crop_box(w, h)
+    im = image if (nw, nh) == (w, h) else image.resize((nw, nh), _INTERPOLATION[pre.interpolation])
+    im = im.crop((left, top, left + pre.crop, top + pre.crop))
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
 def decode(
-    path: str | os.PathLike[str], *, model_size: int | None = 224, thumb_size: int = THUMB_SIZE
+    path: str | os.PathLike[str], *, model: Preprocess | None = None, thumb_size: int = THUMB_SIZE
 ) -> Decoded:
-    """One decode yielding the grid thumbnail and the model input."""
-    need = max(thumb_size if thumb_size else 0, int(model_size / 0.875) if model_size else 0)
+    """One decode yielding the grid thumbnail and the model input (``model``: the model's
+    preprocessing, from its registry entry; None: no model input)."""
+    need = max(thumb_size if thumb_size else 0, model.resize_short_side if model else 0)
     info = open_image(path, min_side=need or None)
     thumb = thumbnail(info.image, thumb_size) if thumb_size else None
-    model = center_crop_input(info.image, model_size) if model_size else None
-    return Decoded(info, thumb, model)
+    model_input = center_crop_input(info.image, model) if model else None
+    return Decoded(info, thumb, model_input)
 
 
 # ------------------------------------------------------------------------------------------

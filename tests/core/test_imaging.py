@@ -80,7 +80,7 @@ def test_jpeg_draft_decodes_reduced_but_reports_full_size(make_image) -> None:
 
 def test_decode_gives_thumbnail_and_model_input(make_image) -> None:
     path = make_image("p.jpg", size=(1600, 1200))
-    d = imaging.decode(path, model_size=224, thumb_size=256)
+    d = imaging.decode(path, model=imaging.Preprocess(256, 224), thumb_size=256)
     assert d.thumb is not None and max(d.thumb.size) == 256 and d.thumb.size == (256, 192)
     assert d.model_input is not None
     assert d.model_input.shape == (224, 224, 3) and d.model_input.dtype == np.uint8
@@ -91,7 +91,7 @@ def test_center_crop_matches_torchvision(make_image) -> None:
     T = pytest.importorskip("torchvision.transforms")
     im = imaging.open_image(make_image("c.png", size=(375, 500))).image
     ref = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224)])
-    assert np.array_equal(imaging.center_crop_input(im, 224), np.asarray(ref(im)))
+    assert np.array_equal(imaging.center_crop_input(im, imaging.Preprocess(256, 224)), np.asarray(ref(im)))
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 
 from moodtagger.core import imaging
-from moodtagger.core.model.backbone import VARIANTS, FeatureNet, load_backbone
+from moodtagger.core.model.backbone import FeatureNet, load_backbone, preprocess_for
 
 
-def _crop(path: Path, size: int) -> np.ndarray:
-    info = imaging.open_image(path, min_side=int(size / 0.875))
-    return imaging.center_crop_input(info.image, size)
+def _crop(path: Path, pre: imaging.Preprocess) -> np.ndarray:
+    info = imaging.open_image(path, min_side=pre.resize_short_side)
+    return imaging.center_crop_input(info.image, pre)
 
 
 def test_lite0_imagenet_top1_on_all_1000_sample_photos(imagenet_sample: Path) -> None:
@@ -23,12 +23,12 @@ def test_lite0_imagenet_top1_on_all_1000_sample_photos(imagenet_sample: Path) ->
     wnids = [f.name.split("_", 1)[0] for f in files]
     index = {w: i for i, w in enumerate(sorted(set(wnids)))}
     labels = np.array([index[w] for w in wnids])
-    size = VARIANTS["lite0"].input_size
-    net = FeatureNet(load_backbone("lite0")).eval()
+    pre = preprocess_for("lite0")
+    net = FeatureNet(load_backbone("lite0"), pre.mean, pre.std).eval()
     preds = []
     with ThreadPoolExecutor(2) as pool:
         for start in range(0, len(files), 50):
-            batch = np.stack(list(pool.map(lambda f: _crop(f, size), files[start : start + 50])))
+            batch = np.stack(list(pool.map(lambda f: _crop(f, pre), files[start : start + 50])))
             with torch.inference_mode():
                 _, _, logits = net(torch.from_numpy(batch))
             preds.append(logits.argmax(1).numpy())

@@ -91,51 +91,79 @@ def test_tampered_head_fails_its_sha256_check(tmp_path: Path) -> None:
 def test_registry_entry_documents_the_model() -> None:
     d = registry.entry().data
     assert d["labels"] == list(MOODS)
-    assert d["normalisation"]["mean"] == [0.5, 0.5, 0.5]
-    for key in ("backbone", "input_size", "sha256", "training_data", "metrics", "how_measured"):
+    assert d["preprocess"]["mean"] == [0.5, 0.5, 0.5]
+    for key in ("backbone", "backbone_sha256", "preprocess", "sha256", "onnx", "training_data", "metrics",
+                "how_measured"):
         assert key in d
     assert registry.entry().head_file.stat().st_size < 5 * 1024 * 1024
 
 
-def test_device_choice() -> None:
-    """auto is the GPU torch can use here, else the CPU; asking for a GPU that is not there
-    is a ModelError (the expected values come from torch itself, not from a list of all)."""
-    import torch
-
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps is not None and mps.is_available())
-    expected = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    assert pick_device("auto") == expected
-    assert pick_device("cpu") == "cpu"
-    if not torch.cuda.is_available():
-        with pytest.raises(registry.ModelError, match="no CUDA GPU"):
-            pick_device("cuda")
-    with pytest.raises(registry.ModelError):
-        pick_device("tpu")
-
-
-def test_cached_onnx_export_needs_no_torch(tmp_path: Path) -> None:
-    """After the first (verified) export, a CPU start never imports torch: faster start, and no
-    GIL-holding library load that would freeze the GUI. A fresh process proves it."""
+def _run(code: str, **env: str) -> list[str]:
+    """``code`` in a fresh Python process (what a user's start does); its stdout words."""
     import os
     import subprocess
     import sys
 
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env), capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_device_choice_on_a_machine_without_a_gpu() -> None:
+    """No GPU driver here: auto is the CPU, decided without importing torch; asking for a GPU is
+    a ModelError that says why; so is a device name that does not exist."""
+    import os
+
+    if os.path.exists("/proc/driver/nvidia/version"):
+        pytest.skip("this machine has an NVIDIA driver")
+    code = ("import sys\nfrom moodtagger.core.model.engine import pick_device\n"
+            "print(pick_device('auto'), pick_device('cpu'), 'torch' in sys.modules)\n")
+    assert _run(code) == ["cpu", "cpu", "False"]
+    with pytest.raises(registry.ModelError, match="no CUDA GPU"):
+        pick_device("cuda")
+    with pytest.raises(registry.ModelError, match="unknown device 'tpu'"):
+        pick_device("tpu")
+
+
+def test_without_torch_a_gpu_request_says_what_to_install() -> None:
+    code = ("import sys\nsys.modules['torch'] = None  # torch not installed\n"
+            "from moodtagger.core.model.engine import pick_device\n"
+            "from moodtagger.core.model.registry import ModelError\n"
+            "try:\n    pick_device('cuda')\nexcept ModelError as exc:\n    print(exc)\n"
+            "print(pick_device('auto'))\n")
+    assert _run(code) == ["--device", "cuda", "needs", "torch:", "pip", "install", "'moodtagger[torch]'", "cpu"]
+
+
+START = (
+    "import sys, numpy as np\n"
+    "from moodtagger.core.model.engine import MoodModel\n"
+    "m = MoodModel(device='auto')  # MOODTAGGER_MODEL, else the default\n"
+    "p = m.predict_arrays(np.full((1, m.size, m.size, 3), 128, np.uint8))[0]\n"
+    "print(m.backend, 'torch' in sys.modules, round(sum(p.probs), 4))\n"
+)
+
+
+def test_first_cpu_start_with_the_shipped_model_needs_no_torch(tmp_path: Path) -> None:
+    """The default model ships its verified ONNX export: even the first start, with an empty
+    cache, runs ONNX Runtime without importing torch (faster start, and no GIL-holding library
+    load that would freeze the GUI)."""
     from moodtagger.core.model.engine import gpu_possible
 
     if gpu_possible():
         pytest.skip("this machine has a GPU driver: auto picks the GPU, which needs torch")
-    env = dict(os.environ, MOODTAGGER_CACHE=str(tmp_path / "cache"))
-    code = (
-        "import sys, numpy as np\n"
-        "from moodtagger.core.model.engine import MoodModel\n"
-        "m = MoodModel(device='auto')\n"
-        "p = m.predict_arrays(np.full((1, m.size, m.size, 3), 128, np.uint8))[0]\n"
-        "print(m.backend, 'torch' in sys.modules, round(sum(p.probs), 4))\n"
-    )
-    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.split() == ["onnxruntime", "True", "1.0"]  # export: torch needed once
-    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stderr
-    assert again.stdout.split() == ["onnxruntime", "False", "1.0"]
+    assert _run(START, MOODTAGGER_CACHE=str(tmp_path / "empty-cache")) == ["onnxruntime", "False", "1.0"]
+    assert not (tmp_path / "empty-cache").exists()  # nothing exported, nothing cached
+
+
+def test_a_model_without_shipped_onnx_is_exported_once(tmp_path: Path) -> None:
+    """v1 ships no ONNX file: the first CPU start exports it (with torch, verified) into the
+    cache; the next start runs it without torch."""
+    from moodtagger.core.model.engine import gpu_possible
+
+    if gpu_possible():
+        pytest.skip("this machine has a GPU driver: auto picks the GPU, which needs torch")
+    assert registry.entry(V1).onnx is None
+    env = {"MOODTAGGER_CACHE": str(tmp_path / "cache"), "MOODTAGGER_MODEL": V1}
+    assert _run(START, **env) == ["onnxruntime", "True", "1.0"]  # export: torch needed once
+    assert _run(START, **env) == ["onnxruntime", "False", "1.0"]

