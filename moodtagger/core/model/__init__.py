@@ -1,0 +1,1 @@
+"""The mood model: registry, inference engine, training (torch only where a model is built)."""
