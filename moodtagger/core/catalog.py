@@ -240,6 +240,7 @@ class PhotoRow:
     format: str | None
     status: str  # 'new' | 'ok' | 'error' | 'missing'
     error: str | None
+    taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601 local time
 
 
 @dataclass
@@ -256,6 +257,7 @@ class ScannedFile:
     format: str | None = None
     error: str | None = None
     sidecar_sig: str | None = None
+    taken_at: str | None = None
 
 
 # How storing a scanned file changed the catalog (:meth:`Catalog.store_scanned`).
@@ -319,7 +321,7 @@ def photo_state(photo_status: str, choice_state: str | None) -> str:
     return "unconfirmed"
 
 
-_PHOTO_COLS = "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error"
+_PHOTO_COLS = "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, taken_at"
 
 
 def _photo(row: Sequence) -> PhotoRow:
@@ -562,12 +564,12 @@ class Catalog:
         out: list[tuple[int, str]] = []
         now = time.time()
         cols = ("size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
-                "error=?, sidecar_sig=?, updated_at=?")
+                "error=?, sidecar_sig=?, taken_at=?, updated_at=?")
         with self.transaction() as c:
             for res, existing in batch:
                 status = "error" if res.error else "ok"
                 values = (res.size, res.mtime_ns, res.identity, res.width, res.height, res.orientation,
-                          res.format, status, res.error, res.sidecar_sig, now)
+                          res.format, status, res.error, res.sidecar_sig, res.taken_at, now)
                 if existing is None and res.identity and not res.error:
                     moved = c.execute("SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
                                       (res.identity,)).fetchone()
@@ -578,8 +580,8 @@ class Catalog:
                 if existing is None:
                     cur = c.execute(
                         "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                        "format, status, error, sidecar_sig, updated_at, added_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "format, status, error, sidecar_sig, taken_at, updated_at, added_at) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (res.path, *values, now),
                     )
                     out.append((int(cur.lastrowid or 0), NEW))

@@ -67,6 +67,7 @@ class OpenedImage:
     height: int
     orientation: int
     format: str
+    taken_at: str | None = None  # EXIF DateTimeOriginal as ISO 8601 local time, when the file has one
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,10 @@ def open_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> 
                 w, h = preview.size
                 if opened.orientation in (5, 6, 7, 8):
                     w, h = h, w
-                opened = OpenedImage(opened.image, w, h, opened.orientation, opened.format)
+                opened = OpenedImage(opened.image, w, h, opened.orientation, opened.format, opened.taken_at)
+            if preview.taken_at:  # the RAW's own date (a preview may carry none)
+                opened = OpenedImage(opened.image, opened.width, opened.height, opened.orientation,
+                                     opened.format, preview.taken_at)
             return opened
         with open_regular(path) as fh:
             return _open(fh, min_side)
@@ -199,9 +203,11 @@ def _open(
             ticket = PIXELS.acquire(dw * dh)
             im.load()  # before getexif(): for some formats it loads, and must not hide decode errors
             try:
-                own = int(im.getexif().get(0x0112, 1) or 1)
+                exif = im.getexif()
+                own = int(exif.get(0x0112, 1) or 1)
             except Exception:  # broken EXIF must not make a good image unreadable
-                own = 1
+                exif, own = None, 1
+            taken_at = _taken_at(exif)
             if own == 1 and orientation:  # RAW preview: the orientation lives in the RAW's EXIF
                 own = orientation
             orientation = own if own in range(1, 9) else 1
@@ -223,7 +229,33 @@ def _open(
     if orientation != 1:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
     fw, fh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-    return OpenedImage(rgb, fw, fh, orientation, fmt)
+    return OpenedImage(rgb, fw, fh, orientation, fmt, taken_at)
+
+
+def exif_datetime(value: object) -> str | None:
+    """EXIF's ``YYYY:MM:DD HH:MM:SS`` as ISO 8601 (``YYYY-MM-DDTHH:MM:SS``); None for anything
+    else (blank, zeroed ``0000:00:00`` dates, garbage)."""
+    import datetime
+
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.datetime.strptime(value.strip("\0 ")[:19], "%Y:%m:%d %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+def _taken_at(exif) -> str | None:
+    """When the photo was taken: DateTimeOriginal, else DateTimeDigitized (Exif sub-IFD)."""
+    if not exif:
+        return None
+    try:
+        sub = exif.get_ifd(0x8769)
+    except Exception:  # a broken Exif IFD pointer: no date, but the image stays readable
+        return None
+    return exif_datetime(sub.get(0x9003)) or exif_datetime(sub.get(0x9004))
 
 
 _T = Image.Transpose
@@ -306,6 +338,7 @@ class RawPreview:
     jpeg: bytes  # the largest embedded JPEG
     orientation: int  # the RAW's EXIF orientation (previews usually carry none)
     size: tuple[int, int] | None  # the RAW's image size, when exiftool knows it
+    taken_at: str | None = None  # the RAW's DateTimeOriginal (ISO 8601)
 
 
 def raw_preview(path: str) -> RawPreview:
@@ -318,7 +351,8 @@ def raw_preview(path: str) -> RawPreview:
     from moodtagger.core.tools import ToolMissing
 
     # an absolute path never looks like an option ("--" would end -stay_open's -execute too)
-    args = ("-b", "-m", *(f"-{t}" for t in _PREVIEW_TAGS), "-Orientation#", "-ImageSize#", os.path.abspath(path))
+    args = ("-b", "-m", *(f"-{t}" for t in _PREVIEW_TAGS), "-Orientation#", "-ImageSize#", "-DateTimeOriginal",
+            os.path.abspath(path))
     try:
         records, _reply = shared_service().execute_json(*args, timeout=120)
         meta = records[0] if records else {}
@@ -345,7 +379,7 @@ def raw_preview(path: str) -> RawPreview:
     dims = str(meta.get("ImageSize", "")).replace("x", " ").split()
     if len(dims) == 2 and all(d.isdigit() for d in dims):
         size = (int(dims[0]), int(dims[1]))
-    return RawPreview(best, orientation, size)
+    return RawPreview(best, orientation, size, exif_datetime(meta.get("DateTimeOriginal")))
 
 
 def _raw_preview_process(args: tuple[str, ...]) -> dict:

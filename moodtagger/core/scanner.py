@@ -203,6 +203,7 @@ def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = Tr
         info = imaging.open_image(os.fsdecode(path), min_side=imaging.THUMB_SIZE)
         res.identity = _identity(data_fp, info)
         res.width, res.height, res.orientation, res.format = info.width, info.height, info.orientation, info.format
+        res.taken_at = info.taken_at
         if thumbnails:
             try:
                 imaging.save_thumbnail(res.identity, imaging.thumbnail(info.image))

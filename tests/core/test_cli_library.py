@@ -121,7 +121,6 @@ def test_list_filters_by_mood_and_probability(library, capsys) -> None:
 
 
 def test_scan_without_an_installed_model_indexes_and_says_so(library, capsys, tmp_path, monkeypatch) -> None:
-    pytest.importorskip("moodtagger.core.model.service")
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path / "no-models-here"))
     lib, db = library
     assert main(["scan", "--catalog", db, str(lib)]) == 2

@@ -172,7 +172,6 @@ def test_scan_without_exiftool_still_predicts_and_says_so(make_image, tmp_path: 
     import subprocess
     import sys
 
-    pytest.importorskip("onnxruntime")
     if current_model_id() is None:
         pytest.skip("no mood model installed")
     for i in range(2):

@@ -156,3 +156,35 @@ def test_first_scan_files_every_photo_under_its_folder(catalog: Catalog, make_im
     scan(catalog, [lib], thumbnails=False)
     (root_id, _path), = catalog.roots()
     assert len(catalog.photos(root_id=root_id)) == 3
+
+
+def test_scan_records_when_each_photo_was_taken(catalog: Catalog, make_image, tmp_path: Path,
+                                                 shared_data: Path) -> None:
+    """taken_at comes from EXIF DateTimeOriginal (JPEG, RAW through exiftool); exiftool, an
+    independent reader, says the same; a photo without a date has none."""
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    lib = tmp_path / "lib"
+    dated = Image.open(make_image("dated.jpg", root=tmp_path / "src", seed=1))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2021:06:05 14:30:00"
+    lib.mkdir()
+    dated.save(lib / "dated.jpg", exif=exif.tobytes())
+    make_image("undated.jpg", root=lib, seed=2)
+    real = ("Canon.jpg", "Nikon.jpg", "FujiFilm.raf", "Panasonic.rw2")  # RAWs with a preview
+    for name in real:
+        shutil.copy(shared_data / "exiftool-test-images" / name, lib / name)
+    summary = scan(catalog, [lib])
+    taken = {Path(p.path).name: p.taken_at for p in catalog.photos() if p.status == "ok"}
+    assert taken["dated.jpg"] == "2021-06-05T14:30:00"
+    assert taken["undated.jpg"] is None
+    exiftool = shutil.which("exiftool")
+    assert exiftool, "exiftool is needed (bootstrap installs it)"
+    out = subprocess.run([exiftool, "-q", "-m", "-T", "-FileName", "-DateTimeOriginal", *(str(lib / n) for n in real)],
+                         capture_output=True, text=True, check=True).stdout
+    expected = {name: date.replace(":", "-", 2).replace(" ", "T") for name, date in
+                (line.split("\t") for line in out.splitlines())}
+    assert {n: taken.get(n) for n in real} == expected, summary.errors
