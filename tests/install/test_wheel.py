@@ -85,8 +85,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "--no-deps",
             "--no-index",
+            "--ignore-installed",  # the test venv's own (editable) moodtagger is visible through the path entry
             str(wheel),
-        ]
+        ],
+        env=_env(base, bindir),
     )
     return bindir
 
@@ -112,13 +114,16 @@ def test_the_installed_wheel_reads_its_models_as_package_data(
     code = (
         "import moodtagger\n"
         "from moodtagger.core.model import registry\n"
-        "print(moodtagger.__file__); print(registry.models_dir())\n"
+        "from moodtagger.core.shipped import shipped_dir\n"
+        "print(moodtagger.__file__); print(registry.models_dir()); print(shipped_dir('resources'))\n"
     )
     out = _run([str(installed / "python"), "-c", code], cwd=tmp_path, env=_env(tmp_path, installed))
-    module, models = out.stdout.split("\n")[:2]
-    venv = installed.parent
-    assert Path(module).is_relative_to(venv) and Path(models).is_relative_to(venv), out.stdout
-    assert Path(models).name == "models" and Path(module).parent == Path(models).parent
+    module, models, resources = (Path(line) for line in out.stdout.split("\n")[:3])
+    package = module.parent
+    assert package.is_relative_to(installed.parent), out.stdout  # the venv's copy, not the checkout
+    assert models == package / "models" and resources == package / "resources"
+    assert (models / "moodtagger-lite0-multitask-v2.onnx").is_file()
+    assert (resources / "moodtagger.svg").is_file()
     done = subprocess.run(
         [str(installed / "python"), "-c", "import torch"],
         capture_output=True,

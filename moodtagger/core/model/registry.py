@@ -14,17 +14,15 @@ An entry binds everything a prediction depends on, so nothing else holds a model
 Every file is checked against its sha256 before use; torch files load with
 ``weights_only=True``. An unknown model id is a :class:`ModelError`, never another model.
 
-Where the entries live: the project's top-level ``models/`` folder. ``setup.py`` maps it into the
-package as ``moodtagger/models/`` (package data), so a wheel carries it; :func:`models_dir`
-finds it through importlib.resources in an installed package and in a source checkout alike.
-``MOODTAGGER_MODELS`` points elsewhere.
+Where the entries live: the project's top-level ``models/`` folder, shipped as the package data
+``moodtagger/models`` (:func:`moodtagger.core.shipped.shipped_dir`: importlib.resources, in an
+installed wheel and in a source checkout alike). ``MOODTAGGER_MODELS`` points elsewhere.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
 import json
 import os
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.moods import MOODS
+from moodtagger.core.shipped import shipped_dir
 
 if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps the CLI fast)
     import torch
@@ -51,11 +50,7 @@ def models_dir() -> Path:
     """The folder of model entries: ``MOODTAGGER_MODELS``, else the shipped ``moodtagger/models``
     package data (in a source checkout: the top-level ``models/`` that setup.py maps there)."""
     env = os.environ.get("MOODTAGGER_MODELS")
-    if env:
-        return Path(env)
-    package = Path(str(importlib.resources.files("moodtagger")))
-    installed = package / "models"
-    return installed if installed.is_dir() else package.parent / "models"
+    return Path(env) if env else shipped_dir("models")
 
 
 @dataclass(frozen=True)
