@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from moodtagger.core import imaging
 from moodtagger.core.catalog import Prediction
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
+
+if TYPE_CHECKING:
+    from moodtagger.core.model.head import MoodNet
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +148,7 @@ class MoodModel:
         self.preprocess = self.entry.preprocess
         self.size = self.preprocess.crop
         self.device = pick_device(device)
-        self.net = None
+        self.net: MoodNet | None = None
         self._session = None
         self.backend = "torch"
         self.onnx_file: Path | None = None  # the ONNX file in use (shipped or cached export)
@@ -185,7 +189,7 @@ class MoodModel:
             elif self.device == "mps":
                 self.dtype = torch.bfloat16
             # weights stay fp32; autocast runs the convolutions in fp16 (CUDA) / bf16 (MPS)
-            self.net = self.net.to(self.device, memory_format=torch.channels_last)
+            self.net = self.net.to(self.device).to(memory_format=torch.channels_last)
 
     def _open_session(self, path: Path, threads: int | None) -> None:
         import onnxruntime as ort
@@ -211,6 +215,7 @@ class MoodModel:
         else:
             import torch
 
+            assert self.net is not None
             with torch.inference_mode():
                 x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
                 out = self.net(x) if self.dtype == torch.float32 else _cast_run(self.net, x, self.dtype)
@@ -272,7 +277,8 @@ class MoodModel:
                     if arr is not None:
                         arrays.append(arr)
                         ok.append(len(results) - 1)
-                preds, embs = self.predict_arrays_with_embeddings(np.stack(arrays)) if arrays else ([], [])
+                preds, embs = (self.predict_arrays_with_embeddings(np.stack(arrays)) if arrays
+                               else ([], np.zeros((0, 0), np.float16)))
                 for i, p, e in zip(ok, preds, embs, strict=True):
                     r = results[i]
                     results[i] = Result(r.path, p, None, r.key, e)

@@ -225,9 +225,9 @@ def build(e: ModelEntry) -> MoodNet:
     if h.get("kind") == "multitask-v2":
         from moodtagger.core.model.multitask import V2Head
 
-        head = V2Head(int(h["in_dim"]))
-        head.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in states[0].items()})
-        return MoodNet(features, head.eval(), h["parts"], bool(h.get("flip_tta", True)), average="features").eval()
+        v2 = V2Head(int(h["in_dim"]))
+        v2.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in states[0].items()})
+        return MoodNet(features, v2.eval(), h["parts"], bool(h.get("flip_tta", True)), average="features").eval()
     heads = []
     for state in states:
         head = MoodHead(int(h["in_dim"]), int(h["hidden"]))
