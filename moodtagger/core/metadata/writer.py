@@ -191,10 +191,6 @@ def _space_left(folder: str, needed: int) -> bool:
     return st.f_bavail * st.f_frsize >= needed
 
 
-def is_temp_name(name: str) -> bool:
-    return name.startswith(".") and TEMP_MARK in name
-
-
 def _fsync_dir(folder: str) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
