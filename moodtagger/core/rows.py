@@ -293,12 +293,13 @@ def sort_order(d: Rows, key: str, descending: bool = False) -> np.ndarray:
 
 def restore_choice(
     catalog: Catalog, photo_id: int, moods: Sequence[str] | None, state: str = "pending",
-    error: str | None = None,
+    error: str | None = None, source: str = "user",
 ) -> None:
-    """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose."""
+    """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose;
+    ``source``: whose choice ('model': an accepted suggestion, which `learn` does not learn)."""
     if moods is None:
         catalog.forget_choice(photo_id)
         return
-    catalog.set_choice(photo_id, moods, source="user", state="pending")
+    catalog.set_choice(photo_id, moods, source=source, state="pending")
     if state != "pending" or error:
         catalog.mark_choice(photo_id, state, error)

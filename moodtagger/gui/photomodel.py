@@ -59,6 +59,8 @@ SCORE_ROLES = [Roles.MoodScoresRole, Roles.TopMoodRole, Roles.AmbiguousRole, Rol
 CHOICE_ROLES = [Roles.ChoiceRole, Roles.StateRole, Roles.ErrorRole, Qt.ItemDataRole.ToolTipRole]
 
 SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
+# the order of a "more like this" result (PhotoModel.set_ranking): not in the sort menu until one is shown
+RANKING = "similarity"
 # keys whose natural order is ascending (the rest start descending: highest first)
 ASCENDING_KEYS = ("name", "ambiguity")
 
@@ -120,6 +122,7 @@ class PhotoModel(QAbstractListModel):
         self._thumb_wanted: set[int] = set()
         self.thumbnails_enabled = True
         self.sort_key = ("name", False)
+        self._ranking: dict[int, float] = {}  # photo id -> similarity ("more like this")
         self.keywords: dict[int, str] = {}  # photo id -> keywords already in the file (for search)
         self._haystack: tuple[int, list[str]] | None = None
 
@@ -223,9 +226,19 @@ class PhotoModel(QAbstractListModel):
             self.dataChanged.emit(self.index(start), self.index(stop - 1), [int(r) for r in roles])
 
     # -- sorting -----------------------------------------------------------------------------
+    def set_ranking(self, scores: dict[int, float] | None) -> None:
+        """The similarities of a "more like this" result, for the sort key ``RANKING``
+        (photos not in it come last); None drops them."""
+        self._ranking = dict(scores or {})
+        if self.sort_key[0] == RANKING:
+            self.resort()
+
+    def ranking(self, photo_id: int) -> float | None:
+        return self._ranking.get(photo_id)
+
     def sort_by(self, key: str, descending: bool = False) -> None:
         """Reorder rows by ``key`` (see SORT_KEYS); keeps selection through persistent indexes."""
-        if key not in SORT_KEYS:
+        if key not in SORT_KEYS and key != RANKING:
             raise ValueError(f"unknown sort key {key!r}")
         self.sort_key = (key, descending)
         self.layoutAboutToBeChanged.emit()
@@ -256,6 +269,8 @@ class PhotoModel(QAbstractListModel):
             primary = np.where(dv.has_pred, dv.gap, 2.0)
         elif key == "disagreement":
             primary = self.disagreement()
+        elif key == RANKING:
+            primary = np.array([self._ranking.get(pid, -2.0) for pid in d.ids.tolist()], np.float64)
         else:
             primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
         primary = -primary if descending else primary
@@ -445,6 +460,8 @@ class PhotoModel(QAbstractListModel):
                 return float(self.derived().gap[row])
             if key == "disagreement":
                 return float(self.disagreement()[row])
+            if key == RANKING:
+                return self._ranking.get(int(d.ids[row]), -2.0)
             return float(np.nan_to_num(d.probs[row, INDEX[key]], nan=-1.0))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from moodtagger.core.catalog import Catalog
-from moodtagger.core.rows import load_rows, max_photo_id, missing_ids
+from moodtagger.core.library import Library
+from moodtagger.core.rows import Rows, load_rows, max_photo_id, missing_ids
 from moodtagger.gui.jobs import Job
 
 if TYPE_CHECKING:
     from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.model.personal import LearnSummary
     from moodtagger.core.model.service import PredictSummary
     from moodtagger.core.scanner import ScanSummary
 
@@ -93,6 +95,22 @@ def load_all(job: Job, catalog_path: str, model_id: str):
         return load_rows(cat, model_id)
 
 
+@dataclass
+class LearnOutcome:
+    summary: LearnSummary
+    model_id: str | None  # the model whose suggestions count now (personal, or the shipped one)
+    rows: Rows  # every grid row, with those suggestions
+
+
+def learn(job: Job, catalog_path: str, base_model_id: str | None, *, reset: bool = False) -> LearnOutcome:
+    """``moodtagger learn`` (``--reset``) on the library lane: the core's
+    :meth:`~moodtagger.core.library.Library.learn`, then the rows it changed (all of them)."""
+    with Catalog(catalog_path) as cat:
+        lib = Library(cat, base_model_id)
+        summary = lib.reset_learning() if reset else lib.learn(progress=job.progress)
+        return LearnOutcome(summary, lib.model_id, lib.rows())
+
+
 def run_pipeline(
     job: Job, catalog_path: str, roots: list[str], model_id: str, device: str, owner: ModelOwner,
     *, predict: bool = True, batch_size: int = 16,
@@ -102,6 +120,7 @@ def run_pipeline(
     out = PipelineResult()
     t_start = time.time() - 1.0  # updated_at resolution and clock slack
     with Catalog(catalog_path) as cat:
+        shown = Library(cat, model_id).model_id  # the personal model on top of model_id, if in use
         # -- scan: new photos show up in the grid every ROWS_INTERVAL --------------------------
         job.emit_batch(("phase", "Scanning"))
         start_max = last_id = max_photo_id(cat)  # photos added from here on are new to the grid
@@ -109,7 +128,7 @@ def run_pipeline(
 
         def emit_new_rows() -> None:
             nonlocal last_id
-            rows = load_rows(cat, model_id, after_id=last_id)
+            rows = load_rows(cat, shown, after_id=last_id)
             if len(rows):
                 last_id = max(last_id, int(rows.ids.max()))
                 job.emit_batch(("rows", rows))
@@ -128,7 +147,7 @@ def run_pipeline(
             out.errors.extend(summary.errors)
             if not summary.nothing_changed:
                 emit_new_rows()  # the last new photos
-                changed = load_rows(cat, model_id, since=t_start, upto_id=start_max)  # known ones
+                changed = load_rows(cat, shown, since=t_start, upto_id=start_max)  # known ones
                 if len(changed):
                     job.emit_batch(("rows", changed))
                 if summary.missing or summary.moved:
@@ -155,7 +174,7 @@ def run_pipeline(
                         raise
                     out.import_error = str(exc)
                 if out.imported:
-                    job.emit_batch(("rows", load_rows(cat, model_id, ids=summary.updated_ids)))
+                    job.emit_batch(("rows", load_rows(cat, shown, ids=summary.updated_ids)))
         if job.cancelled or not predict:
             out.cancelled = job.cancelled
             return out
@@ -176,13 +195,13 @@ def run_pipeline(
         t_pred = time.time() - 1.0
 
         def on_batch(good) -> None:
-            job.emit_batch(("rows", load_rows(cat, model_id, ids=[pid for pid, _ in good])))
+            job.emit_batch(("rows", load_rows(cat, shown, ids=[pid for pid, _ in good])))
 
         pred = predict_pending(cat, model=model, batch_size=batch_size, progress=job.progress,
                                cancel=job.cancel, on_batch=on_batch)
         out.predict = pred
         out.errors.extend(pred.errors)
         if pred.failed:
-            job.emit_batch(("rows", load_rows(cat, model_id, since=t_pred)))
+            job.emit_batch(("rows", load_rows(cat, shown, since=t_pred)))
         out.cancelled = pred.cancelled
     return out

@@ -69,6 +69,7 @@ from PySide6.QtWidgets import (
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.library import Library, LibraryError
 from moodtagger.core.moods import DISPLAY_ORDER, MOODS, display_name
 from moodtagger.core.rows import load_rows
 from moodtagger.gui.choices import ChoiceController
@@ -86,8 +87,17 @@ from moodtagger.gui.photomodel import (
     Roles,
     sort_key_label,
 )
-from moodtagger.gui.pipeline import ModelOwner, PipelineResult, load_all, run_pipeline, warm_up
+from moodtagger.gui.pipeline import (
+    LearnOutcome,
+    ModelOwner,
+    PipelineResult,
+    learn,
+    load_all,
+    run_pipeline,
+    warm_up,
+)
 from moodtagger.gui.settings import AppSettings, SettingsDialog, open_qsettings
+from moodtagger.gui.similar import DEFAULT_K, SimilarResult, SimilarService
 from moodtagger.gui.thumbs import ThumbnailLoader, load_preview
 from moodtagger.gui.why import WhyService
 from moodtagger.gui.writedialog import BatchWriteDialog, metadata_available, no_metadata_message
@@ -100,6 +110,30 @@ RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 def app_icon() -> QIcon:
     path = os.path.join(RESOURCES, "moodtagger.svg")
     return QIcon(path) if os.path.exists(path) else QIcon()
+
+
+def learn_summary_text(summary, reset: bool) -> str:
+    """One line: what learning (or going back) did, in the user's words."""
+    n = summary.changed
+    changed = f"{n} suggestion{'s' * (n != 1)} changed"
+    if reset:
+        return f"Back to the shipped model: {changed} back"
+    ex = sum(summary.examples.values())
+    return (f"Learnt from {ex} choice{'s' * (ex != 1)}: {changed} "
+            f"(of {summary.predicted:,} photos, {summary.seconds:.1f} s)")
+
+
+def learn_changes_text(summary, limit: int = 8) -> str:
+    """What the suggestions changed to (``Now Awe: 5 …``) and the largest moves (``Fear → Awe: 3``)."""
+    lines = []
+    if summary.changed:
+        lines.append("Now " + ", ".join(f"{display_name(m)}: {n}" for m, n in
+                                 sorted(summary.changed_to().items(), key=lambda kv: -kv[1])))
+    lines += [f"{display_name(a)} → {display_name(b)}: {n}" for (a, b), n in list(summary.changes.items())[:limit]]
+    if summary.skipped:
+        lines.append(f"{summary.skipped} chosen photo{'s' * (summary.skipped != 1)} had no embedding yet "
+                     "and taught nothing (rescan them)")
+    return "\n".join(lines)
 
 
 class PhotoGrid(QListView):
@@ -199,6 +233,7 @@ class PhotoGrid(QListView):
 
 class MainWindow(QMainWindow):
     pipelineFinished = Signal(object)  # PipelineResult (or None when it failed)
+    learnFinished = Signal(object)  # LearnSummary (or None when nothing was learnt)
     catalogLoaded = Signal()
     busyChanged = Signal(bool)
 
@@ -210,7 +245,7 @@ class MainWindow(QMainWindow):
         self.reporter = reporter or CrashReporter(interactive=False)
         self.catalog_path = str(catalog_path)
         self.catalog = Catalog(self.catalog_path)
-        self.model_id = self._resolve_model_id()
+        self._resolve_models()
         self._closed = False
         self._pipeline_job: Job | None = None
         self._queued_roots: list[str] | None = None
@@ -224,6 +259,16 @@ class MainWindow(QMainWindow):
         self.library_jobs = JobRunner("library", 1, nice=10, parent=self)
         self.image_jobs = JobRunner("images", 2, nice=5, parent=self)
         self.why_jobs = JobRunner("why", 1, nice=5, parent=self)
+        self.similar_jobs = JobRunner("similar", 1, nice=5, parent=self)
+        self.similar = SimilarService(self.similar_jobs, self.catalog_path, lambda: self.settings.model_id or None, self)
+        self.similar.found.connect(self._similar_found)
+        self.similar.failed.connect(self.show_status)
+        self.similar.crashed.connect(self.reporter.report)
+        self._similar: SimilarResult | None = None
+        self.similar_k = DEFAULT_K  # photos a "more like this" filter shows
+        self._sort_before_similar: tuple[str, bool] | None = None
+        self._learn_job: Job | None = None
+        self.learn_box: QMessageBox | None = None
         self.confirm_quit = True  # ask before quitting with chosen moods not written yet
         self._only_ids: frozenset[int] | None = None
         self.writer_jobs = JobRunner("writer", 1, parent=self)
@@ -247,7 +292,7 @@ class MainWindow(QMainWindow):
 
         self.detail = DetailPanel()
         self.detail.moodToggled.connect(self.toggle_mood)
-        self.why = WhyService(self.why_jobs, lambda: self.model_id, self)
+        self.why = WhyService(self.why_jobs, lambda: self.base_model_id, self)
         self.why.ready.connect(self.detail.set_why)
         self.why.failed.connect(self.detail.why_failed)
         self.detail.whyChanged.connect(self._request_why)
@@ -308,15 +353,20 @@ class MainWindow(QMainWindow):
     # =========================================================================================
     # construction
     # =========================================================================================
-    def _resolve_model_id(self) -> str:
+    def _resolve_models(self) -> None:
+        """``base_model_id`` decodes and predicts; ``model_id`` is the model whose suggestions
+        the grid shows: the personal model learnt on top of the base one, when one is in use."""
         from moodtagger.core.model import registry
 
         if self.settings.model_id:
-            return self.settings.model_id
-        try:
-            return registry.default_model_id()
-        except Exception:  # no models folder: grid still works, predictions will say why
-            return registry.DEFAULT_MODEL
+            base = self.settings.model_id
+        else:
+            try:
+                base = registry.default_model_id()
+            except registry.ModelError:  # no models folder: grid still works, predictions will say why
+                base = registry.DEFAULT_MODEL
+        self.base_model_id = base
+        self.model_id = Library(self.catalog, base).model_id or base
 
     def _thumb_box(self) -> QSize:
         dpr = max(1.0, self.devicePixelRatioF())
@@ -378,6 +428,15 @@ class MainWindow(QMainWindow):
         self.act_shortcuts = self._action("Keyboard shortcuts", self.shortcuts_dialog, QKeySequence.StandardKey.HelpContents,
                                           "Every key the app knows")
         self.act_about = self._action("About moodtagger", self._about)
+        self.act_similar = self._action("More like this", self.more_like_this, "M",
+                                        "Show only the photos most like the selected ones, most similar first")
+        self.act_learn = self._action("Learn from my choices", self.learn_from_choices, "Ctrl+L",
+                                      "Fit a personal model on the moods you chose (and those already in "
+                                      "the files) and update every suggestion")
+        self.act_unlearn = self._action("Back to the shipped model", self.back_to_shipped_model, None,
+                                        "Forget what was learnt from your choices: the shipped model's "
+                                        "suggestions again")
+        self.act_unlearn.setEnabled(self.model_id != self.base_model_id)
         self._build_menus()
 
         tb = QToolBar("Main")
@@ -392,8 +451,10 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         menus = {
             "&File": [self.act_add, self.act_rescan, None, self.act_write, None, self.act_settings, None, self.act_quit],
-            "&Edit": [self.act_undo, self.act_redo, None, self.act_accept, self.act_accept_all, self.act_clear],
-            "&View": [self.act_view_grid, self.act_view_map, None, self.act_why, self.act_preview, self.act_search],
+            "&Edit": [self.act_undo, self.act_redo, None, self.act_accept, self.act_accept_all, self.act_clear, None,
+                      self.act_learn, self.act_unlearn],
+            "&View": [self.act_view_grid, self.act_view_map, None, self.act_similar, self.act_why, self.act_preview,
+                      self.act_search],
             "&Help": [self.act_shortcuts, self.act_about],
         }
         self.menus = {}
@@ -505,7 +566,7 @@ class MainWindow(QMainWindow):
         self.map_filter_button.setText("Map selection ✕")
         self.map_filter_button.setToolTip("The grid shows only the photos selected on the mood map; click to show all")
         self.map_filter_button.setVisible(False)
-        self.map_filter_button.clicked.connect(lambda: self.set_only_ids(None))
+        self.map_filter_button.clicked.connect(self.clear_only_ids)
         top.addWidget(self.map_filter_button)
         top.addStretch(1)
         self.search = QLineEdit()
@@ -695,7 +756,7 @@ class MainWindow(QMainWindow):
             self._queued_roots = sorted(set(self._queued_roots or []) | set(roots))
             return
         self._set_busy_ui(True, "Scanning")
-        fn = partial(run_pipeline, catalog_path=self.catalog_path, roots=list(roots), model_id=self.model_id,
+        fn = partial(run_pipeline, catalog_path=self.catalog_path, roots=list(roots), model_id=self.base_model_id,
                      device=self.settings.device, owner=self.model_owner, predict=predict)
         self._pipeline_job = self.library_jobs.submit(
             lambda job: fn(job), on_batch=self._pipeline_batch, on_progress=self._pipeline_progress,
@@ -705,6 +766,7 @@ class MainWindow(QMainWindow):
         kind, payload = item
         if kind == "rows":
             self.model.merge(payload)
+            self.similar.invalidate()
         elif kind == "missing":
             self.model.remove_ids(payload)
         elif kind == "phase":
@@ -787,8 +849,9 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         """No scan/prediction/write running and no thumbnail waiting."""
-        return (not (self.library_jobs.busy or self.writer_jobs.busy or self.image_jobs.busy or self.why_jobs.busy)
-                and self.loader.idle and self.why.idle)
+        return (not (self.library_jobs.busy or self.writer_jobs.busy or self.image_jobs.busy or self.why_jobs.busy
+                     or self.similar_jobs.busy)
+                and self.loader.idle and self.why.idle and self.similar.idle)
 
     def show_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -817,13 +880,142 @@ class MainWindow(QMainWindow):
         self.search.setFocus()
         self.search.selectAll()
 
-    def set_only_ids(self, ids) -> None:
-        """Show only these photos (a mood-map selection); ``None`` shows all again."""
+    def set_only_ids(self, ids, *, text: str | None = None, tip: str | None = None) -> None:
+        """Show only these photos (a mood-map selection; "more like this" passes its own
+        ``text`` and ``tip``); ``None`` shows all again. The button above the grid says which
+        filter it is and clears it."""
+        if text is None and self._similar is not None:  # a map selection replaces "more like this"
+            self._end_similar()
         self._only_ids = None if ids is None else frozenset(int(i) for i in ids)
         self.map_filter_button.setVisible(self._only_ids is not None)
         if self._only_ids is not None:
-            self.map_filter_button.setText(f"Map selection: {len(self._only_ids):,} ✕")
+            self.map_filter_button.setText(text or f"Map selection: {len(self._only_ids):,} ✕")
+            self.map_filter_button.setToolTip(
+                tip or "The grid shows only the photos selected on the mood map; click to show all")
         self._filter_changed()
+
+    def clear_only_ids(self) -> None:
+        self._end_similar()
+        self.set_only_ids(None)
+
+    # =========================================================================================
+    # more like this
+    # =========================================================================================
+    def more_like_this(self) -> None:
+        """Filter the grid to the photos most like the selection (searched off the GUI thread)."""
+        ids = self.selected_ids()
+        if not ids:
+            self.show_status("Select a photo first: More like this shows the photos most like it")
+            return
+        self.show_status("Looking for similar photos…")
+        self.similar.request(ids, self.similar_k)
+
+    def _similar_found(self, result: SimilarResult) -> None:
+        if self._closed:
+            return
+        first = self.model.index_of(result.query[0])
+        name = first.data(Qt.ItemDataRole.DisplayRole) if first.isValid() else "the selection"
+        if len(result.query) > 1:
+            name = f"{len(result.query)} photos"
+        if self._sort_before_similar is None:
+            self._sort_before_similar = self.model.sort_key
+        self._similar = result
+        self.model.set_ranking(result.scores())
+        self.set_only_ids(result.scores(), text=f"Like {name}: {len(result.hits):,} ✕",
+                          tip=f"The photos most like {name} (and the selection), most similar first; "
+                          "click to show all")
+        if self.sort_combo.findData("similarity") < 0:
+            self.sort_combo.insertItem(0, "Similarity", "similarity")
+        self.sort_by("similarity", True)
+        self.select_ids(list(result.query))
+        n = len(result.hits)
+        self.show_status(f"{n} photo{'s' * (n != 1)} like {name}, most similar first")
+
+    def _end_similar(self) -> None:
+        """Drop the "more like this" filter's order (back to the sort before it)."""
+        if self._similar is None:
+            return
+        self._similar = None
+        before, self._sort_before_similar = self._sort_before_similar or ("name", False), None
+        self.model.set_ranking(None)
+        i = self.sort_combo.findData("similarity")
+        if i >= 0:
+            self.sort_combo.blockSignals(True)
+            self.sort_combo.removeItem(i)
+            self.sort_combo.blockSignals(False)
+        self.sort_by(*before)
+
+    @property
+    def similar_result(self) -> SimilarResult | None:
+        """The "more like this" filter shown (None: none)."""
+        return self._similar
+
+    # =========================================================================================
+    # learning from the user's choices
+    # =========================================================================================
+    def learn_from_choices(self) -> None:
+        self._run_learn(reset=False)
+
+    def back_to_shipped_model(self) -> None:
+        self._run_learn(reset=True)
+
+    def _run_learn(self, *, reset: bool) -> None:
+        """On the library lane (after any scan), like the CLI's ``learn`` (``--reset``)."""
+        if self._closed or self._learn_job is not None:
+            return
+        self.act_learn.setEnabled(False)
+        self.act_unlearn.setEnabled(False)
+        self._set_busy_ui(True, "Going back to the shipped model" if reset else "Learning from your choices")
+        self._learn_job = self.library_jobs.submit(
+            partial(learn, catalog_path=self.catalog_path, base_model_id=self.base_model_id, reset=reset),
+            on_progress=self._pipeline_progress, on_done=partial(self._learnt, reset), label="learn")
+
+    def _learnt(self, reset: bool, outcome: LearnOutcome | None, error: BaseException | None) -> None:
+        self._learn_job = None
+        self.act_learn.setEnabled(True)
+        self._set_busy_ui(self._pipeline_job is not None, getattr(self, "_phase", ""))
+        if error is not None or outcome is None:
+            self.act_unlearn.setEnabled(self.model_id != self.base_model_id)
+            if isinstance(error, LibraryError):  # nothing to learn from, no model: said plainly
+                self.show_status(str(error))
+                self._open_learn_box(QMessageBox(QMessageBox.Icon.Information, "Learn from my choices",
+                                                 str(error), QMessageBox.StandardButton.Ok, self))
+            elif error is not None:
+                self.show_status(f"Unexpected error: {error}")
+                self.reporter.report(error)
+            self.learnFinished.emit(None)
+            return
+        self.model_id = outcome.model_id or self.base_model_id
+        self.act_unlearn.setEnabled(self.model_id != self.base_model_id)
+        self.model.merge(outcome.rows)
+        self.model.resort()
+        self._schedule_detail()
+        self.show_status(learn_summary_text(outcome.summary, reset))
+        self._show_learn_summary(outcome.summary, reset)
+        self.learnFinished.emit(outcome.summary)
+
+    def _show_learn_summary(self, summary, reset: bool) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Back to the shipped model" if reset else "Learnt from your choices",
+                          learn_summary_text(summary, reset), parent=self)
+        changes = learn_changes_text(summary)
+        if changes:
+            box.setInformativeText(changes)
+        box.addButton(QMessageBox.StandardButton.Ok)
+        self.learn_back_button = None
+        if not reset:
+            back = box.addButton("Back to the shipped model", QMessageBox.ButtonRole.ResetRole)
+            back.clicked.connect(self.back_to_shipped_model)
+            self.learn_back_button = back
+        self._open_learn_box(box)
+
+    def _open_learn_box(self, box: QMessageBox) -> None:
+        """Window-modal, never ``exec()``: the app keeps running while it is shown."""
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda _r: setattr(self, "learn_box", None) if self.learn_box is box else None)
+        if self.learn_box is not None:
+            self.learn_box.close()
+        self.learn_box = box
+        box.open()
 
     def reload_keywords(self) -> None:
         """Keywords found in the files, for the search box (one query)."""
@@ -1145,7 +1337,8 @@ class MainWindow(QMainWindow):
             self._filter_changed()
             self.grid.viewport().update()
         if (new.model_id or "") != (old.model_id or "") or new.device != old.device:
-            self.model_id = self._resolve_model_id()
+            self._resolve_models()
+            self.similar.invalidate()
             self.reload()
             self.scan([], predict=True)
         if new.resolved_catalog() != old.resolved_catalog():
@@ -1177,7 +1370,7 @@ class MainWindow(QMainWindow):
         self._count_timer.stop()
         self._map_timer.stop()
         self._search_timer.stop()
-        runners = (self.library_jobs, self.image_jobs, self.writer_jobs, self.why_jobs)
+        runners = (self.library_jobs, self.image_jobs, self.writer_jobs, self.why_jobs, self.similar_jobs)
         for runner in runners:
             runner.cancel_all()
         for runner in runners:
@@ -1225,7 +1418,7 @@ class MainWindow(QMainWindow):
                 self._save_window_state()
             except Exception:
                 log.exception("saving window state")
-            for dlg in (self.write_dialog, self._preview_dialog):
+            for dlg in (self.write_dialog, self._preview_dialog, self.learn_box):
                 if dlg is not None:
                     dlg.close()
             self.shutdown()
