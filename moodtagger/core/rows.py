@@ -147,18 +147,14 @@ class Rows:
 
 def load_rows(
     catalog: Catalog, model_id: str | None, *, ids: Sequence[int] | None = None,
-    after_id: int | None = None, since: float | None = None, upto_id: int | None = None,
-    include_missing: bool = False,
+    after_id: int | None = None, include_missing: bool = False,
 ) -> Rows:
-    """Rows for every photo that is not missing (or only ``ids`` / ids above ``after_id`` /
-    photos updated at or after ``since``, a ``time.time()``), in path order.
-
-    ``since`` is kept for the GUI pipeline until it uses :meth:`Library.refresh`, which
-    reports the changed ids instead of guessing them from timestamps."""
+    """Rows for every photo that is not missing (or only ``ids`` / ids above ``after_id``), in
+    path order. Which rows changed is never guessed from timestamps: :meth:`Library.refresh`
+    reports the ids it changed."""
     if ids is not None and len(ids) == 0:
         return Rows.empty()
-    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, since=since, upto_id=upto_id,
-                             include_missing=include_missing)
+    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, include_missing=include_missing)
     if not data:
         return Rows.empty()
     cols = list(zip(*data, strict=True))
@@ -190,14 +186,6 @@ def load_rows(
         choice_state=np.array(state_codes, dtype=np.int8),
         choice_errors=list(cols[base + n_m + 4]),
     )
-
-
-def missing_ids(catalog: Catalog) -> list[int]:
-    return catalog.missing_ids()
-
-
-def max_photo_id(catalog: Catalog) -> int:
-    return catalog.max_photo_id()
 
 
 # --------------------------------------------------------------------------------------------

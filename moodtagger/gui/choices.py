@@ -12,6 +12,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.choices import suggested_mood
 from moodtagger.core.moods import MOODS, display_name
 from moodtagger.gui.photomodel import PhotoModel
 
@@ -104,20 +105,17 @@ class ChoiceController:
                           f"Choose {', '.join(display_name(m) for m in chosen) or 'no mood'}")
 
     def accept_top(self, ids: Sequence[int], *, min_prob: float = 0.0, only_unconfirmed: bool = False) -> int:
-        """Choose each photo's top suggestion (photos without a prediction are skipped)."""
+        """Choose each photo's top suggestion with p >= ``min_prob``: the core's accept rule
+        (:func:`moodtagger.core.choices.suggested_mood`, as ``moodtagger accept``). Photos
+        without a prediction are skipped; a choice is replaced unless ``only_unconfirmed``."""
         after: dict[int, ChoiceValue] = {}
         rows = self.model.rows
         for pid in self._known(ids):
             r = self.model.row_of(pid)
             assert r is not None
-            pred = rows.prediction(r)
-            if pred is None:
-                continue
-            if only_unconfirmed and rows.choice_bits[r] >= 0:
-                continue
-            mood, p = pred.top
-            if p >= min_prob:
-                after[pid] = ((mood,), "pending", None)
+            suggestion = suggested_mood(rows.prediction(r), rows.choice(r), min_prob, replace=not only_unconfirmed)
+            if suggestion is not None:
+                after[pid] = ((suggestion[0],), "pending", None)
         label = "Accept suggestion" if min_prob <= 0 else f"Accept all at or above {min_prob:.0%}"
         # an accepted suggestion is the model's word, not the user's taste: `learn` skips it
         return self._push(after, f"{label} ({len(after)} photo{'s' * (len(after) != 1)})", source="model")

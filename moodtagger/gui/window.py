@@ -69,7 +69,7 @@ from PySide6.QtWidgets import (
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog
-from moodtagger.core.library import Library, LibraryError
+from moodtagger.core.library import Library, LibraryError, RefreshResult
 from moodtagger.core.moods import DISPLAY_ORDER, MOODS, display_name
 from moodtagger.core.rows import load_rows
 from moodtagger.gui.choices import ChoiceController
@@ -90,7 +90,6 @@ from moodtagger.gui.photomodel import (
 from moodtagger.gui.pipeline import (
     LearnOutcome,
     ModelOwner,
-    PipelineResult,
     learn,
     load_all,
     run_pipeline,
@@ -232,7 +231,7 @@ class PhotoGrid(QListView):
 
 
 class MainWindow(QMainWindow):
-    pipelineFinished = Signal(object)  # PipelineResult (or None when it failed)
+    pipelineFinished = Signal(object)  # RefreshResult (or None when it failed)
     learnFinished = Signal(object)  # LearnSummary (or None when nothing was learnt)
     catalogLoaded = Signal()
     busyChanged = Signal(bool)
@@ -252,7 +251,7 @@ class MainWindow(QMainWindow):
         self._preview_job: Job | None = None
         self._preview_dialog: PreviewDialog | None = None
         self.write_dialog: BatchWriteDialog | None = None
-        self.last_result: PipelineResult | None = None
+        self.last_result: RefreshResult | None = None
 
         self.setWindowTitle("moodtagger")
         self.setWindowIcon(app_icon())
@@ -757,7 +756,8 @@ class MainWindow(QMainWindow):
             return
         self._set_busy_ui(True, "Scanning")
         fn = partial(run_pipeline, catalog_path=self.catalog_path, roots=list(roots), model_id=self.base_model_id,
-                     device=self.settings.device, owner=self.model_owner, predict=predict)
+                     device=self.settings.device, owner=self.model_owner, predict=predict,
+                     settings=self.settings.write_settings())
         self._pipeline_job = self.library_jobs.submit(
             lambda job: fn(job), on_batch=self._pipeline_batch, on_progress=self._pipeline_progress,
             on_done=self._pipeline_done, label="scan+predict")
@@ -780,7 +780,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
         self.status_label.setText(f"{getattr(self, '_phase', 'Working')}: {done} / {total}")
 
-    def _pipeline_done(self, result: PipelineResult | None, error: BaseException | None) -> None:
+    def _pipeline_done(self, result: RefreshResult | None, error: BaseException | None) -> None:
         self._pipeline_job = None
         self.last_result = result
         if error is not None:
@@ -803,7 +803,7 @@ class MainWindow(QMainWindow):
         self._set_busy_ui(False)
         self.pipelineFinished.emit(result)
 
-    def _summary_text(self, r: PipelineResult) -> str:
+    def _summary_text(self, r: RefreshResult) -> str:
         parts = []
         s = r.scan
         if s is not None:
