@@ -219,7 +219,11 @@ class Library:
         ordered by ``sort = (key, descending)`` (None: by path). Missing photos only with
         ``include_missing`` (or a filter on the state 'missing')."""
         rows = self.rows(include_missing=include_missing or "missing" in flt.states)
-        rows = rows.take(R.filter_mask(rows, flt).nonzero()[0])
+        haystack = None
+        if flt.text.strip():
+            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.all_file_keywords().items()}
+            haystack = R.search_haystack(rows, keywords)
+        rows = rows.take(R.filter_mask(rows, flt, haystack=haystack).nonzero()[0])
         if sort is not None:
             rows = rows.take(R.sort_order(rows, *sort))
         return rows
