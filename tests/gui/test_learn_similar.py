@@ -103,29 +103,29 @@ def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, wi
     select(win, "n0.jpg")
     win.similar_k = 5
     with qtbot.waitSignal(win.similar.found, timeout=30_000):
-        win.act_similar.trigger()  # the menu action (key M)
+        win.acts.similar.trigger()  # the menu action (key M)
 
     # the selection first, then the CLI's `similar` answer, in its order
     want = [Path(h["path"]).name for h in cli(capsys, "similar", str(folder / "n0.jpg"), "-n", "5", "--json",
                                               "--catalog", str(db))]
     assert shown_names(win) == ["n0.jpg", *want]
     assert set(want[:2]) == {"n0-crop.jpg", "n0-bright.jpg"}  # the burst first
-    assert win.map_filter_button.isVisible() and "Like n0.jpg: 5" in win.map_filter_button.text()
-    assert win.sort_combo.currentData() == "similarity"
+    assert win.filters.only_button.isVisible() and "Like n0.jpg: 5" in win.filters.only_button.text()
+    assert win.filters.sort_combo.currentData() == "similarity"
     assert "5 photos like n0.jpg" in win.status_label.text()
 
     # it is a filter like the others: a mood filter narrows it further
     mood = win.proxy.index(1, 0).data(Roles.TopMoodRole)[0]
-    win.mood_buttons[mood].setChecked(True)
+    win.filters.mood_buttons[mood].setChecked(True)
     assert 1 <= win.proxy.rowCount() <= 6
     assert all(i in ["n0.jpg", *want] for i in shown_names(win))
-    win.mood_buttons[mood].setChecked(False)
+    win.filters.mood_buttons[mood].setChecked(False)
 
     # clearing it shows every photo again, in the order chosen before
-    qtbot.mouseClick(win.map_filter_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(win.filters.only_button, Qt.MouseButton.LeftButton)
     assert win.proxy.rowCount() == N_PHOTOS + 2 * len(BURSTS)
-    assert not win.map_filter_button.isVisible() and win.similar_result is None
-    assert win.model.sort_key == ("top", True) and win.sort_combo.findData("similarity") < 0
+    assert not win.filters.only_button.isVisible() and win.similar_result is None
+    assert win.model.sort_key == ("top", True) and win.filters.sort_combo.findData("similarity") < 0
 
     # two photos of different scenes: both scenes' near-duplicates
     select(win, "n0.jpg", "n1.jpg")
@@ -161,7 +161,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib
     folder, db = lib
     shipped = tops(win)
     base = win.model_id
-    assert not win.act_unlearn.isEnabled()
+    assert not win.acts.unlearn.isEnabled()
 
     # the user picks, with the number keys, a mood the model does not suggest for a burst
     mood = _least_likely(win, "n0.jpg", "n0-crop.jpg", "n0-bright.jpg")
@@ -171,7 +171,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib
     assert win.catalog.choice(win.selected_ids()[0])[0] == [mood]
 
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:
-        win.act_learn.trigger()
+        win.acts.learn.trigger()
         assert win.busy  # it runs on the library lane; the window keeps working meanwhile
         assert win.grid.model() is win.proxy and win.proxy.rowCount() == N_PHOTOS + 2 * len(BURSTS)
     summary = done.args[0]
@@ -188,7 +188,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib
     assert box is not None and box.isVisible()
     assert f"{changed} suggestion" in box.text() and "changed" in box.text()
     assert f"{mood.capitalize()}: " in box.informativeText()
-    assert win.act_unlearn.isEnabled()
+    assert win.acts.unlearn.isEnabled()
 
     # a photo scanned afterwards gets the suggestion of the model in use, batch by batch
     make_image("late.jpg", root=folder.parent / "more", size=(320, 240), seed=3)
@@ -208,7 +208,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib
     assert done.args[0].changed >= 2 and win.model_id == base
     assert {n: t for n, t in tops(win).items() if n in shipped} == shipped
     assert "Back to the shipped model" in win.status_label.text()
-    assert not win.act_unlearn.isEnabled()
+    assert not win.acts.unlearn.isEnabled()
     with Catalog(db) as cat:
         assert cat.model_in_use(base) is None
 
