@@ -13,6 +13,7 @@ it, when one is in use) and reports through signals; the window shows them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 
@@ -26,6 +27,8 @@ from moodtagger.gui.errors import is_expected
 from moodtagger.gui.jobs import Job, JobRunner
 from moodtagger.gui.pipeline import LearnOutcome, ModelOwner, learn, load_all, run_pipeline, warm_up
 from moodtagger.gui.settings import AppSettings
+
+log = logging.getLogger(__name__)
 
 
 class LibraryController(QObject):
@@ -95,7 +98,7 @@ class LibraryController(QObject):
 
     def _warmed_up(self, _result, error) -> None:
         if error is not None:  # e.g. torch missing: predicting will say so plainly
-            self.message.emit(f"The mood model could not be prepared: {error}")
+            log.warning("warming up the model failed: %s", error)
 
     def load_async(self) -> None:
         """Every row, read on the lane (scans queue behind it)."""
