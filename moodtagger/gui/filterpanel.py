@@ -41,6 +41,7 @@ class FilterPanel(QObject):
     def __init__(self, view_grid: QAction, view_map: QAction, parent: QObject | None = None):
         super().__init__(parent)
         self._search_timer = QTimer(self, singleShot=True, interval=150, timeout=self._changed)
+        self.only_ids: frozenset[int] | None = None
         box = QGroupBox("Filter")
         lay = QVBoxLayout(box)
         moods = QGridLayout()
@@ -129,14 +130,13 @@ class FilterPanel(QObject):
 
 
     # -- reading --------------------------------------------------------------------------------
-    def current_filter(self, *, root_path: str | None, margin: float,
-                       only_ids: frozenset[int] | None = None) -> Filter:
+    def current_filter(self, *, root_path: str | None, margin: float) -> Filter:
         moods = frozenset(m for m, b in self.mood_buttons.items() if b.isChecked())
         state = self.state_combo.currentData()
         return Filter(moods=moods, min_prob=self.min_slider.value() / 100.0,
                       states=frozenset([state]) if state else frozenset(),
                       ambiguous_only=self.ambiguous_box.isChecked(), root_path=root_path,
-                      margin=margin, text=self.search.text().strip(), only_ids=only_ids)
+                      margin=margin, text=self.search.text().strip(), only_ids=self.only_ids)
 
     @property
     def searching(self) -> bool:
@@ -165,12 +165,15 @@ class FilterPanel(QObject):
             self.sort_combo.removeItem(i)
         self.sort_combo.blockSignals(False)
 
-    def show_only(self, text: str | None, tip: str = "") -> None:
-        """The "only these photos" button: ``text`` shown, None hidden."""
-        self.only_button.setVisible(text is not None)
-        if text is not None:
+    def set_only(self, ids, text: str = "", tip: str = "") -> None:
+        """Only these photos (a mood-map selection, a "more like this" result), named on the
+        button that clears them; ``None``: every photo again."""
+        self.only_ids = None if ids is None else frozenset(int(i) for i in ids)
+        self.only_button.setVisible(self.only_ids is not None)
+        if self.only_ids is not None:
             self.only_button.setText(text)
             self.only_button.setToolTip(tip)
+        self._changed()
 
     def set_count(self, shown: int, total: int) -> None:
         self.count_label.setText(f"{shown:,} of {total:,}" if shown != total else f"{total:,} photos")

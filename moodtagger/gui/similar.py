@@ -10,14 +10,17 @@ milliseconds, so neither step runs on the GUI thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.embeddings import EmbeddingIndex, Similar
 from moodtagger.core.library import Library, LibraryError
+from moodtagger.gui.filterpanel import FilterPanel
 from moodtagger.gui.jobs import Job, JobRunner
+from moodtagger.gui.photomodel import RANKING, PhotoModel
 
 DEFAULT_K = 60  # photos a "More like this" filter shows besides the selection
 
@@ -91,3 +94,59 @@ class SimilarService(QObject):
                 self.found.emit(result)
 
         job = self._job = self.runner.submit(work, on_done=done, label="more like this")
+
+
+class SimilarFilter(QObject):
+    """"More like this" as a filter of the grid: the selection and the photos most like it,
+    most similar first (the filter panel's "only these photos", sorted by ``RANKING``);
+    clearing it restores the sort the grid had before."""
+
+    message = Signal(str)
+
+    def __init__(self, service: SimilarService, model: PhotoModel, filters: FilterPanel,
+                 select_ids: Callable[[list[int]], None], parent: QObject | None = None):
+        super().__init__(parent)
+        self.service = service
+        self.model = model
+        self.filters = filters
+        self.select_ids = select_ids
+        self.k = DEFAULT_K
+        self.result: SimilarResult | None = None
+        self._sort_before: tuple[str, bool] | None = None
+        service.found.connect(self._found)
+        service.failed.connect(self.message)
+
+    def request(self, ids: list[int]) -> None:
+        if not ids:
+            self.message.emit("Select a photo first: More like this shows the photos most like it")
+            return
+        self.message.emit("Looking for similar photos…")
+        self.service.request(ids, self.k)
+
+    def _found(self, result: SimilarResult) -> None:
+        first = self.model.index_of(result.query[0])
+        name = first.data(Qt.ItemDataRole.DisplayRole) if first.isValid() else "the selection"
+        if len(result.query) > 1:
+            name = f"{len(result.query)} photos"
+        if self._sort_before is None:
+            self._sort_before = self.model.sort_key
+        self.result = result
+        self.model.set_ranking(result.scores())
+        self.filters.set_only(result.scores(), f"Like {name}: {len(result.hits):,} ✕",
+                              f"The photos most like {name} (and the selection), most similar first; "
+                              "click to show all")
+        self.filters.show_ranking_sort(True)
+        self.filters.sort_by(RANKING, True)
+        self.select_ids(list(result.query))
+        n = len(result.hits)
+        self.message.emit(f"{n} photo{'s' * (n != 1)} like {name}, most similar first")
+
+    def end(self) -> None:
+        """Drop the result's order (back to the sort before it); the caller resets the filter."""
+        if self.result is None:
+            return
+        self.result = None
+        before, self._sort_before = self._sort_before or ("name", False), None
+        self.model.set_ranking(None)
+        self.filters.show_ranking_sort(False)
+        self.filters.sort_by(*before)

@@ -34,6 +34,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QGuiApplication, QUndoStack
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QFileDialog,
     QInputDialog,
     QListWidget,
@@ -67,10 +68,10 @@ from moodtagger.gui.mainwidgets import (
     shortcuts_dialog,
 )
 from moodtagger.gui.mapview import MoodMap, mood_index_for
-from moodtagger.gui.photomodel import RANKING, Filter, PhotoModel, PhotoProxy, Roles
+from moodtagger.gui.photomodel import Filter, PhotoModel, PhotoProxy, Roles
 from moodtagger.gui.pipeline import LearnOutcome
 from moodtagger.gui.settings import AppSettings, SettingsDialog, open_qsettings
-from moodtagger.gui.similar import DEFAULT_K, SimilarResult, SimilarService
+from moodtagger.gui.similar import SimilarFilter, SimilarResult, SimilarService
 from moodtagger.gui.thumbs import ThumbnailLoader
 from moodtagger.gui.why import WhyService
 from moodtagger.gui.writedialog import BatchWriteDialog, metadata_available, no_metadata_message
@@ -98,11 +99,7 @@ class MainWindow(QMainWindow):
         self.confirm_quit = True  # ask before quitting with chosen moods not written yet
         self.write_dialog: BatchWriteDialog | None = None
         self.learn_box: QMessageBox | None = None
-        self.learn_back_button: QToolButton | None = None
-        self._only_ids: frozenset[int] | None = None
-        self._similar: SimilarResult | None = None
-        self._sort_before_similar: tuple[str, bool] | None = None
-        self.similar_k = DEFAULT_K  # photos a "more like this" filter shows
+        self.learn_back_button: QAbstractButton | None = None  # "Back to the shipped model" in the summary
         self.loaded = False
         self.setWindowTitle("moodtagger")
         self.setWindowIcon(app_icon())
@@ -150,6 +147,7 @@ class MainWindow(QMainWindow):
         self.detail = DetailPanel()
         self.details = DetailController(self.detail, self.grid, self.proxy, self.model, self.catalog,
                                         self.image_jobs, self.why, self, self.selected_ids)
+        self.like_this = SimilarFilter(self.similar, self.model, self.filters, self.select_ids, self)
         self.map_page = MapPage(self.map)
         add = QToolButton()
         add.setDefaultAction(self.acts.add)
@@ -183,8 +181,7 @@ class MainWindow(QMainWindow):
         lib.refreshed.connect(self._refreshed)
         lib.learnt.connect(self._learnt)
         self.status.cancelRequested.connect(lib.cancel)
-        self.similar.found.connect(self._similar_found)
-        self.similar.failed.connect(self.show_status)
+        self.like_this.message.connect(self.show_status)
         self.similar.crashed.connect(self.reporter.report)
         self.model.thumbnailWanted.connect(self.loader.request)
         self.loader.loaded.connect(self.model.set_thumbnails)
@@ -364,7 +361,7 @@ class MainWindow(QMainWindow):
     def current_filter(self) -> Filter:
         item = self.roots.currentItem()
         return self.filters.current_filter(root_path=item.data(Qt.ItemDataRole.UserRole + 1) if item else None,
-                                           margin=self.settings.ambiguity_margin, only_ids=self._only_ids)
+                                           margin=self.settings.ambiguity_margin)
 
     def _filter_changed(self, *_args) -> None:
         self.proxy.set_filter(self.current_filter())
@@ -385,70 +382,27 @@ class MainWindow(QMainWindow):
     def _refresh_count(self) -> None:
         self.filters.set_count(self.proxy.rowCount(), self.model.rowCount())
 
-    def set_only_ids(self, ids, *, text: str | None = None, tip: str | None = None) -> None:
-        """Show only these photos (a mood-map selection; "more like this" passes its own
-        ``text`` and ``tip``); ``None`` shows all again. The button above the grid says which
-        filter it is and clears it."""
-        if text is None and self._similar is not None:  # a map selection replaces "more like this"
-            self._end_similar()
-        self._only_ids = None if ids is None else frozenset(int(i) for i in ids)
-        if self._only_ids is None:
-            self.filters.show_only(None)
+    def set_only_ids(self, ids) -> None:
+        """Show only these photos (a mood-map selection; it replaces "more like this");
+        ``None`` shows all again."""
+        self.like_this.end()
+        if ids is None:
+            self.filters.set_only(None)
         else:
-            self.filters.show_only(text or f"Map selection: {len(self._only_ids):,} ✕",
-                                   tip or "The grid shows only the photos selected on the mood map; click to show all")
-        self._filter_changed()
+            self.filters.set_only(ids, f"Map selection: {len(ids):,} ✕",
+                                  "The grid shows only the photos selected on the mood map; click to show all")
 
     def clear_only_ids(self) -> None:
-        self._end_similar()
         self.set_only_ids(None)
 
-    # =========================================================================================
-    # more like this
-    # =========================================================================================
     def more_like_this(self) -> None:
         """Filter the grid to the photos most like the selection (searched off the GUI thread)."""
-        ids = self.selected_ids()
-        if not ids:
-            self.show_status("Select a photo first: More like this shows the photos most like it")
-            return
-        self.show_status("Looking for similar photos…")
-        self.similar.request(ids, self.similar_k)
-
-    def _similar_found(self, result: SimilarResult) -> None:
-        if self._closed:
-            return
-        first = self.model.index_of(result.query[0])
-        name = first.data(Qt.ItemDataRole.DisplayRole) if first.isValid() else "the selection"
-        if len(result.query) > 1:
-            name = f"{len(result.query)} photos"
-        if self._sort_before_similar is None:
-            self._sort_before_similar = self.model.sort_key
-        self._similar = result
-        self.model.set_ranking(result.scores())
-        self.set_only_ids(result.scores(), text=f"Like {name}: {len(result.hits):,} ✕",
-                          tip=f"The photos most like {name} (and the selection), most similar first; "
-                          "click to show all")
-        self.filters.show_ranking_sort(True)
-        self.sort_by(RANKING, True)
-        self.select_ids(list(result.query))
-        n = len(result.hits)
-        self.show_status(f"{n} photo{'s' * (n != 1)} like {name}, most similar first")
-
-    def _end_similar(self) -> None:
-        """Drop the "more like this" filter's order (back to the sort before it)."""
-        if self._similar is None:
-            return
-        self._similar = None
-        before, self._sort_before_similar = self._sort_before_similar or ("name", False), None
-        self.model.set_ranking(None)
-        self.filters.show_ranking_sort(False)
-        self.sort_by(*before)
+        self.like_this.request(self.selected_ids())
 
     @property
     def similar_result(self) -> SimilarResult | None:
         """The "more like this" filter shown (None: none)."""
-        return self._similar
+        return self.like_this.result
 
     # =========================================================================================
     # learning from the user's choices

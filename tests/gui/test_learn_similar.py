@@ -101,7 +101,7 @@ def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, wi
     folder, db = lib
     win.sort_by("top", True)
     select(win, "n0.jpg")
-    win.similar_k = 5
+    win.like_this.k = 5
     with qtbot.waitSignal(win.similar.found, timeout=30_000):
         win.acts.similar.trigger()  # the menu action (key M)
 
@@ -129,12 +129,18 @@ def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, wi
 
     # two photos of different scenes: both scenes' near-duplicates
     select(win, "n0.jpg", "n1.jpg")
-    win.similar_k = 4
+    win.like_this.k = 4
     with qtbot.waitSignal(win.similar.found, timeout=30_000):
         win.more_like_this()
     names = shown_names(win)
     assert set(names[:2]) == {"n0.jpg", "n1.jpg"}
     assert set(names[2:]) == {f"{n}-{v}.jpg" for n in BURSTS for v in ("crop", "bright")}
+
+    # a selection on the mood map (as a filter) takes its place
+    win.set_only_ids(select(win, "n5.jpg", "n6.jpg"))
+    assert sorted(shown_names(win)) == ["n5.jpg", "n6.jpg"] and win.similar_result is None
+    assert "Map selection: 2" in win.filters.only_button.text()
+    assert win.model.sort_key == ("top", True) and win.filters.sort_combo.findData("similarity") < 0
 
 
 def test_more_like_this_without_embeddings_says_why(qtbot, window):
