@@ -56,26 +56,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    import os
-
     from moodtagger.cli import UserError
-    from moodtagger.core import embeddings as E
+    from moodtagger.core.library import Library, LibraryError
 
     if args.n < 1:
         raise UserError("-n must be at least 1")
     with open_catalog(args, create=False, readonly=True) as cat:
         try:
-            model_id = E.embedding_model_id(cat, args.model)
-            photo = cat.photo_by_path(args.path)
-            if photo is not None and cat.embedding(photo.id, model_id) is not None:
-                hits = E.similar(cat, photo.id, args.n, model_id=model_id)
-            else:
-                if not os.path.isfile(args.path):
-                    raise UserError(f"{args.path}: no such file")
-                vec = _embed_file(args.path, model_id)
-                exclude = {photo.id} if photo is not None else set()
-                hits = E.similar_to_vector(cat, vec, args.n, model_id=model_id, exclude=exclude)
-        except E.EmbeddingError as exc:
+            hits = Library(cat).similar_to_path(args.path, args.n, model_id=args.model)
+        except LibraryError as exc:
             raise UserError(str(exc)) from None
     if args.json:
         dump_json([{"path": h.path, "similarity": round(h.similarity, 4)} for h in hits])
@@ -83,28 +72,6 @@ def cmd_similar(args: argparse.Namespace) -> int:
         for h in hits:
             safe_print(f"{h.similarity:6.3f}  {shown(h.path)}")
     return 0
-
-
-def _embed_file(path: str, model_id: str):
-    """The embedding of one file that is not in the catalog (decoded once with the model)."""
-    from moodtagger.cli import UserError
-    from moodtagger.core.model.engine import MoodModel
-    from moodtagger.core.model.registry import ModelError
-
-    try:
-        model = MoodModel(model_id)
-    except ModelError as exc:
-        raise UserError(str(exc)) from None
-    for batch in model.predict_paths([path], batch_size=1):
-        for r in batch:
-            if r.error:
-                raise UserError(f"{path}: {r.error}")
-            vec = getattr(r, "embedding", None)
-            if vec is None:
-                raise UserError(f"{path} is not in the catalog and the model {model_id} computes no embedding; "
-                                "scan its folder first")
-            return vec
-    raise UserError(f"{path}: nothing decoded")
 
 
 def cmd_choose(args: argparse.Namespace) -> int:
@@ -137,13 +104,13 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
-    from moodtagger.core.model import personal
-    from moodtagger.core.model.registry import ModelError
+    from moodtagger.core.library import Library, LibraryError
 
     with open_catalog(args, create=False) as cat:
+        lib = Library(cat)
         try:
-            summary = personal.reset(cat) if args.reset else personal.learn(cat)
-        except (personal.PersonalError, ModelError) as exc:
+            summary = lib.reset_learning() if args.reset else lib.learn()
+        except LibraryError as exc:
             raise UserError(str(exc)) from None
     if args.json:
         dump_json({"model": summary.model_id, "parent": summary.parent_id, "examples": summary.examples,

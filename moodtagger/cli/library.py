@@ -52,8 +52,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="minimum probability (0..1) of the top suggestion (a choice is kept whatever P)")
     p.add_argument("--state", choices=STATES, help="only photos in this state (missing photos only with "
                    "--state missing)")
-    p.add_argument("--sort", choices=SORT_KEYS, help="order by name, date, top probability or a mood's "
-                   "probability (default: by path)")
+    p.add_argument("--sort", choices=SORT_KEYS, help="order by name, date, top probability, ambiguity "
+                   "(top-1 minus top-2, most ambiguous first), disagreement (top suggestion vs. the "
+                   "chosen mood) or a mood's probability (default: by path)")
     p.add_argument("--desc", action="store_true", help="with --sort: descending")
     p.add_argument("--errors", action="store_true", help="list only files that failed, with the reason")
     p.add_argument("--json", action="store_true", help="JSON output (each row with chosen and state)")

@@ -789,6 +789,18 @@ class Catalog:
         ).fetchone()
         return (json.loads(row[0]), row[1], row[2]) if row else None
 
+    def choice_sources(self, photo_ids: Iterable[int]) -> dict[int, str]:
+        """Who made each choice of ``photo_ids`` ('user', 'model' for an accepted suggestion,
+        'file' ...); photos never chosen are left out."""
+        out: dict[int, str] = {}
+        ids = [int(i) for i in photo_ids]
+        for s in range(0, len(ids), 500):
+            chunk = ids[s:s + 500]
+            marks = ", ".join("?" * len(chunk))
+            out.update((int(pid), str(src)) for pid, src in self.conn.execute(
+                f"SELECT photo_id, source FROM choices WHERE photo_id IN ({marks})", chunk))
+        return out
+
     def mark_choice(self, photo_id: int, state: str, error: str | None = None) -> None:
         """state: 'pending' | 'written' | 'failed'."""
         self.conn.execute(

@@ -13,6 +13,8 @@ vectors. The similarities returned are always the exact cosine.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,16 +160,83 @@ def similar(catalog: Catalog, photo_id: int, k: int = 10, *, model_id: str | Non
             index: EmbeddingIndex | None = None) -> list[Similar]:
     """The ``k`` catalogued photos most similar to ``photo_id`` (itself excluded), most similar
     first. Pass ``index`` (kept by the caller) to search many times without reloading."""
+    return similar_to_photos(catalog, [photo_id], k, model_id=model_id, index=index)
+
+
+def similar_to_photos(catalog: Catalog, photo_ids: Sequence[int], k: int = 10, *, model_id: str | None = None,
+                      index: EmbeddingIndex | None = None) -> list[Similar]:
+    """"More like these": the ``k`` catalogued photos most similar to any of ``photo_ids``
+    (those excluded), most similar first. A photo's similarity is its best cosine to one of
+    them (a selection of two scenes finds both scenes, not their blurred average). Photos of
+    the selection without an embedding are left out of the query; none with one is an error."""
     mid = embedding_model_id(catalog, model_id)
-    vec = index.vector(photo_id) if index is not None else None
-    if vec is None:
-        vec = catalog.embedding(photo_id, mid)
-    if vec is None:
-        photo = catalog.photo(photo_id)
-        name = photo.path if photo else f"photo {photo_id}"
+    ids = list(dict.fromkeys(int(i) for i in photo_ids))
+    vectors = []
+    for pid in ids:
+        vec = index.vector(pid) if index is not None else None
+        if vec is None:
+            vec = catalog.embedding(pid, mid)
+        if vec is not None:
+            vectors.append(vec)
+    if not vectors:
+        if len(ids) != 1:
+            raise EmbeddingError(f"none of the {len(ids)} photos has an embedding yet; run `moodtagger scan` "
+                                 "on their folder (with a model that computes embeddings)")
+        photo = catalog.photo(ids[0])
+        name = photo.path if photo else f"photo {ids[0]}"
         raise EmbeddingError(f"{name} has no embedding yet; run `moodtagger scan` on its folder "
                              "(with a model that computes embeddings)")
-    return similar_to_vector(catalog, vec, k, model_id=mid, index=index, exclude={int(photo_id)})
+    exclude = set(ids)
+    best: dict[int, float] = {}
+    if index is None and len(vectors) > 1:  # one pass over the catalog's vectors for all of them
+        all_ids, all_vectors = catalog.embeddings(mid)
+        for vec in vectors:
+            for pid, s in search_once(all_ids, all_vectors, vec, k, exclude=exclude):
+                best[pid] = max(s, best.get(pid, -2.0))
+    else:
+        for vec in vectors:
+            for hit in similar_to_vector(catalog, vec, k, model_id=mid, index=index, exclude=exclude):
+                best[hit.photo_id] = max(hit.similarity, best.get(hit.photo_id, -2.0))
+    top = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    paths = _paths(catalog, [pid for pid, _ in top])
+    return [Similar(pid, paths[pid], s) for pid, s in top if pid in paths]
+
+
+def similar_to_path(catalog: Catalog, path: str | os.PathLike[str], k: int = 10, *, model_id: str | None = None,
+                    embed: Callable[[str, str], np.ndarray] | None = None) -> list[Similar]:
+    """``moodtagger similar PATH``: a catalogued photo with an embedding is searched by its
+    stored vector; any other file is decoded once for its embedding (``embed(path, model_id)``,
+    default :func:`embed_file`), its own catalog entry (stale pixels) left out of the answer."""
+    mid = embedding_model_id(catalog, model_id)
+    photo = catalog.photo_by_path(path)
+    if photo is not None and catalog.embedding(photo.id, mid) is not None:
+        return similar(catalog, photo.id, k, model_id=mid)
+    if not os.path.isfile(path):
+        raise EmbeddingError(f"{os.fsdecode(path)}: no such file")
+    vec = (embed or embed_file)(os.fsdecode(path), mid)
+    exclude = {photo.id} if photo is not None else set()
+    return similar_to_vector(catalog, vec, k, model_id=mid, exclude=exclude)
+
+
+def embed_file(path: str, model_id: str) -> np.ndarray:
+    """The embedding of one file, decoded once with the model (no catalog involved)."""
+    from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.model.registry import ModelError
+
+    try:
+        model = MoodModel(model_id)
+    except ModelError as exc:
+        raise EmbeddingError(str(exc)) from None
+    for batch in model.predict_paths([path], batch_size=1):
+        for r in batch:
+            if r.error:
+                raise EmbeddingError(f"{path}: {r.error}")
+            vec = getattr(r, "embedding", None)
+            if vec is None:
+                raise EmbeddingError(f"{path} is not in the catalog and the model {model_id} computes no "
+                                     "embedding; scan its folder first")
+            return np.asarray(vec)
+    raise EmbeddingError(f"{path}: nothing decoded")
 
 
 def similar_to_vector(catalog: Catalog, vector: np.ndarray, k: int = 10, *, model_id: str | None = None,

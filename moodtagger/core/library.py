@@ -11,6 +11,8 @@
   :func:`~moodtagger.core.rows.sort_order`).
 * :meth:`Library.choose`, :meth:`accept`, :meth:`forget`, :meth:`clear`, :meth:`write` — the
   user's choices and writing them into the files (through the crash-safe journal).
+* :meth:`Library.similar` ("more like this"), :meth:`learn` and :meth:`reset_learning` — the
+  photos most like a selection (embeddings), and the personal model learnt from the choices.
 
 One error policy for :meth:`refresh`: a file that cannot be read is that file's error (data in
 the result, the run goes on); a stage that cannot run at all (exiftool missing or broken, no
@@ -39,8 +41,10 @@ from moodtagger.core.model.registry import ModelError, default_model_id
 from moodtagger.core.tools import ToolMissing
 
 if TYPE_CHECKING:
+    from moodtagger.core.embeddings import EmbeddingIndex, Similar
     from moodtagger.core.metadata.writer import FileResult, WriteSummary
     from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.model.personal import LearnSummary
     from moodtagger.core.model.service import PredictSummary
     from moodtagger.core.scanner import ScanSummary
 
@@ -107,12 +111,20 @@ class Scope:
 
 class Library:
     def __init__(self, catalog: Catalog, model_id: str | None = None):
-        """``model_id``: the mood model whose predictions count (default: the installed one)."""
+        """``model_id``: the mood model that decodes and predicts (default: the installed one)."""
         self.catalog = catalog
         # base_model_id decodes and predicts; model_id is the one whose predictions count (the
         # personal model on top of the base one after `learn`, computed from the embeddings)
+        self._chosen_model = model_id
         self.base_model_id = model_id if model_id is not None else current_model_id()
-        self.model_id = model_id if model_id is not None else current_model_id(catalog)
+        self.model_id = self._model_in_use()
+
+    def _model_in_use(self) -> str | None:
+        if self.base_model_id is None:
+            return None
+        from moodtagger.core.model.personal import model_in_use
+
+        return model_in_use(self.catalog, self.base_model_id)
 
     # -- refresh: scan -> keywords -> predict ---------------------------------------------------
     def refresh(
@@ -182,9 +194,8 @@ class Library:
         except ModelError as exc:  # no/broken model: the index is still saved
             out.predict_error = str(exc)
             return out
-        from moodtagger.core.model.personal import model_in_use
-
-        self.base_model_id, self.model_id = model_id, model_in_use(cat, model_id)
+        self.base_model_id = model_id
+        self.model_id = self._model_in_use()
         phase(PREDICTING)
         pred = out.predict = predict_pending(
             cat, model=model, batch_size=batch_size, progress=ev.progress, cancel=cancel,
@@ -208,7 +219,11 @@ class Library:
         ordered by ``sort = (key, descending)`` (None: by path). Missing photos only with
         ``include_missing`` (or a filter on the state 'missing')."""
         rows = self.rows(include_missing=include_missing or "missing" in flt.states)
-        rows = rows.take(R.filter_mask(rows, flt).nonzero()[0])
+        haystack = None
+        if flt.text.strip():
+            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.all_file_keywords().items()}
+            haystack = R.search_haystack(rows, keywords)
+        rows = rows.take(R.filter_mask(rows, flt, haystack=haystack).nonzero()[0])
         if sort is not None:
             rows = rows.take(R.sort_order(rows, *sort))
         return rows
@@ -264,6 +279,73 @@ class Library:
     def pending(self, ids: Sequence[int] | None = None) -> int:
         """How many choices (of ``ids``) are not yet in the files."""
         return len(self.catalog.pending_choices(ids))
+
+    # -- similar photos, learning from the user's choices ---------------------------------------
+    def similar(self, ids: Sequence[int], k: int = 10, *, index: EmbeddingIndex | None = None) -> list[Similar]:
+        """"More like this": the ``k`` photos most similar to any of ``ids`` (those left out),
+        most similar first (:func:`moodtagger.core.embeddings.similar_to_photos`). ``index``:
+        an :class:`~moodtagger.core.embeddings.EmbeddingIndex` the caller keeps between queries."""
+        from moodtagger.core import embeddings as E
+
+        if k < 1:
+            raise LibraryError("ask for at least one similar photo")
+        try:
+            return E.similar_to_photos(self.catalog, ids, k, model_id=self._chosen_model, index=index)
+        except E.EmbeddingError as exc:
+            raise LibraryError(str(exc)) from None
+
+    def embedding_index(self) -> EmbeddingIndex:
+        """The embeddings :meth:`similar` searches, loaded once for many queries."""
+        from moodtagger.core import embeddings as E
+
+        try:
+            return E.EmbeddingIndex.load(self.catalog, E.embedding_model_id(self.catalog, self._chosen_model))
+        except E.EmbeddingError as exc:
+            raise LibraryError(str(exc)) from None
+
+    def similar_to_path(self, path: str, k: int = 10, *, model_id: str | None = None) -> list[Similar]:
+        """``moodtagger similar PATH``: a catalogued photo by its stored embedding, any other
+        file decoded once (:func:`moodtagger.core.embeddings.similar_to_path`)."""
+        from moodtagger.core import embeddings as E
+
+        try:
+            return E.similar_to_path(self.catalog, path, k, model_id=model_id or self._chosen_model)
+        except E.EmbeddingError as exc:
+            raise LibraryError(str(exc)) from None
+
+    def learn(self, progress: ProgressFn | None = None) -> LearnSummary:
+        """Fit a personal model on the user's choices on top of the base model, make it the
+        model in use and re-predict every photo from the stored embeddings (no decoding);
+        :attr:`model_id` becomes the personal model's id. ``summary.changes``: how many
+        suggestions changed, from which mood to which."""
+        from moodtagger.core.model import personal
+
+        try:
+            summary = personal.learn(self.catalog, self._parent(), progress=progress)
+        except (personal.PersonalError, ModelError) as exc:
+            raise LibraryError(str(exc)) from None
+        self.model_id = self._model_in_use()
+        return summary
+
+    def reset_learning(self) -> LearnSummary:
+        """Back to the shipped model (``learn --reset``); :attr:`model_id` becomes the base id."""
+        from moodtagger.core.model import personal
+
+        try:
+            summary = personal.reset(self.catalog, self._parent())
+        except (personal.PersonalError, ModelError) as exc:
+            raise LibraryError(str(exc)) from None
+        self.model_id = self._model_in_use()
+        return summary
+
+    def learning(self) -> bool:
+        """Whether a personal model (``learn``) is in use."""
+        return self.model_id is not None and self.model_id != self.base_model_id
+
+    def _parent(self) -> str:
+        if self.base_model_id is None:
+            raise LibraryError("no mood model is installed; learning needs its predictions")
+        return self.base_model_id
 
     # -- files ---------------------------------------------------------------------------------
     def write(

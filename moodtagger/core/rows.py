@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -40,7 +40,9 @@ MISSING_STATE = 4  # only in rows loaded with include_missing (the CLI's `list -
 STATE_CODE = {"unconfirmed": UNCONFIRMED, "chosen": CHOSEN, "written": WRITTEN_STATE, "error": ERROR_STATE,
               "failed": ERROR_STATE, "missing": MISSING_STATE}
 DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
-SORT_KEYS = ("name", "date", "top", *MOODS)
+# name, file date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
+# disagreement (how much likelier the top suggestion is than the best chosen mood), a mood's probability
+SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
 
 def mood_bits(moods: Iterable[str]) -> int:
     bits = 0
@@ -147,18 +149,14 @@ class Rows:
 
 def load_rows(
     catalog: Catalog, model_id: str | None, *, ids: Sequence[int] | None = None,
-    after_id: int | None = None, since: float | None = None, upto_id: int | None = None,
-    include_missing: bool = False,
+    after_id: int | None = None, include_missing: bool = False,
 ) -> Rows:
-    """Rows for every photo that is not missing (or only ``ids`` / ids above ``after_id`` /
-    photos updated at or after ``since``, a ``time.time()``), in path order.
-
-    ``since`` is kept for the GUI pipeline until it uses :meth:`Library.refresh`, which
-    reports the changed ids instead of guessing them from timestamps."""
+    """Rows for every photo that is not missing (or only ``ids`` / ids above ``after_id``), in
+    path order. Which rows changed is never guessed from timestamps: :meth:`Library.refresh`
+    reports the ids it changed."""
     if ids is not None and len(ids) == 0:
         return Rows.empty()
-    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, since=since, upto_id=upto_id,
-                             include_missing=include_missing)
+    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, include_missing=include_missing)
     if not data:
         return Rows.empty()
     cols = list(zip(*data, strict=True))
@@ -192,14 +190,6 @@ def load_rows(
     )
 
 
-def missing_ids(catalog: Catalog) -> list[int]:
-    return catalog.missing_ids()
-
-
-def max_photo_id(catalog: Catalog) -> int:
-    return catalog.max_photo_id()
-
-
 # --------------------------------------------------------------------------------------------
 # The one filter and sort rule (CLI `list` and the GUI grid)
 # --------------------------------------------------------------------------------------------
@@ -213,8 +203,11 @@ class Filter:
     min_prob: float = 0.0  # of the top suggestion (with moods: of a matching top suggestion)
     states: frozenset[str] = frozenset()  # STATE_CODE names; empty: every state
     ambiguous_only: bool = False  # not chosen yet, and top-1 minus top-2 below ``margin``
-    root_id: int | None = None  # a library folder
+    root_id: int | None = None  # a library folder (by the catalog's root id)
+    root_path: str | None = None  # a library folder by path (also photos scanned before it was a root)
     margin: float = DEFAULT_MARGIN
+    text: str = ""  # search: every word in the path (folder, file name) or the file's keywords
+    only_ids: frozenset[int] | None = None  # only these photos (e.g. a selection on the mood map)
 
     def with_(self, **kw) -> Filter:
         return replace(self, **kw)
@@ -245,12 +238,26 @@ def derive(d: Rows) -> Derived:
     return Derived(has, top_idx, part[:, -1], part[:, -1] - part[:, -2], d.states())
 
 
-def filter_mask(d: Rows, flt: Filter, dv: Derived | None = None) -> np.ndarray:
-    """Which rows of ``d`` pass ``flt`` (vectorised); ``dv``: :func:`derive` of ``d`` if cached."""
+def search_haystack(d: Rows, keywords: Mapping[int, str] | None = None) -> list[str]:
+    """Per row what the search (``Filter.text``) looks at: the path (folder and file name) and
+    the keywords already in the file (``keywords``: photo id -> keywords joined), case-folded."""
+    kw = keywords or {}
+    return [f"{p}\n{kw.get(i, '')}".casefold() for p, i in zip(d.paths, d.ids.tolist(), strict=True)]
+
+
+def filter_mask(
+    d: Rows, flt: Filter, dv: Derived | None = None, *, haystack: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Which rows of ``d`` pass ``flt`` (vectorised); ``dv``: :func:`derive` of ``d`` if cached;
+    ``haystack``: :func:`search_haystack` of ``d`` (needed only for ``flt.text``; without it
+    the search looks at the paths only)."""
     dv = derive(d) if dv is None else dv
     mask = np.ones(len(d), bool)
     if flt.root_id is not None:
         mask &= d.root_ids == flt.root_id
+    if flt.root_path is not None:
+        prefix = flt.root_path.rstrip(os.sep) + os.sep
+        mask &= np.fromiter((p.startswith(prefix) for p in d.paths), bool, len(d))
     if flt.states:
         mask &= np.isin(dv.states, [STATE_CODE[s] for s in flt.states])
     chosen = d.choice_bits >= 0
@@ -264,12 +271,35 @@ def filter_mask(d: Rows, flt: Filter, dv: Derived | None = None) -> np.ndarray:
         mask &= by_choice | by_top
     elif flt.min_prob > 0:
         mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
+    if flt.only_ids is not None:
+        mask &= np.isin(d.ids, np.fromiter(flt.only_ids, np.int64, len(flt.only_ids)))
+    words = flt.text.casefold().split()
+    if words and mask.any():
+        hay = search_haystack(d) if haystack is None else haystack
+        rows = np.nonzero(mask)[0].tolist()
+        keep = [r for r in rows if all(w in hay[r] for w in words)]
+        mask[:] = False
+        mask[keep] = True
     return mask
 
 
-def sort_order(d: Rows, key: str, descending: bool = False) -> np.ndarray:
-    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS: name, date, top, or a mood's
-    probability; no prediction counts as -1); ties by name."""
+def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
+    """Per row: how much likelier the model finds its top mood than the best chosen (or
+    imported) one; 0 where they agree, -1 where nobody chose or there is no prediction."""
+    dv = derive(d) if dv is None else dv
+    out = np.full(len(d), -1.0)
+    chosen = (d.choice_bits >= 0) & dv.has_pred
+    if chosen.any():
+        bits = d.choice_bits.astype(np.int32)[:, None]
+        member = (bits & (1 << np.arange(len(MOODS)))[None, :]) != 0
+        best_chosen = np.where(member, np.nan_to_num(d.probs, nan=0.0), 0.0).max(axis=1)
+        out = np.where(chosen, np.maximum(dv.top_p - best_chosen, 0.0), out)
+    return out
+
+
+def sort_order(d: Rows, key: str, descending: bool = False, dv: Derived | None = None) -> np.ndarray:
+    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS; no prediction counts as -1, and
+    as least ambiguous); ties by name. ``dv``: :func:`derive` of ``d`` if cached."""
     if key not in SORT_KEYS:
         raise ValueError(f"unknown sort key {key!r}")
     n = len(d)
@@ -285,6 +315,11 @@ def sort_order(d: Rows, key: str, descending: bool = False) -> np.ndarray:
         primary = d.mtimes
     elif key == "top":
         primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
+    elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last
+        dv = derive(d) if dv is None else dv
+        primary = np.where(dv.has_pred, dv.gap, 2.0)
+    elif key == "disagreement":
+        primary = disagreement(d, dv)
     else:
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
     primary = -primary if descending else primary
@@ -293,12 +328,13 @@ def sort_order(d: Rows, key: str, descending: bool = False) -> np.ndarray:
 
 def restore_choice(
     catalog: Catalog, photo_id: int, moods: Sequence[str] | None, state: str = "pending",
-    error: str | None = None,
+    error: str | None = None, source: str = "user",
 ) -> None:
-    """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose."""
+    """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose;
+    ``source``: whose choice ('model': an accepted suggestion, which `learn` does not learn)."""
     if moods is None:
         catalog.forget_choice(photo_id)
         return
-    catalog.set_choice(photo_id, moods, source="user", state="pending")
+    catalog.set_choice(photo_id, moods, source=source, state="pending")
     if state != "pending" or error:
         catalog.mark_choice(photo_id, state, error)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.choices import suggested_mood
 from moodtagger.core.moods import MOODS, display_name
 from moodtagger.gui.photomodel import PhotoModel
 
@@ -19,18 +20,24 @@ ChoiceValue = tuple[tuple[str, ...] | None, str, str | None]  # (moods or None, 
 
 
 class SetChoicesCommand(QUndoCommand):
+    """``after`` made by ``source`` ('user'; 'model': accepted suggestions); undo restores
+    ``before`` with the sources it had (``before_sources``)."""
+
     def __init__(self, controller: ChoiceController, before: dict[int, ChoiceValue],
-                 after: dict[int, ChoiceValue], text: str):
+                 after: dict[int, ChoiceValue], text: str, *, source: str = "user",
+                 before_sources: dict[int, str] | None = None):
         super().__init__(text)
         self.controller = controller
         self.before = before
         self.after = after
+        self.source = source
+        self.before_sources = before_sources or {}
 
     def redo(self) -> None:
-        self.controller.apply(self.after)
+        self.controller.apply(self.after, {pid: self.source for pid in self.after})
 
     def undo(self) -> None:
-        self.controller.apply(self.before)
+        self.controller.apply(self.before, self.before_sources)
 
 
 class ChoiceController:
@@ -42,11 +49,13 @@ class ChoiceController:
         self.undo_stack = undo_stack
 
     # -- primitive -----------------------------------------------------------------------------
-    def apply(self, values: dict[int, ChoiceValue]) -> None:
+    def apply(self, values: dict[int, ChoiceValue], sources: dict[int, str] | None = None) -> None:
+        """Store ``values`` (whose choice each is: ``sources``, default 'user') and show them."""
         values = {pid: self._against_file(pid, v) for pid, v in values.items()}
+        sources = sources or {}
         with self.catalog.transaction():
             for pid, (moods, state, error) in values.items():
-                R.restore_choice(self.catalog, pid, moods, state, error)
+                R.restore_choice(self.catalog, pid, moods, state, error, source=sources.get(pid, "user"))
         self.model.set_choice_values(values)
 
     def _against_file(self, pid: int, value: ChoiceValue) -> ChoiceValue:
@@ -61,13 +70,14 @@ class ChoiceController:
             return (tuple(moods or ()), "pending", None)
         return value
 
-    def _push(self, after: dict[int, ChoiceValue], text: str) -> int:
+    def _push(self, after: dict[int, ChoiceValue], text: str, *, source: str = "user") -> int:
         before = {pid: self.model.choice_value(pid) for pid in after}
         after = {pid: v for pid, v in after.items() if v != before[pid]}
         if not after:
             return 0
         before = {pid: before[pid] for pid in after}
-        self.undo_stack.push(SetChoicesCommand(self, before, after, text))
+        self.undo_stack.push(SetChoicesCommand(self, before, after, text, source=source,
+                                               before_sources=self.catalog.choice_sources(before)))
         return len(after)
 
     def _known(self, ids: Iterable[int]) -> list[int]:
@@ -95,22 +105,20 @@ class ChoiceController:
                           f"Choose {', '.join(display_name(m) for m in chosen) or 'no mood'}")
 
     def accept_top(self, ids: Sequence[int], *, min_prob: float = 0.0, only_unconfirmed: bool = False) -> int:
-        """Choose each photo's top suggestion (photos without a prediction are skipped)."""
+        """Choose each photo's top suggestion with p >= ``min_prob``: the core's accept rule
+        (:func:`moodtagger.core.choices.suggested_mood`, as ``moodtagger accept``). Photos
+        without a prediction are skipped; a choice is replaced unless ``only_unconfirmed``."""
         after: dict[int, ChoiceValue] = {}
         rows = self.model.rows
         for pid in self._known(ids):
             r = self.model.row_of(pid)
             assert r is not None
-            pred = rows.prediction(r)
-            if pred is None:
-                continue
-            if only_unconfirmed and rows.choice_bits[r] >= 0:
-                continue
-            mood, p = pred.top
-            if p >= min_prob:
-                after[pid] = ((mood,), "pending", None)
+            suggestion = suggested_mood(rows.prediction(r), rows.choice(r), min_prob, replace=not only_unconfirmed)
+            if suggestion is not None:
+                after[pid] = ((suggestion[0],), "pending", None)
         label = "Accept suggestion" if min_prob <= 0 else f"Accept all at or above {min_prob:.0%}"
-        return self._push(after, f"{label} ({len(after)} photo{'s' * (len(after) != 1)})")
+        # an accepted suggestion is the model's word, not the user's taste: `learn` skips it
+        return self._push(after, f"{label} ({len(after)} photo{'s' * (len(after) != 1)})", source="model")
 
     def clear(self, ids: Sequence[int]) -> int:
         """Forget the user's choice (back to the model's suggestion only)."""

@@ -7,8 +7,10 @@ part of the rows: ``ThumbnailRole`` asks a loader for a missing one and returns 
 changes. Updates from workers (``merge``) emit ``dataChanged`` for just the rows and roles
 that changed.
 
-:class:`PhotoProxy` filters live (moods, minimum probability, state, ambiguous only, folder)
-with a mask computed in numpy once per model change. Sorting reorders the source model with
+:class:`PhotoProxy` filters live (moods, minimum probability, state, ambiguous only, folder,
+search, map selection) with a mask computed in numpy once per model change. Filter and order
+are the core's one rule (:func:`moodtagger.core.rows.filter_mask`, :func:`~moodtagger.core.rows.sort_order`),
+the same as ``moodtagger list``. Sorting reorders the source model with
 one numpy ``argsort`` and a ``layoutChanged`` (a Python ``lessThan`` would take seconds on
 100,000 rows); the proxy keeps the source order.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 import numpy as np
@@ -33,10 +34,10 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QImage
 
 from moodtagger.core import rows as R
-from moodtagger.core.moods import INDEX, MOODS, display_name
-from moodtagger.core.rows import Rows
+from moodtagger.core.moods import MOODS, display_name
+from moodtagger.core.rows import DEFAULT_MARGIN, SORT_KEYS, Filter, Rows
 
-DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
+__all__ = ["DEFAULT_MARGIN", "SORT_KEYS", "Filter", "PhotoModel", "PhotoProxy", "Roles"]
 
 
 class Roles(IntEnum):
@@ -50,15 +51,14 @@ class Roles(IntEnum):
     AmbiguousRole = Qt.ItemDataRole.UserRole + 8  # bool
     TopMoodRole = Qt.ItemDataRole.UserRole + 9  # (mood, probability) or None
     ValenceArousalRole = Qt.ItemDataRole.UserRole + 10  # (valence, arousal) or None
-    SortRole = Qt.ItemDataRole.UserRole + 11  # the value of the current sort key
-    IdentityRole = Qt.ItemDataRole.UserRole + 12
 
 
 SCORE_ROLES = [Roles.MoodScoresRole, Roles.TopMoodRole, Roles.AmbiguousRole, Roles.ValenceArousalRole,
-               Roles.SortRole, Roles.StateRole, Qt.ItemDataRole.ToolTipRole]
+               Roles.StateRole, Qt.ItemDataRole.ToolTipRole]
 CHOICE_ROLES = [Roles.ChoiceRole, Roles.StateRole, Roles.ErrorRole, Qt.ItemDataRole.ToolTipRole]
 
-SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
+# the order of a "more like this" result (PhotoModel.set_ranking): not in the sort menu until one is shown
+RANKING = "similarity"
 # keys whose natural order is ascending (the rest start descending: highest first)
 ASCENDING_KEYS = ("name", "ambiguity")
 
@@ -67,38 +67,6 @@ def sort_key_label(key: str) -> str:
     return {"name": "Name", "date": "Date", "top": "Top mood probability",
             "ambiguity": "Ambiguity (top-1 − top-2)",
             "disagreement": "Suggestion disagrees with choice"}.get(key) or display_name(key)
-
-
-@dataclass(frozen=True)
-class Filter:
-    moods: frozenset[str] = frozenset()  # any of these (chosen, or the top suggestion)
-    min_prob: float = 0.0  # of the matching mood (or of the top mood when no mood is selected)
-    states: frozenset[str] = frozenset()  # empty: every state
-    ambiguous_only: bool = False
-    root_id: int | None = None  # a library folder (by the catalog's root id)
-    root_path: str | None = None  # a library folder (by path: also photos scanned before it was a root)
-    margin: float = DEFAULT_MARGIN
-    text: str = ""  # every word in the file name, folder or the file's keywords
-    only_ids: frozenset[int] | None = None  # e.g. a selection made on the mood map
-
-    def with_(self, **kw) -> Filter:
-        return replace(self, **kw)
-
-    @property
-    def is_empty(self) -> bool:
-        return self == Filter(margin=self.margin)
-
-
-@dataclass
-class _Derived:
-    """Per-row values computed in numpy from the rows (recomputed when the rows change)."""
-
-    version: int = -1
-    has_pred: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    top_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    top_p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    gap: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    states: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
 
 
 class PhotoModel(QAbstractListModel):
@@ -114,12 +82,13 @@ class PhotoModel(QAbstractListModel):
         self._d = Rows.empty()
         self._row_of: dict[int, int] = {}
         self.version = 0  # bumped on every change of the rows (the proxy caches its mask by it)
-        self._derived = _Derived()
+        self._derived: tuple[int, R.Derived] = (-1, R.Derived())
         self.margin = margin
         self._thumbs: OrderedDict[int, QImage | None] = OrderedDict()
         self._thumb_wanted: set[int] = set()
         self.thumbnails_enabled = True
         self.sort_key = ("name", False)
+        self._ranking: dict[int, float] = {}  # photo id -> similarity ("more like this")
         self.keywords: dict[int, str] = {}  # photo id -> keywords already in the file (for search)
         self._haystack: tuple[int, list[str]] | None = None
 
@@ -132,9 +101,7 @@ class PhotoModel(QAbstractListModel):
         """Per row: folder, file name and keywords, case-folded (what the search box looks at)."""
         if self._haystack is None or self._haystack[0] != self.version:
             d = self._d
-            kw = self.keywords
-            self._haystack = (self.version, [f"{p}\n{kw.get(i, '')}".casefold()
-                                             for p, i in zip(d.paths, d.ids.tolist(), strict=True)])
+            self._haystack = (self.version, R.search_haystack(d, self.keywords))
         return self._haystack[1]
 
     # -- filling -----------------------------------------------------------------------------
@@ -223,9 +190,19 @@ class PhotoModel(QAbstractListModel):
             self.dataChanged.emit(self.index(start), self.index(stop - 1), [int(r) for r in roles])
 
     # -- sorting -----------------------------------------------------------------------------
+    def set_ranking(self, scores: dict[int, float] | None) -> None:
+        """The similarities of a "more like this" result, for the sort key ``RANKING``
+        (photos not in it come last); None drops them."""
+        self._ranking = dict(scores or {})
+        if self.sort_key[0] == RANKING:
+            self.resort()
+
+    def ranking(self, photo_id: int) -> float | None:
+        return self._ranking.get(photo_id)
+
     def sort_by(self, key: str, descending: bool = False) -> None:
         """Reorder rows by ``key`` (see SORT_KEYS); keeps selection through persistent indexes."""
-        if key not in SORT_KEYS:
+        if key not in SORT_KEYS and key != RANKING:
             raise ValueError(f"unknown sort key {key!r}")
         self.sort_key = (key, descending)
         self.layoutAboutToBeChanged.emit()
@@ -236,30 +213,12 @@ class PhotoModel(QAbstractListModel):
         self.sort_by(*self.sort_key)
 
     def _order(self, key: str, descending: bool) -> np.ndarray:
-        d = self._d
-        n = len(d)
-        if n == 0:
-            return np.zeros(0, np.int64)
-        names = np.array([os.path.basename(p).casefold() for p in d.paths]) if n else np.zeros(0)
-        name_rank = np.argsort(names, kind="stable")
-        if key == "name":
-            order = name_rank
-            return order[::-1].copy() if descending else order
-        rank = np.empty(n, np.int64)
-        rank[name_rank] = np.arange(n)
-        if key == "date":
-            primary = d.mtimes
-        elif key == "top":
-            primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
-        elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last
-            dv = self.derived()
-            primary = np.where(dv.has_pred, dv.gap, 2.0)
-        elif key == "disagreement":
-            primary = self.disagreement()
-        else:
-            primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
-        primary = -primary if descending else primary
-        return np.lexsort((rank, primary))
+        if key == RANKING:  # the core's "more like this" order (Library.similar), most similar first
+            d = self._d
+            primary = np.array([self._ranking.get(pid, -2.0) for pid in d.ids.tolist()], np.float64)
+            names = np.array([os.path.basename(p).casefold() for p in d.paths])
+            return np.lexsort((names, -primary if descending else primary))
+        return R.sort_order(self._d, key, descending, self.derived())
 
     def _apply_order(self, order: np.ndarray, *, notify: bool) -> None:
         if notify:
@@ -307,69 +266,16 @@ class PhotoModel(QAbstractListModel):
         return pid in self._thumbs and self._thumbs[pid] is None
 
     # -- derived columns -----------------------------------------------------------------------
-    def derived(self) -> _Derived:
-        if self._derived.version != self.version:
-            d = self._d
-            has = ~np.isnan(d.probs[:, 0]) if len(d) else np.zeros(0, bool)
-            filled = np.where(np.isnan(d.probs), -1.0, d.probs)
-            if len(d):
-                top_idx = np.argmax(filled, axis=1)
-                part = np.sort(filled, axis=1)
-                top_p, gap = part[:, -1], part[:, -1] - part[:, -2]
-            else:
-                top_idx, top_p, gap = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
-            self._derived = _Derived(self.version, has, top_idx, top_p, gap, d.states())
-        return self._derived
+    def derived(self) -> R.Derived:
+        """:func:`moodtagger.core.rows.derive` of the rows, cached while they do not change."""
+        if self._derived[0] != self.version:
+            self._derived = (self.version, R.derive(self._d))
+        return self._derived[1]
 
     def filter_mask(self, flt: Filter) -> np.ndarray:
-        """Which rows pass ``flt`` (vectorised)."""
-        d = self._d
-        dv = self.derived()
-        n = len(d)
-        mask = np.ones(n, bool)
-        if flt.root_id is not None:
-            mask &= d.root_ids == flt.root_id
-        if flt.root_path is not None:
-            prefix = flt.root_path.rstrip(os.sep) + os.sep
-            mask &= np.fromiter((p.startswith(prefix) for p in d.paths), bool, len(d))
-        if flt.states:
-            codes = [R.STATES.index(s) for s in flt.states]
-            mask &= np.isin(dv.states, codes)
-        if flt.ambiguous_only:
-            mask &= dv.has_pred & (dv.gap < flt.margin) & (d.choice_bits < 0)
-        chosen = d.choice_bits >= 0
-        if flt.moods:
-            sel = R.mood_bits(flt.moods)
-            by_choice = chosen & ((d.choice_bits.astype(np.int32) & sel) != 0)
-            sel_idx = np.array([INDEX[m] for m in flt.moods])
-            by_top = (~chosen) & dv.has_pred & np.isin(dv.top_idx, sel_idx) & (dv.top_p >= flt.min_prob)
-            mask &= by_choice | by_top
-        elif flt.min_prob > 0:
-            mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
-        if flt.only_ids is not None:
-            mask &= np.isin(d.ids, np.fromiter(flt.only_ids, np.int64, len(flt.only_ids)))
-        words = flt.text.casefold().split()
-        if words and mask.any():
-            hay = self.haystack()
-            rows = np.nonzero(mask)[0].tolist()
-            keep = [r for r in rows if all(w in hay[r] for w in words)]
-            mask[:] = False
-            mask[keep] = True
-        return mask
-
-    def disagreement(self) -> np.ndarray:
-        """Per row: how much more likely the model finds its top mood than the best chosen (or
-        imported) one; 0 where they agree, -1 where nobody chose or there is no prediction."""
-        d = self._d
-        dv = self.derived()
-        out = np.full(len(d), -1.0)
-        chosen = (d.choice_bits >= 0) & dv.has_pred
-        if chosen.any():
-            bits = d.choice_bits.astype(np.int32)[:, None]
-            member = (bits & (1 << np.arange(len(MOODS)))[None, :]) != 0
-            best_chosen = np.where(member, np.nan_to_num(d.probs, nan=0.0), 0.0).max(axis=1)
-            out = np.where(chosen, np.maximum(dv.top_p - best_chosen, 0.0), out)
-        return out
+        """Which rows pass ``flt``: the core's one filter rule (:func:`moodtagger.core.rows.filter_mask`)."""
+        haystack = self.haystack() if flt.text.strip() else None
+        return R.filter_mask(self._d, flt, self.derived(), haystack=haystack)
 
     def is_ambiguous(self, row: int) -> bool:
         dv = self.derived()
@@ -431,21 +337,6 @@ class PhotoModel(QAbstractListModel):
             return None if np.isnan(v) or np.isnan(a) else (v, a)
         if role == Roles.PathRole:
             return d.paths[row]
-        if role == Roles.IdentityRole:
-            return d.identities[row]
-        if role == Roles.SortRole:
-            key = self.sort_key[0]
-            if key == "name":
-                return d.name(row).casefold()
-            if key == "date":
-                return float(d.mtimes[row])
-            if key == "top":
-                return float(self.derived().top_p[row])
-            if key == "ambiguity":
-                return float(self.derived().gap[row])
-            if key == "disagreement":
-                return float(self.disagreement()[row])
-            return float(np.nan_to_num(d.probs[row, INDEX[key]], nan=-1.0))
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row)
         return None

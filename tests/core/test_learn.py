@@ -278,3 +278,83 @@ def test_personal_model_keeps_unrelated_photos_near_the_prior() -> None:
     assert np.abs(got - p_far).max() < 0.15
     near = model.predict(rng.dirichlet(np.ones(8), 4), lab + 0.01)  # near-duplicates follow
     assert (near.argmax(1) == [0, 1, 2, 3]).all()
+
+
+# -- the Library facade both front ends call ------------------------------------------------------
+
+
+def test_library_similar_to_a_selection_finds_each_scenes_bursts(lib) -> None:
+    """"More like this" on two photos of different scenes: both scenes' near-duplicates come
+    first, the selection itself is left out, the most similar first."""
+    from moodtagger.core.library import Library, LibraryError
+
+    folder, db = lib
+    with Catalog(db) as cat:
+        library = Library(cat)
+        ids = [cat.photo_by_path(folder / f"{name}.jpg").id for name in BURSTS]
+        hits = library.similar(ids, 4)
+        assert {Path(h.path).name for h in hits} == {f"{n}-{v}.jpg" for n in BURSTS for v in ("crop", "bright")}
+        assert not set(ids) & {h.photo_id for h in hits}
+        sims = [h.similarity for h in hits]
+        assert sims == sorted(sims, reverse=True)
+        # one photo: the CLI's answer; with a kept index: the same answer
+        one = library.similar(ids[:1], 5)
+        assert [h.photo_id for h in one] == [h.photo_id for h in library.similar(ids[:1], 5,
+                                                                              index=library.embedding_index())]
+        from moodtagger.core.embeddings import similar
+
+        assert [h.photo_id for h in one] == [h.photo_id for h in similar(cat, ids[0], 5)]
+        cat.conn.execute("DELETE FROM embeddings")
+        with pytest.raises(LibraryError, match="no embedding"):
+            library.similar(ids[:1], 5)
+
+
+def test_library_learn_and_reset_switch_the_model_in_use(lib, capsys) -> None:
+    from moodtagger.core.library import Library
+
+    folder, db = lib
+    assert main(["choose", "-q", "--mood", "fear", "--catalog", db, str(folder / "n0.jpg")]) == 0
+    with Catalog(db) as cat:
+        library = Library(cat)
+        base = library.model_id
+        assert base == registry.default_model_id() and not library.learning()
+        summary = library.learn()
+        assert library.model_id == summary.model_id != base and library.learning()
+        assert Library(cat).model_id == summary.model_id  # the next session shows it too
+        tops = {Path(library.rows().paths[i]).name: MOODS[int(np.nanargmax(p))]
+                for i, p in enumerate(library.rows().probs)}
+        assert tops["n0.jpg"] == "fear"
+        assert sum(summary.changed_to().values()) == summary.changed >= 1
+        back = library.reset_learning()
+        assert library.model_id == base == back.model_id and not library.learning()
+        assert back.changed == summary.changed
+
+
+def test_refresh_streams_the_personal_suggestions_batch_by_batch(lib, make_image) -> None:
+    """After `learn`, a scan's new photos show the personal model's suggestion in every batch
+    the refresh reports, not the shipped one's, and never an empty one."""
+    from moodtagger.core.library import PREDICTING, Library, RefreshEvents
+
+    folder, db = lib
+    assert main(["choose", "-q", "--mood", "fear", "--catalog", db, str(folder / "n0.jpg")]) == 0
+    more = Path(db).parent / "more"
+    for i in range(3):
+        make_image(f"late{i}.jpg", root=more, size=(320, 240), seed=20 + i)
+    with Catalog(db) as cat:
+        library = Library(cat)
+        library.learn()
+        seen: list[tuple[str, np.ndarray]] = []
+        phase = [""]
+
+        def changed(ids: list[int]) -> None:
+            if phase[0] == PREDICTING:
+                rows = library.rows(ids)
+                seen.append((library.model_id, rows.probs.copy()))
+
+        events = RefreshEvents(phase=lambda p: phase.__setitem__(0, p), changed=changed)
+        res = library.refresh([str(more)], device="cpu", batch_size=1, events=events)
+        assert res.predict is not None and res.predict.predicted == 3
+        assert len(seen) == 3
+        for model_id, probs in seen:
+            assert model_id.startswith("personal-")
+            assert not np.isnan(probs).any()

@@ -1,7 +1,7 @@
 """Issue 13 item 1: `moodtagger list --mood M --min P` and the grid's filter show the same photos,
 and `list --sort` orders them as the grid does (real catalog, real files, the GUI model without
-a window). Today PhotoModel still has its own copy of the rule; once it calls
-core.rows.filter_mask / sort_order this test keeps them from drifting apart again."""
+a window). PhotoModel calls core.rows.filter_mask / sort_order; this test keeps the two front
+ends from drifting apart again."""
 
 from __future__ import annotations
 

@@ -123,10 +123,10 @@ def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window)
     assert ids == set(rows.ids[inside].tolist()) and 50 < len(ids) < 100_000
     assert set(win.selected_ids()) == ids
     # ... or filters the grid
-    win.map_target.setCurrentIndex(win.map_target.findData("filter"))
+    win.map_page.target.setCurrentIndex(win.map_page.target.findData("filter"))
     m.selected.emit(np.array(sorted(ids)[:10]))
-    assert win.proxy.rowCount() == 10 and win.map_filter_button.isVisible()
-    win.map_filter_button.click()
+    assert win.proxy.rowCount() == 10 and win.filters.only_button.isVisible()
+    win.filters.only_button.click()
     assert win.proxy.rowCount() == 100_000
 
 
@@ -198,7 +198,7 @@ def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
     win = open_scanned(qtbot, make_window, photo_folder)
     ids = [i.data(Roles.PhotoIdRole) for i in proxy_rows(win)]
     win.choices.set_moods(ids[:3], ["awe"])
-    win.search.setText(win.proxy.index(0, 0).data())  # only the first photo is shown
+    win.filters.search.setText(win.proxy.index(0, 0).data())  # only the first photo is shown
     qtbot.waitUntil(lambda: win.proxy.rowCount() == 1)
     assert win.shown_pending_ids() == [ids[0]]
     dlg = win.write_dialog_open()
@@ -211,7 +211,7 @@ def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
     # accepting everything above a threshold also stays inside what is shown
     n = win.accept_all_above(0.0)
     assert n == 0  # the one shown photo is chosen already
-    win.search.clear()
+    win.filters.search.clear()
     qtbot.waitUntil(lambda: win.proxy.rowCount() == 6)
 
 
@@ -222,7 +222,7 @@ def test_menu_bar_lists_the_keyboard_shortcuts(qtbot, make_window):
     assert titles == ["File", "Edit", "View", "Help"]
     help_texts = [a.text() for a in win.menus["Help"].actions()]
     assert "Keyboard shortcuts" in help_texts
-    win.act_shortcuts.trigger()
+    win.acts.shortcuts.trigger()
     table = win.shortcuts.table
     rows = {table.topLevelItem(i).text(0): table.topLevelItem(i).text(1) for i in range(table.topLevelItemCount())}
     assert "1 … 8" in rows and "Enter" in rows and "Space" in rows

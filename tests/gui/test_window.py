@@ -61,17 +61,17 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert all(i.data(Roles.MoodScoresRole) is not None for i in proxy_rows(win))
     qtbot.waitUntil(lambda: all(i.data(Roles.ThumbnailRole) is not None for i in proxy_rows(win)), timeout=20_000)
     assert bar_pixels(win) > 50
-    assert "6 photos" in win.count_label.text()
+    assert "6 photos" in win.filters.count_label.text()
     assert win.roots.count() == 2  # "All folders" + the folder
 
     # filter by the top mood of the first photo: only photos with that top mood stay
     first = proxy_rows(win)[0]
     mood = first.data(Roles.TopMoodRole)[0]
     expected = {i.data(Roles.PhotoIdRole) for i in proxy_rows(win) if i.data(Roles.TopMoodRole)[0] == mood}
-    qtbot.mouseClick(win.mood_buttons[mood], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(win.filters.mood_buttons[mood], Qt.MouseButton.LeftButton)
     shown = {i.data(Roles.PhotoIdRole) for i in proxy_rows(win)}
     assert shown == expected and len(shown) < 6 or len(expected) == 6
-    qtbot.mouseClick(win.mood_buttons[mood], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(win.filters.mood_buttons[mood], Qt.MouseButton.LeftButton)
     assert win.proxy.rowCount() == 6
 
     # keyboard: select the first photo, press the key of a mood that is not its top one
@@ -98,9 +98,9 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert win.grid.currentIndex().row() == 2
 
     # the state filter shows the two chosen photos
-    win.state_combo.setCurrentIndex(win.state_combo.findData("chosen"))
+    win.filters.state_combo.setCurrentIndex(win.filters.state_combo.findData("chosen"))
     assert {i.data(Roles.PhotoIdRole) for i in proxy_rows(win)} == {pid, pid2}
-    win.state_combo.setCurrentIndex(0)
+    win.filters.state_combo.setCurrentIndex(0)
 
     assert metadata_available() and shutil.which("exiftool"), "writing needs exiftool (bootstrap installs it)"
 
@@ -156,7 +156,7 @@ def test_unreadable_file_is_shown_not_raised(qtbot, make_window, photo_folder):
     with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS) as finished:
         win.open_folder(str(photo_folder))
     assert len(finished.args[0].errors) == 1
-    win.state_combo.setCurrentIndex(win.state_combo.findData("error"))
+    win.filters.state_combo.setCurrentIndex(win.filters.state_combo.findData("error"))
     rows = proxy_rows(win)
     assert [i.data() for i in rows] == ["broken.jpg"]
     assert rows[0].data(Roles.ErrorRole)

@@ -29,7 +29,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,14 +321,18 @@ def reset(catalog: Catalog, parent_id: str | None = None) -> LearnSummary:
     return summary
 
 
-def refresh(catalog: Catalog, parent_id: str) -> int:
+def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = None) -> int:
     """Predict, with the personal model in use for ``parent_id`` (if any), every photo that has
-    a current parent prediction but no current personal one (after a scan). A photo without an
-    embedding gets the parent's prediction unchanged. Returns how many were predicted."""
+    a current parent prediction but no current personal one (after a scan); ``photo_ids``: just
+    these (a batch the parent has just predicted). A photo without an embedding gets the
+    parent's prediction unchanged. Returns how many were predicted."""
     mid = catalog.model_in_use(parent_id)
     if mid is None:
         return 0
-    todo = [p.id for p in catalog.photos_needing_prediction(mid)]
+    if photo_ids is not None:
+        todo = [int(i) for i in photo_ids]
+    else:
+        todo = [p.id for p in catalog.photos_needing_prediction(mid)]
     if not todo:
         return 0
     try:

@@ -68,6 +68,9 @@ def predict_pending(
                     if r.prediction is not None and (e := getattr(r, "embedding", None)) is not None]
             if embs:
                 catalog.save_embeddings(model.model_id, embs)  # type: ignore[arg-type]
+            # the personal model in use (`moodtagger learn`) follows batch by batch, so a front
+            # end shows the suggestions that count as each batch lands
+            _refresh_personal(catalog, model.model_id, [key for key, _ in good])  # type: ignore[misc]
         if bad:
             catalog.mark_unreadable((cast(int, key), err) for key, _, err in bad)
         summary.predicted += len(good)
@@ -81,9 +84,10 @@ def predict_pending(
     return summary
 
 
-def _refresh_personal(catalog: Catalog, model_id: str) -> None:
+def _refresh_personal(catalog: Catalog, model_id: str, photo_ids: list[int] | None = None) -> None:
     """A personal model learnt on top of ``model_id`` (``moodtagger learn``) predicts the photos
-    just predicted, from their stored embeddings (no decoding)."""
+    just predicted (``photo_ids``; None: every photo it has not predicted yet), from their
+    stored embeddings (no decoding)."""
     from moodtagger.core.model import personal
 
-    personal.refresh(catalog, model_id)
+    personal.refresh(catalog, model_id, photo_ids)

@@ -1,0 +1,56 @@
+"""Issue 13 item 1: the window's library lane is the core's ``Library.refresh`` (the call behind
+``moodtagger scan``), and the grid still fills while it runs: new photos appear during the scan,
+predictions batch by batch. Real photos, the real model, a real catalog."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from moodtagger.core.library import RefreshResult
+from moodtagger.gui.photomodel import Roles
+
+N = 48
+TIMEOUT_MS = 180_000
+
+
+def test_scan_streams_new_photos_and_predictions_batch_by_batch(qtbot, make_window, imagenet_sample, tmp_path,
+                                                                monkeypatch):
+    from moodtagger.core import scanner
+
+    # the scan commits (and the grid shows) new photos every STORE_INTERVAL seconds; this small
+    # library scans in a fraction of that, so here every photo is its own batch
+    monkeypatch.setattr(scanner, "STORE_INTERVAL", 0.0)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in sorted(os.listdir(imagenet_sample))[:N]:
+        shutil.copyfile(imagenet_sample / n, folder / n)
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
+
+    inserts: list[int] = []  # rows in the grid after each insert, while the lane works (before any mood)
+    scored: list[int] = []  # photos with mood bars after each batch of predictions
+
+    def on_insert(*_a) -> None:
+        if win.library_jobs.busy and not scored:
+            inserts.append(win.model.rowCount())
+
+    def on_changed(_top, _bottom, roles=()) -> None:
+        if int(Roles.MoodScoresRole) in roles and win.library_jobs.busy:
+            scored.append(sum(win.model.index(r, 0).data(Roles.MoodScoresRole) is not None
+                              for r in range(win.model.rowCount())))
+
+    win.model.rowsInserted.connect(on_insert)
+    win.model.dataChanged.connect(on_changed)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS) as finished:
+        win.open_folder(str(folder))
+    result = finished.args[0]
+    assert isinstance(result, RefreshResult)  # the core's answer, as `moodtagger scan` gets it
+    assert result.scan.new == N and result.predict.predicted == N and not result.errors
+
+    # the photos appeared while the scan ran, batch by batch, before any mood
+    assert len(inserts) >= 2 and inserts[0] < N and inserts[-1] == N, inserts
+    assert any(0 < n < N for n in scored), scored  # predictions arrived batch by batch
+    assert win.model.rowCount() == N
+    assert all(win.model.index(r, 0).data(Roles.MoodScoresRole) is not None for r in range(N))
+    assert "48 new" in win.status_label.text() and "moods predicted for 48" in win.status_label.text()
