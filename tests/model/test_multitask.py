@@ -140,15 +140,16 @@ def test_expected_calibration_error() -> None:
     assert mt.ece(np.full(1000, 0.9), np.zeros(1000, bool)) == pytest.approx(0.9)
 
 
-def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip() -> None:
+@pytest.mark.parametrize("mlp_pca", [True, False])
+def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(mlp_pca: bool) -> None:
     """v2 with an MLP mood head (ensemble): the inference module, after save/load through a plain
     state dict into a fresh ``V2Head(in_dim)`` (what the registry does), gives the numpy training
     path's probabilities, and the output stays coherent (positive share = P(pos))."""
     split, _, _ = _toy_split(seed=2)
-    cfg = mt.V2Config(mlp_hidden=16, mlp_members=3, mlp_mix=(0.5,), mlp_epochs=20, pca_dim=12)
+    cfg = mt.V2Config(mlp_hidden=16, mlp_members=3, mlp_mix=(0.5,), mlp_epochs=20, pca_dim=12, mlp_pca=mlp_pca)
     p = mt.fit_v2(split, cfg, lam_pol=1.0, lam_mood=0.1, va_alpha=10.0, mlp_mix=0.5)
     p.t_pol, p.t_mood = 1.3, 0.7
-    assert p.mlp is not None and p.mlp.w1.shape == (3, 12, 16)
+    assert p.mlp is not None and p.mlp.w1.shape == (3, 12 if mlp_pca else 20, 16)
     head = mt.V2Head.from_params(p)
     state = {k: v.clone() for k, v in head.state_dict().items()}
     fresh = mt.V2Head(split.ap_x.shape[-1])

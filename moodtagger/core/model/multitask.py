@@ -71,6 +71,11 @@ class V2Config:
     mlp_weight_decay: float = 1e-2
     mlp_dropout: float = 0.5
     mlp_full_view: bool = True  # the whole-frame view as extra training rows of the MLP
+    mlp_e6_weight: float | None = None  # Emotion6 negatives in the MLP's rows (None: e6_mood_weight)
+    # MLP input: the principal components whitened one by one (True), or all divided by one
+    # common scale (False: keeps the standardised descriptor's geometry, as v1's MLP saw it)
+    mlp_whiten: bool = False
+    mlp_pca: bool = True  # False: the MLP sees the whole standardised descriptor (v1's MLP input)
 
     @property
     def train_views(self) -> tuple[int, ...]:
@@ -276,14 +281,14 @@ class MLPParams:
     """Ensemble of one-hidden-layer MLPs on the standardised descriptor z: every member sees
     ``z @ proj`` (the training part's principal axes, whitened), mean of the members' logits."""
 
-    proj: np.ndarray  # (d, r)
+    proj: np.ndarray | None  # (d, r); None: the members see z itself
     w1: np.ndarray  # (members, r, h)
     b1: np.ndarray  # (members, h)
     w2: np.ndarray  # (members, h, 8)
     b2: np.ndarray  # (members, 8)
 
     def logits(self, z: np.ndarray) -> np.ndarray:
-        u = z @ self.proj
+        u = z if self.proj is None else z @ self.proj
         h = _gelu(np.einsum("nr,erh->enh", u, self.w1) + self.b1[:, None])
         return (np.einsum("enh,ehk->enk", h, self.w2) + self.b2[:, None]).mean(0)
 
@@ -345,13 +350,17 @@ def projection(s: Split, cfg: V2Config) -> Projection:
 
 def fit_mlp(s: Split, cfg: V2Config, proj: Projection, seed: int = 0) -> MLPParams:
     """The MLP mood head (``cfg.mlp_members`` seeds) on the mood head's rows (ArtPhoto
-    class-balanced + Emotion6 negative vote shares), in the whitened principal components.
-    Full-batch-ish AdamW, fixed recipe (v1's: 60 epochs, lr 1e-3, dropout 0.5 / 0.25)."""
+    class-balanced + Emotion6 negative vote shares), in the training part's principal components.
+    Mini-batch AdamW, fixed recipe (v1's: 60 epochs, lr 1e-3, dropout 0.5 / 0.25)."""
     views = (0, 1) if cfg.mlp_full_view else cfg.train_views
-    xm, tm, wm = mood_rows(s, views, cfg.e6_mood_weight)
-    u = proj(xm)
-    scale = u.std(0).clip(1e-4)
-    u = torch.from_numpy((u / scale).astype(np.float32))
+    e6w = cfg.e6_mood_weight if cfg.mlp_e6_weight is None else cfg.mlp_e6_weight
+    xm, tm, wm = mood_rows(s, views, e6w)
+    if cfg.mlp_pca:
+        u = proj(xm)
+        scale = u.std(0).clip(1e-4) if cfg.mlp_whiten else np.full(u.shape[1], np.sqrt(u.var(0).mean()), np.float32)
+        u = torch.from_numpy((u / scale).astype(np.float32))
+    else:
+        u = torch.from_numpy(((xm - proj.mu) / proj.sigma).astype(np.float32))
     target = torch.from_numpy(tm.astype(np.float32))
     w = torch.from_numpy((wm / wm.mean()).astype(np.float32))
     r, k, hdim = u.shape[1], target.shape[1], cfg.mlp_hidden
@@ -377,7 +386,7 @@ def fit_mlp(s: Split, cfg: V2Config, proj: Projection, seed: int = 0) -> MLPPara
         w2.append(l2.weight.detach().numpy().T)
         b2.append(l2.bias.detach().numpy())
     f = np.float32
-    return MLPParams((proj.axes / scale).astype(f), np.stack(w1).astype(f), np.stack(b1).astype(f),
+    return MLPParams((proj.axes / scale).astype(f) if cfg.mlp_pca else None, np.stack(w1).astype(f), np.stack(b1).astype(f),
                      np.stack(w2).astype(f), np.stack(b2).astype(f))
 
 
@@ -664,7 +673,8 @@ class V2Head(nn.Module):
         self.register_buffer("t_pol", torch.ones(()))
         self.register_buffer("t_mood", torch.ones(()))
         self.register_buffer("pos_mask", torch.tensor([i in POS_IDX for i in range(len(MOODS))]))
-        # optional MLP mood head (empty = linear only; a state dict that has one sizes these)
+        # optional MLP mood head (empty = linear only; a state dict that has one sizes these;
+        # mlp_proj (in_dim, 0): the members see the standardised descriptor itself)
         self.register_buffer("mlp_mix", torch.zeros(()))
         self.register_buffer("mlp_proj", torch.zeros(in_dim, 0))
         self.register_buffer("mlp_w1", torch.zeros(0, 0, 0))
@@ -697,7 +707,8 @@ class V2Head(nn.Module):
             h.t_mood.fill_(p.t_mood)
             if p.mlp is not None and p.mlp_mix > 0:
                 h.mlp_mix.fill_(p.mlp_mix)
-                for name, arr in zip(cls._MLP_BUFFERS, (p.mlp.proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2),
+                proj = p.mlp.proj if p.mlp.proj is not None else np.zeros((len(p.mu), 0))
+                for name, arr in zip(cls._MLP_BUFFERS, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2),
                                      strict=True):
                     h._buffers[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
         return h.eval()
@@ -710,7 +721,7 @@ class V2Head(nn.Module):
         logp_neg = nn.functional.logsigmoid(-pol)[:, None]
         ml = z @ self.w_mood + self.b_mood
         if self.mlp_w1.shape[0] > 0:  # static at export: the MLP members' mean logits
-            u = z @ self.mlp_proj
+            u = z @ self.mlp_proj if self.mlp_proj.shape[1] > 0 else z
             h = nn.functional.gelu(torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1))
             mlp = (torch.matmul(h, self.mlp_w2) + self.mlp_b2.unsqueeze(1)).mean(0)
             ml = (1 - self.mlp_mix) * ml + self.mlp_mix * mlp
