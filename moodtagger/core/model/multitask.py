@@ -681,6 +681,7 @@ class V2Head(nn.Module):
         self.register_buffer("mlp_b1", torch.zeros(0, 0))
         self.register_buffer("mlp_w2", torch.zeros(0, 0, len(MOODS)))
         self.register_buffer("mlp_b2", torch.zeros(0, len(MOODS)))
+        self.has_mlp = False  # a plain bool (not a tensor test), so ONNX tracing sees a constant
 
     _MLP_BUFFERS = ("mlp_proj", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2")
 
@@ -694,6 +695,7 @@ class V2Head(nn.Module):
             else:
                 state_dict[key] = self._buffers[name]
         state_dict.setdefault(prefix + "mlp_mix", self.mlp_mix)
+        self.has_mlp = int(state_dict[prefix + "mlp_w1"].shape[0]) > 0
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
 
@@ -711,6 +713,7 @@ class V2Head(nn.Module):
                 for name, arr in zip(cls._MLP_BUFFERS, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2),
                                      strict=True):
                     h._buffers[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+                h.has_mlp = True
         return h.eval()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -720,8 +723,8 @@ class V2Head(nn.Module):
         logp_pos = nn.functional.logsigmoid(pol)[:, None]
         logp_neg = nn.functional.logsigmoid(-pol)[:, None]
         ml = z @ self.w_mood + self.b_mood
-        if self.mlp_w1.shape[0] > 0:  # static at export: the MLP members' mean logits
-            u = z @ self.mlp_proj if self.mlp_proj.shape[1] > 0 else z
+        if self.has_mlp:  # the MLP members' mean logits
+            u = z @ self.mlp_proj if int(self.mlp_proj.shape[1]) > 0 else z
             h = nn.functional.gelu(torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1))
             mlp = (torch.matmul(h, self.mlp_w2) + self.mlp_b2.unsqueeze(1)).mean(0)
             ml = (1 - self.mlp_mix) * ml + self.mlp_mix * mlp
