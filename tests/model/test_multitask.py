@@ -138,3 +138,44 @@ def test_expected_calibration_error() -> None:
     calibrated = rng.uniform(size=conf.size) < conf
     assert mt.ece(conf, calibrated) < 0.02
     assert mt.ece(np.full(1000, 0.9), np.zeros(1000, bool)) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("mlp_pca", [True, False])
+def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(mlp_pca: bool) -> None:
+    """v2 with an MLP mood head (ensemble): the inference module, after save/load through a plain
+    state dict into a fresh ``V2Head(in_dim)`` (what the registry does), gives the numpy training
+    path's probabilities, and the output stays coherent (positive share = P(pos))."""
+    split, _, _ = _toy_split(seed=2)
+    cfg = mt.V2Config(mlp_hidden=16, mlp_members=3, mlp_mix=(0.5,), mlp_epochs=20, pca_dim=12, mlp_pca=mlp_pca)
+    p = mt.fit_v2(split, cfg, lam_pol=1.0, lam_mood=0.1, va_alpha=10.0, mlp_mix=0.5)
+    p.t_pol, p.t_mood = 1.3, 0.7
+    assert p.mlp is not None and p.mlp.w1.shape == (3, 12 if mlp_pca else 20, 16)
+    head = mt.V2Head.from_params(p)
+    state = {k: v.clone() for k, v in head.state_dict().items()}
+    fresh = mt.V2Head(split.ap_x.shape[-1])
+    fresh.load_state_dict(state)
+    x = split.ap_x[:, 0]
+    with torch.no_grad():
+        logp, va = fresh(torch.from_numpy(x))
+    probs = torch.softmax(logp, 1).numpy()
+    pol_logit, mood_logits, va_np = p.logits(x)
+    np_probs, p_pos = mt.combine(pol_logit, mood_logits, p.t_pol, p.t_mood)
+    assert np.allclose(probs, np_probs, atol=1e-5)
+    assert np.allclose(probs[:, mt.POS_IDX].sum(1), p_pos, atol=1e-5)
+    assert np.allclose(va.numpy(), va_np, atol=1e-4)
+    # the MLP really contributes: dropping it changes the moods
+    lin = mt.V2Head(split.ap_x.shape[-1])
+    lin.load_state_dict({k: v for k, v in state.items() if not k.startswith("mlp")})
+    with torch.no_grad():
+        assert not torch.allclose(lin(torch.from_numpy(x))[0], logp, atol=1e-3)
+
+
+def test_nested_cv_with_an_mlp_mood_head_chooses_its_mix_inside_training() -> None:
+    split, ap_groups, tw_groups = _toy_split()
+    data = mt.AllData(split, ap_groups, tw_groups)
+    cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2), mlp_hidden=16, mlp_epochs=30,
+                      mlp_mix=(0.0, 1.0))
+    m, raw = mt.nested_cv(data, cfg, seed=0, k=3)
+    assert all(c.get("mlp_mix", 0.0) in cfg.mlp_mix for c in raw["chosen"])
+    assert m["ap_macro_f1"] > 0.6
+    assert np.allclose(raw["ap_probs"].sum(1), 1)

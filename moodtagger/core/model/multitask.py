@@ -61,6 +61,21 @@ class V2Config:
     # photos (Twitter) get half, the two others a quarter each (so Emotion6's 1,980 photos do not
     # drown ArtPhoto's 646). None: one per photo.
     pol_shares: tuple[float, float, float] | None = (0.5, 1.0, 0.5)
+    # optional MLP mood head (within-polarity part used, like the linear one): hidden units (0 =
+    # linear only), ensemble members (seeds), and the weight(s) of its logits against the linear
+    # head's; several weights -> chosen by the inner CV (class-weighted log-loss)
+    mlp_hidden: int = 0
+    mlp_members: int = 1
+    mlp_mix: tuple[float, ...] = (1.0,)
+    mlp_epochs: int = 60
+    mlp_weight_decay: float = 1e-2
+    mlp_dropout: float = 0.5
+    mlp_full_view: bool = True  # the whole-frame view as extra training rows of the MLP
+    mlp_e6_weight: float | None = None  # Emotion6 negatives in the MLP's rows (None: e6_mood_weight)
+    # MLP input: the principal components whitened one by one (True), or all divided by one
+    # common scale (False: keeps the standardised descriptor's geometry, as v1's MLP saw it)
+    mlp_whiten: bool = False
+    mlp_pca: bool = True  # False: the MLP sees the whole standardised descriptor (v1's MLP input)
 
     @property
     def train_views(self) -> tuple[int, ...]:
@@ -242,12 +257,40 @@ class V2Params:
     t_pol: float = 1.0
     t_mood: float = 1.0
     chosen: dict[str, float] = field(default_factory=dict)
+    mlp: MLPParams | None = None
+    mlp_mix: float = 0.0  # mood logits = (1 - mix) * linear + mix * MLP
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """x (n, d) -> (polarity logit (n,), mood logits (n, 8), va (n, 2)), temperatures not applied."""
         z = (x - self.mu) / self.sigma
         pl = z @ self.w_pol + self.b_pol
-        return pl[:, 1] - pl[:, 0], z @ self.w_mood + self.b_mood, z @ self.w_va + self.b_va
+        mood = z @ self.w_mood + self.b_mood
+        if self.mlp is not None and self.mlp_mix > 0:
+            mood = (1 - self.mlp_mix) * mood + self.mlp_mix * self.mlp.logits(z)
+        return pl[:, 1] - pl[:, 0], mood, z @ self.w_va + self.b_va
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+@dataclass
+class MLPParams:
+    """Ensemble of one-hidden-layer MLPs on the standardised descriptor z: every member sees
+    ``z @ proj`` (the training part's principal axes, whitened), mean of the members' logits."""
+
+    proj: np.ndarray | None  # (d, r); None: the members see z itself
+    w1: np.ndarray  # (members, r, h)
+    b1: np.ndarray  # (members, h)
+    w2: np.ndarray  # (members, h, 8)
+    b2: np.ndarray  # (members, 8)
+
+    def logits(self, z: np.ndarray) -> np.ndarray:
+        u = z if self.proj is None else z @ self.proj
+        h = _gelu(np.einsum("nr,erh->enh", u, self.w1) + self.b1[:, None])
+        return (np.einsum("enh,ehk->enk", h, self.w2) + self.b2[:, None]).mean(0)
 
 
 def combine(pol_logit: np.ndarray, mood_logits: np.ndarray, t_pol: float = 1.0, t_mood: float = 1.0,
@@ -305,10 +348,53 @@ def projection(s: Split, cfg: V2Config) -> Projection:
     return Projection(mu.astype(np.float32), sigma.astype(np.float32), vt.T.astype(np.float32))
 
 
+def fit_mlp(s: Split, cfg: V2Config, proj: Projection, seed: int = 0) -> MLPParams:
+    """The MLP mood head (``cfg.mlp_members`` seeds) on the mood head's rows (ArtPhoto
+    class-balanced + Emotion6 negative vote shares), in the training part's principal components.
+    Mini-batch AdamW, fixed recipe (v1's: 60 epochs, lr 1e-3, dropout 0.5 / 0.25)."""
+    views = (0, 1) if cfg.mlp_full_view else cfg.train_views
+    e6w = cfg.e6_mood_weight if cfg.mlp_e6_weight is None else cfg.mlp_e6_weight
+    xm, tm, wm = mood_rows(s, views, e6w)
+    if cfg.mlp_pca:
+        u = proj(xm)
+        scale = u.std(0).clip(1e-4) if cfg.mlp_whiten else np.full(u.shape[1], np.sqrt(u.var(0).mean()), np.float32)
+        u = torch.from_numpy((u / scale).astype(np.float32))
+    else:
+        u = torch.from_numpy(((xm - proj.mu) / proj.sigma).astype(np.float32))
+    target = torch.from_numpy(tm.astype(np.float32))
+    w = torch.from_numpy((wm / wm.mean()).astype(np.float32))
+    r, k, hdim = u.shape[1], target.shape[1], cfg.mlp_hidden
+    w1, b1, w2, b2 = [], [], [], []
+    for e in range(cfg.mlp_members):
+        torch.manual_seed(seed * 1000 + e)
+        net = nn.Sequential(nn.Dropout(cfg.mlp_dropout), nn.Linear(r, hdim), nn.GELU(),
+                            nn.Dropout(cfg.mlp_dropout / 2), nn.Linear(hdim, k))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=cfg.mlp_weight_decay)
+        gen = torch.Generator().manual_seed(seed * 1000 + e)
+        net.train()
+        for _ in range(cfg.mlp_epochs):
+            perm = torch.randperm(len(u), generator=gen)
+            for i in range(0, len(u), 256):
+                idx = perm[i : i + 256]
+                loss = (-(target[idx] * torch.log_softmax(net(u[idx]), 1)).sum(1) * w[idx]).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        l1, l2 = net[1], net[4]
+        w1.append(l1.weight.detach().numpy().T)
+        b1.append(l1.bias.detach().numpy())
+        w2.append(l2.weight.detach().numpy().T)
+        b2.append(l2.bias.detach().numpy())
+    f = np.float32
+    return MLPParams((proj.axes / scale).astype(f) if cfg.mlp_pca else None, np.stack(w1).astype(f), np.stack(b1).astype(f),
+                     np.stack(w2).astype(f), np.stack(b2).astype(f))
+
+
 def fit_v2(s: Split, cfg: V2Config, *, lam_pol: float, lam_mood: float, va_alpha: float,
-           proj: Projection | None = None) -> V2Params:
+           proj: Projection | None = None, mlp_mix: float | None = None, seed: int = 0) -> V2Params:
     """Fit all heads on ``s`` with fixed strengths (temperatures left at 1); ``proj`` from
-    :func:`projection` of this (or an enclosing) training part."""
+    :func:`projection` of this (or an enclosing) training part. ``mlp_mix``: weight of the MLP
+    mood head (None or 0: linear only, no MLP fitted)."""
     views = cfg.train_views
     proj = proj or projection(s, cfg)
     xp, tp, wp = polarity_rows(s, views, cfg.pol_shares)
@@ -318,8 +404,12 @@ def fit_v2(s: Split, cfg: V2Config, *, lam_pol: float, lam_mood: float, va_alpha
     # valence/arousal: one row per photo (the inference descriptor)
     Wv, bv = _ridge(proj(_test_x(s.e6_x, cfg.test_views)), s.e6_va, va_alpha)
     A = proj.axes
-    return V2Params(proj.mu, proj.sigma, A @ Wp, bp, A @ Wm, bm, A @ Wv, bv,
-                    chosen={"lam_pol": lam_pol, "lam_mood": lam_mood, "va_alpha": va_alpha})
+    p = V2Params(proj.mu, proj.sigma, A @ Wp, bp, A @ Wm, bm, A @ Wv, bv,
+                 chosen={"lam_pol": lam_pol, "lam_mood": lam_mood, "va_alpha": va_alpha})
+    if cfg.mlp_hidden and mlp_mix:
+        p.mlp, p.mlp_mix = fit_mlp(s, cfg, proj, seed), float(mlp_mix)
+        p.chosen["mlp_mix"] = float(mlp_mix)
+    return p
 
 
 def fit_temperature_binary(logit: np.ndarray, target: np.ndarray) -> float:
@@ -351,6 +441,18 @@ def fit_temperature_softmax(mood_logits: np.ndarray, y: np.ndarray) -> float:
     grid = np.exp(np.linspace(np.log(0.2), np.log(10.0), 120))
     nll = [-np.log(_softmax(mood_logits / t)[np.arange(len(y)), y] + 1e-12).mean() for t in grid]
     return float(grid[int(np.argmin(nll))])
+
+
+def _within_nll(mood_logits: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Weighted NLL of the true mood within its polarity."""
+    pos = np.isin(y, POS_IDX)
+    lp = np.zeros(len(y))
+    for mask, idx in ((pos, POS_IDX), (~pos, NEG_IDX)):
+        if mask.any():
+            p = _softmax(mood_logits[mask][:, idx])
+            col = np.array([idx.index(v) for v in y[mask]])
+            lp[mask] = np.log(p[np.arange(mask.sum()), col] + 1e-12)
+    return float(-(w * lp).sum() / w.sum())
 
 
 @dataclass
@@ -424,7 +526,26 @@ def fit_selected(s: Split, groups: tuple[np.ndarray, np.ndarray], cfg: V2Config,
     # inner OOF at the chosen strengths -> temperatures
     o_pol, o_mood = pol_res[lam_pol], mood_res[lam_mood]
     inner = OOF(o_pol.ap_pol, o_mood.ap_mood, o_pol.tw_pol, o_mood.e6_va)
-    params = fit_v2(s, cfg, lam_pol=lam_pol, lam_mood=lam_mood, va_alpha=best_alpha, proj=proj)
+    mix = 0.0
+    if cfg.mlp_hidden:
+        # the MLP mood head's inner out-of-fold logits (fixed recipe, one fit per inner fold)
+        mlp_oof = np.zeros_like(inner.ap_mood)
+        for f in range(k):
+            tr = s.subset(folds.ap != f, folds.tw != f, folds.e6 != f)
+            z = (_test_x(s.ap_x[folds.ap == f], cfg.test_views) - proj.mu) / proj.sigma
+            mlp_oof[folds.ap == f] = fit_mlp(tr, cfg, proj, seed).logits(z)
+        mixed = {m: (1 - m) * inner.ap_mood + m * mlp_oof for m in cfg.mlp_mix}
+        if len(mixed) > 1:
+            def within_loss(lg):
+                t = fit_temperature_within(lg, s.ap_y)
+                return _within_nll(lg / t, s.ap_y, cw)
+            losses = {m: within_loss(lg) for m, lg in mixed.items()}
+            mix = min(losses, key=losses.get)
+        else:
+            mix = cfg.mlp_mix[0]
+        inner.ap_mood = mixed[mix]
+    params = fit_v2(s, cfg, lam_pol=lam_pol, lam_mood=lam_mood, va_alpha=best_alpha, proj=proj,
+                    mlp_mix=mix, seed=seed)
     # temperature on the *majority* labels (hard), so that "P(pos) = 0.9" means right 9 times in 10
     # (the soft training targets leave the head under-confident on clear-cut photos)
     pol_hard = np.concatenate([np.isin(s.ap_y, POS_IDX).astype(float), s.tw_pos.astype(float)])
@@ -434,7 +555,7 @@ def fit_selected(s: Split, groups: tuple[np.ndarray, np.ndarray], cfg: V2Config,
     else:
         params.t_mood = fit_temperature_softmax(inner.ap_mood, s.ap_y)
     if log:
-        log(f"    chosen lam_pol={lam_pol:g} lam_mood={lam_mood:g} va_alpha={best_alpha:g} "
+        log(f"    chosen lam_pol={lam_pol:g} lam_mood={lam_mood:g} va_alpha={best_alpha:g} mix={mix:g} "
             f"T_pol={params.t_pol:.2f} T_mood={params.t_mood:.2f}")
     return params, inner
 
@@ -552,6 +673,31 @@ class V2Head(nn.Module):
         self.register_buffer("t_pol", torch.ones(()))
         self.register_buffer("t_mood", torch.ones(()))
         self.register_buffer("pos_mask", torch.tensor([i in POS_IDX for i in range(len(MOODS))]))
+        # optional MLP mood head (empty = linear only; a state dict that has one sizes these;
+        # mlp_proj (in_dim, 0): the members see the standardised descriptor itself)
+        self.register_buffer("mlp_mix", torch.zeros(()))
+        self.register_buffer("mlp_proj", torch.zeros(in_dim, 0))
+        self.register_buffer("mlp_w1", torch.zeros(0, 0, 0))
+        self.register_buffer("mlp_b1", torch.zeros(0, 0))
+        self.register_buffer("mlp_w2", torch.zeros(0, 0, len(MOODS)))
+        self.register_buffer("mlp_b2", torch.zeros(0, len(MOODS)))
+        self.has_mlp = False  # a plain bool (not a tensor test), so ONNX tracing sees a constant
+
+    _MLP_BUFFERS = ("mlp_proj", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2")
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # the MLP's size comes from the file; a head file without one (linear v2) loads as before
+        for name in self._MLP_BUFFERS:
+            key = prefix + name
+            if key in state_dict:
+                self._buffers[name] = torch.empty_like(state_dict[key], dtype=torch.float32)
+            else:
+                state_dict[key] = self._buffers[name]
+        state_dict.setdefault(prefix + "mlp_mix", self.mlp_mix)
+        self.has_mlp = int(state_dict[prefix + "mlp_w1"].shape[0]) > 0
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     @classmethod
     def from_params(cls, p: V2Params) -> V2Head:
@@ -561,6 +707,13 @@ class V2Head(nn.Module):
                 getattr(h, name).copy_(torch.from_numpy(np.asarray(getattr(p, name), dtype=np.float32)))
             h.t_pol.fill_(p.t_pol)
             h.t_mood.fill_(p.t_mood)
+            if p.mlp is not None and p.mlp_mix > 0:
+                h.mlp_mix.fill_(p.mlp_mix)
+                proj = p.mlp.proj if p.mlp.proj is not None else np.zeros((len(p.mu), 0))
+                for name, arr in zip(cls._MLP_BUFFERS, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2),
+                                     strict=True):
+                    h._buffers[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+                h.has_mlp = True
         return h.eval()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -569,7 +722,13 @@ class V2Head(nn.Module):
         pol = (pl[:, 1] - pl[:, 0]) / self.t_pol
         logp_pos = nn.functional.logsigmoid(pol)[:, None]
         logp_neg = nn.functional.logsigmoid(-pol)[:, None]
-        ml = (z @ self.w_mood + self.b_mood) / self.t_mood
+        ml = z @ self.w_mood + self.b_mood
+        if self.has_mlp:  # the MLP members' mean logits
+            u = z @ self.mlp_proj if int(self.mlp_proj.shape[1]) > 0 else z
+            h = nn.functional.gelu(torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1))
+            mlp = (torch.matmul(h, self.mlp_w2) + self.mlp_b2.unsqueeze(1)).mean(0)
+            ml = (1 - self.mlp_mix) * ml + self.mlp_mix * mlp
+        ml = ml / self.t_mood
         neg_inf = torch.finfo(ml.dtype).min
         within_pos = torch.log_softmax(ml.masked_fill(~self.pos_mask, neg_inf), dim=1)
         within_neg = torch.log_softmax(ml.masked_fill(self.pos_mask, neg_inf), dim=1)

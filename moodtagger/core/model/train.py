@@ -266,6 +266,12 @@ def _v2_candidates():
         V2Config("v2 without Emotion6 in the mood head", e6_mood_weight=0.0),
         V2Config("v2, 512 principal components", pca_dim=512),
         V2Config("8-way head only (positive share = polarity)", factorised=False),
+        # round 2 (MLP within-polarity mood heads under v2's polarity; model card "round 2")
+        V2Config("v2 + MLP256 mood head in whitened PCs", mlp_hidden=256, mlp_whiten=True),
+        V2Config("v2 + MLP256 mood head in PCs (one scale)", mlp_hidden=256),
+        V2Config("v2 + MLP256 in PCs, ArtPhoto only", mlp_hidden=256, mlp_e6_weight=0.0),
+        V2Config("v2 + MLP256 on the whole descriptor, ArtPhoto only", mlp_hidden=256, mlp_e6_weight=0.0,
+                 mlp_pca=False),
     )
 
 
