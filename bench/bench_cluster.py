@@ -58,7 +58,9 @@ def on_ray(files: list[str], batch: int, workers: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=300, help="photos of the sample to use")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2, help="CPUs given to Ray")
@@ -69,16 +71,22 @@ def main() -> None:
     for f in files:  # warm the page cache: measure decoding and the model, not the disk
         Path(f).read_bytes()
     MoodModel(device="cpu")  # the ONNX export exists before any worker starts
-    print(f"{len(files)} photos, {os.cpu_count()} CPU cores on this machine, Ray gets {args.cpus}, "
-          f"batch {args.batch_size}")
+    print(
+        f"{len(files)} photos, {os.cpu_count()} CPU cores on this machine, Ray gets {args.cpus}, "
+        f"batch {args.batch_size}"
+    )
     base = local(files, args.batch_size)
     print(f"local predict (all cores)     {base:7.1f} img/s   1.00x")
-    ray.init(num_cpus=args.cpus, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(
+        num_cpus=args.cpus, include_dashboard=False, configure_logging=False, log_to_driver=False
+    )
     try:
         for k in (1, 2):
             wall, steady = on_ray(files, args.batch_size, k)
-            print(f"ray, {k} worker{'s' if k > 1 else ' '} x 1 CPU       {wall:7.1f} img/s   {wall / base:.2f}x"
-                  f"   (steady {steady:.1f} img/s = {steady / k:.1f} per worker, {steady / base:.2f}x)")
+            print(
+                f"ray, {k} worker{'s' if k > 1 else ' '} x 1 CPU       {wall:7.1f} img/s   {wall / base:.2f}x"
+                f"   (steady {steady:.1f} img/s = {steady / k:.1f} per worker, {steady / base:.2f}x)"
+            )
     finally:
         ray.shutdown()
     again = local(files, args.batch_size)

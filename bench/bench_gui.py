@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 
+
 class StallMeter:
     """Ticks every 10 ms; records the gaps between ticks (a gap = the event loop was busy)."""
 
@@ -62,8 +63,13 @@ class StallMeter:
     def stop(self) -> dict[str, float]:
         self.timer.stop()
         g = sorted(self.gaps) or [0.0]
-        return {"max_ms": g[-1], "p99_ms": g[int(0.99 * (len(g) - 1))], "median_ms": statistics.median(g),
-                "over_100ms": sum(1 for x in g if x > 100), "ticks": len(g)}
+        return {
+            "max_ms": g[-1],
+            "p99_ms": g[int(0.99 * (len(g) - 1))],
+            "median_ms": statistics.median(g),
+            "over_100ms": sum(1 for x in g if x > 100),
+            "ticks": len(g),
+        }
 
 
 def wait_until(predicate, timeout_s: float) -> None:
@@ -93,7 +99,9 @@ def make_photos(dest: Path, n: int) -> list[Path]:
         target = dest / f"{i:04d}_{src.name}"
         if i % 10 == 0:
             with Image.open(src) as im:
-                im.convert("RGB").resize((im.width * 2, im.height * 2)).save(target, "JPEG", quality=90)
+                im.convert("RGB").resize((im.width * 2, im.height * 2)).save(
+                    target, "JPEG", quality=90
+                )
         else:
             shutil.copyfile(src, target)
         out.append(target)
@@ -130,8 +138,10 @@ def part_a(app: QApplication, n: int) -> None:
     win.show()
     wait_until(lambda: not win.library_jobs.busy, 120)  # open the catalog, warm up the model stack
     startup = meter.stop()
-    print(f"    app first start (window, catalog, background import of torch for the one-time ONNX export): "
-          f"{time.perf_counter() - t0:.1f} s, longest stall {startup['max_ms']:.0f} ms")
+    print(
+        f"    app first start (window, catalog, background import of torch for the one-time ONNX export): "
+        f"{time.perf_counter() - t0:.1f} s, longest stall {startup['max_ms']:.0f} ms"
+    )
     meter.start()
     t0 = time.perf_counter()
     win.open_folder(str(work / "photos"))
@@ -141,15 +151,24 @@ def part_a(app: QApplication, n: int) -> None:
     r = win.last_result
     predicted = r.predict.predicted if r and r.predict else 0
     win.close()
-    print(f"    app: scan + keywords + model load + predict of {n}: {seconds:.1f} s "
-          f"({predicted} predicted, {win.model.rowCount()} rows)")
-    print(f"    app: longest event-loop stall {stats['max_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms, "
-          f"median tick {stats['median_ms']:.1f} ms, ticks over 100 ms: {stats['over_100ms']} "
-          f"of {stats['ticks']}")
+    print(
+        f"    app: scan + keywords + model load + predict of {n}: {seconds:.1f} s "
+        f"({predicted} predicted, {win.model.rowCount()} rows)"
+    )
+    print(
+        f"    app: longest event-loop stall {stats['max_ms']:.0f} ms, p99 {stats['p99_ms']:.0f} ms, "
+        f"median tick {stats['median_ms']:.1f} ms, ticks over 100 ms: {stats['over_100ms']} "
+        f"of {stats['ticks']}"
+    )
 
     # a second start of the app (a new process, same cache: the ONNX export now exists)
-    out = subprocess.run([sys.executable, __file__, "--second-start", str(work / "app.sqlite3")],
-                         env=dict(os.environ), capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, __file__, "--second-start", str(work / "app.sqlite3")],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     print("    " + (out.stdout.strip() or out.stderr.strip()[-300:]))
 
     # baseline: the same core work on the GUI thread (what a naive app does)
@@ -161,11 +180,15 @@ def part_a(app: QApplication, n: int) -> None:
         predict_pending(cat, progress=lambda d, t: pump(app))
     naive_s = time.perf_counter() - t0
     naive = meter.stop()
-    print(f"    naive (core on the GUI thread, processEvents per file): {naive_s:.1f} s, longest stall "
-          f"{naive['max_ms']:.0f} ms, ticks over 100 ms: {naive['over_100ms']}")
-    print(f"    => longest stall {stats['max_ms']:.0f} ms vs {naive['max_ms']:.0f} ms "
-          f"({naive['max_ms'] / max(stats['max_ms'], 1e-3):.1f}x shorter); "
-          f"target < 100 ms: {'met' if stats['max_ms'] < 100 else 'NOT met'}")
+    print(
+        f"    naive (core on the GUI thread, processEvents per file): {naive_s:.1f} s, longest stall "
+        f"{naive['max_ms']:.0f} ms, ticks over 100 ms: {naive['over_100ms']}"
+    )
+    print(
+        f"    => longest stall {stats['max_ms']:.0f} ms vs {naive['max_ms']:.0f} ms "
+        f"({naive['max_ms'] / max(stats['max_ms'], 1e-3):.1f}x shorter); "
+        f"target < 100 ms: {'met' if stats['max_ms'] < 100 else 'NOT met'}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -200,15 +223,19 @@ def part_b(app: QApplication, n: int) -> None:
         rows = win.proxy.rowCount()
         if _ < 2:
             win.close()
-    print(f"    app: window created -> {rows:,} rows painted: best {min(times):.2f} s, "
-          f"runs {', '.join(f'{t:.2f}' for t in times)}")
+    print(
+        f"    app: window created -> {rows:,} rows painted: best {min(times):.2f} s, "
+        f"runs {', '.join(f'{t:.2f}' for t in times)}"
+    )
     meter = StallMeter()
     t0 = time.perf_counter()
     win.reload()
     print(f"    app: GUI-thread reload of all rows: {time.perf_counter() - t0:.2f} s")
     t0 = time.perf_counter()
     win.proxy.set_filter(Filter(moods=frozenset({"awe", "fear"}), min_prob=0.4))
-    print(f"    app: filter awe|fear >= 40 %: {time.perf_counter() - t0:.2f} s -> {win.proxy.rowCount():,} rows")
+    print(
+        f"    app: filter awe|fear >= 40 %: {time.perf_counter() - t0:.2f} s -> {win.proxy.rowCount():,} rows"
+    )
     win.proxy.set_filter(Filter())
     t0 = time.perf_counter()
     win.proxy.sort_by("contentment", True)
@@ -223,8 +250,10 @@ def part_b(app: QApplication, n: int) -> None:
         app.processEvents()
     per_frame = (time.perf_counter() - t0) / frames * 1000
     stats = meter.stop()
-    print(f"    app: scrolling {frames} jumps across the grid: {per_frame:.1f} ms per frame "
-          f"(longest stall {stats['max_ms']:.0f} ms)")
+    print(
+        f"    app: scrolling {frames} jumps across the grid: {per_frame:.1f} ms per frame "
+        f"(longest stall {stats['max_ms']:.0f} ms)"
+    )
     win.close()
 
     # baseline: the naive model
@@ -237,8 +266,10 @@ def part_b(app: QApplication, n: int) -> None:
             model.appendRow(item)
     naive = time.perf_counter() - t0
     print(f"    naive QStandardItemModel from iter_with_predictions: {naive:.2f} s")
-    print(f"    => open {min(times):.2f} s vs {naive:.2f} s ({naive / min(times):.1f}x faster); "
-          f"target < 1 s: {'met' if min(times) < 1.0 else 'NOT met'}")
+    print(
+        f"    => open {min(times):.2f} s vs {naive:.2f} s ({naive / min(times):.1f}x faster); "
+        f"target < 1 s: {'met' if min(times) < 1.0 else 'NOT met'}"
+    )
 
 
 def second_start(catalog: str) -> None:
@@ -255,12 +286,16 @@ def second_start(catalog: str) -> None:
     stats = meter.stop()
     rows = win.model.rowCount()
     win.close()
-    print(f"second start (export cached): window + {rows} rows in {time.perf_counter() - t0:.2f} s, "
-          f"longest stall {stats['max_ms']:.0f} ms, torch imported: {'torch' in sys.modules}")
+    print(
+        f"second start (export cached): window + {rows} rows in {time.perf_counter() - t0:.2f} s, "
+        f"longest stall {stats['max_ms']:.0f} ms, torch imported: {'torch' in sys.modules}"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", choices=["a", "b"])
     ap.add_argument("--photos", type=int, default=1000)
     ap.add_argument("--rows", type=int, default=100_000)

@@ -51,8 +51,13 @@ def naive(files: list[Path], net: torch.nn.Module, pre) -> float:
     from torchvision import transforms as T
 
     size = pre.crop
-    tf = T.Compose([T.Resize(pre.resize_short_side, interpolation=T.InterpolationMode.BICUBIC),
-                    T.CenterCrop(size), T.PILToTensor()])
+    tf = T.Compose(
+        [
+            T.Resize(pre.resize_short_side, interpolation=T.InterpolationMode.BICUBIC),
+            T.CenterCrop(size),
+            T.PILToTensor(),
+        ]
+    )
     with torch.inference_mode():
         net(torch.zeros(1, size, size, 3, dtype=torch.uint8))  # warm-up
     t0 = time.perf_counter()
@@ -87,7 +92,9 @@ def end_to_end(model: MoodModel, folder: Path, files: list[Path], batch: int) ->
             drop = [p.id for p in cat.photos() if p.path not in keep]
             if drop:
                 with cat.transaction() as c:
-                    c.executemany("UPDATE photos SET status='missing' WHERE id=?", [(i,) for i in drop])
+                    c.executemany(
+                        "UPDATE photos SET status='missing' WHERE id=?", [(i,) for i in drop]
+                    )
             t0 = time.perf_counter()
             s = predict_pending(cat, model=model, batch_size=batch)
             return s.predicted / (time.perf_counter() - t0), s.failed
@@ -98,9 +105,23 @@ def whole_process(files: list[Path], model_id: str, device: str) -> float:
     import subprocess
 
     with tempfile.TemporaryDirectory(prefix="mt-bench-proc-") as tmp:
-        env = dict(os.environ, MOODTAGGER_CACHE=os.environ.get("MOODTAGGER_CACHE", os.path.join(tmp, "cache")))
-        cmd = [sys.executable, "-m", "moodtagger", "predict", "-q", "--device", device, "--model", model_id,
-               "-o", os.path.join(tmp, "out.csv")]
+        env = dict(
+            os.environ,
+            MOODTAGGER_CACHE=os.environ.get("MOODTAGGER_CACHE", os.path.join(tmp, "cache")),
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "moodtagger",
+            "predict",
+            "-q",
+            "--device",
+            device,
+            "--model",
+            model_id,
+            "-o",
+            os.path.join(tmp, "out.csv"),
+        ]
 
         def timed(paths: list[Path]) -> float:
             t0 = time.perf_counter()
@@ -113,8 +134,15 @@ def whole_process(files: list[Path], model_id: str, device: str) -> float:
         return (len(files) - 1) / max(total - start, 1e-9)
 
 
-def run(label: str, folder: Path, files: list[Path], model: MoodModel, batch: int, naive_n: int,
-        other_backend: bool = True) -> None:
+def run(
+    label: str,
+    folder: Path,
+    files: list[Path],
+    model: MoodModel,
+    batch: int,
+    naive_n: int,
+    other_backend: bool = True,
+) -> None:
     for f in files:
         f.read_bytes()  # warm the page cache for every side
     net = model.net if model.backend == "torch" else None
@@ -129,46 +157,74 @@ def run(label: str, folder: Path, files: list[Path], model: MoodModel, batch: in
     i_other = float("nan")
     if other_backend:
         try:
-            i_other = inference_only(MoodModel(model.model_id, device=model.device, backend=other), arrays, batch)
+            i_other = inference_only(
+                MoodModel(model.model_id, device=model.device, backend=other), arrays, batch
+            )
         except Exception as exc:  # e.g. onnxruntime missing: report, keep the rest
             print(f"  ({other} inference-only unavailable: {exc})")
     e_rate, failed = end_to_end(model, folder, files, batch)
     p_rate = whole_process(files, model.model_id, model.device)
     ceiling = 1 / (1 / d_rate + 1 / i_rate) if model.device == "cpu" else min(d_rate, i_rate)
-    print(f"\n{label}: {len(files)} photos, model {model.model_id}, device {model.device} ({model.backend}), batch {batch}, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"\n{label}: {len(files)} photos, model {model.model_id}, device {model.device} ({model.backend}), batch {batch}, "
+        f"{os.cpu_count()} cores"
+    )
     print(f"  naive loop (first {naive_n})   {n_rate:8.1f} img/s")
     print(f"  D decode-only            {d_rate:8.1f} img/s")
     print(f"  I inference-only         {i_rate:8.1f} img/s")
     print(f"  I' inference-only, {other:<6}{i_other:8.1f} img/s  (other backend, not used below)")
     print(f"  ceiling                  {ceiling:8.1f} img/s")
-    print(f"  end-to-end (to catalog)  {e_rate:8.1f} img/s  = {e_rate / ceiling:.2f} x ceiling, "
-          f"{e_rate / n_rate:.1f} x naive  ({failed} failed)")
-    print(f"  whole process (predict)  {p_rate:8.1f} img/s  = {p_rate / ceiling:.2f} x ceiling, "
-          f"{p_rate / n_rate:.1f} x naive  (start-up subtracted)")
+    print(
+        f"  end-to-end (to catalog)  {e_rate:8.1f} img/s  = {e_rate / ceiling:.2f} x ceiling, "
+        f"{e_rate / n_rate:.1f} x naive  ({failed} failed)"
+    )
+    print(
+        f"  whole process (predict)  {p_rate:8.1f} img/s  = {p_rate / ceiling:.2f} x ceiling, "
+        f"{p_rate / n_rate:.1f} x naive  (start-up subtracted)"
+    )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--n", "--limit", dest="limit", type=int, default=1000, help="photos of the sample to use")
+    ap.add_argument(
+        "--n", "--limit", dest="limit", type=int, default=1000, help="photos of the sample to use"
+    )
     ap.add_argument("--naive", type=int, default=200, help="photos for the (slow) naive loop")
     ap.add_argument("--camera", type=int, default=0, help="also N camera-size JPEGs (4000x3000)")
     ap.add_argument("--model", default=None, help="registry id (default: the default model)")
-    ap.add_argument("--no-other-backend", action="store_true", help="skip the other backend's inference-only")
+    ap.add_argument(
+        "--no-other-backend", action="store_true", help="skip the other backend's inference-only"
+    )
     args = ap.parse_args()
     model = MoodModel(args.model, device=args.device)
     files = sorted(SAMPLE.glob("*.JPEG"))[: args.limit]
-    run("imagenet-sample", SAMPLE, files, model, args.batch_size, min(args.naive, len(files)),
-        not args.no_other_backend)
+    run(
+        "imagenet-sample",
+        SAMPLE,
+        files,
+        model,
+        args.batch_size,
+        min(args.naive, len(files)),
+        not args.no_other_backend,
+    )
     if args.camera:
         from bench_scan import camera_set
 
         folder = camera_set(args.camera)
         cam = sorted(folder.glob("*.jpg"))[: args.camera]
-        run("camera JPEGs 4000x3000 q92", folder, cam, model, args.batch_size, min(args.naive, len(cam)) // 2 or 1,
-            not args.no_other_backend)
+        run(
+            "camera JPEGs 4000x3000 q92",
+            folder,
+            cam,
+            model,
+            args.batch_size,
+            min(args.naive, len(cam)) // 2 or 1,
+            not args.no_other_backend,
+        )
 
 
 if __name__ == "__main__":

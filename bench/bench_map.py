@@ -74,7 +74,9 @@ def main() -> None:
     m.repaint()
     full = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
-    ids = m.ids_in_lasso([QPointF(300, 200), QPointF(700, 220), QPointF(650, 500), QPointF(320, 480)])
+    ids = m.ids_in_lasso(
+        [QPointF(300, 200), QPointF(700, 220), QPointF(650, 500), QPointF(320, 480)]
+    )
     lasso_ms = (time.perf_counter() - t0) * 1000
 
     # baseline: one ellipse per point with QPainter
@@ -93,12 +95,20 @@ def main() -> None:
     naive = (time.perf_counter() - t0) * 1000
     med = statistics.median(whole)
     print(f"points: {args.n:,}")
-    print(f"mood map frame, all points in view (pan, 15 frames): median {med:.1f} ms, max {max(whole):.1f} ms "
-          f"(~{1000 / med:.0f} frames/s)")
-    print(f"mood map frame while zooming in and out (30 frames): median {statistics.median(times):.1f} ms, "
-          f"max {max(times):.1f} ms")
-    print(f"whole plane frame: {full:.1f} ms; lasso selection of {len(ids):,} points: {lasso_ms:.1f} ms")
-    print(f"baseline, one QPainter ellipse per point: {naive:.0f} ms per frame -> {naive / med:.0f}x slower")
+    print(
+        f"mood map frame, all points in view (pan, 15 frames): median {med:.1f} ms, max {max(whole):.1f} ms "
+        f"(~{1000 / med:.0f} frames/s)"
+    )
+    print(
+        f"mood map frame while zooming in and out (30 frames): median {statistics.median(times):.1f} ms, "
+        f"max {max(times):.1f} ms"
+    )
+    print(
+        f"whole plane frame: {full:.1f} ms; lasso selection of {len(ids):,} points: {lasso_ms:.1f} ms"
+    )
+    print(
+        f"baseline, one QPainter ellipse per point: {naive:.0f} ms per frame -> {naive / med:.0f}x slower"
+    )
     win.close()
 
 

@@ -160,21 +160,33 @@ def main() -> int:
 
     grid = [Params()]
     if args.grid:
-        grid = [Params(l2=l2, near=nr, same=nr + gap) for l2 in (0.02, 0.1, 0.5) for nr in (0.55, 0.65)
-                for gap in (0.1, 0.2)]
+        grid = [
+            Params(l2=l2, near=nr, same=nr + gap)
+            for l2 in (0.02, 0.1, 0.5)
+            for nr in (0.55, 0.65)
+            for gap in (0.1, 0.2)
+        ]
     report = {}
     for prm in grid:
         res, base, follow = simulate(ap, emb, emb_b, folds, prior, prior_b, seeds, prm)
-        print(f"{prm}\n  k   macro-F1 personal   shipped, same photos   difference (mean, worst fold)")
+        print(
+            f"{prm}\n  k   macro-F1 personal   shipped, same photos   difference (mean, worst fold)"
+        )
         for k in KS:
             diff = np.subtract(res[k], base[k])
-            print(f"  {k:<3} {np.mean(res[k]):.3f} ({np.std(res[k]):.3f})       {np.mean(base[k]):.3f} ({np.std(base[k]):.3f})"
-                  f"          {np.mean(diff):+.3f}, {diff.min():+.3f}")
+            print(
+                f"  {k:<3} {np.mean(res[k]):.3f} ({np.std(res[k]):.3f})       {np.mean(base[k]):.3f} ({np.std(base[k]):.3f})"
+                f"          {np.mean(diff):+.3f}, {diff.min():+.3f}"
+            )
         print(f"  bursts follow the label (k=5): {np.mean(follow):.1%} of {len(follow)}")
         report[json.dumps(prm.__dict__)] = {
             "macro_f1": {k: [float(np.mean(v)), float(np.std(v))] for k, v in res.items()},
-            "shipped_same_photos": {k: [float(np.mean(v)), float(np.std(v))] for k, v in base.items()},
-            "burst_follow_k5": float(np.mean(follow)), "bursts": len(follow)}
+            "shipped_same_photos": {
+                k: [float(np.mean(v)), float(np.std(v))] for k, v in base.items()
+            },
+            "burst_follow_k5": float(np.mean(follow)),
+            "bursts": len(follow),
+        }
     hits = similar_top3(ap, emb, emb_b)
     print(f"similar: both burst shots in the top 3 for {np.mean(hits):.1%} of {len(hits)} photos")
     report["similar_top3"] = float(np.mean(hits))

@@ -37,8 +37,17 @@ TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage", "ThumbnailImage")
 
 
 def per_process(path: Path) -> bytes:
-    cmd = [exiftool_path(), "-json", "-b", "-m", *(f"-{t}" for t in TAGS), "-Orientation#", "-ImageSize#",
-           "--", str(path)]
+    cmd = [
+        exiftool_path(),
+        "-json",
+        "-b",
+        "-m",
+        *(f"-{t}" for t in TAGS),
+        "-Orientation#",
+        "-ImageSize#",
+        "--",
+        str(path),
+    ]
     meta = json.loads(subprocess.run(cmd, capture_output=True, check=True).stdout)[0]
     return meta["PreviewImage"].encode()
 
@@ -53,8 +62,17 @@ def main() -> None:
         first = folder / "IMG_0000.CR2"
         shutil.copyfile(CR2, first)
         Image.new("RGB", (640, 480), (10, 200, 30)).save(Path(tmp) / "p.jpg", quality=90)
-        subprocess.run([exiftool_path(), "-q", "-m", "-overwrite_original", f"-PreviewImage<={tmp}/p.jpg",
-                        str(first)], check=True)
+        subprocess.run(
+            [
+                exiftool_path(),
+                "-q",
+                "-m",
+                "-overwrite_original",
+                f"-PreviewImage<={tmp}/p.jpg",
+                str(first),
+            ],
+            check=True,
+        )
         files = [first] + [folder / f"IMG_{i:04d}.CR2" for i in range(1, n)]
         for f in files[1:]:
             shutil.copyfile(first, f)

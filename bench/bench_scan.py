@@ -70,9 +70,13 @@ def compare(label: str, folder: Path, files: list[Path], workers: int | None) ->
     assert n == len(files), (n, len(files))
     r_naive, r_ours = len(files) / t_naive, n / t_ours
     print(f"[{label}] {len(files)} files")
-    print(f"  naive loop (open+thumbnail (draft)+convert, 1 thread): {t_naive:7.2f} s  {r_naive:8.1f} img/s")
-    print(f"  moodtagger scan (draft decode, thumbnails cached, catalog, identity): "
-          f"{t_ours:7.2f} s  {r_ours:8.1f} img/s  ({errors} errors)")
+    print(
+        f"  naive loop (open+thumbnail (draft)+convert, 1 thread): {t_naive:7.2f} s  {r_naive:8.1f} img/s"
+    )
+    print(
+        f"  moodtagger scan (draft decode, thumbnails cached, catalog, identity): "
+        f"{t_ours:7.2f} s  {r_ours:8.1f} img/s  ({errors} errors)"
+    )
     print(f"  ratio: {r_ours / r_naive:.1f}x")
 
 
@@ -94,8 +98,11 @@ def camera_set(count: int) -> Path:
     folder = Path(user_cache_dir("moodtagger", appauthor=False)) / "bench" / "camera-4000x3000-q92"
     folder.mkdir(parents=True, exist_ok=True)
     sources = sorted(SAMPLE.iterdir())[:count]
-    todo = [(s, folder / f"cam_{i:04d}.jpg", i) for i, s in enumerate(sources)
-            if not (folder / f"cam_{i:04d}.jpg").exists()]
+    todo = [
+        (s, folder / f"cam_{i:04d}.jpg", i)
+        for i, s in enumerate(sources)
+        if not (folder / f"cam_{i:04d}.jpg").exists()
+    ]
     if todo:
         print(f"generating {len(todo)} camera-size JPEGs into {folder} (once) ...", flush=True)
         with ProcessPoolExecutor(os.cpu_count() or 2) as pool:
@@ -132,8 +139,10 @@ def rescan(n_files: int) -> None:
                     "INSERT INTO photos(path, root_id, size, mtime_ns, identity, width, height, "
                     "orientation, format, status, added_at, updated_at) "
                     "VALUES (?, 1, ?, ?, ?, 320, 240, 1, 'JPEG', 'ok', ?, ?)",
-                    ((p, st.st_size, st.st_mtime_ns, f"{st.st_ino:032x}", now, now)
-                     for p, st in walk(root)),
+                    (
+                        (p, st.st_size, st.st_mtime_ns, f"{st.st_ino:032x}", now, now)
+                        for p, st in walk(root)
+                    ),
                 )
             assert cat.count_photos() == n_files
 
@@ -149,28 +158,48 @@ def rescan(n_files: int) -> None:
                 assert s.nothing_changed and s.unchanged == n_files, s.as_dict()
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-m", "moodtagger", "scan", "--no-predict", "--catalog", str(db), str(lib)],
-            capture_output=True, text=True, cwd=ROOT, check=True,
+            [
+                sys.executable,
+                "-m",
+                "moodtagger",
+                "scan",
+                "--no-predict",
+                "--catalog",
+                str(db),
+                str(lib),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
         )
         t_cli = time.perf_counter() - t0
         print(f"[c] rescan of an unchanged library of {n_files} files")
         print(f"  floor: walk + stat only (no catalog): {t_walk:6.2f} s  ({n} files)")
         print(f"  scan(): first {times[0]:6.2f} s, best of 3 {min(times):6.2f} s  (target < 3 s)")
-        print(f"  CLI end to end (python start + imports + scan): {t_cli:6.2f} s -> {proc.stdout.strip()}")
+        print(
+            f"  CLI end to end (python start + imports + scan): {t_cli:6.2f} s -> {proc.stdout.strip()}"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--only", default="abc", help="which parts to run (a, b, c)")
     ap.add_argument("--camera-count", type=int, default=200)
     ap.add_argument("--links", type=int, default=100_000)
-    ap.add_argument("--workers", type=int, default=None, help="scanner threads (default: cores + 2)")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="scanner threads (default: cores + 2)"
+    )
     args = ap.parse_args()
     if not SAMPLE.is_dir():
         sys.exit(f"{SAMPLE} not found: the benchmark needs ../shared/data/imagenet-sample")
-    print(f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, Pillow {Image.__version__}")
+    print(
+        f"cpu cores: {os.cpu_count()}, python {sys.version.split()[0]}, Pillow {Image.__version__}"
+    )
     if "a" in args.only:
         compare("a: imagenet-sample", SAMPLE, sorted(SAMPLE.iterdir()), args.workers)
     if "b" in args.only:

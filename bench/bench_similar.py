@@ -38,7 +38,10 @@ PARENT = "moodtagger-lite0-mlp256-v1"
 def real_vectors() -> np.ndarray:
     from moodtagger.core.model import datasets, features
 
-    sets = (datasets.load_artphoto().files, datasets.load_emotion6().files)  # each cached on its own
+    sets = (
+        datasets.load_artphoto().files,
+        datasets.load_emotion6().files,
+    )  # each cached on its own
     return np.concatenate([features.extract(files)["final"][:, :2].mean(1) for files in sets])
 
 
@@ -49,10 +52,14 @@ def fill(cat: Catalog, n: int, base: np.ndarray, rng) -> None:
     probs = rng.dirichlet(np.ones(len(MOODS)) * 0.7, n)
     now = time.time()
     with cat.transaction() as c:  # test data: photos as the scanner would have stored them
-        c.executemany("INSERT INTO photos(id, path, identity, status, added_at, updated_at) "
-                      "VALUES (?, ?, ?, 'ok', ?, ?)",
-                      [(i + 1, os.fsencode(f"/lib/{i // 1000:03d}/IMG_{i:06d}.jpg"), f"id{i}", now, now)
-                       for i in range(n)])
+        c.executemany(
+            "INSERT INTO photos(id, path, identity, status, added_at, updated_at) "
+            "VALUES (?, ?, ?, 'ok', ?, ?)",
+            [
+                (i + 1, os.fsencode(f"/lib/{i // 1000:03d}/IMG_{i:06d}.jpg"), f"id{i}", now, now)
+                for i in range(n)
+            ],
+        )
     cat.save_predictions(PARENT, [(i + 1, Prediction(tuple(probs[i]), 5.0, 5.0)) for i in range(n)])
     cat.save_embeddings(PARENT, [(i + 1, vecs[i]) for i in range(n)])
 
@@ -78,7 +85,9 @@ def main() -> int:
         t = time.perf_counter()
         index = EmbeddingIndex(ids, vecs)
         t_index = time.perf_counter() - t
-        print(f"load once: read {len(ids):,} embeddings {t_read * 1000:.0f} ms, build index {t_index * 1000:.0f} ms")
+        print(
+            f"load once: read {len(ids):,} embeddings {t_read * 1000:.0f} ms, build index {t_index * 1000:.0f} ms"
+        )
 
         # baseline: exact float32 scan (the unit vectors kept in memory, 4 bytes x 1,280 per photo)
         exact = unit(vecs)
@@ -95,15 +104,19 @@ def main() -> int:
         got = [index.search(vecs[q], 10, exclude={int(ids[q])}) for q in queries]
         t_index_q = (time.perf_counter() - t) / len(queries)
         recall = np.mean([len(truth[i] & {pid for pid, _ in g}) / 10 for i, g in enumerate(got)])
-        print(f"per query, top 10 of {len(ids):,}: index {t_index_q * 1000:.1f} ms vs exact float32 scan "
-              f"{t_exact * 1000:.1f} ms ({t_exact / t_index_q:.1f}x); agreement with the exact top 10: {recall:.1%}")
+        print(
+            f"per query, top 10 of {len(ids):,}: index {t_index_q * 1000:.1f} ms vs exact float32 scan "
+            f"{t_exact * 1000:.1f} ms ({t_exact / t_index_q:.1f}x); agreement with the exact top 10: {recall:.1%}"
+        )
         del exact
         from moodtagger.core.embeddings import similar
 
         t = time.perf_counter()
         similar(cat, int(ids[0]), 10, model_id=PARENT)
-        print(f"one query without a kept index (the CLI: read + one exact pass): "
-              f"{(time.perf_counter() - t) * 1000:.0f} ms")
+        print(
+            f"one query without a kept index (the CLI: read + one exact pass): "
+            f"{(time.perf_counter() - t) * 1000:.0f} ms"
+        )
 
         # learn: 5 choices per mood
         from moodtagger.core.model import personal
@@ -114,8 +127,10 @@ def main() -> int:
                 cat.set_choice(int(pid), [MOODS[j % len(MOODS)]], source="user")
         t = time.perf_counter()
         s = personal.learn(cat, PARENT)
-        print(f"learn: {sum(s.examples.values())} choices, {s.predicted:,} photos re-predicted and stored in "
-              f"{time.perf_counter() - t:.1f} s; {s.changed:,} suggestions changed")
+        print(
+            f"learn: {sum(s.examples.values())} choices, {s.predicted:,} photos re-predicted and stored in "
+            f"{time.perf_counter() - t:.1f} s; {s.changed:,} suggestions changed"
+        )
         t = time.perf_counter()
         personal.reset(cat, PARENT)
         print(f"learn --reset: {time.perf_counter() - t:.2f} s")

@@ -57,9 +57,13 @@ def main() -> None:
         base.append(time.perf_counter() - t)
     med = statistics.median(times)
     print(f"model load (torch import + build, once): {load:.2f} s")
-    print(f"why-map, 8 moods, one photo: median {med * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {len(times)} photos")
-    print(f"baseline, 8 full forward+backward passes: median {statistics.median(base) * 1000:.0f} ms "
-          f"-> {statistics.median(base) / med:.1f}x slower")
+    print(
+        f"why-map, 8 moods, one photo: median {med * 1000:.0f} ms, max {max(times) * 1000:.0f} ms over {len(times)} photos"
+    )
+    print(
+        f"baseline, 8 full forward+backward passes: median {statistics.median(base) * 1000:.0f} ms "
+        f"-> {statistics.median(base) / med:.1f}x slower"
+    )
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ def ours(files: list[Path], db: Path) -> tuple[float, object]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, default=500)
     args = ap.parse_args()
     v = exiftool_version()
@@ -111,8 +113,12 @@ def main() -> int:
     n = len(a)
     print(f"moodtagger write (verified, journalled):   {n / t_ours:7.1f} files/s  ({t_ours:.2f} s)")
     print(f"exiftool per file (shell loop, no check):  {n / t_loop:7.1f} files/s  ({t_loop:.2f} s)")
-    print(f"exiftool one batched call (no check):      {n / t_batch:7.1f} files/s  ({t_batch:.2f} s)")
-    print(f"ratio vs per-file loop: {t_loop / t_ours:.1f}x; vs one batched call: {t_batch / t_ours:.2f}x")
+    print(
+        f"exiftool one batched call (no check):      {n / t_batch:7.1f} files/s  ({t_batch:.2f} s)"
+    )
+    print(
+        f"ratio vs per-file loop: {t_loop / t_ours:.1f}x; vs one batched call: {t_batch / t_ours:.2f}x"
+    )
     return 0
 
 

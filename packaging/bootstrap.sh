@@ -110,8 +110,9 @@ case "$cmd" in
   test)
     say "checking import contracts (the core never imports Qt)"
     lint-imports
-    say "lint (ruff) and the core's types (mypy)"
+    say "lint and format (ruff) and the core's types (mypy)"
     ruff check .
+    ruff format --check .
     mypy moodtagger/core
     export QT_QPA_PLATFORM=offscreen
     exec python -m pytest "$@"

@@ -36,7 +36,9 @@ def imagenet_sample(shared_data: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _private_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep every test away from the user's catalog and thumbnail cache."""
     base = tmp_path_factory.mktemp("moodtagger-home")
     monkeypatch.setenv("MOODTAGGER_CACHE", str(base / "cache"))
@@ -100,8 +102,16 @@ def make_image(tmp_path: Path) -> MakeImage:
         elif mode != "RGB":
             im = im.convert(mode)
         ext = os.path.splitext(os.fsdecode(path))[1].lower()
-        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
-               ".webp": "WEBP", ".heic": "HEIF", ".heif": "HEIF"}[ext]
+        fmt = {
+            ".jpg": "JPEG",
+            ".jpeg": "JPEG",
+            ".png": "PNG",
+            ".tif": "TIFF",
+            ".tiff": "TIFF",
+            ".webp": "WEBP",
+            ".heic": "HEIF",
+            ".heif": "HEIF",
+        }[ext]
         kwargs: dict[str, object] = {}
         if fmt in ("JPEG", "WEBP", "HEIF"):
             kwargs["quality"] = quality

@@ -32,7 +32,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--catalog", metavar="PATH", help="catalog database (default: per-user data dir)")
+    common.add_argument(
+        "--catalog", metavar="PATH", help="catalog database (default: per-user data dir)"
+    )
     common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
     parser = _Parser(
         prog="moodtagger",

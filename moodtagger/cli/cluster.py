@@ -9,7 +9,8 @@ from moodtagger.cli.common import dump_json, err, open_catalog, shown
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "import-predictions", parents=[common],
+        "import-predictions",
+        parents=[common],
         help="load a predict CSV/JSON (e.g. from predict --ray) into the catalog",
         description="Store the predictions in FILE (written by `moodtagger predict`, locally or "
         "with --ray) for photos already in the catalog (`moodtagger scan --no-predict`), matched "
@@ -17,7 +18,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "Exit status 1 if any row could not be imported.",
     )
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--model", help="model id the file was predicted with (default: the shipped model)")
+    p.add_argument(
+        "--model", help="model id the file was predicted with (default: the shipped model)"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_import_predictions)
 
@@ -37,12 +40,19 @@ def cmd_import_predictions(args: argparse.Namespace) -> int:
         except ImportFileError as exc:
             raise UserError(str(exc)) from None
     if args.json:
-        dump_json({"model_id": summary.model_id, "imported": summary.imported,
-                   "errors": [{"path": p, "error": e} for p, e in summary.errors]})
+        dump_json(
+            {
+                "model_id": summary.model_id,
+                "imported": summary.imported,
+                "errors": [{"path": p, "error": e} for p, e in summary.errors],
+            }
+        )
     else:
         for path, msg in summary.errors:
             err(f"error: {shown(path)}: {msg}")
         if not args.quiet:
-            err(f"imported {summary.imported} predictions by {summary.model_id}; "
-                f"{len(summary.errors)} errors")
+            err(
+                f"imported {summary.imported} predictions by {summary.model_id}; "
+                f"{len(summary.errors)} errors"
+            )
     return 1 if summary.errors else 0

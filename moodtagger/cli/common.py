@@ -26,8 +26,10 @@ def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalo
 
     def waiting() -> None:
         if not quiet:
-            err(f"moodtagger: waiting for another moodtagger that is writing to the catalog "
-                f"{path or 'in the user data folder'} ...")
+            err(
+                f"moodtagger: waiting for another moodtagger that is writing to the catalog "
+                f"{path or 'in the user data folder'} ..."
+            )
 
     try:
         return Catalog(path, create=create, readonly=readonly, on_lock_wait=waiting)
@@ -59,7 +61,9 @@ def probability(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a probability from 0 to 1") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number; give a probability from 0 to 1"
+        ) from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is outside 0..1; give a probability from 0 to 1")
     return value
@@ -92,14 +96,21 @@ def check_output(path: str, *, force: bool = False, catalog: str | None = None) 
     except (OSError, imaging.ImageError):
         raise UserError(f"cannot write {path}: it is not a regular file") from None
     if head.startswith(_SQLITE_MAGIC):
-        raise UserError(f"{path} is a database (a catalog?); refusing to overwrite it (use --force)")
+        raise UserError(
+            f"{path} is a database (a catalog?); refusing to overwrite it (use --force)"
+        )
     if imaging.is_image_path(path) or _looks_like_image(head):
         raise UserError(f"{path} is an image; refusing to overwrite it with a table (use --force)")
 
 
 def _looks_like_image(head: bytes) -> bool:
-    return (head[:2] == b"\xff\xd8" or head[:8] == b"\x89PNG\r\n\x1a\n" or head[:4] in (b"II*\0", b"MM\0*")
-            or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:8] == b"ftyp")
+    return (
+        head[:2] == b"\xff\xd8"
+        or head[:8] == b"\x89PNG\r\n\x1a\n"
+        or head[:4] in (b"II*\0", b"MM\0*")
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head[4:8] == b"ftyp"
+    )
 
 
 @contextmanager
@@ -164,8 +175,12 @@ def progress_bar(label: str, *, quiet: bool = False) -> Iterator:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), transient=True, console=None,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
     ) as bar:
         task = bar.add_task(label, total=None)
 
@@ -202,8 +217,12 @@ def phase_progress(*, quiet: bool = False) -> Iterator[PhaseProgress]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), transient=True, console=None,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
     ) as bar:
         yield PhaseProgress(bar)
 
@@ -238,7 +257,10 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
     files, errors = [], []
     for p in paths:
         if os.path.isdir(p):
-            found = walk(os.fsencode(os.path.abspath(p)), on_error=lambda d, e: errors.append((os.fsdecode(d), e)))
+            found = walk(
+                os.fsencode(os.path.abspath(p)),
+                on_error=lambda d, e: errors.append((os.fsdecode(d), e)),
+            )
             files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
         else:
             try:
@@ -252,6 +274,7 @@ def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
             except OSError as exc:
                 errors.append((p, exc.strerror or str(exc)))
                 continue
-            files.append(p) if imaging.is_image_path(p) else errors.append((p, "not an image file type"))
+            files.append(p) if imaging.is_image_path(p) else errors.append(
+                (p, "not an image file type")
+            )
     return files, errors
-

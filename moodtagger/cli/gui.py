@@ -15,13 +15,23 @@ from moodtagger.cli.common import err
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("gui", parents=[common], help="open the desktop app",
-                       description="Open the desktop app on DIR (default: the catalogued library).")
+    p = sub.add_parser(
+        "gui",
+        parents=[common],
+        help="open the desktop app",
+        description="Open the desktop app on DIR (default: the catalogued library).",
+    )
     p.add_argument("dir", nargs="?", metavar="DIR")
-    p.add_argument("--screenshot", metavar="FILE.png", help="save a screenshot of the main window and exit")
+    p.add_argument(
+        "--screenshot", metavar="FILE.png", help="save a screenshot of the main window and exit"
+    )
     p.add_argument("--select", metavar="PATH", help="select this photo when the window opens")
-    p.add_argument("--why", action="store_true", help="show the why-this-mood heat map of the selected photo")
-    p.add_argument("--view", choices=("grid", "map"), default="grid", help="open the grid or the mood map")
+    p.add_argument(
+        "--why", action="store_true", help="show the why-this-mood heat map of the selected photo"
+    )
+    p.add_argument(
+        "--view", choices=("grid", "map"), default="grid", help="open the grid or the mood map"
+    )
     p.set_defaults(func=cmd_gui)
 
 
@@ -34,13 +44,27 @@ CLI_HINT = (
 
 def cmd_gui(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("PySide6") is None:
-        err("moodtagger: the desktop app needs PySide6 (pip install 'moodtagger[gui]', or run "
-            f"packaging/bootstrap.sh app); meanwhile {CLI_HINT}")
+        err(
+            "moodtagger: the desktop app needs PySide6 (pip install 'moodtagger[gui]', or run "
+            f"packaging/bootstrap.sh app); meanwhile {CLI_HINT}"
+        )
         return 2
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")):
+    if not (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM")
+    ):
         err(f"moodtagger: no display found; {CLI_HINT}")
         return 2
     from moodtagger.gui.app import run
 
-    return int(run(args.dir, screenshot=args.screenshot, catalog=args.catalog, select=args.select,
-                   why=args.why, view=args.view))
+    return int(
+        run(
+            args.dir,
+            screenshot=args.screenshot,
+            catalog=args.catalog,
+            select=args.select,
+            why=args.why,
+            view=args.view,
+        )
+    )

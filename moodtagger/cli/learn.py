@@ -19,7 +19,9 @@ from moodtagger.core.moods import display_name
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "similar", parents=[common], help="the catalogued photos most like PATH",
+        "similar",
+        parents=[common],
+        help="the catalogued photos most like PATH",
         description="The K catalogued photos most similar to PATH (cosine similarity of the "
         "backbone embeddings stored when the photos were predicted), most similar first; PATH "
         "itself is left out. A PATH that is not catalogued is decoded once for its embedding.",
@@ -31,19 +33,34 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser(
-        "choose", parents=[common], help="choose moods for photos (catalog only; files untouched)",
+        "choose",
+        parents=[common],
+        help="choose moods for photos (catalog only; files untouched)",
         description="What a number key does in the app: store the chosen moods of PATHs "
         "(photos or folders) in the catalog as pending choices. Nothing is written to the files "
         "(`moodtagger write` does that); `moodtagger learn` learns from these choices.",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="photos or folders (use -- before names starting with -)")
-    p.add_argument("--mood", action="append", type=mood, default=[], metavar="M", help="mood (repeatable)")
-    p.add_argument("--none", action="store_true", help="choose no mood (a write then removes moodtagger's moods)")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="photos or folders (use -- before names starting with -)",
+    )
+    p.add_argument(
+        "--mood", action="append", type=mood, default=[], metavar="M", help="mood (repeatable)"
+    )
+    p.add_argument(
+        "--none",
+        action="store_true",
+        help="choose no mood (a write then removes moodtagger's moods)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_choose)
 
     p = sub.add_parser(
-        "learn", parents=[common], help="learn your taste from your choices (a personal model)",
+        "learn",
+        parents=[common],
+        help="learn your taste from your choices (a personal model)",
         description="Fit a personal model on your choices (chosen, written, and mood keywords "
         "imported from files; accepted suggestions are not counted) on top of the shipped model, "
         "save it as a new model id in your data folder and re-predict every photo from the stored "
@@ -92,13 +109,20 @@ def cmd_choose(args: argparse.Namespace) -> int:
             Library(cat).choose([r.id for r in rows], args.mood)
     names = ", ".join(display_name(m) for m in args.mood) or "no mood"
     if args.json:
-        dump_json({"chosen": [r.path for r in rows], "moods": list(args.mood),
-                   "errors": [{"path": p, "error": e} for p, e in errors]})
+        dump_json(
+            {
+                "chosen": [r.path for r in rows],
+                "moods": list(args.mood),
+                "errors": [{"path": p, "error": e} for p, e in errors],
+            }
+        )
     else:
         for p, e in errors:
             err(f"error: {shown(p)}: {e}")
         if not args.quiet:
-            err(f"chose {names} for {plural(n, 'photo')} (not written to the files yet: `moodtagger write`)")
+            err(
+                f"chose {names} for {plural(n, 'photo')} (not written to the files yet: `moodtagger write`)"
+            )
     return 1 if errors else 0
 
 
@@ -113,22 +137,37 @@ def cmd_learn(args: argparse.Namespace) -> int:
         except LibraryError as exc:
             raise UserError(str(exc)) from None
     if args.json:
-        dump_json({"model": summary.model_id, "parent": summary.parent_id, "examples": summary.examples,
-                   "predicted": summary.predicted, "changed": summary.changed,
-                   "changes": [{"from": a, "to": b, "photos": n} for (a, b), n in summary.changes.items()],
-                   "seconds": round(summary.seconds, 3)})
+        dump_json(
+            {
+                "model": summary.model_id,
+                "parent": summary.parent_id,
+                "examples": summary.examples,
+                "predicted": summary.predicted,
+                "changed": summary.changed,
+                "changes": [
+                    {"from": a, "to": b, "photos": n} for (a, b), n in summary.changes.items()
+                ],
+                "seconds": round(summary.seconds, 3),
+            }
+        )
         return 0
     if not args.quiet:
         if args.reset:
-            err(f"back to the shipped model {summary.model_id}; "
-                f"{plural(summary.changed, 'suggestion')} changed back")
+            err(
+                f"back to the shipped model {summary.model_id}; "
+                f"{plural(summary.changed, 'suggestion')} changed back"
+            )
         else:
             ex = ", ".join(f"{display_name(m)} {n}" for m, n in summary.examples.items())
-            err(f"learnt {summary.model_id} from {plural(sum(summary.examples.values()), 'choice')} ({ex}); "
-                f"re-predicted {plural(summary.predicted, 'photo')} in {summary.seconds:.1f} s")
+            err(
+                f"learnt {summary.model_id} from {plural(sum(summary.examples.values()), 'choice')} ({ex}); "
+                f"re-predicted {plural(summary.predicted, 'photo')} in {summary.seconds:.1f} s"
+            )
             if summary.skipped:
-                err(f"{plural(summary.skipped, 'chosen photo')} had no embedding yet and taught nothing "
-                    "(scan them first)")
+                err(
+                    f"{plural(summary.skipped, 'chosen photo')} had no embedding yet and taught nothing "
+                    "(scan them first)"
+                )
             err(f"{plural(summary.changed, 'suggestion')} changed")
         for (a, b), n in list(summary.changes.items())[:10]:
             safe_print(f"{n:6d}  {display_name(a)} -> {display_name(b)}")

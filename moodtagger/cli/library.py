@@ -28,47 +28,91 @@ from moodtagger.core.rows import SORT_KEYS, Filter
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "scan", parents=[common], help="index photo folders (incremental) and predict moods",
+        "scan",
+        parents=[common],
+        help="index photo folders (incremental) and predict moods",
         description="Index photo folders into the catalog. Only new and changed files are decoded; "
         "vanished files are marked missing. New/changed photos get mood predictions and the mood "
         "keywords already in their metadata are imported. Exit status 1 if any file failed.",
     )
     p.add_argument("dirs", nargs="+", metavar="DIR")
-    p.add_argument("--no-predict", action="store_true", help="only index; do not run the mood model")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="where the mood model runs (default: auto = CUDA, MPS, else CPU)")
+    p.add_argument(
+        "--no-predict", action="store_true", help="only index; do not run the mood model"
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda", "mps"],
+        help="where the mood model runs (default: auto = CUDA, MPS, else CPU)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.add_argument("--root", default="Mood",
-                   help="keyword root of the moods to import from the files (default Mood: Mood|Awe)")
+    p.add_argument(
+        "--root",
+        default="Mood",
+        help="keyword root of the moods to import from the files (default Mood: Mood|Awe)",
+    )
     p.set_defaults(func=cmd_scan)
 
-    p = sub.add_parser("list", parents=[common], help="list catalogued photos with their top mood",
-                       description="List photos in the catalog with their top predicted mood. The "
-                       "filters are the desktop app's: a photo has mood M when its chosen moods "
-                       "include M or, not chosen yet, its top suggestion is M with p >= --min.")
-    p.add_argument("--mood", type=mood, help="only photos whose chosen moods include M, or (not chosen "
-                   "yet) whose top suggestion is M")
-    p.add_argument("--min", type=probability, default=0.0, metavar="P",
-                   help="minimum probability (0..1) of the top suggestion (a choice is kept whatever P)")
-    p.add_argument("--state", choices=STATES, help="only photos in this state (missing photos only with "
-                   "--state missing)")
-    p.add_argument("--sort", choices=SORT_KEYS, help="order by name, date, top probability, ambiguity "
-                   "(top-1 minus top-2, most ambiguous first), disagreement (top suggestion vs. the "
-                   "chosen mood) or a mood's probability (default: by path)")
+    p = sub.add_parser(
+        "list",
+        parents=[common],
+        help="list catalogued photos with their top mood",
+        description="List photos in the catalog with their top predicted mood. The "
+        "filters are the desktop app's: a photo has mood M when its chosen moods "
+        "include M or, not chosen yet, its top suggestion is M with p >= --min.",
+    )
+    p.add_argument(
+        "--mood",
+        type=mood,
+        help="only photos whose chosen moods include M, or (not chosen "
+        "yet) whose top suggestion is M",
+    )
+    p.add_argument(
+        "--min",
+        type=probability,
+        default=0.0,
+        metavar="P",
+        help="minimum probability (0..1) of the top suggestion (a choice is kept whatever P)",
+    )
+    p.add_argument(
+        "--state",
+        choices=STATES,
+        help="only photos in this state (missing photos only with --state missing)",
+    )
+    p.add_argument(
+        "--sort",
+        choices=SORT_KEYS,
+        help="order by name, date, top probability, ambiguity "
+        "(top-1 minus top-2, most ambiguous first), disagreement (top suggestion vs. the "
+        "chosen mood) or a mood's probability (default: by path)",
+    )
     p.add_argument("--desc", action="store_true", help="with --sort: descending")
-    p.add_argument("--errors", action="store_true", help="list only files that failed, with the reason")
-    p.add_argument("--json", action="store_true", help="JSON output (each row with chosen and state)")
+    p.add_argument(
+        "--errors", action="store_true", help="list only files that failed, with the reason"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="JSON output (each row with chosen and state)"
+    )
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("export", parents=[common], help="export predictions as CSV or JSON",
-                       description="Export every catalogued photo with its mood probabilities. CSV "
-                       "columns: " + ",".join(export.CSV_COLUMNS))
-    p.add_argument("--format", choices=["csv", "json"], default=None,
-                   help="default: json for an -o FILE ending in .json, else csv")
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="export predictions as CSV or JSON",
+        description="Export every catalogued photo with its mood probabilities. CSV "
+        "columns: " + ",".join(export.CSV_COLUMNS),
+    )
+    p.add_argument(
+        "--format",
+        choices=["csv", "json"],
+        default=None,
+        help="default: json for an -o FILE ending in .json, else csv",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite FILE even if it is an image or a database")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite FILE even if it is an image or a database"
+    )
     p.set_defaults(func=cmd_export)
-
 
 
 # ------------------------------------------------------------------------------------------
@@ -84,8 +128,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     try:
         with open_catalog(args) as cat, phase_progress(quiet=args.quiet) as bar:
-            res = Library(cat).refresh(args.dirs, predict=not args.no_predict, device=args.device,
-                                       settings=settings, events=RefreshEvents(bar.phase, bar.progress))
+            res = Library(cat).refresh(
+                args.dirs,
+                predict=not args.no_predict,
+                device=args.device,
+                settings=settings,
+                events=RefreshEvents(bar.phase, bar.progress),
+            )
     finally:
         close_shared_service()  # the exiftool that read keywords and RAW previews
     summary, pred = res.scan, res.predict
@@ -98,8 +147,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if res.predict_error:
         result["predict_error"] = res.predict_error
     elif pred is not None:
-        result["predict"] = {"model_id": pred.model_id, "predicted": pred.predicted, "failed": pred.failed,
-                             "errors": [{"path": p, "error": e} for p, e in pred.errors]}
+        result["predict"] = {
+            "model_id": pred.model_id,
+            "predicted": pred.predicted,
+            "failed": pred.failed,
+            "errors": [{"path": p, "error": e} for p, e in pred.errors],
+        }
     if args.json:
         dump_json(result)
     else:
@@ -110,9 +163,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if s.nothing_changed:
                 line = f"nothing changed ({plural(s.unchanged, 'photo')} unchanged)"
             else:
-                line = (f"{s.new} new, {s.changed} changed, {s.unchanged} unchanged, "
-                        f"{s.moved} moved, {s.found_again} found again, {s.missing} missing, "
-                        f"{plural(len(s.errors), 'error')}")
+                line = (
+                    f"{s.new} new, {s.changed} changed, {s.unchanged} unchanged, "
+                    f"{s.moved} moved, {s.found_again} found again, {s.missing} missing, "
+                    f"{plural(len(s.errors), 'error')}"
+                )
                 if s.metadata_changed:
                     line += f", {s.metadata_changed} with new keywords"
             line += f" in {s.seconds:.2f} s"
@@ -124,8 +179,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if res.import_error:
         err(f"moodtagger: keywords in the files not read: {res.import_error}")
     if res.predict_error:
-        err(f"moodtagger: moods not predicted: {res.predict_error}; the photos are indexed "
-            "(use --no-predict to only index)")
+        err(
+            f"moodtagger: moods not predicted: {res.predict_error}; the photos are indexed "
+            "(use --no-predict to only index)"
+        )
     if res.import_error or res.predict_error:
         return 2
     return 1 if res.errors else 0
@@ -151,14 +208,19 @@ def cmd_list(args: argparse.Namespace) -> int:
             mood = r["mood"] or "-"
             prob = f"{r['probability']:.2f}" if r["probability"] is not None else "-"
             chosen = ",".join(r.get("chosen") or []) or "-"  # type: ignore[arg-type]
-            safe_print(f"{mood:<12} {prob:>5}  {str(r['state']):<11} {chosen:<12} {shown(str(r['path']))}")
+            safe_print(
+                f"{mood:<12} {prob:>5}  {str(r['state']):<11} {chosen:<12} {shown(str(r['path']))}"
+            )
     return 0
 
 
 def list_filter(args: argparse.Namespace) -> Filter:
     """`list`'s options as the core filter (the same rule as the GUI's filter panel)."""
-    return Filter(moods=frozenset([args.mood]) if args.mood else frozenset(), min_prob=args.min,
-                  states=frozenset([args.state]) if args.state else frozenset())
+    return Filter(
+        moods=frozenset([args.mood]) if args.mood else frozenset(),
+        min_prob=args.min,
+        states=frozenset([args.state]) if args.state else frozenset(),
+    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:

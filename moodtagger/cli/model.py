@@ -20,36 +20,52 @@ from moodtagger.cli.common import (
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "predict", parents=[common], help="predict moods for files/folders (catalog untouched)",
+        "predict",
+        parents=[common],
+        help="predict moods for files/folders (catalog untouched)",
         description="Predict the 8 mood probabilities for image files and folders (recursively) "
         "without touching the catalog. CSV columns are the same as `moodtagger export`.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE ('-' or none: stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite FILE even if it is an image or a database")
-    p.add_argument("--json", action="store_true", help="JSON instead of CSV (also for -o FILE.json)")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite FILE even if it is an image or a database"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="JSON instead of CSV (also for -o FILE.json)"
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--model", help="model id from models/*.json (default: the shipped model)")
-    p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster (ray://host:10001, "
-                   "host:6379, auto) or 'local' to start Ray here; needs moodtagger[cluster]")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run on a Ray cluster (ray://host:10001, "
+        "host:6379, auto) or 'local' to start Ray here; needs moodtagger[cluster]",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
-        "train", parents=[common], help="train the mood model from ../shared/data (reproducible)",
+        "train",
+        parents=[common],
+        help="train the mood model from ../shared/data (reproducible)",
         description="Train the default model (v2: multi-task heads on ArtPhoto, Twitter I and "
         "Emotion6) from cached frozen-backbone features and write models/<id>.pt and "
         "models/<id>.json. --v1 rebuilds the v1 head instead.",
     )
     p.add_argument("--out", default=None, help="output folder (default: the project's models/)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=5, help="fold seeds of the nested CV recorded in the JSON")
+    p.add_argument(
+        "--seeds", type=int, default=5, help="fold seeds of the nested CV recorded in the JSON"
+    )
     p.add_argument("--no-eval", action="store_true", help="skip cross-validation (faster)")
     p.add_argument("--v1", action="store_true", help="train the v1 head (ArtPhoto MLP) instead")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
-        "eval", parents=[common], help="multi-task cross-validation table: RF baseline, v1, v2",
+        "eval",
+        parents=[common],
+        help="multi-task cross-validation table: RF baseline, v1, v2",
         description="Reproduce the model card's table: 8-mood macro-F1, accuracy and ECE on "
         "ArtPhoto, polarity accuracy and ECE on Twitter I (five-agree), valence/arousal r on "
         "Emotion6, for the published RF baseline, the v1 recipe and v2, on the same folds "
@@ -57,9 +73,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "strengths and temperatures are chosen inside each training part.",
     )
     p.add_argument("--seeds", type=int, default=5, help="fold seeds 0..N-1 (default 5)")
-    p.add_argument("--all", action="store_true", help="also the other v2 candidates (card: configurations tried)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also the other v2 candidates (card: configurations tried)",
+    )
     p.add_argument("--no-baselines", action="store_true", help="only the v2 row(s)")
-    p.add_argument("--v1-table", action="store_true", help="the historical v1 ArtPhoto-only table (seed 0 folds)")
+    p.add_argument(
+        "--v1-table",
+        action="store_true",
+        help="the historical v1 ArtPhoto-only table (seed 0 folds)",
+    )
     p.add_argument("--seed", type=int, default=0, help="fold seed of --v1-table")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
@@ -88,16 +112,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
                     errors.append((r.path, r.error))
     with output_file(args.output) as out:
         if as_json:
-            recs = [export.record(r.path, r.prediction, **({"error": r.error} if r.error else {})) for r in rows]
+            recs = [
+                export.record(r.path, r.prediction, **({"error": r.error} if r.error else {}))
+                for r in rows
+            ]
             json.dump(recs, out, indent=1, ensure_ascii=False)
             out.write("\n")
         else:  # no catalog: the chosen and state columns stay empty
-            export.write_csv([(r.path, r.prediction) for r in rows if r.prediction is not None], out)
+            export.write_csv(
+                [(r.path, r.prediction) for r in rows if r.prediction is not None], out
+            )
     for path, msg in errors:
         err(f"error: {shown(path)}: {msg}")
     if not args.quiet:
-        err(f"predicted {plural(sum(r.prediction is not None for r in rows), 'photo')} with {model.model_id} "
-            f"({model.device}, {model.backend}); {plural(len(errors), 'error')}")
+        err(
+            f"predicted {plural(sum(r.prediction is not None for r in rows), 'photo')} with {model.model_id} "
+            f"({model.device}, {model.backend}); {plural(len(errors), 'error')}"
+        )
     return 1 if errors else 0
 
 
@@ -116,8 +147,13 @@ class _RayRun:
         from moodtagger.core import cluster
 
         try:
-            yield cluster.predict_paths(files, address=self.args.ray, model_id=self.model_id,
-                                        batch_size=batch_size, progress=progress)
+            yield cluster.predict_paths(
+                files,
+                address=self.args.ray,
+                model_id=self.model_id,
+                batch_size=batch_size,
+                progress=progress,
+            )
         except cluster.ClusterError as exc:
             raise UserError(str(exc)) from None
 
@@ -130,11 +166,15 @@ def _training_ready(command: str) -> None:
     try:
         import sklearn  # noqa: F401  (the [train] extra)
     except ImportError:
-        raise UserError(f"`moodtagger {command}` needs the training extra: pip install 'moodtagger[train]'") from None
+        raise UserError(
+            f"`moodtagger {command}` needs the training extra: pip install 'moodtagger[train]'"
+        ) from None
     data = shared_data_dir() / "artphoto"
     if not data.is_dir():
-        raise UserError(f"`moodtagger {command}` needs the training photos at {data}; "
-                        "put the team data there or set MOODTAGGER_SHARED_DATA")
+        raise UserError(
+            f"`moodtagger {command}` needs the training photos at {data}; "
+            "put the team data there or set MOODTAGGER_SHARED_DATA"
+        )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -154,7 +194,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = None
     if not args.no_eval:
         rows, _ = ev.multitask_table(args.seeds, baselines=False, log=logf)
-        metrics = {"nested_cv_mean_std": {k: list(v) for k, v in rows[0][1].items()}, "fold_seeds": args.seeds}
+        metrics = {
+            "nested_cv_mean_std": {k: list(v) for k, v in rows[0][1].items()},
+            "fold_seeds": args.seeds,
+        }
     train_v2_and_save(out, seed=args.seed, metrics=metrics, log=logf)
     return 0
 
@@ -169,14 +212,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from moodtagger.core.model.train import V2_CANDIDATES
 
     configs = list(V2_CANDIDATES) if args.all else [V2_CANDIDATES[0]]
-    rows, runs = ev.multitask_table(args.seeds, configs=configs, baselines=not args.no_baselines, log=logf)
+    rows, runs = ev.multitask_table(
+        args.seeds, configs=configs, baselines=not args.no_baselines, log=logf
+    )
     if args.json:
         json.dump({"rows": {name: m for name, m in rows}, "per_seed": runs}, sys.stdout, indent=1)
         print()
         return 0
-    print(f"Nested CV, 5 outer folds x {args.seeds} fold seeds (mean ± std over seeds); same folds for every row.")
-    print("AP = ArtPhoto 8 moods (646), TW5 = Twitter I five-agree polarity (704 of 1,090), "
-          "E6 = Emotion6 valence/arousal Pearson r (1,980); ECE: 15 bins, top label.")
+    print(
+        f"Nested CV, 5 outer folds x {args.seeds} fold seeds (mean ± std over seeds); same folds for every row."
+    )
+    print(
+        "AP = ArtPhoto 8 moods (646), TW5 = Twitter I five-agree polarity (704 of 1,090), "
+        "E6 = Emotion6 valence/arousal Pearson r (1,980); ECE: 15 bins, top label."
+    )
     print(ev.format_multitask(rows))
     return 0
 
@@ -201,7 +250,9 @@ def _eval_v1_table(args: argparse.Namespace, logf) -> int:
         json.dump({name: m for name, m in rows}, sys.stdout, indent=1)
         print()
         return 0
-    print("historical v1 table: ArtPhoto only, 5-fold stratified CV (seed 0 folds), 646 photos, 8 classes")
+    print(
+        "historical v1 table: ArtPhoto only, 5-fold stratified CV (seed 0 folds), 646 photos, 8 classes"
+    )
     print(ev.format_table(rows))
     print()
     print(f"chosen: {CHOSEN.name}")

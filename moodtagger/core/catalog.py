@@ -162,13 +162,17 @@ def describe_db_error(path: str | os.PathLike[str], exc: BaseException) -> str:
     """One sentence a user can act on for an SQLite error on the catalog at ``path``."""
     msg = str(exc).lower()
     if "disk is full" in msg or "no space" in msg:
-        return (f"the disk holding the catalog {path} is full; free some space and run the "
-                "command again (nothing was half-written)")
+        return (
+            f"the disk holding the catalog {path} is full; free some space and run the "
+            "command again (nothing was half-written)"
+        )
     if "readonly" in msg or "read-only" in msg:
         return f"the catalog {path} is read-only; make it writable or use another --catalog"
     if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
-        return (f"the catalog {path} is damaged ({exc}); move it away and run `moodtagger scan` "
-                "again (your photos and the keywords in them are safe)")
+        return (
+            f"the catalog {path} is damaged ({exc}); move it away and run `moodtagger scan` "
+            "again (your photos and the keywords in them are safe)"
+        )
     if "locked" in msg or "busy" in msg:
         return f"the catalog {path} is busy in another process; try again when it has finished"
     if "unable to open" in msg:
@@ -261,7 +265,13 @@ class ScannedFile:
 
 
 # How storing a scanned file changed the catalog (:meth:`Catalog.store_scanned`).
-NEW, MOVED, FOUND_AGAIN, METADATA_CHANGED, CHANGED = "new", "moved", "found_again", "metadata_changed", "changed"
+NEW, MOVED, FOUND_AGAIN, METADATA_CHANGED, CHANGED = (
+    "new",
+    "moved",
+    "found_again",
+    "metadata_changed",
+    "changed",
+)
 
 
 @dataclass(frozen=True)
@@ -285,8 +295,21 @@ CURRENT_PREDICTION = "r.photo_id=p.id AND r.model_id=? AND r.identity IS p.ident
 STATES = ("unconfirmed", "chosen", "written", "failed", "missing")
 
 # The grid's columns (see :meth:`Catalog.grid_rows`), in this order.
-GRID_COLUMNS = ("id", "path", "root_id", "mtime_ns", "status", "error", "identity", *PROB_COLUMNS,
-                "valence", "arousal", "choice_moods", "choice_state", "choice_error")
+GRID_COLUMNS = (
+    "id",
+    "path",
+    "root_id",
+    "mtime_ns",
+    "status",
+    "error",
+    "identity",
+    *PROB_COLUMNS,
+    "valence",
+    "arousal",
+    "choice_moods",
+    "choice_state",
+    "choice_error",
+)
 _GRID_SQL = (
     "SELECT p.id, p.path, COALESCE(p.root_id, -1), COALESCE(p.mtime_ns, 0), p.status, p.error, "
     "p.identity, "
@@ -304,8 +327,10 @@ def _prediction_join(model_id: str | None) -> tuple[str, list[object]]:
     ``model_id``, or (None: no model installed) the newest current one by any model."""
     if model_id:
         return CURRENT_PREDICTION, [model_id]
-    return ("r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
-            "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)"), []
+    return (
+        "r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
+        "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)"
+    ), []
 
 
 def photo_state(photo_status: str, choice_state: str | None) -> str:
@@ -332,8 +357,12 @@ class Catalog:
     """One connection to the catalog database. Use from one thread only."""
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0,
-        create: bool = True, readonly: bool = False,
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 30.0,
+        create: bool = True,
+        readonly: bool = False,
         on_lock_wait: Callable[[], None] | None = None,
     ):
         """``create=False``: a missing catalog is an error ("no catalog at PATH; run scan
@@ -351,14 +380,16 @@ class Catalog:
         writable = memory or not exists or _writable(self.path)
         if exists and not writable and not readonly:
             raise CatalogError(
-                f"the catalog {self.path} is read-only; make it writable or use another --catalog")
+                f"the catalog {self.path} is read-only; make it writable or use another --catalog"
+            )
         self.readonly = readonly
         if not memory and not exists:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise CatalogError(f"cannot create the catalog folder {self.path.parent}: "
-                                   f"{exc.strerror or exc}") from None
+                raise CatalogError(
+                    f"cannot create the catalog folder {self.path.parent}: {exc.strerror or exc}"
+                ) from None
         try:
             if readonly and not writable:
                 uri = "file:" + _uri_path(self.path) + "?mode=ro&immutable=1"
@@ -368,7 +399,8 @@ class Catalog:
                 if found != SCHEMA_VERSION:
                     raise CatalogError(
                         f"the catalog {self.path} is read-only and has schema version {found}, "
-                        f"not {SCHEMA_VERSION}; make it writable once so it can be upgraded")
+                        f"not {SCHEMA_VERSION}; make it writable once so it can be upgraded"
+                    )
                 return
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
@@ -405,8 +437,10 @@ class Catalog:
                 self.on_lock_wait()
                 warned = True
             if deadline is not None and time.monotonic() > deadline:
-                raise CatalogError(f"another moodtagger is writing to the catalog {self.path}; "
-                                   "try again when it has finished")
+                raise CatalogError(
+                    f"another moodtagger is writing to the catalog {self.path}; "
+                    "try again when it has finished"
+                )
         try:
             if entry[2] == 0:
                 entry[1] = self._flock(deadline, warned)
@@ -429,8 +463,10 @@ class Catalog:
         try:
             fd = os.open(lock_path(self.path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise CatalogError(f"cannot lock the catalog {self.path}: cannot create "
-                               f"{lock_path(self.path)}: {exc.strerror or exc}") from None
+            raise CatalogError(
+                f"cannot lock the catalog {self.path}: cannot create "
+                f"{lock_path(self.path)}: {exc.strerror or exc}"
+            ) from None
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -441,8 +477,10 @@ class Catalog:
                     warned = True
                 if deadline is not None and time.monotonic() > deadline:
                     os.close(fd)
-                    raise CatalogError(f"another moodtagger is writing to the catalog {self.path}; "
-                                       "try again when it has finished") from None
+                    raise CatalogError(
+                        f"another moodtagger is writing to the catalog {self.path}; "
+                        "try again when it has finished"
+                    ) from None
                 time.sleep(0.1)
 
     def __enter__(self) -> Catalog:
@@ -475,11 +513,16 @@ class Catalog:
         return int(self.conn.execute("SELECT id FROM roots WHERE path=?", (raw,)).fetchone()[0])
 
     def roots(self) -> list[tuple[int, str]]:
-        return [(r[0], unfs(r[1])) for r in self.conn.execute("SELECT id, path FROM roots ORDER BY path")]
+        return [
+            (r[0], unfs(r[1]))
+            for r in self.conn.execute("SELECT id, path FROM roots ORDER BY path")
+        ]
 
     # -- photos -----------------------------------------------------------------------------
     def photo(self, photo_id: int) -> PhotoRow | None:
-        row = self.conn.execute(f"SELECT {_PHOTO_COLS} FROM photos WHERE id=?", (photo_id,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {_PHOTO_COLS} FROM photos WHERE id=?", (photo_id,)
+        ).fetchone()
         return _photo(row) if row else None
 
     def photo_by_path(self, path: str | os.PathLike[str] | bytes) -> PhotoRow | None:
@@ -522,7 +565,9 @@ class Catalog:
         )
 
     # -- the scanner's reads and writes (the catalog owns every statement on ``photos``) -----
-    def known_under(self, prefix: bytes) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None]]:
+    def known_under(
+        self, prefix: bytes
+    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None]]:
         """(path, id, size, mtime_ns, status, error, sidecar_sig) of every photo whose path
         starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
         return self.conn.execute(
@@ -533,48 +578,77 @@ class Catalog:
 
     def assign_root(self, root_id: int, prefix: bytes) -> None:
         """Photos under ``prefix`` that belong to no root yet belong to ``root_id``."""
-        self.conn.execute("UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
-                          (root_id, prefix, prefix[:-1] + b"0"))
+        self.conn.execute(
+            "UPDATE photos SET root_id=? WHERE root_id IS NULL AND path >= ? AND path < ?",
+            (root_id, prefix, prefix[:-1] + b"0"),
+        )
 
     def set_sidecar_sigs(self, sigs: Iterable[tuple[str | None, int]]) -> None:
         """``(sidecar signature, photo id)`` pairs: only the XMP sidecar changed."""
         now = time.time()
         with self.transaction() as c:
-            c.executemany("UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
-                          [(sig, now, i) for sig, i in sigs])
+            c.executemany(
+                "UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
+                [(sig, now, i) for sig, i in sigs],
+            )
 
     def mark_missing(self, photo_ids: Iterable[int]) -> None:
         now = time.time()
         with self.transaction() as c:
-            c.executemany("UPDATE photos SET status='missing', updated_at=? WHERE id=?",
-                          [(now, i) for i in photo_ids])
+            c.executemany(
+                "UPDATE photos SET status='missing', updated_at=? WHERE id=?",
+                [(now, i) for i in photo_ids],
+            )
 
     def mark_unreadable(self, errors: Iterable[tuple[int, str | None]]) -> None:
         """``(photo id, reason)``: the photo could not be decoded for prediction."""
         now = time.time()
         with self.transaction() as c:
-            c.executemany("UPDATE photos SET status='error', error=?, updated_at=? WHERE id=?",
-                          [(err, now, pid) for pid, err in errors])
+            c.executemany(
+                "UPDATE photos SET status='error', error=?, updated_at=? WHERE id=?",
+                [(err, now, pid) for pid, err in errors],
+            )
 
-    def store_scanned(self, batch: Sequence[tuple[ScannedFile, int | None]]) -> list[tuple[int, str]]:
+    def store_scanned(
+        self, batch: Sequence[tuple[ScannedFile, int | None]]
+    ) -> list[tuple[int, str]]:
         """Store decoded files (``existing``: the photo id the path had, or None) in one
         transaction; returns ``(photo id, what happened)`` per file, what happened being
         NEW, MOVED (a missing photo with the same identity took the new path), FOUND_AGAIN,
         METADATA_CHANGED (same image data, e.g. a keyword edit) or CHANGED."""
         out: list[tuple[int, str]] = []
         now = time.time()
-        cols = ("size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
-                "error=?, sidecar_sig=?, taken_at=?, updated_at=?")
+        cols = (
+            "size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
+            "error=?, sidecar_sig=?, taken_at=?, updated_at=?"
+        )
         with self.transaction() as c:
             for res, existing in batch:
                 status = "error" if res.error else "ok"
-                values = (res.size, res.mtime_ns, res.identity, res.width, res.height, res.orientation,
-                          res.format, status, res.error, res.sidecar_sig, res.taken_at, now)
+                values = (
+                    res.size,
+                    res.mtime_ns,
+                    res.identity,
+                    res.width,
+                    res.height,
+                    res.orientation,
+                    res.format,
+                    status,
+                    res.error,
+                    res.sidecar_sig,
+                    res.taken_at,
+                    now,
+                )
                 if existing is None and res.identity and not res.error:
-                    moved = c.execute("SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
-                                      (res.identity,)).fetchone()
+                    moved = c.execute(
+                        "SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
+                        (res.identity,),
+                    ).fetchone()
                     if moved:
-                        c.execute(f"UPDATE photos SET path=?, {cols} WHERE id=?", (res.path, *values, moved[0]))
+                        c.execute(
+                            f"UPDATE photos SET path=?, {cols} WHERE id=?",
+                            (res.path, *values, moved[0]),
+                        )
                         out.append((int(moved[0]), MOVED))
                         continue
                 if existing is None:
@@ -586,7 +660,9 @@ class Catalog:
                     )
                     out.append((int(cur.lastrowid or 0), NEW))
                     continue
-                prev = c.execute("SELECT status, identity FROM photos WHERE id=?", (existing,)).fetchone()
+                prev = c.execute(
+                    "SELECT status, identity FROM photos WHERE id=?", (existing,)
+                ).fetchone()
                 c.execute(f"UPDATE photos SET {cols} WHERE id=?", (*values, existing))
                 same_pixels = prev is not None and prev[1] == res.identity and not res.error
                 if same_pixels and prev[0] == "missing":
@@ -604,13 +680,21 @@ class Catalog:
         return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM photos").fetchone()[0])
 
     def grid_rows(
-        self, model_id: str | None, *, ids: Sequence[int] | None = None, after_id: int | None = None,
-        since: float | None = None, upto_id: int | None = None, include_missing: bool = False,
+        self,
+        model_id: str | None,
+        *,
+        ids: Sequence[int] | None = None,
+        after_id: int | None = None,
+        since: float | None = None,
+        upto_id: int | None = None,
+        include_missing: bool = False,
     ) -> list[tuple]:
         """One row per photo for :func:`moodtagger.core.rows.load_rows`, in path order:
         ``GRID_COLUMNS`` (the photo, its current prediction, its choice)."""
         cond, args = _prediction_join(model_id)
-        sql = _GRID_SQL.format(cond=cond) + ("" if include_missing else " AND p.status != 'missing'")
+        sql = _GRID_SQL.format(cond=cond) + (
+            "" if include_missing else " AND p.status != 'missing'"
+        )
         if ids is not None:
             sql += " AND p.id IN (SELECT value FROM json_each(?))"
             args.append(json.dumps([int(i) for i in ids]))
@@ -628,15 +712,21 @@ class Catalog:
     # -- the write journal --------------------------------------------------------------------
     def journal_interrupted(self) -> list[tuple[int, bytes | None]]:
         """(journal row, temporary file) of every entry still 'pending' (a batch that died)."""
-        return self.conn.execute("SELECT id, temp_path FROM write_journal WHERE state='pending'").fetchall()
+        return self.conn.execute(
+            "SELECT id, temp_path FROM write_journal WHERE state='pending'"
+        ).fetchall()
 
     def journal_close_interrupted(self, rows: Iterable[int]) -> None:
         now = time.time()
         with self.transaction() as c:
-            c.executemany("UPDATE write_journal SET state='interrupted', updated_at=? WHERE id=?",
-                          [(now, r) for r in rows])
+            c.executemany(
+                "UPDATE write_journal SET state='interrupted', updated_at=? WHERE id=?",
+                [(now, r) for r in rows],
+            )
 
-    def journal_start(self, batch_id: str, items: Iterable[tuple[int | None, str, Sequence[str]]]) -> list[int]:
+    def journal_start(
+        self, batch_id: str, items: Iterable[tuple[int | None, str, Sequence[str]]]
+    ) -> list[int]:
         """One 'pending' journal row per ``(photo id, path, moods)``; returns the row ids."""
         now = time.time()
         out = []
@@ -653,28 +743,30 @@ class Catalog:
     def journal_temp(self, row: int, temp: str) -> None:
         """Record the temporary file before it is created (committed at once)."""
         with self.transaction() as c:
-            c.execute("UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?", (fs(temp), time.time(), row))
+            c.execute(
+                "UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?",
+                (fs(temp), time.time(), row),
+            )
 
     def journal_finish(self, row: int, state: str, error: str | None) -> None:
         """Inside the caller's transaction (with the choice's new state)."""
-        self.conn.execute("UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
-                          (state, error, time.time(), row))
+        self.conn.execute(
+            "UPDATE write_journal SET state=?, error=?, temp_path=NULL, updated_at=? WHERE id=?",
+            (state, error, time.time(), row),
+        )
 
     def journal_skip_rest(self, batch_id: str) -> None:
         """Files of ``batch_id`` never reached (cancelled)."""
         with self.transaction() as c:
-            c.execute("UPDATE write_journal SET state='skipped', updated_at=? WHERE batch_id=? AND state='pending'",
-                      (time.time(), batch_id))
+            c.execute(
+                "UPDATE write_journal SET state='skipped', updated_at=? WHERE batch_id=? AND state='pending'",
+                (time.time(), batch_id),
+            )
 
     # -- predictions ------------------------------------------------------------------------
-    def save_predictions(
-        self, model_id: str, rows: Iterable[tuple[int, Prediction]]
-    ) -> None:
+    def save_predictions(self, model_id: str, rows: Iterable[tuple[int, Prediction]]) -> None:
         now = time.time()
-        data = [
-            (pid, model_id, *p.probs, p.valence, p.arousal, now)
-            for pid, p in rows
-        ]
+        data = [(pid, model_id, *p.probs, p.valence, p.arousal, now) for pid, p in rows]
         cols = ", ".join(PROB_COLUMNS)
         marks = ", ".join("?" * len(PROB_COLUMNS))
         with self.transaction() as c:
@@ -706,7 +798,9 @@ class Catalog:
 
     def current_prediction(self, photo_id: int, model_id: str | None) -> Prediction | None:
         """The photo's current prediction (the one rule: CURRENT_PREDICTION), or None."""
-        for _photo_row, pred, _c, _s in self.iter_library(model_id, status=None, photo_ids=[photo_id]):
+        for _photo_row, pred, _c, _s in self.iter_library(
+            model_id, status=None, photo_ids=[photo_id]
+        ):
             return pred
         return None
 
@@ -719,7 +813,10 @@ class Catalog:
             yield photo, pred
 
     def iter_library(
-        self, model_id: str | None, *, status: Iterable[str] | None = ("ok",),
+        self,
+        model_id: str | None,
+        *,
+        status: Iterable[str] | None = ("ok",),
         photo_ids: Iterable[int] | None = None,
     ) -> Iterator[tuple[PhotoRow, Prediction | None, list[str] | None, str]]:
         """(photo, current prediction, chosen moods or None, state) in path order.
@@ -740,14 +837,18 @@ class Catalog:
             "c.moods, c.state "
             f"FROM photos p LEFT JOIN predictions r ON {cond} "
             "LEFT JOIN choices c ON c.photo_id=p.id"
-            + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY p.path"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY p.path"
         )
         n = len(_PHOTO_COLS.split(", "))
         m = len(MOODS)
         for row in self.conn.execute(sql, args):
             photo = _photo(row[:n])
-            pred = None if row[n + m + 2] is None else Prediction(
-                tuple(row[n : n + m]), row[n + m], row[n + m + 1])
+            pred = (
+                None
+                if row[n + m + 2] is None
+                else Prediction(tuple(row[n : n + m]), row[n + m], row[n + m + 1])
+            )
             chosen = json.loads(row[-2]) if row[-2] is not None else None
             yield photo, pred, chosen, photo_state(photo.status, row[-1])
 
@@ -755,7 +856,10 @@ class Catalog:
         """Ids of catalogued photos that are one of ``paths`` or lie in a folder among them."""
         ids: dict[int, None] = {}
         for p in paths:
-            raw = fs(os.path.abspath(os.fsdecode(p) if isinstance(p, bytes) else p)).rstrip(b"/") or b"/"
+            raw = (
+                fs(os.path.abspath(os.fsdecode(p) if isinstance(p, bytes) else p)).rstrip(b"/")
+                or b"/"
+            )
             prefix = raw if raw.endswith(b"/") else raw + b"/"
             for (i,) in self.conn.execute(
                 "SELECT id FROM photos WHERE path=? OR (path >= ? AND path < ?) ORDER BY path",
@@ -795,10 +899,14 @@ class Catalog:
         out: dict[int, str] = {}
         ids = [int(i) for i in photo_ids]
         for s in range(0, len(ids), 500):
-            chunk = ids[s:s + 500]
+            chunk = ids[s : s + 500]
             marks = ", ".join("?" * len(chunk))
-            out.update((int(pid), str(src)) for pid, src in self.conn.execute(
-                f"SELECT photo_id, source FROM choices WHERE photo_id IN ({marks})", chunk))
+            out.update(
+                (int(pid), str(src))
+                for pid, src in self.conn.execute(
+                    f"SELECT photo_id, source FROM choices WHERE photo_id IN ({marks})", chunk
+                )
+            )
         return out
 
     def mark_choice(self, photo_id: int, state: str, error: str | None = None) -> None:
@@ -809,10 +917,14 @@ class Catalog:
             (state, error, state, time.time(), photo_id),
         )
 
-    def pending_choices(self, photo_ids: Iterable[int] | None = None) -> list[tuple[PhotoRow, list[str]]]:
+    def pending_choices(
+        self, photo_ids: Iterable[int] | None = None
+    ) -> list[tuple[PhotoRow, list[str]]]:
         """Choices not yet in the files (pending or failed), optionally only for ``photo_ids``."""
-        sql = (f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))}, c.moods FROM choices c "
-               "JOIN photos p ON p.id=c.photo_id WHERE c.state IN ('pending', 'failed')")
+        sql = (
+            f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))}, c.moods FROM choices c "
+            "JOIN photos p ON p.id=c.photo_id WHERE c.state IN ('pending', 'failed')"
+        )
         args: list[object] = []
         if photo_ids is not None:
             sql += " AND p.id IN (SELECT value FROM json_each(?))"
@@ -824,14 +936,17 @@ class Catalog:
         """Drop the choices of ``photo_ids`` (the files are not touched); returns how many."""
         ids = json.dumps([int(i) for i in photo_ids])
         with self.transaction() as c:
-            return c.execute("DELETE FROM choices WHERE photo_id IN (SELECT value FROM json_each(?))",
-                             (ids,)).rowcount
+            return c.execute(
+                "DELETE FROM choices WHERE photo_id IN (SELECT value FROM json_each(?))", (ids,)
+            ).rowcount
 
     def set_sidecar_sig(self, photo_id: int, sig: str | None) -> None:
         self.conn.execute("UPDATE photos SET sidecar_sig=? WHERE id=?", (sig, photo_id))
 
     # -- keywords found in the files ---------------------------------------------------------
-    def set_file_keywords(self, photo_id: int, keywords: Sequence[str], moods: Sequence[str]) -> None:
+    def set_file_keywords(
+        self, photo_id: int, keywords: Sequence[str], moods: Sequence[str]
+    ) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO file_keywords(photo_id, keywords, moods, read_at) VALUES (?, ?, ?, ?)",
             (photo_id, json.dumps(list(keywords)), json.dumps(list(moods)), time.time()),
@@ -845,9 +960,12 @@ class Catalog:
 
     def all_file_keywords(self) -> dict[int, list[str]]:
         """Keywords found in the files, for every photo that has any (the GUI's search box)."""
-        return {pid: json.loads(kws) for pid, kws in self.conn.execute(
-            "SELECT photo_id, keywords FROM file_keywords WHERE keywords != '[]'")}
-
+        return {
+            pid: json.loads(kws)
+            for pid, kws in self.conn.execute(
+                "SELECT photo_id, keywords FROM file_keywords WHERE keywords != '[]'"
+            )
+        }
 
     # -- embeddings and personal models (issue 14) -------------------------------------------
     # Embeddings are stored as float16 bytes, one row per (photo, model), with the identity of
@@ -858,22 +976,30 @@ class Catalog:
         with self.transaction() as c:
             c.executemany(
                 "INSERT OR REPLACE INTO embeddings(photo_id, model_id, identity, vector, created_at) "
-                "SELECT ?, ?, (SELECT identity FROM photos WHERE id=?1), ?, ?", data)
+                "SELECT ?, ?, (SELECT identity FROM photos WHERE id=?1), ?, ?",
+                data,
+            )
 
     def embedding(self, photo_id: int, model_id: str) -> np.ndarray | None:
         """The photo's current embedding (float16) by ``model_id``, or None."""
         row = self.conn.execute(
             "SELECT e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
             "WHERE e.photo_id=? AND e.model_id=? AND e.identity IS p.identity",
-            (photo_id, model_id)).fetchone()
+            (photo_id, model_id),
+        ).fetchone()
         return None if row is None else np.frombuffer(row[0], dtype="<f2").astype(np.float16)
 
-    def embeddings(self, model_id: str, photo_ids: Iterable[int] | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def embeddings(
+        self,
+        model_id: str,
+        photo_ids: Iterable[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids int64 (n,), float16 (n, d)) of every readable photo with a current
         embedding by ``model_id`` (only ``photo_ids`` if given), in id order."""
-        sql = ("SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
-               "WHERE e.model_id=? AND e.identity IS p.identity AND p.status='ok'")
+        sql = (
+            "SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.model_id=? AND e.identity IS p.identity AND p.status='ok'"
+        )
         args: list[object] = [model_id]
         if photo_ids is not None:
             sql += " AND e.photo_id IN (SELECT value FROM json_each(?))"
@@ -886,7 +1012,10 @@ class Catalog:
         return ids, flat.reshape(len(rows), -1).astype(np.float16, copy=False)
 
     def embedding_models(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT model_id FROM embeddings ORDER BY model_id")]
+        return [
+            r[0]
+            for r in self.conn.execute("SELECT DISTINCT model_id FROM embeddings ORDER BY model_id")
+        ]
 
     def predictions_for(self, model_id: str, photo_ids: Sequence[int]) -> np.ndarray:
         """Current mood probabilities (n, 8) by ``model_id`` for ``photo_ids`` (NaN rows where
@@ -897,7 +1026,8 @@ class Catalog:
         for row in self.conn.execute(
             f"SELECT r.photo_id, {cols} FROM predictions r JOIN photos p ON {CURRENT_PREDICTION} "
             "WHERE r.photo_id IN (SELECT value FROM json_each(?))",
-            (model_id, json.dumps(list(pos)))):
+            (model_id, json.dumps(list(pos))),
+        ):
             out[pos[row[0]]] = row[1:]
         return out
 
@@ -908,7 +1038,8 @@ class Catalog:
         for row in self.conn.execute(
             f"SELECT r.photo_id, r.valence, r.arousal FROM predictions r JOIN photos p ON {CURRENT_PREDICTION} "
             "WHERE r.photo_id IN (SELECT value FROM json_each(?))",
-            (model_id, json.dumps(list(pos)))):
+            (model_id, json.dumps(list(pos))),
+        ):
             out[pos[row[0]]] = [np.nan if v is None else v for v in row[1:]]
         return out
 
@@ -918,7 +1049,8 @@ class Catalog:
         or imported from the file's keywords) -- not an accepted model suggestion."""
         rows = self.conn.execute(
             "SELECT c.photo_id, c.moods, c.source FROM choices c JOIN photos p ON p.id=c.photo_id "
-            "WHERE p.status='ok' AND c.source != 'model' AND c.moods != '[]' ORDER BY c.photo_id")
+            "WHERE p.status='ok' AND c.source != 'model' AND c.moods != '[]' ORDER BY c.photo_id"
+        )
         return [(r[0], json.loads(r[1]), r[2]) for r in rows]
 
     def set_model_in_use(self, parent_id: str, model_id: str | None) -> None:
@@ -928,10 +1060,13 @@ class Catalog:
         else:
             self.conn.execute(
                 "INSERT OR REPLACE INTO models_in_use(parent_id, model_id, updated_at) VALUES (?, ?, ?)",
-                (parent_id, model_id, time.time()))
+                (parent_id, model_id, time.time()),
+            )
 
     def model_in_use(self, parent_id: str) -> str | None:
-        row = self.conn.execute("SELECT model_id FROM models_in_use WHERE parent_id=?", (parent_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT model_id FROM models_in_use WHERE parent_id=?", (parent_id,)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def delete_predictions(self, model_id: str) -> int:

@@ -16,7 +16,11 @@ class AcceptResult:
 
 
 def suggested_mood(
-    pred: Prediction | None, chosen: Sequence[str] | None, min_p: float = 0.0, *, replace: bool = False,
+    pred: Prediction | None,
+    chosen: Sequence[str] | None,
+    min_p: float = 0.0,
+    *,
+    replace: bool = False,
 ) -> tuple[str, float] | None:
     """The one accept rule: the top suggestion ``(mood, p)`` to make the choice, or None.
 
@@ -67,7 +71,9 @@ def accept(
     return out
 
 
-def choose(catalog: Catalog, photo_ids: Iterable[int], moods: Iterable[str], *, source: str = "user") -> int:
+def choose(
+    catalog: Catalog, photo_ids: Iterable[int], moods: Iterable[str], *, source: str = "user"
+) -> int:
     """The user chooses ``moods`` (empty: no mood) for ``photo_ids``: what a number key does in
     the app, for the CLI's `moodtagger choose`. Stored as a pending choice (source 'user');
     nothing is written to the files. Returns how many photos."""

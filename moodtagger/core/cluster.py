@@ -78,8 +78,13 @@ class _Predictor:
             preds = self.model.predict_arrays(np.ascontiguousarray(batch["image"][ok]))
             probs[ok] = [p.probs for p in preds]
             va[ok] = [(p.valence, p.arousal) for p in preds]
-        return {"idx": batch["idx"], "probs": probs, "va": va, "error": batch["error"],
-                "pid": np.full(n, self.pid, np.int64)}
+        return {
+            "idx": batch["idx"],
+            "probs": probs,
+            "va": va,
+            "error": batch["error"],
+            "pid": np.full(n, self.pid, np.int64),
+        }
 
 
 def connect(address: str) -> None:
@@ -113,8 +118,9 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise ClusterError(f"cannot reach the Ray cluster at {address}: "
-                           f"{exc.strerror or exc}") from None
+        raise ClusterError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}"
+        ) from None
 
 
 def iter_rows(
@@ -153,27 +159,41 @@ def iter_rows(
     # workers get absolute paths (their working folder is not ours); results keep the caller's
     items = [{"idx": i, "path": os.fsencode(os.path.abspath(p))} for i, p in enumerate(paths)]
     block_rows = block_rows or max(batch_size, min(1024, len(items) // (4 * workers) or 1))
-    ds: ray.data.Dataset = ray.data.from_items(items, override_num_blocks=max(1, -(-len(items) // block_rows)))
+    ds: ray.data.Dataset = ray.data.from_items(
+        items, override_num_blocks=max(1, -(-len(items) // block_rows))
+    )
     # (the stubs do not know that fn_kwargs supplies _decode_batch's preprocessing)
-    ds = ds.map_batches(_decode_batch, fn_kwargs={"pre": entry.preprocess},  # type: ignore[arg-type]
-                        batch_size=batch_size, num_cpus=1)
+    ds = ds.map_batches(
+        _decode_batch,  # type: ignore[arg-type]
+        fn_kwargs={"pre": entry.preprocess},
+        batch_size=batch_size,
+        num_cpus=1,
+    )
     ds = ds.map_batches(
         _Predictor,
-        fn_constructor_kwargs={"model_id": entry.id, "device": "auto" if use_gpu else "cpu",
-                               "threads": None if use_gpu else max(1, int(cpus_per_worker))},
+        fn_constructor_kwargs={
+            "model_id": entry.id,
+            "device": "auto" if use_gpu else "cpu",
+            "threads": None if use_gpu else max(1, int(cpus_per_worker)),
+        },
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=workers),
         num_gpus=1 if use_gpu else 0,
         num_cpus=1 if use_gpu else cpus_per_worker,
     )
     for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-        for idx, probs, va, error, pid in zip(batch["idx"], batch["probs"], batch["va"],
-                                               batch["error"], batch["pid"], strict=True):
+        for idx, probs, va, error, pid in zip(
+            batch["idx"], batch["probs"], batch["va"], batch["error"], batch["pid"], strict=True
+        ):
             i = int(idx)
             if error:
                 res = Result(paths[i], None, str(error))
             else:
-                res = Result(paths[i], Prediction(tuple(float(x) for x in probs), float(va[0]), float(va[1])), None)
+                res = Result(
+                    paths[i],
+                    Prediction(tuple(float(x) for x in probs), float(va[0]), float(va[1])),
+                    None,
+                )
             yield Row(i, res, int(pid))
 
 
@@ -197,18 +217,26 @@ def predict_paths(
     from ray.exceptions import RayError
 
     try:
-        for row in iter_rows(paths, model_id=model_id, batch_size=batch_size, workers=workers, **kw):
+        for row in iter_rows(
+            paths, model_id=model_id, batch_size=batch_size, workers=workers, **kw
+        ):
             if out[row.idx] is not None:
-                raise ClusterError(f"the cluster returned {paths[row.idx]!r} twice; nothing was written")
+                raise ClusterError(
+                    f"the cluster returned {paths[row.idx]!r} twice; nothing was written"
+                )
             out[row.idx] = row.result
             done += 1
             if progress and (done % batch_size == 0 or done == len(paths)):
                 progress(done, len(paths))
     except RayError as exc:  # e.g. a worker node without moodtagger, or the cluster went away
         lines = [line for line in str(exc).splitlines() if line.strip()]
-        raise ClusterError(f"the Ray run failed, nothing was written: {lines[-1] if lines else exc!r}") from None
+        raise ClusterError(
+            f"the Ray run failed, nothing was written: {lines[-1] if lines else exc!r}"
+        ) from None
     lost = [p for p, r in zip(paths, out, strict=True) if r is None]
     if lost:
-        raise ClusterError(f"the cluster lost {len(lost)} of {len(paths)} files (first: {lost[0]!r}); "
-                           "nothing was written")
+        raise ClusterError(
+            f"the cluster lost {len(lost)} of {len(paths)} files (first: {lost[0]!r}); "
+            "nothing was written"
+        )
     return out  # type: ignore[return-value]

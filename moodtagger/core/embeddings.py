@@ -43,8 +43,15 @@ def unit(x: np.ndarray) -> np.ndarray:
 class EmbeddingIndex:
     """A model's embeddings in memory, loaded once (the GUI keeps one; the CLI builds one per run)."""
 
-    def __init__(self, ids: np.ndarray, vectors: np.ndarray, *, dims: int = 256, exact_below: int = 20_000,
-                 seed: int = 0):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        vectors: np.ndarray,
+        *,
+        dims: int = 256,
+        exact_below: int = 20_000,
+        seed: int = 0,
+    ):
         self.ids = np.asarray(ids, dtype=np.int64)
         self.full = np.asarray(vectors, dtype=np.float16)  # raw float16, as stored
         self._pos = {int(pid): i for i, pid in enumerate(self.ids)}
@@ -66,10 +73,10 @@ class EmbeddingIndex:
             self.basis = np.ascontiguousarray(basis, dtype=np.float32)
             self.reduced = np.empty((n, dims), np.float32)
             for s in range(0, n, 16384):  # chunked: never a float32 copy of everything at once
-                chunk = self.full[s:s + 16384].astype(np.float32)
+                chunk = self.full[s : s + 16384].astype(np.float32)
                 norms = np.maximum(np.linalg.norm(chunk, axis=1), 1e-12)
-                self.norms[s:s + 16384] = norms
-                self.reduced[s:s + 16384] = (chunk @ self.basis) / norms[:, None]
+                self.norms[s : s + 16384] = norms
+                self.reduced[s : s + 16384] = (chunk @ self.basis) / norms[:, None]
 
     @classmethod
     def load(cls, catalog: Catalog, model_id: str, **kw) -> EmbeddingIndex:
@@ -83,8 +90,14 @@ class EmbeddingIndex:
         i = self._pos.get(int(photo_id))
         return None if i is None else self.full[i]
 
-    def search(self, query: np.ndarray, k: int = 10, *, exclude: set[int] | None = None,
-               shortlist: int | None = None) -> list[tuple[int, float]]:
+    def search(
+        self,
+        query: np.ndarray,
+        k: int = 10,
+        *,
+        exclude: set[int] | None = None,
+        shortlist: int | None = None,
+    ) -> list[tuple[int, float]]:
         """The ``k`` most similar (photo id, cosine) to ``query``, most similar first."""
         exclude = exclude or set()
         n = len(self.ids)
@@ -112,8 +125,14 @@ class EmbeddingIndex:
         return out
 
 
-def search_once(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int, *,
-                exclude: set[int] | None = None) -> list[tuple[int, float]]:
+def search_once(
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    query: np.ndarray,
+    k: int,
+    *,
+    exclude: set[int] | None = None,
+) -> list[tuple[int, float]]:
     """Exact top ``k`` (photo id, cosine) by one chunked pass (no index kept)."""
     exclude = exclude or set()
     if len(ids) == 0 or k <= 0:
@@ -121,8 +140,8 @@ def search_once(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int,
     q = unit(np.asarray(query, dtype=np.float32).reshape(-1))
     scores = np.empty(len(ids), np.float32)
     for s in range(0, len(ids), 16384):
-        chunk = vectors[s:s + 16384].astype(np.float32)
-        scores[s:s + 16384] = (chunk @ q) / np.maximum(np.linalg.norm(chunk, axis=1), 1e-12)
+        chunk = vectors[s : s + 16384].astype(np.float32)
+        scores[s : s + 16384] = (chunk @ q) / np.maximum(np.linalg.norm(chunk, axis=1), 1e-12)
     cand = _top(scores, min(len(ids), k + len(exclude)))
     out = []
     for j in cand[np.argsort(-scores[cand], kind="stable")]:
@@ -156,16 +175,28 @@ def embedding_model_id(catalog: Catalog, model_id: str | None = None) -> str:
     return have[0]
 
 
-def similar(catalog: Catalog, photo_id: int, k: int = 10, *, model_id: str | None = None,
-            index: EmbeddingIndex | None = None) -> list[Similar]:
+def similar(
+    catalog: Catalog,
+    photo_id: int,
+    k: int = 10,
+    *,
+    model_id: str | None = None,
+    index: EmbeddingIndex | None = None,
+) -> list[Similar]:
     """The ``k`` catalogued photos most similar to ``photo_id`` (itself excluded), most similar
     first. Pass ``index`` (kept by the caller) to search many times without reloading."""
     return similar_to_photos(catalog, [photo_id], k, model_id=model_id, index=index)
 
 
-def similar_to_photos(catalog: Catalog, photo_ids: Sequence[int], k: int = 10, *, model_id: str | None = None,
-                      index: EmbeddingIndex | None = None) -> list[Similar]:
-    """"More like these": the ``k`` catalogued photos most similar to any of ``photo_ids``
+def similar_to_photos(
+    catalog: Catalog,
+    photo_ids: Sequence[int],
+    k: int = 10,
+    *,
+    model_id: str | None = None,
+    index: EmbeddingIndex | None = None,
+) -> list[Similar]:
+    """ "More like these": the ``k`` catalogued photos most similar to any of ``photo_ids``
     (those excluded), most similar first. A photo's similarity is its best cosine to one of
     them (a selection of two scenes finds both scenes, not their blurred average). Photos of
     the selection without an embedding are left out of the query; none with one is an error."""
@@ -180,12 +211,16 @@ def similar_to_photos(catalog: Catalog, photo_ids: Sequence[int], k: int = 10, *
             vectors.append(vec)
     if not vectors:
         if len(ids) != 1:
-            raise EmbeddingError(f"none of the {len(ids)} photos has an embedding yet; run `moodtagger scan` "
-                                 "on their folder (with a model that computes embeddings)")
+            raise EmbeddingError(
+                f"none of the {len(ids)} photos has an embedding yet; run `moodtagger scan` "
+                "on their folder (with a model that computes embeddings)"
+            )
         photo = catalog.photo(ids[0])
         name = photo.path if photo else f"photo {ids[0]}"
-        raise EmbeddingError(f"{name} has no embedding yet; run `moodtagger scan` on its folder "
-                             "(with a model that computes embeddings)")
+        raise EmbeddingError(
+            f"{name} has no embedding yet; run `moodtagger scan` on its folder "
+            "(with a model that computes embeddings)"
+        )
     exclude = set(ids)
     best: dict[int, float] = {}
     if index is None and len(vectors) > 1:  # one pass over the catalog's vectors for all of them
@@ -195,15 +230,23 @@ def similar_to_photos(catalog: Catalog, photo_ids: Sequence[int], k: int = 10, *
                 best[pid] = max(s, best.get(pid, -2.0))
     else:
         for vec in vectors:
-            for hit in similar_to_vector(catalog, vec, k, model_id=mid, index=index, exclude=exclude):
+            for hit in similar_to_vector(
+                catalog, vec, k, model_id=mid, index=index, exclude=exclude
+            ):
                 best[hit.photo_id] = max(hit.similarity, best.get(hit.photo_id, -2.0))
     top = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
     paths = _paths(catalog, [pid for pid, _ in top])
     return [Similar(pid, paths[pid], s) for pid, s in top if pid in paths]
 
 
-def similar_to_path(catalog: Catalog, path: str | os.PathLike[str], k: int = 10, *, model_id: str | None = None,
-                    embed: Callable[[str, str], np.ndarray] | None = None) -> list[Similar]:
+def similar_to_path(
+    catalog: Catalog,
+    path: str | os.PathLike[str],
+    k: int = 10,
+    *,
+    model_id: str | None = None,
+    embed: Callable[[str, str], np.ndarray] | None = None,
+) -> list[Similar]:
     """``moodtagger similar PATH``: a catalogued photo with an embedding is searched by its
     stored vector; any other file is decoded once for its embedding (``embed(path, model_id)``,
     default :func:`embed_file`), its own catalog entry (stale pixels) left out of the answer."""
@@ -233,14 +276,23 @@ def embed_file(path: str, model_id: str) -> np.ndarray:
                 raise EmbeddingError(f"{path}: {r.error}")
             vec = getattr(r, "embedding", None)
             if vec is None:
-                raise EmbeddingError(f"{path} is not in the catalog and the model {model_id} computes no "
-                                     "embedding; scan its folder first")
+                raise EmbeddingError(
+                    f"{path} is not in the catalog and the model {model_id} computes no "
+                    "embedding; scan its folder first"
+                )
             return np.asarray(vec)
     raise EmbeddingError(f"{path}: nothing decoded")
 
 
-def similar_to_vector(catalog: Catalog, vector: np.ndarray, k: int = 10, *, model_id: str | None = None,
-                      index: EmbeddingIndex | None = None, exclude: set[int] | None = None) -> list[Similar]:
+def similar_to_vector(
+    catalog: Catalog,
+    vector: np.ndarray,
+    k: int = 10,
+    *,
+    model_id: str | None = None,
+    index: EmbeddingIndex | None = None,
+    exclude: set[int] | None = None,
+) -> list[Similar]:
     mid = embedding_model_id(catalog, model_id)
     if index is not None:
         hits = index.search(vector, k, exclude=exclude)

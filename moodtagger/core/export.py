@@ -22,25 +22,45 @@ class Entry:
     state: str | None = None
 
 
-def catalog_entries(catalog: Catalog, model_id: str | None, *, status: Iterable[str] | None = ("ok",),
-                    photo_ids: Iterable[int] | None = None) -> list[Entry]:
+def catalog_entries(
+    catalog: Catalog,
+    model_id: str | None,
+    *,
+    status: Iterable[str] | None = ("ok",),
+    photo_ids: Iterable[int] | None = None,
+) -> list[Entry]:
     """Every photo with its current prediction, choice and state (the one rule in the catalog)."""
-    return [Entry(p.path, pred, chosen if chosen is not None else [], state)
-            for p, pred, chosen, state in catalog.iter_library(model_id, status=status, photo_ids=photo_ids)]
+    return [
+        Entry(p.path, pred, chosen if chosen is not None else [], state)
+        for p, pred, chosen, state in catalog.iter_library(
+            model_id, status=status, photo_ids=photo_ids
+        )
+    ]
 
 
 def _num(x: float | None, digits: int) -> str:
     return "" if x is None else f"{x:.{digits}f}"
 
 
-def row_values(path: str, pred: Prediction | None, chosen: Sequence[str] | None = None,
-               state: str | None = None) -> list[str]:
+def row_values(
+    path: str,
+    pred: Prediction | None,
+    chosen: Sequence[str] | None = None,
+    state: str | None = None,
+) -> list[str]:
     tail = [";".join(chosen) if chosen is not None else "", state or ""]
     if pred is None:
         return [path, "", ""] + [""] * len(MOODS) + ["", ""] + tail
     mood, p = pred.top
-    return [path, mood, f"{p:.6f}", *(f"{x:.6f}" for x in pred.probs),
-            _num(pred.valence, 3), _num(pred.arousal, 3), *tail]
+    return [
+        path,
+        mood,
+        f"{p:.6f}",
+        *(f"{x:.6f}" for x in pred.probs),
+        _num(pred.valence, 3),
+        _num(pred.arousal, 3),
+        *tail,
+    ]
 
 
 def _entries(rows: Iterable[Entry | tuple[str, Prediction | None]]) -> Iterable[Entry]:
@@ -64,8 +84,11 @@ def record(path: str, pred: Prediction | None, **extra: object) -> dict[str, obj
         rec.update(mood=None, probability=None, probabilities=None)
     else:
         mood, p = pred.top
-        rec.update(mood=mood, probability=round(p, 6),
-                   probabilities={m: round(x, 6) for m, x in zip(MOODS, pred.probs, strict=True)})
+        rec.update(
+            mood=mood,
+            probability=round(p, 6),
+            probabilities={m: round(x, 6) for m, x in zip(MOODS, pred.probs, strict=True)},
+        )
         if pred.valence is not None:
             rec["valence"] = round(pred.valence, 3)
         if pred.arousal is not None:

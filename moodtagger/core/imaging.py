@@ -52,8 +52,31 @@ THUMB_SIZE = 256
 PIXEL_BUDGET = int(os.environ.get("MOODTAGGER_PIXEL_BUDGET", MAX_PIXELS))
 
 JPEG_EXT = {".jpg", ".jpeg", ".jpe", ".jfif"}
-RAW_EXT = {".cr2", ".cr3", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".orf", ".raf", ".rw2", ".pef", ".srw", ".rwl", ".3fr", ".iiq", ".erf", ".kdc", ".mrw", ".x3f"}
-IMAGE_EXT = JPEG_EXT | {".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"} | RAW_EXT
+RAW_EXT = {
+    ".cr2",
+    ".cr3",
+    ".nef",
+    ".nrw",
+    ".arw",
+    ".srf",
+    ".sr2",
+    ".dng",
+    ".orf",
+    ".raf",
+    ".rw2",
+    ".pef",
+    ".srw",
+    ".rwl",
+    ".3fr",
+    ".iiq",
+    ".erf",
+    ".kdc",
+    ".mrw",
+    ".x3f",
+}
+IMAGE_EXT = (
+    JPEG_EXT | {".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif"} | RAW_EXT
+)
 
 
 class ImageError(Exception):
@@ -67,7 +90,9 @@ class OpenedImage:
     height: int
     orientation: int
     format: str
-    taken_at: str | None = None  # EXIF DateTimeOriginal as ISO 8601 local time, when the file has one
+    taken_at: str | None = (
+        None  # EXIF DateTimeOriginal as ISO 8601 local time, when the file has one
+    )
 
 
 @dataclass(frozen=True)
@@ -138,16 +163,28 @@ def open_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> 
         if is_raw(path):
             open_regular(path).close()
             preview = raw_preview(path)
-            opened = _open(io.BytesIO(preview.jpeg), min_side, fmt_override="RAW",
-                           orientation=preview.orientation)
+            opened = _open(
+                io.BytesIO(preview.jpeg),
+                min_side,
+                fmt_override="RAW",
+                orientation=preview.orientation,
+            )
             if preview.size:  # report the RAW's own image size, oriented
                 w, h = preview.size
                 if opened.orientation in (5, 6, 7, 8):
                     w, h = h, w
-                opened = OpenedImage(opened.image, w, h, opened.orientation, opened.format, opened.taken_at)
+                opened = OpenedImage(
+                    opened.image, w, h, opened.orientation, opened.format, opened.taken_at
+                )
             if preview.taken_at:  # the RAW's own date (a preview may carry none)
-                opened = OpenedImage(opened.image, opened.width, opened.height, opened.orientation,
-                                     opened.format, preview.taken_at)
+                opened = OpenedImage(
+                    opened.image,
+                    opened.width,
+                    opened.height,
+                    opened.orientation,
+                    opened.format,
+                    preview.taken_at,
+                )
             return opened
         with open_regular(path) as fh:
             return _open(fh, min_side)
@@ -198,7 +235,9 @@ def _open(
                 short = min(w, h)
                 if short > min_side:
                     scale = min_side / short
-                    im.draft("RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999))))
+                    im.draft(
+                        "RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999)))
+                    )
             dw, dh = im.size  # what will be decoded (after draft scaling)
             ticket = PIXELS.acquire(dw * dh)
             im.load()  # before getexif(): for some formats it loads, and must not hide decode errors
@@ -351,8 +390,15 @@ def raw_preview(path: str) -> RawPreview:
     from moodtagger.core.tools import ToolMissing
 
     # an absolute path never looks like an option ("--" would end -stay_open's -execute too)
-    args = ("-b", "-m", *(f"-{t}" for t in _PREVIEW_TAGS), "-Orientation#", "-ImageSize#", "-DateTimeOriginal",
-            os.path.abspath(path))
+    args = (
+        "-b",
+        "-m",
+        *(f"-{t}" for t in _PREVIEW_TAGS),
+        "-Orientation#",
+        "-ImageSize#",
+        "-DateTimeOriginal",
+        os.path.abspath(path),
+    )
     try:
         records, _reply = shared_service().execute_json(*args, timeout=120)
         meta = records[0] if records else {}
@@ -389,8 +435,9 @@ def _raw_preview_process(args: tuple[str, ...]) -> dict:
     from moodtagger.core.tools import exiftool_path
 
     try:
-        out = subprocess.run([exiftool_path(), "-json", *args], capture_output=True, timeout=120,
-                             check=False).stdout
+        out = subprocess.run(
+            [exiftool_path(), "-json", *args], capture_output=True, timeout=120, check=False
+        ).stdout
         return json.loads(out or b"[{}]")[0]
     except subprocess.TimeoutExpired:
         raise ImageError("exiftool took too long to read the RAW preview") from None
@@ -407,8 +454,11 @@ def thumbnail(image: Image.Image, long_side: int = THUMB_SIZE) -> Image.Image:
     return im
 
 
-_INTERPOLATION = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
-                  "lanczos": Image.Resampling.LANCZOS}
+_INTERPOLATION = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "lanczos": Image.Resampling.LANCZOS,
+}
 
 
 @dataclass(frozen=True)
@@ -429,9 +479,13 @@ class Preprocess:
 
     def __post_init__(self) -> None:
         if self.interpolation not in _INTERPOLATION:
-            raise ValueError(f"unknown interpolation {self.interpolation!r} (use {', '.join(_INTERPOLATION)})")
+            raise ValueError(
+                f"unknown interpolation {self.interpolation!r} (use {', '.join(_INTERPOLATION)})"
+            )
         if not 0 < self.crop <= self.resize_short_side:
-            raise ValueError(f"crop {self.crop} must be positive and at most the short side {self.resize_short_side}")
+            raise ValueError(
+                f"crop {self.crop} must be positive and at most the short side {self.resize_short_side}"
+            )
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ValueError("mean and std need three values each, std above 0")
 
@@ -540,7 +594,9 @@ def cached_thumbnail(
     thumb = thumbnail(info.image, long_side)
     if identity:
         try:
-            save_thumbnail(identity, thumb, long_side if max(thumb.size) > THUMB_SIZE else THUMB_SIZE)
+            save_thumbnail(
+                identity, thumb, long_side if max(thumb.size) > THUMB_SIZE else THUMB_SIZE
+            )
         except OSError:
             pass  # a read-only cache only costs speed
     return thumb

@@ -76,8 +76,10 @@ def read_records(path: str) -> Iterator[Record]:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header is None or tuple(header[: 3 + len(MOODS)]) != CSV_COLUMNS[: 3 + len(MOODS)]:
-            raise ImportFileError(f"{path} is neither a predict CSV (header {','.join(CSV_COLUMNS[:3])},...) "
-                                  "nor a JSON list")
+            raise ImportFileError(
+                f"{path} is neither a predict CSV (header {','.join(CSV_COLUMNS[:3])},...) "
+                "nor a JSON list"
+            )
         col = {name: i for i, name in enumerate(header)}
         for row in reader:
             if not row:
@@ -87,8 +89,10 @@ def read_records(path: str) -> Iterator[Record]:
                     yield Record(row[0], None, error="no prediction in the file")
                     continue
                 probs = tuple(float(row[col[m]]) for m in MOODS)
-                va = [_float(row[col[k]]) if k in col and col[k] < len(row) else None
-                      for k in ("valence", "arousal")]
+                va = [
+                    _float(row[col[k]]) if k in col and col[k] < len(row) else None
+                    for k in ("valence", "arousal")
+                ]
             except (IndexError, ValueError) as exc:
                 yield Record(row[0] if row else "?", None, error=f"malformed CSV row: {exc}")
                 continue
@@ -103,8 +107,11 @@ def _from_json(it: object) -> Record:
     if not isinstance(probs, dict):
         return Record(path, None, error=str(it.get("error") or "no prediction in the file"))
     try:
-        pred = Prediction(tuple(float(probs[m]) for m in MOODS), _float(it.get("valence")),
-                          _float(it.get("arousal")))
+        pred = Prediction(
+            tuple(float(probs[m]) for m in MOODS),
+            _float(it.get("valence")),
+            _float(it.get("arousal")),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         return Record(path, None, error=f"malformed JSON record: {exc!r}")
     return Record(path, pred, model=it.get("model"), fingerprint=it.get("fingerprint"))

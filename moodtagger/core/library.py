@@ -128,9 +128,15 @@ class Library:
 
     # -- refresh: scan -> keywords -> predict ---------------------------------------------------
     def refresh(
-        self, roots: Sequence[str | os.PathLike[str]], *, predict: bool = True, device: str = "auto",
-        settings: WriteSettings | None = None, events: RefreshEvents | None = None,
-        cancel: threading.Event | None = None, load_model: Callable[[str, str], MoodModel] | None = None,
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        *,
+        predict: bool = True,
+        device: str = "auto",
+        settings: WriteSettings | None = None,
+        events: RefreshEvents | None = None,
+        cancel: threading.Event | None = None,
+        load_model: Callable[[str, str], MoodModel] | None = None,
         batch_size: int = 32,
     ) -> RefreshResult:
         """Scan ``roots`` (none: only predict), import the mood keywords (under
@@ -159,8 +165,13 @@ class Library:
 
         if roots:
             phase(SCANNING)
-            summary = out.scan = scan(cat, roots, progress=ev.progress, cancel=cancel,
-                                      on_stored=changed if ev.changed else None)
+            summary = out.scan = scan(
+                cat,
+                roots,
+                progress=ev.progress,
+                cancel=cancel,
+                on_stored=changed if ev.changed else None,
+            )
             if (summary.missing or summary.moved) and ev.missing:
                 ev.missing(cat.missing_ids())
             if stopped():
@@ -168,9 +179,17 @@ class Library:
             if summary.updated_ids:
                 phase(READING_KEYWORDS)
                 try:
-                    out.imported = import_file_moods(cat, photos_by_ids(cat, summary.updated_ids),
-                                                     settings=settings, progress=ev.progress)
-                except (ToolMissing, ExifToolError, OSError) as exc:  # the moods still get predicted
+                    out.imported = import_file_moods(
+                        cat,
+                        photos_by_ids(cat, summary.updated_ids),
+                        settings=settings,
+                        progress=ev.progress,
+                    )
+                except (
+                    ToolMissing,
+                    ExifToolError,
+                    OSError,
+                ) as exc:  # the moods still get predicted
                     out.import_error = str(exc)
                 if out.imported:
                     changed(summary.updated_ids)
@@ -198,8 +217,13 @@ class Library:
         self.model_id = self._model_in_use()
         phase(PREDICTING)
         pred = out.predict = predict_pending(
-            cat, model=model, batch_size=batch_size, progress=ev.progress, cancel=cancel,
-            on_batch=lambda good: changed([pid for pid, _ in good]))
+            cat,
+            model=model,
+            batch_size=batch_size,
+            progress=ev.progress,
+            cancel=cancel,
+            on_batch=lambda good: changed([pid for pid, _ in good]),
+        )
         if pred.errors:  # now unreadable: their rows show the error
             failed = (cat.photo_by_path(path) for path, _ in pred.errors)
             changed([p.id for p in failed if p is not None])
@@ -212,8 +236,11 @@ class Library:
         return R.load_rows(self.catalog, self.model_id, ids=ids, include_missing=include_missing)
 
     def query(
-        self, flt: R.Filter = R.Filter(), sort: tuple[str, bool] | None = None,  # noqa: B008
-        *, include_missing: bool = False,
+        self,
+        flt: R.Filter = R.Filter(),  # noqa: B008
+        sort: tuple[str, bool] | None = None,
+        *,
+        include_missing: bool = False,
     ) -> R.Rows:
         """The rows passing ``flt`` (the one filter rule, see :mod:`moodtagger.core.rows`),
         ordered by ``sort = (key, descending)`` (None: by path). Missing photos only with
@@ -230,9 +257,12 @@ class Library:
 
     def entries(self, ids: Sequence[int]) -> list[Entry]:
         """Export entries (exact probabilities, choice, state) of ``ids``, in that order."""
-        by_id = {photo.id: Entry(photo.path, pred, chosen if chosen is not None else [], state)
-                 for photo, pred, chosen, state in self.catalog.iter_library(
-                     self.model_id, status=None, photo_ids=ids)}
+        by_id = {
+            photo.id: Entry(photo.path, pred, chosen if chosen is not None else [], state)
+            for photo, pred, chosen, state in self.catalog.iter_library(
+                self.model_id, status=None, photo_ids=ids
+            )
+        }
         return [by_id[i] for i in ids if i in by_id]
 
     def resolve(self, paths: Sequence[str]) -> Scope:
@@ -246,7 +276,9 @@ class Library:
             elif not os.path.exists(p):
                 scope.errors.append((p, "no such file or folder"))
             else:
-                scope.errors.append((p, "not in the catalog; run `moodtagger scan` on its folder first"))
+                scope.errors.append(
+                    (p, "not in the catalog; run `moodtagger scan` on its folder first")
+                )
         scope.ids = self.catalog.photo_ids_under(known)
         scope.paths = known
         return scope
@@ -281,8 +313,10 @@ class Library:
         return len(self.catalog.pending_choices(ids))
 
     # -- similar photos, learning from the user's choices ---------------------------------------
-    def similar(self, ids: Sequence[int], k: int = 10, *, index: EmbeddingIndex | None = None) -> list[Similar]:
-        """"More like this": the ``k`` photos most similar to any of ``ids`` (those left out),
+    def similar(
+        self, ids: Sequence[int], k: int = 10, *, index: EmbeddingIndex | None = None
+    ) -> list[Similar]:
+        """ "More like this": the ``k`` photos most similar to any of ``ids`` (those left out),
         most similar first (:func:`moodtagger.core.embeddings.similar_to_photos`). ``index``:
         an :class:`~moodtagger.core.embeddings.EmbeddingIndex` the caller keeps between queries."""
         from moodtagger.core import embeddings as E
@@ -290,7 +324,9 @@ class Library:
         if k < 1:
             raise LibraryError("ask for at least one similar photo")
         try:
-            return E.similar_to_photos(self.catalog, ids, k, model_id=self._chosen_model, index=index)
+            return E.similar_to_photos(
+                self.catalog, ids, k, model_id=self._chosen_model, index=index
+            )
         except E.EmbeddingError as exc:
             raise LibraryError(str(exc)) from None
 
@@ -299,11 +335,15 @@ class Library:
         from moodtagger.core import embeddings as E
 
         try:
-            return E.EmbeddingIndex.load(self.catalog, E.embedding_model_id(self.catalog, self._chosen_model))
+            return E.EmbeddingIndex.load(
+                self.catalog, E.embedding_model_id(self.catalog, self._chosen_model)
+            )
         except E.EmbeddingError as exc:
             raise LibraryError(str(exc)) from None
 
-    def similar_to_path(self, path: str, k: int = 10, *, model_id: str | None = None) -> list[Similar]:
+    def similar_to_path(
+        self, path: str, k: int = 10, *, model_id: str | None = None
+    ) -> list[Similar]:
         """``moodtagger similar PATH``: a catalogued photo by its stored embedding, any other
         file decoded once (:func:`moodtagger.core.embeddings.similar_to_path`)."""
         from moodtagger.core import embeddings as E
@@ -349,20 +389,37 @@ class Library:
 
     # -- files ---------------------------------------------------------------------------------
     def write(
-        self, ids: Sequence[int] | None = None, *, under: Sequence[str] | None = None,
+        self,
+        ids: Sequence[int] | None = None,
+        *,
+        under: Sequence[str] | None = None,
         settings: WriteSettings | None = None,
-        dry_run: bool = False, progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+        dry_run: bool = False,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
         on_result: Callable[[FileResult], None] | None = None,
     ) -> WriteSummary:
         """Write the choices of ``ids`` into the files; ``ids=None``: every pending or failed
         choice (only those under the files/folders ``under``, when given)."""
         from moodtagger.core.metadata.journal import write_choices
 
-        return write_choices(self.catalog, ids, settings=settings, dry_run=dry_run, progress=progress,
-                             cancel=cancel, on_result=on_result, paths=under)
+        return write_choices(
+            self.catalog,
+            ids,
+            settings=settings,
+            dry_run=dry_run,
+            progress=progress,
+            cancel=cancel,
+            on_result=on_result,
+            paths=under,
+        )
 
     def clear(
-        self, ids: Sequence[int], *, settings: WriteSettings | None = None, progress: ProgressFn | None = None,
+        self,
+        ids: Sequence[int],
+        *,
+        settings: WriteSettings | None = None,
+        progress: ProgressFn | None = None,
         source: str = "user",
     ) -> WriteSummary:
         """Remove moodtagger's moods from the files of ``ids``; each photo whose file was

@@ -22,10 +22,27 @@ INDEX: dict[str, int] = {m: i for i, m in enumerate(MOODS)}
 # CSV contract (issue 3): keep stable, extend only at the end. Issue 11 appended valence,
 # arousal (model output, 1-9) and chosen (moods joined by ';'), state (catalog exports only;
 # empty from `predict`, which has no catalog).
-CSV_COLUMNS: tuple[str, ...] = ("path", "mood", "probability", *MOODS, "valence", "arousal", "chosen", "state")
+CSV_COLUMNS: tuple[str, ...] = (
+    "path",
+    "mood",
+    "probability",
+    *MOODS,
+    "valence",
+    "arousal",
+    "chosen",
+    "state",
+)
 
-_ALIASES = {"sad": "sadness", "amused": "amusement", "content": "contentment", "excited": "excitement",
-            "angry": "anger", "disgusted": "disgust", "afraid": "fear", "scared": "fear"}
+_ALIASES = {
+    "sad": "sadness",
+    "amused": "amusement",
+    "content": "contentment",
+    "excited": "excitement",
+    "angry": "anger",
+    "disgusted": "disgust",
+    "afraid": "fear",
+    "scared": "fear",
+}
 
 
 def normalize_mood(name: str) -> str:

@@ -37,12 +37,19 @@ STATES = ("unconfirmed", "chosen", "written", "error")
 UNCONFIRMED, CHOSEN, WRITTEN_STATE, ERROR_STATE = range(4)
 MISSING_STATE = 4  # only in rows loaded with include_missing (the CLI's `list --state missing`)
 # state names accepted by Filter.states: the grid's, plus the catalog's (CLI) names
-STATE_CODE = {"unconfirmed": UNCONFIRMED, "chosen": CHOSEN, "written": WRITTEN_STATE, "error": ERROR_STATE,
-              "failed": ERROR_STATE, "missing": MISSING_STATE}
+STATE_CODE = {
+    "unconfirmed": UNCONFIRMED,
+    "chosen": CHOSEN,
+    "written": WRITTEN_STATE,
+    "error": ERROR_STATE,
+    "failed": ERROR_STATE,
+    "missing": MISSING_STATE,
+}
 DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
 # name, file date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
 # disagreement (how much likelier the top suggestion is than the best chosen mood), a mood's probability
 SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
+
 
 def mood_bits(moods: Iterable[str]) -> int:
     bits = 0
@@ -79,9 +86,19 @@ class Rows:
     @classmethod
     def empty(cls) -> Rows:
         return cls(
-            np.zeros(0, np.int64), [], np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8), [], [],
-            np.zeros((0, len(MOODS)), np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32),
-            np.zeros(0, np.int16), np.zeros(0, np.int8), [],
+            np.zeros(0, np.int64),
+            [],
+            np.zeros(0, np.int64),
+            np.zeros(0),
+            np.zeros(0, np.int8),
+            [],
+            [],
+            np.zeros((0, len(MOODS)), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int16),
+            np.zeros(0, np.int8),
+            [],
         )
 
     # -- column surgery (all columns at once) --------------------------------------------------
@@ -90,7 +107,9 @@ class Rows:
         out: dict[str, Any] = {}
         for f in fields(self):
             col = getattr(self, f.name)
-            out[f.name] = col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
+            out[f.name] = (
+                col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
+            )
         return Rows(**out)
 
     def extend(self, other: Rows) -> None:
@@ -128,7 +147,9 @@ class Rows:
         if np.isnan(p[0]):
             return None
         v, a = float(self.valence[row]), float(self.arousal[row])
-        return Prediction(tuple(float(x) for x in p), None if np.isnan(v) else v, None if np.isnan(a) else a)
+        return Prediction(
+            tuple(float(x) for x in p), None if np.isnan(v) else v, None if np.isnan(a) else a
+        )
 
     def choice(self, row: int) -> tuple[str, ...] | None:
         bits = int(self.choice_bits[row])
@@ -148,8 +169,12 @@ class Rows:
 
 
 def load_rows(
-    catalog: Catalog, model_id: str | None, *, ids: Sequence[int] | None = None,
-    after_id: int | None = None, include_missing: bool = False,
+    catalog: Catalog,
+    model_id: str | None,
+    *,
+    ids: Sequence[int] | None = None,
+    after_id: int | None = None,
+    include_missing: bool = False,
 ) -> Rows:
     """Rows for every photo that is not missing (or only ``ids`` / ids above ``after_id``), in
     path order. Which rows changed is never guessed from timestamps: :meth:`Library.refresh`
@@ -172,7 +197,9 @@ def load_rows(
             b = bits_cache[raw] = mood_bits(m for m in json.loads(raw) if m in INDEX)
         choice_bits.append(b)
     status_codes = [STATUS_CODE.get(s, ERROR) for s in cols[4]]
-    state_codes = [CHOICE_CODE.get(s, NO_CHOICE) if s is not None else NO_CHOICE for s in cols[base + n_m + 3]]
+    state_codes = [
+        CHOICE_CODE.get(s, NO_CHOICE) if s is not None else NO_CHOICE for s in cols[base + n_m + 3]
+    ]
     return Rows(
         ids=np.array(cols[0], dtype=np.int64),
         paths=[os.fsdecode(p) for p in cols[1]],
@@ -199,12 +226,16 @@ def load_rows(
 class Filter:
     """What the library shows. Empty fields filter nothing."""
 
-    moods: frozenset[str] = frozenset()  # any of these: chosen, or (not chosen yet) the top suggestion
+    moods: frozenset[str] = (
+        frozenset()
+    )  # any of these: chosen, or (not chosen yet) the top suggestion
     min_prob: float = 0.0  # of the top suggestion (with moods: of a matching top suggestion)
     states: frozenset[str] = frozenset()  # STATE_CODE names; empty: every state
     ambiguous_only: bool = False  # not chosen yet, and top-1 minus top-2 below ``margin``
     root_id: int | None = None  # a library folder (by the catalog's root id)
-    root_path: str | None = None  # a library folder by path (also photos scanned before it was a root)
+    root_path: str | None = (
+        None  # a library folder by path (also photos scanned before it was a root)
+    )
     margin: float = DEFAULT_MARGIN
     text: str = ""  # search: every word in the path (folder, file name) or the file's keywords
     only_ids: frozenset[int] | None = None  # only these photos (e.g. a selection on the mood map)
@@ -242,11 +273,17 @@ def search_haystack(d: Rows, keywords: Mapping[int, str] | None = None) -> list[
     """Per row what the search (``Filter.text``) looks at: the path (folder and file name) and
     the keywords already in the file (``keywords``: photo id -> keywords joined), case-folded."""
     kw = keywords or {}
-    return [f"{p}\n{kw.get(i, '')}".casefold() for p, i in zip(d.paths, d.ids.tolist(), strict=True)]
+    return [
+        f"{p}\n{kw.get(i, '')}".casefold() for p, i in zip(d.paths, d.ids.tolist(), strict=True)
+    ]
 
 
 def filter_mask(
-    d: Rows, flt: Filter, dv: Derived | None = None, *, haystack: Sequence[str] | None = None,
+    d: Rows,
+    flt: Filter,
+    dv: Derived | None = None,
+    *,
+    haystack: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Which rows of ``d`` pass ``flt`` (vectorised); ``dv``: :func:`derive` of ``d`` if cached;
     ``haystack``: :func:`search_haystack` of ``d`` (needed only for ``flt.text``; without it
@@ -297,7 +334,9 @@ def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
     return out
 
 
-def sort_order(d: Rows, key: str, descending: bool = False, dv: Derived | None = None) -> np.ndarray:
+def sort_order(
+    d: Rows, key: str, descending: bool = False, dv: Derived | None = None
+) -> np.ndarray:
     """Row positions of ``d`` sorted by ``key`` (SORT_KEYS; no prediction counts as -1, and
     as least ambiguous); ties by name. ``dv``: :func:`derive` of ``d`` if cached."""
     if key not in SORT_KEYS:
@@ -327,8 +366,12 @@ def sort_order(d: Rows, key: str, descending: bool = False, dv: Derived | None =
 
 
 def restore_choice(
-    catalog: Catalog, photo_id: int, moods: Sequence[str] | None, state: str = "pending",
-    error: str | None = None, source: str = "user",
+    catalog: Catalog,
+    photo_id: int,
+    moods: Sequence[str] | None,
+    state: str = "pending",
+    error: str | None = None,
+    source: str = "user",
 ) -> None:
     """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose;
     ``source``: whose choice ('model': an accepted suggestion, which `learn` does not learn)."""

@@ -56,8 +56,15 @@ class ScanSummary:
 
     @property
     def nothing_changed(self) -> bool:
-        return not (self.new or self.changed or self.missing or self.moved or self.found_again
-                    or self.metadata_changed or self.errors)
+        return not (
+            self.new
+            or self.changed
+            or self.missing
+            or self.moved
+            or self.found_again
+            or self.metadata_changed
+            or self.errors
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -76,7 +83,9 @@ class ScanSummary:
 
 # ------------------------------------------------------------------------------------------
 def walk(
-    root: bytes, *, on_error: Callable[[bytes, str], None] | None = None,
+    root: bytes,
+    *,
+    on_error: Callable[[bytes, str], None] | None = None,
     sidecars: dict[bytes, os.stat_result] | None = None,
 ) -> Iterator[tuple[bytes, os.stat_result]]:
     """Yield ``(path, stat)`` for every regular image file under ``root``.
@@ -177,8 +186,12 @@ def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None)
             st = sidecars.get(cand)
         else:
             st = None
-            for real in (os.path.splitext(path)[0] + b".xmp", path + b".xmp",
-                         os.path.splitext(path)[0] + b".XMP", path + b".XMP"):
+            for real in (
+                os.path.splitext(path)[0] + b".xmp",
+                path + b".xmp",
+                os.path.splitext(path)[0] + b".XMP",
+                path + b".XMP",
+            ):
                 if real.lower() == cand:
                     try:
                         st = os.stat(real)
@@ -186,7 +199,9 @@ def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None)
                     except OSError:
                         continue
         if st is not None:
-            parts.append(f"{os.path.basename(cand).decode('utf-8', 'replace')}:{st.st_size}:{st.st_mtime_ns}")
+            parts.append(
+                f"{os.path.basename(cand).decode('utf-8', 'replace')}:{st.st_size}:{st.st_mtime_ns}"
+            )
     return ";".join(sorted(set(parts))) or None
 
 
@@ -202,7 +217,12 @@ def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = Tr
         data_fp = None if imaging.is_raw(os.fsdecode(path)) else content_identity(path, size)
         info = imaging.open_image(os.fsdecode(path), min_side=imaging.THUMB_SIZE)
         res.identity = _identity(data_fp, info)
-        res.width, res.height, res.orientation, res.format = info.width, info.height, info.orientation, info.format
+        res.width, res.height, res.orientation, res.format = (
+            info.width,
+            info.height,
+            info.orientation,
+            info.format,
+        )
         res.taken_at = info.taken_at
         if thumbnails:
             try:
@@ -241,8 +261,15 @@ def scan(
     Holds the catalog's writer lock (one scan or write per catalog at a time, across
     processes: a second one waits)."""
     with catalog.writer_lock():
-        return _scan(catalog, roots, progress=progress, cancel=cancel, workers=workers,
-                     thumbnails=thumbnails, on_stored=on_stored)
+        return _scan(
+            catalog,
+            roots,
+            progress=progress,
+            cancel=cancel,
+            workers=workers,
+            thumbnails=thumbnails,
+            on_stored=on_stored,
+        )
 
 
 def _scan(
@@ -257,13 +284,17 @@ def _scan(
 ) -> ScanSummary:
     t0 = time.perf_counter()
     summary = ScanSummary()
-    todo: list[tuple[bytes, int, int, int | None, str | None]] = []  # path, size, mtime_ns, id, sidecar sig
+    todo: list[
+        tuple[bytes, int, int, int | None, str | None]
+    ] = []  # path, size, mtime_ns, id, sidecar sig
     sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
     vanished: list[int] = []
     root_prefixes: list[tuple[int, bytes]] = []  # filed once the new photos are stored (below)
 
     for root in roots:
-        root_b = os.fsencode(os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root))
+        root_b = os.fsencode(
+            os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root)
+        )
         if not os.path.isdir(root_b):
             summary.errors.append((os.fsdecode(root_b), "not a folder, or not readable"))
             continue
@@ -271,7 +302,13 @@ def _scan(
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
         known: dict[bytes, tuple[int, int | None, int | None, str, str | None]] = {
-            r[0]: (r[1], r[2], r[3], "retry" if r[4] == "error" and _transient(r[5]) else r[4], r[6])
+            r[0]: (
+                r[1],
+                r[2],
+                r[3],
+                "retry" if r[4] == "error" and _transient(r[5]) else r[4],
+                r[6],
+            )
             for r in catalog.known_under(prefix)
         }
         folder_errors: list[tuple[bytes, str]] = []
@@ -297,7 +334,8 @@ def _scan(
             # photos under a folder we could not list are not gone, just unreachable right now
             blocked = tuple(p.rstrip(b"/") + b"/" for p, _ in folder_errors)
             vanished.extend(
-                r[0] for path, r in known.items()
+                r[0]
+                for path, r in known.items()
                 if r[3] != "missing" and not (blocked and path.startswith(blocked))
             )
         root_prefixes.append((root_id, prefix))
@@ -354,7 +392,8 @@ def _scan(
                 pending.append((res, existing))
                 done += 1
                 if len(pending) >= BATCH or (
-                        on_stored is not None and time.monotonic() - last_store >= STORE_INTERVAL):
+                    on_stored is not None and time.monotonic() - last_store >= STORE_INTERVAL
+                ):
                     last_store = time.monotonic()
                     stored = store(pending)
                     if on_stored is not None:
@@ -380,7 +419,9 @@ def _inspect(item: tuple[bytes, int, int, int | None, str | None], thumbnails: b
     return res
 
 
-def _store(catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: ScanSummary) -> list[int]:
+def _store(
+    catalog: Catalog, batch: list[tuple[_Result, int | None]], summary: ScanSummary
+) -> list[int]:
     """Store one batch; count what happened in ``summary``; return every photo id stored."""
     if not batch:
         return []
@@ -415,7 +456,9 @@ def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
     return out
 
 
-def add_files(catalog: Catalog, paths: Iterable[str | os.PathLike[str]]) -> tuple[list[PhotoRow], list[tuple[str, str]]]:
+def add_files(
+    catalog: Catalog, paths: Iterable[str | os.PathLike[str]]
+) -> tuple[list[PhotoRow], list[tuple[str, str]]]:
     """Make sure single files are in the catalog (index them if new or changed, no folder walk).
 
     Returns the photo rows (in input order, for files that exist) and (path, error) pairs.
@@ -428,7 +471,9 @@ def add_files(catalog: Catalog, paths: Iterable[str | os.PathLike[str]]) -> tupl
         try:
             st = os.stat(path)
         except OSError as exc:
-            errors.append((path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc)))
+            errors.append(
+                (path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc))
+            )
             continue
         if not os.path.isfile(path):
             errors.append((path, "not a regular file"))

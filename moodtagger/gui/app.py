@@ -51,8 +51,15 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def run(directory: str | None = None, *, screenshot: str | None = None, catalog: str | None = None,
-        select: str | None = None, why: bool = False, view: str = "grid") -> int:
+def run(
+    directory: str | None = None,
+    *,
+    screenshot: str | None = None,
+    catalog: str | None = None,
+    select: str | None = None,
+    why: bool = False,
+    view: str = "grid",
+) -> int:
     """Open the main window (on ``directory`` when given); return the exit status.
 
     With ``screenshot``: open ``directory``, wait until scanning, prediction and the visible
@@ -86,7 +93,11 @@ def run(directory: str | None = None, *, screenshot: str | None = None, catalog:
         if screenshot is not None:
             print(f"moodtagger: {exc}", file=sys.stderr)
         else:
-            QMessageBox.critical(None, "moodtagger", f"{exc}\n\nChoose another catalog in the settings file or with --catalog.")
+            QMessageBox.critical(
+                None,
+                "moodtagger",
+                f"{exc}\n\nChoose another catalog in the settings file or with --catalog.",
+            )
         return 2
     window.show()
     if view == "map":
@@ -116,7 +127,9 @@ def run(directory: str | None = None, *, screenshot: str | None = None, catalog:
     return int(exit_code["code"] or code)
 
 
-def _arm_screenshot(app: QApplication, window, path: str, exit_code: dict, select: str | None = None) -> None:
+def _arm_screenshot(
+    app: QApplication, window, path: str, exit_code: dict, select: str | None = None
+) -> None:
     t0 = time.monotonic()
     state = {"finished": False}
 

@@ -23,9 +23,16 @@ class SetChoicesCommand(QUndoCommand):
     """``after`` made by ``source`` ('user'; 'model': accepted suggestions); undo restores
     ``before`` with the sources it had (``before_sources``)."""
 
-    def __init__(self, controller: ChoiceController, before: dict[int, ChoiceValue],
-                 after: dict[int, ChoiceValue], text: str, *, source: str = "user",
-                 before_sources: dict[int, str] | None = None):
+    def __init__(
+        self,
+        controller: ChoiceController,
+        before: dict[int, ChoiceValue],
+        after: dict[int, ChoiceValue],
+        text: str,
+        *,
+        source: str = "user",
+        before_sources: dict[int, str] | None = None,
+    ):
         super().__init__(text)
         self.controller = controller
         self.before = before
@@ -55,7 +62,9 @@ class ChoiceController:
         sources = sources or {}
         with self.catalog.transaction():
             for pid, (moods, state, error) in values.items():
-                R.restore_choice(self.catalog, pid, moods, state, error, source=sources.get(pid, "user"))
+                R.restore_choice(
+                    self.catalog, pid, moods, state, error, source=sources.get(pid, "user")
+                )
         self.model.set_choice_values(values)
 
     def _against_file(self, pid: int, value: ChoiceValue) -> ChoiceValue:
@@ -66,7 +75,11 @@ class ChoiceController:
             return value
         cur_moods, cur_state, _err = self.model.choice_value(pid)
         moods, state, error = value
-        if cur_state == "written" and cur_moods is not None and tuple(moods or ()) != tuple(cur_moods):
+        if (
+            cur_state == "written"
+            and cur_moods is not None
+            and tuple(moods or ()) != tuple(cur_moods)
+        ):
             return (tuple(moods or ()), "pending", None)
         return value
 
@@ -76,8 +89,16 @@ class ChoiceController:
         if not after:
             return 0
         before = {pid: before[pid] for pid in after}
-        self.undo_stack.push(SetChoicesCommand(self, before, after, text, source=source,
-                                               before_sources=self.catalog.choice_sources(before)))
+        self.undo_stack.push(
+            SetChoicesCommand(
+                self,
+                before,
+                after,
+                text,
+                source=source,
+                before_sources=self.catalog.choice_sources(before),
+            )
+        )
         return len(after)
 
     def _known(self, ids: Iterable[int]) -> list[int]:
@@ -96,15 +117,21 @@ class ChoiceController:
             new = moods - {mood} if remove else moods | {mood}
             after[pid] = (_ordered(new), "pending", None)
         verb = "Remove" if remove else "Add"
-        return self._push(after, f"{verb} {display_name(mood)} ({len(ids)} photo{'s' * (len(ids) != 1)})")
+        return self._push(
+            after, f"{verb} {display_name(mood)} ({len(ids)} photo{'s' * (len(ids) != 1)})"
+        )
 
     def set_moods(self, ids: Sequence[int], moods: Iterable[str]) -> int:
         ids = self._known(ids)
         chosen = _ordered(set(moods))
-        return self._push({pid: (chosen, "pending", None) for pid in ids},
-                          f"Choose {', '.join(display_name(m) for m in chosen) or 'no mood'}")
+        return self._push(
+            {pid: (chosen, "pending", None) for pid in ids},
+            f"Choose {', '.join(display_name(m) for m in chosen) or 'no mood'}",
+        )
 
-    def accept_top(self, ids: Sequence[int], *, min_prob: float = 0.0, only_unconfirmed: bool = False) -> int:
+    def accept_top(
+        self, ids: Sequence[int], *, min_prob: float = 0.0, only_unconfirmed: bool = False
+    ) -> int:
         """Choose each photo's top suggestion with p >= ``min_prob``: the core's accept rule
         (:func:`moodtagger.core.choices.suggested_mood`, as ``moodtagger accept``). Photos
         without a prediction are skipped; a choice is replaced unless ``only_unconfirmed``."""
@@ -113,16 +140,22 @@ class ChoiceController:
         for pid in self._known(ids):
             r = self.model.row_of(pid)
             assert r is not None
-            suggestion = suggested_mood(rows.prediction(r), rows.choice(r), min_prob, replace=not only_unconfirmed)
+            suggestion = suggested_mood(
+                rows.prediction(r), rows.choice(r), min_prob, replace=not only_unconfirmed
+            )
             if suggestion is not None:
                 after[pid] = ((suggestion[0],), "pending", None)
         label = "Accept suggestion" if min_prob <= 0 else f"Accept all at or above {min_prob:.0%}"
         # an accepted suggestion is the model's word, not the user's taste: `learn` skips it
-        return self._push(after, f"{label} ({len(after)} photo{'s' * (len(after) != 1)})", source="model")
+        return self._push(
+            after, f"{label} ({len(after)} photo{'s' * (len(after) != 1)})", source="model"
+        )
 
     def clear(self, ids: Sequence[int]) -> int:
         """Forget the user's choice (back to the model's suggestion only)."""
-        return self._push({pid: (None, "pending", None) for pid in self._known(ids)}, "Clear choice")
+        return self._push(
+            {pid: (None, "pending", None) for pid in self._known(ids)}, "Clear choice"
+        )
 
 
 def _ordered(moods: set[str]) -> tuple[str, ...]:

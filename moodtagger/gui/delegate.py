@@ -27,7 +27,12 @@ MOOD_COLORS: dict[str, str] = {
     "fear": "#AA4499",  # purple
     "sadness": "#332288",  # indigo
 }
-STATE_COLORS = {"chosen": "#0077BB", "written": "#009988", "error": "#CC3311", "ambiguous": "#EE7733"}
+STATE_COLORS = {
+    "chosen": "#0077BB",
+    "written": "#009988",
+    "error": "#CC3311",
+    "ambiguous": "#EE7733",
+}
 
 PAD = 6
 BARS_H = 26
@@ -119,7 +124,9 @@ class PhotoDelegate(QStyledItemDelegate):
         if selected:
             painter.fillRect(cell.adjusted(1, 1, -1, -1), pal.color(QPalette.ColorRole.Highlight))
         elif option.state & QStyle.StateFlag.State_MouseOver:
-            painter.fillRect(cell.adjusted(1, 1, -1, -1), pal.color(QPalette.ColorRole.AlternateBase))
+            painter.fillRect(
+                cell.adjusted(1, 1, -1, -1), pal.color(QPalette.ColorRole.AlternateBase)
+            )
 
         thumb_rect = self._thumb_rect(cell)
         image: QImage | None = index.data(Roles.ThumbnailRole)
@@ -131,23 +138,48 @@ class PhotoDelegate(QStyledItemDelegate):
             target.moveCenter(thumb_rect.center())
             painter.drawImage(target, image)
         else:
-            painter.fillRect(thumb_rect, pal.color(QPalette.ColorRole.Mid).lighter(130)
-                             if pal.color(QPalette.ColorRole.Base).lightness() > 128
-                             else pal.color(QPalette.ColorRole.Dark))
+            painter.fillRect(
+                thumb_rect,
+                pal.color(QPalette.ColorRole.Mid).lighter(130)
+                if pal.color(QPalette.ColorRole.Base).lightness() > 128
+                else pal.color(QPalette.ColorRole.Dark),
+            )
             painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-            text = "unreadable" if (error and state == "error" and index.data(Roles.MoodScoresRole) is None) else "…"
+            text = (
+                "unreadable"
+                if (error and state == "error" and index.data(Roles.MoodScoresRole) is None)
+                else "…"
+            )
             painter.drawText(thumb_rect, Qt.AlignmentFlag.AlignCenter, text)
 
-        hover_mood = self.hover[1] if self.hover and self.hover[0] == index.data(Roles.PhotoIdRole) else None
-        self._paint_bars(painter, pal, cell, index.data(Roles.MoodScoresRole), index.data(Roles.ChoiceRole),
-                         selected, hover_mood)
-        self._paint_badges(painter, thumb_rect, state, bool(index.data(Roles.AmbiguousRole)),
-                           index.data(Roles.ChoiceRole) is not None)
+        hover_mood = (
+            self.hover[1] if self.hover and self.hover[0] == index.data(Roles.PhotoIdRole) else None
+        )
+        self._paint_bars(
+            painter,
+            pal,
+            cell,
+            index.data(Roles.MoodScoresRole),
+            index.data(Roles.ChoiceRole),
+            selected,
+            hover_mood,
+        )
+        self._paint_badges(
+            painter,
+            thumb_rect,
+            state,
+            bool(index.data(Roles.AmbiguousRole)),
+            index.data(Roles.ChoiceRole) is not None,
+        )
 
         # one line of mood text (the choice, else the top suggestion), one line of file name
-        text_color = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        text_color = pal.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        )
         content = self._content(cell)
-        line1 = QRect(content.x() + PAD, cell.bottom() - PAD - 2 * TEXT_H + 1, self.thumb_size, TEXT_H)
+        line1 = QRect(
+            content.x() + PAD, cell.bottom() - PAD - 2 * TEXT_H + 1, self.thumb_size, TEXT_H
+        )
         line2 = QRect(content.x() + PAD, cell.bottom() - PAD - TEXT_H + 1, self.thumb_size, TEXT_H)
         font = QFont(option.font)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
@@ -168,19 +200,29 @@ class PhotoDelegate(QStyledItemDelegate):
         bold.setBold(choice is not None or hovered is not None)
         painter.setFont(bold)
         painter.setPen(text_color)
-        painter.drawText(line1, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         painter.fontMetrics().elidedText(mood_text, Qt.TextElideMode.ElideRight, line1.width()))
+        painter.drawText(
+            line1,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.fontMetrics().elidedText(mood_text, Qt.TextElideMode.ElideRight, line1.width()),
+        )
         small = QFont(font)
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         painter.setFont(small)
         muted = QColor(text_color)
         muted.setAlpha(170)
         painter.setPen(muted)
-        name = painter.fontMetrics().elidedText(str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
-                                               Qt.TextElideMode.ElideMiddle, line2.width())
+        name = painter.fontMetrics().elidedText(
+            str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
+            Qt.TextElideMode.ElideMiddle,
+            line2.width(),
+        )
         painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         if option.state & QStyle.StateFlag.State_HasFocus:
-            pen = QPen(pal.color(QPalette.ColorRole.Highlight).darker(150 if selected else 100), 1, Qt.PenStyle.DotLine)
+            pen = QPen(
+                pal.color(QPalette.ColorRole.Highlight).darker(150 if selected else 100),
+                1,
+                Qt.PenStyle.DotLine,
+            )
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(cell.adjusted(1, 1, -2, -2))
@@ -195,8 +237,16 @@ class PhotoDelegate(QStyledItemDelegate):
         choice = index.data(Roles.ChoiceRole)
         return text + (" · chosen" if choice and mood in choice else "")
 
-    def _paint_bars(self, painter: QPainter, pal: QPalette, cell: QRect, scores, choice, selected: bool,
-                    hover_mood: str | None = None) -> None:
+    def _paint_bars(
+        self,
+        painter: QPainter,
+        pal: QPalette,
+        cell: QRect,
+        scores,
+        choice,
+        selected: bool,
+        hover_mood: str | None = None,
+    ) -> None:
         # The bars stand on a plate of the base colour, so they read the same on the selection
         # highlight and in a dark palette; each bar has a 1 px edge in the text colour, which
         # contrasts with the plate even where a bar's own colour does not (light bars on a light
@@ -234,7 +284,9 @@ class PhotoDelegate(QStyledItemDelegate):
                 painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
-    def _paint_badges(self, painter: QPainter, thumb: QRect, state: str, ambiguous: bool, chosen: bool) -> None:
+    def _paint_badges(
+        self, painter: QPainter, thumb: QRect, state: str, ambiguous: bool, chosen: bool
+    ) -> None:
         font = painter.font()
         font.setBold(True)
         painter.setFont(font)

@@ -44,8 +44,10 @@ class ProbabilityBar(QWidget):
         track.setAlpha(60)
         p.fillRect(r, track)
         if self.value is not None:
-            p.fillRect(QRectF(r.x(), r.y(), r.width() * max(0.0, min(1.0, self.value)), r.height()),
-                       mood_color(self.mood))
+            p.fillRect(
+                QRectF(r.x(), r.y(), r.width() * max(0.0, min(1.0, self.value)), r.height()),
+                mood_color(self.mood),
+            )
         p.end()
 
 
@@ -77,8 +79,11 @@ class PreviewLabel(QLabel):
             return
         dpr = self.devicePixelRatioF()
         box = QSize(int(self.width() * dpr), int(self.height() * dpr))
-        pm = QPixmap.fromImage(self._image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio,
-                                                  Qt.TransformationMode.SmoothTransformation))
+        pm = QPixmap.fromImage(
+            self._image.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+        )
         pm.setDevicePixelRatio(dpr)
         self.setPixmap(pm)
 
@@ -155,10 +160,12 @@ class DetailPanel(QWidget):
             btn.setText(f"{k + 1}  {display_name(mood)}")
             btn.setToolTip(f"Toggle {display_name(mood)} for the selected photos (key {k + 1})")
             btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            btn.setStyleSheet(f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {MOOD_COLORS[mood]}; "
-                              "border-radius: 2px; padding: 2px 6px; text-align: left; }"
-                              "QToolButton:checked { background: palette(highlight); color: palette(highlighted-text);"
-                              " font-weight: bold; }")
+            btn.setStyleSheet(
+                f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {MOOD_COLORS[mood]}; "
+                "border-radius: 2px; padding: 2px 6px; text-align: left; }"
+                "QToolButton:checked { background: palette(highlight); color: palette(highlighted-text);"
+                " font-weight: bold; }"
+            )
             btn.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             btn.clicked.connect(lambda _checked=False, m=mood: self.moodToggled.emit(m))
             btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the grid
@@ -199,9 +206,20 @@ class DetailPanel(QWidget):
             self.percent[mood].setText("")
         self._enable_toggles(False)
 
-    def show_photo(self, photo_id: int, *, name: str, path: str, scores, choice, state: str,
-                   error: str | None, va, keywords: tuple[list[str], list[str]] | None,
-                   image: QImage | None) -> None:
+    def show_photo(
+        self,
+        photo_id: int,
+        *,
+        name: str,
+        path: str,
+        scores,
+        choice,
+        state: str,
+        error: str | None,
+        va,
+        keywords: tuple[list[str], list[str]] | None,
+        image: QImage | None,
+    ) -> None:
         new = photo_id != self.photo_id
         self.photo_id = photo_id
         self._scores, self._choice = scores, choice
@@ -215,8 +233,12 @@ class DetailPanel(QWidget):
         folder = os.path.basename(os.path.dirname(path))
         self.path.setText(f"in {folder}" if folder else "")
         self.path.setToolTip(path)
-        text = {"unconfirmed": "Suggestion only (not chosen yet)", "chosen": "Chosen, not written yet",
-                "written": "Written to the file", "error": "Problem"}.get(state, state)
+        text = {
+            "unconfirmed": "Suggestion only (not chosen yet)",
+            "chosen": "Chosen, not written yet",
+            "written": "Written to the file",
+            "error": "Problem",
+        }.get(state, state)
         if error:
             text += f": {error}"
         if choice is not None:
@@ -226,7 +248,10 @@ class DetailPanel(QWidget):
             p = None if scores is None else scores[INDEX[mood]]
             self.bars[mood].set_value(p)
             self.percent[mood].setText("" if p is None else f"{p:.0%}")
-            self._set_toggle(mood, Qt.CheckState.Checked if choice and mood in choice else Qt.CheckState.Unchecked)
+            self._set_toggle(
+                mood,
+                Qt.CheckState.Checked if choice and mood in choice else Qt.CheckState.Unchecked,
+            )
         self.va.setText("" if va is None else f"Valence {va[0]:.1f} · Arousal {va[1]:.1f}  (1–9)")
         if keywords is None:
             self.keywords.setText("Keywords in the file: not read yet")
@@ -277,14 +302,18 @@ class DetailPanel(QWidget):
             from moodtagger.gui.why import compose
 
             image = compose(image, self._why.map_for(mood), self._why.crop)
-            self.why_status.setText(f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)")
+            self.why_status.setText(
+                f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)"
+            )
         elif self.why_on and self.photo_id is not None:
             self.why_status.setText("Computing the heat map…")
         elif not self.why_on:
             self.why_status.setText("")
         self.preview.set_image(image, placeholder)
 
-    def show_many(self, count: int, counts: dict[str, int], preds_mean: dict[str, float] | None) -> None:
+    def show_many(
+        self, count: int, counts: dict[str, int], preds_mean: dict[str, float] | None
+    ) -> None:
         """A multi-selection: how many photos have each mood chosen (toggles partially checked)."""
         self.photo_id = None
         self._base = self._why = None
@@ -296,7 +325,13 @@ class DetailPanel(QWidget):
         self.keywords.setText("")
         for mood in DISPLAY_ORDER:
             c = counts.get(mood, 0)
-            st = Qt.CheckState.Checked if c == count else Qt.CheckState.PartiallyChecked if c else Qt.CheckState.Unchecked
+            st = (
+                Qt.CheckState.Checked
+                if c == count
+                else Qt.CheckState.PartiallyChecked
+                if c
+                else Qt.CheckState.Unchecked
+            )
             self._set_toggle(mood, st)
             p = None if preds_mean is None else preds_mean.get(mood)
             self.bars[mood].set_value(p)
@@ -336,7 +371,12 @@ class PreviewDialog(QDialog):
         self.label.set_image(image, "no preview")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() in (Qt.Key.Key_Space, Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        if event.key() in (
+            Qt.Key.Key_Space,
+            Qt.Key.Key_Escape,
+            Qt.Key.Key_Return,
+            Qt.Key.Key_Enter,
+        ):
             self.accept()
             return
         super().keyPressEvent(event)

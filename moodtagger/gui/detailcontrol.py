@@ -26,9 +26,18 @@ from moodtagger.gui.why import WhyService
 class DetailController(QObject):
     shown = Signal()  # the panel now shows the current selection (the mood map highlights it)
 
-    def __init__(self, panel: DetailPanel, grid: QListView, proxy: PhotoProxy, model: PhotoModel,
-                 catalog: Catalog, image_jobs: JobRunner, why: WhyService, window: QWidget,
-                 selected_ids: Callable[[], list[int]]):
+    def __init__(
+        self,
+        panel: DetailPanel,
+        grid: QListView,
+        proxy: PhotoProxy,
+        model: PhotoModel,
+        catalog: Catalog,
+        image_jobs: JobRunner,
+        why: WhyService,
+        window: QWidget,
+        selected_ids: Callable[[], list[int]],
+    ):
         super().__init__(window)
         self.panel = panel
         self.grid = grid
@@ -64,7 +73,11 @@ class DetailController(QObject):
                 self.schedule()
             return
         r = self.model.row_of(pid)
-        if r is not None and top.row() <= r <= bottom.row() and list(roles) != [int(Roles.ThumbnailRole)]:
+        if (
+            r is not None
+            and top.row() <= r <= bottom.row()
+            and list(roles) != [int(Roles.ThumbnailRole)]
+        ):
             self.schedule()
 
     def refresh(self) -> None:
@@ -93,11 +106,17 @@ class DetailController(QObject):
         pid = int(idx.data(Roles.PhotoIdRole))
         new = pid != self.panel.photo_id
         self.panel.show_photo(
-            pid, name=idx.data(Qt.ItemDataRole.DisplayRole), path=idx.data(Roles.PathRole),
-            scores=idx.data(Roles.MoodScoresRole), choice=idx.data(Roles.ChoiceRole),
-            state=idx.data(Roles.StateRole), error=idx.data(Roles.ErrorRole),
-            va=idx.data(Roles.ValenceArousalRole), keywords=self.catalog.file_keywords(pid),
-            image=idx.data(Roles.ThumbnailRole) if new else None)
+            pid,
+            name=idx.data(Qt.ItemDataRole.DisplayRole),
+            path=idx.data(Roles.PathRole),
+            scores=idx.data(Roles.MoodScoresRole),
+            choice=idx.data(Roles.ChoiceRole),
+            state=idx.data(Roles.StateRole),
+            error=idx.data(Roles.ErrorRole),
+            va=idx.data(Roles.ValenceArousalRole),
+            keywords=self.catalog.file_keywords(pid),
+            image=idx.data(Roles.ThumbnailRole) if new else None,
+        )
         if new and idx.data(Roles.StateRole) != "error":
             self.load_preview(pid, idx.data(Roles.PathRole), PREVIEW_SIDE, self.panel.set_preview)
         if new and self.panel.why_on:
@@ -123,14 +142,20 @@ class DetailController(QObject):
         if not idx.isValid():
             return
         pid = int(idx.data(Roles.PhotoIdRole))
-        dlg = PreviewDialog(idx.data(Qt.ItemDataRole.DisplayRole), idx.data(Roles.ThumbnailRole), self.window)
+        dlg = PreviewDialog(
+            idx.data(Qt.ItemDataRole.DisplayRole), idx.data(Roles.ThumbnailRole), self.window
+        )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.preview_dialog = dlg
         dlg.finished.connect(lambda _r: setattr(self, "preview_dialog", None))
         screen = self.window.screen().availableGeometry() if self.window.screen() else None
         side = max(1024, screen.width() if screen else 1600)
-        self.load_preview(pid, idx.data(Roles.PathRole), side,
-                          lambda _pid, img: dlg.set_image(img) if self.preview_dialog is dlg else None)
+        self.load_preview(
+            pid,
+            idx.data(Roles.PathRole),
+            side,
+            lambda _pid, img: dlg.set_image(img) if self.preview_dialog is dlg else None,
+        )
         dlg.open()
 
     def request_why(self) -> None:

@@ -39,8 +39,12 @@ def log_path() -> Path:
 def setup_logging() -> Path:
     path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2_000_000, backupCount=2, encoding="utf-8"
+    )
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+    )
     root = logging.getLogger("moodtagger")
     if not any(isinstance(h, logging.handlers.RotatingFileHandler) for h in root.handlers):
         root.addHandler(handler)
@@ -88,8 +92,11 @@ class CrashReporter(QObject):
         self.reports: list[str] = []
 
     def report(self, exc: BaseException, tb_text: str | None = None) -> None:
-        text = tb_text or getattr(exc, "traceback_text", None) or "".join(
-            traceback.format_exception(type(exc), exc, exc.__traceback__))
+        text = (
+            tb_text
+            or getattr(exc, "traceback_text", None)
+            or "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        )
         log.error("unexpected error:\n%s", text)
         self._report.emit(f"{type(exc).__name__}: {exc}", text)
 
@@ -105,11 +112,16 @@ class CrashReporter(QObject):
         self._showing = True
         try:
             parent = QApplication.activeWindow()
-            box = QMessageBox(QMessageBox.Icon.Critical, "moodtagger: unexpected error",
-                              f"Something went wrong that should not have: {summary}", parent=parent)
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "moodtagger: unexpected error",
+                f"Something went wrong that should not have: {summary}",
+                parent=parent,
+            )
             box.setInformativeText(
                 f"Your choices are saved in the catalog. The details are in the log file:\n{log_path()}\n"
-                "Please include them when you report this.")
+                "Please include them when you report this."
+            )
             box.setDetailedText(text)
             box.exec()
         finally:
@@ -125,8 +137,14 @@ class CrashReporter(QObject):
 
         def thread_hook(args: threading.ExceptHookArgs) -> None:
             if args.exc_value is not None:
-                self.report(args.exc_value, "".join(
-                    traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+                self.report(
+                    args.exc_value,
+                    "".join(
+                        traceback.format_exception(
+                            args.exc_type, args.exc_value, args.exc_traceback
+                        )
+                    ),
+                )
 
         sys.excepthook = hook
         threading.excepthook = thread_hook

@@ -52,12 +52,16 @@ class FilterPanel(QObject):
             b.setText(display_name(mood))
             b.setCheckable(True)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            b.setToolTip(f"Show photos whose chosen mood or top suggestion is {display_name(mood)} "
-                         "(several: any of them)")
-            b.setStyleSheet(f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {MOOD_COLORS[mood]}; "
-                            "border-radius: 2px; padding: 2px 4px; }"
-                            f"QToolButton:checked {{ background: {QColor(MOOD_COLORS[mood]).lighter(115).name()};"
-                            " color: black; font-weight: bold; }")
+            b.setToolTip(
+                f"Show photos whose chosen mood or top suggestion is {display_name(mood)} "
+                "(several: any of them)"
+            )
+            b.setStyleSheet(
+                f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {MOOD_COLORS[mood]}; "
+                "border-radius: 2px; padding: 2px 4px; }"
+                f"QToolButton:checked {{ background: {QColor(MOOD_COLORS[mood]).lighter(115).name()};"
+                " color: black; font-weight: bold; }"
+            )
             b.toggled.connect(self._changed)
             self.mood_buttons[mood] = b
             moods.addWidget(b, k % 4, k // 4)  # positive moods left column, negative right
@@ -68,7 +72,9 @@ class FilterPanel(QObject):
         self.min_slider.setRange(0, 100)
         self.min_slider.setSingleStep(5)
         self.min_slider.setPageStep(10)
-        self.min_slider.setToolTip("Minimum probability of the matching mood (of the top mood when no mood is selected)")
+        self.min_slider.setToolTip(
+            "Minimum probability of the matching mood (of the top mood when no mood is selected)"
+        )
         self.min_label = QLabel("0%")
         self.min_label.setMinimumWidth(34)
         self.min_slider.valueChanged.connect(self._changed)
@@ -77,13 +83,19 @@ class FilterPanel(QObject):
         lay.addLayout(row)
         self.state_combo = QComboBox()
         self.state_combo.addItem("All states", "")
-        for s, label in (("unconfirmed", "Unconfirmed"), ("chosen", "Chosen, not written"), ("written", "Written"),
-                         ("error", "Errors")):
+        for s, label in (
+            ("unconfirmed", "Unconfirmed"),
+            ("chosen", "Chosen, not written"),
+            ("written", "Written"),
+            ("error", "Errors"),
+        ):
             self.state_combo.addItem(label, s)
         self.state_combo.currentIndexChanged.connect(self._changed)
         lay.addWidget(self.state_combo)
         self.ambiguous_box = QCheckBox("Ambiguous only")
-        self.ambiguous_box.setToolTip("Photos the model is unsure about (top two moods close) and nobody chose yet")
+        self.ambiguous_box.setToolTip(
+            "Photos the model is unsure about (top two moods close) and nobody chose yet"
+        )
         self.ambiguous_box.toggled.connect(self._changed)
         lay.addWidget(self.ambiguous_box)
         self.box = box
@@ -95,7 +107,9 @@ class FilterPanel(QObject):
         top.addWidget(self.count_label)
         self.only_button = QToolButton()
         self.only_button.setText("Map selection ✕")
-        self.only_button.setToolTip("The grid shows only the photos selected on the mood map; click to show all")
+        self.only_button.setToolTip(
+            "The grid shows only the photos selected on the mood map; click to show all"
+        )
         self.only_button.setVisible(False)
         self.only_button.clicked.connect(self.clearOnlyRequested)
         top.addWidget(self.only_button)
@@ -103,7 +117,9 @@ class FilterPanel(QObject):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search name, folder, keyword")
         self.search.setClearButtonEnabled(True)
-        self.search.setToolTip("Every word must appear in the file name, its folder or the keywords already in the file (Ctrl+F)")
+        self.search.setToolTip(
+            "Every word must appear in the file name, its folder or the keywords already in the file (Ctrl+F)"
+        )
         self.search.setMinimumWidth(200)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.search.returnPressed.connect(self._search_entered)
@@ -128,15 +144,20 @@ class FilterPanel(QObject):
         top.addWidget(self.sort_desc)
         self.bar = bar
 
-
     # -- reading --------------------------------------------------------------------------------
     def current_filter(self, *, root_path: str | None, margin: float) -> Filter:
         moods = frozenset(m for m, b in self.mood_buttons.items() if b.isChecked())
         state = self.state_combo.currentData()
-        return Filter(moods=moods, min_prob=self.min_slider.value() / 100.0,
-                      states=frozenset([state]) if state else frozenset(),
-                      ambiguous_only=self.ambiguous_box.isChecked(), root_path=root_path,
-                      margin=margin, text=self.search.text().strip(), only_ids=self.only_ids)
+        return Filter(
+            moods=moods,
+            min_prob=self.min_slider.value() / 100.0,
+            states=frozenset([state]) if state else frozenset(),
+            ambiguous_only=self.ambiguous_box.isChecked(),
+            root_path=root_path,
+            margin=margin,
+            text=self.search.text().strip(),
+            only_ids=self.only_ids,
+        )
 
     @property
     def searching(self) -> bool:
@@ -176,7 +197,9 @@ class FilterPanel(QObject):
         self._changed()
 
     def set_count(self, shown: int, total: int) -> None:
-        self.count_label.setText(f"{shown:,} of {total:,}" if shown != total else f"{total:,} photos")
+        self.count_label.setText(
+            f"{shown:,} of {total:,}" if shown != total else f"{total:,} photos"
+        )
 
     def focus_search(self) -> None:
         self.search.setFocus()

@@ -136,7 +136,9 @@ class JobRunner(QObject):
 
     busyChanged = Signal(bool)
 
-    def __init__(self, name: str, threads: int = 1, *, nice: int = 0, parent: QObject | None = None):
+    def __init__(
+        self, name: str, threads: int = 1, *, nice: int = 0, parent: QObject | None = None
+    ):
         super().__init__(parent)
         self.name = name
         self.nice = nice

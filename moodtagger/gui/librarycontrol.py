@@ -41,10 +41,17 @@ class LibraryController(QObject):
     message = Signal(str)  # one line for the status bar
     crashed = Signal(object)  # an unexpected error (a bug: the crash reporter)
     refreshed = Signal(object)  # RefreshResult, or None when it failed (after any queued scan)
-    learnt = Signal(object, str, bool)  # LearnOutcome or None, why nothing was learnt (or ""), reset
+    learnt = Signal(
+        object, str, bool
+    )  # LearnOutcome or None, why nothing was learnt (or ""), reset
 
-    def __init__(self, catalog_path: str, catalog: Catalog, settings: Callable[[], AppSettings],
-                 parent: QObject | None = None):
+    def __init__(
+        self,
+        catalog_path: str,
+        catalog: Catalog,
+        settings: Callable[[], AppSettings],
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.catalog_path = catalog_path
         self.catalog = catalog  # the GUI thread's connection (reading only)
@@ -68,7 +75,9 @@ class LibraryController(QObject):
         else:
             try:
                 base = registry.default_model_id()
-            except registry.ModelError:  # no models folder: grid still works, predictions will say why
+            except (
+                registry.ModelError
+            ):  # no models folder: grid still works, predictions will say why
                 base = registry.DEFAULT_MODEL
         self.base_model_id: str = base
         self.model_id: str = Library(self.catalog, base).model_id or base
@@ -93,8 +102,11 @@ class LibraryController(QObject):
 
     def warm_up(self) -> None:
         s = self.settings()
-        self.lane.submit(partial(warm_up, model_id=s.model_id or None, device=s.device),
-                         on_done=self._warmed_up, label="warm up")
+        self.lane.submit(
+            partial(warm_up, model_id=s.model_id or None, device=s.device),
+            on_done=self._warmed_up,
+            label="warm up",
+        )
 
     def _warmed_up(self, _result, error) -> None:
         if error is not None:  # e.g. torch missing: predicting will say so plainly
@@ -103,8 +115,11 @@ class LibraryController(QObject):
     def load_async(self) -> None:
         """Every row, read on the lane (scans queue behind it)."""
         self.message.emit("Opening the catalog…")
-        self.lane.submit(partial(load_all, catalog_path=self.catalog_path, model_id=self.model_id),
-                         on_done=self._loaded, label="open catalog")
+        self.lane.submit(
+            partial(load_all, catalog_path=self.catalog_path, model_id=self.model_id),
+            on_done=self._loaded,
+            label="open catalog",
+        )
 
     def _loaded(self, rows, error) -> None:
         if error is not None:
@@ -124,11 +139,23 @@ class LibraryController(QObject):
             return
         s = self.settings()
         self.busyChanged.emit(True, "Scanning")
-        fn = partial(run_pipeline, catalog_path=self.catalog_path, roots=list(roots), model_id=self.base_model_id,
-                     device=s.device, owner=self.model_owner, predict=predict, settings=s.write_settings())
+        fn = partial(
+            run_pipeline,
+            catalog_path=self.catalog_path,
+            roots=list(roots),
+            model_id=self.base_model_id,
+            device=s.device,
+            owner=self.model_owner,
+            predict=predict,
+            settings=s.write_settings(),
+        )
         self._refresh_job = self.lane.submit(
-            lambda job: fn(job), on_batch=self._batch, on_progress=self.progress.emit,
-            on_done=self._refreshed, label="scan+predict")
+            lambda job: fn(job),
+            on_batch=self._batch,
+            on_progress=self.progress.emit,
+            on_done=self._refreshed,
+            label="scan+predict",
+        )
 
     def _batch(self, item) -> None:
         kind, payload = item
@@ -168,13 +195,22 @@ class LibraryController(QObject):
         """``moodtagger learn`` (``--reset``) on the lane, after any scan; False if one runs."""
         if self.closed or self._learn_job is not None:
             return False
-        self.busyChanged.emit(True, "Going back to the shipped model" if reset else "Learning from your choices")
+        self.busyChanged.emit(
+            True, "Going back to the shipped model" if reset else "Learning from your choices"
+        )
         self._learn_job = self.lane.submit(
-            partial(learn, catalog_path=self.catalog_path, base_model_id=self.base_model_id, reset=reset),
-            on_progress=self.progress.emit, on_done=partial(self._learnt, reset), label="learn")
+            partial(
+                learn, catalog_path=self.catalog_path, base_model_id=self.base_model_id, reset=reset
+            ),
+            on_progress=self.progress.emit,
+            on_done=partial(self._learnt, reset),
+            label="learn",
+        )
         return True
 
-    def _learnt(self, reset: bool, outcome: LearnOutcome | None, error: BaseException | None) -> None:
+    def _learnt(
+        self, reset: bool, outcome: LearnOutcome | None, error: BaseException | None
+    ) -> None:
         self._learn_job = None
         self.busyChanged.emit(self._refresh_job is not None, "")
         why = ""
@@ -210,7 +246,9 @@ def summary_text(r: RefreshResult) -> str:
     if r.predict is not None and (r.predict.predicted or r.predict.failed):
         parts.append(f"moods predicted for {r.predict.predicted} in {r.predict.seconds:.1f} s")
     if r.errors:
-        parts.append(f"{len(r.errors)} file{'s' * (len(r.errors) != 1)} could not be read (filter: Errors)")
+        parts.append(
+            f"{len(r.errors)} file{'s' * (len(r.errors) != 1)} could not be read (filter: Errors)"
+        )
     if r.predict_error:
         parts.append(f"moods not predicted: {r.predict_error}")
     if r.import_error:
@@ -227,18 +265,30 @@ def learn_summary_text(summary, reset: bool) -> str:
     if reset:
         return f"Back to the shipped model: {changed} back"
     ex = sum(summary.examples.values())
-    return (f"Learnt from {ex} choice{'s' * (ex != 1)}: {changed} "
-            f"(of {summary.predicted:,} photos, {summary.seconds:.1f} s)")
+    return (
+        f"Learnt from {ex} choice{'s' * (ex != 1)}: {changed} "
+        f"(of {summary.predicted:,} photos, {summary.seconds:.1f} s)"
+    )
 
 
 def learn_changes_text(summary, limit: int = 8) -> str:
     """What the suggestions changed to (``Now Awe: 5 …``) and the largest moves (``Fear → Awe: 3``)."""
     lines = []
     if summary.changed:
-        lines.append("Now " + ", ".join(f"{display_name(m)}: {n}" for m, n in
-                                 sorted(summary.changed_to().items(), key=lambda kv: -kv[1])))
-    lines += [f"{display_name(a)} → {display_name(b)}: {n}" for (a, b), n in list(summary.changes.items())[:limit]]
+        lines.append(
+            "Now "
+            + ", ".join(
+                f"{display_name(m)}: {n}"
+                for m, n in sorted(summary.changed_to().items(), key=lambda kv: -kv[1])
+            )
+        )
+    lines += [
+        f"{display_name(a)} → {display_name(b)}: {n}"
+        for (a, b), n in list(summary.changes.items())[:limit]
+    ]
     if summary.skipped:
-        lines.append(f"{summary.skipped} chosen photo{'s' * (summary.skipped != 1)} had no embedding yet "
-                     "and taught nothing (rescan them)")
+        lines.append(
+            f"{summary.skipped} chosen photo{'s' * (summary.skipped != 1)} had no embedding yet "
+            "and taught nothing (rescan them)"
+        )
     return "\n".join(lines)

@@ -31,18 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from moodtagger.core.shipped import shipped_dir
 from moodtagger.gui.mapview import MoodMap
 
-RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
+RESOURCES = str(shipped_dir("resources"))  # package data when installed, resources/ in a checkout
 
 # keys handled by the grid itself (not actions), for the shortcuts list
-GRID_KEYS = (("1 … 8", "Toggle a mood on the selected photos (positive 1–4, negative 5–8)"),
-             ("Enter", "Accept the top suggestion and move on"),
-             ("Space", "Preview the photo large"),
-             ("Delete", "Clear the choice (back to the suggestion)"),
-             ("Arrows, Home, End, Page Up/Down", "Move in the grid (Shift: extend the selection)"),
-             ("Map: drag / Shift+drag", "Rectangle / lasso selection"),
-             ("Map: Ctrl+drag, wheel", "Pan, zoom"))
+GRID_KEYS = (
+    ("1 … 8", "Toggle a mood on the selected photos (positive 1–4, negative 5–8)"),
+    ("Enter", "Accept the top suggestion and move on"),
+    ("Space", "Preview the photo large"),
+    ("Delete", "Clear the choice (back to the suggestion)"),
+    ("Arrows, Home, End, Page Up/Down", "Move in the grid (Shift: extend the selection)"),
+    ("Map: drag / Shift+drag", "Rectangle / lasso selection"),
+    ("Map: Ctrl+drag, wheel", "Pan, zoom"),
+)
 
 
 def app_icon() -> QIcon:
@@ -80,16 +83,37 @@ class MainActions:
     def __init__(self, win: QMainWindow, undo_stack: QUndoStack, do: Slots):
         self.win = win
         a = self._action
-        self.add = a("Add folder…", do.add_folder, QKeySequence.StandardKey.Open,
-                     "Add a folder to the library and scan it", "folder-new")
-        self.rescan = a("Rescan", do.rescan, QKeySequence.StandardKey.Refresh,
-                        "Look for new and changed photos in the library folders", "view-refresh")
-        self.accept = a("Accept", do.accept, None, "Choose the top suggestion for the selected photos (Enter)",
-                        "dialog-ok")
-        self.accept_all = a("Accept all above…", do.accept_all, "Ctrl+Shift+A",
-                            "Choose the top suggestion for every shown, unconfirmed photo "
-                            "whose top probability is at least a threshold")
-        self.write = a("Write…", do.write, "Ctrl+S", "Write the chosen moods into the files", "document-save")
+        self.add = a(
+            "Add folder…",
+            do.add_folder,
+            QKeySequence.StandardKey.Open,
+            "Add a folder to the library and scan it",
+            "folder-new",
+        )
+        self.rescan = a(
+            "Rescan",
+            do.rescan,
+            QKeySequence.StandardKey.Refresh,
+            "Look for new and changed photos in the library folders",
+            "view-refresh",
+        )
+        self.accept = a(
+            "Accept",
+            do.accept,
+            None,
+            "Choose the top suggestion for the selected photos (Enter)",
+            "dialog-ok",
+        )
+        self.accept_all = a(
+            "Accept all above…",
+            do.accept_all,
+            "Ctrl+Shift+A",
+            "Choose the top suggestion for every shown, unconfirmed photo "
+            "whose top probability is at least a threshold",
+        )
+        self.write = a(
+            "Write…", do.write, "Ctrl+S", "Write the chosen moods into the files", "document-save"
+        )
         self.undo = undo_stack.createUndoAction(win, "Undo")
         self.undo.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo = undo_stack.createRedoAction(win, "Redo")
@@ -100,32 +124,69 @@ class MainActions:
         self.redo.setShortcuts(redo_keys)
         win.addAction(self.undo)
         win.addAction(self.redo)
-        self.settings = a("Settings…", do.settings, QKeySequence.StandardKey.Preferences,
-                          "Catalog, model, fields to write, thumbnail size", "preferences-system")
+        self.settings = a(
+            "Settings…",
+            do.settings,
+            QKeySequence.StandardKey.Preferences,
+            "Catalog, model, fields to write, thumbnail size",
+            "preferences-system",
+        )
         self.quit = a("Quit", do.quit, QKeySequence.StandardKey.Quit)
         self.view_grid = a("Grid", do.view_grid, "Ctrl+1", "Show the photos as a grid")
-        self.view_map = a("Mood map", do.view_map, "Ctrl+2", "Show the photos in the valence–arousal plane")
+        self.view_map = a(
+            "Mood map", do.view_map, "Ctrl+2", "Show the photos in the valence–arousal plane"
+        )
         group = QActionGroup(win)
         for act in (self.view_grid, self.view_map):
             act.setCheckable(True)
             group.addAction(act)
         self.view_grid.setChecked(True)
-        self.why = a("Why this mood?", do.why, "W", "Overlay a heat map of the regions that drive the mood")
-        self.search = a("Search", do.search, QKeySequence.StandardKey.Find, "Search file names, folders and keywords")
+        self.why = a(
+            "Why this mood?", do.why, "W", "Overlay a heat map of the regions that drive the mood"
+        )
+        self.search = a(
+            "Search",
+            do.search,
+            QKeySequence.StandardKey.Find,
+            "Search file names, folders and keywords",
+        )
         self.preview = a("Preview", do.preview, None, "Show the photo large (Space)")
-        self.clear = a("Clear choice", do.clear, None, "Forget the chosen moods of the selected photos (Delete)")
-        self.shortcuts = a("Keyboard shortcuts", do.shortcuts, QKeySequence.StandardKey.HelpContents,
-                           "Every key the app knows")
+        self.clear = a(
+            "Clear choice",
+            do.clear,
+            None,
+            "Forget the chosen moods of the selected photos (Delete)",
+        )
+        self.shortcuts = a(
+            "Keyboard shortcuts",
+            do.shortcuts,
+            QKeySequence.StandardKey.HelpContents,
+            "Every key the app knows",
+        )
         self.about = a("About moodtagger", do.about)
-        self.similar = a("More like this", do.similar, "M",
-                         "Show only the photos most like the selected ones, most similar first")
-        self.learn = a("Learn from my choices", do.learn, "Ctrl+L",
-                       "Fit a personal model on the moods you chose (and those already in the files) "
-                       "and update every suggestion")
-        self.unlearn = a("Back to the shipped model", do.unlearn, None,
-                         "Forget what was learnt from your choices: the shipped model's suggestions again")
+        self.similar = a(
+            "More like this",
+            do.similar,
+            "M",
+            "Show only the photos most like the selected ones, most similar first",
+        )
+        self.learn = a(
+            "Learn from my choices",
+            do.learn,
+            "Ctrl+L",
+            "Fit a personal model on the moods you chose (and those already in the files) "
+            "and update every suggestion",
+        )
+        self.unlearn = a(
+            "Back to the shipped model",
+            do.unlearn,
+            None,
+            "Forget what was learnt from your choices: the shipped model's suggestions again",
+        )
 
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon: str | None = None) -> QAction:
+    def _action(
+        self, text: str, slot, shortcut=None, tip: str = "", icon: str | None = None
+    ) -> QAction:
         act = QAction(text, self.win)
         if icon:
             act.setIcon(QIcon.fromTheme(icon))
@@ -139,10 +200,36 @@ class MainActions:
 
     def build_menus(self) -> dict[str, QMenu]:
         menus = {
-            "&File": [self.add, self.rescan, None, self.write, None, self.settings, None, self.quit],
-            "&Edit": [self.undo, self.redo, None, self.accept, self.accept_all, self.clear, None,
-                      self.learn, self.unlearn],
-            "&View": [self.view_grid, self.view_map, None, self.similar, self.why, self.preview, self.search],
+            "&File": [
+                self.add,
+                self.rescan,
+                None,
+                self.write,
+                None,
+                self.settings,
+                None,
+                self.quit,
+            ],
+            "&Edit": [
+                self.undo,
+                self.redo,
+                None,
+                self.accept,
+                self.accept_all,
+                self.clear,
+                None,
+                self.learn,
+                self.unlearn,
+            ],
+            "&View": [
+                self.view_grid,
+                self.view_map,
+                None,
+                self.similar,
+                self.why,
+                self.preview,
+                self.search,
+            ],
             "&Help": [self.shortcuts, self.about],
         }
         out = {}
@@ -157,8 +244,19 @@ class MainActions:
         tb = QToolBar("Main")
         tb.setObjectName("main-toolbar")
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for act in (self.add, self.rescan, None, self.accept, self.accept_all, self.write,
-                    None, self.undo, self.redo, None, self.settings):
+        for act in (
+            self.add,
+            self.rescan,
+            None,
+            self.accept,
+            self.accept_all,
+            self.write,
+            None,
+            self.undo,
+            self.redo,
+            None,
+            self.settings,
+        ):
             tb.addSeparator() if act is None else tb.addAction(act)
         self.win.addToolBar(tb)
         return tb
@@ -273,8 +371,9 @@ class WorkStatus(QObject):
         self.label.setText(f"{self._phase}: {done} / {total}")
 
 
-def build_splitter(left_parts: list[QWidget], top_bar: QWidget, pages: list[QWidget],
-                   detail: QWidget) -> tuple[QSplitter, QStackedWidget]:
+def build_splitter(
+    left_parts: list[QWidget], top_bar: QWidget, pages: list[QWidget], detail: QWidget
+) -> tuple[QSplitter, QStackedWidget]:
     """folders and filters | top bar over the grid/map pages | detail panel."""
     left = QWidget()
     ll = QVBoxLayout(left)

@@ -90,7 +90,9 @@ class MoodMap(QWidget):
         self.visible_count = 0
 
     # -- data -----------------------------------------------------------------------------------
-    def set_points(self, ids: np.ndarray, valence: np.ndarray, arousal: np.ndarray, mood: np.ndarray) -> None:
+    def set_points(
+        self, ids: np.ndarray, valence: np.ndarray, arousal: np.ndarray, mood: np.ndarray
+    ) -> None:
         ok = ~(np.isnan(valence) | np.isnan(arousal))
         self.ids = np.asarray(ids, np.int64)[ok]
         self.x = np.asarray(valence, np.float32)[ok]
@@ -102,7 +104,9 @@ class MoodMap(QWidget):
         self.update()
 
     def set_highlight(self, ids) -> None:
-        self.highlight = np.isin(self.ids, np.asarray(list(ids), np.int64)) if len(self.ids) else self.highlight
+        self.highlight = (
+            np.isin(self.ids, np.asarray(list(ids), np.int64)) if len(self.ids) else self.highlight
+        )
         self.update()
 
     def fit(self) -> None:
@@ -126,7 +130,11 @@ class MoodMap(QWidget):
         return vx, vy
 
     def zoom(self, factor: float, around: QPointF | None = None) -> None:
-        cx, cy = self.to_data(around) if around is not None else (self.view.center().x(), self.view.center().y())
+        cx, cy = (
+            self.to_data(around)
+            if around is not None
+            else (self.view.center().x(), self.view.center().y())
+        )
         w = min(HI - LO + 2, max(0.02, self.view.width() / factor))
         h = min(HI - LO + 2, max(0.02, self.view.height() / factor))
         fx = (cx - self.view.left()) / self.view.width()
@@ -136,13 +144,20 @@ class MoodMap(QWidget):
 
     def pan_pixels(self, dx: float, dy: float) -> None:
         r = self.plot_rect()
-        self.view.translate(-dx * self.view.width() / r.width(), dy * self.view.height() / r.height())
+        self.view.translate(
+            -dx * self.view.width() / r.width(), dy * self.view.height() / r.height()
+        )
         self.update()
 
     def ids_in_rect(self, a: QPointF, b: QPointF) -> np.ndarray:
         x0, y0 = self.to_data(a)
         x1, y1 = self.to_data(b)
-        m = (self.x >= min(x0, x1)) & (self.x <= max(x0, x1)) & (self.y >= min(y0, y1)) & (self.y <= max(y0, y1))
+        m = (
+            (self.x >= min(x0, x1))
+            & (self.x <= max(x0, x1))
+            & (self.y >= min(y0, y1))
+            & (self.y <= max(y0, y1))
+        )
         return self.ids[m]
 
     def ids_in_lasso(self, points: list[QPointF]) -> np.ndarray:
@@ -150,7 +165,9 @@ class MoodMap(QWidget):
             return np.zeros(0, np.int64)
         step = max(1, len(points) // 200)
         poly = np.array([self.to_data(p) for p in points[::step]], dtype=np.float64)
-        return self.ids[points_in_polygon(self.x.astype(np.float64), self.y.astype(np.float64), poly)]
+        return self.ids[
+            points_in_polygon(self.x.astype(np.float64), self.y.astype(np.float64), poly)
+        ]
 
     def nearest(self, p: QPointF, radius: float = 8.0) -> int | None:
         if not len(self.ids):
@@ -165,7 +182,9 @@ class MoodMap(QWidget):
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
         key = (dark,)
         if self._palette_cache is None or self._palette_cache[0] != key:
-            table = np.array([_argb(QColor(MOOD_COLORS[m])) for m in MOODS] + [_argb(_GREY)], dtype=np.uint32)
+            table = np.array(
+                [_argb(QColor(MOOD_COLORS[m])) for m in MOODS] + [_argb(_GREY)], dtype=np.uint32
+            )
             self._palette_cache = (key, table)
         return self._palette_cache[1]
 
@@ -177,7 +196,10 @@ class MoodMap(QWidget):
         gw, gh = max(1, w // step), max(1, h // step)
         r = self.plot_rect()
         xs = self.view.left() + (np.arange(gw) * step + step / 2) * self.view.width() / r.width()
-        ys = self.view.top() + (r.height() - (np.arange(gh) * step + step / 2)) * self.view.height() / r.height()
+        ys = (
+            self.view.top()
+            + (r.height() - (np.arange(gh) * step + step / 2)) * self.view.height() / r.height()
+        )
         names = list(ANCHORS)
         ax = np.array([ANCHORS[m][0] for m in names])
         ay = np.array([ANCHORS[m][1] for m in names])
@@ -194,11 +216,13 @@ class MoodMap(QWidget):
         """The dots as one ARGB image of the plot area, and the indexes of the points in view."""
         buf = np.zeros((h, w), np.uint32)
         if not len(self.ids):
-            return QImage(buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy(), np.zeros(0, np.int64)
+            return QImage(
+                buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied
+            ).copy(), np.zeros(0, np.int64)
         r = self.plot_rect()
         order = self._order
         sx = (self.x[order] - self.view.left()) * (r.width() / self.view.width())
-        sy = (r.height() - (self.y[order] - self.view.top()) * (r.height() / self.view.height()))
+        sy = r.height() - (self.y[order] - self.view.top()) * (r.height() / self.view.height())
         px = sx.astype(np.int32)
         py = sy.astype(np.int32)
         inside = (px >= 1) & (px < w - 1) & (py >= 1) & (py < h - 1)
@@ -296,16 +320,30 @@ class MoodMap(QWidget):
         for v in range(1, 10):
             sx, sy = self.to_screen(v, v)
             if r.left() <= sx <= r.right():
-                p.drawText(QRectF(float(sx) - 10, r.bottom() + 2, 20, 14), Qt.AlignmentFlag.AlignCenter, str(v))
+                p.drawText(
+                    QRectF(float(sx) - 10, r.bottom() + 2, 20, 14),
+                    Qt.AlignmentFlag.AlignCenter,
+                    str(v),
+                )
             if r.top() <= sy <= r.bottom():
-                p.drawText(QRectF(r.left() - 22, float(sy) - 7, 18, 14), Qt.AlignmentFlag.AlignRight, str(v))
-        p.drawText(QRectF(r.left(), r.bottom() + 12, r.width(), 16), Qt.AlignmentFlag.AlignCenter,
-                   "valence: unpleasant → pleasant")
+                p.drawText(
+                    QRectF(r.left() - 22, float(sy) - 7, 18, 14),
+                    Qt.AlignmentFlag.AlignRight,
+                    str(v),
+                )
+        p.drawText(
+            QRectF(r.left(), r.bottom() + 12, r.width(), 16),
+            Qt.AlignmentFlag.AlignCenter,
+            "valence: unpleasant → pleasant",
+        )
         p.save()
         p.translate(10, r.center().y())
         p.rotate(-90)
-        p.drawText(QRectF(-r.height() / 2, -8, r.height(), 16), Qt.AlignmentFlag.AlignCenter,
-                   "arousal: calm → excited")
+        p.drawText(
+            QRectF(-r.height() / 2, -8, r.height(), 16),
+            Qt.AlignmentFlag.AlignCenter,
+            "arousal: calm → excited",
+        )
         p.restore()
 
     def _paint_thumbs(self, p: QPainter, r: QRectF, sel: np.ndarray) -> None:
@@ -319,13 +357,20 @@ class MoodMap(QWidget):
             cx, cy = float(sx[k]), float(sy[k])
             if img is not None and not img.isNull():
                 size = img.size().scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio)
-                target = QRectF(cx - size.width() / 2, cy - size.height() / 2, size.width(), size.height())
+                target = QRectF(
+                    cx - size.width() / 2, cy - size.height() / 2, size.width(), size.height()
+                )
                 p.drawImage(target, img)
             else:
                 target = QRectF(cx - side / 3, cy - side / 3, 2 * side / 3, 2 * side / 3)
                 p.fillRect(target, self.palette().color(QPalette.ColorRole.Mid))
             width = 3.0 if self.highlight[i] else 2.0
-            p.setPen(QPen(self.palette().color(QPalette.ColorRole.Text) if self.highlight[i] else color, width))
+            p.setPen(
+                QPen(
+                    self.palette().color(QPalette.ColorRole.Text) if self.highlight[i] else color,
+                    width,
+                )
+            )
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(target)
 
@@ -350,7 +395,8 @@ class MoodMap(QWidget):
         pos = e.position()
         mods = e.modifiers()
         if e.button() == Qt.MouseButton.MiddleButton or (
-                e.button() == Qt.MouseButton.LeftButton and mods & Qt.KeyboardModifier.ControlModifier):
+            e.button() == Qt.MouseButton.LeftButton and mods & Qt.KeyboardModifier.ControlModifier
+        ):
             self._drag = {"kind": "pan", "last": pos}
         elif e.button() == Qt.MouseButton.LeftButton:
             lasso = self.lasso_mode or bool(mods & Qt.KeyboardModifier.ShiftModifier)
@@ -399,7 +445,7 @@ class MoodMap(QWidget):
     def wheelEvent(self, e) -> None:
         steps = e.angleDelta().y() / 120.0
         if steps:
-            self.zoom(1.25 ** steps, e.position())
+            self.zoom(1.25**steps, e.position())
         e.accept()
 
     def _tooltip(self, pid: int) -> str:

@@ -53,8 +53,14 @@ class Roles(IntEnum):
     ValenceArousalRole = Qt.ItemDataRole.UserRole + 10  # (valence, arousal) or None
 
 
-SCORE_ROLES = [Roles.MoodScoresRole, Roles.TopMoodRole, Roles.AmbiguousRole, Roles.ValenceArousalRole,
-               Roles.StateRole, Qt.ItemDataRole.ToolTipRole]
+SCORE_ROLES = [
+    Roles.MoodScoresRole,
+    Roles.TopMoodRole,
+    Roles.AmbiguousRole,
+    Roles.ValenceArousalRole,
+    Roles.StateRole,
+    Qt.ItemDataRole.ToolTipRole,
+]
 CHOICE_ROLES = [Roles.ChoiceRole, Roles.StateRole, Roles.ErrorRole, Qt.ItemDataRole.ToolTipRole]
 
 # the order of a "more like this" result (PhotoModel.set_ranking): not in the sort menu until one is shown
@@ -64,9 +70,13 @@ ASCENDING_KEYS = ("name", "ambiguity")
 
 
 def sort_key_label(key: str) -> str:
-    return {"name": "Name", "date": "Date", "top": "Top mood probability",
-            "ambiguity": "Ambiguity (top-1 − top-2)",
-            "disagreement": "Suggestion disagrees with choice"}.get(key) or display_name(key)
+    return {
+        "name": "Name",
+        "date": "Date",
+        "top": "Top mood probability",
+        "ambiguity": "Ambiguity (top-1 − top-2)",
+        "disagreement": "Suggestion disagrees with choice",
+    }.get(key) or display_name(key)
 
 
 class PhotoModel(QAbstractListModel):
@@ -123,14 +133,30 @@ class PhotoModel(QAbstractListModel):
             where = pos[known]
             sub = rows.take(np.nonzero(known)[0])
             d = self._d
-            prob_changed = ~_same(d.probs[where], sub.probs).all(axis=1) | ~_same(d.valence[where], sub.valence)
-            choice_changed = (d.choice_bits[where] != sub.choice_bits) | (d.choice_state[where] != sub.choice_state) | np.array(
-                [d.choice_errors[r] != e for r, e in zip(where.tolist(), sub.choice_errors, strict=True)], bool)
+            prob_changed = ~_same(d.probs[where], sub.probs).all(axis=1) | ~_same(
+                d.valence[where], sub.valence
+            )
+            choice_changed = (
+                (d.choice_bits[where] != sub.choice_bits)
+                | (d.choice_state[where] != sub.choice_state)
+                | np.array(
+                    [
+                        d.choice_errors[r] != e
+                        for r, e in zip(where.tolist(), sub.choice_errors, strict=True)
+                    ],
+                    bool,
+                )
+            )
             status_changed = (d.status[where] != sub.status) | np.array(
-                [d.errors[r] != e for r, e in zip(where.tolist(), sub.errors, strict=True)], bool)
+                [d.errors[r] != e for r, e in zip(where.tolist(), sub.errors, strict=True)], bool
+            )
             ident_changed = np.array(
-                [d.identities[r] != i or d.paths[r] != p
-                 for r, i, p in zip(where.tolist(), sub.identities, sub.paths, strict=True)], bool)
+                [
+                    d.identities[r] != i or d.paths[r] != p
+                    for r, i, p in zip(where.tolist(), sub.identities, sub.paths, strict=True)
+                ],
+                bool,
+            )
             d.assign(where, sub)
             for r in where[ident_changed].tolist():
                 self._forget_thumb(int(d.ids[r]))
@@ -164,7 +190,9 @@ class PhotoModel(QAbstractListModel):
         if rows:
             self._reindex()
 
-    def set_choice_values(self, values: dict[int, tuple[tuple[str, ...] | None, str, str | None]]) -> None:
+    def set_choice_values(
+        self, values: dict[int, tuple[tuple[str, ...] | None, str, str | None]]
+    ) -> None:
         """Show new choices: ``{photo_id: (moods or None, state, error)}`` (already in the catalog)."""
         changed = []
         d = self._d
@@ -213,7 +241,9 @@ class PhotoModel(QAbstractListModel):
         self.sort_by(*self.sort_key)
 
     def _order(self, key: str, descending: bool) -> np.ndarray:
-        if key == RANKING:  # the core's "more like this" order (Library.similar), most similar first
+        if (
+            key == RANKING
+        ):  # the core's "more like this" order (Library.similar), most similar first
             d = self._d
             primary = np.array([self._ranking.get(pid, -2.0) for pid in d.ids.tolist()], np.float64)
             names = np.array([os.path.basename(p).casefold() for p in d.paths])
@@ -230,7 +260,10 @@ class PhotoModel(QAbstractListModel):
             inverse = np.empty(len(order), np.int64)
             inverse[order] = np.arange(len(order))
             old = self.persistentIndexList()
-            new = [self.index(int(inverse[r])) if 0 <= r < len(order) else QModelIndex() for r in old_rows]
+            new = [
+                self.index(int(inverse[r])) if 0 <= r < len(order) else QModelIndex()
+                for r in old_rows
+            ]
             self.changePersistentIndexList(old, new)
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -256,7 +289,9 @@ class PhotoModel(QAbstractListModel):
         self._thumbs.clear()
         self._thumb_wanted.clear()
         if len(self._d):
-            self.dataChanged.emit(self.index(0), self.index(len(self._d) - 1), [int(Roles.ThumbnailRole)])
+            self.dataChanged.emit(
+                self.index(0), self.index(len(self._d) - 1), [int(Roles.ThumbnailRole)]
+            )
 
     def _forget_thumb(self, pid: int) -> None:
         self._thumbs.pop(pid, None)
@@ -292,9 +327,15 @@ class PhotoModel(QAbstractListModel):
         return names
 
     def flags(self, index):
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ):
         if not index.isValid():
             return None
         row = index.row()
@@ -306,7 +347,11 @@ class PhotoModel(QAbstractListModel):
             if pid in self._thumbs:
                 self._thumbs.move_to_end(pid)
                 return self._thumbs[pid]
-            if self.thumbnails_enabled and pid not in self._thumb_wanted and d.status[row] != R.ERROR:
+            if (
+                self.thumbnails_enabled
+                and pid not in self._thumb_wanted
+                and d.status[row] != R.ERROR
+            ):
                 self._thumb_wanted.add(pid)
                 self.thumbnailWanted.emit(pid, d.paths[row], d.identities[row])
             return None
@@ -347,11 +392,16 @@ class PhotoModel(QAbstractListModel):
         pred = d.prediction(row)
         if pred is not None:
             mood, p = pred.top
-            lines.append(f"suggested: {display_name(mood)} {p:.0%}" + ("  (ambiguous)" if self.is_ambiguous(row) else ""))
+            lines.append(
+                f"suggested: {display_name(mood)} {p:.0%}"
+                + ("  (ambiguous)" if self.is_ambiguous(row) else "")
+            )
         choice = d.choice(row)
         if choice is not None:
             state = R.CHOICE_NAME.get(int(d.choice_state[row]), "")
-            lines.append(f"chosen: {', '.join(display_name(m) for m in choice) or '(none)'} — {state}")
+            lines.append(
+                f"chosen: {', '.join(display_name(m) for m in choice) or '(none)'} — {state}"
+            )
         err = self.data(self.index(row), Roles.ErrorRole)
         if err:
             lines.append(f"error: {err}")

@@ -83,7 +83,9 @@ class LearnOutcome:
     rows: Rows  # every grid row, with those suggestions
 
 
-def learn(job: Job, catalog_path: str, base_model_id: str | None, *, reset: bool = False) -> LearnOutcome:
+def learn(
+    job: Job, catalog_path: str, base_model_id: str | None, *, reset: bool = False
+) -> LearnOutcome:
     """``moodtagger learn`` (``--reset``) on the library lane: the core's
     :meth:`~moodtagger.core.library.Library.learn`, then the rows it changed (all of them)."""
     with Catalog(catalog_path) as cat:
@@ -99,8 +101,16 @@ def load_all(job: Job, catalog_path: str, model_id: str) -> Rows:
 
 
 def run_pipeline(
-    job: Job, catalog_path: str, roots: list[str], model_id: str, device: str, owner: ModelOwner,
-    *, predict: bool = True, batch_size: int = 16, settings: WriteSettings | None = None,
+    job: Job,
+    catalog_path: str,
+    roots: list[str],
+    model_id: str,
+    device: str,
+    owner: ModelOwner,
+    *,
+    predict: bool = True,
+    batch_size: int = 16,
+    settings: WriteSettings | None = None,
 ) -> RefreshResult:
     """:meth:`Library.refresh` of ``roots`` with ``model_id`` (the base model; the grid's rows
     show the personal model on top of it, if one is in use). Its events become the job's
@@ -111,6 +121,15 @@ def run_pipeline(
             phase=lambda name: job.emit_batch(("phase", name[:1].upper() + name[1:])),
             progress=job.progress,
             changed=lambda ids: job.emit_batch(("rows", lib.rows(ids))),
-            missing=lambda ids: job.emit_batch(("missing", ids)))
-        return lib.refresh(roots, predict=predict, device=device, settings=settings, events=events,
-                           cancel=job.cancel, load_model=owner.get, batch_size=batch_size)
+            missing=lambda ids: job.emit_batch(("missing", ids)),
+        )
+        return lib.refresh(
+            roots,
+            predict=predict,
+            device=device,
+            settings=settings,
+            events=events,
+            cancel=job.cancel,
+            load_model=owner.get,
+            batch_size=batch_size,
+        )

@@ -37,7 +37,9 @@ def open_qsettings() -> QSettings:
     path = os.environ.get("MOODTAGGER_SETTINGS")
     if path:
         return QSettings(path, QSettings.Format.IniFormat)
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "moodtagger", "moodtagger")
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, "moodtagger", "moodtagger"
+    )
 
 
 def metadata_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -47,7 +49,9 @@ def metadata_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
     except ImportError:
         return FALLBACK_FIELDS, FALLBACK_FIELDS
     default = tuple(getattr(metadata, "DEFAULT_FIELDS", FALLBACK_FIELDS))
-    every = tuple(getattr(metadata, "ALL_FIELDS", None) or getattr(metadata, "FIELDS", None) or default)
+    every = tuple(
+        getattr(metadata, "ALL_FIELDS", None) or getattr(metadata, "FIELDS", None) or default
+    )
     return tuple(dict.fromkeys((*every, *default))), default
 
 
@@ -65,8 +69,19 @@ class AppSettings:
     accept_threshold: float = 0.5
     ambiguity_margin: float = 0.10
 
-    KEYS = ("catalog_path", "model_id", "device", "write_fields", "keyword_root", "sidecar", "readonly",
-            "keep_date", "thumb_size", "accept_threshold", "ambiguity_margin")
+    KEYS = (
+        "catalog_path",
+        "model_id",
+        "device",
+        "write_fields",
+        "keyword_root",
+        "sidecar",
+        "readonly",
+        "keep_date",
+        "thumb_size",
+        "accept_threshold",
+        "ambiguity_margin",
+    )
 
     @classmethod
     def load(cls, qs: QSettings | None = None) -> AppSettings:
@@ -79,7 +94,9 @@ class AppSettings:
                 continue
             try:
                 if isinstance(default, tuple):
-                    value = tuple(x for x in (raw if isinstance(raw, list) else str(raw).split(",")) if x)
+                    value = tuple(
+                        x for x in (raw if isinstance(raw, list) else str(raw).split(",")) if x
+                    )
                 elif isinstance(default, bool):
                     value = str(raw).lower() in ("1", "true", "yes")
                 elif isinstance(default, int):
@@ -108,8 +125,12 @@ class AppSettings:
         """The metadata writer's WriteSettings for these settings."""
         from moodtagger.core.metadata import WriteSettings
 
-        kw: dict[str, object] = {"root": self.keyword_root, "sidecar": self.sidecar, "readonly": self.readonly,
-                                "preserve_mtime": self.keep_date}
+        kw: dict[str, object] = {
+            "root": self.keyword_root,
+            "sidecar": self.sidecar,
+            "readonly": self.readonly,
+            "preserve_mtime": self.keep_date,
+        }
         if self.write_fields:
             kw["fields"] = tuple(self.write_fields)
         return WriteSettings(**kw)
@@ -200,7 +221,9 @@ class SettingsDialog(QDialog):
         self.margin.setValue(settings.ambiguity_margin)
         form.addRow("Ambiguous when top-1 − top-2 <", self.margin)
 
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -209,9 +232,13 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def _browse_catalog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Catalog file", self.catalog.text() or str(default_catalog_path()),
-                                              "SQLite catalog (*.sqlite3 *.db);;All files (*)",
-                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Catalog file",
+            self.catalog.text() or str(default_catalog_path()),
+            "SQLite catalog (*.sqlite3 *.db);;All files (*)",
+            options=QFileDialog.Option.DontConfirmOverwrite,
+        )
         if path:
             self.catalog.setText(path)
 

@@ -1,4 +1,4 @@
-""""More like this": the photos most similar to a selection, searched off the GUI thread.
+""" "More like this": the photos most similar to a selection, searched off the GUI thread.
 
 The search is the core's (:meth:`moodtagger.core.library.Library.similar`, the rule behind
 ``moodtagger similar``). The embeddings it searches are loaded once into an
@@ -50,7 +50,9 @@ class SimilarService(QObject):
     failed = Signal(str)  # one sentence for the status bar (no embeddings yet, ...)
     crashed = Signal(object)  # a bug (the exception, for the crash reporter)
 
-    def __init__(self, runner: JobRunner, catalog_path: str, base_model_id, parent: QObject | None = None):
+    def __init__(
+        self, runner: JobRunner, catalog_path: str, base_model_id, parent: QObject | None = None
+    ):
         """``base_model_id()``: the model whose embeddings to search (None: the installed one)."""
         super().__init__(parent)
         self.runner = runner
@@ -97,14 +99,20 @@ class SimilarService(QObject):
 
 
 class SimilarFilter(QObject):
-    """"More like this" as a filter of the grid: the selection and the photos most like it,
+    """ "More like this" as a filter of the grid: the selection and the photos most like it,
     most similar first (the filter panel's "only these photos", sorted by ``RANKING``);
     clearing it restores the sort the grid had before."""
 
     message = Signal(str)
 
-    def __init__(self, service: SimilarService, model: PhotoModel, filters: FilterPanel,
-                 select_ids: Callable[[list[int]], None], parent: QObject | None = None):
+    def __init__(
+        self,
+        service: SimilarService,
+        model: PhotoModel,
+        filters: FilterPanel,
+        select_ids: Callable[[list[int]], None],
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.service = service
         self.model = model
@@ -132,9 +140,12 @@ class SimilarFilter(QObject):
             self._sort_before = self.model.sort_key
         self.result = result
         self.model.set_ranking(result.scores())
-        self.filters.set_only(result.scores(), f"Like {name}: {len(result.hits):,} ✕",
-                              f"The photos most like {name} (and the selection), most similar first; "
-                              "click to show all")
+        self.filters.set_only(
+            result.scores(),
+            f"Like {name}: {len(result.hits):,} ✕",
+            f"The photos most like {name} (and the selection), most similar first; "
+            "click to show all",
+        )
         self.filters.show_ranking_sort(True)
         self.filters.sort_by(RANKING, True)
         self.select_ids(list(result.query))

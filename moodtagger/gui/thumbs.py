@@ -34,7 +34,9 @@ def load_thumbnail(path: str, identity: str | None, box: QSize) -> QImage:
     im = imaging.cached_thumbnail(path, identity, max(box.width(), box.height()))
     q = pil_to_qimage(im)
     if q.width() > box.width() or q.height() > box.height():
-        q = q.scaled(box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        q = q.scaled(
+            box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+        )
     return q
 
 
@@ -86,7 +88,9 @@ class ThumbnailLoader(QObject):
             was_idle = True
             box = QSize(self.box)
             self._job = self.runner.submit(
-                lambda job: self._work(job, box), on_batch=self._on_batch, on_done=self._on_done,
+                lambda job: self._work(job, box),
+                on_batch=self._on_batch,
+                on_done=self._on_done,
                 label="thumbnails",
             )
             if was_idle:

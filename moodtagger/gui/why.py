@@ -23,8 +23,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # a perceptually ordered ramp (dark purple -> red -> yellow), alpha growing with the heat
-_RAMP = np.array([[40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39],
-                  [252, 255, 164]], dtype=np.float32)
+_RAMP = np.array(
+    [
+        [40, 11, 84],
+        [101, 21, 110],
+        [159, 42, 99],
+        [212, 72, 66],
+        [245, 125, 21],
+        [250, 193, 39],
+        [252, 255, 164],
+    ],
+    dtype=np.float32,
+)
 
 
 def heat_image(heat: np.ndarray, max_alpha: int = 200) -> QImage:
@@ -37,7 +47,9 @@ def heat_image(heat: np.ndarray, max_alpha: int = 200) -> QImage:
     rgb = _RAMP[lo] * (1 - f) + _RAMP[hi] * f
     alpha = (np.clip((h - 0.1) / 0.9, 0, 1) ** 0.7) * max_alpha
     rgba = np.dstack([rgb, alpha]).astype(np.uint8)
-    img = QImage(rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888)
+    img = QImage(
+        rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888
+    )
     return img.copy()
 
 
@@ -51,9 +63,12 @@ def compose(base: QImage, heat: np.ndarray, crop: tuple[float, float, float, flo
     p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
     dim = QColor(0, 0, 0, 110)
     full = QRectF(0, 0, w, h)
-    for r in (QRectF(0, 0, w, rect.top()), QRectF(0, rect.bottom(), w, h - rect.bottom()),
-              QRectF(0, rect.top(), rect.left(), rect.height()),
-              QRectF(rect.right(), rect.top(), w - rect.right(), rect.height())):
+    for r in (
+        QRectF(0, 0, w, rect.top()),
+        QRectF(0, rect.bottom(), w, h - rect.bottom()),
+        QRectF(0, rect.top(), rect.left(), rect.height()),
+        QRectF(rect.right(), rect.top(), w - rect.right(), rect.height()),
+    ):
         r = r.intersected(full)
         if r.width() > 0 and r.height() > 0:
             p.fillRect(r, dim)
@@ -137,7 +152,9 @@ class WhyService(QObject):
         def work(job: Job):
             return owner.get(model_id).explain(path)
 
-        self._job = self.runner.submit(work, on_done=lambda r, e: self._done(pid, r, e), label="why-map")
+        self._job = self.runner.submit(
+            work, on_done=lambda r, e: self._done(pid, r, e), label="why-map"
+        )
 
     def _done(self, pid: int, result, error) -> None:
         self._job = None

@@ -87,9 +87,16 @@ class MainWindow(QMainWindow):
     catalogLoaded = Signal()
     busyChanged = Signal(bool)
 
-    def __init__(self, catalog_path: str, settings: AppSettings | None = None,
-                 reporter: CrashReporter | None = None, parent: QWidget | None = None, *,
-                 load_async: bool = True, warm_up_model: bool = True):
+    def __init__(
+        self,
+        catalog_path: str,
+        settings: AppSettings | None = None,
+        reporter: CrashReporter | None = None,
+        parent: QWidget | None = None,
+        *,
+        load_async: bool = True,
+        warm_up_model: bool = True,
+    ):
         super().__init__(parent)
         self.settings = settings or AppSettings.load()
         self.reporter = reporter or CrashReporter(interactive=False)
@@ -99,20 +106,25 @@ class MainWindow(QMainWindow):
         self.confirm_quit = True  # ask before quitting with chosen moods not written yet
         self.write_dialog: BatchWriteDialog | None = None
         self.learn_box: QMessageBox | None = None
-        self.learn_back_button: QAbstractButton | None = None  # "Back to the shipped model" in the summary
+        self.learn_back_button: QAbstractButton | None = (
+            None  # "Back to the shipped model" in the summary
+        )
         self.loaded = False
         self.setWindowTitle("moodtagger")
         self.setWindowIcon(app_icon())
 
         # lanes and services ---------------------------------------------------------------------
-        self.library = LibraryController(self.catalog_path, self.catalog, lambda: self.settings, self)
+        self.library = LibraryController(
+            self.catalog_path, self.catalog, lambda: self.settings, self
+        )
         self.image_jobs = JobRunner("images", 2, nice=5, parent=self)
         self.why_jobs = JobRunner("why", 1, nice=5, parent=self)
         self.similar_jobs = JobRunner("similar", 1, nice=5, parent=self)
         self.writer_jobs = JobRunner("writer", 1, parent=self)
         self.why = WhyService(self.why_jobs, lambda: self.library.base_model_id, self)
-        self.similar = SimilarService(self.similar_jobs, self.catalog_path, lambda: self.settings.model_id or None,
-                                      self)
+        self.similar = SimilarService(
+            self.similar_jobs, self.catalog_path, lambda: self.settings.model_id or None, self
+        )
 
         # model / view -----------------------------------------------------------------------------
         self.model = PhotoModel(self, margin=self.settings.ambiguity_margin)
@@ -132,27 +144,58 @@ class MainWindow(QMainWindow):
         self.roots.setMinimumWidth(150)
 
         # widgets ----------------------------------------------------------------------------------
-        self.acts = MainActions(self, self.undo_stack, Slots(
-            add_folder=self.add_folder_dialog, rescan=self.rescan, accept=self.accept_selected,
-            accept_all=self.accept_all_dialog, write=self.write_dialog_open, settings=self.settings_dialog,
-            quit=self.close, view_grid=lambda: self.set_view("grid"), view_map=lambda: self.set_view("map"),
-            why=lambda: self.detail.why_button.toggle(), search=lambda: self.filters.focus_search(),
-            preview=lambda: self.details.preview_current(), clear=lambda: self.choices.clear(self.selected_ids()),
-            shortcuts=self.shortcuts_dialog, about=self._about, similar=self.more_like_this,
-            learn=self.learn_from_choices, unlearn=self.back_to_shipped_model))
+        self.acts = MainActions(
+            self,
+            self.undo_stack,
+            Slots(
+                add_folder=self.add_folder_dialog,
+                rescan=self.rescan,
+                accept=self.accept_selected,
+                accept_all=self.accept_all_dialog,
+                write=self.write_dialog_open,
+                settings=self.settings_dialog,
+                quit=self.close,
+                view_grid=lambda: self.set_view("grid"),
+                view_map=lambda: self.set_view("map"),
+                why=lambda: self.detail.why_button.toggle(),
+                search=lambda: self.filters.focus_search(),
+                preview=lambda: self.details.preview_current(),
+                clear=lambda: self.choices.clear(self.selected_ids()),
+                shortcuts=self.shortcuts_dialog,
+                about=self._about,
+                similar=self.more_like_this,
+                learn=self.learn_from_choices,
+                unlearn=self.back_to_shipped_model,
+            ),
+        )
         self.acts.unlearn.setEnabled(self.library.learning)
         self.menus = self.acts.build_menus()
         self.acts.build_toolbar()
         self.filters = FilterPanel(self.acts.view_grid, self.acts.view_map, self)
         self.detail = DetailPanel()
-        self.details = DetailController(self.detail, self.grid, self.proxy, self.model, self.catalog,
-                                        self.image_jobs, self.why, self, self.selected_ids)
-        self.like_this = SimilarFilter(self.similar, self.model, self.filters, self.select_ids, self)
+        self.details = DetailController(
+            self.detail,
+            self.grid,
+            self.proxy,
+            self.model,
+            self.catalog,
+            self.image_jobs,
+            self.why,
+            self,
+            self.selected_ids,
+        )
+        self.like_this = SimilarFilter(
+            self.similar, self.model, self.filters, self.select_ids, self
+        )
         self.map_page = MapPage(self.map)
         add = QToolButton()
         add.setDefaultAction(self.acts.add)
-        self.splitter, self.stack = build_splitter([self.roots, add, self.filters.box], self.filters.bar,
-                                                   [self.grid, self.map_page], self.detail)
+        self.splitter, self.stack = build_splitter(
+            [self.roots, add, self.filters.box],
+            self.filters.bar,
+            [self.grid, self.map_page],
+            self.detail,
+        )
         self.setCentralWidget(self.splitter)
         self.status = WorkStatus(self.statusBar())
 
@@ -201,12 +244,22 @@ class MainWindow(QMainWindow):
         self.grid.clearRequested.connect(lambda: self.choices.clear(self.selected_ids()))
         self.grid.doubleClicked.connect(lambda _i: self.details.preview_current())
         self._count_timer = QTimer(self, singleShot=True, interval=50, timeout=self._refresh_count)
-        for sig in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
-                    self.proxy.layoutChanged, self.proxy.filterChanged):
+        for sig in (
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.modelReset,
+            self.proxy.layoutChanged,
+            self.proxy.filterChanged,
+        ):
             sig.connect(self._count_timer.start)
         self._map_timer = QTimer(self, singleShot=True, interval=120, timeout=self._refresh_map)
-        for sig in (self.proxy.modelReset, self.proxy.layoutChanged, self.proxy.filterChanged, self.model.rowsMerged,
-                    self.model.rowsRemoved):
+        for sig in (
+            self.proxy.modelReset,
+            self.proxy.layoutChanged,
+            self.proxy.filterChanged,
+            self.model.rowsMerged,
+            self.model.rowsRemoved,
+        ):
             sig.connect(self._map_timer.start)
         self.model.dataChanged.connect(self._map_data_changed)
         self.writer_jobs.busyChanged.connect(lambda busy: self.acts.write.setEnabled(not busy))
@@ -226,9 +279,12 @@ class MainWindow(QMainWindow):
     def _about(self) -> None:
         from moodtagger import __version__
 
-        QMessageBox.about(self, "About moodtagger",
-                          f"moodtagger {__version__}\nSee how your photos feel, filter them by mood and write "
-                          "mood keywords into them.")
+        QMessageBox.about(
+            self,
+            "About moodtagger",
+            f"moodtagger {__version__}\nSee how your photos feel, filter them by mood and write "
+            "mood keywords into them.",
+        )
 
     # =========================================================================================
     # the library: models, rows, folders, scans
@@ -279,7 +335,11 @@ class MainWindow(QMainWindow):
             self.proxy.refilter()
 
     def _refresh_roots(self) -> None:
-        current = self.roots.currentItem().data(Qt.ItemDataRole.UserRole) if self.roots.currentItem() else None
+        current = (
+            self.roots.currentItem().data(Qt.ItemDataRole.UserRole)
+            if self.roots.currentItem()
+            else None
+        )
         self.roots.blockSignals(True)
         self.roots.clear()
         all_item = QListWidgetItem("All folders")
@@ -326,7 +386,9 @@ class MainWindow(QMainWindow):
         self.library.cancel()
 
     def _refreshed(self, result: RefreshResult | None) -> None:
-        if result is not None and (result.imported or (result.scan and not result.scan.nothing_changed)):
+        if result is not None and (
+            result.imported or (result.scan and not result.scan.nothing_changed)
+        ):
             self.reload_keywords()
         if self.model.sort_key[0] != "name" or (result and result.scan and result.scan.new):
             self.model.resort()
@@ -343,9 +405,18 @@ class MainWindow(QMainWindow):
 
     def is_idle(self) -> bool:
         """No scan/prediction/write running and no thumbnail waiting."""
-        return (not (self.library.busy or self.writer_jobs.busy or self.image_jobs.busy or self.why_jobs.busy
-                     or self.similar_jobs.busy)
-                and self.loader.idle and self.why.idle and self.similar.idle)
+        return (
+            not (
+                self.library.busy
+                or self.writer_jobs.busy
+                or self.image_jobs.busy
+                or self.why_jobs.busy
+                or self.similar_jobs.busy
+            )
+            and self.loader.idle
+            and self.why.idle
+            and self.similar.idle
+        )
 
     def show_status(self, text: str) -> None:
         self.status.show(text)
@@ -360,8 +431,10 @@ class MainWindow(QMainWindow):
     # =========================================================================================
     def current_filter(self) -> Filter:
         item = self.roots.currentItem()
-        return self.filters.current_filter(root_path=item.data(Qt.ItemDataRole.UserRole + 1) if item else None,
-                                           margin=self.settings.ambiguity_margin)
+        return self.filters.current_filter(
+            root_path=item.data(Qt.ItemDataRole.UserRole + 1) if item else None,
+            margin=self.settings.ambiguity_margin,
+        )
 
     def _filter_changed(self, *_args) -> None:
         self.proxy.set_filter(self.current_filter())
@@ -389,8 +462,11 @@ class MainWindow(QMainWindow):
         if ids is None:
             self.filters.set_only(None)
         else:
-            self.filters.set_only(ids, f"Map selection: {len(ids):,} ✕",
-                                  "The grid shows only the photos selected on the mood map; click to show all")
+            self.filters.set_only(
+                ids,
+                f"Map selection: {len(ids):,} ✕",
+                "The grid shows only the photos selected on the mood map; click to show all",
+            )
 
     def clear_only_ids(self) -> None:
         self.set_only_ids(None)
@@ -424,8 +500,15 @@ class MainWindow(QMainWindow):
         self.acts.unlearn.setEnabled(self.library.learning)
         if outcome is None:
             if why:  # nothing to learn from, no model: said plainly
-                self._open_learn_box(QMessageBox(QMessageBox.Icon.Information, "Learn from my choices", why,
-                                                 QMessageBox.StandardButton.Ok, self))
+                self._open_learn_box(
+                    QMessageBox(
+                        QMessageBox.Icon.Information,
+                        "Learn from my choices",
+                        why,
+                        QMessageBox.StandardButton.Ok,
+                        self,
+                    )
+                )
             self.learnFinished.emit(None)
             return
         self.model.merge(outcome.rows)
@@ -435,9 +518,12 @@ class MainWindow(QMainWindow):
         self.learnFinished.emit(outcome.summary)
 
     def _show_learn_summary(self, summary, reset: bool) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information,
-                          "Back to the shipped model" if reset else "Learnt from your choices",
-                          learn_summary_text(summary, reset), parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Back to the shipped model" if reset else "Learnt from your choices",
+            learn_summary_text(summary, reset),
+            parent=self,
+        )
         changes = learn_changes_text(summary)
         if changes:
             box.setInformativeText(changes)
@@ -452,7 +538,9 @@ class MainWindow(QMainWindow):
     def _open_learn_box(self, box: QMessageBox) -> None:
         """Window-modal, never ``exec()``: the app keeps running while it is shown."""
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.finished.connect(lambda _r: setattr(self, "learn_box", None) if self.learn_box is box else None)
+        box.finished.connect(
+            lambda _r: setattr(self, "learn_box", None) if self.learn_box is box else None
+        )
         if self.learn_box is not None:
             self.learn_box.close()
         self.learn_box = box
@@ -576,16 +664,26 @@ class MainWindow(QMainWindow):
 
     def accept_all_dialog(self) -> None:
         value, ok = QInputDialog.getDouble(
-            self, "Accept all above threshold",
+            self,
+            "Accept all above threshold",
             "Choose the top suggestion for every shown photo nobody chose yet,\n"
-            "when its probability is at least:", self.settings.accept_threshold, 0.0, 1.0, 2)
+            "when its probability is at least:",
+            self.settings.accept_threshold,
+            0.0,
+            1.0,
+            2,
+        )
         if ok:
             self.settings.accept_threshold = value
             self.accept_all_above(value)
 
     def accept_all_above(self, threshold: float) -> int:
-        n = self.choices.accept_top(self.proxy.visible_ids(), min_prob=threshold, only_unconfirmed=True)
-        self.show_status(f"Accepted {n} suggestion{'s' * (n != 1)} at or above {threshold:.0%} (undo: Ctrl+Z)")
+        n = self.choices.accept_top(
+            self.proxy.visible_ids(), min_prob=threshold, only_unconfirmed=True
+        )
+        self.show_status(
+            f"Accepted {n} suggestion{'s' * (n != 1)} at or above {threshold:.0%} (undo: Ctrl+Z)"
+        )
         return n
 
     def preview_current(self) -> None:
@@ -612,8 +710,16 @@ class MainWindow(QMainWindow):
         if self.write_dialog is not None:
             self.write_dialog.raise_()
             return self.write_dialog
-        dlg = BatchWriteDialog(self.catalog_path, self.writer_jobs, self.settings, self.selected_ids(),
-                               self.pending_count(), self.reporter, self, shown=self.shown_pending_ids())
+        dlg = BatchWriteDialog(
+            self.catalog_path,
+            self.writer_jobs,
+            self.settings,
+            self.selected_ids(),
+            self.pending_count(),
+            self.reporter,
+            self,
+            shown=self.shown_pending_ids(),
+        )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.written.connect(self._written)
         dlg.finished.connect(lambda _r: setattr(self, "write_dialog", None))
@@ -656,7 +762,9 @@ class MainWindow(QMainWindow):
             self.reload()
             self.scan([], predict=True)
         if new.resolved_catalog() != old.resolved_catalog():
-            QMessageBox.information(self, "Catalog", "The new catalog is used the next time moodtagger starts.")
+            QMessageBox.information(
+                self, "Catalog", "The new catalog is used the next time moodtagger starts."
+            )
 
     def _restore_window_state(self) -> None:
         qs = open_qsettings()
@@ -705,11 +813,17 @@ class MainWindow(QMainWindow):
         n = self.pending_count()
         if not self.confirm_quit or n == 0:
             return "quit"
-        box = QMessageBox(QMessageBox.Icon.Question, "Quit moodtagger",
-                          f"{n} photo{'s have' if n != 1 else ' has'} chosen moods that are not written "
-                          "into the files yet.", parent=self)
-        box.setInformativeText("They stay in the catalog either way; other photo tools only see them "
-                               "once they are written.")
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Quit moodtagger",
+            f"{n} photo{'s have' if n != 1 else ' has'} chosen moods that are not written "
+            "into the files yet.",
+            parent=self,
+        )
+        box.setInformativeText(
+            "They stay in the catalog either way; other photo tools only see them "
+            "once they are written."
+        )
         write = box.addButton("Write…", QMessageBox.ButtonRole.AcceptRole)
         quit_ = box.addButton("Quit without writing", QMessageBox.ButtonRole.DestructiveRole)
         box.addButton(QMessageBox.StandardButton.Cancel)

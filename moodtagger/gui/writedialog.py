@@ -46,7 +46,12 @@ def moods_text(moods, empty: str = "—") -> str:
     return ", ".join(display_name(m) for m in moods) or empty
 
 
-STATUS_TEXT = {"planned": "to write", "written": "written", "unchanged": "unchanged", "failed": "failed"}
+STATUS_TEXT = {
+    "planned": "to write",
+    "written": "written",
+    "unchanged": "unchanged",
+    "failed": "failed",
+}
 
 
 def metadata_available() -> bool:
@@ -61,9 +66,18 @@ class BatchWriteDialog(QDialog):
 
     written = Signal(object)  # list of photo ids whose catalog state changed
 
-    def __init__(self, catalog_path: str, runner: JobRunner, settings: AppSettings, selection: list[int],
-                 pending_count: int, reporter: CrashReporter | None = None, parent: QWidget | None = None,
-                 *, shown: list[int] | None = None):
+    def __init__(
+        self,
+        catalog_path: str,
+        runner: JobRunner,
+        settings: AppSettings,
+        selection: list[int],
+        pending_count: int,
+        reporter: CrashReporter | None = None,
+        parent: QWidget | None = None,
+        *,
+        shown: list[int] | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Write moods into files")
         self.catalog_path = catalog_path
@@ -80,7 +94,9 @@ class BatchWriteDialog(QDialog):
         scope = QHBoxLayout()
         self.scope_selection = QRadioButton(f"Selected photos ({len(selection)})")
         self.scope_shown = QRadioButton(f"Photos shown ({len(self.shown)} pending)")
-        self.scope_shown.setToolTip("Only the photos the grid shows now: the folder, filters and search")
+        self.scope_shown.setToolTip(
+            "Only the photos the grid shows now: the folder, filters and search"
+        )
         self.scope_shown.setEnabled(bool(self.shown))
         self.scope_all = QRadioButton(f"Everything pending ({pending_count})")
         group = QButtonGroup(self)
@@ -157,10 +173,13 @@ class BatchWriteDialog(QDialog):
             from moodtagger.core.metadata import write_choices
 
             with Catalog(path) as cat:
-                return write_choices(cat, ids, settings=ws, dry_run=True, progress=job.progress, cancel=job.cancel)
+                return write_choices(
+                    cat, ids, settings=ws, dry_run=True, progress=job.progress, cancel=job.cancel
+                )
 
-        self._job = self.runner.submit(work, on_done=self._planned, on_progress=self._on_progress,
-                                       label="write dry run")
+        self._job = self.runner.submit(
+            work, on_done=self._planned, on_progress=self._on_progress, label="write dry run"
+        )
 
     def _planned(self, summary, error) -> None:
         self._job = None
@@ -177,8 +196,14 @@ class BatchWriteDialog(QDialog):
         self._phase = "planned"
         results = list(summary.results)
         for r in results:
-            item = QTreeWidgetItem([os.path.basename(r.path), moods_text(r.before),
-                                    moods_text(r.after, "(remove)"), STATUS_TEXT.get(r.status, r.status)])
+            item = QTreeWidgetItem(
+                [
+                    os.path.basename(r.path),
+                    moods_text(r.before),
+                    moods_text(r.after, "(remove)"),
+                    STATUS_TEXT.get(r.status, r.status),
+                ]
+            )
             item.setToolTip(0, r.path)
             if r.diff:  # the keyword change per field, as `moodtagger write --dry-run` prints it
                 item.setToolTip(2, diff_text(r.diff))
@@ -192,8 +217,11 @@ class BatchWriteDialog(QDialog):
         if not results:
             self.info.setText("Nothing to write: no chosen moods are waiting.")
         else:
-            self.info.setText(f"{todo} file{'s' * (todo != 1)} will change"
-                              + (f", {same} already have these moods" if same else "") + ".")
+            self.info.setText(
+                f"{todo} file{'s' * (todo != 1)} will change"
+                + (f", {same} already have these moods" if same else "")
+                + "."
+            )
         self.write_button.setEnabled(bool(results))
 
     # -- write -----------------------------------------------------------------------------------
@@ -207,16 +235,22 @@ class BatchWriteDialog(QDialog):
         self.scope_all.setEnabled(False)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
-        self.info.setText("Writing… (Cancel stops after the current file; written files stay written)")
+        self.info.setText(
+            "Writing… (Cancel stops after the current file; written files stay written)"
+        )
         ids, ws, path = self.photo_ids(), self.settings.write_settings(), self.catalog_path
 
         def work(job: Job):
             from moodtagger.core.metadata import write_choices
 
             with Catalog(path) as cat:
-                return write_choices(cat, ids, settings=ws, progress=job.progress, cancel=job.cancel)
+                return write_choices(
+                    cat, ids, settings=ws, progress=job.progress, cancel=job.cancel
+                )
 
-        self._job = self.runner.submit(work, on_done=self._done, on_progress=self._on_progress, label="write")
+        self._job = self.runner.submit(
+            work, on_done=self._done, on_progress=self._on_progress, label="write"
+        )
 
     def _done(self, summary, error) -> None:
         self._job = None
@@ -233,8 +267,14 @@ class BatchWriteDialog(QDialog):
             changed.append(r.photo_id)
             item = self._items.get(r.photo_id)
             if item is None:
-                item = QTreeWidgetItem([os.path.basename(r.path), moods_text(r.before),
-                                        moods_text(r.after, "(remove)"), ""])
+                item = QTreeWidgetItem(
+                    [
+                        os.path.basename(r.path),
+                        moods_text(r.before),
+                        moods_text(r.after, "(remove)"),
+                        "",
+                    ]
+                )
                 self.table.addTopLevelItem(item)
                 self._items[r.photo_id] = item
             text = STATUS_TEXT.get(r.status, r.status)
@@ -286,6 +326,7 @@ class BatchWriteDialog(QDialog):
 
 
 def no_metadata_message() -> str:
-    return ("Writing keywords into files needs the metadata writer (moodtagger.core.metadata), "
-            "which is not part of this installation yet. Your choices are kept in the catalog.")
-
+    return (
+        "Writing keywords into files needs the metadata writer (moodtagger.core.metadata), "
+        "which is not part of this installation yet. Your choices are kept in the catalog."
+    )

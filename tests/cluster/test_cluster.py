@@ -46,9 +46,16 @@ def ray_cluster(module_cache: Path):
     try:
         MoodModel(device="cpu")  # export once here, not in every worker
     finally:
-        os.environ.pop("MOODTAGGER_CACHE") if old is None else os.environ.__setitem__("MOODTAGGER_CACHE", old)
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False,
-             runtime_env={"env_vars": {"MOODTAGGER_CACHE": str(module_cache)}})
+        os.environ.pop("MOODTAGGER_CACHE") if old is None else os.environ.__setitem__(
+            "MOODTAGGER_CACHE", old
+        )
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        configure_logging=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"MOODTAGGER_CACHE": str(module_cache)}},
+    )
     yield
     ray.shutdown()
 
@@ -72,8 +79,9 @@ def _csv(path: Path) -> list[list[str]]:
 
 
 def _close(a: list[str], b: list[str]) -> bool:
-    return a[:2] == b[:2] and all(abs(float(x) - float(y)) <= TOL for x, y in zip(a[2:], b[2:], strict=True)
-                                  if x or y)
+    return a[:2] == b[:2] and all(
+        abs(float(x) - float(y)) <= TOL for x, y in zip(a[2:], b[2:], strict=True) if x or y
+    )
 
 
 def test_ray_predict_equals_local_predict(ray_cluster, photos, tmp_path: Path, capsys) -> None:
@@ -95,8 +103,11 @@ def test_ray_predict_equals_local_predict(ray_cluster, photos, tmp_path: Path, c
 
 def test_killed_worker_loses_and_doubles_no_rows(ray_cluster, imagenet_sample: Path) -> None:
     paths = [str(p) for p in sorted(imagenet_sample.iterdir())[:64]]
-    ref = {r.path: r.prediction for r in MoodModel(device="cpu").predict_paths(paths, batch_size=4)
-           for r in r}  # noqa: B020
+    ref = {
+        r.path: r.prediction
+        for r in MoodModel(device="cpu").predict_paths(paths, batch_size=4)
+        for r in r
+    }  # noqa: B020
     rows, killed = [], None
     for row in cluster.iter_rows(paths, batch_size=4, workers=1, block_rows=4):
         rows.append(row)
@@ -110,19 +121,31 @@ def test_killed_worker_loses_and_doubles_no_rows(ray_cluster, imagenet_sample: P
     for r in rows:
         want = ref[r.result.path]
         assert r.result.error is None
-        assert max(abs(x - y) for x, y in zip(r.result.prediction.probs, want.probs, strict=True)) <= TOL
+        assert (
+            max(abs(x - y) for x, y in zip(r.result.prediction.probs, want.probs, strict=True))
+            <= TOL
+        )
 
 
 def test_unreachable_cluster_is_one_sentence(photos) -> None:
     # a fresh process (this one already runs Ray): nobody listens on port 1
-    run = subprocess.run([sys.executable, "-m", "moodtagger", "predict", "-q", "--ray", "127.0.0.1:1",
-                          photos[0]], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "moodtagger", "predict", "-q", "--ray", "127.0.0.1:1", photos[0]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and run.stdout == ""
     err = run.stderr.strip()
-    assert err.startswith("moodtagger: cannot reach the Ray cluster at 127.0.0.1:1") and "\n" not in err
+    assert (
+        err.startswith("moodtagger: cannot reach the Ray cluster at 127.0.0.1:1")
+        and "\n" not in err
+    )
 
 
-def test_scan_no_predict_then_cluster_then_import(ray_cluster, photos, tmp_path: Path, capsys) -> None:
+def test_scan_no_predict_then_cluster_then_import(
+    ray_cluster, photos, tmp_path: Path, capsys
+) -> None:
     lib = os.path.dirname(photos[0])
     db = str(tmp_path / "cat.sqlite3")
     model_id = entry().id
@@ -149,7 +172,10 @@ def test_scan_no_predict_then_cluster_then_import(ray_cluster, photos, tmp_path:
             if p.path == changed:
                 continue
             want = by_path[p.path]
-            assert max(abs(got.probs[i] - want["probabilities"][m]) for i, m in enumerate(MOODS)) <= 1e-6
+            assert (
+                max(abs(got.probs[i] - want["probabilities"][m]) for i, m in enumerate(MOODS))
+                <= 1e-6
+            )
             assert abs(got.valence - want["valence"]) <= 1e-3
     # importing again changes nothing and doubles nothing
     assert main(["import-predictions", "-q", "--catalog", db, str(out)]) == 1
@@ -165,7 +191,12 @@ def test_import_csv_and_refusals(photos, tmp_path: Path, capsys) -> None:
     out = tmp_path / "p.csv"
     outside = tmp_path / "elsewhere.jpg"
     shutil.copy(photos[0], outside)
-    assert main(["predict", "-q", "--device", "cpu", photos[0], photos[1], str(outside), "-o", str(out)]) == 0
+    assert (
+        main(
+            ["predict", "-q", "--device", "cpu", photos[0], photos[1], str(outside), "-o", str(out)]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["import-predictions", "--catalog", db, str(out)]) == 1
     err = capsys.readouterr().err
@@ -173,8 +204,17 @@ def test_import_csv_and_refusals(photos, tmp_path: Path, capsys) -> None:
     with Catalog(db) as cat:
         assert cat.prediction(cat.photo_by_path(photos[0]).id, entry().id) is not None
     bad = tmp_path / "other.json"
-    bad.write_text(json.dumps([{"path": photos[2], "model": "someone-elses-model",
-                                "probabilities": {m: 1 / 8 for m in MOODS}}]))
+    bad.write_text(
+        json.dumps(
+            [
+                {
+                    "path": photos[2],
+                    "model": "someone-elses-model",
+                    "probabilities": {m: 1 / 8 for m in MOODS},
+                }
+            ]
+        )
+    )
     assert main(["import-predictions", "--catalog", db, str(bad)]) == 1
     assert "predicted with someone-elses-model" in capsys.readouterr().err
     (tmp_path / "junk.csv").write_text("a,b\n1,2\n")

@@ -47,12 +47,18 @@ def _not_an_image(lib: Path, make_image) -> Path:
 
 def _bomb(lib: Path, make_image) -> Path:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     p = lib / "bomb.png"
     ihdr = struct.pack(">IIBBBBB", 200_000, 200_000, 8, 2, 0, 0, 0)  # 40 gigapixels
-    p.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
-                  + chunk(b"IEND", b""))
+    p.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
     return p
 
 
@@ -73,7 +79,9 @@ CASES: dict[str, tuple[Callable[[Path, object], Path], str]] = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_file_becomes_a_stored_error(case: str, catalog: Catalog, make_image, tmp_path: Path) -> None:
+def test_bad_file_becomes_a_stored_error(
+    case: str, catalog: Catalog, make_image, tmp_path: Path
+) -> None:
     lib = tmp_path / "lib"
     good = make_image("good.jpg", root=lib)
     make, message = CASES[case]
@@ -104,10 +112,17 @@ def test_file_vanishing_mid_scan(catalog: Catalog, make_image, tmp_path: Path) -
     assert later.missing == 1 and catalog.photo_by_path(goes).status == "missing"
 
 
-STRANGE_NAMES = [b"caf\xe9-latin1.jpg", b"-starts-with-dash.jpg", b"new\nline.jpg", b"tab\tand space .png"]
+STRANGE_NAMES = [
+    b"caf\xe9-latin1.jpg",
+    b"-starts-with-dash.jpg",
+    b"new\nline.jpg",
+    b"tab\tand space .png",
+]
 
 
-def test_strange_names_are_indexed_and_listed(catalog: Catalog, make_image, tmp_path: Path, capsysbinary) -> None:
+def test_strange_names_are_indexed_and_listed(
+    catalog: Catalog, make_image, tmp_path: Path, capsysbinary
+) -> None:
     lib = tmp_path / "lib"
     for i, name in enumerate(STRANGE_NAMES):
         make_image(name, root=lib, seed=i)
@@ -145,7 +160,9 @@ def test_bad_names_with_bad_content_reported_by_cli(make_image, tmp_path: Path, 
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 2 and all("not an image" in ln for ln in lines)
-    assert any("-bad\\xff.jpg" in ln for ln in lines) and any("bad\\nname.png" in ln for ln in lines)
+    assert any("-bad\\xff.jpg" in ln for ln in lines) and any(
+        "bad\\nname.png" in ln for ln in lines
+    )
     assert main(["list", "--errors", "--catalog", db]) == 0
     assert capsys.readouterr().out.count("not an image") == 2
 
@@ -172,7 +189,9 @@ def _without_root_powers() -> list[str]:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        pytest.skip("running as root and util-linux 'setpriv' is missing: cannot make a file unreadable")
+        pytest.skip(
+            "running as root and util-linux 'setpriv' is missing: cannot make a file unreadable"
+        )
     drop = "-dac_override,-dac_read_search"
     return [setpriv, f"--inh-caps={drop}", f"--bounding-set={drop}"]
 
@@ -188,9 +207,21 @@ def test_unreadable_file_and_folder(make_image, tmp_path: Path) -> None:
     try:
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
         proc = subprocess.run(
-            [*_without_root_powers(), sys.executable, "-m", "moodtagger", "scan", "--no-predict",
-             "--catalog", str(db), str(lib)],
-            capture_output=True, text=True, env=env, timeout=120,
+            [
+                *_without_root_powers(),
+                sys.executable,
+                "-m",
+                "moodtagger",
+                "scan",
+                "--no-predict",
+                "--catalog",
+                str(db),
+                str(lib),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
     finally:
         os.chmod(lib / "locked", 0o755)

@@ -15,13 +15,26 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_app_command_without_display_runs_the_cli_demo(imagenet_sample) -> None:
     venv = Path(sys.prefix)
     if not (venv / ".moodtagger-stamp").is_file():
-        pytest.skip("not running inside the bootstrap's venv (packaging/bootstrap.sh test makes it)")
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+        pytest.skip(
+            "not running inside the bootstrap's venv (packaging/bootstrap.sh test makes it)"
+        )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
     env["MOODTAGGER_VENV"] = str(venv)
-    out = subprocess.run(["bash", str(ROOT / "packaging" / "bootstrap.sh"), "app"], env=env,
-                         capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        ["bash", str(ROOT / "packaging" / "bootstrap.sh"), "app"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no display found" in out.stderr
     assert "usage: moodtagger" in out.stdout
-    rows = [ln for ln in out.stdout.splitlines() if ln.count(",") == 14 and ".JPEG," in ln]  # 15 CSV columns
+    rows = [
+        ln for ln in out.stdout.splitlines() if ln.count(",") == 14 and ".JPEG," in ln
+    ]  # 15 CSV columns
     assert len(rows) == 12, out.stdout[-2000:]

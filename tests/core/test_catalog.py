@@ -111,7 +111,9 @@ def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     for step in _MIGRATIONS[:2]:
         for stmt in _split_sql(step):
             conn.execute(stmt)
-    conn.execute("INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)")
+    conn.execute(
+        "INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)"
+    )
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
@@ -132,7 +134,9 @@ def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
     for step in _MIGRATIONS[:3]:
         for stmt in _split_sql(step):
             conn.execute(stmt)
-    conn.execute("INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)")
+    conn.execute(
+        "INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (x'2f612e6a7067', 'i', 'ok', 0, 0)"
+    )
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()

@@ -20,17 +20,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # Root ignores file permissions; without these capabilities root is bound by them like any user
-NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-          "--inh-caps", "-dac_override,-dac_read_search"]
+NO_DAC = [
+    "setpriv",
+    "--bounding-set",
+    "-dac_override,-dac_read_search",
+    "--inh-caps",
+    "-dac_override,-dac_read_search",
+]
 
 
-def run(*args: str, env: dict[str, str] | None = None, as_user: bool = False,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, as_user: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """``python -m moodtagger ARGS``; ``as_user``: bound by file permissions even when root."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     prefix = NO_DAC if as_user and os.geteuid() == 0 else []
-    return subprocess.run([*prefix, sys.executable, "-m", "moodtagger", *args], capture_output=True,
-                          text=True, env=full_env, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "moodtagger", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def one_sentence(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -63,17 +75,27 @@ def test_usage_errors_are_one_sentence(scanned, tmp_path: Path) -> None:
     lib, db = scanned
     one_sentence(run("list", "--min", "1.5", "--catalog", str(db)), "outside 0..1")
     one_sentence(run("accept", "--min", "-0.1", "--catalog", str(db)), "outside 0..1")
-    one_sentence(run("export", "--catalog", str(db), "-o", str(tmp_path / "nope" / "x.csv")),
-                 "does not exist")
+    one_sentence(
+        run("export", "--catalog", str(db), "-o", str(tmp_path / "nope" / "x.csv")),
+        "does not exist",
+    )
     one_sentence(run("list", "--mood", "happiness", "--catalog", str(db)), "unknown mood")
     env = {"MOODTAGGER_SHARED_DATA": str(tmp_path / "no-data")}
     one_sentence(run("eval", env=env), "training photos")
     one_sentence(run("train", "--no-eval", env=env), "training photos")
     # without the [train] extra (scikit-learn made unimportable in a real process)
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['sklearn'] = None\n"
-         "from moodtagger.cli import main; sys.exit(main(['eval']))"],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['sklearn'] = None\n"
+            "from moodtagger.cli import main; sys.exit(main(['eval']))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     one_sentence(proc, "pip install 'moodtagger[train]'")
 
 
@@ -82,7 +104,9 @@ def test_export_dash_is_stdout_and_counts_are_singular(make_image, tmp_path: Pat
     make_image("only.jpg", root=lib)
     db = tmp_path / "c.db"
     proc = run("scan", "--no-predict", "--catalog", str(db), str(lib))
-    assert proc.stdout.startswith("1 new, 0 changed, 0 unchanged, 0 moved, 0 found again, 0 missing, 0 errors")
+    assert proc.stdout.startswith(
+        "1 new, 0 changed, 0 unchanged, 0 moved, 0 found again, 0 missing, 0 errors"
+    )
     proc = run("scan", "--no-predict", "--catalog", str(db), str(lib))
     assert proc.stdout.startswith("nothing changed (1 photo unchanged)")
     proc = run("export", "--catalog", str(db), "-o", "-")
@@ -93,7 +117,9 @@ def test_export_dash_is_stdout_and_counts_are_singular(make_image, tmp_path: Pat
     assert proc.stderr.strip() == f"wrote 1 row to {out}"
 
 
-def test_export_and_predict_refuse_to_overwrite_a_catalog_or_an_image(scanned, tmp_path: Path) -> None:
+def test_export_and_predict_refuse_to_overwrite_a_catalog_or_an_image(
+    scanned, tmp_path: Path
+) -> None:
     lib, db = scanned
     catalog_bytes = db.read_bytes()
     one_sentence(run("export", "--catalog", str(db), "-o", str(db)), "is the catalog")
@@ -114,8 +140,10 @@ def test_export_and_predict_refuse_to_overwrite_a_catalog_or_an_image(scanned, t
 def test_a_damaged_catalog_is_one_sentence(scanned) -> None:
     lib, db = scanned
     with Catalog(db) as cat:  # enough rows for several pages, then damage the middle
-        cat.conn.executemany("INSERT INTO roots(path, added_at) VALUES (?, 0)",
-                             [(os.urandom(200),) for _ in range(300)])
+        cat.conn.executemany(
+            "INSERT INTO roots(path, added_at) VALUES (?, 0)",
+            [(os.urandom(200),) for _ in range(300)],
+        )
     data = bytearray(db.read_bytes())
     for off in range(4096 * 2, len(data) - 4096, 4096):
         data[off : off + 64] = b"\xa5" * 64
@@ -126,7 +154,9 @@ def test_a_damaged_catalog_is_one_sentence(scanned) -> None:
     one_sentence(run("list", "--catalog", str(db)), "damaged")
 
 
-def test_a_read_only_catalog_reads_and_refuses_writes_in_one_sentence(scanned, tmp_path: Path) -> None:
+def test_a_read_only_catalog_reads_and_refuses_writes_in_one_sentence(
+    scanned, tmp_path: Path
+) -> None:
     """Also bound by permissions (root without DAC override), where SQLite cannot write it."""
     lib, db = scanned
     shared = tmp_path / "ro"
@@ -140,22 +170,33 @@ def test_a_read_only_catalog_reads_and_refuses_writes_in_one_sentence(scanned, t
             assert proc.returncode == 0, proc.stderr
             assert len(__import__("json").loads(proc.stdout)) == 3
             assert sorted(p.name for p in shared.iterdir()) == ["c.db"]  # no 444 -wal/-shm left
-            one_sentence(run("scan", "--no-predict", "--catalog", str(ro), str(lib), as_user=user), "read-only")
+            one_sentence(
+                run("scan", "--no-predict", "--catalog", str(ro), str(lib), as_user=user),
+                "read-only",
+            )
             one_sentence(run("forget", "--catalog", str(ro), str(lib), as_user=user), "read-only")
             assert sorted(p.name for p in shared.iterdir()) == ["c.db"]
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 
 
-def test_a_full_disk_mid_scan_is_one_sentence_and_nothing_half_written(imagenet_sample: Path, tmp_path: Path) -> None:
+def test_a_full_disk_mid_scan_is_one_sentence_and_nothing_half_written(
+    imagenet_sample: Path, tmp_path: Path
+) -> None:
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.fail("this test needs to mount a small tmpfs (run as root, as CI does)")
     try:
         db = mnt / "c.db"
-        proc = run("scan", "--no-predict", "-q", "--catalog", str(db), str(imagenet_sample), timeout=600)
+        proc = run(
+            "scan", "--no-predict", "-q", "--catalog", str(db), str(imagenet_sample), timeout=600
+        )
         one_sentence(proc, "disk holding the catalog", "is full")
         assert not any(p.name.endswith(".lock") and p.stat().st_size for p in mnt.iterdir())
         # what is there is whole: the catalog opens, passes integrity_check, and every stored
@@ -163,7 +204,8 @@ def test_a_full_disk_mid_scan_is_one_sentence_and_nothing_half_written(imagenet_
         conn = sqlite3.connect(db)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         n, incomplete = conn.execute(
-            "SELECT COUNT(*), SUM(identity IS NULL OR width IS NULL) FROM photos").fetchone()
+            "SELECT COUNT(*), SUM(identity IS NULL OR width IS NULL) FROM photos"
+        ).fetchone()
         assert n < 1000 and not incomplete
         conn.close()
     finally:

@@ -45,7 +45,10 @@ def test_scan_then_rescan_reports_nothing_changed(library, capsys) -> None:
 
 
 def test_scan_of_a_missing_folder_is_one_sentence(tmp_path: Path, capsys) -> None:
-    assert main(["scan", "--no-predict", "--catalog", str(tmp_path / "c.db"), str(tmp_path / "nope")]) == 2
+    assert (
+        main(["scan", "--no-predict", "--catalog", str(tmp_path / "c.db"), str(tmp_path / "nope")])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("moodtagger: ") and "not a folder" in err and "Traceback" not in err
 
@@ -80,8 +83,10 @@ def test_export_csv_columns_and_values(library, capsys, tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert tuple(rows[0]) == CSV_COLUMNS
     # the contract: the first 11 columns never move; valence,arousal,chosen,state appended
-    assert rows[0] == ("path,mood,probability,amusement,anger,awe,contentment,disgust,excitement,fear,sadness,"
-                       "valence,arousal,chosen,state").split(",")
+    assert rows[0] == (
+        "path,mood,probability,amusement,anger,awe,contentment,disgust,excitement,fear,sadness,"
+        "valence,arousal,chosen,state"
+    ).split(",")
     assert len(rows) == 4 and all(r[1:] == [""] * 13 + ["unconfirmed"] for r in rows[1:])
 
     preds = _predict_by_hand(db)
@@ -111,7 +116,9 @@ def test_list_filters_by_mood_and_probability(library, capsys) -> None:
     assert main(["list", "--catalog", db, "--mood", "anger", "--json"]) == 0
     (item,) = json.loads(capsys.readouterr().out)
     assert item["mood"] == "anger" and preds[item["path"]].top[0] == "anger"
-    assert main(["list", "--catalog", db, "--mood", "Angry", "--min", "0.99"]) == 0  # alias, too high
+    assert (
+        main(["list", "--catalog", db, "--mood", "Angry", "--min", "0.99"]) == 0
+    )  # alias, too high
     assert capsys.readouterr().out == ""
     assert main(["list", "--catalog", db, "--min", "0.5"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
@@ -120,7 +127,9 @@ def test_list_filters_by_mood_and_probability(library, capsys) -> None:
     assert "unknown mood" in capsys.readouterr().err
 
 
-def test_scan_without_an_installed_model_indexes_and_says_so(library, capsys, tmp_path, monkeypatch) -> None:
+def test_scan_without_an_installed_model_indexes_and_says_so(
+    library, capsys, tmp_path, monkeypatch
+) -> None:
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path / "no-models-here"))
     lib, db = library
     assert main(["scan", "--catalog", db, str(lib)]) == 2

@@ -33,15 +33,19 @@ def lib(make_image, tmp_path: Path) -> tuple[Path, str]:
     db = str(tmp_path / "c.db")
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(root)]) == 0
     with Catalog(db) as cat:
-        cat.save_predictions(current_model_id(), [(p.id, Prediction(AWE, 6.5, 4.25)) for p in cat.photos()])
+        cat.save_predictions(
+            current_model_id(), [(p.id, Prediction(AWE, 6.5, 4.25)) for p in cat.photos()]
+        )
     return root, db
 
 
 def _listed(db: str, capsys) -> dict[str, dict]:
     capsys.readouterr()
     assert main(["list", "--json", "--catalog", db]) == 0
-    return {Path(r["path"]).relative_to(Path(r["path"]).parents[1]).as_posix(): r
-            for r in json.loads(capsys.readouterr().out)}
+    return {
+        Path(r["path"]).relative_to(Path(r["path"]).parents[1]).as_posix(): r
+        for r in json.loads(capsys.readouterr().out)
+    }
 
 
 def test_accept_write_and_forget_take_paths(lib, capsys) -> None:
@@ -49,15 +53,25 @@ def test_accept_write_and_forget_take_paths(lib, capsys) -> None:
     assert main(["accept", "-q", "--catalog", db, "--", str(root / "a")]) == 0
     rows = _listed(db, capsys)
     assert {k: (r["chosen"], r["state"]) for k, r in rows.items()} == {
-        "a/p0.jpg": (["awe"], "chosen"), "a/p1.jpg": (["awe"], "chosen"),
-        "b/p0.jpg": ([], "unconfirmed"), "b/p1.jpg": ([], "unconfirmed"),
+        "a/p0.jpg": (["awe"], "chosen"),
+        "a/p1.jpg": (["awe"], "chosen"),
+        "b/p0.jpg": ([], "unconfirmed"),
+        "b/p1.jpg": ([], "unconfirmed"),
     }
     assert main(["accept", "-q", "--catalog", db, str(root / "b" / "p1.jpg")]) == 0
     # write only what is under a/
     assert main(["write", "-q", "--catalog", db, "--", str(root / "a")]) == 0
     rows = _listed(db, capsys)
-    assert [rows[k]["state"] for k in sorted(rows)] == ["written", "written", "unconfirmed", "chosen"]
-    assert [f.moods for f in read_moods([root / "a" / "p0.jpg", root / "b" / "p1.jpg"])] == [["awe"], []]
+    assert [rows[k]["state"] for k in sorted(rows)] == [
+        "written",
+        "written",
+        "unconfirmed",
+        "chosen",
+    ]
+    assert [f.moods for f in read_moods([root / "a" / "p0.jpg", root / "b" / "p1.jpg"])] == [
+        ["awe"],
+        [],
+    ]
     # forget drops a choice without touching the file
     before = (root / "b" / "p1.jpg").read_bytes()
     assert main(["forget", "-q", "--catalog", db, str(root / "b" / "p1.jpg")]) == 0

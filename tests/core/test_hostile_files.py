@@ -19,14 +19,27 @@ from moodtagger.core.catalog import Catalog
 from moodtagger.core.scanner import scan
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_DAC = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-          "--inh-caps", "-dac_override,-dac_read_search"]
+NO_DAC = [
+    "setpriv",
+    "--bounding-set",
+    "-dac_override,-dac_read_search",
+    "--inh-caps",
+    "-dac_override,-dac_read_search",
+]
 
 
-def cli(*args: str, as_user: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, as_user: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     prefix = NO_DAC if as_user and os.geteuid() == 0 else []
-    return subprocess.run([*prefix, sys.executable, "-m", "moodtagger", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "moodtagger", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_a_fifo_named_like_a_photo_is_refused_without_blocking(tmp_path: Path) -> None:
@@ -68,7 +81,9 @@ def test_scan_skips_special_files(make_image, tmp_path: Path, catalog: Catalog) 
     assert (s.new, s.errors) == (1, [])
 
 
-def test_an_unsearchable_folder_is_an_error_and_its_photos_are_not_missing(make_image, tmp_path: Path) -> None:
+def test_an_unsearchable_folder_is_an_error_and_its_photos_are_not_missing(
+    make_image, tmp_path: Path
+) -> None:
     lib = tmp_path / "lib"
     make_image("top.jpg", root=lib)
     make_image("locked/a.jpg", root=lib, seed=1)
@@ -88,7 +103,9 @@ def test_an_unsearchable_folder_is_an_error_and_its_photos_are_not_missing(make_
         assert cat.count_photos("missing") == 0 and cat.count_photos("ok") == 3
 
 
-def test_a_photo_in_an_unsearchable_folder_is_not_called_missing(make_image, tmp_path: Path) -> None:
+def test_a_photo_in_an_unsearchable_folder_is_not_called_missing(
+    make_image, tmp_path: Path
+) -> None:
     photo = make_image("locked/a.jpg", size=(64, 48))
     photo.parent.chmod(0o644)
     try:
@@ -110,9 +127,14 @@ _LAUNCHER = (
 
 
 def _peak_rss_kb(args: list[str]) -> tuple[int, int]:
-    out = subprocess.run([sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "moodtagger", *args],
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "moodtagger", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     return int(out[0]), int(out[1])
 
 
@@ -124,7 +146,9 @@ def test_five_196_megapixel_pngs_do_not_drive_a_scan_to_gigabytes(tmp_path: Path
         im.save(lib / "b0.png", compress_level=1)
     for i in range(1, 5):
         shutil.copy(lib / "b0.png", lib / f"b{i}.png")
-    rc, peak_kb = _peak_rss_kb(["scan", "--no-predict", "-q", "--catalog", str(tmp_path / "c.db"), str(lib)])
+    rc, peak_kb = _peak_rss_kb(
+        ["scan", "--no-predict", "-q", "--catalog", str(tmp_path / "c.db"), str(lib)]
+    )
     assert rc in (0, 1)
     assert peak_kb < 1_500_000, f"peak RSS {peak_kb} KB"
     with Catalog(tmp_path / "c.db") as cat:

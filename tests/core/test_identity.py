@@ -38,7 +38,9 @@ def _predict_all(cat: Catalog, model: str = "m") -> None:
 
 
 @pytest.mark.parametrize("name", ["a.jpg", "a.png", "a.webp", "a.tif"])
-def test_keyword_edit_by_another_tool_is_metadata_not_pixels(make_image, tmp_path: Path, name: str) -> None:
+def test_keyword_edit_by_another_tool_is_metadata_not_pixels(
+    make_image, tmp_path: Path, name: str
+) -> None:
     lib = tmp_path / "lib"
     photo = make_image(name, root=lib, size=(400, 300))
     with Catalog(tmp_path / "c.db") as cat:
@@ -54,7 +56,9 @@ def test_keyword_edit_by_another_tool_is_metadata_not_pixels(make_image, tmp_pat
 
 
 @pytest.mark.parametrize("name", ["a.jpg", "a.png", "a.webp"])
-def test_new_pixels_are_a_change_that_needs_a_prediction(make_image, tmp_path: Path, name: str) -> None:
+def test_new_pixels_are_a_change_that_needs_a_prediction(
+    make_image, tmp_path: Path, name: str
+) -> None:
     lib = tmp_path / "lib"
     photo = make_image(name, root=lib, size=(400, 300), seed=1)
     with Catalog(tmp_path / "c.db") as cat:
@@ -67,7 +71,9 @@ def test_new_pixels_are_a_change_that_needs_a_prediction(make_image, tmp_path: P
         assert [p.path for p in cat.photos_needing_prediction("m")] == [str(photo)]
 
 
-def test_fingerprint_ignores_metadata_segments_but_not_image_data(make_image, tmp_path: Path) -> None:
+def test_fingerprint_ignores_metadata_segments_but_not_image_data(
+    make_image, tmp_path: Path
+) -> None:
     a = make_image("a.jpg", size=(300, 200), seed=3)
     b = tmp_path / "b.jpg"
     shutil.copy(a, b)
@@ -123,7 +129,9 @@ def test_accept_never_uses_the_previous_pictures_prediction(make_image, tmp_path
         assert cat.choice(cat.photo_by_path(b).id) is None
 
 
-def test_accept_from_the_command_line_skips_a_stale_prediction(make_image, tmp_path: Path, capsys) -> None:
+def test_accept_from_the_command_line_skips_a_stale_prediction(
+    make_image, tmp_path: Path, capsys
+) -> None:
     from moodtagger.core.library import current_model_id
 
     lib = tmp_path / "lib"
@@ -147,14 +155,33 @@ def test_a_sidecar_edited_by_another_tool_is_noticed_on_rescan(make_image, tmp_p
     db = str(tmp_path / "c.db")
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
     sidecar = lib / "IMG_1.jpg.xmp"  # the JPEG's own sidecar (fields.sidecar_paths)
-    subprocess.run([exiftool_path(), "-q", "-o", str(sidecar), "-XMP-lr:HierarchicalSubject=Mood|Fear",
-                    "-XMP-dc:Subject=Fear", str(lib / "IMG_1.jpg")], check=True)
+    subprocess.run(
+        [
+            exiftool_path(),
+            "-q",
+            "-o",
+            str(sidecar),
+            "-XMP-lr:HierarchicalSubject=Mood|Fear",
+            "-XMP-dc:Subject=Fear",
+            str(lib / "IMG_1.jpg"),
+        ],
+        check=True,
+    )
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
     with Catalog(db) as cat:
         assert cat.choice(cat.photos()[0].id)[:2] == (["fear"], "written")
     # edited again by the other tool: noticed again
-    subprocess.run([exiftool_path(), "-q", "-overwrite_original", "-XMP-lr:HierarchicalSubject=Mood|Awe",
-                    "-XMP-dc:Subject=Awe", str(sidecar)], check=True)
+    subprocess.run(
+        [
+            exiftool_path(),
+            "-q",
+            "-overwrite_original",
+            "-XMP-lr:HierarchicalSubject=Mood|Awe",
+            "-XMP-dc:Subject=Awe",
+            str(sidecar),
+        ],
+        check=True,
+    )
     os.utime(sidecar, ns=(10**18, 10**18))
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
     with Catalog(db) as cat:
@@ -166,18 +193,28 @@ def test_import_honours_the_configured_keyword_root(make_image, tmp_path: Path) 
     photo = make_image("a.jpg", root=lib, size=(300, 200), seed=12)
     other_tool(photo, "-XMP-lr:HierarchicalSubject=Stimmung|Awe", "-XMP-dc:Subject=Awe")
     db = str(tmp_path / "c.db")
-    assert main(["scan", "--no-predict", "-q", "--root", "Stimmung", "--catalog", db, str(lib)]) == 0
+    assert (
+        main(["scan", "--no-predict", "-q", "--root", "Stimmung", "--catalog", db, str(lib)]) == 0
+    )
     with Catalog(db) as cat:
         assert cat.choice(cat.photos()[0].id)[:2] == (["awe"], "written")
 
 
-def test_moods_removed_by_another_tool_make_the_photo_unconfirmed(make_image, tmp_path: Path, capsys) -> None:
+def test_moods_removed_by_another_tool_make_the_photo_unconfirmed(
+    make_image, tmp_path: Path, capsys
+) -> None:
     lib = tmp_path / "lib"
     photo = make_image("a.jpg", root=lib, size=(300, 200), seed=13)
     db = str(tmp_path / "c.db")
     assert main(["write", "-q", "--catalog", db, str(photo), "--mood", "awe"]) == 0
-    other_tool(photo, "-XMP-lr:HierarchicalSubject=", "-XMP-digiKam:TagsList=", "-XMP-dc:Subject=",
-               "-IPTC:Keywords=", "-XPKeywords=")
+    other_tool(
+        photo,
+        "-XMP-lr:HierarchicalSubject=",
+        "-XMP-digiKam:TagsList=",
+        "-XMP-dc:Subject=",
+        "-IPTC:Keywords=",
+        "-XPKeywords=",
+    )
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
     capsys.readouterr()
     assert main(["list", "--json", "--catalog", db]) == 0

@@ -92,18 +92,26 @@ def test_center_crop_matches_torchvision(make_image) -> None:
 
     im = imaging.open_image(make_image("c.png", size=(375, 500))).image
     ref = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224)])
-    assert np.array_equal(imaging.center_crop_input(im, imaging.Preprocess(256, 224)), np.asarray(ref(im)))
+    assert np.array_equal(
+        imaging.center_crop_input(im, imaging.Preprocess(256, 224)), np.asarray(ref(im))
+    )
 
 
 def _png_header_only(path: Path, width: int, height: int) -> None:
     """A tiny PNG that claims ``width`` x ``height`` pixels (a decompression bomb's header)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -138,8 +146,10 @@ def raw_with_preview(shared_data: Path, tmp_path: Path) -> Path:
     shutil.copyfile(shared_data / "exiftool-test-images" / "CanonRaw.cr2", raw)
     preview = tmp_path / "preview.jpg"
     Image.new("RGB", (640, 480), (10, 200, 30)).save(preview, quality=90)
-    subprocess.run(["exiftool", "-q", "-m", "-overwrite_original", f"-PreviewImage<={preview}", str(raw)],
-                   check=True)
+    subprocess.run(
+        ["exiftool", "-q", "-m", "-overwrite_original", f"-PreviewImage<={preview}", str(raw)],
+        check=True,
+    )
     return raw
 
 

@@ -123,7 +123,11 @@ def test_scan_stores_the_engines_embedding_when_it_has_one(tmp_path: Path, make_
     with Catalog(db) as cat:
         ids, vecs = cat.embeddings(registry.default_model_id())
         if "embedding" in Result.__dataclass_fields__:
-            assert len(ids) == 1 and vecs.shape == (1, 1280) and np.isfinite(vecs.astype(np.float32)).all()
+            assert (
+                len(ids) == 1
+                and vecs.shape == (1, 1280)
+                and np.isfinite(vecs.astype(np.float32)).all()
+            )
         else:
             assert len(ids) == 0
 
@@ -134,7 +138,9 @@ def test_scan_stores_the_engines_embedding_when_it_has_one(tmp_path: Path, make_
 def test_similar_finds_both_burst_shots_first_and_excludes_the_photo(lib, capsys) -> None:
     folder, db = lib
     for name in BURSTS:
-        rc, out, err = _run(capsys, "similar", str(folder / f"{name}.jpg"), "-n", "3", "--json", "--catalog", db)
+        rc, out, err = _run(
+            capsys, "similar", str(folder / f"{name}.jpg"), "-n", "3", "--json", "--catalog", db
+        )
         assert rc == 0, err
         hits = json.loads(out)
         assert [set(h) for h in hits] == [{"path", "similarity"}] * 3
@@ -157,7 +163,9 @@ def test_similar_core_function_and_errors(lib, capsys) -> None:
         assert {Path(h.path).name for h in hits} == {"n0-crop.jpg", "n0-bright.jpg"}
         index = EmbeddingIndex.load(cat, registry.default_model_id(), exact_below=0, dims=64)
         assert index.basis is not None  # the shortlist path gives the same answer
-        assert [h.photo_id for h in similar(cat, photo.id, 2, index=index)] == [h.photo_id for h in hits]
+        assert [h.photo_id for h in similar(cat, photo.id, 2, index=index)] == [
+            h.photo_id for h in hits
+        ]
     rc, _, err = _run(capsys, "similar", str(folder / "nope.jpg"), "--catalog", db)
     assert rc == 2 and "no such file" in err and "Traceback" not in err
 
@@ -169,7 +177,9 @@ def test_choose_stores_the_choice_and_writes_nothing(lib, capsys) -> None:
     folder, db = lib
     target = folder / "n4.jpg"
     before = (target.read_bytes(), os.stat(target).st_mtime_ns)
-    rc, _, err = _run(capsys, "choose", "--mood", "awe", "--mood", "Fear", "--catalog", db, "--", str(target))
+    rc, _, err = _run(
+        capsys, "choose", "--mood", "awe", "--mood", "Fear", "--catalog", db, "--", str(target)
+    )
     assert rc == 0, err
     assert (target.read_bytes(), os.stat(target).st_mtime_ns) == before
     with Catalog(db) as cat:
@@ -177,8 +187,17 @@ def test_choose_stores_the_choice_and_writes_nothing(lib, capsys) -> None:
     rc, out, _ = _run(capsys, "list", "--state", "chosen", "--json", "--catalog", db)
     assert [Path(r["path"]).name for r in json.loads(out)] == ["n4.jpg"]
     # a missing file is that file's error; the others are still chosen
-    rc, _, err = _run(capsys, "choose", "--mood", "awe", "--catalog", db, "--", str(folder / "gone.jpg"),
-                      str(folder / "n6.jpg"))
+    rc, _, err = _run(
+        capsys,
+        "choose",
+        "--mood",
+        "awe",
+        "--catalog",
+        db,
+        "--",
+        str(folder / "gone.jpg"),
+        str(folder / "n6.jpg"),
+    )
     assert rc == 1 and "error:" in err and "gone.jpg" in err
     with Catalog(db) as cat:
         assert cat.choice(cat.photo_by_path(folder / "n6.jpg").id)[0] == ["awe"]
@@ -202,20 +221,52 @@ def test_learn_bursts_follow_others_keep_the_shipped_suggestion_and_reset(lib, c
     labels = {}
     for name in BURSTS:
         labels[name] = _label_for(shipped, f"{name}.jpg", f"{name}-crop.jpg", f"{name}-bright.jpg")
-        assert main(["choose", "-q", "--mood", labels[name], "--catalog", db, str(folder / f"{name}.jpg")]) == 0
+        assert (
+            main(
+                [
+                    "choose",
+                    "-q",
+                    "--mood",
+                    labels[name],
+                    "--catalog",
+                    db,
+                    str(folder / f"{name}.jpg"),
+                ]
+            )
+            == 0
+        )
     # a few more choices that agree with the shipped model
     for name in ("n10", "n11"):
-        assert main(["choose", "-q", "--mood", shipped_top[f"{name}.jpg"], "--catalog", db,
-                     str(folder / f"{name}.jpg")]) == 0
+        assert (
+            main(
+                [
+                    "choose",
+                    "-q",
+                    "--mood",
+                    shipped_top[f"{name}.jpg"],
+                    "--catalog",
+                    db,
+                    str(folder / f"{name}.jpg"),
+                ]
+            )
+            == 0
+        )
     rc, out, err = _run(capsys, "learn", "--json", "--catalog", db)
     assert rc == 0, err
     summary = json.loads(out)
-    assert summary["model"].startswith("personal-") and summary["parent"] == registry.default_model_id()
+    assert (
+        summary["model"].startswith("personal-")
+        and summary["parent"] == registry.default_model_id()
+    )
     assert summary["predicted"] == N_PHOTOS + 2 * len(BURSTS)
     assert sum(summary["examples"].values()) == 4
     # the registry entry: parent, sha256 of the file, examples per mood
-    entry = json.loads((Path(os.environ["MOODTAGGER_PERSONAL_MODELS"]) / f"{summary['model']}.json").read_text())
-    assert entry["parent"] == summary["parent"] and entry["examples_per_mood"] == summary["examples"]
+    entry = json.loads(
+        (Path(os.environ["MOODTAGGER_PERSONAL_MODELS"]) / f"{summary['model']}.json").read_text()
+    )
+    assert (
+        entry["parent"] == summary["parent"] and entry["examples_per_mood"] == summary["examples"]
+    )
     import hashlib
 
     npz = Path(os.environ["MOODTAGGER_PERSONAL_MODELS"]) / entry["file"]
@@ -226,7 +277,9 @@ def test_learn_bursts_follow_others_keep_the_shipped_suggestion_and_reset(lib, c
         assert tops[f"{name}.jpg"] == mood
         assert tops[f"{name}-crop.jpg"] == mood and tops[f"{name}-bright.jpg"] == mood
     learnt = _probs(db, capsys)
-    others = [n for n in shipped if n.split("-")[0].removesuffix(".jpg") not in (*BURSTS, "n10", "n11")]
+    others = [
+        n for n in shipped if n.split("-")[0].removesuffix(".jpg") not in (*BURSTS, "n10", "n11")
+    ]
     assert len(others) == N_PHOTOS - 4
     kept = [tops[n] == shipped_top[n] for n in others]
     assert np.mean(kept) >= 0.9, (kept, tops, shipped_top)
@@ -247,7 +300,10 @@ def test_learn_predicts_photos_scanned_afterwards(lib, capsys, make_image) -> No
     assert main(["learn", "-q", "--catalog", db]) == 0
     extra = make_image("late.jpg", root=Path(db).parent / "more", size=(320, 240), seed=7)
     assert main(["scan", "-q", "--device", "cpu", "--catalog", db, str(extra.parent)]) == 0
-    rows = {Path(r["path"]).name: r for r in json.loads(_run(capsys, "list", "--json", "--catalog", db)[1])}
+    rows = {
+        Path(r["path"]).name: r
+        for r in json.loads(_run(capsys, "list", "--json", "--catalog", db)[1])
+    }
     assert rows["late.jpg"]["mood"] is not None  # the personal model in use predicted it too
 
 
@@ -284,7 +340,7 @@ def test_personal_model_keeps_unrelated_photos_near_the_prior() -> None:
 
 
 def test_library_similar_to_a_selection_finds_each_scenes_bursts(lib) -> None:
-    """"More like this" on two photos of different scenes: both scenes' near-duplicates come
+    """ "More like this" on two photos of different scenes: both scenes' near-duplicates come
     first, the selection itself is left out, the most similar first."""
     from moodtagger.core.library import Library, LibraryError
 
@@ -293,14 +349,17 @@ def test_library_similar_to_a_selection_finds_each_scenes_bursts(lib) -> None:
         library = Library(cat)
         ids = [cat.photo_by_path(folder / f"{name}.jpg").id for name in BURSTS]
         hits = library.similar(ids, 4)
-        assert {Path(h.path).name for h in hits} == {f"{n}-{v}.jpg" for n in BURSTS for v in ("crop", "bright")}
+        assert {Path(h.path).name for h in hits} == {
+            f"{n}-{v}.jpg" for n in BURSTS for v in ("crop", "bright")
+        }
         assert not set(ids) & {h.photo_id for h in hits}
         sims = [h.similarity for h in hits]
         assert sims == sorted(sims, reverse=True)
         # one photo: the CLI's answer; with a kept index: the same answer
         one = library.similar(ids[:1], 5)
-        assert [h.photo_id for h in one] == [h.photo_id for h in library.similar(ids[:1], 5,
-                                                                              index=library.embedding_index())]
+        assert [h.photo_id for h in one] == [
+            h.photo_id for h in library.similar(ids[:1], 5, index=library.embedding_index())
+        ]
         from moodtagger.core.embeddings import similar
 
         assert [h.photo_id for h in one] == [h.photo_id for h in similar(cat, ids[0], 5)]
@@ -321,8 +380,10 @@ def test_library_learn_and_reset_switch_the_model_in_use(lib, capsys) -> None:
         summary = library.learn()
         assert library.model_id == summary.model_id != base and library.learning()
         assert Library(cat).model_id == summary.model_id  # the next session shows it too
-        tops = {Path(library.rows().paths[i]).name: MOODS[int(np.nanargmax(p))]
-                for i, p in enumerate(library.rows().probs)}
+        tops = {
+            Path(library.rows().paths[i]).name: MOODS[int(np.nanargmax(p))]
+            for i, p in enumerate(library.rows().probs)
+        }
         assert tops["n0.jpg"] == "fear"
         assert sum(summary.changed_to().values()) == summary.changed >= 1
         back = library.reset_learning()

@@ -49,7 +49,9 @@ def lib(make_image, tmp_path: Path) -> tuple[Path, str]:
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(root)]) == 1  # broken.jpg
     with Catalog(db) as cat:
         photos = {Path(p.path).name: p.id for p in cat.photos(status="ok")}
-        cat.save_predictions(MODEL, [(photos[n], Prediction(c[0])) for n, c in CASES.items() if c[0]])
+        cat.save_predictions(
+            MODEL, [(photos[n], Prediction(c[0])) for n, c in CASES.items() if c[0]]
+        )
         with cat.transaction():
             for name, (_, chosen, state) in CASES.items():
                 if chosen is not None:
@@ -69,12 +71,16 @@ def _core(db: str, flt: R.Filter) -> list[str]:
     """What the GUI grid shows for ``flt``: every non-missing row through filter_mask."""
     with Catalog(db) as cat:
         rows = R.load_rows(cat, MODEL)
-    return [Path(p).name for p, keep in zip(rows.paths, R.filter_mask(rows, flt), strict=True) if keep]
+    return [
+        Path(p).name for p, keep in zip(rows.paths, R.filter_mask(rows, flt), strict=True) if keep
+    ]
 
 
 @pytest.mark.parametrize("mood", ["awe", "fear", "sadness", "anger"])
 @pytest.mark.parametrize("min_p", [0.0, 0.5, 0.85])
-def test_list_mood_min_returns_the_photos_of_the_core_filter(lib, capsys, mood: str, min_p: float) -> None:
+def test_list_mood_min_returns_the_photos_of_the_core_filter(
+    lib, capsys, mood: str, min_p: float
+) -> None:
     _, db = lib
     got = _cli(capsys, db, "--mood", mood, "--min", str(min_p))
     assert sorted(got) == sorted(_core(db, R.Filter(moods=frozenset([mood]), min_prob=min_p)))
@@ -85,23 +91,43 @@ def test_the_filter_is_chosen_or_top(lib, capsys) -> None:
     # chosen moods match whatever the suggestion; a photo with a choice is not matched by its
     # top suggestion any more (the old `list` looked at the top suggestion only)
     assert sorted(_cli(capsys, db, "--mood", "awe")) == [
-        "awe_high.jpg", "awe_low.jpg", "fear_top_chosen_awe.jpg", "no_prediction_chosen_awe.jpg"]
+        "awe_high.jpg",
+        "awe_low.jpg",
+        "fear_top_chosen_awe.jpg",
+        "no_prediction_chosen_awe.jpg",
+    ]
     assert _cli(capsys, db, "--mood", "awe", "--min", "0.5") == [
-        "awe_high.jpg", "fear_top_chosen_awe.jpg", "no_prediction_chosen_awe.jpg"]
+        "awe_high.jpg",
+        "fear_top_chosen_awe.jpg",
+        "no_prediction_chosen_awe.jpg",
+    ]
     assert _cli(capsys, db, "--mood", "fear") == ["awe_top_chosen_fear.jpg"]
     # --min alone: the top suggestion's probability (chosen or not)
     assert sorted(_cli(capsys, db, "--min", "0.85")) == [
-        "awe_top_chosen_fear.jpg", "chosen_none.jpg", "fear_top_chosen_awe.jpg"]
+        "awe_top_chosen_fear.jpg",
+        "chosen_none.jpg",
+        "fear_top_chosen_awe.jpg",
+    ]
     # states use the catalog's names; an unreadable file is 'failed' like a failed write
-    assert sorted(_cli(capsys, db, "--state", "failed")) == ["broken.jpg", "no_prediction_chosen_awe.jpg"]
-    assert sorted(_cli(capsys, db, "--state", "failed")) == sorted(_core(db, R.Filter(states=frozenset(["error"]))))
+    assert sorted(_cli(capsys, db, "--state", "failed")) == [
+        "broken.jpg",
+        "no_prediction_chosen_awe.jpg",
+    ]
+    assert sorted(_cli(capsys, db, "--state", "failed")) == sorted(
+        _core(db, R.Filter(states=frozenset(["error"])))
+    )
 
 
 def test_list_sorts_with_the_core_order(lib, capsys) -> None:
     _, db = lib
     got = _cli(capsys, db, "--sort", "top", "--desc", "--min", "0.5")
-    assert got == ["awe_top_chosen_fear.jpg", "chosen_none.jpg", "fear_top_chosen_awe.jpg", "awe_high.jpg",
-                   "sad.jpg"]  # ties by name
+    assert got == [
+        "awe_top_chosen_fear.jpg",
+        "chosen_none.jpg",
+        "fear_top_chosen_awe.jpg",
+        "awe_high.jpg",
+        "sad.jpg",
+    ]  # ties by name
     with Catalog(db) as cat:
         rows = Library(cat, MODEL).query(R.Filter(min_prob=0.5), ("top", True))
     assert got == [Path(p).name for p in rows.paths]
@@ -140,7 +166,9 @@ def test_refresh_streams_the_ids_it_changed(make_image, tmp_path: Path) -> None:
         assert lib.refresh([str(root)], predict=False, events=events, cancel=cancel).cancelled
 
 
-def test_refresh_without_a_model_saves_the_index_and_says_why(make_image, tmp_path: Path, monkeypatch) -> None:
+def test_refresh_without_a_model_saves_the_index_and_says_why(
+    make_image, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path / "no-models-here"))
     make_image("a.jpg", root=tmp_path / "lib")
     with Catalog(tmp_path / "c.db") as cat:
@@ -154,7 +182,9 @@ def test_choose_accept_forget_through_the_facade(lib) -> None:
     with Catalog(db) as cat:
         library = Library(cat, MODEL)
         scope = library.resolve([str(root / "awe_high.jpg"), str(root / "nope.jpg")])
-        assert len(scope.ids) == 1 and scope.errors == [(str(root / "nope.jpg"), "no such file or folder")]
+        assert len(scope.ids) == 1 and scope.errors == [
+            (str(root / "nope.jpg"), "no such file or folder")
+        ]
         result = library.accept(0.7)
         assert [cat.photo(i).path for i, _, _ in result.accepted] == [str(root / "awe_high.jpg")]
         assert library.forget(scope.ids) == 1 and cat.choice(scope.ids[0]) is None
@@ -162,7 +192,10 @@ def test_choose_accept_forget_through_the_facade(lib) -> None:
         assert cat.choice(scope.ids[0])[:2] == (["sadness"], "pending")
         flt = R.Filter(moods=frozenset(["sadness"]))
         assert sorted(Path(p).name for p in library.query(flt).paths) == [
-            "awe_high.jpg", "no_prediction_chosen_awe.jpg", "sad.jpg"]
+            "awe_high.jpg",
+            "no_prediction_chosen_awe.jpg",
+            "sad.jpg",
+        ]
 
 
 def test_scan_without_exiftool_still_predicts_and_says_so(make_image, tmp_path: Path) -> None:
@@ -178,8 +211,22 @@ def test_scan_without_exiftool_still_predicts_and_says_so(make_image, tmp_path: 
         make_image(f"p{i}.jpg", root=tmp_path / "lib", seed=i)
     db = tmp_path / "c.db"
     env = {**os.environ, "MOODTAGGER_EXIFTOOL": str(tmp_path / "no-exiftool")}
-    proc = subprocess.run([sys.executable, "-m", "moodtagger", "scan", "--json", "--catalog", str(db),
-                           str(tmp_path / "lib")], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moodtagger",
+            "scan",
+            "--json",
+            "--catalog",
+            str(db),
+            str(tmp_path / "lib"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "keywords in the files not read" in proc.stderr and "Traceback" not in proc.stderr
     out = json.loads(proc.stdout)
@@ -195,7 +242,9 @@ def test_the_accept_rule() -> None:
     assert suggested_mood(None, None) is None  # no prediction
     assert suggested_mood(pred, ["fear"]) is None  # the user's choice stays ...
     assert suggested_mood(pred, [], 0.5) is None  # ... also "no mood"
-    assert suggested_mood(pred, ["fear"], replace=True)[0] == "awe"  # ... unless replaced on purpose
+    assert (
+        suggested_mood(pred, ["fear"], replace=True)[0] == "awe"
+    )  # ... unless replaced on purpose
 
 
 def test_without_a_model_id_rows_and_entries_show_the_newest_current_prediction(lib) -> None:
@@ -205,5 +254,7 @@ def test_without_a_model_id_rows_and_entries_show_the_newest_current_prediction(
         rows = R.load_rows(cat, None)
         shown = {Path(p).name for i, p in enumerate(rows.paths) if rows.prediction(i) is not None}
         assert shown == {n for n, c in CASES.items() if c[0] is not None}
-        exported = {Path(p.path).name for p, pred in cat.iter_with_predictions(None) if pred is not None}
+        exported = {
+            Path(p.path).name for p, pred in cat.iter_with_predictions(None) if pred is not None
+        }
         assert shown == exported

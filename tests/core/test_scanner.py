@@ -27,14 +27,23 @@ def test_first_scan_indexes_every_format(catalog: Catalog, make_image, tmp_path:
     summary = scan(catalog, [lib])
     assert (summary.new, summary.errors) == (6, [])
     photos = catalog.photos()
-    assert {Path(p.path).name for p in photos} == {"a.jpg", "b.png", "c.tif", "d.webp", "e.HEIC", "f.JPEG"}
+    assert {Path(p.path).name for p in photos} == {
+        "a.jpg",
+        "b.png",
+        "c.tif",
+        "d.webp",
+        "e.HEIC",
+        "f.JPEG",
+    }
     for p in photos:
         assert p.status == "ok" and (p.width, p.height) == (64, 48) and p.identity
         assert imaging.thumb_path(p.identity).is_file()  # grid thumbnail cached while scanning
     assert catalog.roots()[0][1] == str(lib)
 
 
-def test_rescan_sees_add_change_delete_move_and_return(catalog: Catalog, make_image, tmp_path: Path) -> None:
+def test_rescan_sees_add_change_delete_move_and_return(
+    catalog: Catalog, make_image, tmp_path: Path
+) -> None:
     lib = tmp_path / "lib"
     paths = [make_image(f"p{i}.jpg", root=lib, seed=i) for i in range(4)]
     assert scan(catalog, [lib]).new == 4
@@ -87,7 +96,9 @@ def test_skips_hidden_and_system_folders_and_survives_symlink_loops(
     assert (s.new, s.errors) == (1, [])
 
 
-def test_scan_reports_progress_and_can_be_cancelled(catalog: Catalog, make_image, tmp_path: Path) -> None:
+def test_scan_reports_progress_and_can_be_cancelled(
+    catalog: Catalog, make_image, tmp_path: Path
+) -> None:
     lib = tmp_path / "lib"
     for i in range(40):
         make_image(f"{i:02d}.png", root=lib, seed=i)
@@ -123,7 +134,9 @@ def test_scanner_api_runs_in_a_worker_thread(tmp_path: Path, make_image) -> None
     assert out == [1]
 
 
-def test_imagenet_sample_scans_clean_and_rescans_as_unchanged(imagenet_sample: Path, catalog: Catalog) -> None:
+def test_imagenet_sample_scans_clean_and_rescans_as_unchanged(
+    imagenet_sample: Path, catalog: Catalog
+) -> None:
     first = scan(catalog, [imagenet_sample])
     assert (first.new, first.errors) == (1000, [])
     t0 = time.perf_counter()
@@ -138,7 +151,9 @@ def test_missing_root_is_reported_not_raised(catalog: Catalog, tmp_path: Path) -
     assert len(s.errors) == 1 and "not a folder" in s.errors[0][1]
 
 
-def test_two_roots_do_not_mark_each_other_missing(catalog: Catalog, make_image, tmp_path: Path) -> None:
+def test_two_roots_do_not_mark_each_other_missing(
+    catalog: Catalog, make_image, tmp_path: Path
+) -> None:
     n_roots = 2
     roots = [tmp_path / f"r{i}" for i in range(n_roots)]
     for i, r in enumerate(roots):
@@ -148,18 +163,21 @@ def test_two_roots_do_not_mark_each_other_missing(catalog: Catalog, make_image, 
     assert s.nothing_changed and catalog.count_photos("ok") == n_roots
 
 
-def test_first_scan_files_every_photo_under_its_folder(catalog: Catalog, make_image, tmp_path: Path) -> None:
+def test_first_scan_files_every_photo_under_its_folder(
+    catalog: Catalog, make_image, tmp_path: Path
+) -> None:
     """Photos found by a folder's first scan belong to that folder (the GUI's folder list shows them)."""
     lib = tmp_path / "lib"
     for i in range(3):
         make_image(f"p{i}.jpg", root=lib / ("sub" if i else ""), seed=i)
     scan(catalog, [lib], thumbnails=False)
-    (root_id, _path), = catalog.roots()
+    ((root_id, _path),) = catalog.roots()
     assert len(catalog.photos(root_id=root_id)) == 3
 
 
-def test_scan_records_when_each_photo_was_taken(catalog: Catalog, make_image, tmp_path: Path,
-                                                 shared_data: Path) -> None:
+def test_scan_records_when_each_photo_was_taken(
+    catalog: Catalog, make_image, tmp_path: Path, shared_data: Path
+) -> None:
     """taken_at comes from EXIF DateTimeOriginal (JPEG, RAW through exiftool); exiftool, an
     independent reader, says the same; a photo without a date has none."""
     import shutil
@@ -183,8 +201,22 @@ def test_scan_records_when_each_photo_was_taken(catalog: Catalog, make_image, tm
     assert taken["undated.jpg"] is None
     exiftool = shutil.which("exiftool")
     assert exiftool, "exiftool is needed (bootstrap installs it)"
-    out = subprocess.run([exiftool, "-q", "-m", "-T", "-FileName", "-DateTimeOriginal", *(str(lib / n) for n in real)],
-                         capture_output=True, text=True, check=True).stdout
-    expected = {name: date.replace(":", "-", 2).replace(" ", "T") for name, date in
-                (line.split("\t") for line in out.splitlines())}
+    out = subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-m",
+            "-T",
+            "-FileName",
+            "-DateTimeOriginal",
+            *(str(lib / n) for n in real),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    expected = {
+        name: date.replace(":", "-", 2).replace(" ", "T")
+        for name, date in (line.split("\t") for line in out.splitlines())
+    }
     assert {n: taken.get(n) for n in real} == expected, summary.errors

@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "moodtagger", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "moodtagger", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str, str]:
@@ -32,7 +38,9 @@ def test_two_scans_at_once_on_a_new_catalog(make_image, tmp_path: Path) -> None:
         make_image(f"d{i % 4}/p{i}.jpg", root=lib, seed=i, size=(96, 64))
     for attempt in range(3):
         db = tmp_path / f"c{attempt}.db"
-        procs = [start("scan", "--no-predict", "-q", "--catalog", str(db), str(lib)) for _ in range(2)]
+        procs = [
+            start("scan", "--no-predict", "-q", "--catalog", str(db), str(lib)) for _ in range(2)
+        ]
         results = [finish(p) for p in procs]
         for rc, _out, err in results:
             assert rc == 0 and "Traceback" not in err, err
@@ -55,7 +63,9 @@ def test_two_writes_at_once_never_delete_each_others_temp_files(make_image, tmp_
     second = start("write", "--catalog", str(db), "--mood", "fear", "--", str(lib / "b"))
     (rc1, _o1, err1), (rc2, _o2, err2) = finish(first), finish(second)
     assert (rc1, rc2) == (0, 0), (err1, err2)
-    assert "written 40, unchanged 0, failed 0" in err1 and "written 40, unchanged 0, failed 0" in err2
+    assert (
+        "written 40, unchanged 0, failed 0" in err1 and "written 40, unchanged 0, failed 0" in err2
+    )
     try:
         moods = read_moods(sorted(lib.rglob("*.jpg")))
     finally:
@@ -71,11 +81,17 @@ def test_the_second_writer_waits_and_says_so(make_image, tmp_path: Path) -> None
     db = tmp_path / "c.db"
     assert finish(start("scan", "--no-predict", "-q", "--catalog", str(db), str(lib)))[0] == 0
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from moodtagger.core.catalog import Catalog\n"
-         f"c = Catalog({str(db)!r})\n"
-         "with c.writer_lock():\n print('held', flush=True); time.sleep(3)"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from moodtagger.core.catalog import Catalog\n"
+            f"c = Catalog({str(db)!r})\n"
+            "with c.writer_lock():\n print('held', flush=True); time.sleep(3)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert holder.stdout.readline().strip() == "held"
     t0 = time.monotonic()
     rc, _out, err = finish(start("scan", "--no-predict", "--catalog", str(db), str(lib)))
@@ -86,7 +102,9 @@ def test_the_second_writer_waits_and_says_so(make_image, tmp_path: Path) -> None
     assert waited > 1.0
 
 
-def test_another_process_recovering_during_a_batch_leaves_it_alone(make_image, tmp_path: Path) -> None:
+def test_another_process_recovering_during_a_batch_leaves_it_alone(
+    make_image, tmp_path: Path
+) -> None:
     """A second process runs recover() at the moment the first batch has a temp file in flight
     (as `write` or the GUI does at the start of its own batch)."""
     lib = tmp_path / "lib"
@@ -95,16 +113,22 @@ def test_another_process_recovering_during_a_batch_leaves_it_alone(make_image, t
     db = tmp_path / "c.db"
     assert finish(start("scan", "--no-predict", "-q", "--catalog", str(db), str(lib)))[0] == 0
     recoverer = subprocess.Popen(
-        [sys.executable, "-c",
-         "import os, sys, time; from moodtagger.core.catalog import Catalog\n"
-         "from moodtagger.core.metadata.journal import recover\n"
-         f"c = Catalog({str(db)!r}); lib = {str(lib)!r}\n"
-         "t = time.monotonic()\n"
-         "while time.monotonic() - t < 60:\n"
-         "    if any(n.startswith('.') for n in os.listdir(lib)):\n"
-         "        print('temp seen', flush=True); recover(c); print('recovered', flush=True); break\n"
-         "    time.sleep(0.001)"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time; from moodtagger.core.catalog import Catalog\n"
+            "from moodtagger.core.metadata.journal import recover\n"
+            f"c = Catalog({str(db)!r}); lib = {str(lib)!r}\n"
+            "t = time.monotonic()\n"
+            "while time.monotonic() - t < 60:\n"
+            "    if any(n.startswith('.') for n in os.listdir(lib)):\n"
+            "        print('temp seen', flush=True); recover(c); print('recovered', flush=True); break\n"
+            "    time.sleep(0.001)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     time.sleep(1.0)  # the recoverer is watching
     first = start("write", "--catalog", str(db), "--mood", "awe", "--", str(lib))
     rc, _out, err = finish(first)

@@ -27,8 +27,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
-def _private_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MOODTAGGER_SETTINGS", str(tmp_path_factory.mktemp("settings") / "moodtagger.ini"))
+def _private_settings(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "MOODTAGGER_SETTINGS", str(tmp_path_factory.mktemp("settings") / "moodtagger.ini")
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -48,8 +52,11 @@ def no_leaked_threads(qapp):
     assert QThreadPool.globalInstance().waitForDone(5000), "global QThreadPool still busy"
     deadline = time.monotonic() + 5.0
     while True:
-        leaked = [t for t in threading.enumerate()
-                  if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
+        leaked = [
+            t
+            for t in threading.enumerate()
+            if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+        ]
         if not leaked or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -83,7 +90,9 @@ def make_window(qtbot, tmp_path: Path, settings):
 
     def make(catalog_path: Path | None = None):
         win = MainWindow(str(catalog_path or tmp_path / "catalog.sqlite3"), settings)
-        win.confirm_quit = False  # closing after the test must not wait for an answer (one test asks)
+        win.confirm_quit = (
+            False  # closing after the test must not wait for an answer (one test asks)
+        )
         made.append(win)
         win.resize(1200, 800)
         win.show()

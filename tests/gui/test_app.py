@@ -18,9 +18,21 @@ def test_screenshot_command_scans_predicts_and_saves_the_window(tmp_path, photo_
     shot = tmp_path / "shot.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     proc = subprocess.run(
-        [sys.executable, "-m", "moodtagger", "gui", str(photo_folder), "--screenshot", str(shot),
-         "--catalog", str(tmp_path / "cat.sqlite3")],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "moodtagger",
+            "gui",
+            str(photo_folder),
+            "--screenshot",
+            str(shot),
+            "--catalog",
+            str(tmp_path / "cat.sqlite3"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     from PySide6.QtGui import QImage
@@ -37,9 +49,21 @@ def test_screenshot_command_scans_predicts_and_saves_the_window(tmp_path, photo_
 
 def test_gui_on_a_missing_folder_is_a_usage_error(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run([sys.executable, "-m", "moodtagger", "gui", str(tmp_path / "nope"),
-                           "--screenshot", str(tmp_path / "x.png")], env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moodtagger",
+            "gui",
+            str(tmp_path / "nope"),
+            "--screenshot",
+            str(tmp_path / "x.png"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "not a folder" in proc.stderr
 
@@ -47,8 +71,13 @@ def test_gui_on_a_missing_folder_is_a_usage_error(tmp_path):
 def test_settings_persist(qapp):
     from moodtagger.gui.settings import AppSettings
 
-    s = AppSettings(thumb_size=200, keyword_root="Emotion", sidecar="ext", write_fields=("XMP-dc:Subject",),
-                    accept_threshold=0.7)
+    s = AppSettings(
+        thumb_size=200,
+        keyword_root="Emotion",
+        sidecar="ext",
+        write_fields=("XMP-dc:Subject",),
+        accept_threshold=0.7,
+    )
     s.save()
     back = AppSettings.load()
     assert back == s
@@ -92,7 +121,9 @@ def test_appstream_metainfo_is_valid():
         assert (ROOT / "resources" / img.text.rsplit("/", 1)[1]).is_file()
     if shutil.which("appstreamcli") is None:
         pytest.skip("appstreamcli is not installed")
-    proc = subprocess.run(["appstreamcli", "validate", "--no-net", str(path)], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", str(path)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -34,8 +34,12 @@ def test_result_progress_and_batches_arrive_on_the_gui_thread(qtbot, runner):
         seen["threads"].append(threading.get_ident())
         done.append((result, error))
 
-    runner.submit(work, on_done=on_done, on_progress=lambda d, t: seen["progress"].append((d, t, threading.get_ident())),
-                  on_batch=lambda b: seen["batch"].append((b, threading.get_ident())))
+    runner.submit(
+        work,
+        on_done=on_done,
+        on_progress=lambda d, t: seen["progress"].append((d, t, threading.get_ident())),
+        on_batch=lambda b: seen["batch"].append((b, threading.get_ident())),
+    )
     qtbot.waitUntil(lambda: bool(done), timeout=5000)
     assert done == [("ok", None)]
     assert [b for b, _ in seen["batch"]] == [1, 2, 3]

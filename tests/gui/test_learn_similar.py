@@ -88,7 +88,9 @@ def cli(capsys, *argv: str):
 
 
 def select(win, *names: str) -> list[int]:
-    ids = [win.catalog.photo_by_path(str(Path(win.model.rows.paths[0]).parent / n)).id for n in names]
+    ids = [
+        win.catalog.photo_by_path(str(Path(win.model.rows.paths[0]).parent / n)).id for n in names
+    ]
     win.select_ids(ids)
     return ids
 
@@ -106,11 +108,17 @@ def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, wi
         win.acts.similar.trigger()  # the menu action (key M)
 
     # the selection first, then the CLI's `similar` answer, in its order
-    want = [Path(h["path"]).name for h in cli(capsys, "similar", str(folder / "n0.jpg"), "-n", "5", "--json",
-                                              "--catalog", str(db))]
+    want = [
+        Path(h["path"]).name
+        for h in cli(
+            capsys, "similar", str(folder / "n0.jpg"), "-n", "5", "--json", "--catalog", str(db)
+        )
+    ]
     assert shown_names(win) == ["n0.jpg", *want]
     assert set(want[:2]) == {"n0-crop.jpg", "n0-bright.jpg"}  # the burst first
-    assert win.filters.only_button.isVisible() and "Like n0.jpg: 5" in win.filters.only_button.text()
+    assert (
+        win.filters.only_button.isVisible() and "Like n0.jpg: 5" in win.filters.only_button.text()
+    )
     assert win.filters.sort_combo.currentData() == "similarity"
     assert "5 photos like n0.jpg" in win.status_label.text()
 
@@ -157,12 +165,16 @@ def test_more_like_this_without_embeddings_says_why(qtbot, window):
 
 
 def _least_likely(win, *names: str) -> str:
-    rows = {win.model.index(r, 0).data(): win.model.index(r, 0).data(Roles.MoodScoresRole)
-            for r in range(win.model.rowCount())}
+    rows = {
+        win.model.index(r, 0).data(): win.model.index(r, 0).data(Roles.MoodScoresRole)
+        for r in range(win.model.rowCount())
+    }
     return MOODS[int(np.argmin(np.sum([rows[n] for n in names], axis=0)))]
 
 
-def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib, capsys, make_image):
+def test_learn_from_my_choices_then_back_to_the_shipped_model(
+    qtbot, window, lib, capsys, make_image
+):
     win = window
     folder, db = lib
     shipped = tops(win)
@@ -185,7 +197,9 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib
     learnt = tops(win)
     assert learnt["n0-crop.jpg"] == mood and learnt["n0-bright.jpg"] == mood  # the burst follows
     # the app shows what the CLI lists (same catalog, same model in use)
-    listed = {Path(r["path"]).name: r["mood"] for r in cli(capsys, "list", "--json", "--catalog", str(db))}
+    listed = {
+        Path(r["path"]).name: r["mood"] for r in cli(capsys, "list", "--json", "--catalog", str(db))
+    }
     assert listed == learnt
     changed = sum(learnt[n] != shipped[n] for n in shipped)
     assert changed == summary.changed >= 2
@@ -200,13 +214,17 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(qtbot, window, lib
     make_image("late.jpg", root=folder.parent / "more", size=(320, 240), seed=3)
     with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
         win.open_folder(str(folder.parent / "more"))
-    late = win.model.index_of(win.catalog.photo_by_path(str(folder.parent / "more" / "late.jpg")).id)
+    late = win.model.index_of(
+        win.catalog.photo_by_path(str(folder.parent / "more" / "late.jpg")).id
+    )
     with Catalog(db) as cat:
         assert cat.model_in_use(base) == win.model_id
         personal = Library(cat).rows([late.data(Roles.PhotoIdRole)]).probs[0]
         shipped_p = cat.predictions_for(base, [late.data(Roles.PhotoIdRole)])[0]
     assert np.allclose(late.data(Roles.MoodScoresRole), personal, atol=1e-6)
-    assert not np.allclose(personal, shipped_p, atol=1e-6)  # (so the check above can tell them apart)
+    assert not np.allclose(
+        personal, shipped_p, atol=1e-6
+    )  # (so the check above can tell them apart)
 
     # back to the shipped model, from the summary's button
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:

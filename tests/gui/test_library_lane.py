@@ -14,8 +14,9 @@ N = 48
 TIMEOUT_MS = 180_000
 
 
-def test_scan_streams_new_photos_and_predictions_batch_by_batch(qtbot, make_window, imagenet_sample, tmp_path,
-                                                                monkeypatch):
+def test_scan_streams_new_photos_and_predictions_batch_by_batch(
+    qtbot, make_window, imagenet_sample, tmp_path, monkeypatch
+):
     from moodtagger.core import scanner
 
     # the scan commits (and the grid shows) new photos every STORE_INTERVAL seconds; this small
@@ -28,7 +29,9 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(qtbot, make_wind
     win = make_window()
     qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
 
-    inserts: list[int] = []  # rows in the grid after each insert, while the lane works (before any mood)
+    inserts: list[
+        int
+    ] = []  # rows in the grid after each insert, while the lane works (before any mood)
     scored: list[int] = []  # photos with mood bars after each batch of predictions
 
     def on_insert(*_a) -> None:
@@ -37,8 +40,12 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(qtbot, make_wind
 
     def on_changed(_top, _bottom, roles=()) -> None:
         if int(Roles.MoodScoresRole) in roles and win.library_jobs.busy:
-            scored.append(sum(win.model.index(r, 0).data(Roles.MoodScoresRole) is not None
-                              for r in range(win.model.rowCount())))
+            scored.append(
+                sum(
+                    win.model.index(r, 0).data(Roles.MoodScoresRole) is not None
+                    for r in range(win.model.rowCount())
+                )
+            )
 
     win.model.rowsInserted.connect(on_insert)
     win.model.dataChanged.connect(on_changed)
@@ -53,4 +60,6 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(qtbot, make_wind
     assert any(0 < n < N for n in scored), scored  # predictions arrived batch by batch
     assert win.model.rowCount() == N
     assert all(win.model.index(r, 0).data(Roles.MoodScoresRole) is not None for r in range(N))
-    assert "48 new" in win.status_label.text() and "moods predicted for 48" in win.status_label.text()
+    assert (
+        "48 new" in win.status_label.text() and "moods predicted for 48" in win.status_label.text()
+    )

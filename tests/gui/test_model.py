@@ -31,13 +31,16 @@ def library(catalog, make_image, tmp_path):
     (root / "broken.jpg").write_bytes(b"not a jpeg at all")
     scan(catalog, [root])
     ids = {p.path.rsplit("/", 1)[1]: p.id for p in catalog.photos()}
-    catalog.save_predictions(MODEL_ID, [
-        (ids["a.jpg"], probs(awe=0.80)),
-        (ids["b.jpg"], probs(awe=0.40, fear=0.35)),  # ambiguous: gap 0.05
-        (ids["c.jpg"], probs(sadness=0.60)),
-        (ids["d.jpg"], probs(contentment=0.55)),
-        (ids["e.jpg"], probs(fear=0.30, anger=0.28)),  # ambiguous
-    ])
+    catalog.save_predictions(
+        MODEL_ID,
+        [
+            (ids["a.jpg"], probs(awe=0.80)),
+            (ids["b.jpg"], probs(awe=0.40, fear=0.35)),  # ambiguous: gap 0.05
+            (ids["c.jpg"], probs(sadness=0.60)),
+            (ids["d.jpg"], probs(contentment=0.55)),
+            (ids["e.jpg"], probs(fear=0.30, anger=0.28)),  # ambiguous
+        ],
+    )
     return ids
 
 
@@ -145,7 +148,10 @@ def test_sort_by_mood_date_and_name_keeps_selection_rows(qapp, catalog, library)
     proxy.sort_by("name", descending=True)
     assert shown_names(proxy)[0] == "f.jpg"
     proxy.sort_by("date")
-    mt = [model.rows.mtimes[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))] for r in range(model.rowCount())]
+    mt = [
+        model.rows.mtimes[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))]
+        for r in range(model.rowCount())
+    ]
     assert mt == sorted(mt)
     # a row id keeps pointing at the same photo after sorting
     for pid in library.values():
@@ -175,7 +181,9 @@ def test_merge_announces_only_changed_rows_and_roles(qapp, catalog, library):
     assert shown_names(proxy) == ["f.jpg"]
 
 
-def test_merge_appends_new_photos_and_remove_drops_missing(qapp, catalog, library, make_image, tmp_path):
+def test_merge_appends_new_photos_and_remove_drops_missing(
+    qapp, catalog, library, make_image, tmp_path
+):
     model, proxy = make_model(catalog)
     make_image("g.jpg", seed=10, root=tmp_path / "lib")
     scan(catalog, [tmp_path / "lib"])
@@ -223,5 +231,7 @@ def test_hundred_thousand_rows_load_and_filter(qapp, tmp_path):
     assert model.rowCount() == 100_000 == proxy.rowCount()
     proxy.set_filter(Filter(moods=frozenset({"awe", "fear"}), min_prob=0.3))
     assert 0 < proxy.rowCount() < 100_000
-    top = np.array([proxy.index(r, 0).data(Roles.TopMoodRole)[0] for r in range(min(200, proxy.rowCount()))])
+    top = np.array(
+        [proxy.index(r, 0).data(Roles.TopMoodRole)[0] for r in range(min(200, proxy.rowCount()))]
+    )
     assert set(top) <= {"awe", "fear"}

@@ -78,7 +78,10 @@ def test_list_and_the_grid_filter_show_the_same_photos(db, capsys, qapp, mood, m
     args = (["--mood", mood] if mood else []) + ["--min", str(min_p)]
     assert sorted(_listed(capsys, db, *args)) == grid
     # and the core function gives the grid's answer on the grid's own rows
-    assert (R.filter_mask(model.rows, R.Filter(moods=flt.moods, min_prob=min_p)) == model.filter_mask(flt)).all()
+    assert (
+        R.filter_mask(model.rows, R.Filter(moods=flt.moods, min_prob=min_p))
+        == model.filter_mask(flt)
+    ).all()
 
 
 @pytest.mark.parametrize("key", ["name", "top", "awe"])

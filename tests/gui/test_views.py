@@ -31,12 +31,16 @@ def open_scanned(qtbot, make_window, folder):
 
 
 # -- why this mood ------------------------------------------------------------------------------
-def test_why_toggle_overlays_a_heat_map_that_changes_with_the_mood(qtbot, make_window, photo_folder):
+def test_why_toggle_overlays_a_heat_map_that_changes_with_the_mood(
+    qtbot, make_window, photo_folder
+):
     win = open_scanned(qtbot, make_window, photo_folder)
     win.grid.setCurrentIndex(win.proxy.index(0, 0))
     qtbot.waitUntil(lambda: win.detail.photo_id is not None)
     pid = win.detail.photo_id
-    qtbot.waitUntil(lambda: win.detail._base is not None and win.detail._base.width() > 300, timeout=20_000)
+    qtbot.waitUntil(
+        lambda: win.detail._base is not None and win.detail._base.width() > 300, timeout=20_000
+    )
     plain = win.detail.preview._image.copy()
     win.grid.setFocus()
     qtbot.keyClick(win.grid, Qt.Key.Key_W)  # View → Why this mood? (W)
@@ -62,9 +66,24 @@ def test_screenshot_with_why_map_and_mood_map(tmp_path, photo_folder):
     shots = {}
     for name, extra in (("why", ["--select", str(target), "--why"]), ("map", ["--view", "map"])):
         shots[name] = tmp_path / f"{name}.png"
-        proc = subprocess.run([sys.executable, "-m", "moodtagger", "gui", str(photo_folder), "--catalog", cat,
-                               *extra, "--screenshot", str(shots[name])],
-                              env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "moodtagger",
+                "gui",
+                str(photo_folder),
+                "--catalog",
+                cat,
+                *extra,
+                "--screenshot",
+                str(shots[name]),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         img = QImage(str(shots[name]))
         assert not img.isNull() and img.width() >= 1200
@@ -118,8 +137,12 @@ def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window)
     x0, y0 = m.to_data(QPointF(a))
     x1, y1 = m.to_data(QPointF(b))
     rows = win.model.rows
-    inside = ((rows.valence >= min(x0, x1)) & (rows.valence <= max(x0, x1))
-              & (rows.arousal >= min(y0, y1)) & (rows.arousal <= max(y0, y1)))
+    inside = (
+        (rows.valence >= min(x0, x1))
+        & (rows.valence <= max(x0, x1))
+        & (rows.arousal >= min(y0, y1))
+        & (rows.arousal <= max(y0, y1))
+    )
     assert ids == set(rows.ids[inside].tolist()) and 50 < len(ids) < 100_000
     assert set(win.selected_ids()) == ids
     # ... or filters the grid
@@ -155,17 +178,27 @@ def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_
         make_image(f"{n}.jpg", seed=i, root=root)
     scan(catalog, [root])
     ids = {os.path.basename(p.path)[0]: p.id for p in catalog.photos()}
-    catalog.save_predictions(MODEL_ID, [(ids["a"], probs(awe=0.8)), (ids["b"], probs(awe=0.40, fear=0.38)),
-                                        (ids["c"], probs(fear=0.7)), (ids["d"], probs(sadness=0.5, awe=0.3))])
+    catalog.save_predictions(
+        MODEL_ID,
+        [
+            (ids["a"], probs(awe=0.8)),
+            (ids["b"], probs(awe=0.40, fear=0.38)),
+            (ids["c"], probs(fear=0.7)),
+            (ids["d"], probs(sadness=0.5, awe=0.3)),
+        ],
+    )
     catalog.set_choice(ids["c"], ["fear"])  # agrees
-    catalog.set_choice(ids["d"], ["awe"], state="written")  # imported from the file: disagrees by 0.2
+    catalog.set_choice(
+        ids["d"], ["awe"], state="written"
+    )  # imported from the file: disagrees by 0.2
     catalog.set_choice(ids["a"], ["anger"])  # disagrees by 0.8 - p(anger)
     model, proxy = make_model(catalog)
     proxy.sort_by("ambiguity")
     assert [proxy.index(r, 0).data() for r in range(4)][:2] == ["b.jpg", "d.jpg"]  # gaps .02, .2
     proxy.sort_by("disagreement", descending=True)
-    assert [proxy.index(r, 0).data() for r in range(4)] == ["a.jpg", "d.jpg", "b.jpg", "c.jpg"] or \
-        [proxy.index(r, 0).data() for r in range(3)] == ["a.jpg", "d.jpg", "c.jpg"]
+    assert [proxy.index(r, 0).data() for r in range(4)] == ["a.jpg", "d.jpg", "b.jpg", "c.jpg"] or [
+        proxy.index(r, 0).data() for r in range(3)
+    ] == ["a.jpg", "d.jpg", "c.jpg"]
 
 
 def test_search_finds_name_folder_and_keywords_in_the_file(qapp, catalog, make_image, tmp_path):
@@ -224,7 +257,10 @@ def test_menu_bar_lists_the_keyboard_shortcuts(qtbot, make_window):
     assert "Keyboard shortcuts" in help_texts
     win.acts.shortcuts.trigger()
     table = win.shortcuts.table
-    rows = {table.topLevelItem(i).text(0): table.topLevelItem(i).text(1) for i in range(table.topLevelItemCount())}
+    rows = {
+        table.topLevelItem(i).text(0): table.topLevelItem(i).text(1)
+        for i in range(table.topLevelItemCount())
+    }
     assert "1 … 8" in rows and "Enter" in rows and "Space" in rows
     assert any("Ctrl+Z" in k for k in rows) and any("Ctrl+2" in k for k in rows)
     win.shortcuts.close()
@@ -232,10 +268,16 @@ def test_menu_bar_lists_the_keyboard_shortcuts(qtbot, make_window):
 
 def _dark_palette() -> QPalette:
     pal = QPalette()
-    for role, color in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.Base, "#1e1e1e"),
-                        (QPalette.ColorRole.AlternateBase, "#2b2b2b"), (QPalette.ColorRole.Text, "#eeeeee"),
-                        (QPalette.ColorRole.WindowText, "#eeeeee"), (QPalette.ColorRole.Highlight, "#3d6fb4"),
-                        (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.Mid, "#555555")):
+    for role, color in (
+        (QPalette.ColorRole.Window, "#2b2b2b"),
+        (QPalette.ColorRole.Base, "#1e1e1e"),
+        (QPalette.ColorRole.AlternateBase, "#2b2b2b"),
+        (QPalette.ColorRole.Text, "#eeeeee"),
+        (QPalette.ColorRole.WindowText, "#eeeeee"),
+        (QPalette.ColorRole.Highlight, "#3d6fb4"),
+        (QPalette.ColorRole.HighlightedText, "#ffffff"),
+        (QPalette.ColorRole.Mid, "#555555"),
+    ):
         pal.setColor(role, QColor(color))
     return pal
 
@@ -252,8 +294,12 @@ def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
 
     class Index:  # the roles the delegate reads
         def __init__(self):
-            self.values = {Roles.MoodScoresRole: tuple([0.6] * 8), Roles.StateRole: "unconfirmed",
-                           Roles.PhotoIdRole: 1, Qt.ItemDataRole.DisplayRole: "x.jpg"}
+            self.values = {
+                Roles.MoodScoresRole: tuple([0.6] * 8),
+                Roles.StateRole: "unconfirmed",
+                Roles.PhotoIdRole: 1,
+                Qt.ItemDataRole.DisplayRole: "x.jpg",
+            }
 
         def data(self, role=Qt.ItemDataRole.DisplayRole):
             return self.values.get(role)
@@ -268,7 +314,9 @@ def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
     opt = QStyleOptionViewItem()
     opt.rect = QRect(0, 0, size.width(), size.height())
     opt.palette = palette
-    opt.state = QStyle.StateFlag.State_Enabled | (QStyle.StateFlag.State_Selected if selected else QStyle.StateFlag(0))
+    opt.state = QStyle.StateFlag.State_Enabled | (
+        QStyle.StateFlag.State_Selected if selected else QStyle.StateFlag(0)
+    )
     p = QPainter(img)
     d.paint(p, opt, Index())
     p.end()
@@ -302,11 +350,15 @@ def test_hovering_a_bar_names_it(qtbot, make_window, photo_folder):
     assert win.grid.hover_bar == (idx.data(Roles.PhotoIdRole), "fear")
     p = idx.data(Roles.MoodScoresRole)[MOODS.index("fear")]
     assert win.delegate.hover_text(idx) == f"Fear {p:.0%}"
-    qtbot.mouseMove(win.grid.viewport(), QPoint(rect.center().x(), rect.top() + 20))  # over the thumbnail
+    qtbot.mouseMove(
+        win.grid.viewport(), QPoint(rect.center().x(), rect.top() + 20)
+    )  # over the thumbnail
     qtbot.waitUntil(lambda: win.grid.hover_bar is None)
 
 
-def test_opening_a_folder_selects_it_and_the_grid_fills_the_width(qtbot, make_window, photo_folder, tmp_path):
+def test_opening_a_folder_selects_it_and_the_grid_fills_the_width(
+    qtbot, make_window, photo_folder, tmp_path
+):
     other = tmp_path / "other"
     other.mkdir()
     shutil.copyfile(next(photo_folder.iterdir()), other / "x.jpg")
@@ -327,7 +379,10 @@ def test_opening_a_folder_selects_it_and_the_grid_fills_the_width(qtbot, make_wi
         cols = (vp - 1) // win.grid.base_cell.width()
         if cols <= 6:
             assert len(first_row) == cols
-            assert vp - first_row[-1].right() <= cols + 3, (vp, first_row[-1])  # no empty band on the right
+            assert vp - first_row[-1].right() <= cols + 3, (
+                vp,
+                first_row[-1],
+            )  # no empty band on the right
 
 
 # -- quitting, undo after a write (issue 11) ----------------------------------------------------------
@@ -341,6 +396,7 @@ def _answer_quit_box(win, button_text: str):
             if b.text().replace("&", "") == button_text:
                 b.click()
                 return
+
     QTimer.singleShot(20, click)
 
 

@@ -41,8 +41,9 @@ def bar_pixels(win) -> int:
 
 
 def exif_subjects(path) -> list[str]:
-    out = subprocess.run(["exiftool", "-j", "-XMP-dc:Subject", str(path)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["exiftool", "-j", "-XMP-dc:Subject", str(path)], check=True, capture_output=True, text=True
+    ).stdout
     value = json.loads(out)[0].get("Subject", [])
     return value if isinstance(value, list) else [value]
 
@@ -59,7 +60,10 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     # every photo has its mood bars, thumbnails arrive, and the bars are really painted
     assert win.proxy.rowCount() == 6
     assert all(i.data(Roles.MoodScoresRole) is not None for i in proxy_rows(win))
-    qtbot.waitUntil(lambda: all(i.data(Roles.ThumbnailRole) is not None for i in proxy_rows(win)), timeout=20_000)
+    qtbot.waitUntil(
+        lambda: all(i.data(Roles.ThumbnailRole) is not None for i in proxy_rows(win)),
+        timeout=20_000,
+    )
     assert bar_pixels(win) > 50
     assert "6 photos" in win.filters.count_label.text()
     assert win.roots.count() == 2  # "All folders" + the folder
@@ -67,7 +71,9 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     # filter by the top mood of the first photo: only photos with that top mood stay
     first = proxy_rows(win)[0]
     mood = first.data(Roles.TopMoodRole)[0]
-    expected = {i.data(Roles.PhotoIdRole) for i in proxy_rows(win) if i.data(Roles.TopMoodRole)[0] == mood}
+    expected = {
+        i.data(Roles.PhotoIdRole) for i in proxy_rows(win) if i.data(Roles.TopMoodRole)[0] == mood
+    }
     qtbot.mouseClick(win.filters.mood_buttons[mood], Qt.MouseButton.LeftButton)
     shown = {i.data(Roles.PhotoIdRole) for i in proxy_rows(win)}
     assert shown == expected and len(shown) < 6 or len(expected) == 6
@@ -86,7 +92,11 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     qtbot.waitUntil(lambda: win.detail.toggles[key_mood].isChecked())  # the detail panel follows
     qtbot.keyClick(win.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
     assert win.catalog.choice(pid) is None
-    qtbot.keyClick(win.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        win.grid,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
     assert win.catalog.choice(pid) == ([key_mood], "pending", None)  # redo
 
     # Enter accepts the top suggestion of the second photo and moves on
@@ -102,7 +112,9 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert {i.data(Roles.PhotoIdRole) for i in proxy_rows(win)} == {pid, pid2}
     win.filters.state_combo.setCurrentIndex(0)
 
-    assert metadata_available() and shutil.which("exiftool"), "writing needs exiftool (bootstrap installs it)"
+    assert metadata_available() and shutil.which("exiftool"), (
+        "writing needs exiftool (bootstrap installs it)"
+    )
 
     # batch write everything pending: diff first, then write, then the files say so
     dlg = win.write_dialog_open()
@@ -112,8 +124,10 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     afters = {dlg.table.topLevelItem(i).text(2) for i in range(2)}
     assert afters == {key_mood.capitalize(), top2.capitalize()}
     tips = [dlg.table.topLevelItem(i).toolTip(2) for i in range(2)]  # the per-field keyword diff
-    assert all(f"XMP-lr:HierarchicalSubject: - → Mood|{m.capitalize()}" in "\n".join(tips)
-               for m in (key_mood, top2))
+    assert all(
+        f"XMP-lr:HierarchicalSubject: - → Mood|{m.capitalize()}" in "\n".join(tips)
+        for m in (key_mood, top2)
+    )
     with qtbot.waitSignal(dlg.written, timeout=60_000):
         qtbot.mouseClick(dlg.write_button, Qt.MouseButton.LeftButton)
     assert "2 written" in dlg.info.text()
@@ -136,7 +150,9 @@ def test_closing_mid_work_stops_cleanly(qtbot, make_window, imagenet_sample, tmp
     qtbot.waitUntil(lambda: win.model.rowCount() > 0, timeout=60_000)
     assert win.busy
     win.close()  # cancels and joins every worker (the thread fixture checks none is left)
-    assert all(r.is_shut_down for r in (win.library_jobs, win.image_jobs, win.writer_jobs, win.why_jobs))
+    assert all(
+        r.is_shut_down for r in (win.library_jobs, win.image_jobs, win.writer_jobs, win.why_jobs)
+    )
     with Catalog(tmp_path / "catalog.sqlite3") as cat:
         assert cat.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         done = cat.count_photos()
@@ -165,7 +181,9 @@ def test_unreadable_file_is_shown_not_raised(qtbot, make_window, photo_folder):
 
 
 def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder):
-    assert metadata_available() and shutil.which("exiftool"), "writing needs exiftool (bootstrap installs it)"
+    assert metadata_available() and shutil.which("exiftool"), (
+        "writing needs exiftool (bootstrap installs it)"
+    )
     win = make_window()
     with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
         win.open_folder(str(photo_folder))

@@ -45,7 +45,8 @@ def et_read(path: str | os.PathLike[str], *tags: str) -> dict:
 
     out = subprocess.run(
         [exiftool_path(), "-j", "-G1", *[f"-{t}" for t in tags], os.fspath(path)],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     rec = json.loads(out)[0]
     rec.pop("SourceFile", None)
@@ -83,7 +84,11 @@ def exiv2_read(path: str | os.PathLike[str]) -> dict[str, list[str]]:
         "XMP-lr:HierarchicalSubject": lst(xmp.get("Xmp.lr.hierarchicalSubject")),
         "XMP-digiKam:TagsList": lst(xmp.get("Xmp.digiKam.TagsList")),
         "IPTC:Keywords": lst(iptc.get("Iptc.Application2.Keywords")),
-        "EXIF:XPKeywords": [k.strip() for k in (exif.get("Exif.Image.XPKeywords") or "").rstrip("\x00").split(";") if k.strip()],
+        "EXIF:XPKeywords": [
+            k.strip()
+            for k in (exif.get("Exif.Image.XPKeywords") or "").rstrip("\x00").split(";")
+            if k.strip()
+        ],
         "Artist": lst(exif.get("Exif.Image.Artist")),
     }
 

@@ -49,13 +49,31 @@ def after(cmd: list[bytes]) -> None:
     if MODE == "damage-pixel":
         damage_pixel(new)
     elif MODE == "drop-keyword":
-        subprocess.run([REAL, "-q", "-overwrite_original", f"-XMP-dc:Subject-={os.environ['WRAP_KEYWORD']}", new],
-                       check=True)
+        subprocess.run(
+            [
+                REAL,
+                "-q",
+                "-overwrite_original",
+                f"-XMP-dc:Subject-={os.environ['WRAP_KEYWORD']}",
+                new,
+            ],
+            check=True,
+        )
     elif MODE == "change-other":
-        subprocess.run([REAL, "-q", "-overwrite_original", "-XMP-dc:Title=garbled", new], check=True)
+        subprocess.run(
+            [REAL, "-q", "-overwrite_original", "-XMP-dc:Title=garbled", new], check=True
+        )
     elif MODE == "edit-original":
-        subprocess.run([REAL, "-q", "-overwrite_original_in_place", "-XMP-dc:Title=edited elsewhere", original],
-                       check=True)
+        subprocess.run(
+            [
+                REAL,
+                "-q",
+                "-overwrite_original_in_place",
+                "-XMP-dc:Title=edited elsewhere",
+                original,
+            ],
+            check=True,
+        )
 
 
 child = subprocess.Popen([REAL, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -71,7 +89,7 @@ for line in sys.stdin.buffer:
     if word == b"-execute" and cmd[-2:] == [b"-stay_open", b"False"]:
         break
     buf = b""
-    marker = b"{ready" + word[len(b"-execute"):] + b"}"
+    marker = b"{ready" + word[len(b"-execute") :] + b"}"
     while marker not in buf:
         chunk = os.read(child.stdout.fileno(), 65536)
         if not chunk:

@@ -27,8 +27,19 @@ def test_done_when(make_image, tmp_path, exiftool, capsys):
     db = str(tmp_path / "c.db")
     for _ in range(3):
         assert main(["write", "--catalog", db, str(path), "--mood", "awe"]) == 0
-    out = subprocess.run([exiftool, "-s3", "-XMP-dc:Subject", "-XMP-lr:HierarchicalSubject", "-IPTC:Keywords",
-                          str(path)], capture_output=True, text=True, check=True).stdout.split("\n")
+    out = subprocess.run(
+        [
+            exiftool,
+            "-s3",
+            "-XMP-dc:Subject",
+            "-XMP-lr:HierarchicalSubject",
+            "-IPTC:Keywords",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     assert out[:3] == ["Awe", "Mood|Awe", ""]  # no IPTC-IIM is created where the file had none
     assert exiv2_read(path)["XMP-lr:HierarchicalSubject"] == ["Mood|Awe"]
     err = capsys.readouterr().err
@@ -41,7 +52,9 @@ def test_dry_run_prints_the_diff_and_changes_nothing(make_image, tmp_path, capsy
     db = tmp_path / "c.db"
     assert main(["write", "--catalog", str(db), "--dry-run", str(path), "--mood", "fear"]) == 0
     out = capsys.readouterr().out
-    assert "XMP-dc:Subject: - -> Fear" in out and "XMP-lr:HierarchicalSubject: - -> Mood|Fear" in out
+    assert (
+        "XMP-dc:Subject: - -> Fear" in out and "XMP-lr:HierarchicalSubject: - -> Mood|Fear" in out
+    )
     assert sha256(path) == digest
     with Catalog(db) as cat:
         assert cat.count_photos() == 0
@@ -50,7 +63,21 @@ def test_dry_run_prints_the_diff_and_changes_nothing(make_image, tmp_path, capsy
 def test_dash_file_name_and_json(make_image, tmp_path, monkeypatch, capsys):
     path = make_image("-rf.jpg")
     monkeypatch.chdir(path.parent)
-    assert main(["write", "--catalog", str(tmp_path / "c.db"), "--json", "--mood", "sadness", "--", "-rf.jpg"]) == 0
+    assert (
+        main(
+            [
+                "write",
+                "--catalog",
+                str(tmp_path / "c.db"),
+                "--json",
+                "--mood",
+                "sadness",
+                "--",
+                "-rf.jpg",
+            ]
+        )
+        == 0
+    )
     res = json.loads(capsys.readouterr().out)
     assert res["written"] == 1 and res["files"][0]["after"] == ["sadness"]
     assert main(["read", "--json", "--", "-rf.jpg"]) == 0
@@ -59,7 +86,22 @@ def test_dash_file_name_and_json(make_image, tmp_path, monkeypatch, capsys):
 
 def test_read_reports_moods_other_keywords_and_errors(make_image, tmp_path, capsys):
     a = make_image("a.jpg")
-    assert main(["write", "-q", "--catalog", str(tmp_path / "c.db"), str(a), "--mood", "awe", "--mood", "fear"]) == 0
+    assert (
+        main(
+            [
+                "write",
+                "-q",
+                "--catalog",
+                str(tmp_path / "c.db"),
+                str(a),
+                "--mood",
+                "awe",
+                "--mood",
+                "fear",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["read", str(a), str(tmp_path / "missing.jpg")]) == 1
     cap = capsys.readouterr()
@@ -78,7 +120,9 @@ def test_usage_errors(make_image, capsys):
 def test_failures_exit_1_and_the_rest_is_written(make_image, tmp_path, capsys):
     ok, ro = make_image("ok.jpg"), make_image("ro.jpg", seed=2)
     ro.chmod(0o444)
-    assert main(["write", "--catalog", str(tmp_path / "c.db"), str(ok), str(ro), "--mood", "awe"]) == 1
+    assert (
+        main(["write", "--catalog", str(tmp_path / "c.db"), str(ok), str(ro), "--mood", "awe"]) == 1
+    )
     err = capsys.readouterr()
     assert "read-only" in err.out + err.err
     assert exiv2_read(ok)["XMP-dc:Subject"] == ["Awe"]
@@ -96,10 +140,13 @@ def test_accept_then_write_pending(make_image, tmp_path, capsys):
     with Catalog(db) as cat:
         scan(cat, [lib], thumbnails=False)
         probs = [[0.05] * 8, [0.1] * 8, [0.05] * 8]
-        probs[0][MOODS.index("awe")] = 0.65       # confident
-        probs[1][MOODS.index("fear")] = 0.30      # below 0.5
-        probs[2][MOODS.index("sadness")] = 0.65   # confident, but the user chose already
-        rows = [(cat.photo_by_path(p).id, Prediction(tuple(pr))) for p, pr in zip(paths, probs, strict=True)]
+        probs[0][MOODS.index("awe")] = 0.65  # confident
+        probs[1][MOODS.index("fear")] = 0.30  # below 0.5
+        probs[2][MOODS.index("sadness")] = 0.65  # confident, but the user chose already
+        rows = [
+            (cat.photo_by_path(p).id, Prediction(tuple(pr)))
+            for p, pr in zip(paths, probs, strict=True)
+        ]
         cat.save_predictions(model_id, rows)
         cat.set_choice(cat.photo_by_path(paths[2]).id, ["contentment"])
     assert main(["accept", "--catalog", db, "--min", "0.5", "--json"]) == 0
@@ -134,7 +181,9 @@ def test_keep_date_flag_and_the_catalog_sees_no_change(make_image, tmp_path, cap
 def test_clear_keeps_a_mood_word_the_user_typed(make_image, tmp_path, exiftool, capsys):
     """11.6 (file part): `write --clear` removes only what moodtagger added."""
     typed, fresh = make_image("typed.jpg"), make_image("fresh.jpg", seed=1)
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject=Awe", str(typed)], check=True)
+    subprocess.run(
+        [exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject=Awe", str(typed)], check=True
+    )
     db = str(tmp_path / "c.db")
     assert main(["write", "-q", "--catalog", db, str(typed), str(fresh), "--mood", "awe"]) == 0
     assert main(["write", "-q", "--catalog", db, str(typed), str(fresh), "--clear"]) == 0
@@ -147,8 +196,20 @@ def test_clear_keeps_a_mood_word_the_user_typed(make_image, tmp_path, exiftool, 
 def test_failures_are_one_error_line_each(make_image, tmp_path, capsys):
     ro = make_image("ro.jpg")
     ro.chmod(0o444)
-    assert main(["write", "--catalog", str(tmp_path / "c.db"), str(ro), str(tmp_path / "nope.jpg"),
-                 "--mood", "awe"]) == 1
+    assert (
+        main(
+            [
+                "write",
+                "--catalog",
+                str(tmp_path / "c.db"),
+                str(ro),
+                str(tmp_path / "nope.jpg"),
+                "--mood",
+                "awe",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert f"error: {ro}: file is read-only" in err and f"error: {tmp_path / 'nope.jpg'}: " in err
 

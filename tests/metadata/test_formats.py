@@ -20,11 +20,20 @@ FULL = {".jpg", ".tif"}  # JPEG/TIFF also carry IPTC and Windows XPKeywords
 def seed_user_metadata(exiftool: str, path: os.PathLike[str]) -> None:
     """What a photographer's file already holds: their own keywords and an artist tag."""
     ext = os.path.splitext(os.fspath(path))[1]
-    args = ["-XMP-dc:Subject=Holiday", "-XMP-dc:Subject=Zürich", "-XMP-lr:HierarchicalSubject=Places|Zürich",
-            "-XMP-dc:Creator=Ansel"]
+    args = [
+        "-XMP-dc:Subject=Holiday",
+        "-XMP-dc:Subject=Zürich",
+        "-XMP-lr:HierarchicalSubject=Places|Zürich",
+        "-XMP-dc:Creator=Ansel",
+    ]
     if ext in FULL:
-        args += ["-IPTC:Keywords=Holiday", "-IPTC:Keywords=Zürich", "-IPTC:CodedCharacterSet=UTF8",
-                 "-EXIF:XPKeywords=Holiday;Zürich", "-EXIF:Artist=Ansel"]
+        args += [
+            "-IPTC:Keywords=Holiday",
+            "-IPTC:Keywords=Zürich",
+            "-IPTC:CodedCharacterSet=UTF8",
+            "-EXIF:XPKeywords=Holiday;Zürich",
+            "-EXIF:Artist=Ansel",
+        ]
     subprocess.run([exiftool, "-q", "-overwrite_original", *args, os.fspath(path)], check=True)
 
 
@@ -33,8 +42,10 @@ def expected(ext: str, moods: list[str], user: bool = True) -> dict[str, list[st
     out = {  # a flat keyword that is no leaf of the tree becomes a top-level entry; the digiKam
         # field is created from the Lightroom tree
         "XMP-dc:Subject": flat,
-        "XMP-lr:HierarchicalSubject": (["Places|Zürich", "Holiday"] if user else []) + [f"Mood|{m}" for m in moods],
-        "XMP-digiKam:TagsList": (["Places/Zürich", "Holiday"] if user else []) + [f"Mood/{m}" for m in moods],
+        "XMP-lr:HierarchicalSubject": (["Places|Zürich", "Holiday"] if user else [])
+        + [f"Mood|{m}" for m in moods],
+        "XMP-digiKam:TagsList": (["Places/Zürich", "Holiday"] if user else [])
+        + [f"Mood/{m}" for m in moods],
     }
     if ext in FULL:
         out["IPTC:Keywords"] = flat
@@ -43,18 +54,30 @@ def expected(ext: str, moods: list[str], user: bool = True) -> dict[str, list[st
 
 
 def check(path, want: dict[str, list[str]]) -> None:
-    et = et_read(path, "XMP-dc:Subject", "IPTC:Keywords", "XMP-lr:HierarchicalSubject",
-                 "XMP-digiKam:TagsList", "EXIF:XPKeywords")
+    et = et_read(
+        path,
+        "XMP-dc:Subject",
+        "IPTC:Keywords",
+        "XMP-lr:HierarchicalSubject",
+        "XMP-digiKam:TagsList",
+        "EXIF:XPKeywords",
+    )
     et_fields = {
         "XMP-dc:Subject": et.get("XMP-dc:Subject", []),
         "XMP-lr:HierarchicalSubject": et.get("XMP-lr:HierarchicalSubject", []),
         "XMP-digiKam:TagsList": et.get("XMP-digiKam:TagsList", []),
         "IPTC:Keywords": et.get("IPTC:Keywords", []),
-        "EXIF:XPKeywords": [k for v in et.get("IFD0:XPKeywords", []) for k in str(v).split(";") if k],
+        "EXIF:XPKeywords": [
+            k for v in et.get("IFD0:XPKeywords", []) for k in str(v).split(";") if k
+        ],
     }
     ex = exiv2_read(path)
     for field, values in want.items():
-        assert sorted(map(str, et_fields[field])) == sorted(values), (field, "exiftool", et_fields[field])
+        assert sorted(map(str, et_fields[field])) == sorted(values), (
+            field,
+            "exiftool",
+            et_fields[field],
+        )
         assert sorted(ex[field]) == sorted(values), (field, "exiv2", ex[field])
 
 
@@ -92,7 +115,9 @@ def test_round_trip(name, make_image, exiftool, service):
     assert cleared.written == 1
     check(path, expected(ext, [], user=True))
     assert np.array_equal(pixels(path), before_pixels)
-    assert not [f for f in os.listdir(path.parent) if f.startswith(".")], "temporary file left behind"
+    assert not [f for f in os.listdir(path.parent) if f.startswith(".")], (
+        "temporary file left behind"
+    )
 
 
 @pytest.mark.parametrize("name", ["photo.jpg", "photo.png"])
@@ -111,8 +136,9 @@ def test_pixel_check_without_image_hash(name, make_image, exiftool):
 
 def test_unicode_names_and_keywords(make_image, service):
     path = make_image("Fotos/Größe 北京 café.jpg")
-    res = write_files([WriteItem(str(path), ["amusement"])],
-                      WriteSettings(root="Stimmung·情绪"), service=service)
+    res = write_files(
+        [WriteItem(str(path), ["amusement"])], WriteSettings(root="Stimmung·情绪"), service=service
+    )
     assert res.written == 1, res.results[0].error
     ex = exiv2_read(path)
     assert ex["XMP-lr:HierarchicalSubject"] == ["Stimmung·情绪|Amusement"]
@@ -123,8 +149,17 @@ def test_unicode_names_and_keywords(make_image, service):
 def test_user_typed_mood_word_is_never_removed(make_image, exiftool, service):
     """A flat keyword 'Fear' the user typed (no Mood|Fear entry) is theirs, not ours."""
     path = make_image("own.jpg")
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject=Fear", "-IPTC:Keywords=Fear",
-                    os.fspath(path)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-XMP-dc:Subject=Fear",
+            "-IPTC:Keywords=Fear",
+            os.fspath(path),
+        ],
+        check=True,
+    )
     write_files([WriteItem(str(path), ["awe"])], service=service)
     write_files([WriteItem(str(path), [])], service=service)
     ex = exiv2_read(path)
@@ -134,8 +169,19 @@ def test_user_typed_mood_word_is_never_removed(make_image, exiftool, service):
 
 def test_latin1_iptc_is_converted_not_garbled(make_image, exiftool, service):
     path = make_image("latin.jpg")
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-charset", "iptc=Latin",
-                    "-IPTC:Keywords=Café", "-IPTC:Caption-Abstract=Crème brûlée", os.fspath(path)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-charset",
+            "iptc=Latin",
+            "-IPTC:Keywords=Café",
+            "-IPTC:Caption-Abstract=Crème brûlée",
+            os.fspath(path),
+        ],
+        check=True,
+    )
     res = write_files([WriteItem(str(path), ["awe"])], service=service)
     assert res.written == 1, res.results[0].error
     import pyexiv2
@@ -149,11 +195,18 @@ def test_latin1_iptc_is_converted_not_garbled(make_image, exiftool, service):
 
 def test_fields_are_a_setting(make_image, service):
     path = make_image("only-xmp.jpg")
-    res = write_files([WriteItem(str(path), ["awe"])],
-                      WriteSettings(fields=("XMP-dc:Subject", "XMP-lr:HierarchicalSubject")), service=service)
+    res = write_files(
+        [WriteItem(str(path), ["awe"])],
+        WriteSettings(fields=("XMP-dc:Subject", "XMP-lr:HierarchicalSubject")),
+        service=service,
+    )
     assert res.written == 1
     ex = exiv2_read(path)
-    assert ex["XMP-dc:Subject"] == ["Awe"] and ex["IPTC:Keywords"] == [] and ex["EXIF:XPKeywords"] == []
+    assert (
+        ex["XMP-dc:Subject"] == ["Awe"]
+        and ex["IPTC:Keywords"] == []
+        and ex["EXIF:XPKeywords"] == []
+    )
 
 
 def test_dry_run_changes_nothing(make_image, service):
@@ -171,7 +224,9 @@ def test_dry_run_changes_nothing(make_image, service):
 def test_preserve_mtime_setting(make_image, service):
     path = make_image("old.jpg")
     os.utime(path, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
-    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(preserve_mtime=True), service=service)
+    res = write_files(
+        [WriteItem(str(path), ["awe"])], WriteSettings(preserve_mtime=True), service=service
+    )
     assert res.written == 1
     assert os.stat(path).st_mtime_ns == 1_600_000_000_000_000_000
     assert exiv2_read(path)["XMP-dc:Subject"] == ["Awe"]

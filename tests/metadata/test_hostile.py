@@ -41,10 +41,14 @@ def huge_png(path: Path, side: int = 30000) -> None:
     data = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
 
 
 def test_bad_files_do_not_abort_the_batch(shared_data, make_image, tmp_path, capsys):
@@ -87,8 +91,19 @@ def _iptc_raw(path) -> dict:
 def test_utf8_iptc_without_marker_is_not_garbled(make_image, exiftool, service):
     """12.3: IPTC already in UTF-8 (no CodedCharacterSet) stays 'Café', not 'CafÃ©'."""
     path = make_image("u.jpg")
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-charset", "iptc=UTF8", "-IPTC:Keywords=Café",
-                    "-IPTC:Caption-Abstract=Crème brûlée", os.fspath(path)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-charset",
+            "iptc=UTF8",
+            "-IPTC:Keywords=Café",
+            "-IPTC:Caption-Abstract=Crème brûlée",
+            os.fspath(path),
+        ],
+        check=True,
+    )
     res = write_files([WriteItem(str(path), ["awe"])], service=service)
     assert res.written == 1, res.results[0].error
     iptc = _iptc_raw(path)
@@ -99,10 +114,30 @@ def test_utf8_iptc_without_marker_is_not_garbled(make_image, exiftool, service):
 def test_mixed_latin1_and_utf8_iptc_converts_only_the_latin1(make_image, exiftool, service):
     """12.3: Latin-1 'Café' is converted, UTF-8 'Crème' (no marker either) is kept as it is."""
     path = make_image("mixed.jpg")
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-charset", "iptc=Latin", "-IPTC:Keywords=Café",
-                    os.fspath(path)], check=True)
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-charset", "iptc=UTF8",
-                    "-IPTC:Caption-Abstract=Crème", os.fspath(path)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-charset",
+            "iptc=Latin",
+            "-IPTC:Keywords=Café",
+            os.fspath(path),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-charset",
+            "iptc=UTF8",
+            "-IPTC:Caption-Abstract=Crème",
+            os.fspath(path),
+        ],
+        check=True,
+    )
     digest = sha256(path)
     assert digest
     res = write_files([WriteItem(str(path), ["awe"])], service=service)
@@ -114,7 +149,13 @@ def test_mixed_latin1_and_utf8_iptc_converts_only_the_latin1(make_image, exiftoo
 
 def _acl_bytes(uid: int) -> bytes:
     # POSIX ACL xattr: version 2, entries (tag, perm, id): USER_OBJ rw, USER uid r, GROUP_OBJ r, MASK r, OTHER -
-    ent = [(0x01, 6, 0xFFFFFFFF), (0x02, 4, uid), (0x04, 4, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF), (0x20, 0, 0xFFFFFFFF)]
+    ent = [
+        (0x01, 6, 0xFFFFFFFF),
+        (0x02, 4, uid),
+        (0x04, 4, 0xFFFFFFFF),
+        (0x10, 4, 0xFFFFFFFF),
+        (0x20, 0, 0xFFFFFFFF),
+    ]
     return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in ent)
 
 
@@ -151,8 +192,16 @@ def test_lost_update_is_detected(make_image, exiftool, service):
     path = make_image("busy.jpg")
 
     def other_program(item, temp):
-        subprocess.run([exiftool, "-q", "-overwrite_original_in_place", "-XMP-dc:Title=theirs",
-                        os.fspath(path)], check=True)
+        subprocess.run(
+            [
+                exiftool,
+                "-q",
+                "-overwrite_original_in_place",
+                "-XMP-dc:Title=theirs",
+                os.fspath(path),
+            ],
+            check=True,
+        )
 
     res = Writer(service=service).write([WriteItem(str(path), ["awe"])], before_write=other_program)
     assert res.failed == 1 and "changed" in res.results[0].error
@@ -163,8 +212,14 @@ def test_lost_update_is_detected(make_image, exiftool, service):
 def _wrapped(mode: str, **extra: str) -> dict[str, str]:
     from moodtagger.core.tools import exiftool_path
 
-    env = dict(os.environ, WRAP_REAL=exiftool_path(), WRAP_MODE=mode, MOODTAGGER_EXIFTOOL=WRAPPER,
-               PYTHONPATH=str(ROOT), **extra)
+    env = dict(
+        os.environ,
+        WRAP_REAL=exiftool_path(),
+        WRAP_MODE=mode,
+        MOODTAGGER_EXIFTOOL=WRAPPER,
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
     return env
 
 
@@ -176,8 +231,23 @@ def test_verification_that_can_fail(mode, make_image, tmp_path):
     good = make_image("w.jpg", size=(256, 192))
     digest = sha256(good)
     env = _wrapped(mode, WRAP_KEYWORD="Awe")
-    out = subprocess.run([sys.executable, "-m", "moodtagger", "write", "--catalog", str(tmp_path / "c.db"),
-                          str(good), "--mood", "awe"], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moodtagger",
+            "write",
+            "--catalog",
+            str(tmp_path / "c.db"),
+            str(good),
+            "--mood",
+            "awe",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
     msg = out.stdout + out.stderr
@@ -214,7 +284,9 @@ def test_non_utf8_file_name(make_image, service):
     """12.11: exiftool reports caf\\xe9.jpg as caf?.jpg: results are matched by order."""
     path = make_image(b"caf\xe9.jpg")
     other = make_image("plain.jpg", seed=3)
-    res = write_files([WriteItem(str(path), ["awe"]), WriteItem(str(other), ["fear"])], service=service)
+    res = write_files(
+        [WriteItem(str(path), ["awe"]), WriteItem(str(other), ["fear"])], service=service
+    )
     assert res.written == 2, [r.error for r in res.results]
     assert [m.moods for m in read_moods([path, other], service=service)] == [["awe"], ["fear"]]
 
@@ -234,9 +306,22 @@ def test_unsearchable_folder_message(make_image, tmp_path):
     os.chmod(path.parent, 0o644)  # readable, not searchable
     try:
         # root without the capabilities that bypass file permissions: an ordinary user's view
-        out = subprocess.run(["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-                              sys.executable, "-m", "moodtagger", "read", str(path)], capture_output=True,
-                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=60)
+        out = subprocess.run(
+            [
+                "setpriv",
+                "--bounding-set",
+                "-dac_override,-dac_read_search",
+                sys.executable,
+                "-m",
+                "moodtagger",
+                "read",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            timeout=60,
+        )
     finally:
         os.chmod(path.parent, 0o755)
     assert out.returncode == 1, out.stderr
@@ -257,8 +342,13 @@ def test_disk_full_is_said_in_words(make_image, tmp_path):
         f"{sys.executable} -m moodtagger write --catalog {tmp_path}/c.db {mnt}/p.jpg --mood awe; "
         f"echo rc=$?; sha256sum {mnt}/p.jpg; ls -a {mnt}"
     )
-    out = subprocess.run(["unshare", "-Urm", "sh", "-c", script], capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    out = subprocess.run(
+        ["unshare", "-Urm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+    )
     text = out.stdout + out.stderr
     assert "rc=1" in text, text
     assert "no space left on the device" in text, text
@@ -267,7 +357,9 @@ def test_disk_full_is_said_in_words(make_image, tmp_path):
     assert ".moodtagger" not in text.split("rc=1")[1], "temp file left on the full disk"
 
 
-def test_undecodable_pixels_without_image_hash_fail_that_file_only(shared_data, make_image, tmp_path, exiftool):
+def test_undecodable_pixels_without_image_hash_fail_that_file_only(
+    shared_data, make_image, tmp_path, exiftool
+):
     """12.1: where exiftool gives no ImageDataHash the pixels are decoded; QuickTime.heic (EOFError)
     and a 30000x30000 PNG (DecompressionBombError) are that file's error, not the batch's."""
     heic = tmp_path / "q.heic"

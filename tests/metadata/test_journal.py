@@ -18,7 +18,9 @@ from moodtagger.core.scanner import scan
 from .conftest import exiv2_read, pixels
 
 
-def test_write_choices_updates_catalog_so_rescan_sees_nothing_changed(make_image, tmp_path, catalog):
+def test_write_choices_updates_catalog_so_rescan_sees_nothing_changed(
+    make_image, tmp_path, catalog
+):
     lib = tmp_path / "lib"
     paths = [make_image(f"p{i}.jpg", root=lib, seed=i) for i in range(4)]
     scan(catalog, [lib], thumbnails=False)
@@ -54,8 +56,18 @@ def test_failed_files_stay_pending_with_their_reason(make_image, tmp_path, catal
 def test_scan_imports_moods_written_by_other_tools(make_image, tmp_path, catalog, exiftool):
     lib = tmp_path / "lib"
     p = make_image("lr.jpg", root=lib)
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-lr:HierarchicalSubject=Mood|Sadness",
-                    "-XMP-dc:Subject=Sadness", "-XMP-dc:Subject=Rain", str(p)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-XMP-lr:HierarchicalSubject=Mood|Sadness",
+            "-XMP-dc:Subject=Sadness",
+            "-XMP-dc:Subject=Rain",
+            str(p),
+        ],
+        check=True,
+    )
     from moodtagger.core.metadata import import_file_moods
     from moodtagger.core.scanner import photos_by_ids
 
@@ -114,7 +126,9 @@ def test_sigkill_mid_batch_then_rerun(make_image, tmp_path):
     assert all(exiv2_read(p)["XMP-dc:Subject"] == ["Awe"] for p in paths)
     assert _written(db) == n
     con = sqlite3.connect(db)
-    assert con.execute("SELECT COUNT(*) FROM write_journal WHERE state='pending'").fetchone()[0] == 0
+    assert (
+        con.execute("SELECT COUNT(*) FROM write_journal WHERE state='pending'").fetchone()[0] == 0
+    )
     con.close()
 
 

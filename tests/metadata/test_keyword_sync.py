@@ -41,12 +41,16 @@ def test_iptc_only_file_keeps_its_keywords_in_xmp(name, sample, service):
     ex = exiv2_read(path)
     assert sorted(ex["XMP-dc:Subject"]) == sorted(user + ["Awe"])
     assert sorted(ex["IPTC:Keywords"]) == sorted(user + ["Awe"])
-    assert sorted(ex["XMP-lr:HierarchicalSubject"]) == sorted(user + ["Mood|Awe"])  # flat -> top level
+    assert sorted(ex["XMP-lr:HierarchicalSubject"]) == sorted(
+        user + ["Mood|Awe"]
+    )  # flat -> top level
     assert sorted(ex["XMP-digiKam:TagsList"]) == sorted(user + ["Mood/Awe"])
     assert ex["EXIF:XPKeywords"] == [], "XPKeywords are not created where the file had none"
     if name.endswith(".jpg"):
         dig = et_read(path, "Photoshop:IPTCDigest", "File:CurrentIPTCDigest")
-        assert dig["Photoshop:IPTCDigest"] == dig["File:CurrentIPTCDigest"], "IPTC digest not updated"
+        assert dig["Photoshop:IPTCDigest"] == dig["File:CurrentIPTCDigest"], (
+            "IPTC digest not updated"
+        )
     # and read back as the photo's keywords
     assert sorted(read_moods([path], service=service)[0].keywords) == sorted(user + ["Awe"])
 
@@ -71,8 +75,17 @@ def test_xmp_only_file_gets_no_iptc_or_xp(sample, service):
 
 def test_hierarchical_leaves_and_xp_join_every_field(make_image, exiftool, service):
     path = make_image("h.jpg")
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-lr:HierarchicalSubject=Places|Paris",
-                    "-EXIF:XPKeywords=Rain", os.fspath(path)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-XMP-lr:HierarchicalSubject=Places|Paris",
+            "-EXIF:XPKeywords=Rain",
+            os.fspath(path),
+        ],
+        check=True,
+    )
     assert write_files([WriteItem(str(path), ["sadness"])], service=service).written == 1
     ex = exiv2_read(path)
     assert sorted(ex["XMP-dc:Subject"]) == ["Paris", "Rain", "Sadness"]
@@ -85,8 +98,17 @@ def test_hierarchical_leaves_and_xp_join_every_field(make_image, exiftool, servi
 def test_clear_removes_only_what_moodtagger_added(make_image, exiftool, service):
     """11.6: a plain 'Awe' the user typed before stays after write awe + clear; one we added goes."""
     typed = make_image("typed.jpg")
-    subprocess.run([exiftool, "-q", "-overwrite_original", "-XMP-dc:Subject=Awe", "-XMP-dc:Subject=Sea",
-                    os.fspath(typed)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-XMP-dc:Subject=Awe",
+            "-XMP-dc:Subject=Sea",
+            os.fspath(typed),
+        ],
+        check=True,
+    )
     fresh = make_image("fresh.jpg", seed=2)
     for p in (typed, fresh):
         assert write_files([WriteItem(str(p), ["awe"])], service=service).written == 1
@@ -102,5 +124,7 @@ def test_clear_removes_only_what_moodtagger_added(make_image, exiftool, service)
 
 def test_only_iptc_asked_for_a_file_without_iptc_is_an_error(make_image, service):
     path = make_image("noiptc.jpg")
-    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(fields=("IPTC:Keywords",)), service=service)
+    res = write_files(
+        [WriteItem(str(path), ["awe"])], WriteSettings(fields=("IPTC:Keywords",)), service=service
+    )
     assert res.failed == 1 and "only kept in step" in res.results[0].error

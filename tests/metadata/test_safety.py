@@ -66,10 +66,21 @@ def test_sidecar_naming_setting_and_both_are_read(raw_copy, service, exiftool):
     assert not raw.with_suffix(".xmp").exists()
     # another tool wrote a Lightroom-style sidecar too: both are read, both kept in step
     lr = raw.with_suffix(".xmp")
-    subprocess.run([exiftool, "-q", "-XMP-lr:HierarchicalSubject=Mood|Sadness", "-XMP-dc:Subject=Sadness",
-                    "-XMP-dc:Subject=Rain", str(lr)], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-XMP-lr:HierarchicalSubject=Mood|Sadness",
+            "-XMP-dc:Subject=Sadness",
+            "-XMP-dc:Subject=Rain",
+            str(lr),
+        ],
+        check=True,
+    )
     assert read_moods([raw], service=service)[0].moods == ["awe", "sadness"]
-    write_files([WriteItem(str(raw), ["contentment"])], WriteSettings(sidecar="ext"), service=service)
+    write_files(
+        [WriteItem(str(raw), ["contentment"])], WriteSettings(sidecar="ext"), service=service
+    )
     assert sorted(exiv2_read(lr)["XMP-dc:Subject"]) == ["Contentment", "Rain"]
     assert exiv2_read(str(raw) + ".xmp")["XMP-dc:Subject"] == ["Contentment"]
 
@@ -80,10 +91,14 @@ def test_read_only_file_error_or_sidecar(make_image, service):
     os.chmod(path, 0o444)
     res = write_files([WriteItem(str(path), ["awe"])], service=service)
     assert res.failed == 1 and "read-only" in res.results[0].error
-    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(readonly="sidecar"), service=service)
+    res = write_files(
+        [WriteItem(str(path), ["awe"])], WriteSettings(readonly="sidecar"), service=service
+    )
     assert res.written == 1, res.results[0].error
     assert sha256(path) == digest
-    assert exiv2_read(str(path) + ".xmp")["XMP-dc:Subject"] == ["Awe"]  # photo.jpg.xmp: never shared
+    assert exiv2_read(str(path) + ".xmp")["XMP-dc:Subject"] == [
+        "Awe"
+    ]  # photo.jpg.xmp: never shared
     assert read_moods([path], service=service)[0].moods == ["awe"]
 
 
@@ -136,7 +151,9 @@ def test_shell_characters_are_just_characters(make_image, tmp_path, service):
 def test_control_characters_in_file_names_fail_that_file_only(make_image, service):
     bad = make_image("line\nbreak.jpg")
     good = make_image("good.jpg")
-    res = write_files([WriteItem(str(bad), ["awe"]), WriteItem(str(good), ["awe"])], service=service)
+    res = write_files(
+        [WriteItem(str(bad), ["awe"]), WriteItem(str(good), ["awe"])], service=service
+    )
     by = {os.path.basename(r.path): r for r in res.results}
     assert by["line\nbreak.jpg"].status == "failed"
     assert "control characters" in by["line\nbreak.jpg"].error
@@ -145,7 +162,9 @@ def test_control_characters_in_file_names_fail_that_file_only(make_image, servic
     assert read_moods([bad], service=service)[0].error
 
 
-@pytest.mark.parametrize("root", ["Mood\n-o", "Mood\r", "Mo\x00od", "Mood\t", "Mood|x", "Mo/od", ""])
+@pytest.mark.parametrize(
+    "root", ["Mood\n-o", "Mood\r", "Mo\x00od", "Mood\t", "Mood|x", "Mo/od", ""]
+)
 def test_unsafe_keyword_roots_are_refused(root):
     with pytest.raises(ValueError):
         WriteSettings(root=root)

@@ -35,8 +35,15 @@ def test_raw_jpeg_pair_do_not_share_a_sidecar(sample, make_image, service):
 
 def test_jpeg_never_reads_a_stem_sidecar(make_image, exiftool, service):
     jpg = make_image("IMG_0002.JPG")
-    subprocess.run([exiftool, "-q", "-XMP-lr:HierarchicalSubject=Mood|Fear",
-                    os.fspath(jpg.parent / "IMG_0002.xmp")], check=True)
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-XMP-lr:HierarchicalSubject=Mood|Fear",
+            os.fspath(jpg.parent / "IMG_0002.xmp"),
+        ],
+        check=True,
+    )
     assert read_moods([jpg], service=service)[0].moods == []
 
 
@@ -56,21 +63,27 @@ def test_dng_holds_its_xmp_inside(sample, service):
     assert res.results[0].targets == [str(dng)]
     assert not [f for f in os.listdir(dng.parent) if f.endswith(".xmp")]
     # (exiv2 refuses this sample's Canon maker notes, so exiftool reads it back)
-    assert et_read(dng, "XMP-lr:HierarchicalSubject")["XMP-lr:HierarchicalSubject"] == ["Mood|Contentment"]
+    assert et_read(dng, "XMP-lr:HierarchicalSubject")["XMP-lr:HierarchicalSubject"] == [
+        "Mood|Contentment"
+    ]
     assert read_moods([dng], service=service)[0].moods == ["contentment"]
 
 
 def test_read_only_fallback_sidecar_is_kept_in_step(make_image, service):
     path = make_image("locked.jpg")
     os.chmod(path, 0o444)
-    res = write_files([WriteItem(str(path), ["awe"])], WriteSettings(readonly="sidecar"), service=service)
+    res = write_files(
+        [WriteItem(str(path), ["awe"])], WriteSettings(readonly="sidecar"), service=service
+    )
     side = str(path) + ".xmp"
     assert res.results[0].targets == [side]
     os.chmod(path, 0o644)
     res = write_files([WriteItem(str(path), ["fear"])], service=service)
     assert res.written == 1, res.results[0].error
     assert exiv2_read(path)["XMP-dc:Subject"] == ["Fear"]
-    assert exiv2_read(side)["XMP-dc:Subject"] == ["Fear"]  # the sidecar left by the fallback follows the file
+    assert exiv2_read(side)["XMP-dc:Subject"] == [
+        "Fear"
+    ]  # the sidecar left by the fallback follows the file
     assert read_moods([path], service=service)[0].moods == ["fear"]
 
 

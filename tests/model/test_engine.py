@@ -52,14 +52,21 @@ def test_onnx_runtime_matches_torch(torch_model: MoodModel) -> None:
         assert pa.valence == pytest.approx(pb.valence, abs=0.05)
 
 
-def test_predict_paths_keeps_order_and_reports_bad_files(torch_model: MoodModel, make_image, tmp_path: Path) -> None:
+def test_predict_paths_keeps_order_and_reports_bad_files(
+    torch_model: MoodModel, make_image, tmp_path: Path
+) -> None:
     good = [make_image(f"g{i}.jpg", size=(300, 200), seed=i) for i in range(3)]
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg at all")
     paths = [str(good[0]), str(bad), str(good[1]), str(good[2])]
     seen: list[tuple[int, int]] = []
-    out = [r for batch in torch_model.predict_paths(paths, batch_size=2, progress=lambda d, t: seen.append((d, t)))
-           for r in batch]
+    out = [
+        r
+        for batch in torch_model.predict_paths(
+            paths, batch_size=2, progress=lambda d, t: seen.append((d, t))
+        )
+        for r in batch
+    ]
     assert [r.path for r in out] == paths
     assert out[1].prediction is None and out[1].error
     assert all(r.prediction is not None and r.error is None for i, r in enumerate(out) if i != 1)
@@ -92,8 +99,16 @@ def test_registry_entry_documents_the_model() -> None:
     d = registry.entry().data
     assert d["labels"] == list(MOODS)
     assert d["preprocess"]["mean"] == [0.5, 0.5, 0.5]
-    for key in ("backbone", "backbone_sha256", "preprocess", "sha256", "onnx", "training_data", "metrics",
-                "how_measured"):
+    for key in (
+        "backbone",
+        "backbone_sha256",
+        "preprocess",
+        "sha256",
+        "onnx",
+        "training_data",
+        "metrics",
+        "how_measured",
+    ):
         assert key in d
     assert registry.entry().head_file.stat().st_size < 5 * 1024 * 1024
 
@@ -104,8 +119,13 @@ def _run(code: str, **env: str) -> list[str]:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env), capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 
@@ -117,8 +137,10 @@ def test_device_choice_on_a_machine_without_a_gpu() -> None:
 
     if os.path.exists("/proc/driver/nvidia/version"):
         pytest.skip("this machine has an NVIDIA driver")
-    code = ("import sys\nfrom moodtagger.core.model.engine import pick_device\n"
-            "print(pick_device('auto'), pick_device('cpu'), 'torch' in sys.modules)\n")
+    code = (
+        "import sys\nfrom moodtagger.core.model.engine import pick_device\n"
+        "print(pick_device('auto'), pick_device('cpu'), 'torch' in sys.modules)\n"
+    )
     assert _run(code) == ["cpu", "cpu", "False"]
     with pytest.raises(registry.ModelError, match="no CUDA GPU"):
         pick_device("cuda")
@@ -127,12 +149,23 @@ def test_device_choice_on_a_machine_without_a_gpu() -> None:
 
 
 def test_without_torch_a_gpu_request_says_what_to_install() -> None:
-    code = ("import sys\nsys.modules['torch'] = None  # torch not installed\n"
-            "from moodtagger.core.model.engine import pick_device\n"
-            "from moodtagger.core.model.registry import ModelError\n"
-            "try:\n    pick_device('cuda')\nexcept ModelError as exc:\n    print(exc)\n"
-            "print(pick_device('auto'))\n")
-    assert _run(code) == ["--device", "cuda", "needs", "torch:", "pip", "install", "'moodtagger[torch]'", "cpu"]
+    code = (
+        "import sys\nsys.modules['torch'] = None  # torch not installed\n"
+        "from moodtagger.core.model.engine import pick_device\n"
+        "from moodtagger.core.model.registry import ModelError\n"
+        "try:\n    pick_device('cuda')\nexcept ModelError as exc:\n    print(exc)\n"
+        "print(pick_device('auto'))\n"
+    )
+    assert _run(code) == [
+        "--device",
+        "cuda",
+        "needs",
+        "torch:",
+        "pip",
+        "install",
+        "'moodtagger[torch]'",
+        "cpu",
+    ]
 
 
 START = (
@@ -152,7 +185,11 @@ def test_first_cpu_start_with_the_shipped_model_needs_no_torch(tmp_path: Path) -
 
     if gpu_possible():
         pytest.skip("this machine has a GPU driver: auto picks the GPU, which needs torch")
-    assert _run(START, MOODTAGGER_CACHE=str(tmp_path / "empty-cache")) == ["onnxruntime", "False", "1.0"]
+    assert _run(START, MOODTAGGER_CACHE=str(tmp_path / "empty-cache")) == [
+        "onnxruntime",
+        "False",
+        "1.0",
+    ]
     assert not (tmp_path / "empty-cache").exists()  # nothing exported, nothing cached
 
 

@@ -31,8 +31,11 @@ def _run(model_id: str, backend: str) -> dict:
     p = result.prediction
     emb = result.embedding
     return {
-        "probs": list(p.probs), "valence": p.valence, "arousal": p.arousal,
-        "embedding_head": [float(v) for v in emb[:8]], "embedding_norm": float(np.linalg.norm(emb.astype(np.float32))),
+        "probs": list(p.probs),
+        "valence": p.valence,
+        "arousal": p.arousal,
+        "embedding_head": [float(v) for v in emb[:8]],
+        "embedding_norm": float(np.linalg.norm(emb.astype(np.float32))),
         "embedding_dim": int(emb.shape[0]),
     }
 

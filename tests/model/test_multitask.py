@@ -22,10 +22,16 @@ def _random_params(d: int = 12, seed: int = 0) -> mt.V2Params:
     rng = np.random.default_rng(seed)
     f = np.float32
     return mt.V2Params(
-        rng.normal(size=d).astype(f), rng.uniform(0.5, 2, d).astype(f),
-        rng.normal(size=(d, 2)).astype(f), rng.normal(size=2).astype(f),
-        rng.normal(size=(d, 8)).astype(f), rng.normal(size=8).astype(f),
-        rng.normal(size=(d, 2)).astype(f), rng.normal(size=2).astype(f), t_pol=1.7, t_mood=2.3,
+        rng.normal(size=d).astype(f),
+        rng.uniform(0.5, 2, d).astype(f),
+        rng.normal(size=(d, 2)).astype(f),
+        rng.normal(size=2).astype(f),
+        rng.normal(size=(d, 8)).astype(f),
+        rng.normal(size=8).astype(f),
+        rng.normal(size=(d, 2)).astype(f),
+        rng.normal(size=2).astype(f),
+        t_pol=1.7,
+        t_mood=2.3,
     )
 
 
@@ -109,9 +115,13 @@ def _toy_split(seed: int = 0, d: int = 20) -> tuple[mt.Split, np.ndarray, np.nda
     tw_pos = rng.integers(0, 2, 90)
     e6_val = rng.uniform(1, 9, 60)
     split = mt.Split(
-        feats(len(ap_y), ap_y, pos), ap_y,
-        feats(90, None, tw_pos == 1), tw_pos, rng.integers(3, 6, 90),
-        feats(60, None, e6_val > 5), np.stack([e6_val, rng.uniform(1, 9, 60)], 1),
+        feats(len(ap_y), ap_y, pos),
+        ap_y,
+        feats(90, None, tw_pos == 1),
+        tw_pos,
+        rng.integers(3, 6, 90),
+        feats(60, None, e6_val > 5),
+        np.stack([e6_val, rng.uniform(1, 9, 60)], 1),
         rng.dirichlet(np.ones(7), 60),
     )
     split.e6_x[:, :, 9] += (e6_val[:, None] - 5) * 0.8  # valence is linearly readable
@@ -124,7 +134,9 @@ def test_nested_cv_chooses_inside_training_and_learns_the_structure() -> None:
     cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
     m, raw = mt.nested_cv(data, cfg, seed=0, k=3)
     assert len(raw["chosen"]) == 3  # one choice per outer fold, made on its training part
-    assert all(c["lam_pol"] in cfg.pol_lambdas and c["lam_mood"] in cfg.mood_lambdas for c in raw["chosen"])
+    assert all(
+        c["lam_pol"] in cfg.pol_lambdas and c["lam_mood"] in cfg.mood_lambdas for c in raw["chosen"]
+    )
     assert m["ap_macro_f1"] > 0.6
     assert m["tw_all_polarity_acc"] > 0.8
     assert m["e6_valence_r"] > 0.6
@@ -141,12 +153,16 @@ def test_expected_calibration_error() -> None:
 
 
 @pytest.mark.parametrize("mlp_pca", [True, False])
-def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(mlp_pca: bool) -> None:
+def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(
+    mlp_pca: bool,
+) -> None:
     """v2 with an MLP mood head (ensemble): the inference module, after save/load through a plain
     state dict into a fresh ``V2Head(in_dim)`` (what the registry does), gives the numpy training
     path's probabilities, and the output stays coherent (positive share = P(pos))."""
     split, _, _ = _toy_split(seed=2)
-    cfg = mt.V2Config(mlp_hidden=16, mlp_members=3, mlp_mix=(0.5,), mlp_epochs=20, pca_dim=12, mlp_pca=mlp_pca)
+    cfg = mt.V2Config(
+        mlp_hidden=16, mlp_members=3, mlp_mix=(0.5,), mlp_epochs=20, pca_dim=12, mlp_pca=mlp_pca
+    )
     p = mt.fit_v2(split, cfg, lam_pol=1.0, lam_mood=0.1, va_alpha=10.0, mlp_mix=0.5)
     p.t_pol, p.t_mood = 1.3, 0.7
     assert p.mlp is not None and p.mlp.w1.shape == (3, 12 if mlp_pca else 20, 16)
@@ -173,8 +189,13 @@ def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(
 def test_nested_cv_with_an_mlp_mood_head_chooses_its_mix_inside_training() -> None:
     split, ap_groups, tw_groups = _toy_split()
     data = mt.AllData(split, ap_groups, tw_groups)
-    cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2), mlp_hidden=16, mlp_epochs=30,
-                      mlp_mix=(0.0, 1.0))
+    cfg = mt.V2Config(
+        pol_lambdas=(0.1, 1.0),
+        mood_lambdas=(1e-3, 1e-2),
+        mlp_hidden=16,
+        mlp_epochs=30,
+        mlp_mix=(0.0, 1.0),
+    )
     m, raw = mt.nested_cv(data, cfg, seed=0, k=3)
     assert all(c.get("mlp_mix", 0.0) in cfg.mlp_mix for c in raw["chosen"])
     assert m["ap_macro_f1"] > 0.6

@@ -19,7 +19,9 @@ def test_predict_pending_saves_predictions_and_errors(make_image, tmp_path: Path
     cat = Catalog(db)
     try:
         calls: list[tuple[int, int]] = []
-        s = predict_pending(cat, device="cpu", batch_size=2, progress=lambda d, t: calls.append((d, t)))
+        s = predict_pending(
+            cat, device="cpu", batch_size=2, progress=lambda d, t: calls.append((d, t))
+        )
         assert (s.predicted, s.failed) == (2, 1)
         assert s.errors[0][0].endswith("p1.jpg")
         assert calls[-1] == (3, 3)

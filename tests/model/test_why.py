@@ -41,7 +41,7 @@ def test_maps_follow_the_content(why_model, tmp_path):
         canvas = np.full((256, 256, 3), 128, np.uint8)
         y, x = corner[0] * 150 + 16, corner[1] * 150 + 16
         rng = np.random.default_rng(0)
-        canvas[y:y + 80, x:x + 80] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)
+        canvas[y : y + 80, x : x + 80] = rng.integers(0, 255, (80, 80, 3), dtype=np.uint8)
         path = tmp_path / f"c{corner[0]}.png"
         Image.fromarray(canvas).save(path)
         r = why_model.explain(str(path))
@@ -55,11 +55,15 @@ def test_maps_follow_the_content(why_model, tmp_path):
 def test_crop_fractions_match_the_model_input():
     from moodtagger.core.model.why import crop_fractions
 
-    im = Image.fromarray(np.arange(600 * 400 * 3, dtype=np.uint32).reshape(400, 600, 3).astype(np.uint8))
+    im = Image.fromarray(
+        np.arange(600 * 400 * 3, dtype=np.uint32).reshape(400, 600, 3).astype(np.uint8)
+    )
     pre = imaging.Preprocess(256, 224)
     left, top, w, h = crop_fractions(600, 400, pre)
     assert w / h == pytest.approx(400 / 600, rel=0.02)  # a square of the photo
-    assert left == pytest.approx((1 - w) / 2, abs=0.01) and top == pytest.approx((1 - h) / 2, abs=0.01)
+    assert left == pytest.approx((1 - w) / 2, abs=0.01) and top == pytest.approx(
+        (1 - h) / 2, abs=0.01
+    )
     crop = imaging.center_crop_input(im, pre)
     assert crop.shape == (224, 224, 3)
     # the fractions point at exactly the pixels of the crop (the photo resized to 384x256)

@@ -23,7 +23,21 @@ from moodtagger.core.metadata.reader import FileMoods, read_moods
 from moodtagger.core.metadata.writer import FileResult, WriteItem, WriteSummary, write_files
 
 __all__ = [
-    "ALL_FIELDS", "DEFAULT_FIELDS", "ExifToolError", "ExifToolService", "FileMoods", "FileResult",
-    "UnsafeArgument", "WriteItem", "WriteSettings", "WriteSummary", "close_shared_service",
-    "import_file_moods", "read_moods", "recover", "shared_service", "write_choices", "write_files",
+    "ALL_FIELDS",
+    "DEFAULT_FIELDS",
+    "ExifToolError",
+    "ExifToolService",
+    "FileMoods",
+    "FileResult",
+    "UnsafeArgument",
+    "WriteItem",
+    "WriteSettings",
+    "WriteSummary",
+    "close_shared_service",
+    "import_file_moods",
+    "read_moods",
+    "recover",
+    "shared_service",
+    "write_choices",
+    "write_files",
 ]

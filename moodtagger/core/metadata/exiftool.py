@@ -68,7 +68,7 @@ def _read_fd_endswith(fd: int, b_endswith: bytes, block_size: int) -> bytes:
             if not chunk:
                 raise ExifToolError("exiftool closed its output (it exited or was killed)")
             chunks.append(chunk)
-            tail = (tail + chunk)[-(len(b_endswith) + 8):]
+            tail = (tail + chunk)[-(len(b_endswith) + 8) :]
     return b"".join(chunks)
 
 
@@ -130,7 +130,9 @@ class ExifToolService:
             except FutureTimeout:  # pragma: no cover - the kill always ends the read
                 raise ExifToolError(f"exiftool did not answer within {limit:g} s") from None
 
-    def execute_json(self, *args: str, timeout: float | None = None) -> tuple[list[dict[str, Any]], Reply]:
+    def execute_json(
+        self, *args: str, timeout: float | None = None
+    ) -> tuple[list[dict[str, Any]], Reply]:
         reply = self.execute("-j", *args, timeout=timeout)
         try:
             return reply.json(), reply
@@ -242,10 +244,13 @@ class ExifToolService:
                     self._stop(et)
                     et = None
                     self.restarts += 1
-                    fut.set_exception(ExifToolError(
-                        f"exiftool stopped while working ({exc}); it was restarted"
-                        if not isinstance(exc, ExifToolError) else f"{exc}; it was restarted"
-                    ))
+                    fut.set_exception(
+                        ExifToolError(
+                            f"exiftool stopped while working ({exc}); it was restarted"
+                            if not isinstance(exc, ExifToolError)
+                            else f"{exc}; it was restarted"
+                        )
+                    )
                 else:
                     fut.set_result(reply)
         finally:

@@ -56,10 +56,20 @@ FLAT_FIELDS = (SUBJECT, IPTC_KEYWORDS, XP_KEYWORDS)
 HIER_FIELDS = {HIERARCHICAL: "|", DIGIKAM: "/"}
 # every XMP/IPTC text is read so that a write can prove it changed nothing but the keywords
 READ_ARGS = tuple(f"-{f}" for f in ALL_FIELDS) + (
-    "-XMP:all", "-IPTC:all", "-File:MIMEType", "-ExifTool:Error", "-Photoshop:IPTCDigest")
+    "-XMP:all",
+    "-IPTC:all",
+    "-File:MIMEType",
+    "-ExifTool:Error",
+    "-Photoshop:IPTCDigest",
+)
 # fields a write may change besides the keyword fields
-EXPECTED_CHANGES = {"XMP-x:XMPToolkit", "IPTC:CodedCharacterSet", "IPTC:ApplicationRecordVersion",
-                    "IPTC:EnvelopeRecordVersion", "Photoshop:IPTCDigest"}
+EXPECTED_CHANGES = {
+    "XMP-x:XMPToolkit",
+    "IPTC:CodedCharacterSet",
+    "IPTC:ApplicationRecordVersion",
+    "IPTC:EnvelopeRecordVersion",
+    "Photoshop:IPTCDigest",
+}
 UTF8_IPTC = ("UTF8", "27 37 71")
 # exiftool FAQ 10: re-encode every IPTC string from Latin-1 to UTF-8 (one command on its own)
 IPTC_TO_UTF8 = ("-IPTC:all=", "-tagsFromFile", "@", "-IPTC:all", "-IPTC:CodedCharacterSet=UTF8")
@@ -136,7 +146,9 @@ class WriteSettings:
             raise ValueError("at least one field must be written")
         check_arg(self.root, "keyword root")
         if not self.root.strip() or any(c in self.root for c in "|/;,"):
-            raise ValueError(f"keyword root must be a plain word without | / ; , (got {self.root!r})")
+            raise ValueError(
+                f"keyword root must be a plain word without | / ; , (got {self.root!r})"
+            )
         if self.sidecar not in ("xmp", "ext"):
             raise ValueError("sidecar must be 'xmp' (photo.xmp) or 'ext' (photo.CR2.xmp)")
         if self.readonly not in ("error", "sidecar"):
@@ -211,7 +223,12 @@ class FileTags:
     @property
     def iptc_legacy(self) -> bool:
         """IPTC text stored in a legacy charset (no UTF-8 marker) that would be garbled."""
-        return self.has_iptc and self.charset not in UTF8_IPTC and self.iptc_nonascii and not self.iptc_utf8
+        return (
+            self.has_iptc
+            and self.charset not in UTF8_IPTC
+            and self.iptc_nonascii
+            and not self.iptc_utf8
+        )
 
     @classmethod
     def from_json(cls, path: str, record: dict) -> FileTags:
@@ -244,8 +261,9 @@ class FileTags:
         m = record.get("File:MIMEType")
         tags.mime = str(m) if m else None
         keys = set(JSON_KEYS.values()) | EXPECTED_CHANGES
-        tags.other = {k: v for k, v in record.items()
-                      if k.startswith(("XMP-", "IPTC")) and k not in keys}
+        tags.other = {
+            k: v for k, v in record.items() if k.startswith(("XMP-", "IPTC")) and k not in keys
+        }
         return tags
 
     def get(self, f: str) -> list[str]:
@@ -270,9 +288,9 @@ def mood_of_entry(f: str, entry: str, root: str) -> str | None:
     """The mood id an ``R|M`` / ``R/M`` entry of hierarchical field ``f`` names, else None."""
     sep = HIER_FIELDS[f]
     prefix = root + sep
-    if entry.startswith(prefix) and sep not in entry[len(prefix):]:
+    if entry.startswith(prefix) and sep not in entry[len(prefix) :]:
         try:
-            return normalize_mood(entry[len(prefix):])
+            return normalize_mood(entry[len(prefix) :])
         except ValueError:
             return None
     return None
@@ -315,7 +333,11 @@ class Plan:
         return bool(self.args)
 
     def diff(self) -> list[tuple[str, list[str], list[str]]]:
-        return [(f, self.before[f], self.after[f]) for f in self.after if self.before[f] != self.after[f]]
+        return [
+            (f, self.before[f], self.after[f])
+            for f in self.after
+            if self.before[f] != self.after[f]
+        ]
 
 
 def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str) -> Plan:
@@ -348,8 +370,11 @@ def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str)
             if not cur:  # created: the other hierarchical field's tree, where names allow
                 for g, other_sep in HIER_FIELDS.items():
                     if g != f:
-                        kept += [e.replace(other_sep, sep) for e in user_h[g]
-                                 if sep not in e and e.replace(other_sep, sep) not in kept]
+                        kept += [
+                            e.replace(other_sep, sep)
+                            for e in user_h[g]
+                            if sep not in e and e.replace(other_sep, sep) not in kept
+                        ]
             leaves = {leaf(f, e) for e in kept if mood_of_entry(f, e, root) is None}
             kept += [k for k in flat_user if k not in leaves and sep not in k and k not in kept]
             kept += [v for v in (value(f, m, root) for m in new) if v not in kept]
@@ -377,8 +402,11 @@ def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str)
                 if key == JSON_KEYS[IPTC_KEYWORDS]:
                     continue  # written in full above
                 for x in as_list(v):
-                    check_arg(x, f"{key} (IPTC mixing Latin-1 and UTF-8 text) has a line break; "
-                                 "it cannot be converted safely:")
+                    check_arg(
+                        x,
+                        f"{key} (IPTC mixing Latin-1 and UTF-8 text) has a line break; "
+                        "it cannot be converted safely:",
+                    )
                 args += [f"-{key}={x}" for x in as_list(v)]
         elif tags.charset not in UTF8_IPTC:
             args.append("-IPTC:CodedCharacterSet=UTF8")

@@ -86,8 +86,13 @@ def write_choices(
     writer = Writer(settings, service)
     if dry_run:
         items = choices_to_write(catalog, photo_ids, paths)
-        return writer.write(items, dry_run=True, progress=progress, cancel=cancel,
-                            on_result=(lambda _i, r: on_result(r)) if on_result else None)
+        return writer.write(
+            items,
+            dry_run=True,
+            progress=progress,
+            cancel=cancel,
+            on_result=(lambda _i, r: on_result(r)) if on_result else None,
+        )
     with catalog.writer_lock():
         items = choices_to_write(catalog, photo_ids, paths)
         return _write_batch(catalog, writer, items, progress, cancel, on_result)
@@ -97,7 +102,9 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
     _recover(catalog)
     batch = uuid.uuid4().hex
     rows = catalog.journal_start(batch, [(it.photo_id, it.path, it.moods) for it in items])
-    journal = {id(it): row for it, row in zip(items, rows, strict=True)}  # id(item) -> its journal row
+    journal = {
+        id(it): row for it, row in zip(items, rows, strict=True)
+    }  # id(item) -> its journal row
 
     def before_write(item: WriteItem, temp: str) -> None:
         catalog.journal_temp(journal[id(item)], temp)  # committed before exiftool creates the file
@@ -124,8 +131,9 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
         if on_result:
             on_result(res)
 
-    summary = writer.write(items, progress=progress, cancel=cancel,
-                           before_write=before_write, on_result=record)
+    summary = writer.write(
+        items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
+    )
     # files never reached (cancelled): their journal rows are closed, their choices stay pending
     catalog.journal_skip_rest(batch)
     return summary

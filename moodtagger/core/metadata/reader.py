@@ -69,7 +69,9 @@ def read_tags(
             if err:
                 tags.error = str(err)
             elif not p.lower().endswith(".xmp") and not (tags.mime or "").startswith("image/"):
-                tags.error = f"not an image ({tags.mime or 'exiftool does not know this file type'})"
+                tags.error = (
+                    f"not an image ({tags.mime or 'exiftool does not know this file type'})"
+                )
             out[p] = tags
     return out
 

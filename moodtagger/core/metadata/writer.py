@@ -78,7 +78,9 @@ class FileResult:
     status: str  # 'written' | 'unchanged' | 'failed' | 'planned'
     error: str | None = None
     targets: list[str] = field(default_factory=list)  # the file, or its sidecar(s)
-    diff: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)  # target, field, before, after
+    diff: list[tuple[str, str, list[str], list[str]]] = field(
+        default_factory=list
+    )  # target, field, before, after
     keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
     size: int | None = None  # the photo's size/mtime after a write into the file itself
     mtime_ns: int | None = None
@@ -100,13 +102,24 @@ class WriteSummary:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "written": self.written, "unchanged": self.unchanged, "failed": self.failed,
-            "planned": self.planned, "cancelled": self.cancelled,
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "planned": self.planned,
+            "cancelled": self.cancelled,
             "seconds": round(self.seconds, 3),
             "files": [
-                {"path": r.path, "status": r.status, "before": r.before, "after": r.after,
-                 "error": r.error, "targets": r.targets,
-                 "diff": [{"target": t, "field": f, "before": b, "after": a} for t, f, b, a in r.diff]}
+                {
+                    "path": r.path,
+                    "status": r.status,
+                    "before": r.before,
+                    "after": r.after,
+                    "error": r.error,
+                    "targets": r.targets,
+                    "diff": [
+                        {"target": t, "field": f, "before": b, "after": a} for t, f, b, a in r.diff
+                    ],
+                }
                 for r in self.results
             ],
         }
@@ -213,7 +226,9 @@ def _same_pixels(a: str, b: str) -> bool:
         with Image.open(a) as ia, Image.open(b) as ib:
             return ia.size == ib.size and ia.mode == ib.mode and ia.tobytes() == ib.tobytes()
     except Exception as exc:  # a bomb, a truncated or undecodable image: cannot be proved equal
-        raise WriteFailed(f"verification impossible: the image cannot be decoded to compare ({explain(exc)})") from None
+        raise WriteFailed(
+            f"verification impossible: the image cannot be decoded to compare ({explain(exc)})"
+        ) from None
 
 
 def _writable(path: str) -> bool:
@@ -234,8 +249,9 @@ def _copy_ownership(src: str, dst: str) -> None:
         try:
             os.chown(dst, st.st_uid, st.st_gid)
         except OSError:
-            raise WriteFailed(f"cannot keep the file's owner and group ({st.st_uid}:{st.st_gid}); "
-                              "not written") from None
+            raise WriteFailed(
+                f"cannot keep the file's owner and group ({st.st_uid}:{st.st_gid}); not written"
+            ) from None
     os.chmod(dst, st.st_mode & 0o7777)
     try:
         names = os.listxattr(src)
@@ -245,13 +261,17 @@ def _copy_ownership(src: str, dst: str) -> None:
         try:
             os.setxattr(dst, name, os.getxattr(src, name))
         except OSError as exc:
-            raise WriteFailed(f"cannot keep the extended attribute {name} ({explain(exc)}); not written") from None
+            raise WriteFailed(
+                f"cannot keep the extended attribute {name} ({explain(exc)}); not written"
+            ) from None
 
 
 class Writer:
     """Writes mood choices into files through one :class:`ExifToolService`."""
 
-    def __init__(self, settings: WriteSettings | None = None, service: ExifToolService | None = None):
+    def __init__(
+        self, settings: WriteSettings | None = None, service: ExifToolService | None = None
+    ):
         self.settings = settings or WriteSettings()
         self.service = service or shared_service()
 
@@ -411,7 +431,9 @@ class Writer:
         summary.seconds = time.perf_counter() - t0
         return summary
 
-    def _fail(self, job: _Job, exc: BaseException, finish: Callable[[_Job, FileResult], None]) -> None:
+    def _fail(
+        self, job: _Job, exc: BaseException, finish: Callable[[_Job, FileResult], None]
+    ) -> None:
         job.error = explain(exc)
         try:
             self._cleanup(job)
@@ -431,8 +453,10 @@ class Writer:
             t.tags = ft
             fields = fields_for(t.path, self.settings.fields, ft)
             if not fields:
-                job.error = ("none of the chosen fields can be written here (IPTC:Keywords and "
-                             "XPKeywords are only kept in step where the file already has them)")
+                job.error = (
+                    "none of the chosen fields can be written here (IPTC:Keywords and "
+                    "XPKeywords are only kept in step where the file already has them)"
+                )
                 return
             try:
                 t.plan = plan(ft, job.moods, fields, self.settings.root)
@@ -461,19 +485,27 @@ class Writer:
         if not _space_left(os.path.dirname(t.path), size + 64 * 1024):
             return f"no space left on the device; {os.path.basename(t.path)} not written"
         msg = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "")
-        msg = msg.replace(f" - {t.path}", "").replace(f" - {t.temp}", "").replace(f" - {_out(t.temp or '')}", "")
+        msg = (
+            msg.replace(f" - {t.path}", "")
+            .replace(f" - {t.temp}", "")
+            .replace(f" - {_out(t.temp or '')}", "")
+        )
         return f"exiftool could not write {os.path.basename(t.path)}: {msg or 'no output file'}"
 
     def _unchanged_since_read(self, t: _Target) -> None:
         """Lost-update guard: another program's edit since we read the file is never overwritten."""
         if _snapshot(t.path) != t.snapshot:
-            raise WriteFailed("the file was changed by another program while it was being written; "
-                              "not replaced (write it again)")
+            raise WriteFailed(
+                "the file was changed by another program while it was being written; "
+                "not replaced (write it again)"
+            )
 
     def _verify(self, t: _Target, back: FileTags | None) -> None:
         assert t.plan is not None and t.temp is not None
         if back is None or back.error:
-            raise WriteFailed(f"the written file does not read back ({back.error if back else 'no answer'})")
+            raise WriteFailed(
+                f"the written file does not read back ({back.error if back else 'no answer'})"
+            )
         problem = matches(back, t.plan.after)
         if not problem and t.tags is not None and t.exists:
             problem = other_changes(t.tags, back)
@@ -526,10 +558,19 @@ class Writer:
             src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
             keywords += [k for k in flat_keywords(src) if k not in keywords]
         res = FileResult(
-            job.item.path, job.item.photo_id,
+            job.item.path,
+            job.item.photo_id,
             [m for m in DISPLAY_ORDER if m in before],
-            [m for m in DISPLAY_ORDER if m in (after if job.targets and not job.error else set(job.moods))],
-            status, job.error, [t.path for t in job.targets], diff, keywords,
+            [
+                m
+                for m in DISPLAY_ORDER
+                if m in (after if job.targets and not job.error else set(job.moods))
+            ],
+            status,
+            job.error,
+            [t.path for t in job.targets],
+            diff,
+            keywords,
         )
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:

@@ -81,7 +81,9 @@ def load_backbone(variant: str = "lite0") -> nn.Module:
     mapped = {}
     for (dk, dv), (sk, sv) in zip(dst.items(), src.items(), strict=True):
         if dv.shape != sv.shape:
-            raise RuntimeError(f"{variant}: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
+            raise RuntimeError(
+                f"{variant}: {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}"
+            )
         mapped[dk] = sv
     model.load_state_dict(mapped)
     return model.eval()
@@ -97,11 +99,17 @@ class FeatureNet(nn.Module):
     from the model's registry entry) happens inside the graph.
     """
 
-    def __init__(self, backbone: nn.Module, mean: Sequence[float] = MEAN, std: Sequence[float] = STD):
+    def __init__(
+        self, backbone: nn.Module, mean: Sequence[float] = MEAN, std: Sequence[float] = STD
+    ):
         super().__init__()
         self.net = backbone
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1) * 255.0)
-        self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        )
+        self.register_buffer(
+            "std", torch.tensor(list(std), dtype=torch.float32).view(1, 3, 1, 1) * 255.0
+        )
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 3, 1, 2).float()
@@ -120,4 +128,3 @@ class FeatureNet(nn.Module):
         final = x.mean(dim=(2, 3))
         logits = net.classifier(final)
         return final, torch.cat(pooled, dim=1), logits
-

@@ -55,7 +55,9 @@ def load_artphoto(root: Path | None = None) -> ArtPhoto:
     return ArtPhoto(files, labels, groups)
 
 
-def stratified_group_folds(labels: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0) -> np.ndarray:
+def stratified_group_folds(
+    labels: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0
+) -> np.ndarray:
     """Fold index per sample: stratified by label, each duplicate group inside one fold."""
     from sklearn.model_selection import StratifiedGroupKFold
 

@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ONNX_TOLERANCE = 2e-3  # max abs difference of probabilities, torch vs ONNX Runtime
-GRAPH_VERSION = 2  # bump when MoodNet's outputs change (2: + embedding), so old exports are not reused
+GRAPH_VERSION = (
+    2  # bump when MoodNet's outputs change (2: + embedding), so old exports are not reused
+)
 TORCH_HINT = "pip install 'moodtagger[torch]'"
 
 
@@ -87,7 +89,9 @@ def pick_device(requested: str = "auto") -> str:
         return "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
         raise registry.ModelError("--device cuda was asked for, but no CUDA GPU is available")
-    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if requested == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise registry.ModelError("--device mps was asked for, but MPS is not available")
     return requested
 
@@ -99,13 +103,23 @@ def shipped_onnx(entry: registry.ModelEntry) -> Path | None:
     onnx = entry.onnx
     if onnx is None:
         return None
-    stale = [what for what, made, now in (
-        ("head", onnx.head_sha256, entry.sha256), ("backbone", onnx.backbone_sha256, entry.backbone_sha256),
-        ("preprocessing", onnx.preprocess, entry.data.get("preprocess")),
-        ("graph version", onnx.graph_version, GRAPH_VERSION)) if made != now]
+    stale = [
+        what
+        for what, made, now in (
+            ("head", onnx.head_sha256, entry.sha256),
+            ("backbone", onnx.backbone_sha256, entry.backbone_sha256),
+            ("preprocessing", onnx.preprocess, entry.data.get("preprocess")),
+            ("graph version", onnx.graph_version, GRAPH_VERSION),
+        )
+        if made != now
+    ]
     if stale:
-        log.warning("the shipped ONNX export of %s was made from another %s; re-export it with `%s`",
-                    entry.id, " and ".join(stale), registry.EXPORT_SCRIPT)
+        log.warning(
+            "the shipped ONNX export of %s was made from another %s; re-export it with `%s`",
+            entry.id,
+            " and ".join(stale),
+            registry.EXPORT_SCRIPT,
+        )
         return None
     registry.verify(onnx.file, onnx.sha256, "ONNX export")
     return onnx.file
@@ -141,8 +155,14 @@ class Result:
 class MoodModel:
     """The loaded mood model. Owned by one (worker) thread; not shared."""
 
-    def __init__(self, model_id: str | None = None, device: str = "auto", *, backend: str = "auto",
-                 threads: int | None = None):
+    def __init__(
+        self,
+        model_id: str | None = None,
+        device: str = "auto",
+        *,
+        backend: str = "auto",
+        threads: int | None = None,
+    ):
         self.entry = registry.entry(model_id)
         self.model_id = self.entry.id
         self.preprocess = self.entry.preprocess
@@ -152,7 +172,11 @@ class MoodModel:
         self._session = None
         self.backend = "torch"
         self.onnx_file: Path | None = None  # the ONNX file in use (shipped or cached export)
-        use_onnx = self.device == "cpu" and backend in ("auto", "onnx") and not os.environ.get("MOODTAGGER_NO_ONNX")
+        use_onnx = (
+            self.device == "cpu"
+            and backend in ("auto", "onnx")
+            and not os.environ.get("MOODTAGGER_NO_ONNX")
+        )
         if use_onnx:
             ready = shipped_onnx(self.entry) or _cached_onnx_path(self.entry)
             if ready.exists():
@@ -161,13 +185,16 @@ class MoodModel:
                     return
                 except Exception as exc:
                     if ready != _cached_onnx_path(self.entry):
-                        raise registry.ModelError(f"the shipped ONNX model {ready} cannot be loaded: {exc}") from exc
+                        raise registry.ModelError(
+                            f"the shipped ONNX model {ready} cannot be loaded: {exc}"
+                        ) from exc
                     log.warning("cached ONNX model unusable (%s); rebuilding it", exc)
                     ready.unlink(missing_ok=True)
         if not torch_installed():
             raise registry.ModelError(
                 f"model {self.model_id} has no current ONNX export, and running or exporting it "
-                f"needs torch: {TORCH_HINT}")
+                f"needs torch: {TORCH_HINT}"
+            )
         import torch
 
         if threads:
@@ -206,7 +233,9 @@ class MoodModel:
         """``batch``: uint8 (N, size, size, 3) center crops -> predictions."""
         return self.predict_arrays_with_embeddings(batch)[0]
 
-    def predict_arrays_with_embeddings(self, batch: np.ndarray) -> tuple[list[Prediction], np.ndarray]:
+    def predict_arrays_with_embeddings(
+        self, batch: np.ndarray
+    ) -> tuple[list[Prediction], np.ndarray]:
         """``batch``: uint8 (N, size, size, 3) -> (predictions, float16 embeddings (N, 1280))."""
         if len(batch) == 0:
             return [], np.zeros((0, 0), np.float16)
@@ -218,12 +247,18 @@ class MoodModel:
             assert self.net is not None
             with torch.inference_mode():
                 x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
-                out = self.net(x) if self.dtype == torch.float32 else _cast_run(self.net, x, self.dtype)
+                out = (
+                    self.net(x)
+                    if self.dtype == torch.float32
+                    else _cast_run(self.net, x, self.dtype)
+                )
                 probs, va, emb = (t.float().cpu().numpy() for t in out)
         probs = probs.astype(np.float64)
         probs /= probs.sum(1, keepdims=True)
         preds = [
-            Prediction(tuple(float(x) for x in p), float(np.clip(v[0], 1, 9)), float(np.clip(v[1], 1, 9)))
+            Prediction(
+                tuple(float(x) for x in p), float(np.clip(v[0], 1, 9)), float(np.clip(v[1], 1, 9))
+            )
             for p, v in zip(probs, va, strict=True)
         ]
         return preds, emb.astype(np.float16)
@@ -260,7 +295,9 @@ class MoodModel:
                     nxt = next(it, None)
                     if nxt is None:
                         return
-                    futures.append((nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.preprocess)))
+                    futures.append(
+                        (nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.preprocess))
+                    )
 
             fill()
             while futures:
@@ -277,8 +314,11 @@ class MoodModel:
                     if arr is not None:
                         arrays.append(arr)
                         ok.append(len(results) - 1)
-                preds, embs = (self.predict_arrays_with_embeddings(np.stack(arrays)) if arrays
-                               else ([], np.zeros((0, 0), np.float16)))
+                preds, embs = (
+                    self.predict_arrays_with_embeddings(np.stack(arrays))
+                    if arrays
+                    else ([], np.zeros((0, 0), np.float16))
+                )
                 for i, p, e in zip(ok, preds, embs, strict=True):
                     r = results[i]
                     results[i] = Result(r.path, p, None, r.key, e)
@@ -322,14 +362,26 @@ def export_onnx(net, size: int, dest: Path) -> dict[str, float]:
         ref = [t.numpy() for t in net(x)]
     try:
         torch.onnx.export(
-            net, (x,), str(tmp), input_names=["images"], output_names=["probs", "va", "embedding"],
-            dynamic_axes={"images": {0: "n"}, "probs": {0: "n"}, "va": {0: "n"}, "embedding": {0: "n"}},
+            net,
+            (x,),
+            str(tmp),
+            input_names=["images"],
+            output_names=["probs", "va", "embedding"],
+            dynamic_axes={
+                "images": {0: "n"},
+                "probs": {0: "n"},
+                "va": {0: "n"},
+                "embedding": {0: "n"},
+            },
             opset_version=17,
             dynamo=False,
         )
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         got = sess.run(None, {"images": x.numpy()})
-        diffs = {name: float(np.abs(g - r).max()) for name, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)}
+        diffs = {
+            name: float(np.abs(g - r).max())
+            for name, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)
+        }
         if not diffs["probs"] <= ONNX_TOLERANCE:
             raise RuntimeError(f"ONNX output differs from torch by {diffs['probs']:.2e}")
         os.replace(tmp, dest)
@@ -359,9 +411,14 @@ def _check_batch(size: int) -> np.ndarray:
     base = np.linspace(0, 255, size, dtype=np.float32)
     imgs = []
     for i in range(2):
-        img = np.stack([np.add.outer(base, base) / 2, np.add.outer(base[::-1], base) / 2,
-                        np.full((size, size), 40.0 * (i + 1))], -1)
+        img = np.stack(
+            [
+                np.add.outer(base, base) / 2,
+                np.add.outer(base[::-1], base) / 2,
+                np.full((size, size), 40.0 * (i + 1)),
+            ],
+            -1,
+        )
         img += rng.normal(0, 20, img.shape)
         imgs.append(img.clip(0, 255).astype(np.uint8))
     return np.stack(imgs)
-

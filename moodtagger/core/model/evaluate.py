@@ -64,9 +64,18 @@ class Report:
             "macro_precision": float(p.mean()),
             "macro_recall": float(r.mean()),
             "accuracy": float(accuracy_score(self.y_true, self.y_pred)),
-            "per_class": {m: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
-                          for i, m in enumerate(MOODS)},
-            "confusion": confusion_matrix(self.y_true, self.y_pred, labels=range(len(MOODS))).tolist(),
+            "per_class": {
+                m: {
+                    "precision": float(p[i]),
+                    "recall": float(r[i]),
+                    "f1": float(f[i]),
+                    "support": int(s[i]),
+                }
+                for i, m in enumerate(MOODS)
+            },
+            "confusion": confusion_matrix(
+                self.y_true, self.y_pred, labels=range(len(MOODS))
+            ).tolist(),
             **self.extra,
         }
 
@@ -78,18 +87,24 @@ def load_features(files, variant: str, parts: tuple[str, ...]) -> np.ndarray:
     )
 
 
-def _emotion6_extra(variant: str, parts: tuple[str, ...], views: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _emotion6_extra(
+    variant: str, parts: tuple[str, ...], views: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Emotion6 images whose majority vote is a negative Ekman emotion that Mikels shares."""
     e6 = datasets.load_emotion6()
     feats = load_features(e6.files, variant, parts)
     bins = datasets.EMOTION6_BINS
     top = e6.votes.argmax(1)
-    keep = [i for i in range(len(top)) if bins[top[i]] in EMO6_TO_MIKELS and e6.votes[i, top[i]] >= 0.5]
+    keep = [
+        i for i in range(len(top)) if bins[top[i]] in EMO6_TO_MIKELS and e6.votes[i, top[i]] >= 0.5
+    ]
     y = np.array([MOODS.index(EMO6_TO_MIKELS[bins[top[i]]]) for i in keep])
     return feats[keep][:, list(views)], y
 
 
-def _train_rows(x: np.ndarray, y: np.ndarray, views: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _train_rows(
+    x: np.ndarray, y: np.ndarray, views: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     xv = x[:, list(views)]
     return xv.reshape(-1, xv.shape[-1]), np.repeat(y, len(views))
 
@@ -105,8 +120,18 @@ def train_config(cfg: HeadConfig, x: np.ndarray, y: np.ndarray, seed: int = 0):
         ys = np.concatenate([ys, ey2])
         weights = np.concatenate([weights, np.full(len(ex2), cfg.emotion6)])
     return [
-        fit_head(xs, ys, hidden=cfg.hidden, weight_decay=cfg.weight_decay, epochs=cfg.epochs, lr=cfg.lr,
-                 class_weight=cfg.class_weight, sample_weight=weights, dropout=cfg.dropout, seed=seed + s)
+        fit_head(
+            xs,
+            ys,
+            hidden=cfg.hidden,
+            weight_decay=cfg.weight_decay,
+            epochs=cfg.epochs,
+            lr=cfg.lr,
+            class_weight=cfg.class_weight,
+            sample_weight=weights,
+            dropout=cfg.dropout,
+            seed=seed + s,
+        )
         for s in range(cfg.seeds)
     ]
 
@@ -146,7 +171,9 @@ def rf_baseline(*, k: int = 5, seed: int = 0, variant: str = "lite0") -> Report:
     pred = np.zeros(len(ap.files), dtype=int)
     for f in range(k):
         tr, te = folds != f, folds == f
-        rf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=2, class_weight="balanced")
+        rf = RandomForestClassifier(
+            n_estimators=300, random_state=seed, n_jobs=2, class_weight="balanced"
+        )
         rf.fit(scores[tr], ap.labels[tr])
         pred[te] = rf.predict(scores[te])
     return Report(f"baseline: ImageNet scores -> RF300 ({variant})", ap.labels, pred)
@@ -166,7 +193,9 @@ def emotion6_check(heads, cfg: HeadConfig) -> dict[str, float]:
     }
 
 
-def valence_arousal_cv(cfg: HeadConfig, heads, *, k: int = 5, seed: int = 0, alpha: float = 1000.0) -> dict[str, float]:
+def valence_arousal_cv(
+    cfg: HeadConfig, heads, *, k: int = 5, seed: int = 0, alpha: float = 1000.0
+) -> dict[str, float]:
     """5-fold CV on Emotion6 of the ridge valence/arousal regressor (Pearson r, MAE)."""
     from scipy.stats import pearsonr
 
@@ -180,7 +209,12 @@ def valence_arousal_cv(cfg: HeadConfig, heads, *, k: int = 5, seed: int = 0, alp
     for f in range(k):
         tr, te = folds != f, folds == f
         xs = x[tr][:, list(cfg.train_views)]
-        fit_va(head, xs.reshape(-1, xs.shape[-1]), np.repeat(target[tr], len(cfg.train_views), axis=0), alpha)
+        fit_va(
+            head,
+            xs.reshape(-1, xs.shape[-1]),
+            np.repeat(target[tr], len(cfg.train_views), axis=0),
+            alpha,
+        )
         pred[te] = predict_head(head, x[te][:, list(cfg.test_views)])[1]
     return {
         "emotion6_valence_pearson": float(pearsonr(pred[:, 0], target[:, 0])[0]),
@@ -193,15 +227,23 @@ def valence_arousal_cv(cfg: HeadConfig, heads, *, k: int = 5, seed: int = 0, alp
 def format_table(reports: list[tuple[str, dict]]) -> str:
     lines = [f"{'model':<58} {'macro-F1':>8} {'acc':>6} {'P':>6} {'R':>6}"]
     for name, m in reports:
-        lines.append(f"{name:<58} {m['macro_f1']:8.3f} {m['accuracy']:6.3f} {m['macro_precision']:6.3f} {m['macro_recall']:6.3f}")
+        lines.append(
+            f"{name:<58} {m['macro_f1']:8.3f} {m['accuracy']:6.3f} {m['macro_precision']:6.3f} {m['macro_recall']:6.3f}"
+        )
     return "\n".join(lines)
 
 
 def format_detail(m: dict) -> str:
     lines = [f"{'mood':<12} {'P':>6} {'R':>6} {'F1':>6} {'n':>4}"]
     for mood, c in m["per_class"].items():
-        lines.append(f"{mood:<12} {c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f} {c['support']:4d}")
-    lines.append("confusion (rows = true, columns = predicted, order " + ",".join(x[:4] for x in MOODS) + "):")
+        lines.append(
+            f"{mood:<12} {c['precision']:6.3f} {c['recall']:6.3f} {c['f1']:6.3f} {c['support']:4d}"
+        )
+    lines.append(
+        "confusion (rows = true, columns = predicted, order "
+        + ",".join(x[:4] for x in MOODS)
+        + "):"
+    )
     for mood, row in zip(MOODS, m["confusion"], strict=True):
         lines.append(f"  {mood[:4]:<5}" + " ".join(f"{v:4d}" for v in row))
     return "\n".join(lines)
@@ -218,7 +260,9 @@ def v1_recipe_cv(data, cfg: HeadConfig, *, seed: int, k: int = 5, log=None) -> d
     from moodtagger.core.model.head import fit_va, view_probs
 
     s = data.split
-    folds = mt.make_folds(s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed)
+    folds = mt.make_folds(
+        s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
+    )
     ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
     tw_ppos = np.zeros(len(s.tw_pos))
     e6_va = np.zeros((len(s.e6_va), 2))
@@ -234,7 +278,12 @@ def v1_recipe_cv(data, cfg: HeadConfig, *, seed: int, k: int = 5, log=None) -> d
         ap_probs[folds.ap == f] = probs(s.ap_x[folds.ap == f])
         tw_ppos[folds.tw == f] = probs(s.tw_x[folds.tw == f])[:, pos].sum(1)
         xe = s.e6_x[folds.e6 != f][:, list(cfg.train_views)]
-        fit_va(h, xe.reshape(-1, xe.shape[-1]), np.repeat(s.e6_va[folds.e6 != f], len(cfg.train_views), axis=0), 1000.0)
+        fit_va(
+            h,
+            xe.reshape(-1, xe.shape[-1]),
+            np.repeat(s.e6_va[folds.e6 != f], len(cfg.train_views), axis=0),
+            1000.0,
+        )
         e6_va[folds.e6 == f] = predict_head(h, s.e6_x[folds.e6 == f][:, list(cfg.test_views)])[1]
         if log:
             log(f"  v1 recipe: seed {seed} fold {f + 1}/{k} done")
@@ -250,7 +299,9 @@ def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> d
     from moodtagger.core.model import multitask as mt
 
     s = data.split
-    folds = mt.make_folds(s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed)
+    folds = mt.make_folds(
+        s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
+    )
     ap = datasets.load_artphoto()
     tw = datasets.load_twitter1()
     ap_sc = softmax(features.extract(ap.files, variant)["logits"][:, 0], axis=1)
@@ -260,7 +311,9 @@ def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> d
     pos = [MOODS.index(m) for m in POSITIVE]
     for f in range(k):
         tr = folds.ap != f
-        rf = RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=2, class_weight="balanced")
+        rf = RandomForestClassifier(
+            n_estimators=300, random_state=seed, n_jobs=2, class_weight="balanced"
+        )
         rf.fit(ap_sc[tr], s.ap_y[tr])
         ap_probs[folds.ap == f] = rf.predict_proba(ap_sc[folds.ap == f])
         tw_ppos[folds.tw == f] = rf.predict_proba(tw_sc[folds.tw == f])[:, pos].sum(1)
@@ -268,9 +321,13 @@ def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> d
 
 
 MT_COLUMNS = (
-    ("ap_macro_f1", "AP F1"), ("ap_acc", "AP acc"), ("ap_ece_top", "AP ECE"),
-    ("tw5_polarity_acc", "TW5 pol"), ("tw5_ece_polarity", "TW5 ECE"),
-    ("e6_valence_r", "E6 val r"), ("e6_arousal_r", "E6 aro r"),
+    ("ap_macro_f1", "AP F1"),
+    ("ap_acc", "AP acc"),
+    ("ap_ece_top", "AP ECE"),
+    ("tw5_polarity_acc", "TW5 pol"),
+    ("tw5_ece_polarity", "TW5 ECE"),
+    ("e6_valence_r", "E6 val r"),
+    ("e6_arousal_r", "E6 aro r"),
 )
 
 
@@ -302,7 +359,9 @@ def multitask_table(
 
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # many small BLAS calls: threads only add overhead (10x slower on 2 busy cores)
+    with threadpool_limits(
+        1
+    ):  # many small BLAS calls: threads only add overhead (10x slower on 2 busy cores)
         return _multitask_table(seeds, configs=configs, baselines=baselines, log=log)
 
 
@@ -315,8 +374,12 @@ def _multitask_table(seeds, *, configs, baselines, log):
     if baselines:
         raw = mt.load_all(CHOSEN.parts, raw=True)
         for s in range(seeds):
-            runs.setdefault("baseline: ImageNet scores -> RF300", []).append(rf_multitask_cv(raw, seed=s))
-            runs.setdefault("v1: MLP256 (ArtPhoto) + ridge VA", []).append(v1_recipe_cv(raw, CHOSEN, seed=s, log=log))
+            runs.setdefault("baseline: ImageNet scores -> RF300", []).append(
+                rf_multitask_cv(raw, seed=s)
+            )
+            runs.setdefault("v1: MLP256 (ArtPhoto) + ridge VA", []).append(
+                v1_recipe_cv(raw, CHOSEN, seed=s, log=log)
+            )
         del raw
     for cfg in configs:
         data = mt.load_all(cfg.parts, flip_tta=cfg.flip_tta)

@@ -54,7 +54,9 @@ def extract(
     if use_cache and cache.exists():
         with np.load(cache) as z:
             return {k: z[k] for k in z.files}
-    pre = preprocess_for(variant)  # the backbone's own preprocessing, recorded in the registry entry
+    pre = preprocess_for(
+        variant
+    )  # the backbone's own preprocessing, recorded in the registry entry
     net = FeatureNet(load_backbone(variant), pre.mean, pre.std).eval()
     out: dict[str, list[np.ndarray]] = {"final": [], "stages": [], "logits": []}
     n = len(files)

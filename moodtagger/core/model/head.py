@@ -28,7 +28,10 @@ class MoodHead(nn.Module):
         self.register_buffer("temperature", torch.ones(()))
         if hidden:
             self.mood = nn.Sequential(
-                nn.Dropout(dropout), nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout / 2),
+                nn.Dropout(dropout),
+                nn.Linear(in_dim, hidden),
+                nn.GELU(),
+                nn.Dropout(dropout / 2),
                 nn.Linear(hidden, n_out),
             )
         else:
@@ -52,8 +55,14 @@ class MoodNet(nn.Module):
     views), for "find similar photos" without another decode.
     """
 
-    def __init__(self, features: FeatureNet, head: nn.Module, parts: Sequence[str], flip_tta: bool,
-                 average: str = "probs"):
+    def __init__(
+        self,
+        features: FeatureNet,
+        head: nn.Module,
+        parts: Sequence[str],
+        flip_tta: bool,
+        average: str = "probs",
+    ):
         super().__init__()
         self.features, self.head = features, head
         self.parts = tuple(parts)
@@ -116,7 +125,11 @@ def fit_head(
         target = torch.nn.functional.one_hot(torch.from_numpy(y).long(), n_cls).float()
     else:
         target = torch.from_numpy(soft_targets.astype(np.float32))
-    w = torch.ones(len(x)) if sample_weight is None else torch.from_numpy(sample_weight.astype(np.float32))
+    w = (
+        torch.ones(len(x))
+        if sample_weight is None
+        else torch.from_numpy(sample_weight.astype(np.float32))
+    )
     if class_weight:
         counts = (target * w[:, None]).sum(0).clamp_min(1.0)
         cw = counts.sum() / (n_cls * counts)

@@ -71,7 +71,9 @@ class V2Config:
     mlp_weight_decay: float = 1e-2
     mlp_dropout: float = 0.5
     mlp_full_view: bool = True  # the whole-frame view as extra training rows of the MLP
-    mlp_e6_weight: float | None = None  # Emotion6 negatives in the MLP's rows (None: e6_mood_weight)
+    mlp_e6_weight: float | None = (
+        None  # Emotion6 negatives in the MLP's rows (None: e6_mood_weight)
+    )
     # MLP input: the principal components whitened one by one (True), or all divided by one
     # common scale (False: keeps the standardised descriptor's geometry, as v1's MLP saw it)
     mlp_whiten: bool = False
@@ -106,8 +108,16 @@ class Split:
     e6_votes: np.ndarray  # (n, 7)
 
     def subset(self, ap: np.ndarray, tw: np.ndarray, e6: np.ndarray) -> Split:
-        return Split(self.ap_x[ap], self.ap_y[ap], self.tw_x[tw], self.tw_pos[tw], self.tw_agree[tw],
-                     self.e6_x[e6], self.e6_va[e6], self.e6_votes[e6])
+        return Split(
+            self.ap_x[ap],
+            self.ap_y[ap],
+            self.tw_x[tw],
+            self.tw_pos[tw],
+            self.tw_agree[tw],
+            self.e6_x[e6],
+            self.e6_va[e6],
+            self.e6_votes[e6],
+        )
 
 
 @dataclass
@@ -131,8 +141,13 @@ def descriptor_views(x: np.ndarray, flip_tta: bool) -> np.ndarray:
     return np.stack([first, x[:, 2]], 1).astype(np.float32)
 
 
-def load_all(parts: tuple[str, ...] = ("final", "stages"), variant: str = "lite0", *,
-             flip_tta: bool = True, raw: bool = False) -> AllData:
+def load_all(
+    parts: tuple[str, ...] = ("final", "stages"),
+    variant: str = "lite0",
+    *,
+    flip_tta: bool = True,
+    raw: bool = False,
+) -> AllData:
     """All three data sets' features; ``raw``: the cached (center, flip, full) views as they are."""
     from moodtagger.core.model.evaluate import load_features
 
@@ -145,9 +160,14 @@ def load_all(parts: tuple[str, ...] = ("final", "stages"), variant: str = "lite0
         return x if raw else descriptor_views(x, flip_tta)
 
     split = Split(
-        feats(ap.files), ap.labels,
-        feats(tw.files), tw.positive, tw.agreement,
-        feats(e6.files), np.stack([e6.valence, e6.arousal], 1), e6.votes,
+        feats(ap.files),
+        ap.labels,
+        feats(tw.files),
+        tw.positive,
+        tw.agreement,
+        feats(e6.files),
+        np.stack([e6.valence, e6.arousal], 1),
+        e6.votes,
     )
     return AllData(split, ap.groups, tw.groups)
 
@@ -166,7 +186,9 @@ def make_folds(ap_y, ap_groups, tw_pos, tw_agree, tw_groups, n_e6: int, k: int, 
 # -- fitting --------------------------------------------------------------------------------------
 
 
-def _lbfgs_softmax(x: np.ndarray, target: np.ndarray, w: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray]:
+def _lbfgs_softmax(
+    x: np.ndarray, target: np.ndarray, w: np.ndarray, lam: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Weighted soft-target multinomial logistic regression, L2 ``lam/2 * ||W||^2`` (bias free),
     by scipy's L-BFGS on numpy arrays (small problems: far less overhead than torch autograd)."""
     from scipy.optimize import minimize
@@ -185,7 +207,9 @@ def _lbfgs_softmax(x: np.ndarray, target: np.ndarray, w: np.ndarray, lam: float)
         g = wn * (np.exp(logp) * target.sum(1, keepdims=True) - target)
         return loss, np.concatenate([(x.T @ g + lam * W).ravel(), g.sum(0)])
 
-    res = minimize(f, np.zeros(d * k + k), jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-6})
+    res = minimize(
+        f, np.zeros(d * k + k), jac=True, method="L-BFGS-B", options={"maxiter": 500, "gtol": 1e-6}
+    )
     return res.x[: d * k].reshape(d, k).astype(np.float32), res.x[d * k :].astype(np.float32)
 
 
@@ -212,7 +236,9 @@ def polarity_rows(s: Split, views, shares=None) -> tuple[np.ndarray, np.ndarray,
     t = np.repeat(np.concatenate([ap_t, tw_t, e6_t]), nv).astype(np.float32)
     sizes = [len(s.ap_y), len(s.tw_pos), len(s.e6_va)]
     if shares is not None:
-        w = np.concatenate([np.full(n * nv, sh / max(n, 1)) for n, sh in zip(sizes, shares, strict=True)])
+        w = np.concatenate(
+            [np.full(n * nv, sh / max(n, 1)) for n, sh in zip(sizes, shares, strict=True)]
+        )
         w = w.astype(np.float32)
     else:
         w = np.ones(len(t), dtype=np.float32)
@@ -293,8 +319,13 @@ class MLPParams:
         return (np.einsum("enh,ehk->enk", h, self.w2) + self.b2[:, None]).mean(0)
 
 
-def combine(pol_logit: np.ndarray, mood_logits: np.ndarray, t_pol: float = 1.0, t_mood: float = 1.0,
-            factorised: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def combine(
+    pol_logit: np.ndarray,
+    mood_logits: np.ndarray,
+    t_pol: float = 1.0,
+    t_mood: float = 1.0,
+    factorised: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """(8-mood probabilities, P(pos)). Factorised: P(pos) x within-polarity softmax."""
     if not factorised:
         p = _softmax(mood_logits / t_mood)
@@ -357,7 +388,11 @@ def fit_mlp(s: Split, cfg: V2Config, proj: Projection, seed: int = 0) -> MLPPara
     xm, tm, wm = mood_rows(s, views, e6w)
     if cfg.mlp_pca:
         u = proj(xm)
-        scale = u.std(0).clip(1e-4) if cfg.mlp_whiten else np.full(u.shape[1], np.sqrt(u.var(0).mean()), np.float32)
+        scale = (
+            u.std(0).clip(1e-4)
+            if cfg.mlp_whiten
+            else np.full(u.shape[1], np.sqrt(u.var(0).mean()), np.float32)
+        )
         u = torch.from_numpy((u / scale).astype(np.float32))
     else:
         u = torch.from_numpy(((xm - proj.mu) / proj.sigma).astype(np.float32))
@@ -367,8 +402,13 @@ def fit_mlp(s: Split, cfg: V2Config, proj: Projection, seed: int = 0) -> MLPPara
     w1, b1, w2, b2 = [], [], [], []
     for e in range(cfg.mlp_members):
         torch.manual_seed(seed * 1000 + e)
-        net = nn.Sequential(nn.Dropout(cfg.mlp_dropout), nn.Linear(r, hdim), nn.GELU(),
-                            nn.Dropout(cfg.mlp_dropout / 2), nn.Linear(hdim, k))
+        net = nn.Sequential(
+            nn.Dropout(cfg.mlp_dropout),
+            nn.Linear(r, hdim),
+            nn.GELU(),
+            nn.Dropout(cfg.mlp_dropout / 2),
+            nn.Linear(hdim, k),
+        )
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=cfg.mlp_weight_decay)
         gen = torch.Generator().manual_seed(seed * 1000 + e)
         net.train()
@@ -386,12 +426,26 @@ def fit_mlp(s: Split, cfg: V2Config, proj: Projection, seed: int = 0) -> MLPPara
         w2.append(l2.weight.detach().numpy().T)
         b2.append(l2.bias.detach().numpy())
     f = np.float32
-    return MLPParams((proj.axes / scale).astype(f) if cfg.mlp_pca else None, np.stack(w1).astype(f), np.stack(b1).astype(f),
-                     np.stack(w2).astype(f), np.stack(b2).astype(f))
+    return MLPParams(
+        (proj.axes / scale).astype(f) if cfg.mlp_pca else None,
+        np.stack(w1).astype(f),
+        np.stack(b1).astype(f),
+        np.stack(w2).astype(f),
+        np.stack(b2).astype(f),
+    )
 
 
-def fit_v2(s: Split, cfg: V2Config, *, lam_pol: float, lam_mood: float, va_alpha: float,
-           proj: Projection | None = None, mlp_mix: float | None = None, seed: int = 0) -> V2Params:
+def fit_v2(
+    s: Split,
+    cfg: V2Config,
+    *,
+    lam_pol: float,
+    lam_mood: float,
+    va_alpha: float,
+    proj: Projection | None = None,
+    mlp_mix: float | None = None,
+    seed: int = 0,
+) -> V2Params:
     """Fit all heads on ``s`` with fixed strengths (temperatures left at 1); ``proj`` from
     :func:`projection` of this (or an enclosing) training part. ``mlp_mix``: weight of the MLP
     mood head (None or 0: linear only, no MLP fitted)."""
@@ -404,8 +458,17 @@ def fit_v2(s: Split, cfg: V2Config, *, lam_pol: float, lam_mood: float, va_alpha
     # valence/arousal: one row per photo (the inference descriptor)
     Wv, bv = _ridge(proj(_test_x(s.e6_x, cfg.test_views)), s.e6_va, va_alpha)
     A = proj.axes
-    p = V2Params(proj.mu, proj.sigma, A @ Wp, bp, A @ Wm, bm, A @ Wv, bv,
-                 chosen={"lam_pol": lam_pol, "lam_mood": lam_mood, "va_alpha": va_alpha})
+    p = V2Params(
+        proj.mu,
+        proj.sigma,
+        A @ Wp,
+        bp,
+        A @ Wm,
+        bm,
+        A @ Wv,
+        bv,
+        chosen={"lam_pol": lam_pol, "lam_mood": lam_mood, "va_alpha": va_alpha},
+    )
     if cfg.mlp_hidden and mlp_mix:
         p.mlp, p.mlp_mix = fit_mlp(s, cfg, proj, seed), float(mlp_mix)
         p.chosen["mlp_mix"] = float(mlp_mix)
@@ -465,9 +528,15 @@ class OOF:
     e6_va: np.ndarray
 
 
-def _oof(s: Split, folds: Folds, k: int, fit: Callable[[Split], V2Params], test_views) -> tuple[OOF, list[V2Params]]:
-    o = OOF(np.zeros(len(s.ap_y)), np.zeros((len(s.ap_y), len(MOODS))), np.zeros(len(s.tw_pos)),
-            np.zeros((len(s.e6_va), 2)))
+def _oof(
+    s: Split, folds: Folds, k: int, fit: Callable[[Split], V2Params], test_views
+) -> tuple[OOF, list[V2Params]]:
+    o = OOF(
+        np.zeros(len(s.ap_y)),
+        np.zeros((len(s.ap_y), len(MOODS))),
+        np.zeros(len(s.tw_pos)),
+        np.zeros((len(s.e6_va), 2)),
+    )
     models = []
     for f in range(k):
         tr = s.subset(folds.ap != f, folds.tw != f, folds.e6 != f)
@@ -485,22 +554,46 @@ def _logloss_binary(logit, t):
     return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
 
 
-def fit_selected(s: Split, groups: tuple[np.ndarray, np.ndarray], cfg: V2Config, *, seed: int = 0,
-                 log: Callable[[str], None] | None = None) -> tuple[V2Params, OOF]:
+def fit_selected(
+    s: Split,
+    groups: tuple[np.ndarray, np.ndarray],
+    cfg: V2Config,
+    *,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> tuple[V2Params, OOF]:
     """Choose the strengths by an inner CV on ``s`` (log-loss), fit temperatures on the inner
     out-of-fold logits, then fit on all of ``s``. Returns the params and the inner OOF outputs."""
     k = cfg.inner_folds
-    folds = make_folds(s.ap_y, groups[0], s.tw_pos, s.tw_agree, groups[1], len(s.e6_va), k, seed + 1000)
+    folds = make_folds(
+        s.ap_y, groups[0], s.tw_pos, s.tw_agree, groups[1], len(s.e6_va), k, seed + 1000
+    )
     # One inner pass per strength; polarity and mood strengths are picked independently.
-    proj = projection(s, cfg)  # unsupervised, from this training part only; shared by the inner fits
+    proj = projection(
+        s, cfg
+    )  # unsupervised, from this training part only; shared by the inner fits
     pol_res, mood_res = {}, {}
     for lp, lm in zip(cfg.pol_lambdas, cfg.mood_lambdas, strict=True):
-        o, _ = _oof(s, folds, k, lambda tr, lp=lp, lm=lm: fit_v2(tr, cfg, lam_pol=lp, lam_mood=lm, va_alpha=1000.0,
-                                                                  proj=proj), cfg.test_views)
+        o, _ = _oof(
+            s,
+            folds,
+            k,
+            lambda tr, lp=lp, lm=lm: fit_v2(
+                tr, cfg, lam_pol=lp, lam_mood=lm, va_alpha=1000.0, proj=proj
+            ),
+            cfg.test_views,
+        )
         pol_res[lp], mood_res[lm] = o, o
-    pol_t = np.concatenate([np.isin(s.ap_y, POS_IDX).astype(float),
-                            np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0)])
-    pol_loss = {lam: _logloss_binary(np.concatenate([o.ap_pol, o.tw_pol]), pol_t) for lam, o in pol_res.items()}
+    pol_t = np.concatenate(
+        [
+            np.isin(s.ap_y, POS_IDX).astype(float),
+            np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0),
+        ]
+    )
+    pol_loss = {
+        lam: _logloss_binary(np.concatenate([o.ap_pol, o.tw_pol]), pol_t)
+        for lam, o in pol_res.items()
+    }
     counts = np.bincount(s.ap_y, minlength=len(MOODS)).clip(1)
     cw = (counts.sum() / (len(MOODS) * counts))[s.ap_y]
 
@@ -536,16 +629,26 @@ def fit_selected(s: Split, groups: tuple[np.ndarray, np.ndarray], cfg: V2Config,
             mlp_oof[folds.ap == f] = fit_mlp(tr, cfg, proj, seed).logits(z)
         mixed = {m: (1 - m) * inner.ap_mood + m * mlp_oof for m in cfg.mlp_mix}
         if len(mixed) > 1:
+
             def within_loss(lg):
                 t = fit_temperature_within(lg, s.ap_y)
                 return _within_nll(lg / t, s.ap_y, cw)
+
             losses = {m: within_loss(lg) for m, lg in mixed.items()}
             mix = min(losses, key=losses.get)
         else:
             mix = cfg.mlp_mix[0]
         inner.ap_mood = mixed[mix]
-    params = fit_v2(s, cfg, lam_pol=lam_pol, lam_mood=lam_mood, va_alpha=best_alpha, proj=proj,
-                    mlp_mix=mix, seed=seed)
+    params = fit_v2(
+        s,
+        cfg,
+        lam_pol=lam_pol,
+        lam_mood=lam_mood,
+        va_alpha=best_alpha,
+        proj=proj,
+        mlp_mix=mix,
+        seed=seed,
+    )
     # temperature on the *majority* labels (hard), so that "P(pos) = 0.9" means right 9 times in 10
     # (the soft training targets leave the head under-confident on clear-cut photos)
     pol_hard = np.concatenate([np.isin(s.ap_y, POS_IDX).astype(float), s.tw_pos.astype(float)])
@@ -555,8 +658,10 @@ def fit_selected(s: Split, groups: tuple[np.ndarray, np.ndarray], cfg: V2Config,
     else:
         params.t_mood = fit_temperature_softmax(inner.ap_mood, s.ap_y)
     if log:
-        log(f"    chosen lam_pol={lam_pol:g} lam_mood={lam_mood:g} va_alpha={best_alpha:g} mix={mix:g} "
-            f"T_pol={params.t_pol:.2f} T_mood={params.t_mood:.2f}")
+        log(
+            f"    chosen lam_pol={lam_pol:g} lam_mood={lam_mood:g} va_alpha={best_alpha:g} mix={mix:g} "
+            f"T_pol={params.t_pol:.2f} T_mood={params.t_mood:.2f}"
+        )
     return params, inner
 
 
@@ -581,7 +686,9 @@ def macro_f1(y, pred) -> float:
     return float(f1_score(y, pred, average="macro", labels=range(len(MOODS)), zero_division=0))
 
 
-def score(ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=None) -> dict[str, float]:
+def score(
+    ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=None
+) -> dict[str, float]:
     """The multi-task table's numbers from out-of-fold outputs (None entries are skipped)."""
     from scipy.stats import pearsonr, spearmanr
 
@@ -591,7 +698,9 @@ def score(ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=
         m["ap_macro_f1"] = macro_f1(ap_y, pred)
         m["ap_acc"] = float((pred == ap_y).mean())
         m["ap_ece_top"] = ece(ap_probs.max(1), pred == ap_y)
-        m["ap_polarity_acc"] = float(((ap_probs[:, POS_IDX].sum(1) > 0.5) == np.isin(ap_y, POS_IDX)).mean())
+        m["ap_polarity_acc"] = float(
+            ((ap_probs[:, POS_IDX].sum(1) > 0.5) == np.isin(ap_y, POS_IDX)).mean()
+        )
     if tw_ppos is not None:
         five = tw_agree == 5
         pred = tw_ppos > 0.5
@@ -609,22 +718,36 @@ def score(ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=
     return m
 
 
-def nested_cv(data: AllData, cfg: V2Config, *, seed: int = 0, k: int = 5,
-              log: Callable[[str], None] | None = None) -> tuple[dict[str, float], dict]:
+def nested_cv(
+    data: AllData,
+    cfg: V2Config,
+    *,
+    seed: int = 0,
+    k: int = 5,
+    log: Callable[[str], None] | None = None,
+) -> tuple[dict[str, float], dict]:
     """Outer ``k``-fold CV (folds from ``seed``); every choice (strengths, temperatures) is made
     inside the outer training part. Returns the metrics and the raw outer OOF outputs."""
     s = data.split
-    folds = make_folds(s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed)
+    folds = make_folds(
+        s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
+    )
     ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
     tw_ppos = np.zeros(len(s.tw_pos))
     e6_va = np.zeros((len(s.e6_va), 2))
     e6_ppos = np.zeros(len(s.e6_va))
-    raw = {"ap_pol": np.zeros(len(s.ap_y)), "ap_mood": np.zeros((len(s.ap_y), len(MOODS))),
-           "tw_pol": np.zeros(len(s.tw_pos)), "chosen": []}
+    raw = {
+        "ap_pol": np.zeros(len(s.ap_y)),
+        "ap_mood": np.zeros((len(s.ap_y), len(MOODS))),
+        "tw_pol": np.zeros(len(s.tw_pos)),
+        "chosen": [],
+    }
     for f in range(k):
         tr_ap, tr_tw, tr_e6 = folds.ap != f, folds.tw != f, folds.e6 != f
         tr = s.subset(tr_ap, tr_tw, tr_e6)
-        p, _ = fit_selected(tr, (data.ap_groups[tr_ap], data.tw_groups[tr_tw]), cfg, seed=seed * 100 + f, log=log)
+        p, _ = fit_selected(
+            tr, (data.ap_groups[tr_ap], data.tw_groups[tr_tw]), cfg, seed=seed * 100 + f, log=log
+        )
         raw["chosen"].append({**p.chosen, "t_pol": p.t_pol, "t_mood": p.t_mood})
         te = folds.ap == f
         pl, ml, _ = p.logits(_test_x(s.ap_x[te], cfg.test_views))
@@ -648,8 +771,13 @@ def nested_cv(data: AllData, cfg: V2Config, *, seed: int = 0, k: int = 5,
 def summarise(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
     """mean and (sample) std over seeds per metric."""
     keys = runs[0].keys()
-    return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs], ddof=1) if len(runs) > 1 else 0.0))
-            for k in keys}
+    return {
+        k: (
+            float(np.mean([r[k] for r in runs])),
+            float(np.std([r[k] for r in runs], ddof=1) if len(runs) > 1 else 0.0),
+        )
+        for k in keys
+    }
 
 
 # -- inference module -----------------------------------------------------------------------------
@@ -685,8 +813,9 @@ class V2Head(nn.Module):
 
     _MLP_BUFFERS = ("mlp_proj", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2")
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         # the MLP's size comes from the file; a head file without one (linear v2) loads as before
         for name in self._MLP_BUFFERS:
             key = prefix + name
@@ -696,22 +825,26 @@ class V2Head(nn.Module):
                 state_dict[key] = self._buffers[name]
         state_dict.setdefault(prefix + "mlp_mix", self.mlp_mix)
         self.has_mlp = int(state_dict[prefix + "mlp_w1"].shape[0]) > 0
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     @classmethod
     def from_params(cls, p: V2Params) -> V2Head:
         h = cls(len(p.mu))
         with torch.no_grad():
             for name in ("mu", "sigma", "w_pol", "b_pol", "w_mood", "b_mood", "w_va", "b_va"):
-                getattr(h, name).copy_(torch.from_numpy(np.asarray(getattr(p, name), dtype=np.float32)))
+                getattr(h, name).copy_(
+                    torch.from_numpy(np.asarray(getattr(p, name), dtype=np.float32))
+                )
             h.t_pol.fill_(p.t_pol)
             h.t_mood.fill_(p.t_mood)
             if p.mlp is not None and p.mlp_mix > 0:
                 h.mlp_mix.fill_(p.mlp_mix)
                 proj = p.mlp.proj if p.mlp.proj is not None else np.zeros((len(p.mu), 0))
-                for name, arr in zip(cls._MLP_BUFFERS, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2),
-                                     strict=True):
+                for name, arr in zip(
+                    cls._MLP_BUFFERS, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2), strict=True
+                ):
                     h._buffers[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
                 h.has_mlp = True
         return h.eval()
@@ -725,7 +858,9 @@ class V2Head(nn.Module):
         ml = z @ self.w_mood + self.b_mood
         if self.has_mlp:  # the MLP members' mean logits
             u = z @ self.mlp_proj if int(self.mlp_proj.shape[1]) > 0 else z
-            h = nn.functional.gelu(torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1))
+            h = nn.functional.gelu(
+                torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1)
+            )
             mlp = (torch.matmul(h, self.mlp_w2) + self.mlp_b2.unsqueeze(1)).mean(0)
             ml = (1 - self.mlp_mix) * ml + self.mlp_mix * mlp
         ml = ml / self.t_mood

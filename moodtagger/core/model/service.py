@@ -56,7 +56,10 @@ def predict_pending(
 
         model = MoodModel(model_id, device=device)
     for results in model.predict_paths(
-        [(p.id, p.path) for p in todo], batch_size=batch_size, progress=progress, cancel=cancel,
+        [(p.id, p.path) for p in todo],
+        batch_size=batch_size,
+        progress=progress,
+        cancel=cancel,
     ):
         good = [(r.key, r.prediction) for r in results if r.prediction is not None]
         bad = [(r.key, r.path, r.error) for r in results if r.prediction is None]
@@ -64,8 +67,11 @@ def predict_pending(
             catalog.save_predictions(model.model_id, good)  # type: ignore[arg-type]
             # the backbone's pooled feature, computed in the same pass (issue 14); an engine
             # without it stores nothing
-            embs = [(r.key, e) for r in results
-                    if r.prediction is not None and (e := getattr(r, "embedding", None)) is not None]
+            embs = [
+                (r.key, e)
+                for r in results
+                if r.prediction is not None and (e := getattr(r, "embedding", None)) is not None
+            ]
             if embs:
                 catalog.save_embeddings(model.model_id, embs)  # type: ignore[arg-type]
             # the personal model in use (`moodtagger learn`) follows batch by batch, so a front

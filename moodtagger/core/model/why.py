@@ -44,7 +44,9 @@ class WhyResult:
         return self.maps[MOODS.index(mood)]
 
 
-def crop_fractions(width: int, height: int, pre: imaging.Preprocess) -> tuple[float, float, float, float]:
+def crop_fractions(
+    width: int, height: int, pre: imaging.Preprocess
+) -> tuple[float, float, float, float]:
     """Where ``imaging.center_crop_input(image, pre)`` takes its square from, as fractions."""
     left, top, nw, nh = pre.crop_box(width, height)
     return left / nw, top / nh, pre.crop / nw, pre.crop / nh
@@ -85,9 +87,16 @@ class WhyModel:
         # find the two maps from the output shapes of one dry run
         candidates = _backbone_maps(self.net)
         shapes: list[tuple[int, Any]] = []
-        hooks = [m.register_forward_hook(
-            lambda _m, _i, out, k=k: shapes.append((k, out.shape)) if isinstance(out, torch.Tensor)
-            and out.dim() == 4 else None) for k, m in enumerate(candidates)]
+        hooks = [
+            m.register_forward_hook(
+                lambda _m, _i, out, k=k: (
+                    shapes.append((k, out.shape))
+                    if isinstance(out, torch.Tensor) and out.dim() == 4
+                    else None
+                )
+            )
+            for k, m in enumerate(candidates)
+        ]
         try:
             with torch.no_grad():
                 self.net(torch.zeros(1, self.size, self.size, 3, dtype=torch.uint8))
@@ -119,14 +128,17 @@ class WhyModel:
                 out = self.net(x)
                 head_out = out[0] if isinstance(out, (tuple, list)) else out
                 z = head_out.float()
-                if bool((z >= 0).all()) and bool(torch.allclose(z.sum(1), torch.ones(1), atol=1e-3)):
+                if bool((z >= 0).all()) and bool(
+                    torch.allclose(z.sum(1), torch.ones(1), atol=1e-3)
+                ):
                     z = torch.log(z.clamp_min(1e-12))  # the network outputs probabilities
                 logp = torch.log_softmax(z, dim=1)[0]
                 chosen = list(self._maps)
                 n = len(MOODS)
                 eye = torch.eye(n)
-                grads = torch.autograd.grad(logp, chosen, grad_outputs=eye, is_grads_batched=True,
-                                            allow_unused=True)
+                grads = torch.autograd.grad(
+                    logp, chosen, grad_outputs=eye, is_grads_batched=True, allow_unused=True
+                )
         finally:
             for h in hooks:
                 h.remove()
