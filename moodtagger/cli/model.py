@@ -16,6 +16,7 @@ from moodtagger.cli.common import (
     progress_bar,
     shown,
 )
+from moodtagger.core.model.registry import BATCH_SIZE
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -35,7 +36,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--json", action="store_true", help="JSON instead of CSV (also for -o FILE.json)"
     )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help=f"photos per inference batch (default {BATCH_SIZE})",
+    )
     p.add_argument("--model", help="model id from models/*.json (default: the shipped model)")
     p.add_argument(
         "--ray",

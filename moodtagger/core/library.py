@@ -37,7 +37,7 @@ from moodtagger.core.choices import AcceptResult, accept, choose
 from moodtagger.core.export import Entry
 from moodtagger.core.metadata.exiftool import ExifToolError
 from moodtagger.core.metadata.fields import WriteSettings
-from moodtagger.core.model.registry import ModelError, default_model_id
+from moodtagger.core.model.registry import BATCH_SIZE, ModelError, default_model_id
 from moodtagger.core.tools import ToolMissing
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class Library:
         events: RefreshEvents | None = None,
         cancel: threading.Event | None = None,
         load_model: Callable[[str, str], MoodModel] | None = None,
-        batch_size: int = 32,
+        batch_size: int = BATCH_SIZE,
     ) -> RefreshResult:
         """Scan ``roots`` (none: only predict), import the mood keywords (under
         ``settings.root``) of new/changed files, then predict what has no current prediction.

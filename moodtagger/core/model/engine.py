@@ -271,7 +271,7 @@ class MoodModel:
         self,
         items: Iterable[str | tuple[object, str]],
         *,
-        batch_size: int = 32,
+        batch_size: int = registry.BATCH_SIZE,
         decode_workers: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,

@@ -32,7 +32,7 @@ def predict_pending(
     *,
     model: MoodModel | None = None,
     device: str = "auto",
-    batch_size: int = 32,
+    batch_size: int = registry.BATCH_SIZE,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     on_batch=None,
