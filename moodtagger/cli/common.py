@@ -169,25 +169,12 @@ def err(msg: str) -> None:
 @contextmanager
 def progress_bar(label: str, *, quiet: bool = False) -> Iterator:
     """Yield a ``progress(done, total)`` callback; draws a rich bar only on a terminal."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        console=None,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+    with phase_progress(quiet=quiet) as bars:
+        if not bars.drawing:
+            yield None
+            return
+        bars.phase(label)
+        yield bars.progress
 
 
 class PhaseProgress:
@@ -197,6 +184,11 @@ class PhaseProgress:
     def __init__(self, bar=None) -> None:
         self._bar = bar
         self._task = None
+
+    @property
+    def drawing(self) -> bool:
+        """Whether a bar is shown (a terminal, not --quiet)."""
+        return self._bar is not None
 
     def phase(self, name: str) -> None:
         if self._bar is not None:
