@@ -9,7 +9,12 @@
 (b) the same on ~200 camera-size JPEGs (4000x3000, quality 92, generated from those photos with a
     little sensor-like noise, cached under the user cache dir, never in the repository);
 (c) rescan of an unchanged library of 100,000 files (hard links): the catalog is first filled the
-    way a completed scan leaves it, then ``scan()`` and the ``moodtagger scan`` CLI are timed.
+    way a completed scan leaves it, then ``scan()`` and the ``moodtagger scan`` CLI are timed;
+(d) scan + predict (what ``moodtagger scan`` and the GUI do on new photos), decode once against
+    decoding twice, same loaded model, fresh catalog and thumbnail cache each time: the scan's
+    decode also yielding the model input (``scan(model=, on_inputs=)`` + ``InputStream``, as
+    ``Library.refresh`` does) vs ``scan()`` then ``predict_pending()`` (each photo decoded again),
+    on the camera JPEGs of (b) and on imagenet-sample; runs alternate, best of ``--repeat``.
 
 Both sides of every comparison read files from a warm page cache (every file is read once first).
 The scanner's numbers include what the naive loop does not do: content hashing, catalog writes and
@@ -184,11 +189,55 @@ def rescan(n_files: int) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+# ------------------------------------------------------------------------------------------
+def scan_predict(label: str, folder: Path, files: list[Path], repeat: int) -> None:
+    from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.model.service import InputStream, predict_pending
+
+    warm(files)
+    model = MoodModel()
+    model.predict_arrays(np.zeros((2, model.size, model.size, 3), np.uint8))  # warm up
+
+    def run(once: bool) -> float:
+        with tempfile.TemporaryDirectory(prefix="mt-bench-") as tmp:
+            os.environ["MOODTAGGER_CACHE"] = os.path.join(tmp, "cache")
+            with Catalog(Path(tmp) / "c.db") as cat:
+                t0 = time.perf_counter()
+                if once:
+                    stream = InputStream(cat, model.model_id, lambda: model)
+                    scan(cat, [folder], model=stream.preprocess, on_inputs=stream.feed)
+                    stream.finish()
+                else:
+                    scan(cat, [folder])
+                    predict_pending(cat, model=model)
+                dt = time.perf_counter() - t0
+                assert not cat.photos_needing_prediction(model.model_id)
+                assert cat.count_photos("ok") == len(files)
+                return dt
+
+    twice, once = [], []
+    for _ in range(repeat):
+        twice.append(run(False))
+        once.append(run(True))
+    n = len(files)
+    print(f"[{label}] scan + predict, {n} files, model {model.model_id} ({model.backend})")
+    print(
+        f"  decode twice (scan, then predict_pending): best {min(twice):7.2f} s  "
+        f"{n / min(twice):6.1f} img/s   all: {', '.join(f'{t:.2f}' for t in twice)}"
+    )
+    print(
+        f"  decode once (the scan's decode feeds the model): best {min(once):7.2f} s  "
+        f"{n / min(once):6.1f} img/s   all: {', '.join(f'{t:.2f}' for t in once)}"
+    )
+    print(f"  ratio: {min(twice) / min(once):.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--only", default="abc", help="which parts to run (a, b, c)")
+    ap.add_argument("--only", default="abcd", help="which parts to run (a, b, c, d)")
+    ap.add_argument("--repeat", type=int, default=3, help="(d): runs of each side")
     ap.add_argument("--camera-count", type=int, default=200)
     ap.add_argument("--links", type=int, default=100_000)
     ap.add_argument(
@@ -208,6 +257,12 @@ def main() -> None:
         compare("b: camera JPEGs 4000x3000 q92", folder, files, args.workers)
     if "c" in args.only:
         rescan(args.links)
+    if "d" in args.only:
+        folder = camera_set(args.camera_count)
+        files = sorted(folder.glob("*.jpg"))[: args.camera_count]
+        if len(files) == len(list(folder.glob("*.jpg"))):
+            scan_predict("d: camera JPEGs 4000x3000 q92", folder, files, args.repeat)
+        scan_predict("d: imagenet-sample", SAMPLE, sorted(SAMPLE.iterdir()), args.repeat)
 
 
 if __name__ == "__main__":

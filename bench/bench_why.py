@@ -43,7 +43,7 @@ def main() -> None:
     base = []
     net = model.net
     for f in files[: max(3, len(files) // 4)]:
-        crop = imaging.decode(f, model=model.preprocess, thumb_size=0).model_input
+        crop = imaging.decode(f, model=model.preprocess, make_thumbnail=False).model_input
         t = time.perf_counter()
         for k in range(8):
             x = torch.from_numpy(np.array(crop[None]))

@@ -786,15 +786,25 @@ class Catalog:
             return None
         return Prediction(tuple(row[: len(MOODS)]), row[-2], row[-1])
 
-    def photos_needing_prediction(self, model_id: str) -> list[PhotoRow]:
-        """Readable photos with no current prediction by ``model_id`` (see CURRENT_PREDICTION)."""
-        rows = self.conn.execute(
+    def photos_needing_prediction(
+        self, model_id: str, ids: Sequence[int] | None = None
+    ) -> list[PhotoRow]:
+        """Readable photos with no current prediction by ``model_id`` (see CURRENT_PREDICTION);
+        with ``ids``, only among those photos."""
+        sql = (
             f"SELECT {', '.join('p.' + c for c in _PHOTO_COLS.split(', '))} FROM photos p "
             f"LEFT JOIN predictions r ON {CURRENT_PREDICTION} "
-            "WHERE p.status='ok' AND r.photo_id IS NULL ORDER BY p.path",
-            (model_id,),
+            "WHERE p.status='ok' AND r.photo_id IS NULL"
         )
-        return [_photo(r) for r in rows]
+        if ids is None:
+            return [_photo(r) for r in self.conn.execute(sql + " ORDER BY p.path", (model_id,))]
+        out: list[PhotoRow] = []
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i : i + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(f"{sql} AND p.id IN ({marks})", (model_id, *chunk))
+            out.extend(_photo(r) for r in rows)
+        return out
 
     def current_prediction(self, photo_id: int, model_id: str | None) -> Prediction | None:
         """The photo's current prediction (the one rule: CURRENT_PREDICTION), or None."""

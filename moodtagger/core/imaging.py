@@ -514,14 +514,25 @@ def center_crop_input(image: Image.Image, pre: Preprocess) -> np.ndarray:
     return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
+def decode_side(model: Preprocess) -> int:
+    """The smallest short side a decode for ``model`` may reduce a photo to (the one rule)."""
+    return max(THUMB_SIZE, model.resize_short_side)
+
+
 def decode(
-    path: str | os.PathLike[str], *, model: Preprocess | None = None, thumb_size: int = THUMB_SIZE
+    path: str | os.PathLike[str],
+    *,
+    model: Preprocess | None = None,
+    make_thumbnail: bool = True,
 ) -> Decoded:
-    """One decode yielding the grid thumbnail and the model input (``model``: the model's
-    preprocessing, from its registry entry; None: no model input)."""
-    need = max(thumb_size if thumb_size else 0, model.resize_short_side if model else 0)
-    info = open_image(path, min_side=need or None)
-    thumb = thumbnail(info.image, thumb_size) if thumb_size else None
+    """One decode yielding the grid thumbnail (``THUMB_SIZE``) and the model input (``model``:
+    the model's preprocessing, from its registry entry; None: no model input).
+
+    The model input never depends on whether a thumbnail is made too: whenever it is asked
+    for, the decoder keeps the short side >= :func:`decode_side`, so the scan's one decode
+    (thumbnail + input) and a predict-only decode give the same pixels."""
+    info = open_image(path, min_side=decode_side(model) if model else THUMB_SIZE)
+    thumb = thumbnail(info.image) if make_thumbnail else None
     model_input = center_crop_input(info.image, model) if model else None
     return Decoded(info, thumb, model_input)
 

@@ -142,6 +142,10 @@ class Library:
         """Scan ``roots`` (none: only predict), import the mood keywords (under
         ``settings.root``) of new/changed files, then predict what has no current prediction.
 
+        Decode once: new and changed photos are predicted during the scan from the same decode
+        that makes their thumbnails; only photos the scan did not decode (known before, or
+        waiting for a model that changed) are decoded again for the model.
+
         ``load_model(model_id, device)`` lets a caller keep one loaded model across refreshes
         (the GUI's library lane); by default a model is loaded only when something needs it."""
         from moodtagger.core.metadata.importer import import_file_moods
@@ -163,6 +167,31 @@ class Library:
             out.cancelled = bool(cancel is not None and cancel.is_set())
             return out.cancelled
 
+        from moodtagger.core.model.service import InputStream, PredictSummary, predict_pending
+
+        def load(model_id: str) -> MoodModel:
+            if load_model is not None:
+                return load_model(model_id, device)
+            from moodtagger.core.model.engine import MoodModel
+
+            return MoodModel(model_id, device=device)
+
+        # decode once: the scan's decode also makes the model input, and the model predicts
+        # the new photos as the scan commits them (the model loads only if one needs it)
+        stream: InputStream | None = None
+        if roots and predict:
+            try:
+                mid = self.base_model_id or default_model_id()
+                stream = InputStream(
+                    cat,
+                    mid,
+                    lambda: load(mid),
+                    batch_size=batch_size,
+                    on_batch=lambda good: changed([pid for pid, _ in good]),
+                )
+            except ModelError:
+                stream = None  # no/unknown model: the predict stage below says why
+
         if roots:
             phase(SCANNING)
             summary = out.scan = scan(
@@ -171,10 +200,17 @@ class Library:
                 progress=ev.progress,
                 cancel=cancel,
                 on_stored=changed if ev.changed else None,
+                model=stream.preprocess if stream is not None else None,
+                on_inputs=stream.feed if stream is not None else None,
             )
+            streamed = stream.finish() if stream is not None else None
+            if stream is not None and stream.model is not None:
+                self.base_model_id = stream.model_id
+                self.model_id = self._model_in_use()
             if (summary.missing or summary.moved) and ev.missing:
                 ev.missing(cat.missing_ids())
             if stopped():
+                out.predict = streamed
                 return out
             if summary.updated_ids:
                 phase(READING_KEYWORDS)
@@ -193,25 +229,29 @@ class Library:
                     out.import_error = str(exc)
                 if out.imported:
                     changed(summary.updated_ids)
+        else:
+            streamed = None
         if not predict or stopped():
+            out.predict = streamed
             return out
 
-        from moodtagger.core.model.service import PredictSummary, predict_pending
-
+        if stream is not None and stream.error is not None:  # the model would not load
+            out.predict_error = stream.error
+            return out
+        # what the scan did not decode: photos known before, or a model changed since
         try:
             model_id = self.base_model_id or default_model_id()  # no model installed: ModelError
             if not cat.photos_needing_prediction(model_id):
-                out.predict = PredictSummary(model_id)
+                out.predict = streamed or PredictSummary(model_id)
                 return out
-            phase(LOADING_MODEL)
-            if load_model is not None:
-                model = load_model(model_id, device)
+            if stream is not None and stream.model is not None:
+                model = stream.model
             else:
-                from moodtagger.core.model.engine import MoodModel
-
-                model = MoodModel(model_id, device=device)
+                phase(LOADING_MODEL)
+                model = load(model_id)
         except ModelError as exc:  # no/broken model: the index is still saved
             out.predict_error = str(exc)
+            out.predict = streamed if streamed and streamed.predicted else None
             return out
         self.base_model_id = model_id
         self.model_id = self._model_in_use()
@@ -224,6 +264,9 @@ class Library:
             cancel=cancel,
             on_batch=lambda good: changed([pid for pid, _ in good]),
         )
+        if streamed is not None:
+            pred.predicted += streamed.predicted
+            pred.seconds += streamed.seconds
         if pred.errors:  # now unreadable: their rows show the error
             failed = (cat.photo_by_path(path) for path, _ in pred.errors)
             changed([p.id for p in failed if p is not None])

@@ -5,6 +5,8 @@ root: nothing is opened or decoded. New and changed files are decoded in a threa
 releases the GIL while decoding) to get dimensions, orientation, a content identity and the
 grid thumbnail. Files that vanished are marked ``missing`` and found again when they come back;
 a file that moved keeps its predictions and choices (matched by content identity).
+When the caller predicts next (``Library.refresh``), the same decode also yields the model input
+(``scan(model=..., on_inputs=...)``): each new photo is decoded once, not once per use.
 
 Paths are bytes end to end, so names that are not valid UTF-8 or contain newlines survive.
 Bad files become per-file errors in the catalog; they never stop a scan.
@@ -21,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from moodtagger.core import catalog as C
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn, ScannedFile
@@ -35,6 +39,7 @@ SKIP_DIRS = {
     b"node_modules",
 }
 BATCH = 256
+INPUT_BATCH = 32  # with model inputs (decode once): committed and handed on this often
 STORE_INTERVAL = 0.3  # with on_stored: commit (and report) at least this often, in seconds
 PERMISSION_DENIED = "permission denied"
 VANISHED = "file vanished before it could be read"
@@ -210,12 +215,28 @@ _Result = ScannedFile  # what inspect_file returns (stored by Catalog.store_scan
 
 def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = True) -> _Result:
     """Decode one file: identity, dimensions, orientation, thumbnail (cached). Never raises."""
+    return inspect_with_model_input(path, size, mtime_ns, thumbnails=thumbnails)[0]
+
+
+def inspect_with_model_input(
+    path: bytes,
+    size: int,
+    mtime_ns: int,
+    *,
+    thumbnails: bool = True,
+    model: imaging.Preprocess | None = None,
+) -> tuple[_Result, np.ndarray | None]:
+    """:func:`inspect_file`, and from the same decode the model input for ``model`` (its
+    registry preprocessing), pixel for pixel what ``engine.prepare_file`` gives. Never raises;
+    the input is None when the file could not be decoded or no ``model`` was asked for."""
     res = _Result(path, size, mtime_ns)
+    model_input = None
     try:
         if size == 0:
             raise imaging.ImageError("empty file (0 bytes)")
         data_fp = None if imaging.is_raw(os.fsdecode(path)) else content_identity(path, size)
-        info = imaging.open_image(os.fsdecode(path), min_side=imaging.THUMB_SIZE)
+        decoded = imaging.decode(os.fsdecode(path), model=model, make_thumbnail=thumbnails)
+        info = decoded.info
         res.identity = _identity(data_fp, info)
         res.width, res.height, res.orientation, res.format = (
             info.width,
@@ -224,9 +245,10 @@ def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = Tr
             info.format,
         )
         res.taken_at = info.taken_at
-        if thumbnails:
+        model_input = decoded.model_input
+        if decoded.thumb is not None:
             try:
-                imaging.save_thumbnail(res.identity, imaging.thumbnail(info.image))
+                imaging.save_thumbnail(res.identity, decoded.thumb)
             except OSError:
                 pass  # an unwritable cache costs speed, not correctness
     except imaging.ImageError as exc:
@@ -239,7 +261,7 @@ def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = Tr
         res.error = f"cannot read file: {_os_error(exc)}"
     except Exception as exc:  # a decoder bug must not stop the scan
         res.error = f"unexpected error while decoding: {exc!r}"
-    return res
+    return res, (model_input if res.error is None else None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -252,11 +274,18 @@ def scan(
     workers: int | None = None,
     thumbnails: bool = True,
     on_stored: Callable[[list[int]], None] | None = None,
+    model: imaging.Preprocess | None = None,
+    on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None = None,
 ) -> ScanSummary:
     """Index ``roots`` into ``catalog`` incrementally; see the module docstring.
 
     ``on_stored(ids)`` is called after each committed batch with the ids of the photos it
     added or changed (errors included), so a front end can refresh exactly those rows.
+
+    With ``model`` (a model's registry preprocessing) and ``on_inputs``, the decode that makes
+    each thumbnail also makes the model input, and ``on_inputs([(photo_id, input), ...])``
+    gets them after each committed batch (decode once: the caller predicts from them; nothing
+    holds them afterwards, so memory stays bounded by a batch).
 
     Holds the catalog's writer lock (one scan or write per catalog at a time, across
     processes: a second one waits)."""
@@ -269,6 +298,8 @@ def scan(
             workers=workers,
             thumbnails=thumbnails,
             on_stored=on_stored,
+            model=model if on_inputs is not None else None,
+            on_inputs=on_inputs,
         )
 
 
@@ -281,6 +312,8 @@ def _scan(
     workers: int | None,
     thumbnails: bool,
     on_stored: Callable[[list[int]], None] | None = None,
+    model: imaging.Preprocess | None = None,
+    on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None = None,
 ) -> ScanSummary:
     t0 = time.perf_counter()
     summary = ScanSummary()
@@ -359,15 +392,19 @@ def _scan(
         n_workers = workers or min(8, (os.cpu_count() or 2) + 2)
         with ThreadPoolExecutor(n_workers, thread_name_prefix="moodtagger-scan") as pool:
             pending: list[tuple[_Result, int | None]] = []
+            inputs: list[np.ndarray | None] = []
             done = 0
+            # with model inputs, hand them on in small batches: the model works while the
+            # pool decodes ahead, and few inputs are held at once
+            flush_at = INPUT_BATCH if on_inputs is not None else BATCH
 
-            def results() -> Iterator[tuple[_Result, int | None]]:
+            def results() -> Iterator[tuple[tuple[_Result, np.ndarray | None], int | None]]:
                 # bounded look-ahead keeps memory flat and lets cancel act quickly
                 window = n_workers * 4
                 futures = []
                 it = iter(todo)
                 for item in it:
-                    futures.append((pool.submit(_inspect, item, thumbnails), item[3]))
+                    futures.append((pool.submit(_inspect, item, thumbnails, model), item[3]))
                     if len(futures) >= window:
                         break
                 while futures:
@@ -379,19 +416,25 @@ def _scan(
                         return
                     nxt = next(it, None)
                     if nxt is not None:
-                        futures.append((pool.submit(_inspect, nxt, thumbnails), nxt[3]))
+                        futures.append((pool.submit(_inspect, nxt, thumbnails, model), nxt[3]))
 
             def store(batch: list[tuple[_Result, int | None]]) -> list[int]:
                 ids = _store(catalog, batch, summary)
                 for root_id, prefix in root_prefixes:  # new photos belong to their folder at once
                     catalog.assign_root(root_id, prefix)
+                if on_inputs is not None:
+                    ready = [(i, x) for i, x in zip(ids, inputs, strict=True) if x is not None]
+                    inputs.clear()
+                    if ready:
+                        on_inputs(ready)
                 return ids
 
             last_store = time.monotonic()
-            for res, existing in results():
+            for (res, model_input), existing in results():
                 pending.append((res, existing))
+                inputs.append(model_input)
                 done += 1
-                if len(pending) >= BATCH or (
+                if len(pending) >= flush_at or (
                     on_stored is not None and time.monotonic() - last_store >= STORE_INTERVAL
                 ):
                     last_store = time.monotonic()
@@ -413,10 +456,16 @@ def _scan(
     return summary
 
 
-def _inspect(item: tuple[bytes, int, int, int | None, str | None], thumbnails: bool) -> _Result:
-    res = inspect_file(item[0], item[1], item[2], thumbnails=thumbnails)
+def _inspect(
+    item: tuple[bytes, int, int, int | None, str | None],
+    thumbnails: bool,
+    model: imaging.Preprocess | None,
+) -> tuple[_Result, np.ndarray | None]:
+    res, model_input = inspect_with_model_input(
+        item[0], item[1], item[2], thumbnails=thumbnails, model=model
+    )
     res.sidecar_sig = item[4]
-    return res
+    return res, model_input
 
 
 def _store(

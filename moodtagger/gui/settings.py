@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from moodtagger.core.catalog import default_catalog_path
 
 # Fields offered for writing when the metadata module does not list its own.
-FALLBACK_FIELDS = ("XMP-dc:Subject", "XMP-lr:HierarchicalSubject", "IPTC:Keywords")
 
 
 def open_qsettings() -> QSettings:
@@ -43,16 +42,10 @@ def open_qsettings() -> QSettings:
 
 
 def metadata_fields() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(every field the writer knows, the default ones); a fallback until metadata exists."""
-    try:
-        from moodtagger.core import metadata
-    except ImportError:
-        return FALLBACK_FIELDS, FALLBACK_FIELDS
-    default = tuple(getattr(metadata, "DEFAULT_FIELDS", FALLBACK_FIELDS))
-    every = tuple(
-        getattr(metadata, "ALL_FIELDS", None) or getattr(metadata, "FIELDS", None) or default
-    )
-    return tuple(dict.fromkeys((*every, *default))), default
+    """(every field the writer knows, the default ones): the core's own lists."""
+    from moodtagger.core.metadata.fields import ALL_FIELDS, DEFAULT_FIELDS
+
+    return tuple(dict.fromkeys((*ALL_FIELDS, *DEFAULT_FIELDS))), DEFAULT_FIELDS
 
 
 @dataclass

@@ -80,11 +80,22 @@ def test_jpeg_draft_decodes_reduced_but_reports_full_size(make_image) -> None:
 
 def test_decode_gives_thumbnail_and_model_input(make_image) -> None:
     path = make_image("p.jpg", size=(1600, 1200))
-    d = imaging.decode(path, model=imaging.Preprocess(256, 224), thumb_size=256)
+    d = imaging.decode(path, model=imaging.Preprocess(256, 224))
     assert d.thumb is not None and max(d.thumb.size) == 256 and d.thumb.size == (256, 192)
     assert d.model_input is not None
     assert d.model_input.shape == (224, 224, 3) and d.model_input.dtype == np.uint8
     assert (d.info.width, d.info.height) == (1600, 1200)
+
+
+@pytest.mark.parametrize("pre", [imaging.Preprocess(256, 224), imaging.Preprocess(146, 128)])
+def test_the_model_input_does_not_depend_on_the_thumbnail(make_image, pre) -> None:
+    """The scan's decode (thumbnail + input) and a predict-only decode give the same pixels,
+    also for a model smaller than the thumbnail (draft scaling is the same either way)."""
+    path = make_image("p.jpg", size=(3000, 2000))
+    both = imaging.decode(path, model=pre)
+    alone = imaging.decode(path, model=pre, make_thumbnail=False)
+    assert alone.thumb is None and both.thumb is not None
+    assert np.array_equal(both.model_input, alone.model_input)
 
 
 def test_center_crop_matches_torchvision(make_image) -> None:

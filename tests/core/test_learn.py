@@ -392,9 +392,10 @@ def test_library_learn_and_reset_switch_the_model_in_use(lib, capsys) -> None:
 
 
 def test_refresh_streams_the_personal_suggestions_batch_by_batch(lib, make_image) -> None:
-    """After `learn`, a scan's new photos show the personal model's suggestion in every batch
-    the refresh reports, not the shipped one's, and never an empty one."""
-    from moodtagger.core.library import PREDICTING, Library, RefreshEvents
+    """After `learn`, a scan's new photos show the personal model's suggestion in the batch
+    that predicts them (the scan predicts as it goes: decode once), not only at the end, and
+    never the shipped model's."""
+    from moodtagger.core.library import Library, RefreshEvents
 
     folder, db = lib
     assert main(["choose", "-q", "--mood", "fear", "--catalog", db, str(folder / "n0.jpg")]) == 0
@@ -404,18 +405,19 @@ def test_refresh_streams_the_personal_suggestions_batch_by_batch(lib, make_image
     with Catalog(db) as cat:
         library = Library(cat)
         library.learn()
-        seen: list[tuple[str, np.ndarray]] = []
-        phase = [""]
+        events_seen: list[tuple[str, list[int], int]] = []  # model, ids, rows with a suggestion
 
         def changed(ids: list[int]) -> None:
-            if phase[0] == PREDICTING:
-                rows = library.rows(ids)
-                seen.append((library.model_id, rows.probs.copy()))
+            rows = library.rows(ids)
+            shown = int((~np.isnan(rows.probs).any(axis=1)).sum())
+            events_seen.append((str(library.model_id), list(rows.ids), shown))
 
-        events = RefreshEvents(phase=lambda p: phase.__setitem__(0, p), changed=changed)
+        events = RefreshEvents(changed=changed)
         res = library.refresh([str(more)], device="cpu", batch_size=1, events=events)
         assert res.predict is not None and res.predict.predicted == 3
-        assert len(seen) == 3
-        for model_id, probs in seen:
-            assert model_id.startswith("personal-")
-            assert not np.isnan(probs).any()
+        new_ids = sorted(p.id for p in cat.photos() if "late" in p.path)
+        predicted = [e for e in events_seen if e[2]]
+        # each batch of 1 is reported with the personal model's suggestion as it lands
+        assert sorted({int(i) for _, ids, _ in predicted for i in ids}) == new_ids
+        assert len(predicted) >= 3
+        assert all(m.startswith("personal-") and n == len(ids) for m, ids, n in predicted)

@@ -29,14 +29,14 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(
     win = make_window()
     qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
 
-    inserts: list[
-        int
-    ] = []  # rows in the grid after each insert, while the lane works (before any mood)
+    inserts: list[int] = []  # rows in the grid after each insert, while the lane works
     scored: list[int] = []  # photos with mood bars after each batch of predictions
+    scored_when_inserted: list[int] = []  # len(scored) at each insert
 
     def on_insert(*_a) -> None:
-        if win.library_jobs.busy and not scored:
+        if win.library_jobs.busy:
             inserts.append(win.model.rowCount())
+            scored_when_inserted.append(len(scored))
 
     def on_changed(_top, _bottom, roles=()) -> None:
         if int(Roles.MoodScoresRole) in roles and win.library_jobs.busy:
@@ -55,9 +55,11 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(
     assert isinstance(result, RefreshResult)  # the core's answer, as `moodtagger scan` gets it
     assert result.scan.new == N and result.predict.predicted == N and not result.errors
 
-    # the photos appeared while the scan ran, batch by batch, before any mood
+    # the photos appeared while the scan ran, batch by batch
     assert len(inserts) >= 2 and inserts[0] < N and inserts[-1] == N, inserts
     assert any(0 < n < N for n in scored), scored  # predictions arrived batch by batch
+    # decode once: the scan predicts as it goes, so moods show before the last photo is in
+    assert scored_when_inserted[0] == 0 and scored_when_inserted[-1] > 0, scored_when_inserted
     assert win.model.rowCount() == N
     assert all(win.model.index(r, 0).data(Roles.MoodScoresRole) is not None for r in range(N))
     assert (

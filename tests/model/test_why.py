@@ -79,7 +79,7 @@ def test_all_eight_maps_cost_a_few_forward_passes(why_model, imagenet_sample):
     import torch
 
     path = str(imagenet_sample / sorted(os.listdir(imagenet_sample))[1])
-    crop = imaging.decode(path, model=why_model.preprocess, thumb_size=0).model_input
+    crop = imaging.decode(path, model=why_model.preprocess, make_thumbnail=False).model_input
     x = torch.from_numpy(np.array(crop[None]))
     why_model.explain_array(crop)
     forward, explain = [], []

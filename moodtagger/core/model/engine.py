@@ -332,7 +332,7 @@ def prepare_file(path: str, pre: Preprocess) -> np.ndarray:
     """Decode one file to the uint8 (crop, crop, 3) model input (raises imaging.ImageError).
     ``pre`` comes from the model's registry entry; local prediction and the Ray pipeline
     (core/cluster.py) both come through here."""
-    model_input = imaging.decode(path, model=pre, thumb_size=0).model_input
+    model_input = imaging.decode(path, model=pre, make_thumbnail=False).model_input
     assert model_input is not None
     return model_input
 

@@ -199,10 +199,6 @@ def _sha256(path: Path) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def is_personal(model_id: str | None) -> bool:
-    return bool(model_id) and str(model_id).startswith(PREFIX)
-
-
 def entry(model_id: str) -> dict:
     path = personal_dir() / f"{model_id}.json"
     try:

