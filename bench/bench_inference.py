@@ -11,12 +11,16 @@ Measured in one run, on the same files (page cache warmed first):
 * D, decode-only: ``MoodModel.prepare`` (EXIF-aware decode, draft-mode JPEG, crop) in a thread
   pool over all cores;
 * I, inference-only: ``MoodModel.predict_arrays`` on pre-decoded batches (ONNX Runtime on CPU,
-  fp16 + channels_last on CUDA), all cores;
+  fp16 + channels_last on CUDA), all cores; on CPU for the float graph and for its int8
+  quantisation (``packaging/export_onnx.py --int8``; built into a temporary models folder
+  when the model does not ship one, as v2 does not);
 * end-to-end: ``service.predict_pending`` on a scanned catalog: decode -> model -> catalog rows,
   decoding overlapped with inference. On a CPU both share the cores, so the ceiling is
   1/(1/D + 1/I); the target is end-to-end >= 0.8 x that, and >= 8x the naive loop;
 * whole process, measured from outside: ``moodtagger predict FILES -o out.csv`` as a subprocess
-  (ONNX export already cached), minus the same command on one file (start-up), per photo.
+  (ONNX export already cached), minus the same command on one file (start-up), per photo; on
+  CPU once as shipped and once with the other precision (fp32 / int8). Targets: >= 8x the naive
+  loop and >= 0.8 x 1/(1/D + 1/I).
 
 ``--model`` picks a registry id (default: the default model, v2).
 """
@@ -40,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from moodtagger.core.catalog import Catalog  # noqa: E402
+from moodtagger.core.model import registry  # noqa: E402
 from moodtagger.core.model.engine import MoodModel  # noqa: E402
 from moodtagger.core.model.service import predict_pending  # noqa: E402
 from moodtagger.core.scanner import scan  # noqa: E402
@@ -100,8 +105,12 @@ def end_to_end(model: MoodModel, folder: Path, files: list[Path], batch: int) ->
             return s.predicted / (time.perf_counter() - t0), s.failed
 
 
-def whole_process(files: list[Path], model_id: str, device: str) -> float:
-    """Photos/s of ``moodtagger predict`` run as a whole process, start-up subtracted."""
+def whole_process(
+    files: list[Path], model_id: str, device: str, fp32: bool = False, models: Path | None = None
+) -> float:
+    """Photos/s of ``moodtagger predict`` run as a whole process, start-up subtracted
+    (``fp32``: with ``MOODTAGGER_ONNX_FP32=1``, the float graph even where int8 ships;
+    ``models``: another models folder, ``MOODTAGGER_MODELS``)."""
     import subprocess
 
     with tempfile.TemporaryDirectory(prefix="mt-bench-proc-") as tmp:
@@ -109,6 +118,11 @@ def whole_process(files: list[Path], model_id: str, device: str) -> float:
             os.environ,
             MOODTAGGER_CACHE=os.environ.get("MOODTAGGER_CACHE", os.path.join(tmp, "cache")),
         )
+        env.pop("MOODTAGGER_ONNX_FP32", None)
+        if fp32:
+            env["MOODTAGGER_ONNX_FP32"] = "1"
+        if models is not None:
+            env["MOODTAGGER_MODELS"] = str(models)
         cmd = [
             sys.executable,
             "-m",
@@ -147,12 +161,20 @@ def run(
         f.read_bytes()  # warm the page cache for every side
     net = model.net if model.backend == "torch" else None
     if net is None:
-        from moodtagger.core.model import registry
-
         net = registry.build(model.entry)
     n_rate = naive(files[:naive_n], net, model.preprocess)
     d_rate, arrays = decode_only(model, files)
     i_rate = inference_only(model, arrays, batch)
+    # on CPU: the other precision too, in the same run (inference-only, whole process)
+    alt, alt_models = None, None
+    if model.device == "cpu" and model.backend == "onnxruntime":
+        if model.precision == "int8":
+            alt = MoodModel(model.model_id, device="cpu", backend="onnx-fp32")
+        else:
+            alt_models = int8_models(model.entry)
+            alt = with_models(alt_models, lambda: MoodModel(model.model_id, device="cpu"))
+            assert alt.precision == "int8"
+    i_alt = inference_only(alt, arrays, batch) if alt is not None else float("nan")
     other = "torch" if model.backend != "torch" else "onnx"
     i_other = float("nan")
     if other_backend:
@@ -164,24 +186,91 @@ def run(
             print(f"  ({other} inference-only unavailable: {exc})")
     e_rate, failed = end_to_end(model, folder, files, batch)
     p_rate = whole_process(files, model.model_id, model.device)
-    ceiling = 1 / (1 / d_rate + 1 / i_rate) if model.device == "cpu" else min(d_rate, i_rate)
+    p_alt = (
+        whole_process(
+            files, model.model_id, model.device, fp32=model.precision == "int8", models=alt_models
+        )
+        if alt is not None
+        else float("nan")
+    )
+
+    def ceiling_of(i: float) -> float:
+        return 1 / (1 / d_rate + 1 / i) if model.device == "cpu" else min(d_rate, i)
+
+    ceiling = ceiling_of(i_rate)
     print(
-        f"\n{label}: {len(files)} photos, model {model.model_id}, device {model.device} ({model.backend}), batch {batch}, "
-        f"{os.cpu_count()} cores"
+        f"\n{label}: {len(files)} photos, model {model.model_id}, device {model.device} "
+        f"({model.backend} {model.precision}), batch {batch}, {os.cpu_count()} cores"
     )
     print(f"  naive loop (first {naive_n})   {n_rate:8.1f} img/s")
     print(f"  D decode-only            {d_rate:8.1f} img/s")
-    print(f"  I inference-only         {i_rate:8.1f} img/s")
+    print(f"  I inference-only         {i_rate:8.1f} img/s  ({model.precision})")
+    if alt is not None:
+        print(
+            f"  I inference-only, {alt.precision}   {i_alt:8.1f} img/s  "
+            f"(int8 = {ratio(model, i_rate, i_alt):.2f} x fp32)"
+        )
     print(f"  I' inference-only, {other:<6}{i_other:8.1f} img/s  (other backend, not used below)")
-    print(f"  ceiling                  {ceiling:8.1f} img/s")
+    print(f"  ceiling 1/(1/D+1/I)      {ceiling:8.1f} img/s")
     print(
         f"  end-to-end (to catalog)  {e_rate:8.1f} img/s  = {e_rate / ceiling:.2f} x ceiling, "
         f"{e_rate / n_rate:.1f} x naive  ({failed} failed)"
     )
     print(
         f"  whole process (predict)  {p_rate:8.1f} img/s  = {p_rate / ceiling:.2f} x ceiling, "
-        f"{p_rate / n_rate:.1f} x naive  (start-up subtracted)"
+        f"{p_rate / n_rate:.1f} x naive  (start-up subtracted; target >= 0.8 x ceiling, >= 8 x naive)"
     )
+    if alt is not None:
+        c_alt = ceiling_of(i_alt)
+        print(
+            f"  whole process, {alt.precision}      {p_alt:8.1f} img/s  = {p_alt / c_alt:.2f} x its "
+            f"ceiling ({c_alt:.1f}), {p_alt / n_rate:.1f} x naive; "
+            f"int8 = {ratio(model, p_rate, p_alt):.2f} x fp32"
+        )
+
+
+def ratio(model: MoodModel, rate: float, alt_rate: float) -> float:
+    """int8 rate / fp32 rate, whichever of the two ``model`` runs."""
+    return rate / alt_rate if model.precision == "int8" else alt_rate / rate
+
+
+def int8_models(entry) -> Path:
+    """A temporary models folder: ``entry``'s files plus its int8 quantisation, registered as
+    ``packaging/export_onnx.py --int8`` would (for a model that ships the float graph only)."""
+    import importlib.util
+    import json
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("export_onnx", ROOT / "packaging/export_onnx.py")
+    assert spec is not None and spec.loader is not None
+    export = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export)
+    folder = Path(tempfile.mkdtemp(prefix="mt-bench-int8-"))
+    for f in entry.path.parent.glob(f"{entry.id}.*"):
+        shutil.copy(f, folder / f.name)
+    dest = folder / f"{entry.id}.int8.onnx"
+    export.quantize(entry, entry.onnx.file, dest)
+    data = json.loads(entry.path.read_text())
+    data["onnx_int8"] = {
+        "file": dest.name,
+        "sha256": registry.sha256_of(dest),
+        "float_sha256": entry.onnx.sha256,
+    }
+    (folder / entry.path.name).write_text(json.dumps(data))
+    print(f"(int8 quantisation of {entry.id} built into {folder})")
+    return folder
+
+
+def with_models(folder: Path, make):
+    old = os.environ.get("MOODTAGGER_MODELS")
+    os.environ["MOODTAGGER_MODELS"] = str(folder)
+    try:
+        return make()
+    finally:
+        if old is None:
+            os.environ.pop("MOODTAGGER_MODELS", None)
+        else:
+            os.environ["MOODTAGGER_MODELS"] = old
 
 
 def main() -> None:
@@ -189,7 +278,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=registry.BATCH_SIZE)
     ap.add_argument(
         "--n", "--limit", dest="limit", type=int, default=1000, help="photos of the sample to use"
     )

@@ -4,7 +4,8 @@ Run it after ``moodtagger train`` changes a head (the test suite fails until you
 
     python packaging/export_onnx.py                      # the default model (v2)
     python packaging/export_onnx.py --model ID --no-onnx # hashes and preprocessing only (v1)
-    python packaging/export_onnx.py --check              # verify the shipped export, write nothing
+    python packaging/export_onnx.py --check              # verify the shipped exports, write nothing
+    python packaging/export_onnx.py --int8               # + the int8 file (not shipped for v2)
 
 It (1) records in ``models/<id>.json`` what the entry must bind: ``preprocess`` (moved from the
 legacy ``input_size``/``resize``/``normalisation`` fields) and ``backbone_sha256`` (the ImageNet
@@ -13,6 +14,22 @@ file hash-checked), exports it to ``models/<id>.onnx``, runs that file with ONNX
 check batch and refuses it unless the probabilities match torch within
 ``engine.ONNX_TOLERANCE``; (3) records the file's sha256 and the head, backbone and
 preprocessing it was made from (``onnx``), so a stale export is detected without torch.
+
+The float export's "same" paddings (timm's TF ports compute them from the input's shape at run
+time: a Shape -> arithmetic -> Pad chain in front of 6 convolutions) are made static for the
+entry's fixed crop: each Pad is folded into its Conv's ``pads`` (bit-identical outputs, ~1.4x
+faster on CPU, and the quantiser then sees a plain Conv/Clip/Add backbone).
+
+(4) with ``--int8``: ``models/<id>.int8.onnx``, ONNX Runtime static quantisation of that float
+graph (QDQ, int8 per-channel weights, uint8 per-tensor activations, MinMax calibration on 250
+photos of ``../shared/data/imagenet-sample``: every 4th by sorted name, none of the mood
+training photos). Only the backbone is quantised (stem, blocks, head conv); input
+normalisation, flip, the stage statistics pools, the linear heads and the softmax stay float.
+Recorded as ``onnx_int8`` with its sha256, the float file it was made from, and its agreement
+with the float graph on the engine's check batch; ``--check`` verifies both files. The engine
+runs a registered, current int8 file on CPU (``MOODTAGGER_ONNX_FP32=1`` or
+``backend="onnx-fp32"`` forces float). v2 does not ship one: its cross-validated top-mood ECE
+got 0.007 worse with int8 descriptors (the bar is 0.005; MODEL_CARD.md, bench/exp_int8.py).
 torch is needed here (``pip install 'moodtagger[torch]'``), never on the machines it ships to.
 """
 
@@ -26,6 +43,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 LEGACY = ("input_size", "resize", "normalisation")
+# int8 calibration photos: every 4th imagenet-sample photo by name (250, spread over the classes)
+CALIBRATION_STEP = 4
+# nodes of the backbone (timm names in the torch export): the only part that is quantised
+BACKBONE_PREFIXES = (
+    "/features/conv_stem/",
+    "/features/blocks",
+    "/features/bn",
+    "/features/conv_head/",
+)
 
 
 def completed(data: dict) -> dict:
@@ -81,6 +107,167 @@ def compare(entry, onnx_file: Path) -> dict[str, float]:
     }
 
 
+def static_padding(src: Path, dest: Path, size: int) -> int:
+    """Fold every dynamic "same" Pad of the float graph at ``src`` into its Conv (the pads are
+    computed once for a ``size`` x ``size`` input), drop the dead shape arithmetic, write
+    ``dest``. Returns the number of Pads folded."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import helper
+
+    model = onnx.load(str(src))
+    g = model.graph
+    pads = [n for n in g.node if n.op_type == "Pad"]
+    probe = onnx.load(str(src))
+    probe.graph.output.extend(onnx.ValueInfoProto(name=n.input[1]) for n in pads)
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    amounts = sess.run(
+        [n.input[1] for n in pads], {"images": np.zeros((1, size, size, 3), np.uint8)}
+    )
+    consumers: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    for pad, amount in zip(pads, amounts, strict=True):
+        users = consumers.get(pad.output[0], [])
+        mode = [a.s for a in pad.attribute if a.name == "mode"]
+        value = pad.input[2] if len(pad.input) > 2 else ""
+        if (
+            len(users) != 1
+            or users[0].op_type != "Conv"
+            or users[0].input[0] != pad.output[0]
+            or mode not in ([], [b"constant"])
+        ):
+            raise SystemExit(f"{pad.name}: not a zero Pad in front of one Conv; cannot fold it")
+        if value:
+            probe_value = [t for t in g.initializer if t.name == value]
+            const = [n for n in g.node if value in n.output]
+            if not probe_value and const and const[0].op_type == "Constant":
+                probe_value = [const[0].attribute[0].t]
+            if not probe_value or float(onnx.numpy_helper.to_array(probe_value[0]).ravel()[0]) != 0:
+                raise SystemExit(f"{pad.name}: pads with a non-zero value; cannot fold it")
+        a = [int(v) for v in amount]  # NCHW begins, then ends
+        if a[0] or a[1] or a[4] or a[5]:
+            raise SystemExit(f"{pad.name}: pads batch or channels; cannot fold it")
+        conv = users[0]
+        old = [x for x in conv.attribute if x.name == "pads"]
+        if old and any(old[0].ints):
+            raise SystemExit(f"{conv.name} pads already; cannot fold {pad.name} into it")
+        for x in old:
+            conv.attribute.remove(x)
+        conv.attribute.append(helper.make_attribute("pads", [a[2], a[3], a[6], a[7]]))
+        conv.input[0] = pad.input[0]
+    needed = {o.name for o in g.output}
+    live = []
+    for n in reversed(g.node):  # nodes are in topological order: keep what an output needs
+        if n.op_type != "Pad" and any(o in needed for o in n.output):
+            live.append(n)
+            needed.update(i for i in n.input if i)
+    del g.node[:]
+    g.node.extend(reversed(live))
+    used = {i for n in g.node for i in n.input}
+    inits = [t for t in g.initializer if t.name in used]
+    del g.initializer[:]
+    g.initializer.extend(inits)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dest))
+    return len(pads)
+
+
+def calibration_files() -> list[Path]:
+    """The deterministic calibration photos: every 4th imagenet-sample photo by name (250)."""
+    from moodtagger.core.model.datasets import shared_data_dir
+
+    folder = shared_data_dir() / "imagenet-sample"
+    files = sorted(folder.glob("*.JPEG"))
+    if len(files) != 1000:
+        raise SystemExit(f"int8 calibration needs the 1,000 photos of {folder}; see ../shared")
+    return files[::CALIBRATION_STEP]
+
+
+def quantize(entry, src: Path, dest: Path) -> dict:
+    """Static int8 quantisation of the float graph ``src`` (backbone only) into ``dest``,
+    calibrated on :func:`calibration_files` decoded by the engine's own path. Returns the
+    record's calibration/quantisation fields."""
+    import numpy as np
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    from moodtagger.core.model import engine
+
+    files = calibration_files()
+    crops = np.stack([engine.prepare_file(str(f), entry.preprocess) for f in files])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.i = 0
+
+        def get_next(self):
+            if self.i >= len(crops):
+                return None
+            self.i += 8
+            return {"images": crops[self.i - 8 : self.i]}
+
+    graph = onnx.load(str(src)).graph
+    keep_float = [n.name for n in graph.node if not n.name.startswith(BACKBONE_PREFIXES)]
+    quantize_static(
+        str(src),
+        str(dest),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=keep_float,
+    )
+    quantized = sum(1 for n in onnx.load(str(dest)).graph.node if n.op_type == "QuantizeLinear")
+    return {
+        "calibration": {
+            "photos": f"../shared/data/imagenet-sample, every {CALIBRATION_STEP}th by sorted "
+            f"name, {len(files)} photos (none of the mood training photos)",
+            "first": files[0].name,
+            "last": files[-1].name,
+            "decode": "engine.prepare_file (the product's decode, resize and crop)",
+            "method": "MinMax",
+        },
+        "quantisation": {
+            "tool": "onnxruntime.quantization.quantize_static",
+            "format": "QDQ",
+            "weights": "int8, per channel",
+            "activations": "uint8, per tensor",
+            "quantised": "backbone only (stem, blocks, head conv): "
+            f"{quantized} QuantizeLinear nodes",
+            "float": "input normalisation, flip, stage statistics pools, linear heads, softmax",
+        },
+    }
+
+
+def compare_onnx(a: Path, b: Path, size: int) -> dict[str, float]:
+    """Largest absolute differences between two ONNX files on the engine's check batch."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from moodtagger.core.model import engine
+
+    x = engine._check_batch(size)
+    outs = [
+        ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": x})
+        for p in (a, b)
+    ]
+    return {
+        n: float(np.abs(g - r).max())
+        for n, g, r in zip(("probs", "va", "embedding"), outs[1], outs[0], strict=True)
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     from moodtagger.core.model import engine, registry
 
@@ -94,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--check",
         action="store_true",
-        help="verify the shipped export against torch; write nothing",
+        help="verify the shipped exports (float against torch, int8 against float); write nothing",
+    )
+    ap.add_argument(
+        "--int8", action="store_true", help="also build and register the int8 file (see above)"
     )
     args = ap.parse_args(argv)
 
@@ -111,10 +301,23 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{e.id}: {path.name} {'matches' if ok else 'DIFFERS FROM'} torch (max abs diff {diffs})"
         )
+        if e.data.get("onnx_int8"):
+            q = engine.shipped_int8(e)  # sha256, and made from the current float file
+            if q is None:
+                print(f"{e.id}: the int8 file is stale; run python packaging/export_onnx.py")
+                return 1
+            qd = compare_onnx(path, q, e.input_size)
+            qok = qd["probs"] <= engine.INT8_TOLERANCE
+            print(
+                f"{e.id}: {q.name} {'within' if qok else 'OUTSIDE'} {engine.INT8_TOLERANCE} of "
+                f"the float graph (max abs diff {qd})"
+            )
+            ok = ok and qok
         return 0 if ok else 1
 
     data = completed(e.data)
     data.pop("onnx", None)
+    data.pop("onnx_int8", None)
     e = registry.ModelEntry(e.id, e.path, data)
     if not args.no_onnx:
         import onnxruntime
@@ -122,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
 
         dest = e.path.with_suffix(".onnx")
         diffs = engine.export_onnx(registry.build(e), e.input_size, dest)
+        folded = static_padding(dest, dest, e.input_size)
+        diffs = compare(e, dest)  # the file as shipped, against torch
+        if not diffs["probs"] <= engine.ONNX_TOLERANCE:
+            raise SystemExit(f"static paddings changed the outputs: {diffs}")
         data["onnx"] = {
             "file": dest.name,
             "sha256": registry.sha256_of(dest),
@@ -136,10 +343,27 @@ def main(argv: list[str] | None = None) -> int:
             },
             "max_abs_diff_vs_torch": diffs,
             "how": "packaging/export_onnx.py: torch.onnx.export of the whole network (uint8 NHWC in; "
-            "normalisation, flip TTA, backbone and head inside), checked with ONNX Runtime on "
-            "the engine's check batch",
+            "normalisation, flip TTA, backbone and head inside), "
+            f"{folded} dynamic 'same' Pads folded into their Convs for the fixed crop, checked "
+            "with ONNX Runtime on the engine's check batch",
         }
         print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB), max abs diff vs torch {diffs}")
+        if args.int8:
+            qdest = e.path.with_suffix(".int8.onnx")
+            fields = quantize(e, dest, qdest)
+            qd = compare_onnx(dest, qdest, e.input_size)
+            if not qd["probs"] <= engine.INT8_TOLERANCE:
+                raise SystemExit(f"int8 graph differs from float by {qd}")
+            data["onnx_int8"] = {
+                "file": qdest.name,
+                "sha256": registry.sha256_of(qdest),
+                "float_sha256": data["onnx"]["sha256"],
+                **fields,
+                "max_abs_diff_vs_float_check_batch": qd,
+                "how": "packaging/export_onnx.py: static quantisation of the float export above; "
+                "the CV numbers with int8 features are in MODEL_CARD.md (bench/exp_int8.py)",
+            }
+            print(f"wrote {qdest} ({qdest.stat().st_size / 1e6:.1f} MB), vs float {qd}")
     e.path.write_text(json.dumps(data, indent=1) + "\n")
     print(f"updated {e.path}")
     return 0

@@ -133,7 +133,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not args.quiet:
         err(
             f"predicted {plural(sum(r.prediction is not None for r in rows), 'photo')} with {model.model_id} "
-            f"({model.device}, {model.backend}); {plural(len(errors), 'error')}"
+            f"({model.device}, {model.backend}{' int8' if getattr(model, 'precision', '') == 'int8' else ''}); "
+            f"{plural(len(errors), 'error')}"
         )
     return 1 if errors else 0
 

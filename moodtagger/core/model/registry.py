@@ -9,6 +9,8 @@ An entry binds everything a prediction depends on, so nothing else holds a model
 * ``onnx`` (optional): a verified ONNX Runtime export of the whole network (backbone + head +
   test-time flip) with its own ``sha256`` and the head and backbone hashes it was exported from,
   so a CPU machine predicts without torch (``packaging/export_onnx.py`` writes it);
+* ``onnx_int8`` (optional): a statically quantised copy of that export, with its own ``sha256``
+  and the ``float_sha256`` of the export it was made from (the CPU runs it when current);
 * labels, metrics and data provenance.
 
 Every file is checked against its sha256 before use; torch files load with
@@ -68,6 +70,15 @@ class OnnxExport:
     backbone_sha256: str
     preprocess: dict  # the entry's preprocess section it was exported with (crop size, mean/std)
     graph_version: int
+
+
+@dataclass(frozen=True)
+class OnnxInt8:
+    """A shipped int8 (static QDQ) copy of the entry's ONNX export."""
+
+    file: Path
+    sha256: str
+    float_sha256: str  # the sha256 of the float export it was quantised from
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,18 @@ class ModelEntry:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(
                 f"model {self.id}: bad onnx section in {self.path.name}: {exc}"
+            ) from None
+
+    @property
+    def onnx_int8(self) -> OnnxInt8 | None:
+        o = self.data.get("onnx_int8")
+        if not o:
+            return None
+        try:
+            return OnnxInt8(self.path.parent / o["file"], str(o["sha256"]), str(o["float_sha256"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"model {self.id}: bad onnx_int8 section in {self.path.name}: {exc}"
             ) from None
 
 
