@@ -13,7 +13,7 @@ Measured in one run, on the same files (page cache warmed first):
 * I, inference-only: ``MoodModel.predict_arrays`` on pre-decoded batches (ONNX Runtime on CPU,
   fp16 + channels_last on CUDA), all cores; on CPU for the float graph and for its int8
   quantisation (``packaging/export_onnx.py --int8``; built into a temporary models folder
-  when the model does not ship one, as v2 does not);
+  when the model does not ship one; v2 does);
 * end-to-end: ``service.predict_pending`` on a scanned catalog: decode -> model -> catalog rows,
   decoding overlapped with inference. On a CPU both share the cores, so the ceiling is
   1/(1/D + 1/I); the target is end-to-end >= 0.8 x that, and >= 8x the naive loop;
