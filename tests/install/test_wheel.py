@@ -146,13 +146,14 @@ def test_predict_from_the_installed_wheel_without_torch(
     done = _run(
         ["moodtagger", "predict", "--json", str(photo), str(golden)], cwd=elsewhere, env=env
     )
-    assert "moodtagger-lite0-multitask-v2 (cpu, onnxruntime)" in done.stderr, done.stderr
+    # the shipped int8 graph, found in the installed package
+    assert "moodtagger-lite0-multitask-v2 (cpu, onnxruntime int8)" in done.stderr, done.stderr
     recs = json.loads(done.stdout)
     assert [Path(r["path"]).name for r in recs] == [photo.name, golden.name]
     probs = [list(r["probabilities"].values()) for r in recs]
     assert list(recs[0]["probabilities"]) == list(MOODS)
     # the committed golden photo gives the committed golden output
-    want = json.loads((GOLDEN / "golden.json").read_text())["moodtagger-lite0-multitask-v2"]
+    want = json.loads((GOLDEN / "golden.json").read_text())["moodtagger-lite0-multitask-v2 int8"]
     assert np.allclose(probs[1], want["probs"], atol=2e-3)
     # and the real photo what the checkout predicts for it
     (ref,) = next(MoodModel(device="cpu").predict_paths([str(photo)]))
