@@ -96,22 +96,9 @@ def descriptors(model_file: Path, files: list[Path], pre: imaging.Preprocess) ->
 
 
 def all_data(model_file: Path, flip_tta: bool, pre: imaging.Preprocess) -> multitask.AllData:
-    ap, tw, e6 = datasets.load_artphoto(), datasets.load_twitter1(), datasets.load_emotion6()
-
-    def feats(fs):
-        return multitask.descriptor_views(descriptors(model_file, list(fs), pre), flip_tta)
-
-    split = multitask.Split(
-        feats(ap.files),
-        ap.labels,
-        feats(tw.files),
-        tw.positive,
-        tw.agreement,
-        feats(e6.files),
-        np.stack([e6.valence, e6.arousal], 1),
-        e6.votes,
+    return multitask.assemble(
+        lambda fs: multitask.descriptor_views(descriptors(model_file, list(fs), pre), flip_tta)
     )
-    return multitask.AllData(split, ap.groups, tw.groups)
 
 
 def agreement(entry: registry.ModelEntry) -> None:

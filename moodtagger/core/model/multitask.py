@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -151,14 +152,19 @@ def load_all(
     """All three data sets' features; ``raw``: the cached (center, flip, full) views as they are."""
     from moodtagger.core.model.evaluate import load_features
 
-    ap = datasets.load_artphoto()
-    tw = datasets.load_twitter1()
-    e6 = datasets.load_emotion6()
-
     def feats(files):
         x = load_features(files, variant, parts)
         return x if raw else descriptor_views(x, flip_tta)
 
+    return assemble(feats)
+
+
+def assemble(feats: Callable[[list[Path]], np.ndarray]) -> AllData:
+    """ArtPhoto, Twitter I and Emotion6 with their labels, each photo's features from
+    ``feats(files)`` (the training features; ``bench/exp_int8.py``: an ONNX file's)."""
+    ap = datasets.load_artphoto()
+    tw = datasets.load_twitter1()
+    e6 = datasets.load_emotion6()
     split = Split(
         feats(ap.files),
         ap.labels,
