@@ -179,6 +179,7 @@ class Library:
         # decode once: the scan's decode also makes the model input, and the model predicts
         # the new photos as the scan commits them (the model loads only if one needs it)
         stream: InputStream | None = None
+        streamed: PredictSummary | None = None  # what the stream predicted during the scan
         if roots and predict:
             try:
                 mid = self.base_model_id or default_model_id()
@@ -229,8 +230,6 @@ class Library:
                     out.import_error = str(exc)
                 if out.imported:
                     changed(summary.updated_ids)
-        else:
-            streamed = None
         if not predict or stopped():
             out.predict = streamed
             return out
@@ -251,7 +250,6 @@ class Library:
                 model = load(model_id)
         except ModelError as exc:  # no/broken model: the index is still saved
             out.predict_error = str(exc)
-            out.predict = streamed if streamed and streamed.predicted else None
             return out
         self.base_model_id = model_id
         self.model_id = self._model_in_use()
