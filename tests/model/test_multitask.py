@@ -144,6 +144,37 @@ def test_nested_cv_chooses_inside_training_and_learns_the_structure() -> None:
     assert np.allclose(raw["ap_probs"].sum(1), 1)
 
 
+def test_nested_cv_takes_each_outer_folds_features_from_split_for() -> None:
+    """``split_for(f, folds)`` (e.g. a backbone fine-tuned on fold f's training part) supplies the
+    features of outer fold f, for its training part and its test part alike."""
+    split, ap_groups, tw_groups = _toy_split()
+    data = mt.AllData(split, ap_groups, tw_groups)
+    cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
+    plain, _ = mt.nested_cv(data, cfg, seed=0, k=3)
+    calls: list[int] = []
+
+    def same(f: int, folds: mt.Folds) -> mt.Split:
+        calls.append(f)
+        assert len(folds.ap) == len(split.ap_y)
+        return split
+
+    assert mt.nested_cv(data, cfg, seed=0, k=3, split_for=same)[0] == plain
+    assert calls == [0, 1, 2]
+
+    rng = np.random.default_rng(1)
+
+    def blurred(f: int, folds: mt.Folds) -> mt.Split:
+        """fold f's ArtPhoto test photos lose their mood signal: only they are scored there"""
+        ap_x = split.ap_x.copy()
+        te = folds.ap == f
+        ap_x[te] = rng.normal(size=ap_x[te].shape)
+        return mt.Split(ap_x, *[getattr(split, k) for k in list(vars(split))[1:]])
+
+    m, _ = mt.nested_cv(data, cfg, seed=0, k=3, split_for=blurred)
+    assert m["ap_macro_f1"] < plain["ap_macro_f1"] - 0.3
+    assert m["tw_all_polarity_acc"] == plain["tw_all_polarity_acc"]
+
+
 def test_expected_calibration_error() -> None:
     rng = np.random.default_rng(0)
     conf = rng.uniform(0.3, 1.0, 20000)

@@ -731,9 +731,14 @@ def nested_cv(
     seed: int = 0,
     k: int = 5,
     log: Callable[[str], None] | None = None,
+    split_for: Callable[[int, Folds], Split] | None = None,
 ) -> tuple[dict[str, float], dict]:
     """Outer ``k``-fold CV (folds from ``seed``); every choice (strengths, temperatures) is made
-    inside the outer training part. Returns the metrics and the raw outer OOF outputs."""
+    inside the outer training part. Returns the metrics and the raw outer OOF outputs.
+
+    ``split_for(f, folds)``: the features to use for outer fold ``f`` (same photos and labels,
+    e.g. from a backbone fine-tuned on that fold's training part only,
+    ``bench/exp_finetune.py``); default: ``data.split`` for every fold."""
     s = data.split
     folds = make_folds(
         s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
@@ -749,6 +754,7 @@ def nested_cv(
         "chosen": [],
     }
     for f in range(k):
+        s = split_for(f, folds) if split_for else data.split
         tr_ap, tr_tw, tr_e6 = folds.ap != f, folds.tw != f, folds.e6 != f
         tr = s.subset(tr_ap, tr_tw, tr_e6)
         p, _ = fit_selected(
