@@ -137,3 +137,23 @@ def test_an_entry_without_preprocessing_says_how_to_complete_it(
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path))
     with pytest.raises(registry.ModelError, match="no 'preprocess'.*packaging/export_onnx.py"):
         engine.MoodModel(device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("section", "broken"),
+    [
+        ("preprocess", {"crop": "wide"}),
+        ("onnx", {"file": "x.onnx"}),
+        ("onnx_int8", ["not", "a", "dict"]),
+    ],
+)
+def test_a_malformed_section_is_a_model_error_naming_it(
+    tmp_path: Path, monkeypatch, section: str, broken
+) -> None:
+    """A hand-edited entry never surfaces as a KeyError/TypeError from deep inside the engine."""
+    _copy_entry(registry.DEFAULT_MODEL, tmp_path, lambda d: d.__setitem__(section, broken))
+    monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path))
+    with pytest.raises(
+        registry.ModelError, match=f"bad {section}\\b.* in {registry.DEFAULT_MODEL}"
+    ):
+        engine.MoodModel(device="cpu")

@@ -23,10 +23,12 @@ installed wheel and in a source checkout alike). ``MOODTAGGER_MODELS`` points el
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +100,14 @@ class ModelEntry:
             value = value[k]
         return value
 
+    @contextlib.contextmanager
+    def _section(self, what: str) -> Iterator[None]:
+        """A malformed ``what`` section of the entry is a :class:`ModelError` naming it."""
+        try:
+            yield
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"model {self.id}: bad {what} in {self.path.name}: {exc}") from None
+
     @property
     def head_file(self) -> Path:
         return self.path.parent / str(self._field("head_file"))
@@ -117,7 +127,7 @@ class ModelEntry:
     @property
     def preprocess(self) -> Preprocess:
         p = self._field("preprocess")
-        try:
+        with self._section("preprocess"):
             return Preprocess(
                 int(p["resize_short_side"]),
                 int(p["crop"]),
@@ -125,10 +135,6 @@ class ModelEntry:
                 _triple(p["mean"]),
                 _triple(p["std"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(
-                f"model {self.id}: bad preprocess in {self.path.name}: {exc}"
-            ) from None
 
     @property
     def input_size(self) -> int:
@@ -140,7 +146,7 @@ class ModelEntry:
         o = self.data.get("onnx")
         if not o:
             return None
-        try:
+        with self._section("onnx section"):
             return OnnxExport(
                 self.path.parent / o["file"],
                 str(o["sha256"]),
@@ -149,22 +155,14 @@ class ModelEntry:
                 dict(o["preprocess"]),
                 int(o["graph_version"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(
-                f"model {self.id}: bad onnx section in {self.path.name}: {exc}"
-            ) from None
 
     @property
     def onnx_int8(self) -> OnnxInt8 | None:
         o = self.data.get("onnx_int8")
         if not o:
             return None
-        try:
+        with self._section("onnx_int8 section"):
             return OnnxInt8(self.path.parent / o["file"], str(o["sha256"]), str(o["float_sha256"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(
-                f"model {self.id}: bad onnx_int8 section in {self.path.name}: {exc}"
-            ) from None
 
 
 def _triple(values: Any) -> tuple[float, float, float]:
