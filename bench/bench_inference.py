@@ -238,25 +238,15 @@ def int8_models(entry) -> Path:
     """A temporary models folder: ``entry``'s files plus its int8 quantisation, registered as
     ``packaging/export_onnx.py --int8`` would (for a model that ships the float graph only)."""
     import importlib.util
-    import json
-    import shutil
 
     spec = importlib.util.spec_from_file_location("export_onnx", ROOT / "packaging/export_onnx.py")
     assert spec is not None and spec.loader is not None
     export = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(export)
     folder = Path(tempfile.mkdtemp(prefix="mt-bench-int8-"))
-    for f in entry.path.parent.glob(f"{entry.id}.*"):
-        shutil.copy(f, folder / f.name)
     dest = folder / f"{entry.id}.int8.onnx"
     export.quantize(entry, entry.onnx.file, dest)
-    data = json.loads(entry.path.read_text())
-    data["onnx_int8"] = {
-        "file": dest.name,
-        "sha256": registry.sha256_of(dest),
-        "float_sha256": entry.onnx.sha256,
-    }
-    (folder / entry.path.name).write_text(json.dumps(data))
+    export.copy_with_int8(entry, dest, folder)
     print(f"(int8 quantisation of {entry.id} built into {folder})")
     return folder
 

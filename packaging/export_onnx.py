@@ -250,6 +250,31 @@ def quantize(entry, src: Path, dest: Path) -> dict:
     }
 
 
+def int8_section(qfile: Path, float_sha256: str) -> dict:
+    """The fields of a registry entry's ``onnx_int8`` section that the engine checks: the file,
+    its sha256 and the sha256 of the float export it was quantised from."""
+    from moodtagger.core.model import registry
+
+    return {"file": qfile.name, "sha256": registry.sha256_of(qfile), "float_sha256": float_sha256}
+
+
+def copy_with_int8(entry, int8: Path, dest: Path, change=lambda data: None) -> None:
+    """``entry``'s files copied into the models folder ``dest`` with ``int8`` registered beside
+    them as this script registers it (``change`` may edit the entry's JSON): for tests and benches
+    of a model folder that ships the float graph only, or of a rebuilt int8 file."""
+    import shutil
+
+    for f in entry.path.parent.glob(f"{entry.id}.*"):
+        if f.name != int8.name:
+            shutil.copy(f, dest / f.name)
+    if int8.parent.resolve() != dest.resolve():
+        shutil.copy(int8, dest / int8.name)
+    data = json.loads(entry.path.read_text())
+    data["onnx_int8"] = int8_section(dest / int8.name, entry.onnx.sha256)
+    change(data)
+    (dest / entry.path.name).write_text(json.dumps(data))
+
+
 def compare_onnx(a: Path, b: Path, size: int) -> dict[str, float]:
     """Largest absolute differences between two ONNX files on the engine's check batch."""
     import numpy as np
@@ -355,9 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             if not qd["probs"] <= engine.INT8_TOLERANCE:
                 raise SystemExit(f"int8 graph differs from float by {qd}")
             data["onnx_int8"] = {
-                "file": qdest.name,
-                "sha256": registry.sha256_of(qdest),
-                "float_sha256": data["onnx"]["sha256"],
+                **int8_section(qdest, data["onnx"]["sha256"]),
                 **fields,
                 "max_abs_diff_vs_float_check_batch": qd,
                 "how": "packaging/export_onnx.py: static quantisation of the float export above; "

@@ -10,8 +10,6 @@ byte-identical to the shipped file), and work on copies of the models folder.
 from __future__ import annotations
 
 import importlib.util
-import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,17 +43,7 @@ def int8_file(tmp_path_factory, imagenet_sample: Path) -> Path:
 def _copy_default(dest: Path, int8: Path, change=lambda d: None) -> None:
     e = registry.entry(registry.DEFAULT_MODEL)
     assert e.onnx is not None
-    for f in e.path.parent.glob(f"{e.id}.*"):
-        shutil.copy(f, dest / f.name)
-    shutil.copy(int8, dest / int8.name)
-    data = json.loads(e.path.read_text())
-    data["onnx_int8"] = {
-        "file": int8.name,
-        "sha256": registry.sha256_of(int8),
-        "float_sha256": e.onnx.sha256,
-    }
-    change(data)
-    (dest / e.path.name).write_text(json.dumps(data))
+    _export_script().copy_with_int8(e, int8, dest, change)
 
 
 @pytest.fixture
