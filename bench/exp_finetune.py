@@ -264,7 +264,10 @@ def main() -> None:
         *multitask.datasets.load_emotion6().files,
     ]
     assert len(files) == len(s.ap_y) + len(s.tw_pos) + len(s.e6_va)
-    dcache = imaging.cache_dir() / "exp_finetune" / "decoded.pkl"
+    key = hashlib.sha256(f"{SIDE}:{pre}".encode())
+    for f in files:
+        key.update(f"{f}:{f.stat().st_size}\n".encode())
+    dcache = imaging.cache_dir() / "exp_finetune" / f"decoded-{key.hexdigest()[:12]}.pkl"
     if dcache.exists():
         with open(dcache, "rb") as fh:
             images, crops = pickle.load(fh)
