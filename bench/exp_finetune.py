@@ -51,18 +51,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.model import multitask  # noqa: E402
+from moodtagger.core.model import evaluate, multitask  # noqa: E402
 from moodtagger.core.model.backbone import FeatureNet, load_backbone, preprocess_for  # noqa: E402
 
-KEYS = (
-    ("ap_macro_f1", "AP macro-F1"),
-    ("ap_acc", "AP acc"),
-    ("ap_ece_top", "AP ECE top"),
-    ("tw5_polarity_acc", "TW5 polarity"),
-    ("tw5_ece_polarity", "TW5 ECE"),
-    ("e6_valence_r", "E6 valence r"),
-    ("e6_arousal_r", "E6 arousal r"),
-)
 SIDE = 256  # training photos are kept at the preprocessing's short side
 
 
@@ -333,24 +324,12 @@ def main() -> None:
 
         m0 = multitask.nested_cv(frozen, cfg, seed=seed)[0]
         runs["frozen (v2)"].append(m0)
-        log(f"frozen seed {seed}: " + ", ".join(f"{lab} {m0[k]:.4f}" for k, lab in KEYS))
+        log(f"frozen seed {seed}: " + evaluate.format_seed(m0))
         m1 = multitask.nested_cv(frozen, cfg, seed=seed, split_for=split_for)[0]
         runs["fine-tuned"].append(m1)
-        log(f"fine-tuned seed {seed}: " + ", ".join(f"{lab} {m1[k]:.4f}" for k, lab in KEYS))
-    base = runs["frozen (v2)"]
+        log(f"fine-tuned seed {seed}: " + evaluate.format_seed(m1))
     print(f"\nv2 nested CV, fold seeds {args.seeds}; fine-tuning {settings}")
-    print("| backbone | " + " | ".join(lab for _, lab in KEYS) + " |")
-    print("|---" * (len(KEYS) + 1) + "|")
-    for row, r in runs.items():
-        sm = multitask.summarise(r)
-        cells = []
-        for k, _ in KEYS:
-            cell = f"{sm[k][0]:.4f} ± {sm[k][1]:.4f}"
-            if row != "frozen (v2)":
-                dd = [a[k] - b[k] for a, b in zip(r, base, strict=True)]
-                cell += f" ({np.mean(dd):+.4f})"
-            cells.append(cell)
-        print(f"| {row} | " + " | ".join(cells) + " |")
+    print(evaluate.format_paired(runs, "frozen (v2)"))
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

@@ -32,18 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.model import datasets, engine, multitask, registry  # noqa: E402
+from moodtagger.core.model import datasets, engine, evaluate, multitask, registry  # noqa: E402
 
 DESCRIPTOR = "/Concat_1_output_0"  # per-view (final, stage pools) rows, before the view mean
-KEYS = (
-    ("ap_macro_f1", "AP macro-F1"),
-    ("ap_acc", "AP acc"),
-    ("ap_ece_top", "AP ECE top"),
-    ("tw5_polarity_acc", "TW5 polarity"),
-    ("tw5_ece_polarity", "TW5 ECE"),
-    ("e6_valence_r", "E6 valence r"),
-    ("e6_arousal_r", "E6 arousal r"),
-)
 
 
 def session(path: Path, outputs: list[str] | None = None):
@@ -165,24 +156,12 @@ def main() -> None:
             runs[row].append(m)
             print(
                 f"  {row} seed {seed}: "
-                + ", ".join(f"{label} {m[k]:.4f}" for k, label in KEYS)
+                + evaluate.format_seed(m)
                 + f" ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-    base = runs.get("fp32-tta")
     print(f"\nv2 nested CV, fold seeds {args.seeds}: mean ± std (paired diff vs fp32-tta)")
-    print("| row | " + " | ".join(label for _, label in KEYS) + " |")
-    print("|---" * (len(KEYS) + 1) + "|")
-    for row, r in runs.items():
-        s = multitask.summarise(r)
-        cells = []
-        for k, _ in KEYS:
-            cell = f"{s[k][0]:.4f} ± {s[k][1]:.4f}"
-            if base is not None and row != "fp32-tta":
-                d = [a[k] - b[k] for a, b in zip(r, base, strict=True)]
-                cell += f" ({np.mean(d):+.4f}; {min(d):+.3f}..{max(d):+.3f})"
-            cells.append(cell)
-        print(f"| {row} | " + " | ".join(cells) + " |")
+    print(evaluate.format_paired(runs, "fp32-tta"))
 
 
 if __name__ == "__main__":

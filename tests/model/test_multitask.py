@@ -231,3 +231,16 @@ def test_nested_cv_with_an_mlp_mood_head_chooses_its_mix_inside_training() -> No
     assert all(c.get("mlp_mix", 0.0) in cfg.mlp_mix for c in raw["chosen"])
     assert m["ap_macro_f1"] > 0.6
     assert np.allclose(raw["ap_probs"].sum(1), 1)
+
+
+def test_paired_table_shows_each_rows_difference_from_the_base_seed_by_seed() -> None:
+    from moodtagger.core.model import evaluate
+
+    keys = [k for k, _ in evaluate.MT_COLUMNS]
+    base = [dict.fromkeys(keys, 0.5), dict.fromkeys(keys, 0.3)]
+    other = [dict.fromkeys(keys, 0.52), dict.fromkeys(keys, 0.29)]  # +0.02, -0.01
+    lines = evaluate.format_paired({"base": base, "other": other}, "base").splitlines()
+    assert len(lines) == 4 and lines[0].startswith("| row | AP F1")
+    assert "0.4000 ± 0.1414 |" in lines[2]  # the base row: no paired column
+    assert "0.4050 ± 0.1626 (+0.0050; -0.010..+0.020)" in lines[3]
+    assert evaluate.format_seed(base[0]).startswith("AP F1 0.5000, AP acc 0.5000")

@@ -347,6 +347,33 @@ def format_multitask(rows: list[tuple[str, dict[str, tuple[float, float]]]]) -> 
     return "\n".join(lines)
 
 
+def format_seed(m: dict[str, float]) -> str:
+    """One fold seed's numbers on one line (the experiments' progress lines)."""
+    return ", ".join(f"{label} {m[key]:.4f}" for key, label in MT_COLUMNS)
+
+
+def format_paired(runs: dict[str, list[dict[str, float]]], base: str) -> str:
+    """A markdown table, mean ± std over seeds per row; every other row also shows its mean paired
+    difference from row ``base`` (same folds, seed by seed) and that difference's range."""
+    from moodtagger.core.model import multitask as mt
+
+    lines = [
+        "| row | " + " | ".join(label for _, label in MT_COLUMNS) + " |",
+        "|---" * (len(MT_COLUMNS) + 1) + "|",
+    ]
+    for row, r in runs.items():
+        summary = mt.summarise(r)
+        cells = []
+        for key, _ in MT_COLUMNS:
+            cell = f"{summary[key][0]:.4f} ± {summary[key][1]:.4f}"
+            if row != base:
+                d = [a[key] - b[key] for a, b in zip(r, runs[base], strict=True)]
+                cell += f" ({np.mean(d):+.4f}; {min(d):+.3f}..{max(d):+.3f})"
+            cells.append(cell)
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def multitask_table(
     seeds: int = 5,
     *,
