@@ -52,7 +52,13 @@ sys.path.insert(0, str(ROOT))
 
 from moodtagger.core import imaging  # noqa: E402
 from moodtagger.core.model import evaluate, multitask  # noqa: E402
-from moodtagger.core.model.backbone import FeatureNet, load_backbone, preprocess_for  # noqa: E402
+from moodtagger.core.model.backbone import (  # noqa: E402
+    MEAN,
+    STD,
+    FeatureNet,
+    load_backbone,
+    preprocess_for,
+)
 
 SIDE = 256  # training photos are kept at the preprocessing's short side
 
@@ -86,9 +92,11 @@ class MultiTask(nn.Module):
         self.mood = nn.Linear(1280, 8)
         self.pol = nn.Linear(1280, 1)
         self.va = nn.Linear(1280, 2)
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor):
-        x = (x.float() / 255.0 - 0.5) / 0.5
+        x = (x.float() / 255.0 - self.mean) / self.std  # the backbone's normalisation
         f = self.net.forward_features(x.contiguous(memory_format=torch.channels_last))
         f = self.drop(f.mean(dim=(2, 3)))
         return self.mood(f), self.pol(f).squeeze(1), self.va(f)
@@ -101,7 +109,8 @@ def freeze_bn(model: nn.Module) -> None:
 
 
 def train_rows(data: multitask.AllData, folds: multitask.Folds, f: int) -> dict[str, np.ndarray]:
-    """Per training photo: global index, mood (-1 none), polarity target and weight, VA (nan)."""
+    """Per training photo: global index, mood (-1 none), polarity target and weight (v2's own,
+    :func:`multitask.polarity_targets` and ``V2Config.pol_shares``), VA (nan: none)."""
     s = data.split
     n_ap, n_tw = len(s.ap_y), len(s.tw_pos)
     ap = np.flatnonzero(folds.ap != f)
@@ -111,15 +120,10 @@ def train_rows(data: multitask.AllData, folds: multitask.Folds, f: int) -> dict[
     mu, sd = va.mean(0), va.std(0)
     idx = np.concatenate([ap, ap, n_ap + tw, n_ap + n_tw + e6])  # ArtPhoto twice per epoch
     mood = np.concatenate([s.ap_y[ap], s.ap_y[ap], np.full(len(tw) + len(e6), -1)])
-    pol = np.concatenate(
-        [
-            np.isin(s.ap_y[ap], multitask.POS_IDX).astype(float),
-            np.isin(s.ap_y[ap], multitask.POS_IDX).astype(float),
-            np.where(s.tw_pos[tw] == 1, s.tw_agree[tw] / 5, 1 - s.tw_agree[tw] / 5),
-            multitask.e6_polarity_target(s.e6_va[e6, 0]),
-        ]
-    )
-    shares = (0.25, 0.5, 0.25)  # v2's polarity data-set shares
+    ap_t, tw_t, e6_t = multitask.polarity_targets(s)
+    pol = np.concatenate([ap_t[ap], ap_t[ap], tw_t[tw], e6_t[e6]])
+    shares = multitask.V2Config().pol_shares
+    assert shares is not None
     polw = np.concatenate(
         [
             np.full(2 * len(ap), shares[0] / (2 * len(ap))),
@@ -129,15 +133,13 @@ def train_rows(data: multitask.AllData, folds: multitask.Folds, f: int) -> dict[
     )
     vat = np.full((len(idx), 2), np.nan)
     vat[-len(e6) :] = (va - mu) / sd
-    counts = np.bincount(s.ap_y[ap], minlength=8).clip(1)
-    class_w = counts.sum() / (8 * counts)
     return {
         "idx": idx,
         "mood": mood,
         "pol": pol,
         "polw": polw / polw.mean(),
         "va": vat,
-        "class_w": class_w,
+        "class_w": multitask.class_balance(s.ap_y[ap]),
     }
 
 

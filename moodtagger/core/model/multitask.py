@@ -232,12 +232,27 @@ def e6_polarity_target(valence: np.ndarray) -> np.ndarray:
     return np.clip((valence - 3.0) / 4.0, 0.0, 1.0)
 
 
+def polarity_targets(s: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Soft P(positive) targets of ArtPhoto (its mood's polarity), Twitter I (the share of the
+    five workers who said positive) and Emotion6 (:func:`e6_polarity_target`)."""
+    return (
+        np.isin(s.ap_y, POS_IDX).astype(float),
+        np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0),
+        e6_polarity_target(s.e6_va[:, 0]),
+    )
+
+
+def class_balance(y: np.ndarray) -> np.ndarray:
+    """Per-mood weights giving every mood the same total weight over the labels ``y``
+    (index them with ``y`` for per-photo weights)."""
+    counts = np.bincount(y, minlength=len(MOODS)).clip(1)
+    return counts.sum() / (len(MOODS) * counts)
+
+
 def polarity_rows(s: Split, views, shares=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x rows, soft target P(pos), weight) for the polarity head."""
     nv = len(views)
-    ap_t = np.isin(s.ap_y, POS_IDX).astype(np.float32)
-    tw_t = np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0)
-    e6_t = e6_polarity_target(s.e6_va[:, 0])
+    ap_t, tw_t, e6_t = polarity_targets(s)
     x = np.concatenate([_rows(s.ap_x, views), _rows(s.tw_x, views), _rows(s.e6_x, views)])
     t = np.repeat(np.concatenate([ap_t, tw_t, e6_t]), nv).astype(np.float32)
     sizes = [len(s.ap_y), len(s.tw_pos), len(s.e6_va)]
@@ -256,8 +271,7 @@ def mood_rows(s: Split, views, e6_weight: float) -> tuple[np.ndarray, np.ndarray
     Emotion6 photos whose votes are mostly anger/disgust/fear/sadness."""
     nv = len(views)
     t_ap = np.eye(len(MOODS), dtype=np.float32)[s.ap_y]
-    counts = np.bincount(s.ap_y, minlength=len(MOODS)).clip(1)
-    w_ap = (counts.sum() / (len(MOODS) * counts))[s.ap_y]
+    w_ap = class_balance(s.ap_y)[s.ap_y]
     xs, ts, ws = [_rows(s.ap_x, views)], [np.repeat(t_ap, nv, 0)], [np.repeat(w_ap, nv)]
     if e6_weight > 0:
         bins = datasets.EMOTION6_BINS
@@ -590,18 +604,12 @@ def fit_selected(
             cfg.test_views,
         )
         pol_res[lp], mood_res[lm] = o, o
-    pol_t = np.concatenate(
-        [
-            np.isin(s.ap_y, POS_IDX).astype(float),
-            np.where(s.tw_pos == 1, s.tw_agree / 5.0, 1 - s.tw_agree / 5.0),
-        ]
-    )
+    pol_t = np.concatenate(polarity_targets(s)[:2])
     pol_loss = {
         lam: _logloss_binary(np.concatenate([o.ap_pol, o.tw_pol]), pol_t)
         for lam, o in pol_res.items()
     }
-    counts = np.bincount(s.ap_y, minlength=len(MOODS)).clip(1)
-    cw = (counts.sum() / (len(MOODS) * counts))[s.ap_y]
+    cw = class_balance(s.ap_y)[s.ap_y]
 
     def mood_loss(o):
         p = _softmax(o.ap_mood)[np.arange(len(s.ap_y)), s.ap_y]
