@@ -36,7 +36,7 @@ def _run(model_id: str, backend: str) -> dict:
     p = result.prediction
     emb = result.embedding
     return {
-        "key": _key(model_id, getattr(model, "precision", "fp32")),
+        "key": _key(model_id, model.precision),
         "probs": list(p.probs),
         "valence": p.valence,
         "arousal": p.arousal,
