@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -104,8 +105,21 @@ def entry_record(e: Entry) -> dict[str, object]:
     return record(e.path, e.prediction, **extra)
 
 
+def strict_json(obj: object) -> object:
+    """``obj`` with every non-finite float (inf, NaN) replaced by None: strict JSON has no
+    ``Infinity``/``NaN``, and a reader must never get them (defence in depth: imports refuse
+    such numbers, but an older catalog may hold them)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
 def write_json(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]) -> int:
     items = [entry_record(e) for e in _entries(rows)]
-    json.dump(items, fh, indent=1, ensure_ascii=False)
+    json.dump(strict_json(items), fh, indent=1, ensure_ascii=False, allow_nan=False)
     fh.write("\n")
     return len(items)
