@@ -15,12 +15,14 @@ from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 @dataclass(frozen=True)
 class Entry:
-    """One exported photo. ``chosen``/``state`` are None outside a catalog (``predict``)."""
+    """One exported photo. ``chosen``/``state`` are None outside a catalog (``predict``);
+    ``model`` is the id of the model that made ``prediction`` (None without one)."""
 
     path: str
     prediction: Prediction | None
     chosen: Sequence[str] | None = None
     state: str | None = None
+    model: str | None = None
 
 
 def catalog_entries(
@@ -30,9 +32,16 @@ def catalog_entries(
     status: Iterable[str] | None = ("ok",),
     photo_ids: Iterable[int] | None = None,
 ) -> list[Entry]:
-    """Every photo with its current prediction, choice and state (the one rule in the catalog)."""
+    """Every photo with its current prediction (by ``model_id``, the model in use), choice
+    and state (the one rule in the catalog)."""
     return [
-        Entry(p.path, pred, chosen if chosen is not None else [], state)
+        Entry(
+            p.path,
+            pred,
+            chosen if chosen is not None else [],
+            state,
+            model_id if pred is not None else None,
+        )
         for p, pred, chosen, state in catalog.iter_library(
             model_id, status=status, photo_ids=photo_ids
         )
@@ -48,8 +57,9 @@ def row_values(
     pred: Prediction | None,
     chosen: Sequence[str] | None = None,
     state: str | None = None,
+    model: str | None = None,
 ) -> list[str]:
-    tail = [";".join(chosen) if chosen is not None else "", state or ""]
+    tail = [";".join(chosen) if chosen is not None else "", state or "", model or ""]
     if pred is None:
         return [path, "", ""] + [""] * len(MOODS) + ["", ""] + tail
     mood, p = pred.top
@@ -74,7 +84,7 @@ def write_csv(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]
     writer.writerow(CSV_COLUMNS)
     n = 0
     for e in _entries(rows):
-        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state))
+        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state, e.model))
         n += 1
     return n
 
@@ -98,11 +108,13 @@ def record(path: str, pred: Prediction | None, **extra: object) -> dict[str, obj
     return rec
 
 
-def entry_record(e: Entry) -> dict[str, object]:
-    extra: dict[str, object] = {}
+def entry_record(e: Entry, **extra: object) -> dict[str, object]:
+    """``record`` plus chosen and state (in a catalog) and then model."""
+    fields: dict[str, object] = {}
     if e.state is not None:
-        extra = {"chosen": list(e.chosen or []), "state": e.state}
-    return record(e.path, e.prediction, **extra)
+        fields = {"chosen": list(e.chosen or []), "state": e.state}
+    fields["model"] = e.model if e.prediction is not None else None
+    return record(e.path, e.prediction, **fields, **extra)
 
 
 def strict_json(obj: object) -> object:
