@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from moodtagger.cli.common import dump_json, err, open_catalog, shown
+from moodtagger.cli.common import dump_json, err, open_catalog, plural, shown
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -60,7 +60,7 @@ def cmd_import_predictions(args: argparse.Namespace) -> int:
             err(f"error: {shown(path)}: {msg}")
         if not args.quiet:
             err(
-                f"imported {summary.imported} predictions by {summary.model_id}; "
-                f"{len(summary.errors)} errors"
+                f"imported {plural(summary.imported, 'prediction')} by {summary.model_id}; "
+                f"{plural(len(summary.errors), 'error')}"
             )
     return 1 if summary.errors else 0

@@ -119,12 +119,12 @@ def read_records(path: str) -> Iterator[Record]:
     """Rows of a predict CSV (header = the export contract) or JSON (a list of records), one
     at a time. A file that cannot be read as either is an :class:`ImportFileError`."""
     try:
-        fh = open(path, encoding="utf-8", newline="", errors="surrogateescape")
+        fh = open(path, encoding="utf-8-sig", newline="", errors="surrogateescape")
     except OSError as exc:
         raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     with fh:
         try:
-            head = fh.read(4096).lstrip(" \t\r\n\ufeff")[:1]
+            head = fh.read(4096).lstrip(" \t\r\n")[:1]
             fh.seek(0)
         except OSError as exc:
             raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -198,7 +198,7 @@ def _json_items(fh: IO[str], path: str) -> Iterator[object]:
                 return ""
 
     def invalid(what: str) -> ImportFileError:
-        return ImportFileError(f"{path} is not valid JSON: {what} (at character {offset + pos})")
+        return ImportFileError(f"{path} is not valid JSON: {what} at character {offset + pos}")
 
     if peek() != "[":
         raise ImportFileError(f"{path}: expected a JSON list of predict records")

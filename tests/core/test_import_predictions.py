@@ -223,6 +223,9 @@ def test_older_csv_without_model_column_is_read_as_the_default_model(
     # -q: no note, and --json carries it as data
     assert main(["import-predictions", "-q", "--catalog", db, str(out)]) == 0
     assert capsys.readouterr().err == ""
+    assert main(["import-predictions", "--json", "--catalog", db, str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["imported"] == 4 and "model column" in summary["note"]
 
 
 def test_list_json_never_writes_infinity(scanned, capsys) -> None:
