@@ -334,13 +334,20 @@ def _prediction_join(model_id: str | None) -> tuple[str, list[object]]:
 
 
 def photo_state(photo_status: str, choice_state: str | None) -> str:
-    """The one rule for a photo's state as `list --json`, CSV and filters show it."""
+    """The one rule for a photo's state as `list --json`, CSV and filters show it
+    (:meth:`moodtagger.core.rows.Rows.states` is its vectorised twin).
+
+    A failed last write, or a file that cannot be decoded, is "failed" -- unless the chosen
+    moods were written: a RAW whose preview cannot be decoded but whose sidecar holds them
+    is "written" (it has no suggestion, but nothing about it failed)."""
     if photo_status == "missing":
         return "missing"
-    if photo_status == "error" or choice_state == "failed":
+    if choice_state == "failed":
         return "failed"
     if choice_state == "written":
         return "written"
+    if photo_status == "error":
+        return "failed"
     if choice_state == "pending":
         return "chosen"
     return "unconfirmed"
@@ -548,6 +555,25 @@ class Catalog:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY path"
         return [_photo(r) for r in self.conn.execute(sql, args)]
+
+    def failed_photos(self) -> list[tuple[PhotoRow, str]]:
+        """Photos whose state is "failed" (:func:`photo_state`) with the reason: why the last
+        write failed, else why the file cannot be read; in path order."""
+        cols = ", ".join("p." + c for c in _PHOTO_COLS.split(", "))
+        out: list[tuple[PhotoRow, str]] = []
+        for row in self.conn.execute(
+            f"SELECT {cols}, c.state, c.error FROM photos p "
+            "LEFT JOIN choices c ON c.photo_id=p.id "
+            "WHERE p.status='error' OR c.state='failed' ORDER BY p.path"
+        ):
+            photo, state, error = _photo(row[:-2]), row[-2], row[-1]
+            if photo_state(photo.status, state) != "failed":
+                continue
+            if state == "failed":
+                out.append((photo, f"writing the moods failed: {error or 'unknown error'}"))
+            else:
+                out.append((photo, photo.error or "cannot be read"))
+        return out
 
     def count_photos(self, status: str | None = None) -> int:
         if status is None:

@@ -299,7 +299,13 @@ class Library:
     def entries(self, ids: Sequence[int]) -> list[Entry]:
         """Export entries (exact probabilities, choice, state) of ``ids``, in that order."""
         by_id = {
-            photo.id: Entry(photo.path, pred, chosen if chosen is not None else [], state)
+            photo.id: Entry(
+                photo.path,
+                pred,
+                chosen if chosen is not None else [],
+                state,
+                self.model_id if pred is not None else None,
+            )
             for photo, pred, chosen, state in self.catalog.iter_library(
                 self.model_id, status=None, photo_ids=ids
             )
