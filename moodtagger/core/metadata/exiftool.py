@@ -147,7 +147,6 @@ class ExifToolService:
                 if self._timeouts >= 2:  # it was restarted and hung again: stop trying
                     self.gave_up = message
             if self.gave_up:
-                log.warning("%s twice in a row: giving up on it", message)
                 raise ExifToolHung(message) from None
             raise ExifToolError(f"{message}; it was restarted") from None
         with self._pid_lock:
