@@ -50,6 +50,14 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--keep-date", action="store_true", help="keep the files' modification time as it was"
     )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds exiftool may take per request; when it hangs again after a restart the "
+        "write stops (default 60)",
+    )
 
 
 def _settings(args: argparse.Namespace):
@@ -63,6 +71,7 @@ def _settings(args: argparse.Namespace):
             sidecar=getattr(args, "sidecar", "xmp"),
             readonly=getattr(args, "readonly", "error"),
             preserve_mtime=getattr(args, "keep_date", False),
+            timeout=getattr(args, "timeout", 60.0),
             **kw,
         )
     except ValueError as exc:
@@ -242,6 +251,8 @@ def cmd_write(args: argparse.Namespace) -> int:
                 err(
                     "nothing to write: no pending choices (see `moodtagger accept` or `write PATH --mood M`)"
                 )
+    if summary.stopped:  # exiftool hung twice: the files above that were not written say so
+        err(f"moodtagger: {summary.stopped}")
     return 1 if summary.failed or errors else 0
 
 

@@ -136,7 +136,7 @@ class WriteSettings:
     readonly: str = "error"  # read-only file: "error" (per-file error) or "sidecar"
     verify: bool = True
     preserve_mtime: bool = False  # keep the file date (`write --keep-date`, a GUI setting)
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds exiftool may take per request (its watchdog's limit)
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.fields if f not in ALL_FIELDS]
@@ -153,6 +153,8 @@ class WriteSettings:
             raise ValueError("sidecar must be 'xmp' (photo.xmp) or 'ext' (photo.CR2.xmp)")
         if self.readonly not in ("error", "sidecar"):
             raise ValueError("readonly must be 'error' or 'sidecar'")
+        if not 0 < self.timeout <= 86400:  # (also refuses NaN)
+            raise ValueError("the exiftool timeout must be more than 0 and at most 86400 seconds")
 
     def sidecar_for(self, path: str) -> str:
         """The sidecar to create: ``photo.xmp`` where that name is unambiguous and the setting

@@ -16,6 +16,11 @@ Any exception while writing, verifying or cleaning up one file is that file's er
 goes on and the file's temporary copy is removed. A hard-linked photo is not replaced (its other
 names would keep the old photo): it is an error, or gets a sidecar, like a read-only one.
 
+Except when exiftool hangs again right after its restart (``WriteSettings.timeout`` twice in a
+row): then the batch stops, every file not written yet is reported failed ("not written:
+exiftool did not answer within N s"; a catalog keeps its choice to write) and
+``WriteSummary.stopped`` says why in one sentence.
+
 A crash at any moment leaves the original either fully old or fully new; a stray temporary file
 is removed by the next run (:func:`recover`, driven by the catalog's write journal).
 
@@ -57,6 +62,7 @@ from moodtagger.core.metadata.fields import (
 )
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
+from moodtagger.core.tools import cannot_write
 
 TEMP_MARK = ".moodtagger-"
 CHUNK = 32
@@ -93,6 +99,7 @@ class WriteSummary:
     failed: int = 0
     planned: int = 0
     cancelled: bool = False
+    stopped: str | None = None  # why the batch stopped early (exiftool hung), one sentence
     seconds: float = 0.0
     results: list[FileResult] = field(default_factory=list)
 
@@ -107,6 +114,7 @@ class WriteSummary:
             "failed": self.failed,
             "planned": self.planned,
             "cancelled": self.cancelled,
+            "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
             "files": [
                 {
@@ -273,7 +281,10 @@ class Writer:
         self, settings: WriteSettings | None = None, service: ExifToolService | None = None
     ):
         self.settings = settings or WriteSettings()
-        self.service = service or shared_service()
+        if service is None:  # the process-wide exiftool, with this write's timeout
+            service = shared_service(timeout=self.settings.timeout)
+            service.retry()  # a new batch tries an exiftool that hung before once more
+        self.service = service
 
     # -- resolving where each choice goes ---------------------------------------------------
     def _job(self, item: WriteItem) -> _Job:
@@ -347,15 +358,27 @@ class Writer:
         done = 0
         if progress:
             progress(0, total)
+        reported: set[int] = set()  # id() of the jobs finished
 
         def finish(job: _Job, res: FileResult) -> None:
             nonlocal done
+            reported.add(id(job))
             summary.add(res)
             if on_result:
                 on_result(job.item, res)
             done += 1
             if progress:
                 progress(done, total)
+
+        def stop(jobs: list[_Job], rest: Sequence[WriteItem]) -> None:
+            """exiftool gave up: every file not finished yet is reported, nothing more runs."""
+            reason = self.service.gave_up or "exiftool stopped answering"
+            summary.stopped = f"{reason}; the write stopped"
+            for job in [*jobs, *(_Job(it, os.path.abspath(it.path)) for it in rest)]:
+                if id(job) not in reported:
+                    self._cleanup(job)
+                    job.error = job.error or f"not written: {reason}"
+                    finish(job, self._result(job, "failed"))
 
         want_hash = self.settings.verify and supports_image_hash(self.service)
         for start in range(0, total, CHUNK):
@@ -374,6 +397,9 @@ class Writer:
                 tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
             except Exception as exc:
                 tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
+            if self.service.gave_up:
+                stop(jobs, items[start + CHUNK :])
+                break
             ready: list[_Job] = []
             for job in jobs:
                 if not job.error:
@@ -407,12 +433,17 @@ class Writer:
                     written.append(job)
                 except Exception as exc:
                     self._fail(job, exc, finish)
+                    if self.service.gave_up:
+                        break
             # verify all new files of this chunk in one read, then swap them in
             temps = [t.temp for j in written for t in j.targets if t.temp]
             try:
                 back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
             except Exception as exc:
                 back = {p: FileTags(p, error=explain(exc)) for p in temps}
+            if self.service.gave_up:
+                stop(jobs, items[start + CHUNK :])
+                break
             for job in written:
                 try:
                     for t in job.targets:
@@ -443,6 +474,10 @@ class Writer:
 
     def _plan(self, job: _Job, tags: dict[str, FileTags]) -> None:
         for t in job.targets:
+            too_old = cannot_write(t.path, self.service.version)
+            if too_old:
+                job.error = too_old
+                return
             if t.exists:
                 ft = tags.get(t.path)
                 if ft is None or ft.error:
