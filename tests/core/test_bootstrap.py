@@ -35,8 +35,8 @@ def test_app_command_without_display_runs_the_cli_demo(imagenet_sample) -> None:
     assert "no display found" in out.stderr
     assert "usage: moodtagger" in out.stdout
     rows = [
-        ln for ln in out.stdout.splitlines() if ln.count(",") == 14 and ".JPEG," in ln
-    ]  # 15 CSV columns
+        ln for ln in out.stdout.splitlines() if ln.count(",") == 15 and ".JPEG," in ln
+    ]  # 16 CSV columns (the contract's 15, then model)
     assert len(rows) == 12, out.stdout[-2000:]
 
 
