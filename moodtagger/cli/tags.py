@@ -157,6 +157,8 @@ def _print_result(r, dry_run: bool) -> None:
         err(f"error: {shown(r.path)}: {r.error}")
         return
     safe_print(f"{r.status:<10} {names:<24} {shown(r.path)}")
+    if r.note:
+        safe_print(f"    note: {r.note}")
     if dry_run or r.status == "written":
         for target, field, before, after in r.diff:
             where = (

@@ -19,8 +19,8 @@ names would keep the old photo): it is an error, or gets a sidecar, like a read-
 A crash at any moment leaves the original either fully old or fully new; a stray temporary file
 is removed by the next run (:func:`recover`, driven by the catalog's write journal).
 
-RAW files get an XMP sidecar instead (``photo.xmp`` where that name belongs to this file alone,
-else ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
+RAW files get an XMP sidecar instead (``photo.xmp`` — Lightroom's name, also beside ``photo.JPG`` —
+unless another RAW reads it too, then ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
 its XMP inside). Read-only files get a sidecar (``photo.jpg.xmp``) or a clear error, by setting —
 never a silent skip; once the file itself is written, that sidecar is kept in step with it.
 """
@@ -53,7 +53,9 @@ from moodtagger.core.metadata.fields import (
     needs_sidecar,
     other_changes,
     plan,
+    reads_stem_sidecar,
     sidecar_paths,
+    stem_sharers,
 )
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
@@ -84,6 +86,7 @@ class FileResult:
     keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
     size: int | None = None  # the photo's size/mtime after a write into the file itself
     mtime_ns: int | None = None
+    note: str | None = None  # something the user should know (e.g. why photo.CR2.xmp)
 
 
 @dataclass
@@ -112,6 +115,7 @@ class WriteSummary:
                 {
                     "path": r.path,
                     "status": r.status,
+                    "note": r.note,
                     "before": r.before,
                     "after": r.after,
                     "error": r.error,
@@ -147,6 +151,7 @@ class _Job:
     targets: list[_Target] = field(default_factory=list)
     error: str | None = None
     moods: list[str] = field(default_factory=list)
+    note: str | None = None
 
 
 def temp_path_for(target: str) -> str:
@@ -266,6 +271,20 @@ def _copy_ownership(src: str, dst: str) -> None:
             ) from None
 
 
+def _shared_stem_note(path: str, settings: WriteSettings) -> str | None:
+    """Why a RAW's mood goes to ``photo.CR2.xmp`` although ``photo.xmp`` was asked for."""
+    if settings.sidecar != "xmp" or not reads_stem_sidecar(path):
+        return None
+    others = stem_sharers(path)
+    if not others:
+        return None
+    stem = os.path.splitext(os.path.basename(path))[0] + ".xmp"
+    return (
+        f"{stem} would also be read for {', '.join(others)}, so it is left alone; "
+        f"the moods go to {os.path.basename(path)}.xmp"
+    )
+
+
 class Writer:
     """Writes mood choices into files through one :class:`ExifToolService`."""
 
@@ -317,6 +336,7 @@ class Writer:
                 job.error = "its folder is read-only; cannot write an XMP sidecar there"
                 return job
             sidecars = existing or [self.settings.sidecar_for(real)]
+            job.note = _shared_stem_note(real, self.settings)
         else:
             job.targets.append(_Target(real, "file", True))
             sidecars = existing  # left from a read-only fallback: kept in step with the file
@@ -571,6 +591,7 @@ class Writer:
             [t.path for t in job.targets],
             diff,
             keywords,
+            note=job.note,
         )
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
