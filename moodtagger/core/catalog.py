@@ -26,7 +26,7 @@ import numpy as np
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -149,6 +149,11 @@ _MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 4 -> 5: the file's ctime as scanned (issue 23.4: a photo swapped by `cp -p` keeps size and
+    # mtime; for formats without a data fingerprint the ctime tells, before a write)
+    """
+    ALTER TABLE photos ADD COLUMN ctime_ns INTEGER;
+    """,
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -245,6 +250,7 @@ class PhotoRow:
     status: str  # 'new' | 'ok' | 'error' | 'missing'
     error: str | None
     taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601 local time
+    ctime_ns: int | None = None  # the inode change time as scanned (None: an older catalog)
 
 
 @dataclass
@@ -262,6 +268,7 @@ class ScannedFile:
     error: str | None = None
     sidecar_sig: str | None = None
     taken_at: str | None = None
+    ctime_ns: int | None = None
 
 
 # How storing a scanned file changed the catalog (:meth:`Catalog.store_scanned`).
@@ -346,7 +353,10 @@ def photo_state(photo_status: str, choice_state: str | None) -> str:
     return "unconfirmed"
 
 
-_PHOTO_COLS = "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, taken_at"
+_PHOTO_COLS = (
+    "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, "
+    "taken_at, ctime_ns"
+)
 
 
 def _photo(row: Sequence) -> PhotoRow:
@@ -556,22 +566,25 @@ class Catalog:
             self.conn.execute("SELECT COUNT(*) FROM photos WHERE status=?", (status,)).fetchone()[0]
         )
 
-    def set_file_state(self, photo_id: int, *, size: int, mtime_ns: int) -> None:
-        """Record a file's new size/mtime after *we* changed it (a verified metadata write), so
-        the next scan does not treat it as changed. Predictions stay valid: pixels are unchanged."""
+    def set_file_state(
+        self, photo_id: int, *, size: int, mtime_ns: int, ctime_ns: int | None = None
+    ) -> None:
+        """Record a file's new size/mtime/ctime after *we* changed it (a verified metadata
+        write), so the next scan does not treat it as changed. Predictions stay valid: pixels
+        are unchanged."""
         self.conn.execute(
-            "UPDATE photos SET size=?, mtime_ns=?, updated_at=? WHERE id=?",
-            (size, mtime_ns, time.time(), photo_id),
+            "UPDATE photos SET size=?, mtime_ns=?, ctime_ns=?, updated_at=? WHERE id=?",
+            (size, mtime_ns, ctime_ns, time.time(), photo_id),
         )
 
     # -- the scanner's reads and writes (the catalog owns every statement on ``photos``) -----
     def known_under(
         self, prefix: bytes
-    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None]]:
-        """(path, id, size, mtime_ns, status, error, sidecar_sig) of every photo whose path
-        starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
+    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None, int | None]]:
+        """(path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns) of every photo whose
+        path starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
         return self.conn.execute(
-            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig FROM photos "
+            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
             "WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
         ).fetchall()
@@ -591,6 +604,11 @@ class Catalog:
                 "UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
                 [(sig, now, i) for sig, i in sigs],
             )
+
+    def set_ctimes(self, ctimes: Iterable[tuple[int, int]]) -> None:
+        """``(ctime_ns, photo id)`` pairs: the ctime of unchanged photos of an older catalog."""
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET ctime_ns=? WHERE id=?", list(ctimes))
 
     def mark_missing(self, photo_ids: Iterable[int]) -> None:
         now = time.time()
@@ -620,7 +638,7 @@ class Catalog:
         now = time.time()
         cols = (
             "size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
-            "error=?, sidecar_sig=?, taken_at=?, updated_at=?"
+            "error=?, sidecar_sig=?, taken_at=?, ctime_ns=?, updated_at=?"
         )
         with self.transaction() as c:
             for res, existing in batch:
@@ -637,6 +655,7 @@ class Catalog:
                     res.error,
                     res.sidecar_sig,
                     res.taken_at,
+                    res.ctime_ns,
                     now,
                 )
                 if existing is None and res.identity and not res.error:
@@ -654,8 +673,8 @@ class Catalog:
                 if existing is None:
                     cur = c.execute(
                         "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                        "format, status, error, sidecar_sig, taken_at, updated_at, added_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "format, status, error, sidecar_sig, taken_at, ctime_ns, updated_at, "
+                        "added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (res.path, *values, now),
                     )
                     out.append((int(cur.lastrowid or 0), NEW))

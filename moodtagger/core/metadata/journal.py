@@ -55,13 +55,15 @@ def choices_to_write(
     under ``paths``, files or folders, when given)."""
     if photo_ids is None:
         scope = catalog.photo_ids_under(paths) if paths is not None else None
-        return [WriteItem(p.path, moods, p.id) for p, moods in catalog.pending_choices(scope)]
+        return [
+            WriteItem(p.path, moods, p.id, scanned=p) for p, moods in catalog.pending_choices(scope)
+        ]
     items = []
-    for pid in photo_ids:
+    for pid in dict.fromkeys(photo_ids):  # a photo named twice is written once
         photo = catalog.photo(pid)
         ch = catalog.choice(pid)
         if photo is not None and ch is not None:
-            items.append(WriteItem(photo.path, ch[0], pid))
+            items.append(WriteItem(photo.path, ch[0], pid, scanned=photo))
     return items
 
 
@@ -124,7 +126,9 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
                     catalog.mark_choice(item.photo_id, state, res.error)
             if item.photo_id is not None:
                 if res.size is not None and res.mtime_ns is not None:
-                    catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
+                    catalog.set_file_state(
+                        item.photo_id, size=res.size, mtime_ns=res.mtime_ns, ctime_ns=res.ctime_ns
+                    )
                 if res.status != "failed":
                     catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
                     catalog.set_sidecar_sig(item.photo_id, sidecar_signature(fs(item.path), None))

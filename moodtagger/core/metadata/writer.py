@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.catalog import ProgressFn
+from moodtagger.core.catalog import PhotoRow, ProgressFn
 from moodtagger.core.metadata.exiftool import (
     ExifToolError,
     ExifToolService,
@@ -61,6 +61,7 @@ from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
 
 TEMP_MARK = ".moodtagger-"
+CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
 CHUNK = 32
 
 
@@ -69,6 +70,7 @@ class WriteItem:
     path: str
     moods: Sequence[str]
     photo_id: int | None = None
+    scanned: PhotoRow | None = None  # the catalog's photo: the file must still be it
 
 
 @dataclass
@@ -84,8 +86,9 @@ class FileResult:
         default_factory=list
     )  # target, field, before, after
     keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
-    size: int | None = None  # the photo's size/mtime after a write into the file itself
+    size: int | None = None  # the photo's size/mtime/ctime after a write into the file itself
     mtime_ns: int | None = None
+    ctime_ns: int | None = None
     note: str | None = None  # something the user should know (e.g. why photo.CR2.xmp)
 
 
@@ -141,7 +144,7 @@ class _Target:
     tags: FileTags | None = None
     plan: Plan | None = None
     temp: str | None = None
-    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime) when planned
+    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
 
 
 @dataclass
@@ -177,7 +180,7 @@ def _snapshot(path: str) -> tuple[int, ...] | None:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 _ERRNO_WORDS = {
@@ -347,6 +350,12 @@ class Writer:
             job.targets.append(_Target(s, "sidecar", os.path.isfile(s)))
         for t in job.targets:
             t.snapshot = _snapshot(t.path)
+        # after the snapshot: a change from here on is caught before the rename (lost update)
+        if item.scanned is not None:
+            from moodtagger.core.scanner import still_scanned
+
+            if not still_scanned(real, item.scanned):
+                job.error = CHANGED_SINCE_SCAN
         return job
 
     # -- the batch --------------------------------------------------------------------------
@@ -596,7 +605,7 @@ class Writer:
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
                 st = os.stat(job.path)
-                res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
+                res.size, res.mtime_ns, res.ctime_ns = st.st_size, st.st_mtime_ns, st.st_ctime_ns
             except OSError:
                 pass
         return res
