@@ -151,6 +151,7 @@ class WriteSettings:
     readonly: str = "error"  # read-only file: "error" (per-file error) or "sidecar"
     verify: bool = True
     preserve_mtime: bool = False  # keep the file date (`write --keep-date`, a GUI setting)
+    follow_symlinks: bool = False  # write through a link that leads out of the library folders
     timeout: float = 60.0
 
     def __post_init__(self) -> None:

@@ -49,22 +49,37 @@ def _recover(catalog: Catalog) -> int:
 
 
 def choices_to_write(
-    catalog: Catalog, photo_ids: Sequence[int] | None, paths: Sequence[str] | None = None
+    catalog: Catalog,
+    photo_ids: Sequence[int] | None,
+    paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> list[WriteItem]:
     """The items to write: ``photo_ids``' choices, or every pending/failed choice (only those
-    under ``paths``, files or folders, when given)."""
+    under ``paths``, files or folders, when given).
+
+    Each item must still be the photo scanned, and resolve into the library: the scanned
+    roots and ``folders`` (the folders named for a direct write); a photo outside both (written
+    directly before, no root) into its own folder."""
     if photo_ids is None:
         scope = catalog.photo_ids_under(paths) if paths is not None else None
-        return [
-            WriteItem(p.path, moods, p.id, scanned=p) for p, moods in catalog.pending_choices(scope)
-        ]
-    items = []
-    for pid in dict.fromkeys(photo_ids):  # a photo named twice is written once
-        photo = catalog.photo(pid)
-        ch = catalog.choice(pid)
-        if photo is not None and ch is not None:
-            items.append(WriteItem(photo.path, ch[0], pid, scanned=photo))
-    return items
+        chosen = catalog.pending_choices(scope)
+    else:
+        chosen = []
+        for pid in dict.fromkeys(photo_ids):  # a photo named twice is written once
+            photo = catalog.photo(pid)
+            ch = catalog.choice(pid)
+            if photo is not None and ch is not None:
+                chosen.append((photo, ch[0]))
+    library = tuple(path for _, path in catalog.roots()) + tuple(folders)
+
+    def inside(path: str) -> tuple[str, ...]:
+        if any(path.startswith(f.rstrip("/") + "/") for f in library):
+            return library
+        return (*library, os.path.dirname(path))
+
+    return [
+        WriteItem(p.path, moods, p.id, scanned=p, folders=inside(p.path)) for p, moods in chosen
+    ]
 
 
 def write_choices(
@@ -78,16 +93,18 @@ def write_choices(
     service: ExifToolService | None = None,
     on_result: Callable[[FileResult], None] | None = None,
     paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> WriteSummary:
     """Write the chosen moods of ``photo_ids`` (None: every pending or failed choice, only
-    those under ``paths`` when given).
+    those under ``paths`` when given). A file must resolve into the scanned roots or
+    ``folders`` (the folders named for a direct write), unless ``settings.follow_symlinks``.
 
     Failed files keep their choice pending (state 'failed' + reason) for the next run.
     Holds the catalog's writer lock for the whole batch (another process waits).
     """
     writer = Writer(settings, service)
     if dry_run:
-        items = choices_to_write(catalog, photo_ids, paths)
+        items = choices_to_write(catalog, photo_ids, paths, folders)
         return writer.write(
             items,
             dry_run=True,
@@ -96,7 +113,7 @@ def write_choices(
             on_result=(lambda _i, r: on_result(r)) if on_result else None,
         )
     with catalog.writer_lock():
-        items = choices_to_write(catalog, photo_ids, paths)
+        items = choices_to_write(catalog, photo_ids, paths, folders)
         return _write_batch(catalog, writer, items, progress, cancel, on_result)
 
 

@@ -71,6 +71,7 @@ class WriteItem:
     moods: Sequence[str]
     photo_id: int | None = None
     scanned: PhotoRow | None = None  # the catalog's photo: the file must still be it
+    folders: Sequence[str] = ()  # the library folders it must resolve into (none: no check)
 
 
 @dataclass
@@ -288,6 +289,10 @@ def _shared_stem_note(path: str, settings: WriteSettings) -> str | None:
     )
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 class Writer:
     """Writes mood choices into files through one :class:`ExifToolService`."""
 
@@ -296,6 +301,13 @@ class Writer:
     ):
         self.settings = settings or WriteSettings()
         self.service = service or shared_service()
+        self._folders: dict[str, str] = {}  # library folder -> resolved, once per batch
+
+    def _resolved(self, folder: str) -> str:
+        """A library folder with its links resolved now (at write time, once per batch)."""
+        if folder not in self._folders:
+            self._folders[folder] = os.path.realpath(os.path.abspath(folder))
+        return self._folders[folder]
 
     # -- resolving where each choice goes ---------------------------------------------------
     def _job(self, item: WriteItem) -> _Job:
@@ -309,6 +321,13 @@ class Writer:
             return job
         real = os.path.realpath(path)
         job.path = real
+        if item.folders and not self.settings.follow_symlinks:
+            if not any(_inside(real, self._resolved(f)) for f in item.folders):
+                job.error = (
+                    f"it leads to {real}, outside the library folders; not written "
+                    "(--follow-symlinks allows it)"
+                )
+                return job
         if not os.path.isfile(real):
             try:
                 os.stat(real)
@@ -371,6 +390,7 @@ class Writer:
     ) -> WriteSummary:
         """Write each item's moods; per-file problems become ``failed`` results, never raise."""
         t0 = time.perf_counter()
+        self._folders = {}
         summary = WriteSummary()
         total = len(items)
         done = 0
@@ -559,6 +579,8 @@ class Writer:
         finally:
             os.close(fd)
         self._unchanged_since_read(t)
+        if os.path.realpath(os.path.dirname(t.path)) != os.path.dirname(t.path):
+            raise WriteFailed("its folder was replaced by a link meanwhile; not replaced")
         os.replace(t.temp, t.path)
         t.temp = None
         _fsync_dir(os.path.dirname(t.path))
