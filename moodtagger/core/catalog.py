@@ -405,6 +405,7 @@ class Catalog:
                 uri = "file:" + _uri_path(self.path) + "?mode=ro&immutable=1"
                 self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
                 self.conn.execute("PRAGMA query_only=ON")
+                self._refuse_foreign()
                 found = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if found != SCHEMA_VERSION:
                     raise CatalogError(
@@ -414,6 +415,8 @@ class Catalog:
                 return
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            if exists and not memory:
+                self._refuse_foreign()  # before anything (WAL, migrations) changes the file
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -424,6 +427,20 @@ class Catalog:
             raise CatalogError(describe_db_error(self.path, exc)) from exc
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _refuse_foreign(self) -> None:
+        """Another program's SQLite database is never turned into a catalog (issue 23.6): it
+        has tables but not ours, or ours without a schema version. Only reads."""
+        tables = {
+            r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if tables and (version == 0 or not {"photos", "roots"} <= tables):
+            self.conn.close()
+            raise CatalogError(
+                f"{self.path} is an SQLite database but not a moodtagger catalog; "
+                "it was left as it is (choose another --catalog)"
+            )
+
     def close(self) -> None:
         self.conn.close()
 

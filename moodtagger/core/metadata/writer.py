@@ -44,6 +44,7 @@ from moodtagger.core.metadata.exiftool import (
     shared_service,
 )
 from moodtagger.core.metadata.fields import (
+    IPTC_KEYWORDS,
     FileTags,
     Plan,
     WriteSettings,
@@ -226,14 +227,55 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def _same_pixels(a: str, b: str) -> bool:
+IPTC_KEYWORD_BYTES = 64  # IPTC-IIM 2:25 Keywords: at most 64 bytes each
+
+
+def _iptc_too_long(p: Plan) -> str | None:
+    """One sentence when a keyword IPTC-IIM would get is longer than it can hold (exiftool
+    would cut it, and the read-back would differ)."""
+    if not any(a.startswith(f"-{IPTC_KEYWORDS}") for a in p.args):
+        return None
+    for k in p.after.get(IPTC_KEYWORDS, []):
+        n = len(k.encode("utf-8"))
+        if n > IPTC_KEYWORD_BYTES:
+            return (
+                f"the keyword {k!r} is {n} bytes, longer than the {IPTC_KEYWORD_BYTES} bytes "
+                "an IPTC keyword can hold; shorten it (or the keyword root / mood name), or "
+                "leave IPTC out with --field (the XMP fields hold it whole)"
+            )
+    return None
+
+
+def _pixel_digest(path: str) -> str:
+    """A hash of the decoded pixels, decoded inside the decoding pixel budget
+    (:data:`imaging.PIXELS`) and hashed in strips (no second full-size copy)."""
+    import hashlib
+
     from PIL import Image
 
-    from moodtagger.core import imaging  # noqa: F401  (registers the HEIF opener)
+    from moodtagger.core import imaging  # (also registers the HEIF opener)
 
+    with Image.open(path) as im:
+        w, h = im.size
+        if w * h > imaging.MAX_PIXELS:
+            raise WriteFailed(f"{w}x{h} pixels exceeds the {imaging.MAX_PIXELS:,} pixel guard")
+        ticket = imaging.PIXELS.acquire(w * h)
+        try:
+            im.load()
+            digest = hashlib.blake2b(f"{im.mode}:{im.size}".encode(), digest_size=16)
+            rows = max(1, (4 << 20) // max(1, w))
+            for y in range(0, h, rows):
+                digest.update(im.crop((0, y, w, min(h, y + rows))).tobytes())
+        finally:
+            im.close()  # the pixels go before the ticket does
+            imaging.PIXELS.release(ticket)
+    return digest.hexdigest()
+
+
+def _same_pixels(a: str, b: str) -> bool:
+    """Same decoded pixels; one image decoded at a time, inside the pixel budget."""
     try:
-        with Image.open(a) as ia, Image.open(b) as ib:
-            return ia.size == ib.size and ia.mode == ib.mode and ia.tobytes() == ib.tobytes()
+        return _pixel_digest(a) == _pixel_digest(b)
     except Exception as exc:  # a bomb, a truncated or undecodable image: cannot be proved equal
         raise WriteFailed(
             f"verification impossible: the image cannot be decoded to compare ({explain(exc)})"
@@ -511,6 +553,9 @@ class Writer:
                 t.plan = plan(ft, job.moods, fields, self.settings.root)
             except (UnsafeArgument, ValueError) as exc:
                 job.error = str(exc)
+                return
+            job.error = _iptc_too_long(t.plan)
+            if job.error:
                 return
 
     def _write_temp(self, t: _Target) -> None:
