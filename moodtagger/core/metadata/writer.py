@@ -262,10 +262,25 @@ def _pixel_digest(path: str) -> str:
         ticket = imaging.PIXELS.acquire(w * h)
         try:
             im.load()
-            digest = hashlib.blake2b(f"{im.mode}:{im.size}".encode(), digest_size=16)
-            rows = max(1, (4 << 20) // max(1, w))
-            for y in range(0, h, rows):
-                digest.update(im.crop((0, y, w, min(h, y + rows))).tobytes())
+            digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
+            try:  # what Image.tobytes does, streamed into the hash (4x faster than strips)
+                enc = Image._getencoder(im.mode, "raw", im.mode)
+                enc.setimage(im.im, (0, 0, w, h))
+                try:
+                    while True:
+                        _, status, data = enc.encode(max(65536, w * 4))
+                        digest.update(data)
+                        if status:
+                            break
+                finally:
+                    enc.cleanup()
+                if status < 0:
+                    raise WriteFailed(f"raw encoder error {status}")
+            except (AttributeError, TypeError):  # a Pillow without that internal: strips
+                digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
+                rows = max(1, (4 << 20) // max(1, w))
+                for y in range(0, h, rows):
+                    digest.update(im.crop((0, y, w, min(h, y + rows))).tobytes())
         finally:
             im.close()  # the pixels go before the ticket does
             imaging.PIXELS.release(ticket)
