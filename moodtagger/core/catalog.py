@@ -26,7 +26,7 @@ import numpy as np
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -149,6 +149,11 @@ _MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 4 -> 5: the file's ctime as scanned (issue 23.4: a photo swapped by `cp -p` keeps size and
+    # mtime; for formats without a data fingerprint the ctime tells, before a write)
+    """
+    ALTER TABLE photos ADD COLUMN ctime_ns INTEGER;
+    """,
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -245,6 +250,7 @@ class PhotoRow:
     status: str  # 'new' | 'ok' | 'error' | 'missing'
     error: str | None
     taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601 local time
+    ctime_ns: int | None = None  # the inode change time as scanned (None: an older catalog)
 
 
 @dataclass
@@ -262,6 +268,7 @@ class ScannedFile:
     error: str | None = None
     sidecar_sig: str | None = None
     taken_at: str | None = None
+    ctime_ns: int | None = None
 
 
 # How storing a scanned file changed the catalog (:meth:`Catalog.store_scanned`).
@@ -353,7 +360,10 @@ def photo_state(photo_status: str, choice_state: str | None) -> str:
     return "unconfirmed"
 
 
-_PHOTO_COLS = "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, taken_at"
+_PHOTO_COLS = (
+    "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, "
+    "taken_at, ctime_ns"
+)
 
 
 def _photo(row: Sequence) -> PhotoRow:
@@ -402,6 +412,7 @@ class Catalog:
                 uri = "file:" + _uri_path(self.path) + "?mode=ro&immutable=1"
                 self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
                 self.conn.execute("PRAGMA query_only=ON")
+                self._refuse_foreign()
                 found = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if found != SCHEMA_VERSION:
                     raise CatalogError(
@@ -411,6 +422,8 @@ class Catalog:
                 return
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            if exists and not memory:
+                self._refuse_foreign()  # before anything (WAL, migrations) changes the file
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -421,6 +434,20 @@ class Catalog:
             raise CatalogError(describe_db_error(self.path, exc)) from exc
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _refuse_foreign(self) -> None:
+        """Another program's SQLite database is never turned into a catalog (issue 23.6): it
+        has tables but not ours, or ours without a schema version. Only reads."""
+        tables = {
+            r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if tables and (version == 0 or not {"photos", "roots"} <= tables):
+            self.conn.close()
+            raise CatalogError(
+                f"{self.path} is an SQLite database but not a moodtagger catalog; "
+                "it was left as it is (choose another --catalog)"
+            )
+
     def close(self) -> None:
         self.conn.close()
 
@@ -582,22 +609,25 @@ class Catalog:
             self.conn.execute("SELECT COUNT(*) FROM photos WHERE status=?", (status,)).fetchone()[0]
         )
 
-    def set_file_state(self, photo_id: int, *, size: int, mtime_ns: int) -> None:
-        """Record a file's new size/mtime after *we* changed it (a verified metadata write), so
-        the next scan does not treat it as changed. Predictions stay valid: pixels are unchanged."""
+    def set_file_state(
+        self, photo_id: int, *, size: int, mtime_ns: int, ctime_ns: int | None = None
+    ) -> None:
+        """Record a file's new size/mtime/ctime after *we* changed it (a verified metadata
+        write), so the next scan does not treat it as changed. Predictions stay valid: pixels
+        are unchanged."""
         self.conn.execute(
-            "UPDATE photos SET size=?, mtime_ns=?, updated_at=? WHERE id=?",
-            (size, mtime_ns, time.time(), photo_id),
+            "UPDATE photos SET size=?, mtime_ns=?, ctime_ns=?, updated_at=? WHERE id=?",
+            (size, mtime_ns, ctime_ns, time.time(), photo_id),
         )
 
     # -- the scanner's reads and writes (the catalog owns every statement on ``photos``) -----
     def known_under(
         self, prefix: bytes
-    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None]]:
-        """(path, id, size, mtime_ns, status, error, sidecar_sig) of every photo whose path
-        starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
+    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None, int | None]]:
+        """(path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns) of every photo whose
+        path starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
         return self.conn.execute(
-            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig FROM photos "
+            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
             "WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
         ).fetchall()
@@ -617,6 +647,11 @@ class Catalog:
                 "UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
                 [(sig, now, i) for sig, i in sigs],
             )
+
+    def set_ctimes(self, ctimes: Iterable[tuple[int, int]]) -> None:
+        """``(ctime_ns, photo id)`` pairs: the ctime of unchanged photos of an older catalog."""
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET ctime_ns=? WHERE id=?", list(ctimes))
 
     def mark_missing(self, photo_ids: Iterable[int]) -> None:
         now = time.time()
@@ -646,7 +681,7 @@ class Catalog:
         now = time.time()
         cols = (
             "size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
-            "error=?, sidecar_sig=?, taken_at=?, updated_at=?"
+            "error=?, sidecar_sig=?, taken_at=?, ctime_ns=?, updated_at=?"
         )
         with self.transaction() as c:
             for res, existing in batch:
@@ -663,6 +698,7 @@ class Catalog:
                     res.error,
                     res.sidecar_sig,
                     res.taken_at,
+                    res.ctime_ns,
                     now,
                 )
                 if existing is None and res.identity and not res.error:
@@ -680,8 +716,8 @@ class Catalog:
                 if existing is None:
                     cur = c.execute(
                         "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                        "format, status, error, sidecar_sig, taken_at, updated_at, added_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "format, status, error, sidecar_sig, taken_at, ctime_ns, updated_at, "
+                        "added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (res.path, *values, now),
                     )
                     out.append((int(cur.lastrowid or 0), NEW))

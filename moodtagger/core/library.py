@@ -445,9 +445,11 @@ class Library:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_result: Callable[[FileResult], None] | None = None,
+        folders: Sequence[str] = (),
     ) -> WriteSummary:
         """Write the choices of ``ids`` into the files; ``ids=None``: every pending or failed
-        choice (only those under the files/folders ``under``, when given)."""
+        choice (only those under the files/folders ``under``, when given). Files must resolve
+        into the scanned roots or ``folders`` (those named for a direct write)."""
         from moodtagger.core.metadata.journal import write_choices
 
         return write_choices(
@@ -459,6 +461,7 @@ class Library:
             cancel=cancel,
             on_result=on_result,
             paths=under,
+            folders=folders,
         )
 
     def clear(
@@ -468,8 +471,9 @@ class Library:
         settings: WriteSettings | None = None,
         progress: ProgressFn | None = None,
         source: str = "user",
+        folders: Sequence[str] = (),
     ) -> WriteSummary:
         """Remove moodtagger's moods from the files of ``ids``; each photo whose file was
         cleared is unconfirmed again (as if never chosen), so a later accept can choose."""
         self.choose(ids, [], source=source)
-        return self.write(ids, settings=settings, progress=progress)
+        return self.write(ids, settings=settings, progress=progress, folders=folders)
