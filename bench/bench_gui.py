@@ -27,8 +27,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "gui"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _TMP = tempfile.mkdtemp(prefix="mt-bench-gui-")
 if "--second-start" not in sys.argv:  # the second start keeps the first one's cache and settings
@@ -194,12 +192,12 @@ def part_a(app: QApplication, n: int) -> None:
 # ----------------------------------------------------------------------------------------------
 def part_b(app: QApplication, n: int) -> None:
     from PySide6.QtGui import QStandardItem, QStandardItemModel
-    from synth import synthesize_catalog
 
     from moodtagger.core.catalog import Catalog
     from moodtagger.gui.photomodel import Filter
     from moodtagger.gui.settings import AppSettings
     from moodtagger.gui.window import MainWindow
+    from moodtagger.testing import synthesize_catalog
 
     model_id = "moodtagger-lite0-mlp256-v1"
     path = Path(_TMP) / "b" / "big.sqlite3"

@@ -17,20 +17,18 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core import imaging
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.scanner import scan
+from moodtagger.core.tools import exiftool_path
 
-from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.catalog import Catalog  # noqa: E402
-from moodtagger.core.scanner import scan  # noqa: E402
-from moodtagger.core.tools import exiftool_path  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CR2 = ROOT.parent / "shared" / "data" / "exiftool-test-images" / "CanonRaw.cr2"
 TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage", "ThumbnailImage")

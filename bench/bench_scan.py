@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.scanner import scan, walk
 
-from moodtagger.core.catalog import Catalog  # noqa: E402
-from moodtagger.core.scanner import scan, walk  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 

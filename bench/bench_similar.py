@@ -26,17 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from moodtagger.core.catalog import Catalog, Prediction  # noqa: E402
-from moodtagger.core.embeddings import EmbeddingIndex, unit  # noqa: E402
-from moodtagger.core.moods import MOODS  # noqa: E402
+from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.embeddings import EmbeddingIndex, unit
+from moodtagger.core.moods import MOODS
 
 PARENT = "moodtagger-lite0-mlp256-v1"
 
 
 def real_vectors() -> np.ndarray:
-    from moodtagger.core.model import datasets, features
+    from moodtagger.training import datasets, features
 
     sets = (
         datasets.load_artphoto().files,

@@ -22,19 +22,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.metadata import close_shared_service, write_choices
+from moodtagger.core.metadata.fields import ALL_FIELDS
+from moodtagger.core.scanner import scan
+from moodtagger.core.tools import exiftool_path, exiftool_version
 
-from moodtagger.core.catalog import Catalog  # noqa: E402
-from moodtagger.core.metadata import close_shared_service, write_choices  # noqa: E402
-from moodtagger.core.metadata.fields import ALL_FIELDS  # noqa: E402
-from moodtagger.core.scanner import scan  # noqa: E402
-from moodtagger.core.tools import exiftool_path, exiftool_version  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 

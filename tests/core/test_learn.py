@@ -36,7 +36,7 @@ def _bursts(src: Path, lib: Path) -> None:
 def _store_backbone_embeddings(cat: Catalog, model_id: str) -> None:
     """Embeddings as the engine computes them (the backbone's pooled feature, mean of the centre
     crop and its mirror image), for an engine that does not return them yet."""
-    from moodtagger.core.model import features
+    from moodtagger.training import features
 
     photos = cat.photos(status="ok")
     feats = features.extract([Path(p.path) for p in photos])["final"][:, :2].mean(1)

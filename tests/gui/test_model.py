@@ -221,8 +221,7 @@ def test_thumbnail_role_asks_once_then_serves_the_image(qapp, catalog, library):
 def test_hundred_thousand_rows_load_and_filter(qapp, tmp_path):
     """A 100,000-photo catalog opens into the model and filters (its speed: bench/bench_gui.py)."""
     from moodtagger.core.catalog import Catalog
-
-    from .synth import synthesize_catalog
+    from moodtagger.testing import synthesize_catalog
 
     path = tmp_path / "big.sqlite3"
     synthesize_catalog(path, 100_000, MODEL_ID)

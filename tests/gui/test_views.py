@@ -94,8 +94,7 @@ def test_screenshot_with_why_map_and_mood_map(tmp_path, photo_folder):
 @pytest.fixture
 def big_window(qtbot, tmp_path, settings):
     from moodtagger.gui.window import MainWindow
-
-    from .synth import synthesize_catalog
+    from moodtagger.testing import synthesize_catalog
 
     path = tmp_path / "big.sqlite3"
     synthesize_catalog(path, 100_000, MODEL_ID)

@@ -124,6 +124,9 @@ def test_the_installed_wheel_reads_its_models_as_package_data(
     assert models == package / "models" and resources == package / "resources"
     assert (models / "moodtagger-lite0-multitask-v2.onnx").is_file()
     assert (resources / "moodtagger.svg").is_file()
+    # `moodtagger train`/`eval` and the ONNX export: the training package ships beside the runtime
+    assert (package / "training" / "train.py").is_file()
+    assert (package / "training" / "export_onnx.py").is_file()
     done = subprocess.run(
         [str(installed / "python"), "-c", "import torch"],
         capture_output=True,

@@ -15,7 +15,7 @@ from moodtagger.core.model import engine, registry
 from moodtagger.core.model.backbone import weights_file
 
 ROOT = Path(__file__).resolve().parents[2]
-FIX = "python packaging/export_onnx.py"
+FIX = "python -m moodtagger.training.export_onnx"
 
 
 def test_models_come_from_the_package_data_folder() -> None:
@@ -135,7 +135,9 @@ def test_an_entry_without_preprocessing_says_how_to_complete_it(
 ) -> None:
     _copy_entry(registry.DEFAULT_MODEL, tmp_path, lambda d: d.pop("preprocess"))
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path))
-    with pytest.raises(registry.ModelError, match="no 'preprocess'.*packaging/export_onnx.py"):
+    with pytest.raises(
+        registry.ModelError, match="no 'preprocess'.*moodtagger.training.export_onnx"
+    ):
         engine.MoodModel(device="cpu")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -98,6 +99,12 @@ class FeatureNet(nn.Module):
     Input: uint8 tensor (N, H, W, 3); normalisation (``mean``/``std`` of [0, 1] pixel values,
     from the model's registry entry) happens inside the graph.
     """
+
+    # timm's EfficientNet (conv_stem, bn1, blocks, conv_head, bn2, classifier): timm declares no
+    # types for these parts
+    net: Any
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
 
     def __init__(
         self, backbone: nn.Module, mean: Sequence[float] = MEAN, std: Sequence[float] = STD

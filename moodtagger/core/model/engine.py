@@ -4,15 +4,15 @@
   MPS) with channels_last. torch is the GPU (and training) engine; it is an optional extra.
 * On the CPU the network runs with ONNX Runtime (~2-3x faster than eager torch on CPU) from the
   verified export that ships beside the model (``models/<id>.onnx``, hashed in the registry
-  entry, made by ``packaging/export_onnx.py``): a CPU machine never imports torch, not even on
-  its first start (saves ~1 s and several hundred MB per start, and the GUI's one long stall:
+  entry, made by :mod:`moodtagger.training.export_onnx`): a CPU machine never imports torch, not
+  even on its first start (saves ~1 s and several hundred MB per start, and the GUI's one long stall:
   loading torch's libraries holds the GIL). A model without a current shipped export (e.g. a
   head retrained but not yet re-exported) is exported once into the user cache with torch,
   checked against torch within a tolerance; ``MOODTAGGER_NO_ONNX=1`` forces torch.
 * int8: where an entry registers a statically quantised copy of that export
   (``models/<id>.int8.onnx``, ``onnx_int8`` in the entry: its sha256 and the float file it was
-  made from; ``packaging/export_onnx.py --int8``), the CPU runs it (~1.4-1.8x the float graph's
-  inference rate). v2 ships one: cross-validated on 5 fold seeds, every number within 0.005 of
+  made from; :mod:`moodtagger.training.export_onnx` ``--int8``), the CPU runs it (~1.4-1.8x the
+  float graph's inference rate). v2 ships one: cross-validated on 5 fold seeds, every number within 0.005 of
   the float graph (model card). ``MOODTAGGER_ONNX_FP32=1`` or ``backend="onnx-fp32"`` forces
   the float graph.
 * :meth:`MoodModel.predict_paths` decodes in a thread pool while the model runs on the previous

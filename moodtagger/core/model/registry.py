@@ -8,7 +8,7 @@ An entry binds everything a prediction depends on, so nothing else holds a model
 * ``head_file`` and ``sha256``: the trained head;
 * ``onnx`` (optional): a verified ONNX Runtime export of the whole network (backbone + head +
   test-time flip) with its own ``sha256`` and the head and backbone hashes it was exported from,
-  so a CPU machine predicts without torch (``packaging/export_onnx.py`` writes it);
+  so a CPU machine predicts without torch (``python -m moodtagger.training.export_onnx`` writes it);
 * ``onnx_int8`` (optional): a statically quantised copy of that export, with its own ``sha256``
   and the ``float_sha256`` of the export it was made from (the CPU runs it when current);
 * labels, metrics and data provenance.
@@ -48,7 +48,8 @@ if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps 
 # --batch-size N DIR`).
 BATCH_SIZE = 8
 DEFAULT_MODEL = "moodtagger-lite0-multitask-v2"
-EXPORT_SCRIPT = "python packaging/export_onnx.py"  # completes an entry: hashes, preprocess, ONNX
+# completes an entry: hashes, preprocess, ONNX
+EXPORT_SCRIPT = "python -m moodtagger.training.export_onnx"
 
 
 class ModelError(Exception):
@@ -259,7 +260,7 @@ def _head_state(e: ModelEntry) -> list[dict[str, torch.Tensor]]:
 def build(e: ModelEntry) -> MoodNet:
     """The full torch network for entry ``e`` (eval mode, CPU), every file hash-checked."""
     from moodtagger.core.model.backbone import FeatureNet, load_backbone, weights_file
-    from moodtagger.core.model.head import EnsembleHead, MoodHead, MoodNet
+    from moodtagger.core.model.head import EnsembleHead, MoodHead, MoodNet, V2Head
 
     if list(e.data.get("labels", [])) != list(MOODS):
         raise ModelError(f"model {e.id} has labels {e.data.get('labels')}, expected {list(MOODS)}")
@@ -269,8 +270,6 @@ def build(e: ModelEntry) -> MoodNet:
     features = FeatureNet(load_backbone(e.backbone), pre.mean, pre.std)
     h = e.data["head"]
     if h.get("kind") == "multitask-v2":
-        from moodtagger.core.model.multitask import V2Head
-
         v2 = V2Head(int(h["in_dim"]))
         v2.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in states[0].items()}

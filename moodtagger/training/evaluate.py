@@ -11,33 +11,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from moodtagger.core.model import datasets, features
-from moodtagger.core.model.head import fit_head, fit_va, predict_head, predict_logits, select
 from moodtagger.core.moods import MOODS, POSITIVE
+from moodtagger.training import datasets, features, multitask_cv
+from moodtagger.training import multitask_data as mtd
+from moodtagger.training.configs import CHOSEN, HeadConfig
+from moodtagger.training.features import load_features
+from moodtagger.training.multitask import V2Config
+from moodtagger.training.v1_head import fit_head, fit_va, predict_head, predict_logits, view_probs
 
 EMO6_TO_MIKELS = {"anger": "anger", "disgust": "disgust", "fear": "fear", "sadness": "sadness"}
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """One candidate; ``name`` is what the tables print."""
-
-    name: str
-    variant: str = "lite0"
-    parts: tuple[str, ...] = ("final", "stages")
-    hidden: int = 0
-    weight_decay: float = 1e-2
-    epochs: int = 60
-    lr: float = 1e-3
-    dropout: float = 0.5
-    class_weight: bool = True
-    train_views: tuple[int, ...] = (0, 1, 2)  # which views augment training
-    test_views: tuple[int, ...] = (0, 1)  # test-time augmentation
-    emotion6: float = 0.0  # weight of Emotion6 images (negative classes) as extra training data
-    seeds: int = 1  # ensemble of seeds (averaged probabilities)
-
-    def as_dict(self) -> dict[str, object]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
 @dataclass
@@ -78,13 +60,6 @@ class Report:
             ).tolist(),
             **self.extra,
         }
-
-
-def load_features(files, variant: str, parts: tuple[str, ...]) -> np.ndarray:
-    """(n, views, d) features; ``variant`` may join backbones with '+' (e.g. 'lite0+lite2')."""
-    return np.concatenate(
-        [select(features.extract(files, v), parts) for v in variant.split("+")], axis=-1
-    )
 
 
 def _emotion6_extra(
@@ -256,11 +231,8 @@ V1_TEMPERATURE = 4.47  # historical: fitted by `train` v1 on its out-of-fold Art
 
 def v1_recipe_cv(data, cfg: HeadConfig, *, seed: int, k: int = 5, log=None) -> dict[str, float]:
     """The v1 recipe (MLP on ArtPhoto, ridge valence on Emotion6) on the v2 folds of ``seed``."""
-    from moodtagger.core.model import multitask as mt
-    from moodtagger.core.model.head import fit_va, view_probs
-
     s = data.split
-    folds = mt.make_folds(
+    folds = mtd.make_folds(
         s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
     )
     ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
@@ -287,7 +259,7 @@ def v1_recipe_cv(data, cfg: HeadConfig, *, seed: int, k: int = 5, log=None) -> d
         e6_va[folds.e6 == f] = predict_head(h, s.e6_x[folds.e6 == f][:, list(cfg.test_views)])[1]
         if log:
             log(f"  v1 recipe: seed {seed} fold {f + 1}/{k} done")
-    return mt.score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, e6_va, s.e6_va)
+    return multitask_cv.score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, e6_va, s.e6_va)
 
 
 def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> dict[str, float]:
@@ -296,10 +268,8 @@ def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> d
     from scipy.special import softmax
     from sklearn.ensemble import RandomForestClassifier
 
-    from moodtagger.core.model import multitask as mt
-
     s = data.split
-    folds = mt.make_folds(
+    folds = mtd.make_folds(
         s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
     )
     ap = datasets.load_artphoto()
@@ -317,7 +287,7 @@ def rf_multitask_cv(data, *, seed: int, k: int = 5, variant: str = "lite0") -> d
         rf.fit(ap_sc[tr], s.ap_y[tr])
         ap_probs[folds.ap == f] = rf.predict_proba(ap_sc[folds.ap == f])
         tw_ppos[folds.tw == f] = rf.predict_proba(tw_sc[folds.tw == f])[:, pos].sum(1)
-    return mt.score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, None, None)
+    return multitask_cv.score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, None, None)
 
 
 MT_COLUMNS = (
@@ -355,14 +325,12 @@ def format_seed(m: dict[str, float]) -> str:
 def format_paired(runs: dict[str, list[dict[str, float]]], base: str) -> str:
     """A markdown table, mean ± std over seeds per row; every other row also shows its mean paired
     difference from row ``base`` (same folds, seed by seed) and that difference's range."""
-    from moodtagger.core.model import multitask as mt
-
     lines = [
         "| row | " + " | ".join(label for _, label in MT_COLUMNS) + " |",
         "|---" * (len(MT_COLUMNS) + 1) + "|",
     ]
     for row, r in runs.items():
-        summary = mt.summarise(r)
+        summary = multitask_cv.summarise(r)
         cells = []
         for key, _ in MT_COLUMNS:
             cell = f"{summary[key][0]:.4f} ± {summary[key][1]:.4f}"
@@ -393,13 +361,10 @@ def multitask_table(
 
 
 def _multitask_table(seeds, *, configs, baselines, log):
-    from moodtagger.core.model import multitask as mt
-    from moodtagger.core.model.train import CHOSEN
-
-    configs = configs or [mt.V2Config()]
+    configs = configs or [V2Config()]
     runs: dict[str, list[dict[str, float]]] = {}
     if baselines:
-        raw = mt.load_all(CHOSEN.parts, raw=True)
+        raw = mtd.load_all(CHOSEN.parts, raw=True)
         for s in range(seeds):
             runs.setdefault("baseline: ImageNet scores -> RF300", []).append(
                 rf_multitask_cv(raw, seed=s)
@@ -409,11 +374,11 @@ def _multitask_table(seeds, *, configs, baselines, log):
             )
         del raw
     for cfg in configs:
-        data = mt.load_all(cfg.parts, flip_tta=cfg.flip_tta)
+        data = mtd.load_all(cfg.parts, flip_tta=cfg.flip_tta)
         for s in range(seeds):
-            m, _ = mt.nested_cv(data, cfg, seed=s, log=log)
+            m, _ = multitask_cv.nested_cv(data, cfg, seed=s, log=log)
             runs.setdefault(cfg.name, []).append(m)
             if log:
                 log(f"{cfg.name} seed {s}: " + ", ".join(f"{k}={v:.3f}" for k, v in m.items()))
-    rows = [(name, mt.summarise(r)) for name, r in runs.items()]
+    rows = [(name, multitask_cv.summarise(r)) for name, r in runs.items()]
     return rows, runs

@@ -2,10 +2,10 @@
 
 Run it after ``moodtagger train`` changes a head (the test suite fails until you do):
 
-    python packaging/export_onnx.py                      # the default model (v2)
-    python packaging/export_onnx.py --model ID --no-onnx # hashes and preprocessing only (v1)
-    python packaging/export_onnx.py --check              # verify the shipped exports, write nothing
-    python packaging/export_onnx.py --int8               # + the int8 file (v2 ships it)
+    python -m moodtagger.training.export_onnx                       # the default model (v2)
+    python -m moodtagger.training.export_onnx --model ID --no-onnx  # hashes, preprocessing (v1)
+    python -m moodtagger.training.export_onnx --check               # verify, write nothing
+    python -m moodtagger.training.export_onnx --int8                # + the int8 file (v2 ships it)
 
 It (1) records in ``models/<id>.json`` what the entry must bind: ``preprocess`` (moved from the
 legacy ``input_size``/``resize``/``normalisation`` fields) and ``backbone_sha256`` (the ImageNet
@@ -29,7 +29,7 @@ Recorded as ``onnx_int8`` with its sha256, the float file it was made from, and 
 with the float graph on the engine's check batch; ``--check`` verifies both files. The engine
 runs a registered, current int8 file on CPU (``MOODTAGGER_ONNX_FP32=1`` or
 ``backend="onnx-fp32"`` forces float). v2 ships one: with int8 descriptors its nested CV stays
-within 0.005 of the float graph on 5 fold seeds (MODEL_CARD.md, bench/exp_int8.py).
+within 0.005 of the float graph on 5 fold seeds (MODEL_CARD.md, experiments/exp_int8.py).
 torch is needed here (``pip install 'moodtagger[torch]'``), never on the machines it ships to.
 """
 
@@ -40,7 +40,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+from moodtagger.core.model import engine, registry
+from moodtagger.training.datasets import shared_data_dir
 
 LEGACY = ("input_size", "resize", "normalisation")
 # int8 calibration photos: every 4th imagenet-sample photo by name (250, spread over the classes)
@@ -56,8 +57,6 @@ BACKBONE_PREFIXES = (
 
 def completed(data: dict) -> dict:
     """``data`` with ``backbone_sha256`` and ``preprocess`` in place of the legacy fields."""
-    from moodtagger.core.model import registry
-
     fields = registry.backbone_fields(str(data["backbone"]))
     if "input_size" in data and int(data["input_size"]) != fields["preprocess"]["crop"]:
         raise SystemExit(
@@ -91,8 +90,6 @@ def compare(entry, onnx_file: Path) -> dict[str, float]:
     import numpy as np
     import onnxruntime as ort
     import torch
-
-    from moodtagger.core.model import engine, registry
 
     net = registry.build(entry)
     x = engine._check_batch(entry.input_size)
@@ -177,8 +174,6 @@ def static_padding(src: Path, dest: Path, size: int) -> int:
 
 def calibration_files() -> list[Path]:
     """The deterministic calibration photos: every 4th imagenet-sample photo by name (250)."""
-    from moodtagger.core.model.datasets import shared_data_dir
-
     folder = shared_data_dir() / "imagenet-sample"
     files = sorted(folder.glob("*.JPEG"))
     if len(files) != 1000:
@@ -199,8 +194,6 @@ def quantize(entry, src: Path, dest: Path) -> dict:
         QuantType,
         quantize_static,
     )
-
-    from moodtagger.core.model import engine
 
     files = calibration_files()
     crops = np.stack([engine.prepare_file(str(f), entry.preprocess) for f in files])
@@ -253,8 +246,6 @@ def quantize(entry, src: Path, dest: Path) -> dict:
 def int8_section(qfile: Path, float_sha256: str) -> dict:
     """The fields of a registry entry's ``onnx_int8`` section that the engine checks: the file,
     its sha256 and the sha256 of the float export it was quantised from."""
-    from moodtagger.core.model import registry
-
     return {"file": qfile.name, "sha256": registry.sha256_of(qfile), "float_sha256": float_sha256}
 
 
@@ -280,8 +271,6 @@ def compare_onnx(a: Path, b: Path, size: int) -> dict[str, float]:
     import numpy as np
     import onnxruntime as ort
 
-    from moodtagger.core.model import engine
-
     x = engine._check_batch(size)
     outs = [
         ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": x})
@@ -294,8 +283,6 @@ def compare_onnx(a: Path, b: Path, size: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from moodtagger.core.model import engine, registry
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--model", default=registry.DEFAULT_MODEL, help="model id (default: %(default)s)"
@@ -317,9 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         path = engine.shipped_onnx(e)  # hashes: head, backbone, graph version, the file itself
         if path is None:
-            print(
-                f"{e.id}: no current ONNX export; run python packaging/export_onnx.py --model {e.id}"
-            )
+            print(f"{e.id}: no current ONNX export; run {registry.EXPORT_SCRIPT} --model {e.id}")
             return 1
         diffs = compare(e, path)
         ok = diffs["probs"] <= engine.ONNX_TOLERANCE
@@ -329,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.data.get("onnx_int8"):
             q = engine.shipped_int8(e)  # sha256, and made from the current float file
             if q is None:
-                print(f"{e.id}: the int8 file is stale; run python packaging/export_onnx.py")
+                print(f"{e.id}: the int8 file is stale; run {registry.EXPORT_SCRIPT}")
                 return 1
             qd = compare_onnx(path, q, e.input_size)
             qok = qd["probs"] <= engine.INT8_TOLERANCE
@@ -367,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                 "onnxruntime": onnxruntime.__version__,
             },
             "max_abs_diff_vs_torch": diffs,
-            "how": "packaging/export_onnx.py: torch.onnx.export of the whole network (uint8 NHWC in; "
+            "how": "moodtagger.training.export_onnx: torch.onnx.export of the whole network (uint8 NHWC in; "
             "normalisation, flip TTA, backbone and head inside), "
             f"{folded} dynamic 'same' Pads folded into their Convs for the fixed crop, checked "
             "with ONNX Runtime on the engine's check batch",
@@ -383,8 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                 **int8_section(qdest, data["onnx"]["sha256"]),
                 **fields,
                 "max_abs_diff_vs_float_check_batch": qd,
-                "how": "packaging/export_onnx.py: static quantisation of the float export above; "
-                "the CV numbers with int8 features are in MODEL_CARD.md (bench/exp_int8.py)",
+                "how": "moodtagger.training.export_onnx: static quantisation of the float export above; "
+                "the CV numbers with int8 features are in MODEL_CARD.md (experiments/exp_int8.py)",
             }
             print(f"wrote {qdest} ({qdest.stat().st_size / 1e6:.1f} MB), vs float {qd}")
     e.path.write_text(json.dumps(data, indent=1) + "\n")

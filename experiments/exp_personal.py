@@ -18,8 +18,8 @@ Protocol (numbers go to models/MODEL_CARD.md, "Personal model"):
 Embedding = the backbone's pooled 1,280-d feature averaged over the centre crop and its mirror
 image (what the engine stores). Features come from the feature cache (extracted once).
 
-    python bench/bench_personal.py            # report seeds 0-4
-    python bench/bench_personal.py --seeds 100,101,102 --grid   # tuning (other seeds)
+    python experiments/exp_personal.py            # report seeds 0-4
+    python experiments/exp_personal.py --seeds 100,101,102 --grid   # tuning (other seeds)
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.embeddings import EmbeddingIndex  # noqa: E402
-from moodtagger.core.model import datasets, features  # noqa: E402
-from moodtagger.core.model.personal import Params, PersonalModel, unit  # noqa: E402
-from moodtagger.core.moods import MOODS  # noqa: E402
+from moodtagger.core import imaging
+from moodtagger.core.embeddings import EmbeddingIndex
+from moodtagger.core.model.personal import Params, PersonalModel, unit
+from moodtagger.core.moods import MOODS
+from moodtagger.training import datasets, features
+from moodtagger.training.configs import CHOSEN
+from moodtagger.training.evaluate import predict_config, train_config
+from moodtagger.training.features import load_features
 
 KS = (0, 2, 5, 10)
 
@@ -64,9 +65,6 @@ def burst_files(files: list[Path]) -> list[Path]:
 
 def shipped_priors(ap, x, xb, fold_seed: int):
     """Out-of-fold probabilities of the shipped configuration for the photos and their bursts."""
-    from moodtagger.core.model.evaluate import predict_config, train_config
-    from moodtagger.core.model.train import CHOSEN
-
     cache = imaging.cache_dir() / "features" / f"bench-personal-priors-{fold_seed}.npz"
     if cache.exists():
         with np.load(cache) as z:
@@ -148,8 +146,6 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()
     ap = datasets.load_artphoto()
-    from moodtagger.core.model.evaluate import load_features
-
     x = load_features(ap.files, "lite0", ("final", "stages"))
     bfiles = burst_files(ap.files)
     xb = load_features(bfiles, "lite0", ("final", "stages"))

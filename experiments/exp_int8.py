@@ -1,14 +1,14 @@
 """int8 vs float, flip TTA vs center crop only: the v2 cross-validation on the shipped graphs.
 
-    .venv/bin/python bench/exp_int8.py                 # 5 fold seeds, 4 rows (~CV time x 4)
-    .venv/bin/python bench/exp_int8.py --seeds 0       # one fold seed (quicker)
-    .venv/bin/python bench/exp_int8.py --agreement     # only int8 vs float outputs on imagenet-sample
+    .venv/bin/python experiments/exp_int8.py                 # 5 fold seeds, 4 rows (~CV time x 4)
+    .venv/bin/python experiments/exp_int8.py --seeds 0       # one fold seed (quicker)
+    .venv/bin/python experiments/exp_int8.py --agreement     # only int8 vs float outputs on imagenet-sample
 
 The v2 heads are trained on frozen backbone descriptors (final pool + stage mean/std pools), so
 the honest, cheap check of a quantised backbone is: compute every data set photo's descriptor
 with the int8 graph and with the float graph (the shipped ONNX files themselves, the tensor
 that feeds the heads: one row per view, center crop and its mirror), then run the *same* nested
-CV (``multitask.nested_cv``, same folds and seeds, the shipped V2Config) on both. "center only"
+CV (``multitask_cv.nested_cv``, same folds and seeds, the shipped V2Config) on both. "center only"
 is the same CV with the center crop's descriptor instead of the mean of both views (what the
 graph would compute without flip TTA). Crops come from the training path's decode (the cached
 features' center crop), the same uint8 crops for every row.
@@ -22,17 +22,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.model import datasets, engine, evaluate, multitask, registry  # noqa: E402
+from moodtagger.core import imaging
+from moodtagger.core.model import engine, registry
+from moodtagger.training import datasets, evaluate
+from moodtagger.training import multitask_cv as mtcv
+from moodtagger.training import multitask_data as mtd
+from moodtagger.training.configs import V2Config
 
 DESCRIPTOR = "/Concat_1_output_0"  # per-view (final, stage pools) rows, before the view mean
 
@@ -86,9 +86,9 @@ def descriptors(model_file: Path, files: list[Path], pre: imaging.Preprocess) ->
     return result
 
 
-def all_data(model_file: Path, flip_tta: bool, pre: imaging.Preprocess) -> multitask.AllData:
-    return multitask.assemble(
-        lambda fs: multitask.descriptor_views(descriptors(model_file, list(fs), pre), flip_tta)
+def all_data(model_file: Path, flip_tta: bool, pre: imaging.Preprocess) -> mtd.AllData:
+    return mtd.assemble(
+        lambda fs: mtd.descriptor_views(descriptors(model_file, list(fs), pre), flip_tta)
     )
 
 
@@ -135,12 +135,14 @@ def main() -> None:
     args = ap.parse_args()
     entry = registry.entry()
     if entry.onnx is None or entry.onnx_int8 is None:
-        raise SystemExit("run python packaging/export_onnx.py first (float and int8 files)")
+        raise SystemExit(
+            "run python -m moodtagger.training.export_onnx --int8 first (float and int8 files)"
+        )
     if not args.no_agreement:
         agreement(entry)
     if args.agreement:
         return
-    cfg = multitask.V2Config()
+    cfg = V2Config()
     assert not cfg.augment_full and cfg.mlp_hidden == 0  # the third view slot stays unused
     seeds = [int(s) for s in args.seeds.split(",")]
     files = {"fp32": entry.onnx.file, "int8": entry.onnx_int8.file}
@@ -149,10 +151,10 @@ def main() -> None:
         precision, view = row.split("-")
         t0 = time.perf_counter()
         data = all_data(files[precision], view == "tta", entry.preprocess)
-        c = multitask.V2Config(flip_tta=view == "tta")
+        c = V2Config(flip_tta=view == "tta")
         runs[row] = []
         for seed in seeds:
-            m = multitask.nested_cv(data, c, seed=seed)[0]
+            m = mtcv.nested_cv(data, c, seed=seed)[0]
             runs[row].append(m)
             print(
                 f"  {row} seed {seed}: "

@@ -12,10 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from moodtagger.core.model import multitask as mt
-from moodtagger.core.model import registry
-from moodtagger.core.model.datasets import load_artphoto, load_twitter1
+from moodtagger.core.model.head import V2Head
 from moodtagger.core.moods import MOODS, POSITIVE
+from moodtagger.training import evaluate
+from moodtagger.training import multitask as mt
+from moodtagger.training import multitask_cv as mtcv
+from moodtagger.training import multitask_data as mtd
+from moodtagger.training.configs import V2Config
+from moodtagger.training.datasets import load_artphoto, load_twitter1
 
 
 def _random_params(d: int = 12, seed: int = 0) -> mt.V2Params:
@@ -39,7 +43,7 @@ def test_positive_share_is_the_polarity_the_model_believes() -> None:
     """Bars, "positive moods" filters and polarity never tell different stories."""
     p = _random_params()
     x = np.random.default_rng(1).normal(size=(50, 12)).astype(np.float32) * 3
-    head = mt.V2Head.from_params(p)
+    head = mt.to_head(p)
     with torch.no_grad():
         logp, va = head(torch.from_numpy(x))
     probs = torch.softmax(logp, 1).numpy()  # what MoodNet does with the head's output
@@ -58,36 +62,15 @@ def test_positive_share_is_the_polarity_the_model_believes() -> None:
     assert np.array_equal(within.argmax(1), mood_logits[:, pos].argmax(1))
 
 
-def test_shipped_v2_is_coherent_on_a_real_photo_path(make_image) -> None:
-    from moodtagger.core.model.engine import MoodModel
-
-    e = registry.entry()
-    assert e.id == registry.DEFAULT_MODEL == "moodtagger-lite0-multitask-v2"
-    net = registry.build(e)
-    model = MoodModel(device="cpu", backend="torch")
-    path = make_image("people.jpg", size=(400, 300), seed=3)
-    arr = model.prepare(str(path))[None]
-    with torch.no_grad():
-        x = torch.from_numpy(arr)
-        final, stages, _ = net.features(torch.cat([x, torch.flip(x, dims=[2])]))
-        feats = torch.cat([final, stages], 1)
-        desc = ((feats[:1] + feats[1:]) / 2).numpy()
-    h = net.head
-    z = (desc - h.mu.numpy()) / h.sigma.numpy()
-    pl = z @ h.w_pol.numpy() + h.b_pol.numpy()
-    p_pos = 1 / (1 + np.exp(-(pl[:, 1] - pl[:, 0]) / float(h.t_pol)))
-    pred = model.predict_arrays(arr)[0]
-    pos = [MOODS.index(m) for m in POSITIVE]
-    assert sum(pred.probs[i] for i in pos) == pytest.approx(float(p_pos[0]), abs=1e-4)
-
-
 def test_twitter_and_artphoto_folds_keep_duplicates_together(shared_data: Path) -> None:
     ap = load_artphoto(shared_data / "artphoto")
     tw = load_twitter1(shared_data / "twitter1")
     assert len(tw.files) == 1090 and (tw.agreement == 5).sum() == 704
     assert len(set(tw.groups.tolist())) < len(tw.files), "Twitter DUPLICATES.txt groups were read"
     for seed in (0, 3):
-        f = mt.make_folds(ap.labels, ap.groups, tw.positive, tw.agreement, tw.groups, 1980, 5, seed)
+        f = mtd.make_folds(
+            ap.labels, ap.groups, tw.positive, tw.agreement, tw.groups, 1980, 5, seed
+        )
         for groups, folds in ((ap.groups, f.ap), (tw.groups, f.tw)):
             for g in np.unique(groups):
                 assert len(set(folds[groups == g].tolist())) == 1
@@ -98,7 +81,7 @@ def test_twitter_and_artphoto_folds_keep_duplicates_together(shared_data: Path) 
             assert strata == {3, 4, 5, 13, 14, 15}
 
 
-def _toy_split(seed: int = 0, d: int = 20) -> tuple[mt.Split, np.ndarray, np.ndarray]:
+def _toy_split(seed: int = 0, d: int = 20) -> tuple[mtd.Split, np.ndarray, np.ndarray]:
     """Synthetic data with the real structure: dims 0-7 carry the mood, dim 8 the polarity."""
     rng = np.random.default_rng(seed)
     ap_y = np.repeat(np.arange(8), 12)
@@ -114,7 +97,7 @@ def _toy_split(seed: int = 0, d: int = 20) -> tuple[mt.Split, np.ndarray, np.nda
 
     tw_pos = rng.integers(0, 2, 90)
     e6_val = rng.uniform(1, 9, 60)
-    split = mt.Split(
+    split = mtd.Split(
         feats(len(ap_y), ap_y, pos),
         ap_y,
         feats(90, None, tw_pos == 1),
@@ -130,9 +113,9 @@ def _toy_split(seed: int = 0, d: int = 20) -> tuple[mt.Split, np.ndarray, np.nda
 
 def test_nested_cv_chooses_inside_training_and_learns_the_structure() -> None:
     split, ap_groups, tw_groups = _toy_split()
-    data = mt.AllData(split, ap_groups, tw_groups)
-    cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
-    m, raw = mt.nested_cv(data, cfg, seed=0, k=3)
+    data = mtd.AllData(split, ap_groups, tw_groups)
+    cfg = V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
+    m, raw = mtcv.nested_cv(data, cfg, seed=0, k=3)
     assert len(raw["chosen"]) == 3  # one choice per outer fold, made on its training part
     assert all(
         c["lam_pol"] in cfg.pol_lambdas and c["lam_mood"] in cfg.mood_lambdas for c in raw["chosen"]
@@ -148,29 +131,29 @@ def test_nested_cv_takes_each_outer_folds_features_from_split_for() -> None:
     """``split_for(f, folds)`` (e.g. a backbone fine-tuned on fold f's training part) supplies the
     features of outer fold f, for its training part and its test part alike."""
     split, ap_groups, tw_groups = _toy_split()
-    data = mt.AllData(split, ap_groups, tw_groups)
-    cfg = mt.V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
-    plain, _ = mt.nested_cv(data, cfg, seed=0, k=3)
+    data = mtd.AllData(split, ap_groups, tw_groups)
+    cfg = V2Config(pol_lambdas=(0.1, 1.0), mood_lambdas=(1e-3, 1e-2))
+    plain, _ = mtcv.nested_cv(data, cfg, seed=0, k=3)
     calls: list[int] = []
 
-    def same(f: int, folds: mt.Folds) -> mt.Split:
+    def same(f: int, folds: mtd.Folds) -> mtd.Split:
         calls.append(f)
         assert len(folds.ap) == len(split.ap_y)
         return split
 
-    assert mt.nested_cv(data, cfg, seed=0, k=3, split_for=same)[0] == plain
+    assert mtcv.nested_cv(data, cfg, seed=0, k=3, split_for=same)[0] == plain
     assert calls == [0, 1, 2]
 
     rng = np.random.default_rng(1)
 
-    def blurred(f: int, folds: mt.Folds) -> mt.Split:
+    def blurred(f: int, folds: mtd.Folds) -> mtd.Split:
         """fold f's ArtPhoto test photos lose their mood signal: only they are scored there"""
         ap_x = split.ap_x.copy()
         te = folds.ap == f
         ap_x[te] = rng.normal(size=ap_x[te].shape)
-        return mt.Split(ap_x, *[getattr(split, k) for k in list(vars(split))[1:]])
+        return mtd.Split(ap_x, *[getattr(split, k) for k in list(vars(split))[1:]])
 
-    m, _ = mt.nested_cv(data, cfg, seed=0, k=3, split_for=blurred)
+    m, _ = mtcv.nested_cv(data, cfg, seed=0, k=3, split_for=blurred)
     assert m["ap_macro_f1"] < plain["ap_macro_f1"] - 0.3
     assert m["tw_all_polarity_acc"] == plain["tw_all_polarity_acc"]
 
@@ -179,8 +162,8 @@ def test_expected_calibration_error() -> None:
     rng = np.random.default_rng(0)
     conf = rng.uniform(0.3, 1.0, 20000)
     calibrated = rng.uniform(size=conf.size) < conf
-    assert mt.ece(conf, calibrated) < 0.02
-    assert mt.ece(np.full(1000, 0.9), np.zeros(1000, bool)) == pytest.approx(0.9)
+    assert mtcv.ece(conf, calibrated) < 0.02
+    assert mtcv.ece(np.full(1000, 0.9), np.zeros(1000, bool)) == pytest.approx(0.9)
 
 
 @pytest.mark.parametrize("mlp_pca", [True, False])
@@ -191,15 +174,15 @@ def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(
     state dict into a fresh ``V2Head(in_dim)`` (what the registry does), gives the numpy training
     path's probabilities, and the output stays coherent (positive share = P(pos))."""
     split, _, _ = _toy_split(seed=2)
-    cfg = mt.V2Config(
+    cfg = V2Config(
         mlp_hidden=16, mlp_members=3, mlp_mix=(0.5,), mlp_epochs=20, pca_dim=12, mlp_pca=mlp_pca
     )
     p = mt.fit_v2(split, cfg, lam_pol=1.0, lam_mood=0.1, va_alpha=10.0, mlp_mix=0.5)
     p.t_pol, p.t_mood = 1.3, 0.7
     assert p.mlp is not None and p.mlp.w1.shape == (3, 12 if mlp_pca else 20, 16)
-    head = mt.V2Head.from_params(p)
+    head = mt.to_head(p)
     state = {k: v.clone() for k, v in head.state_dict().items()}
-    fresh = mt.V2Head(split.ap_x.shape[-1])
+    fresh = V2Head(split.ap_x.shape[-1])
     fresh.load_state_dict(state)
     x = split.ap_x[:, 0]
     with torch.no_grad():
@@ -208,10 +191,10 @@ def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(
     pol_logit, mood_logits, va_np = p.logits(x)
     np_probs, p_pos = mt.combine(pol_logit, mood_logits, p.t_pol, p.t_mood)
     assert np.allclose(probs, np_probs, atol=1e-5)
-    assert np.allclose(probs[:, mt.POS_IDX].sum(1), p_pos, atol=1e-5)
+    assert np.allclose(probs[:, mtd.POS_IDX].sum(1), p_pos, atol=1e-5)
     assert np.allclose(va.numpy(), va_np, atol=1e-4)
     # the MLP really contributes: dropping it changes the moods
-    lin = mt.V2Head(split.ap_x.shape[-1])
+    lin = V2Head(split.ap_x.shape[-1])
     lin.load_state_dict({k: v for k, v in state.items() if not k.startswith("mlp")})
     with torch.no_grad():
         assert not torch.allclose(lin(torch.from_numpy(x))[0], logp, atol=1e-3)
@@ -219,23 +202,21 @@ def test_mlp_mood_head_torch_matches_numpy_and_survives_a_state_dict_round_trip(
 
 def test_nested_cv_with_an_mlp_mood_head_chooses_its_mix_inside_training() -> None:
     split, ap_groups, tw_groups = _toy_split()
-    data = mt.AllData(split, ap_groups, tw_groups)
-    cfg = mt.V2Config(
+    data = mtd.AllData(split, ap_groups, tw_groups)
+    cfg = V2Config(
         pol_lambdas=(0.1, 1.0),
         mood_lambdas=(1e-3, 1e-2),
         mlp_hidden=16,
         mlp_epochs=30,
         mlp_mix=(0.0, 1.0),
     )
-    m, raw = mt.nested_cv(data, cfg, seed=0, k=3)
+    m, raw = mtcv.nested_cv(data, cfg, seed=0, k=3)
     assert all(c.get("mlp_mix", 0.0) in cfg.mlp_mix for c in raw["chosen"])
     assert m["ap_macro_f1"] > 0.6
     assert np.allclose(raw["ap_probs"].sum(1), 1)
 
 
 def test_paired_table_shows_each_rows_difference_from_the_base_seed_by_seed() -> None:
-    from moodtagger.core.model import evaluate
-
     keys = [k for k, _ in evaluate.MT_COLUMNS]
     base = [dict.fromkeys(keys, 0.5), dict.fromkeys(keys, 0.3)]
     other = [dict.fromkeys(keys, 0.52), dict.fromkeys(keys, 0.29)]  # +0.02, -0.01

@@ -16,177 +16,26 @@ positive moods' share *is* the polarity the model believes; bars, filters and po
 
 Regularisation strengths are chosen inside each training set by an inner cross-validation
 (log-loss); temperatures for both heads are fitted on the inner out-of-fold logits. See
-:func:`nested_cv` for the honest protocol that the model card reports.
+:func:`moodtagger.training.multitask_cv.nested_cv` for the honest protocol that the model card reports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from moodtagger.core.model import datasets
-from moodtagger.core.moods import MOODS, POSITIVE
+from moodtagger.core.model.head import V2Head
+from moodtagger.core.moods import MOODS
+from moodtagger.training import datasets
+from moodtagger.training.configs import V2Config
+from moodtagger.training.multitask_data import NEG_IDX, POS_IDX, Folds, Split, make_folds, view_mean
 
-POS_IDX = [MOODS.index(m) for m in POSITIVE]
-NEG_IDX = [i for i in range(len(MOODS)) if i not in POS_IDX]
 EMO6_NEG = {"anger": "anger", "disgust": "disgust", "fear": "fear", "sadness": "sadness"}
-# L2 strengths tried by the inner CV, per head (index i of both grids is fitted in the same pass)
-POL_LAMBDAS = (0.1, 0.3, 1.0, 3.0)
-MOOD_LAMBDAS = (0.1, 0.3, 1.0, 3.0)
 VA_ALPHAS = (300.0, 1000.0, 3000.0, 10000.0)
-
-
-@dataclass(frozen=True)
-class V2Config:
-    """One v2 candidate (``name`` is what tables print)."""
-
-    name: str = "v2: multi-task linear heads, polarity x within-polarity moods"
-    parts: tuple[str, ...] = ("final", "stages")
-    flip_tta: bool = True  # descriptor = mean of center and mirrored crop (else center only)
-    augment_full: bool = False  # also train on the whole frame squashed to a square
-    e6_mood_weight: float = 0.5  # Emotion6 negative vote shares in the mood head (0 = off)
-    factorised: bool = True  # False: the 8-way head alone (no polarity head) for comparison
-    pol_lambdas: tuple[float, ...] = POL_LAMBDAS
-    mood_lambdas: tuple[float, ...] = MOOD_LAMBDAS
-    inner_folds: int = 3
-    # heads are fitted in the top principal components of the standardised training descriptors
-    # (computed on the training part only; the weights are mapped back to all 2,848 inputs):
-    # ~10x cheaper fits, which is what makes nested CV affordable on a CPU
-    pca_dim: int = 256
-    # total weight of each data set (ArtPhoto, Twitter I, Emotion6) in the polarity head: everyday
-    # photos (Twitter) get half, the two others a quarter each (so Emotion6's 1,980 photos do not
-    # drown ArtPhoto's 646). None: one per photo.
-    pol_shares: tuple[float, float, float] | None = (0.5, 1.0, 0.5)
-    # optional MLP mood head (within-polarity part used, like the linear one): hidden units (0 =
-    # linear only), ensemble members (seeds), and the weight(s) of its logits against the linear
-    # head's; several weights -> chosen by the inner CV (class-weighted log-loss)
-    mlp_hidden: int = 0
-    mlp_members: int = 1
-    mlp_mix: tuple[float, ...] = (1.0,)
-    mlp_epochs: int = 60
-    mlp_weight_decay: float = 1e-2
-    mlp_dropout: float = 0.5
-    mlp_full_view: bool = True  # the whole-frame view as extra training rows of the MLP
-    mlp_e6_weight: float | None = (
-        None  # Emotion6 negatives in the MLP's rows (None: e6_mood_weight)
-    )
-    # MLP input: the principal components whitened one by one (True), or all divided by one
-    # common scale (False: keeps the standardised descriptor's geometry, as v1's MLP saw it)
-    mlp_whiten: bool = False
-    mlp_pca: bool = True  # False: the MLP sees the whole standardised descriptor (v1's MLP input)
-
-    @property
-    def train_views(self) -> tuple[int, ...]:
-        return (0, 1) if self.augment_full else (0,)
-
-    @property
-    def test_views(self) -> tuple[int, ...]:
-        return (0,)
-
-    def as_dict(self) -> dict[str, object]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-
-# -- data ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Split:
-    """Feature arrays (n, views, d) and targets of the three data sets (or subsets of them)."""
-
-    ap_x: np.ndarray
-    ap_y: np.ndarray
-    tw_x: np.ndarray
-    tw_pos: np.ndarray
-    tw_agree: np.ndarray
-    e6_x: np.ndarray
-    e6_va: np.ndarray  # (n, 2) valence, arousal
-    e6_votes: np.ndarray  # (n, 7)
-
-    def subset(self, ap: np.ndarray, tw: np.ndarray, e6: np.ndarray) -> Split:
-        return Split(
-            self.ap_x[ap],
-            self.ap_y[ap],
-            self.tw_x[tw],
-            self.tw_pos[tw],
-            self.tw_agree[tw],
-            self.e6_x[e6],
-            self.e6_va[e6],
-            self.e6_votes[e6],
-        )
-
-
-@dataclass
-class Folds:
-    ap: np.ndarray
-    tw: np.ndarray
-    e6: np.ndarray
-
-
-@dataclass
-class AllData:
-    split: Split
-    ap_groups: np.ndarray
-    tw_groups: np.ndarray
-
-
-def descriptor_views(x: np.ndarray, flip_tta: bool) -> np.ndarray:
-    """(n, 3 cached views, d) -> (n, 2, d): [the inference descriptor (center, or the mean of
-    center and mirror with flip TTA), the whole-frame view (training augmentation only)]."""
-    first = x[:, :2].mean(1) if flip_tta else x[:, 0]
-    return np.stack([first, x[:, 2]], 1).astype(np.float32)
-
-
-def load_all(
-    parts: tuple[str, ...] = ("final", "stages"),
-    variant: str = "lite0",
-    *,
-    flip_tta: bool = True,
-    raw: bool = False,
-) -> AllData:
-    """All three data sets' features; ``raw``: the cached (center, flip, full) views as they are."""
-    from moodtagger.core.model.evaluate import load_features
-
-    def feats(files):
-        x = load_features(files, variant, parts)
-        return x if raw else descriptor_views(x, flip_tta)
-
-    return assemble(feats)
-
-
-def assemble(feats: Callable[[list[Path]], np.ndarray]) -> AllData:
-    """ArtPhoto, Twitter I and Emotion6 with their labels, each photo's features from
-    ``feats(files)`` (the training features; ``bench/exp_int8.py``: an ONNX file's)."""
-    ap = datasets.load_artphoto()
-    tw = datasets.load_twitter1()
-    e6 = datasets.load_emotion6()
-    split = Split(
-        feats(ap.files),
-        ap.labels,
-        feats(tw.files),
-        tw.positive,
-        tw.agreement,
-        feats(e6.files),
-        np.stack([e6.valence, e6.arousal], 1),
-        e6.votes,
-    )
-    return AllData(split, ap.groups, tw.groups)
-
-
-def make_folds(ap_y, ap_groups, tw_pos, tw_agree, tw_groups, n_e6: int, k: int, seed: int) -> Folds:
-    """Fold per photo for each data set: stratified, duplicate groups (DUPLICATES.txt) inside one
-    fold. ArtPhoto by mood, Twitter by polarity x agreement, Emotion6 by valence quintile."""
-    ap = datasets.stratified_group_folds(ap_y, ap_groups, k=k, seed=seed)
-    tw = datasets.stratified_group_folds(tw_pos * 10 + tw_agree, tw_groups, k=k, seed=seed)
-    rng = np.random.default_rng(seed)
-    e6 = np.empty(n_e6, dtype=int)
-    e6[rng.permutation(n_e6)] = np.arange(n_e6) % k
-    return Folds(ap, tw, e6)
 
 
 # -- fitting --------------------------------------------------------------------------------------
@@ -222,10 +71,6 @@ def _lbfgs_softmax(
 def _rows(x: np.ndarray, views: tuple[int, ...]) -> np.ndarray:
     xv = x[:, list(views)]
     return xv.reshape(-1, xv.shape[-1])
-
-
-def _test_x(x: np.ndarray, views: tuple[int, ...]) -> np.ndarray:
-    return x[:, list(views)].mean(1)
 
 
 def e6_polarity_target(valence: np.ndarray) -> np.ndarray:
@@ -476,7 +321,7 @@ def fit_v2(
     xm, tm, wm = mood_rows(s, views, cfg.e6_mood_weight)
     Wm, bm = _fit_linear(proj(xm), tm, wm, lam_mood)
     # valence/arousal: one row per photo (the inference descriptor)
-    Wv, bv = _ridge(proj(_test_x(s.e6_x, cfg.test_views)), s.e6_va, va_alpha)
+    Wv, bv = _ridge(proj(view_mean(s.e6_x, cfg.test_views)), s.e6_va, va_alpha)
     A = proj.axes
     p = V2Params(
         proj.mu,
@@ -563,9 +408,9 @@ def _oof(
         p = fit(tr)
         models.append(p)
         te_ap, te_tw, te_e6 = folds.ap == f, folds.tw == f, folds.e6 == f
-        o.ap_pol[te_ap], o.ap_mood[te_ap], _ = p.logits(_test_x(s.ap_x[te_ap], test_views))
-        o.tw_pol[te_tw], _, _ = p.logits(_test_x(s.tw_x[te_tw], test_views))
-        _, _, o.e6_va[te_e6] = p.logits(_test_x(s.e6_x[te_e6], test_views))
+        o.ap_pol[te_ap], o.ap_mood[te_ap], _ = p.logits(view_mean(s.ap_x[te_ap], test_views))
+        o.tw_pol[te_tw], _, _ = p.logits(view_mean(s.tw_x[te_tw], test_views))
+        _, _, o.e6_va[te_e6] = p.logits(view_mean(s.e6_x[te_e6], test_views))
     return o, models
 
 
@@ -620,7 +465,7 @@ def fit_selected(
     lam_mood = min(m_loss, key=m_loss.get)
     # valence alpha: closed-form ridge, cheap: its own inner CV on Emotion6
     best_alpha, best_r = VA_ALPHAS[0], -2.0
-    e6z = proj(_test_x(s.e6_x, cfg.test_views))
+    e6z = proj(view_mean(s.e6_x, cfg.test_views))
     for a in VA_ALPHAS:
         pred = np.zeros(len(s.e6_va))
         for f in range(k):
@@ -639,7 +484,7 @@ def fit_selected(
         mlp_oof = np.zeros_like(inner.ap_mood)
         for f in range(k):
             tr = s.subset(folds.ap != f, folds.tw != f, folds.e6 != f)
-            z = (_test_x(s.ap_x[folds.ap == f], cfg.test_views) - proj.mu) / proj.sigma
+            z = (view_mean(s.ap_x[folds.ap == f], cfg.test_views) - proj.mu) / proj.sigma
             mlp_oof[folds.ap == f] = fit_mlp(tr, cfg, proj, seed).logits(z)
         mixed = {m: (1 - m) * inner.ap_mood + m * mlp_oof for m in cfg.mlp_mix}
         if len(mixed) > 1:
@@ -679,213 +524,16 @@ def fit_selected(
     return params, inner
 
 
-# -- metrics --------------------------------------------------------------------------------------
-
-
-def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
-    """Expected calibration error (equal-width bins, top-label confidence)."""
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        m = idx == b
-        if m.any():
-            total += m.sum() * abs(confidence[m].mean() - correct[m].mean())
-    return float(total / len(confidence))
-
-
-def macro_f1(y, pred) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y, pred, average="macro", labels=range(len(MOODS)), zero_division=0))
-
-
-def score(
-    ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=None
-) -> dict[str, float]:
-    """The multi-task table's numbers from out-of-fold outputs (None entries are skipped)."""
-    from scipy.stats import pearsonr, spearmanr
-
-    m: dict[str, float] = {}
-    if ap_probs is not None:
-        pred = ap_probs.argmax(1)
-        m["ap_macro_f1"] = macro_f1(ap_y, pred)
-        m["ap_acc"] = float((pred == ap_y).mean())
-        m["ap_ece_top"] = ece(ap_probs.max(1), pred == ap_y)
-        m["ap_polarity_acc"] = float(
-            ((ap_probs[:, POS_IDX].sum(1) > 0.5) == np.isin(ap_y, POS_IDX)).mean()
-        )
-    if tw_ppos is not None:
-        five = tw_agree == 5
-        pred = tw_ppos > 0.5
-        m["tw5_polarity_acc"] = float((pred[five] == (tw_pos[five] == 1)).mean())
-        m["tw_all_polarity_acc"] = float((pred == (tw_pos == 1)).mean())
-        conf = np.maximum(tw_ppos, 1 - tw_ppos)
-        m["tw5_ece_polarity"] = ece(conf[five], pred[five] == (tw_pos[five] == 1))
-        m["tw_all_ece_polarity"] = ece(conf, pred == (tw_pos == 1))
-    if e6_va_pred is not None:
-        m["e6_valence_r"] = float(pearsonr(e6_va_pred[:, 0], e6_va[:, 0])[0])
-        m["e6_valence_spearman"] = float(spearmanr(e6_va_pred[:, 0], e6_va[:, 0])[0])
-        m["e6_arousal_r"] = float(pearsonr(e6_va_pred[:, 1], e6_va[:, 1])[0])
-    if e6_ppos is not None:
-        m["e6_valence_vs_ppos_r"] = float(pearsonr(e6_ppos, e6_va[:, 0])[0])
-    return m
-
-
-def nested_cv(
-    data: AllData,
-    cfg: V2Config,
-    *,
-    seed: int = 0,
-    k: int = 5,
-    log: Callable[[str], None] | None = None,
-    split_for: Callable[[int, Folds], Split] | None = None,
-) -> tuple[dict[str, float], dict]:
-    """Outer ``k``-fold CV (folds from ``seed``); every choice (strengths, temperatures) is made
-    inside the outer training part. Returns the metrics and the raw outer OOF outputs.
-
-    ``split_for(f, folds)``: the features to use for outer fold ``f`` (same photos and labels,
-    e.g. from a backbone fine-tuned on that fold's training part only,
-    ``bench/exp_finetune.py``); default: ``data.split`` for every fold."""
-    s = data.split
-    folds = make_folds(
-        s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
-    )
-    ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
-    tw_ppos = np.zeros(len(s.tw_pos))
-    e6_va = np.zeros((len(s.e6_va), 2))
-    e6_ppos = np.zeros(len(s.e6_va))
-    raw = {
-        "ap_pol": np.zeros(len(s.ap_y)),
-        "ap_mood": np.zeros((len(s.ap_y), len(MOODS))),
-        "tw_pol": np.zeros(len(s.tw_pos)),
-        "chosen": [],
-    }
-    for f in range(k):
-        s = split_for(f, folds) if split_for else data.split
-        tr_ap, tr_tw, tr_e6 = folds.ap != f, folds.tw != f, folds.e6 != f
-        tr = s.subset(tr_ap, tr_tw, tr_e6)
-        p, _ = fit_selected(
-            tr, (data.ap_groups[tr_ap], data.tw_groups[tr_tw]), cfg, seed=seed * 100 + f, log=log
-        )
-        raw["chosen"].append({**p.chosen, "t_pol": p.t_pol, "t_mood": p.t_mood})
-        te = folds.ap == f
-        pl, ml, _ = p.logits(_test_x(s.ap_x[te], cfg.test_views))
-        ap_probs[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[0]
-        raw["ap_pol"][te], raw["ap_mood"][te] = pl, ml
-        te = folds.tw == f
-        pl, ml, _ = p.logits(_test_x(s.tw_x[te], cfg.test_views))
-        tw_ppos[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[1]
-        raw["tw_pol"][te] = pl
-        te = folds.e6 == f
-        pl, ml, va = p.logits(_test_x(s.e6_x[te], cfg.test_views))
-        e6_va[te] = va
-        e6_ppos[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[1]
-        if log:
-            log(f"  {cfg.name}: seed {seed} fold {f + 1}/{k} done")
-    m = score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, e6_va, s.e6_va, e6_ppos)
-    raw.update(ap_probs=ap_probs, tw_ppos=tw_ppos, e6_va=e6_va, folds=folds)
-    return m, raw
-
-
-def summarise(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
-    """mean and (sample) std over seeds per metric."""
-    keys = runs[0].keys()
-    return {
-        k: (
-            float(np.mean([r[k] for r in runs])),
-            float(np.std([r[k] for r in runs], ddof=1) if len(runs) > 1 else 0.0),
-        )
-        for k in keys
-    }
-
-
-# -- inference module -----------------------------------------------------------------------------
-
-
-class V2Head(nn.Module):
-    """Descriptor (N, d) -> (log 8-mood probabilities, valence/arousal). Log-probabilities so that
-    :class:`~moodtagger.core.model.head.MoodNet`'s softmax gives the probabilities back exactly."""
-
-    def __init__(self, in_dim: int):
-        super().__init__()
-        self.in_dim = in_dim
-        self.register_buffer("mu", torch.zeros(in_dim))
-        self.register_buffer("sigma", torch.ones(in_dim))
-        self.register_buffer("w_pol", torch.zeros(in_dim, 2))
-        self.register_buffer("b_pol", torch.zeros(2))
-        self.register_buffer("w_mood", torch.zeros(in_dim, len(MOODS)))
-        self.register_buffer("b_mood", torch.zeros(len(MOODS)))
-        self.register_buffer("w_va", torch.zeros(in_dim, 2))
-        self.register_buffer("b_va", torch.zeros(2))
-        self.register_buffer("t_pol", torch.ones(()))
-        self.register_buffer("t_mood", torch.ones(()))
-        self.register_buffer("pos_mask", torch.tensor([i in POS_IDX for i in range(len(MOODS))]))
-        # optional MLP mood head (empty = linear only; a state dict that has one sizes these;
-        # mlp_proj (in_dim, 0): the members see the standardised descriptor itself)
-        self.register_buffer("mlp_mix", torch.zeros(()))
-        self.register_buffer("mlp_proj", torch.zeros(in_dim, 0))
-        self.register_buffer("mlp_w1", torch.zeros(0, 0, 0))
-        self.register_buffer("mlp_b1", torch.zeros(0, 0))
-        self.register_buffer("mlp_w2", torch.zeros(0, 0, len(MOODS)))
-        self.register_buffer("mlp_b2", torch.zeros(0, len(MOODS)))
-        self.has_mlp = False  # a plain bool (not a tensor test), so ONNX tracing sees a constant
-
-    _MLP_BUFFERS = ("mlp_proj", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2")
-
-    def _load_from_state_dict(
-        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-    ):
-        # the MLP's size comes from the file; a head file without one (linear v2) loads as before
-        for name in self._MLP_BUFFERS:
-            key = prefix + name
-            if key in state_dict:
-                self._buffers[name] = torch.empty_like(state_dict[key], dtype=torch.float32)
-            else:
-                state_dict[key] = self._buffers[name]
-        state_dict.setdefault(prefix + "mlp_mix", self.mlp_mix)
-        self.has_mlp = int(state_dict[prefix + "mlp_w1"].shape[0]) > 0
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-        )
-
-    @classmethod
-    def from_params(cls, p: V2Params) -> V2Head:
-        h = cls(len(p.mu))
-        with torch.no_grad():
-            for name in ("mu", "sigma", "w_pol", "b_pol", "w_mood", "b_mood", "w_va", "b_va"):
-                getattr(h, name).copy_(
-                    torch.from_numpy(np.asarray(getattr(p, name), dtype=np.float32))
-                )
-            h.t_pol.fill_(p.t_pol)
-            h.t_mood.fill_(p.t_mood)
-            if p.mlp is not None and p.mlp_mix > 0:
-                h.mlp_mix.fill_(p.mlp_mix)
-                proj = p.mlp.proj if p.mlp.proj is not None else np.zeros((len(p.mu), 0))
-                for name, arr in zip(
-                    cls._MLP_BUFFERS, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2), strict=True
-                ):
-                    h._buffers[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-                h.has_mlp = True
-        return h.eval()
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = (x - self.mu) / self.sigma
-        pl = z @ self.w_pol + self.b_pol
-        pol = (pl[:, 1] - pl[:, 0]) / self.t_pol
-        logp_pos = nn.functional.logsigmoid(pol)[:, None]
-        logp_neg = nn.functional.logsigmoid(-pol)[:, None]
-        ml = z @ self.w_mood + self.b_mood
-        if self.has_mlp:  # the MLP members' mean logits
-            u = z @ self.mlp_proj if int(self.mlp_proj.shape[1]) > 0 else z
-            h = nn.functional.gelu(
-                torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1)
-            )
-            mlp = (torch.matmul(h, self.mlp_w2) + self.mlp_b2.unsqueeze(1)).mean(0)
-            ml = (1 - self.mlp_mix) * ml + self.mlp_mix * mlp
-        ml = ml / self.t_mood
-        neg_inf = torch.finfo(ml.dtype).min
-        within_pos = torch.log_softmax(ml.masked_fill(~self.pos_mask, neg_inf), dim=1)
-        within_neg = torch.log_softmax(ml.masked_fill(self.pos_mask, neg_inf), dim=1)
-        logp = torch.where(self.pos_mask, logp_pos + within_pos, logp_neg + within_neg)
-        return logp, z @ self.w_va + self.b_va
+def to_head(p: V2Params) -> V2Head:
+    """The torch head the runtime loads (:class:`~moodtagger.core.model.head.V2Head`) with the
+    fitted parameters ``p``."""
+    h = V2Head(len(p.mu))
+    with torch.no_grad():
+        for name in ("mu", "sigma", "w_pol", "b_pol", "w_mood", "b_mood", "w_va", "b_va"):
+            getattr(h, name).copy_(torch.from_numpy(np.asarray(getattr(p, name), dtype=np.float32)))
+        h.t_pol.fill_(p.t_pol)
+        h.t_mood.fill_(p.t_mood)
+        if p.mlp is not None and p.mlp_mix > 0:
+            proj = p.mlp.proj if p.mlp.proj is not None else np.zeros((len(p.mu), 0))
+            h.set_mlp(p.mlp_mix, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2))
+    return h.eval()

@@ -78,3 +78,13 @@ def extract(
     np.savez(tmp, **result)
     os.replace(tmp, cache)
     return result
+
+
+def select(feats: dict[str, np.ndarray], parts: Sequence[str]) -> np.ndarray:
+    """Concatenate feature parts: (n, views, d)."""
+    return np.concatenate([feats[p] for p in parts], axis=-1)
+
+
+def load_features(files, variant: str, parts: tuple[str, ...]) -> np.ndarray:
+    """(n, views, d) features; ``variant`` may join backbones with '+' (e.g. 'lite0+lite2')."""
+    return np.concatenate([select(extract(files, v), parts) for v in variant.split("+")], axis=-1)

@@ -15,42 +15,25 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
-from moodtagger.core.model import datasets, registry
-from moodtagger.core.model.evaluate import (
-    HeadConfig,
+from moodtagger.core.model import registry
+from moodtagger.core.moods import MOODS
+from moodtagger.training import datasets
+from moodtagger.training import multitask as mt
+from moodtagger.training import multitask_data as mtd
+from moodtagger.training.configs import CHOSEN, HeadConfig
+from moodtagger.training.evaluate import (
     cross_validate,
     emotion6_check,
-    load_features,
     rf_baseline,
     train_config,
     valence_arousal_cv,
 )
-from moodtagger.core.model.head import fit_temperature, fit_va, view_probs
-from moodtagger.core.moods import MOODS
+from moodtagger.training.features import load_features
+from moodtagger.training.v1_head import fit_temperature, fit_va, view_probs
 
-# The configuration that won 5-fold cross-validation on ArtPhoto (see MODEL_CARD.md for the
-# candidates and their scores). Change it only with a new cross-validation table.
-CHOSEN = HeadConfig(
-    "MLP256 on lite0 final+stage pools, flip TTA",
-    variant="lite0",
-    parts=("final", "stages"),
-    hidden=256,
-)
 VA_ALPHA = 1000.0
-
-# Every candidate in the model card's table (``moodtagger eval --all`` re-runs them).
-CANDIDATES = (
-    HeadConfig("logistic on lite0 final pool, flip TTA", parts=("final",)),
-    HeadConfig("logistic on lite0 final+stage pools, no TTA", train_views=(0,), test_views=(0,)),
-    HeadConfig("logistic on lite0 final+stage pools, flip TTA"),
-    HeadConfig("logistic, no class weighting", class_weight=False),
-    HeadConfig("logistic on lite2 final+stage pools, flip TTA", variant="lite2"),
-    HeadConfig("logistic on lite0+lite2 pools, flip TTA", variant="lite0+lite2"),
-    HeadConfig("MLP256 on lite0 pools + Emotion6 negatives (w 0.5)", hidden=256, emotion6=0.5),
-    HeadConfig("MLP256 on lite2 final+stage pools, flip TTA", variant="lite2", hidden=256),
-    CHOSEN,
-)
 
 TRAINING_DATA = {
     "artphoto": {
@@ -212,18 +195,14 @@ def train_v2_and_save(
     """Fit the v2 multi-task head on all of ../shared/data (strengths and temperatures chosen by
     an inner CV on all of it) and write ``models/<V2_ID>.pt`` + ``.json``. ``metrics``: the
     nested-CV summary to record (``moodtagger eval`` produces it)."""
-    from moodtagger.core.model import multitask as mt
-
     cfg = cfg or mt.V2Config()
     log("loading cached lite0 features of ArtPhoto, Twitter I and Emotion6 (extracted once)")
-    data = mt.load_all(cfg.parts, flip_tta=cfg.flip_tta)
-    from threadpoolctl import threadpool_limits
-
+    data = mtd.load_all(cfg.parts, flip_tta=cfg.flip_tta)
     with threadpool_limits(1):  # many small BLAS calls: threads only add overhead
         params, _ = mt.fit_selected(
             data.split, (data.ap_groups, data.tw_groups), cfg, seed=seed, log=log
         )
-    head = mt.V2Head.from_params(params)
+    head = mt.to_head(params)
     out_dir.mkdir(parents=True, exist_ok=True)
     head_file = out_dir / f"{V2_ID}.pt"
     torch.save([{k: v.clone() for k, v in head.state_dict().items()}], head_file)
@@ -264,31 +243,3 @@ def train_v2_and_save(
         f"ship its ONNX export: {registry.EXPORT_SCRIPT}"
     )
     return head_file
-
-
-def _v2_candidates():
-    from moodtagger.core.model.multitask import V2Config
-
-    base = V2Config()
-    return (
-        base,  # shipped
-        V2Config("v2, no flip TTA (center crop only)", flip_tta=False),
-        V2Config("v2, equal polarity shares per data set", pol_shares=(1.0, 1.0, 1.0)),
-        V2Config("v2, one polarity weight per photo", pol_shares=None),
-        V2Config("v2 without Emotion6 in the mood head", e6_mood_weight=0.0),
-        V2Config("v2, 512 principal components", pca_dim=512),
-        V2Config("8-way head only (positive share = polarity)", factorised=False),
-        # round 2 (MLP within-polarity mood heads under v2's polarity; model card "round 2")
-        V2Config("v2 + MLP256 mood head in whitened PCs", mlp_hidden=256, mlp_whiten=True),
-        V2Config("v2 + MLP256 mood head in PCs (one scale)", mlp_hidden=256),
-        V2Config("v2 + MLP256 in PCs, ArtPhoto only", mlp_hidden=256, mlp_e6_weight=0.0),
-        V2Config(
-            "v2 + MLP256 on the whole descriptor, ArtPhoto only",
-            mlp_hidden=256,
-            mlp_e6_weight=0.0,
-            mlp_pca=False,
-        ),
-    )
-
-
-V2_CANDIDATES = _v2_candidates()
