@@ -10,15 +10,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction, ProgressFn
-from moodtagger.core.model import registry
-
-if TYPE_CHECKING:
-    from moodtagger.core.model.engine import MoodModel
+from moodtagger.core.model import personal, registry
+from moodtagger.core.model.engine import MoodModel
 
 
 @dataclass
@@ -56,8 +54,6 @@ def predict_pending(
         _refresh_personal(catalog, model_id)
         return summary
     if model is None:
-        from moodtagger.core.model.engine import MoodModel
-
         model = MoodModel(model_id, device=device)
     for results in model.predict_paths(
         [(p.id, p.path) for p in todo],
@@ -167,6 +163,4 @@ def _refresh_personal(catalog: Catalog, model_id: str, photo_ids: list[int] | No
     """A personal model learnt on top of ``model_id`` (``moodtagger learn``) predicts the photos
     just predicted (``photo_ids``; None: every photo it has not predicted yet), from their
     stored embeddings (no decoding)."""
-    from moodtagger.core.model import personal
-
     personal.refresh(catalog, model_id, photo_ids)
