@@ -38,7 +38,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     from synth import synthesize_catalog
 
-    from moodtagger.gui.delegate import MOOD_COLORS
+    from moodtagger.gui.views.delegate import MOOD_COLORS
     from moodtagger.gui.window import MainWindow
 
     cat = os.path.join(_TMP, "map.sqlite3")

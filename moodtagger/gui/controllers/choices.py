@@ -1,22 +1,32 @@
-"""Choosing moods: every change is one undoable command that writes the catalog and the model.
+"""Choosing moods: every change is one undoable command, carried out by the core's Library.
 
-The GUI thread's catalog connection owns choice edits (tiny single-transaction writes); workers
-never touch choices except the writer, whose results are merged back into the model.
+The grid's edits (a number key, Enter, "accept all", Delete) and their undo/redo all go through
+:class:`moodtagger.core.library.Library` (:meth:`~moodtagger.core.library.Library.suggest`,
+:meth:`~moodtagger.core.library.Library.restore`), Anki's ``operations`` idea: the rules are the
+CLI's (``moodtagger accept`` skips a file changed since the scan; a choice changed on a photo
+whose moods are written stays a change to write). This module only keeps the undo stack and
+shows what the Library stored. The GUI thread's catalog connection makes these tiny
+single-transaction writes; workers never touch choices except the writer, whose results are
+merged back into the model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QInputDialog
 
-from moodtagger.core import rows as R
-from moodtagger.core.catalog import Catalog
-from moodtagger.core.choices import suggested_mood
+from moodtagger.core.choices import ChoiceValue
+from moodtagger.core.library import Library
 from moodtagger.core.moods import MOODS, display_name
-from moodtagger.gui.photomodel import PhotoModel
+from moodtagger.gui.models.photomodel import PhotoModel
 
-ChoiceValue = tuple[tuple[str, ...] | None, str, str | None]  # (moods or None, state, error)
+if TYPE_CHECKING:
+    from moodtagger.gui.window import MainWindow
 
 
 class SetChoicesCommand(QUndoCommand):
@@ -48,40 +58,22 @@ class SetChoicesCommand(QUndoCommand):
 
 
 class ChoiceController:
-    """Toggle / accept / clear choices for sets of photos, through a ``QUndoStack``."""
+    """Toggle / accept / clear choices for sets of photos, through a ``QUndoStack``.
 
-    def __init__(self, catalog: Catalog, model: PhotoModel, undo_stack: QUndoStack):
-        self.catalog = catalog
+    ``library()``: the GUI thread's :class:`~moodtagger.core.library.Library` (its model id
+    follows learning). ``stale``: the files the last accept skipped (changed since the scan)."""
+
+    def __init__(self, library: Callable[[], Library], model: PhotoModel, undo_stack: QUndoStack):
+        self.library = library
         self.model = model
         self.undo_stack = undo_stack
+        self.stale: list[str] = []
 
     # -- primitive -----------------------------------------------------------------------------
     def apply(self, values: dict[int, ChoiceValue], sources: dict[int, str] | None = None) -> None:
-        """Store ``values`` (whose choice each is: ``sources``, default 'user') and show them."""
-        values = {pid: self._against_file(pid, v) for pid, v in values.items()}
-        sources = sources or {}
-        with self.catalog.transaction():
-            for pid, (moods, state, error) in values.items():
-                R.restore_choice(
-                    self.catalog, pid, moods, state, error, source=sources.get(pid, "user")
-                )
-        self.model.set_choice_values(values)
-
-    def _against_file(self, pid: int, value: ChoiceValue) -> ChoiceValue:
-        """A photo whose moods are written into its file keeps them there until the next write:
-        changing its choice (an undo included) is a change still to be written, never a silent
-        "forget" that would leave the catalog and the file disagreeing."""
-        if self.model.row_of(pid) is None:
-            return value
-        cur_moods, cur_state, _err = self.model.choice_value(pid)
-        moods, state, error = value
-        if (
-            cur_state == "written"
-            and cur_moods is not None
-            and tuple(moods or ()) != tuple(cur_moods)
-        ):
-            return (tuple(moods or ()), "pending", None)
-        return value
+        """Store ``values`` through the Library (whose choice each is: ``sources``, default
+        'user') and show what it stored."""
+        self.model.set_choice_values(self.library().restore(values, sources))
 
     def _push(self, after: dict[int, ChoiceValue], text: str, *, source: str = "user") -> int:
         before = {pid: self.model.choice_value(pid) for pid in after}
@@ -96,7 +88,7 @@ class ChoiceController:
                 after,
                 text,
                 source=source,
-                before_sources=self.catalog.choice_sources(before),
+                before_sources=self.library().choice_sources(list(before)),
             )
         )
         return len(after)
@@ -115,7 +107,7 @@ class ChoiceController:
         after: dict[int, ChoiceValue] = {}
         for pid, moods in current.items():
             new = moods - {mood} if remove else moods | {mood}
-            after[pid] = (_ordered(new), "pending", None)
+            after[pid] = ChoiceValue(_ordered(new))
         verb = "Remove" if remove else "Add"
         return self._push(
             after, f"{verb} {display_name(mood)} ({len(ids)} photo{'s' * (len(ids) != 1)})"
@@ -125,26 +117,20 @@ class ChoiceController:
         ids = self._known(ids)
         chosen = _ordered(set(moods))
         return self._push(
-            {pid: (chosen, "pending", None) for pid in ids},
+            {pid: ChoiceValue(chosen) for pid in ids},
             f"Choose {', '.join(display_name(m) for m in chosen) or 'no mood'}",
         )
 
     def accept_top(
         self, ids: Sequence[int], *, min_prob: float = 0.0, only_unconfirmed: bool = False
     ) -> int:
-        """Choose each photo's top suggestion with p >= ``min_prob``: the core's accept rule
-        (:func:`moodtagger.core.choices.suggested_mood`, as ``moodtagger accept``). Photos
-        without a prediction are skipped; a choice is replaced unless ``only_unconfirmed``."""
-        after: dict[int, ChoiceValue] = {}
-        rows = self.model.rows
-        for pid in self._known(ids):
-            r = self.model.row_of(pid)
-            assert r is not None
-            suggestion = suggested_mood(
-                rows.prediction(r), rows.choice(r), min_prob, replace=not only_unconfirmed
-            )
-            if suggestion is not None:
-                after[pid] = ((suggestion[0],), "pending", None)
+        """Choose each photo's top suggestion with p >= ``min_prob``: the Library's accept rule
+        (as ``moodtagger accept``; a file changed since the scan is skipped, see ``stale``).
+        Photos without a prediction are skipped; a choice is replaced unless
+        ``only_unconfirmed``."""
+        plan = self.library().suggest(self._known(ids), min_prob, replace=not only_unconfirmed)
+        self.stale = plan.stale
+        after = {pid: ChoiceValue((mood,)) for pid, mood, _p in plan.accepted}
         label = "Accept suggestion" if min_prob <= 0 else f"Accept all at or above {min_prob:.0%}"
         # an accepted suggestion is the model's word, not the user's taste: `learn` skips it
         return self._push(
@@ -153,10 +139,78 @@ class ChoiceController:
 
     def clear(self, ids: Sequence[int]) -> int:
         """Forget the user's choice (back to the model's suggestion only)."""
-        return self._push(
-            {pid: (None, "pending", None) for pid in self._known(ids)}, "Clear choice"
-        )
+        return self._push({pid: ChoiceValue(None) for pid in self._known(ids)}, "Clear choice")
 
 
 def _ordered(moods: set[str]) -> tuple[str, ...]:
     return tuple(m for m in MOODS if m in moods)
+
+
+class ChoiceActions(QObject):
+    """The window's choice keys and actions (1-8, Enter, "Accept all above…"): they act on the
+    grid's selection through the :class:`ChoiceController` and say what they did."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.choices = window.choices
+
+    def toggle_mood(self, mood: str) -> None:
+        w = self.window
+        if self.choices.toggle(w.grid.selected_ids(), mood):
+            w.show_status(w.undo_stack.undoText())
+
+    def clear(self) -> None:
+        self.choices.clear(self.window.grid.selected_ids())
+
+    def accept_selected(self) -> None:
+        """Enter: the top suggestion becomes the choice (the Library's accept rule)."""
+        w = self.window
+        ids = w.grid.selected_ids()
+        n = self.choices.accept_top(ids)
+        if self._said_stale():
+            return
+        if n:
+            w.show_status(f"Accepted the suggestion for {n} photo{'s' * (n != 1)}")
+            if len(ids) == 1:  # photographer's flow: accept and move on
+                w.grid.next_photo()
+
+    def accept_all_dialog(self) -> None:
+        w = self.window
+        value, ok = QInputDialog.getDouble(
+            w,
+            "Accept all above threshold",
+            "Choose the top suggestion for every shown photo nobody chose yet,\n"
+            "when its probability is at least:",
+            w.settings.accept_threshold,
+            0.0,
+            1.0,
+            2,
+        )
+        if ok:
+            w.settings.accept_threshold = value
+            self.accept_all_above(value)
+
+    def accept_all_above(self, threshold: float) -> int:
+        n = self.choices.accept_top(
+            self.window.proxy.visible_ids(), min_prob=threshold, only_unconfirmed=True
+        )
+        if not self._said_stale(n):
+            self.window.show_status(
+                f"Accepted {n} suggestion{'s' * (n != 1)} at or above {threshold:.0%} "
+                "(undo: Ctrl+Z)"
+            )
+        return n
+
+    def _said_stale(self, accepted: int = 0) -> bool:
+        """Say which files an accept skipped because they changed since the scan (as
+        ``moodtagger accept`` does); False when none did."""
+        stale = self.choices.stale
+        if not stale:
+            return False
+        what = os.path.basename(stale[0]) if len(stale) == 1 else f"{len(stale)} files"
+        done = f"Accepted {accepted}; " if accepted else ""
+        self.window.show_status(
+            f"{done}skipped {what}: changed since the last scan; rescan before accepting"
+        )
+        return True

@@ -86,7 +86,7 @@ class WhyOwner:
     def get(self, model_id: str | None) -> WhyModel:
         if self._model is None or (model_id and self._model.model_id != model_id):
             from moodtagger.core.model.why import WhyModel
-            from moodtagger.gui.pipeline import gc_paused
+            from moodtagger.gui.controllers.pipeline import gc_paused
 
             self._model = None
             with gc_paused():
