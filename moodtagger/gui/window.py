@@ -124,7 +124,7 @@ class MainWindow(QMainWindow):
         self.loader = ThumbnailLoader(self.image_jobs, thumb_box(self, self.settings), self)
         self.undo_stack = QUndoStack(self)
         self.choices = ChoiceController(lambda: self.library.facade, self.model, self.undo_stack)
-        self.choice_actions = ChoiceActions(self)
+        self.choice_actions = ChoiceActions(self, self.choices)
         self.map = MoodMap()
         self.folders = FolderList()
 

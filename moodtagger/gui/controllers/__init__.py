@@ -1,5 +1,6 @@
 """What connects the views to the core, one job per module:
 
+* ``host.py`` — the window as these controllers see it (a typed protocol: no import back);
 * ``library.py`` — the ``library`` lane: open the catalog, scan -> keywords -> predict, learn
   (the work itself in ``pipeline.py``); it owns the GUI thread's ``Library``;
 * ``choices.py`` — every change of choices as an undoable command carried out by the core's

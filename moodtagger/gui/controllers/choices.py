@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -23,10 +22,8 @@ from PySide6.QtWidgets import QInputDialog
 from moodtagger.core.choices import ChoiceValue
 from moodtagger.core.library import Library
 from moodtagger.core.moods import MOODS, display_name
+from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.models.photomodel import PhotoModel
-
-if TYPE_CHECKING:
-    from moodtagger.gui.window import MainWindow
 
 
 class SetChoicesCommand(QUndoCommand):
@@ -150,10 +147,10 @@ class ChoiceActions(QObject):
     """The window's choice keys and actions (1-8, Enter, "Accept all above…"): they act on the
     grid's selection through the :class:`ChoiceController` and say what they did."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: Window, choices: ChoiceController):
         super().__init__(window)
         self.window = window
-        self.choices = window.choices
+        self.choices = choices
 
     def toggle_mood(self, mood: str) -> None:
         w = self.window

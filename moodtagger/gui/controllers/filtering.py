@@ -8,18 +8,14 @@ core's one rule (:class:`~moodtagger.core.rows.Filter`, as ``moodtagger list``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QObject, QTimer
 
+from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.models.photomodel import Filter
-
-if TYPE_CHECKING:
-    from moodtagger.gui.window import MainWindow
 
 
 class GridFilter(QObject):
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: Window):
         super().__init__(window)
         self.window = window
         w = window

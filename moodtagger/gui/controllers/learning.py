@@ -7,16 +7,12 @@ The work is the core's (``moodtagger learn`` / ``learn --reset``), run by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QAbstractButton, QMessageBox
 
+from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.controllers.library import learn_changes_text, learn_summary_text
 from moodtagger.gui.controllers.pipeline import LearnOutcome
-
-if TYPE_CHECKING:
-    from moodtagger.gui.window import MainWindow
 
 
 class LearnFlow(QObject):
@@ -25,7 +21,7 @@ class LearnFlow(QObject):
 
     finished = Signal(object)  # LearnSummary, or None when nothing was learnt
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: Window):
         super().__init__(window)
         self.window = window
         self.box: QMessageBox | None = None

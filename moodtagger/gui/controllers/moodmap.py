@@ -7,19 +7,15 @@ rows, coalescing changes through a short timer and redrawing only while the map 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QModelIndex, QObject, QTimer
 
+from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.models.photomodel import Roles
 from moodtagger.gui.views.mapview import mood_index_for
 
-if TYPE_CHECKING:
-    from moodtagger.gui.window import MainWindow
-
 
 class MapController(QObject):
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: Window):
         super().__init__(window)
         self.window = window
         self.map = window.map

@@ -4,16 +4,12 @@ window's own geometry kept between runs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QObject, QSize
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.dialogs.settings import SettingsDialog
 from moodtagger.gui.settings import AppSettings, open_qsettings
-
-if TYPE_CHECKING:
-    from moodtagger.gui.window import MainWindow
 
 
 def thumb_box(widget: QWidget, settings: AppSettings) -> QSize:
@@ -24,7 +20,7 @@ def thumb_box(widget: QWidget, settings: AppSettings) -> QSize:
 
 
 class Preferences(QObject):
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: Window):
         super().__init__(window)
         self.window = window
 

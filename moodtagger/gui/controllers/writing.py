@@ -7,23 +7,19 @@ behind ``moodtagger write``), run by :class:`~moodtagger.gui.dialogs.write.Batch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from moodtagger.core import rows as R
+from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.dialogs.write import BatchWriteDialog, metadata_available, no_metadata_message
-
-if TYPE_CHECKING:
-    from moodtagger.gui.window import MainWindow
 
 
 class WriteFlow(QObject):
     """The window's "Write moods…" action and its quit question."""
 
-    def __init__(self, window: MainWindow):
+    def __init__(self, window: Window):
         super().__init__(window)
         self.window = window
         self.dialog: BatchWriteDialog | None = None

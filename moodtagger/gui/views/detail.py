@@ -299,7 +299,7 @@ class DetailPanel(QWidget):
         image = self._base
         mood = self.why_target()
         if image is not None and self.why_on and self._why is not None and mood is not None:
-            from moodtagger.gui.controllers.why import compose
+            from moodtagger.gui.views.heatmap import compose
 
             image = compose(image, self._why.map_for(mood), self._why.crop)
             self.why_status.setText(
