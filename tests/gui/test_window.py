@@ -205,3 +205,22 @@ def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder
     assert "read-only" in win.model.index_of(pid).data(Roles.ErrorRole)
     assert "Awe" not in exif_subjects(path)
     assert win.writing.pending_count() == 1  # still waiting to be written
+
+
+def test_enter_skips_a_photo_changed_since_the_scan(qtbot, make_window, photo_folder, make_image):
+    """Issue 25: Enter goes through the Library's accept rule, as `moodtagger accept`: a file
+    changed on disk since the scan is not accepted on its old picture's prediction, and the
+    status bar says why."""
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=10_000)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    first = win.proxy.index(0, 0)
+    pid, path = first.data(Roles.PhotoIdRole), first.data(Roles.PathRole)
+    make_image(os.path.basename(path), root=photo_folder, seed=7)  # another picture, same name
+    win.grid.setFocus()
+    win.grid.setCurrentIndex(first)
+    qtbot.keyClick(win.grid, Qt.Key.Key_Return)
+    assert win.catalog.choice(pid) is None
+    assert "changed since the last scan" in win.status_label.text()
+    assert win.grid.currentIndex().row() == 0  # it does not move on either
