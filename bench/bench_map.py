@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from moodtagger.gui.delegate import MOOD_COLORS
+    from moodtagger.gui.views.delegate import MOOD_COLORS
     from moodtagger.gui.window import MainWindow
     from moodtagger.testing import synthesize_catalog
 

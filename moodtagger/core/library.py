@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
-from moodtagger.core.choices import AcceptResult, accept, choose
+from moodtagger.core.choices import AcceptResult, ChoiceValue, accept, choose, restore, suggestions
 from moodtagger.core.export import Entry
 from moodtagger.core.metadata.exiftool import ExifToolError
 from moodtagger.core.metadata.fields import WriteSettings
@@ -354,6 +354,34 @@ class Library:
         """Drop the choices of ``ids`` in the catalog (the files are untouched); how many."""
         with self.catalog.writer_lock():
             return self.catalog.forget_choices(ids)
+
+    # -- the desktop app's choices: undoable, so each says what it changes ----------------------
+    def suggest(
+        self, ids: Sequence[int], min_p: float = 0.0, *, replace: bool = False
+    ) -> AcceptResult:
+        """What :meth:`accept` would choose for ``ids`` (``replace``: a choice is replaced too),
+        without choosing; files changed since the scan are ``stale``. The app turns it into
+        one undoable change (:meth:`restore`)."""
+        if self.model_id is None:
+            raise LibraryError("no mood model is installed; predictions are needed to accept")
+        return suggestions(self.catalog, self.model_id, min_p, photo_ids=ids, replace=replace)
+
+    def restore(
+        self,
+        values: dict[int, tuple[tuple[str, ...] | None, str, str | None]],
+        sources: dict[int, str] | None = None,
+    ) -> dict[int, ChoiceValue]:
+        """Store the app's choices exactly (an edit, its undo, its redo): one transaction, the
+        written-file rule of :func:`moodtagger.core.choices.restore`; returns what was stored.
+
+        It does not wait for the writer lock: a scan or a write batch holds it for minutes and
+        the window must not freeze; a choice changed while a batch runs stays pending for the
+        next write (the journal's rule)."""
+        return restore(self.catalog, values, sources)
+
+    def choice_sources(self, ids: Sequence[int]) -> dict[int, str]:
+        """Whose choice each of ``ids`` is ('user', 'model' ...); never chosen: left out."""
+        return self.catalog.choice_sources(ids)
 
     def pending(self, ids: Sequence[int] | None = None) -> int:
         """How many choices (of ``ids``) are not yet in the files."""

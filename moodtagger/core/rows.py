@@ -366,21 +366,3 @@ def sort_order(
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
     primary = -primary if descending else primary
     return np.lexsort((rank, primary))
-
-
-def restore_choice(
-    catalog: Catalog,
-    photo_id: int,
-    moods: Sequence[str] | None,
-    state: str = "pending",
-    error: str | None = None,
-    source: str = "user",
-) -> None:
-    """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose;
-    ``source``: whose choice ('model': an accepted suggestion, which `learn` does not learn)."""
-    if moods is None:
-        catalog.forget_choice(photo_id)
-        return
-    catalog.set_choice(photo_id, moods, source=source, state="pending")
-    if state != "pending" or error:
-        catalog.mark_choice(photo_id, state, error)

@@ -258,3 +258,29 @@ def test_without_a_model_id_rows_and_entries_show_the_newest_current_prediction(
             Path(p.path).name for p, pred in cat.iter_with_predictions(None) if pred is not None
         }
         assert shown == exported
+
+
+def test_the_apps_accept_and_undo_use_the_clis_rules(lib, make_image) -> None:
+    """Issue 25: the GUI's Enter / "accept all" ask Library.suggest (the accept rule and its
+    stale-file check, as `moodtagger accept`), and its edits and undo go through
+    Library.restore, which keeps a change on a written photo pending."""
+    root, db = lib
+    with Catalog(db) as cat:
+        library = Library(cat, MODEL)
+        ids = {Path(p.path).name: p.id for p in cat.photos(status="ok")}
+        high, chosen = ids["awe_high.jpg"], ids["fear_top_chosen_awe.jpg"]
+        # Enter replaces the user's choice; accept-all (and the CLI) leaves it alone
+        plan = library.suggest([high, chosen], replace=True)
+        assert {(i, m) for i, m, _ in plan.accepted} == {(chosen, "fear"), (high, "awe")}
+        assert [i for i, _, _ in library.suggest([high, chosen]).accepted] == [high]
+        make_image("awe_high.jpg", root=root, seed=42)  # changed on disk since the scan
+        plan = library.suggest([high, chosen], replace=True)
+        assert plan.stale == [str(root / "awe_high.jpg")] and len(plan.accepted) == 1
+        assert library.accept(0.0, [high]).stale == plan.stale  # the CLI's accept says the same
+        # undo of a choice on a written photo: the file still has its moods, so it is pending
+        written = ids["awe_top_chosen_fear.jpg"]
+        stored = library.restore({written: (None, "pending", None)})
+        assert stored[written] == ((), "pending", None)
+        assert cat.choice(written) == ([], "pending", None)
+        stored = library.restore({high: (("awe",), "pending", None)}, {high: "model"})
+        assert library.choice_sources([high]) == {high: "model"}

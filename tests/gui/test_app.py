@@ -84,7 +84,8 @@ def test_settings_persist(qapp):
 
 
 def test_settings_dialog_round_trip(qtbot):
-    from moodtagger.gui.settings import AppSettings, SettingsDialog
+    from moodtagger.gui.dialogs.settings import SettingsDialog
+    from moodtagger.gui.settings import AppSettings
 
     dlg = SettingsDialog(AppSettings(thumb_size=128, readonly="sidecar"))
     qtbot.addWidget(dlg)

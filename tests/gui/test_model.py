@@ -7,11 +7,12 @@ import pytest
 from PySide6.QtGui import QUndoStack
 
 from moodtagger.core.catalog import Prediction
+from moodtagger.core.library import Library
 from moodtagger.core.moods import MOODS
 from moodtagger.core.rows import load_rows
 from moodtagger.core.scanner import scan
-from moodtagger.gui.choices import ChoiceController
-from moodtagger.gui.photomodel import Filter, PhotoModel, PhotoProxy, Roles
+from moodtagger.gui.controllers.choices import ChoiceController
+from moodtagger.gui.models.photomodel import Filter, PhotoModel, PhotoProxy, Roles
 
 MODEL_ID = "test-model"
 
@@ -98,7 +99,7 @@ def test_filter_by_moods_min_probability_state_and_ambiguity(qapp, catalog, libr
 def test_choice_overrides_suggestion_in_filters_and_is_undoable(qapp, catalog, library):
     model, proxy = make_model(catalog)
     stack = QUndoStack()
-    ctl = ChoiceController(catalog, model, stack)
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, stack)
     proxy.set_filter(Filter(moods=frozenset({"fear"})))
     assert shown_names(proxy) == ["e.jpg"]
     ctl.toggle([library["a.jpg"]], "fear")  # the user says: a is fearful, whatever the model thinks
@@ -125,7 +126,7 @@ def test_choice_overrides_suggestion_in_filters_and_is_undoable(qapp, catalog, l
 
 def test_accept_all_above_threshold_leaves_chosen_and_low_photos_alone(qapp, catalog, library):
     model, proxy = make_model(catalog)
-    ctl = ChoiceController(catalog, model, QUndoStack())
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, QUndoStack())
     ctl.toggle([library["c.jpg"]], "awe")
     n = ctl.accept_top(proxy.visible_ids(), min_prob=0.5, only_unconfirmed=True)
     assert n == 2  # a (awe .80), d (contentment .55); c was chosen by the user
@@ -234,3 +235,26 @@ def test_hundred_thousand_rows_load_and_filter(qapp, tmp_path):
         [proxy.index(r, 0).data(Roles.TopMoodRole)[0] for r in range(min(200, proxy.rowCount()))]
     )
     assert set(top) <= {"awe", "fear"}
+
+
+def test_enter_on_a_photo_changed_on_disk_is_refused_like_the_cli_accept(
+    qapp, catalog, library, make_image, tmp_path
+):
+    """Issue 25: the GUI's accept goes through the Library's accept rule. A file changed on
+    disk since the scan keeps no choice made on the old picture's prediction (as
+    ``moodtagger accept`` skips it); the others are accepted, and undo still works."""
+    model, proxy = make_model(catalog)
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, QUndoStack())
+    a, c = library["a.jpg"], library["c.jpg"]
+    make_image("a.jpg", seed=99, root=tmp_path / "lib")  # another picture under the same name
+    n = ctl.accept_top([a, c])  # Enter on a selection of two
+    assert n == 1
+    assert catalog.choice(a) is None  # not accepted on the old picture's prediction
+    assert model.index_of(a).data(Roles.ChoiceRole) is None
+    assert catalog.choice(c) == (["sadness"], "pending", None)
+    # accept-all skips it too
+    assert ctl.accept_top(proxy.visible_ids(), min_prob=0.5, only_unconfirmed=True) == 1  # d
+    assert catalog.choice(a) is None
+    ctl.undo_stack.undo()
+    ctl.undo_stack.undo()
+    assert catalog.choice(c) is None

@@ -16,7 +16,7 @@ from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.library import current_model_id
 from moodtagger.core.moods import MOODS
-from moodtagger.gui.photomodel import Filter, PhotoModel
+from moodtagger.gui.models.photomodel import Filter, PhotoModel
 
 MODEL = current_model_id() or "test-model"
 

@@ -28,8 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from moodtagger.core.moods import DISPLAY_ORDER, display_name
-from moodtagger.gui.delegate import MOOD_COLORS
-from moodtagger.gui.photomodel import ASCENDING_KEYS, RANKING, SORT_KEYS, Filter, sort_key_label
+from moodtagger.gui.models.photomodel import (
+    ASCENDING_KEYS,
+    RANKING,
+    SORT_KEYS,
+    Filter,
+    sort_key_label,
+)
+from moodtagger.gui.views.delegate import MOOD_COLORS
 
 
 class FilterPanel(QObject):

@@ -12,10 +12,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QMenu,
@@ -25,14 +22,12 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QToolBar,
     QToolButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from moodtagger.core.shipped import shipped_dir
-from moodtagger.gui.mapview import MoodMap
+from moodtagger.gui.views.mapview import MoodMap
 
 RESOURCES = str(shipped_dir("resources"))  # package data when installed, resources/ in a checkout
 
@@ -268,27 +263,6 @@ class MainActions:
             if keys and act.text():
                 rows.append((", ".join(keys), act.text().replace("&", "").rstrip(".…")))
         return rows
-
-
-def shortcuts_dialog(parent: QWidget, rows: list[tuple[str, str]]) -> QDialog:
-    dlg = QDialog(parent)
-    dlg.setWindowTitle("Keyboard shortcuts")
-    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    lay = QVBoxLayout(dlg)
-    table = QTreeWidget()
-    table.setRootIsDecorated(False)
-    table.setHeaderLabels(["Keys", "Does"])
-    for keys, text in rows:
-        table.addTopLevelItem(QTreeWidgetItem([keys, text]))
-    table.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-    lay.addWidget(table)
-    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-    box.rejected.connect(dlg.reject)
-    lay.addWidget(box)
-    dlg.resize(560, 460)
-    dlg.table = table  # type: ignore[attr-defined]
-    dlg.open()
-    return dlg
 
 
 class MapPage(QWidget):

@@ -3,7 +3,7 @@
 One lane (one low-priority thread, see :mod:`moodtagger.gui.jobs`) runs, in order: opening the
 catalog (every row), refreshes (:meth:`moodtagger.core.library.Library.refresh`: scan -> keywords
 -> predict, the call behind ``moodtagger scan``) and learning (``moodtagger learn``). The lane's
-thread owns the mood model (:class:`~moodtagger.gui.pipeline.ModelOwner`). A scan asked for while
+thread owns the mood model (:class:`~moodtagger.gui.controllers.pipeline.ModelOwner`). A scan asked for while
 one runs is queued and merged with any other queued folders.
 
 :class:`LibraryController` knows which models count (:attr:`base_model_id` decodes and predicts,
@@ -23,9 +23,16 @@ from moodtagger.core.catalog import Catalog
 from moodtagger.core.library import Library, LibraryError, RefreshResult
 from moodtagger.core.moods import display_name
 from moodtagger.core.rows import Rows, load_rows
+from moodtagger.gui.controllers.pipeline import (
+    LearnOutcome,
+    ModelOwner,
+    learn,
+    load_all,
+    run_pipeline,
+    warm_up,
+)
 from moodtagger.gui.errors import is_expected
 from moodtagger.gui.jobs import Job, JobRunner
-from moodtagger.gui.pipeline import LearnOutcome, ModelOwner, learn, load_all, run_pipeline, warm_up
 from moodtagger.gui.settings import AppSettings
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,7 @@ class LibraryController(QObject):
     ):
         super().__init__(parent)
         self.catalog_path = catalog_path
-        self.catalog = catalog  # the GUI thread's connection (reading only)
+        self.catalog = catalog  # the GUI thread's connection (rows, choices: see ``facade``)
         self.settings = settings
         self.lane = JobRunner("library", 1, nice=10, parent=self)
         self.model_owner = ModelOwner()
@@ -80,7 +87,18 @@ class LibraryController(QObject):
             ):  # no models folder: grid still works, predictions will say why
                 base = registry.DEFAULT_MODEL
         self.base_model_id: str = base
-        self.model_id: str = Library(self.catalog, base).model_id or base
+        # the GUI thread's Library (its catalog connection): rows, and every change of choices
+        self.facade = Library(self.catalog, base)
+        self.facade.model_id = self.facade.model_id or base
+
+    @property
+    def model_id(self) -> str:
+        """The model whose suggestions the grid shows and Enter accepts."""
+        return self.facade.model_id or self.base_model_id
+
+    @model_id.setter
+    def model_id(self, value: str) -> None:
+        self.facade.model_id = value
 
     @property
     def learning(self) -> bool:

@@ -3,10 +3,13 @@ uses (1-8 toggle moods, Enter accepts, Space previews, Delete clears)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+import os
+from collections.abc import Iterable
+
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
-from moodtagger.gui.photomodel import Roles
+from moodtagger.gui.models.photomodel import Roles
 
 
 class PhotoGrid(QListView):
@@ -102,3 +105,59 @@ class PhotoGrid(QListView):
                 event.accept()
                 return
         super().keyPressEvent(event)
+
+    # -- selection, in photo ids (the grid's model is the filter proxy over the PhotoModel) ------
+    def selected_ids(self) -> list[int]:
+        """The selected photos (the current one when nothing is selected)."""
+        sel = self.selectionModel().selectedIndexes()
+        if not sel and self.currentIndex().isValid():
+            sel = [self.currentIndex()]
+        return self.model().photo_ids(sel)
+
+    def select_ids(self, ids: Iterable[int]) -> None:
+        """Select the shown photos among ``ids`` (one range per contiguous run), the first
+        one current and scrolled to."""
+        proxy = self.model()
+        source = proxy.sourceModel()
+        rows = []
+        for pid in ids:
+            idx = proxy.mapFromSource(source.index_of(pid))
+            if idx.isValid():
+                rows.append(idx.row())
+        rows.sort()
+        selection = QItemSelection()
+        start = prev = None
+        for r in [*rows, None]:  # contiguous runs become one range each
+            if r is not None and prev is not None and r == prev + 1:
+                prev = r
+                continue
+            if start is not None:
+                selection.select(proxy.index(start, 0), proxy.index(prev, 0))
+            start = prev = r
+        sm = self.selectionModel()
+        sm.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        if rows:
+            first = proxy.index(rows[0], 0)
+            sm.setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.scrollTo(first)
+
+    def select_path(self, path: str) -> bool:
+        """Make the photo at ``path`` the current one (``gui --select PATH``)."""
+        proxy = self.model()
+        source = proxy.sourceModel()
+        target = os.path.realpath(path)
+        for r, p in enumerate(source.rows.paths):
+            if p == path or os.path.realpath(p) == target:
+                idx = proxy.mapFromSource(source.index_of(int(source.rows.ids[r])))
+                if idx.isValid():
+                    self.setCurrentIndex(idx)
+                    self.scrollTo(idx)
+                    return True
+        return False
+
+    def next_photo(self) -> None:
+        """Move to the next shown photo (after Enter: accept and move on)."""
+        cur = self.currentIndex()
+        nxt = self.model().index(cur.row() + 1, 0) if cur.isValid() else QModelIndex()
+        if nxt.isValid():
+            self.setCurrentIndex(nxt)

@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalett
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from moodtagger.core.moods import INDEX, MOODS, display_name
-from moodtagger.gui.delegate import MOOD_COLORS
+from moodtagger.gui.views.delegate import MOOD_COLORS
 
 # approximate places of the Mikels moods in the valence-arousal plane (1-9)
 ANCHORS: dict[str, tuple[float, float]] = {

@@ -1,9 +1,9 @@
 """The detail panel's controller: which photo (or selection) the panel shows, its preview,
 and its "why this mood?" map.
 
-:class:`~moodtagger.gui.detail.DetailPanel` is the widget; :class:`DetailController` follows the
+:class:`~moodtagger.gui.views.detail.DetailPanel` is the widget; :class:`DetailController` follows the
 grid's selection and the model's changes (coalesced through a zero-interval timer), loads the
-larger preview on the ``images`` lane and asks the :class:`~moodtagger.gui.why.WhyService`.
+larger preview on the ``images`` lane and asks the :class:`~moodtagger.gui.controllers.why.WhyService`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QListView, QWidget
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.moods import MOODS
-from moodtagger.gui.detail import PREVIEW_SIDE, DetailPanel, PreviewDialog
+from moodtagger.gui.controllers.thumbs import load_preview
+from moodtagger.gui.controllers.why import WhyService
 from moodtagger.gui.jobs import Job, JobRunner
-from moodtagger.gui.photomodel import PhotoModel, PhotoProxy, Roles
-from moodtagger.gui.thumbs import load_preview
-from moodtagger.gui.why import WhyService
+from moodtagger.gui.models.photomodel import PhotoModel, PhotoProxy, Roles
+from moodtagger.gui.views.detail import PREVIEW_SIDE, DetailPanel, PreviewDialog
 
 
 class DetailController(QObject):

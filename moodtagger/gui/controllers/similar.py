@@ -18,9 +18,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.embeddings import EmbeddingIndex, Similar
 from moodtagger.core.library import Library, LibraryError
-from moodtagger.gui.filterpanel import FilterPanel
 from moodtagger.gui.jobs import Job, JobRunner
-from moodtagger.gui.photomodel import RANKING, PhotoModel
+from moodtagger.gui.models.photomodel import RANKING, PhotoModel
+from moodtagger.gui.views.filterpanel import FilterPanel
 
 DEFAULT_K = 60  # photos a "More like this" filter shows besides the selection
 

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QFont, QHelpEvent, QImage, QPainter, QPainterP
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from moodtagger.core.moods import DISPLAY_ORDER, INDEX, display_name
-from moodtagger.gui.photomodel import Roles
+from moodtagger.gui.models.photomodel import Roles
 
 MOOD_COLORS: dict[str, str] = {
     # positive (light)

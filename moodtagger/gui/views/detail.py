@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from moodtagger.core.moods import DISPLAY_ORDER, INDEX, POSITIVE, display_name
-from moodtagger.gui.delegate import MOOD_COLORS, mood_color
+from moodtagger.gui.views.delegate import MOOD_COLORS, mood_color
 
 PREVIEW_SIDE = 720
 
@@ -299,7 +299,7 @@ class DetailPanel(QWidget):
         image = self._base
         mood = self.why_target()
         if image is not None and self.why_on and self._why is not None and mood is not None:
-            from moodtagger.gui.why import compose
+            from moodtagger.gui.views.heatmap import compose
 
             image = compose(image, self._why.map_for(mood), self._why.crop)
             self.why_status.setText(
