@@ -176,6 +176,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if s.cancelled:
                 line += " (cancelled)"
             print(line)
+    if res.model_problem:
+        err(f"warning: {res.model_problem}")
     if res.import_error:
         err(f"moodtagger: keywords in the files not read: {res.import_error}")
     if res.predict_error:
