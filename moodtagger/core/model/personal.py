@@ -537,8 +537,7 @@ def learn(
             f"cannot save the personal model in {folder}: {exc.strerror or exc}"
         ) from None
 
-    old = catalog.model_in_use(parent)
-    before = _top_moods(catalog, old or parent, ids)
+    before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
     with catalog.writer_lock():
         # one commit: the switch, every prediction of the new model, and dropping the ones
         # nothing shows any more (a kill leaves the catalog as it was, or done)
@@ -568,7 +567,7 @@ def reset(catalog: Catalog, parent_id: str | None = None) -> LearnSummary:
             remove_unused(catalog)
         return summary
     ids, _ = catalog.embeddings(parent)
-    before = _top_moods(catalog, old, ids)
+    before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
     with catalog.writer_lock():
         with catalog.transaction():
             catalog.set_model_in_use(parent, None)
