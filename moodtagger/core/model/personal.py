@@ -191,21 +191,25 @@ class PersonalModel:
         sha256 of its registry entry. Anything else is a :class:`PersonalError` naming ``path``."""
         try:
             if not path.is_file():
-                raise ValueError("it is not a file")
+                raise _Bad("it is not a file")
             if sha256 is not None and _sha256(path) != sha256:
-                raise ValueError("its sha256 differs from the one recorded when it was learnt")
+                raise _Bad("its sha256 differs from the one recorded when it was learnt")
             with np.load(path, allow_pickle=False) as z:
                 missing = sorted(set(_ARRAYS) - set(z.files))
                 if missing:
-                    raise ValueError(f"it lacks {', '.join(missing)}")
+                    raise _Bad(f"it lacks {', '.join(missing)}")
                 arrays = {k: z[k] for k in _ARRAYS}
             return cls._checked(arrays)
         except PersonalError:
             raise
+        except _Bad as exc:
+            raise PersonalError(damaged(path, str(exc))) from None
         except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises: one sentence
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if "allow_pickle" in reason or "Object arrays" in reason:
                 reason = "it holds pickled objects, which are never loaded"
+            else:
+                reason = f"it is not a readable .npz of arrays: {reason}"
             raise PersonalError(damaged(path, reason)) from None
 
     @classmethod
@@ -213,34 +217,35 @@ class PersonalModel:
         center, weight, examples, targets = (a[k] for k in _ARRAYS[:4])
         for name in _ARRAYS[:4]:
             if a[name].dtype.kind not in "fiu":
-                raise ValueError(f"its {name} array is not numeric")
+                raise _Bad(f"its {name} array is not numeric")
         d = center.shape[0] if center.ndim == 1 else 0
         if d == 0:
-            raise ValueError(f"its center has shape {center.shape}, not (d,)")
+            raise _Bad(f"its center has shape {center.shape}, not (d,)")
         if weight.shape != (len(MOODS), d):
-            raise ValueError(f"its weight has shape {weight.shape}, not {(len(MOODS), d)}")
+            raise _Bad(f"its weight has shape {weight.shape}, not {(len(MOODS), d)}")
         if examples.ndim != 2 or examples.shape[1] != d:
-            raise ValueError(f"its examples have shape {examples.shape}, not (n, {d})")
+            raise _Bad(f"its examples have shape {examples.shape}, not (n, {d})")
         if targets.shape != (len(examples), len(MOODS)):
-            raise ValueError(
-                f"its targets have shape {targets.shape}, not {(len(examples), len(MOODS))}"
-            )
+            raise _Bad(f"its targets have shape {targets.shape}, not {(len(examples), len(MOODS))}")
         for name in _ARRAYS[:4]:
             if not np.isfinite(a[name].astype(np.float64)).all():
-                raise ValueError(f"its {name} holds NaN or infinite values")
+                raise _Bad(f"its {name} holds NaN or infinite values")
         raw = a["params"]
         if raw.shape != () or raw.dtype.kind != "U":
-            raise ValueError("its params are not one JSON text")
-        values = json.loads(str(raw))
+            raise _Bad("its params are not one JSON text")
+        try:
+            values = json.loads(str(raw))
+        except ValueError:
+            raise _Bad("its params are not JSON") from None
         known = Params.__dataclass_fields__
         if not isinstance(values, dict) or not set(values) <= set(known):
-            raise ValueError("its params are not Params")
+            raise _Bad("its params are not Params")
         for k, v in values.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
-                raise ValueError(f"its parameter {k} is not a finite number")
+                raise _Bad(f"its parameter {k} is not a finite number")
         params = Params(**values)
         if not 0 < params.steps <= 100_000:
-            raise ValueError("its parameter steps is out of range")
+            raise _Bad("its parameter steps is out of range")
         return cls(
             center.astype(np.float32),
             weight.astype(np.float32),
@@ -248,6 +253,10 @@ class PersonalModel:
             targets.astype(np.float32),
             params,
         )
+
+
+class _Bad(ValueError):
+    """What is wrong with a model file that reads (one clause, for :func:`damaged`)."""
 
 
 _ARRAYS = ("center", "weight", "examples", "targets", "params")
