@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -127,47 +126,45 @@ def _check_healed(work: Path, db: Path) -> str:
 
 
 def _sweep(
-    prepared, tmp_path: Path, learnt: bool, argv: list[str], *, new_photos: bool = False
+    kill_sweep, prepared, tmp_path: Path, learnt: bool, argv: list[str], *, new_photos: bool = False
 ) -> int:
     """Run ``argv`` killed at its 1st, 2nd, ... commit until it completes; heal-check each."""
-    n = 1
-    while True:
-        work, db = _fresh(prepared, tmp_path, n, learnt=learnt)
+    places: dict[int, tuple[Path, Path]] = {}
+
+    def run(n: int) -> subprocess.CompletedProcess[str]:
+        work, db = places[n] = _fresh(prepared, tmp_path, n, learnt=learnt)
         if new_photos:
             for f in prepared["more"].iterdir():
                 shutil.copy(f, work / "more" / f.name)
         args = [a.replace("{lib}", str(prepared_lib(work))) for a in argv]
         args = [a.replace("{more}", str(work / "more")) for a in args]
-        run = _cli(work, *args, "--catalog", str(db), kill=n)
-        if run.returncode == 0:
-            _check_healed(work, db)
-            print(f"{argv[0]}: completed with {n - 1} commits")
-            return n - 1
-        assert run.returncode == -signal.SIGKILL, run.stderr
-        _check_healed(work, db)
-        n += 1
-        assert n < 200, "the command never completes"
+        return _cli(work, *args, "--catalog", str(db), kill=n)
+
+    return kill_sweep(run, lambda n: _check_healed(*places[n]))
 
 
-def test_learn_killed_at_every_commit_heals_on_the_next_scan(prepared, tmp_path: Path) -> None:
+def test_learn_killed_at_every_commit_heals_on_the_next_scan(
+    kill_sweep, prepared, tmp_path: Path
+) -> None:
     """`learn` replacing a personal model, killed at each commit: after one scan every photo
     shows a suggestion of the model in use, and the old model's predictions are gone."""
-    commits = _sweep(prepared, tmp_path, True, ["learn", "-q"])
+    commits = _sweep(kill_sweep, prepared, tmp_path, True, ["learn", "-q"])
     assert commits >= 1
 
 
-def test_first_learn_killed_at_every_commit_heals(prepared, tmp_path: Path) -> None:
-    _sweep(prepared, tmp_path, False, ["learn", "-q"])
+def test_first_learn_killed_at_every_commit_heals(kill_sweep, prepared, tmp_path: Path) -> None:
+    _sweep(kill_sweep, prepared, tmp_path, False, ["learn", "-q"])
 
 
-def test_reset_killed_at_every_commit_heals(prepared, tmp_path: Path) -> None:
-    assert _sweep(prepared, tmp_path, True, ["learn", "--reset", "-q"]) >= 1
+def test_reset_killed_at_every_commit_heals(kill_sweep, prepared, tmp_path: Path) -> None:
+    assert _sweep(kill_sweep, prepared, tmp_path, True, ["learn", "--reset", "-q"]) >= 1
 
 
 def test_scan_of_new_photos_with_a_personal_model_killed_at_every_commit_heals(
-    prepared, tmp_path: Path
+    kill_sweep, prepared, tmp_path: Path
 ) -> None:
     commits = _sweep(
+        kill_sweep,
         prepared,
         tmp_path,
         True,
