@@ -186,6 +186,10 @@ def test_a_catalog_left_without_predictions_by_its_model_is_filled_by_scan(
         mid = cat.model_in_use(parent)
         assert mid is not None
         cat.delete_predictions(mid)
+        photos = len(cat.photos(status="ok"))
+    run = _cli(work, "scan", "--device", "cpu", "--catalog", str(db), str(prepared_lib(work)))
+    assert run.returncode == 0 and "nothing changed" in run.stdout, run.stderr
+    assert f"{photos} photos without a personal suggestion filled" in run.stdout
     assert _check_healed(work, db) == mid
 
 
