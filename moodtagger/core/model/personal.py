@@ -516,8 +516,9 @@ def learn(
         folder.mkdir(parents=True, exist_ok=True)
         tmp_file = folder / f".{PREFIX}{stamp}.{os.getpid()}.npz"
         sha = model.save(tmp_file)
-        # the same choices learnt in two catalogs in the same second: two models, two owners
-        tag = hashlib.sha256(f"{sha} {owner(catalog)}".encode()).hexdigest()[:8]
+        # one id per learn: the same choices learnt in two catalogs (or twice) in one second
+        # are two models (each catalog deletes only its own)
+        tag = hashlib.sha256(f"{sha} {owner(catalog)} {time.time_ns()}".encode()).hexdigest()[:8]
         model_id = f"{PREFIX}{parent}-{stamp}-{tag}"
         data = {
             "id": model_id,
