@@ -232,6 +232,38 @@ def _split_sql(script: str) -> Iterator[str]:
 
 
 # --------------------------------------------------------------------------------------------
+# Test-only fault injection (issue 24): MOODTAGGER_KILL_AT_COMMIT=N makes the process SIGKILL
+# itself just before its N-th commit reaches the catalog (counted over every connection of the
+# process). Every commit point is counted -- an explicit ``COMMIT`` and each write statement
+# run outside a transaction (SQLite's autocommit) -- because the hook watches the statements
+# the connection runs (``set_trace_callback``), not one API. Unset (always, outside the tests):
+# nothing is installed and nothing is paid. A test runs a command with N = 1, 2, ... until it
+# completes without being killed, and checks the catalog after each kill.
+# --------------------------------------------------------------------------------------------
+KILL_AT_COMMIT_ENV = "MOODTAGGER_KILL_AT_COMMIT"
+_commits_seen = [0]
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def _install_kill_hook(conn: sqlite3.Connection) -> None:
+    raw = os.environ.get(KILL_AT_COMMIT_ENV)
+    if not raw:
+        return
+    at = int(raw)
+
+    def trace(sql: str) -> None:
+        word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if word in ("COMMIT", "END") or (word in _WRITES and not conn.in_transaction):
+            _commits_seen[0] += 1
+            if _commits_seen[0] == at:
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    conn.set_trace_callback(trace)
+
+
+# --------------------------------------------------------------------------------------------
 # Row types
 # --------------------------------------------------------------------------------------------
 
@@ -388,6 +420,7 @@ class Catalog:
         A catalog file without write permission is refused for writing in one sentence."""
         self.path = Path(path) if path is not None else default_catalog_path()
         self.on_lock_wait = on_lock_wait
+        self._savepoints = 0  # depth of nested transaction() (SAVEPOINTs)
         memory = str(self.path) == ":memory:"
         exists = memory or self.path.exists()
         if not exists and not create:
@@ -421,6 +454,7 @@ class Catalog:
                     )
                 return
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            _install_kill_hook(self.conn)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             if exists and not memory:
                 self._refuse_foreign()  # before anything (WAL, migrations) changes the file
@@ -525,7 +559,25 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error)."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error). Nests: inside another
+        transaction of this catalog it is a ``SAVEPOINT`` (released into the outer one, rolled
+        back alone on error), so a method that opens its own transaction (``save_predictions``)
+        can be part of a larger one that commits once (issue 24: switching the model in use and
+        storing its predictions)."""
+        if self.conn.in_transaction:
+            self._savepoints += 1
+            name = f"sp{self._savepoints}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._savepoints -= 1
+            self.conn.execute(f"RELEASE {name}")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -1127,13 +1179,14 @@ class Catalog:
 
     def set_model_in_use(self, parent_id: str, model_id: str | None) -> None:
         """Let ``model_id`` (a personal model) stand in for ``parent_id``; None: the parent again."""
-        if model_id is None:
-            self.conn.execute("DELETE FROM models_in_use WHERE parent_id=?", (parent_id,))
-        else:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO models_in_use(parent_id, model_id, updated_at) VALUES (?, ?, ?)",
-                (parent_id, model_id, time.time()),
-            )
+        with self.transaction() as c:
+            if model_id is None:
+                c.execute("DELETE FROM models_in_use WHERE parent_id=?", (parent_id,))
+            else:
+                c.execute(
+                    "INSERT OR REPLACE INTO models_in_use(parent_id, model_id, updated_at) VALUES (?, ?, ?)",
+                    (parent_id, model_id, time.time()),
+                )
 
     def model_in_use(self, parent_id: str) -> str | None:
         row = self.conn.execute(
@@ -1141,9 +1194,33 @@ class Catalog:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def models_in_use(self) -> dict[str, str]:
+        """parent id -> the model standing in for it (every row of ``models_in_use``)."""
+        return {
+            str(r[0]): str(r[1])
+            for r in self.conn.execute("SELECT parent_id, model_id FROM models_in_use")
+        }
+
     def delete_predictions(self, model_id: str) -> int:
         with self.transaction() as c:
             return c.execute("DELETE FROM predictions WHERE model_id=?", (model_id,)).rowcount
+
+    def delete_unused_predictions(self, prefix: str) -> int:
+        """Delete the predictions of every model whose id starts with ``prefix`` (the personal
+        models) that no longer stands in for a parent: nothing shows them any more."""
+        with self.transaction() as c:
+            return c.execute(
+                "DELETE FROM predictions WHERE substr(model_id, 1, ?)=? "
+                "AND model_id NOT IN (SELECT model_id FROM models_in_use)",
+                (len(prefix), prefix),
+            ).rowcount
+
+    def embedding_size(self, model_id: str) -> int | None:
+        """The length of ``model_id``'s stored embeddings (None: it has none)."""
+        row = self.conn.execute(
+            "SELECT length(vector) FROM embeddings WHERE model_id=? LIMIT 1", (model_id,)
+        ).fetchone()
+        return None if row is None else int(row[0]) // 2
 
 
 def _writable(path: Path) -> bool:
