@@ -15,11 +15,6 @@ from PIL import Image
 from moodtagger.core.tools import exiftool_path
 
 
-@pytest.fixture(scope="session")
-def exiftool() -> str:
-    return exiftool_path()  # no exiftool = a loud failure: writing keywords is core
-
-
 @pytest.fixture
 def service() -> Iterator:
     from moodtagger.core.metadata import ExifToolService
