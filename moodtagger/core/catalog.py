@@ -26,7 +26,7 @@ import numpy as np
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -146,6 +146,15 @@ _MIGRATIONS: list[str] = [
     CREATE TABLE models_in_use(
         parent_id TEXT PRIMARY KEY,
         model_id TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
+    # 4 -> 5: which keywords moodtagger added to which field of a photo's files (issue 23):
+    # JSON {target: {field: [values]}}, target "" = the photo, ".xmp" = its sidecar IMG_1.xmp
+    """
+    CREATE TABLE keyword_additions(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        added TEXT NOT NULL,
         updated_at REAL NOT NULL
     );
     """,
@@ -976,6 +985,24 @@ class Catalog:
                 "SELECT photo_id, keywords FROM file_keywords WHERE keywords != '[]'"
             )
         }
+
+    # -- what moodtagger added to the files' keyword fields (issue 23) -----------------------
+    def keyword_additions(self, photo_id: int) -> dict[str, dict[str, list[str]]]:
+        """Per file of the photo (``""``: the photo, else a sidecar's suffix) and field, the
+        values moodtagger added and a clear may remove; empty when there is no record."""
+        row = self.conn.execute(
+            "SELECT added FROM keyword_additions WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_keyword_additions(self, photo_id: int, added: dict[str, dict[str, list[str]]]) -> None:
+        if not added:
+            self.conn.execute("DELETE FROM keyword_additions WHERE photo_id=?", (photo_id,))
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO keyword_additions(photo_id, added, updated_at) VALUES (?, ?, ?)",
+            (photo_id, json.dumps(added, ensure_ascii=False), time.time()),
+        )
 
     # -- embeddings and personal models (issue 14) -------------------------------------------
     # Embeddings are stored as float16 bytes, one row per (photo, model), with the identity of

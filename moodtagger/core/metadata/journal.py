@@ -55,13 +55,16 @@ def choices_to_write(
     under ``paths``, files or folders, when given)."""
     if photo_ids is None:
         scope = catalog.photo_ids_under(paths) if paths is not None else None
-        return [WriteItem(p.path, moods, p.id) for p, moods in catalog.pending_choices(scope)]
+        return [
+            WriteItem(p.path, moods, p.id, catalog.keyword_additions(p.id))
+            for p, moods in catalog.pending_choices(scope)
+        ]
     items = []
     for pid in photo_ids:
         photo = catalog.photo(pid)
         ch = catalog.choice(pid)
         if photo is not None and ch is not None:
-            items.append(WriteItem(photo.path, ch[0], pid))
+            items.append(WriteItem(photo.path, ch[0], pid, catalog.keyword_additions(pid)))
     return items
 
 
@@ -127,6 +130,7 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
                     catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
                 if res.status != "failed":
                     catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
+                    catalog.set_keyword_additions(item.photo_id, res.added)
                     catalog.set_sidecar_sig(item.photo_id, sidecar_signature(fs(item.path), None))
         if on_result:
             on_result(res)

@@ -62,11 +62,26 @@ TEMP_MARK = ".moodtagger-"
 CHUNK = 32
 
 
+Record = dict[str, dict[str, list[str]]]  # target (see record_key) -> field -> values we added
+
+
 @dataclass
 class WriteItem:
     path: str
     moods: Sequence[str]
     photo_id: int | None = None
+    added: Record | None = None  # the catalog's record of what moodtagger added (None: none)
+
+
+def record_key(photo: str, target: str) -> str:
+    """Which of a photo's files a record is about, independent of the folder and the photo's
+    own name: ``""`` for the photo itself, else the sidecar's name after the photo's stem
+    (``.xmp`` for ``IMG_1.xmp``, ``.CR2.xmp`` for ``IMG_1.CR2.xmp``)."""
+    if os.path.normcase(target) == os.path.normcase(photo):
+        return ""
+    name = os.path.basename(target)
+    stem = os.path.splitext(os.path.basename(photo))[0]
+    return name[len(stem) :] if name.startswith(stem) else name
 
 
 @dataclass
@@ -84,6 +99,7 @@ class FileResult:
     keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
     size: int | None = None  # the photo's size/mtime after a write into the file itself
     mtime_ns: int | None = None
+    added: Record = field(default_factory=dict)  # what moodtagger added, after this write
 
 
 @dataclass
@@ -459,7 +475,8 @@ class Writer:
                 )
                 return
             try:
-                t.plan = plan(ft, job.moods, fields, self.settings.root)
+                rec = (job.item.added or {}).get(record_key(job.path, t.path))
+                t.plan = plan(ft, job.moods, fields, self.settings.root, rec)
             except (UnsafeArgument, ValueError) as exc:
                 job.error = str(exc)
                 return
@@ -548,6 +565,7 @@ class Writer:
         after: set[str] = set()
         diff: list[tuple[str, str, list[str], list[str]]] = []
         keywords: list[str] = []
+        added: Record = {}
         for t in job.targets:
             if t.plan is None:
                 continue
@@ -557,6 +575,8 @@ class Writer:
                 diff.append((t.path, f, b, a))
             src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
             keywords += [k for k in flat_keywords(src) if k not in keywords]
+            if status in ("written", "unchanged") and t.plan.added:
+                added[record_key(job.path, t.path)] = t.plan.added
         res = FileResult(
             job.item.path,
             job.item.photo_id,
@@ -572,6 +592,7 @@ class Writer:
             diff,
             keywords,
         )
+        res.added = added
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
                 st = os.stat(job.path)
