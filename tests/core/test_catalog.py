@@ -141,7 +141,7 @@ def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     with Catalog(db) as cat:
-        assert cat.schema_version == 4
+        assert cat.schema_version == SCHEMA_VERSION
         pid = cat.photos()[0].id
         vec = np.linspace(-1, 1, 1280).astype(np.float16)
         cat.save_embeddings("m", [(pid, vec)])
