@@ -171,7 +171,8 @@ def _print_result(r, dry_run: bool) -> None:
 
 def cmd_write(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
-    from moodtagger.core.metadata import WriteItem, close_shared_service, write_files
+    from moodtagger.core.metadata import close_shared_service, write_files
+    from moodtagger.core.metadata.journal import items_for_paths
 
     settings = _settings(args)
     if not args.paths and (args.mood or args.clear):
@@ -199,7 +200,7 @@ def cmd_write(args: argparse.Namespace) -> int:
                 files, errors = expand_paths(args.paths)
                 if args.dry_run:  # change nothing, not even the catalog
                     summary = write_files(
-                        [WriteItem(f, args.mood) for f in files],
+                        items_for_paths(cat, files, args.mood),
                         settings,
                         dry_run=True,
                         progress=progress,

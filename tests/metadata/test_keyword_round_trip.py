@@ -253,3 +253,20 @@ def test_write_files_without_catalog_adds_no_roots(make_image, exiftool, service
         "XMP-dc:Subject": ["Awe", "Sea"],
         "IPTC:Keywords": ["Awe", "Sea"],
     }
+
+
+def test_dry_run_of_clear_shows_what_clear_does(make_image, exiftool, tmp_path, capsys):
+    """`write --clear --dry-run PATH` plans with the catalog's record, like the real clear."""
+    import json
+
+    path = make_image("dry.jpg")
+    subprocess.run(
+        [exiftool, "-q", "-overwrite_original", *seed_args("iptc-only", ".jpg"), str(path)],
+        check=True,
+    )
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(path), "--mood", "awe"]) == 0
+    capsys.readouterr()
+    assert main(["write", "--catalog", db, "--dry-run", "--json", "--clear", str(path)]) == 0
+    diff = {d["field"]: d["after"] for d in json.loads(capsys.readouterr().out)["files"][0]["diff"]}
+    assert diff["XMP-dc:Subject"] == [] and diff["IPTC:Keywords"] == ["ExifTool", "Test", "IPTC"]

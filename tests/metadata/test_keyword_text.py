@@ -150,3 +150,36 @@ def test_scan_import_keeps_the_text(use_exiftool, make_image, tmp_path, catalog)
     import_file_moods(catalog, photos_by_ids(catalog, summary.updated_ids))
     kws, _moods = catalog.file_keywords(catalog.photo_by_path(path).id)
     assert kws == TRICKY
+
+
+@pytest.mark.parametrize("exe", EVERY_EXIFTOOL)
+def test_php_output_reads_as_the_json_records(exe, make_image):
+    """The older-exiftool path (-php) gives the same records as -j, binary data as base64."""
+    from moodtagger.core.metadata.exiftool import parse_json, parse_php
+
+    path = make_image("php.jpg")
+    thumb = make_image("thumb.jpg", size=(16, 12))
+    seed(exe, path, TRICKY + ['q "x" \\ $y', "tab\there", "é"])
+    subprocess.run(
+        [exe, "-q", "-overwrite_original", f"-ThumbnailImage<={thumb}", str(path)], check=True
+    )
+    args = ["-b", "-G1", "-ThumbnailImage", "-XMP-dc:Subject", "-IPTC:all", str(path)]
+    php = parse_php(
+        subprocess.run([exe, "-php", *args], capture_output=True).stdout.decode(
+            "utf-8", "surrogateescape"
+        ),
+        binary=True,
+    )
+    js = parse_json(
+        subprocess.run(
+            [exe, "-j", "-api", "StructFormat=JSONQ", *args], capture_output=True
+        ).stdout.decode()
+    )
+    assert php[0]["XMP-dc:Subject"] == TRICKY + ['q "x" \\ $y', "tab\there", "é"]
+    assert php[0]["IFD1:ThumbnailImage"].startswith("base64:/9j/")
+    assert php[0]["IFD1:ThumbnailImage"] == js[0]["IFD1:ThumbnailImage"]
+    assert php[0]["IPTC:Keywords"] == TRICKY + ['q "x" \\ $y', "tab\there", "é"]
+    keys = ("XMP-dc:Subject", "IPTC:Keywords")  # -j lowercases True before exiftool 12.88
+    assert {k: v for k, v in php[0].items() if k not in keys} == {
+        k: v for k, v in js[0].items() if k not in keys
+    }

@@ -13,15 +13,24 @@ EXIF:XPKeywords            ``a;b;M``     Windows Explorer (JPEG/TIFF only; one s
 =========================  ============  ==========================================
 
 Keyword sync (Metadata Working Group guidance, as exiftool's MWG module applies it): after a
-write, every keyword field written holds the photo's keywords — the union of the flat fields
-(Subject, IPTC, XPKeywords) and the leaves of the hierarchical ones — plus the mood. XMP is always
-written; IPTC-IIM and XPKeywords only where the file already has them (IPTC: any IPTC record;
-the IPTC digest is then updated). A hierarchical field lists every flat keyword that is not one
-of its leaves as a top-level entry — that is also how a keyword the user typed is remembered.
+write of moods, every flat field written holds the photo's keywords — the union of the flat
+fields (Subject, IPTC, XPKeywords) and the leaves of the user's hierarchical entries — plus the
+mood. XMP is always written; IPTC-IIM and XPKeywords only where the file already has them (IPTC:
+any IPTC record; the IPTC digest is then updated). The user's trees stay as they were: a write
+adds only ``R|M`` / ``R/M`` to an existing hierarchical field, never a flat keyword (a flat
+keyword that is a node of a path, as Lightroom exports ancestors, is covered by it; one that is
+in no tree stays flat). A hierarchical field the write creates mirrors the other one's tree.
 
-"Ours" are the moods named by an ``R|M`` (or ``R/M``) entry: only those are ever removed from the
-flat fields, and only when no other hierarchical entry (e.g. the top-level ``M`` of a keyword the
-user typed) has that leaf, so a keyword the user typed themselves is never deleted.
+What is ours: the ``R|M`` (``R/M``) entries, and the values the catalog recorded that moodtagger
+added to each field (``added``: the mood words, the keywords copied in by the sync, a created
+field's mirror). A mood change removes a dropped mood's flat word only where the record has it;
+clearing (no moods) removes the ``R|M`` entries and every recorded value still there, so
+``write`` then ``clear`` gives back exactly the keyword fields the file had (IPTC's UTF-8 marker
+and digest aside). No record (a file tagged elsewhere, a write without a catalog): clearing
+removes the ``R|M`` entries only and leaves flat keywords — which may be the user's — alone; the
+keywords a write copied in then stay (they only repeat what the file already had).
+
+Values are exiftool's exact text (see ``ExifToolService.execute_json``): ``1.50`` is not ``1.5``.
 """
 
 from __future__ import annotations
@@ -171,7 +180,8 @@ def value(field_name: str, mood: str, root: str) -> str:
 
 
 def as_list(v: object) -> list[str]:
-    """exiftool JSON gives one value as a scalar, several as a list (numbers as numbers)."""
+    """exiftool gives one value as a scalar, several as a list (always text, see
+    ``ExifToolService.execute_json``)."""
     if v is None:
         return []
     if isinstance(v, list):

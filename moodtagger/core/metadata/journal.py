@@ -68,6 +68,20 @@ def choices_to_write(
     return items
 
 
+def items_for_paths(
+    catalog: Catalog, paths: Sequence[str], moods: Sequence[str]
+) -> list[WriteItem]:
+    """Items for ``paths`` outside the catalog's choices (a dry run of ``write --mood/--clear
+    PATH``), each with the catalog's record of what moodtagger added to that photo's files, so
+    the plan is the one the real write makes; a photo the catalog does not know has none."""
+    items = []
+    for p in paths:
+        photo = catalog.photo_by_path(p)
+        added = catalog.keyword_additions(photo.id) if photo is not None else None
+        items.append(WriteItem(p, moods, None, added))
+    return items
+
+
 def write_choices(
     catalog: Catalog,
     photo_ids: Sequence[int] | None = None,
