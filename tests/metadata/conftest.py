@@ -144,6 +144,30 @@ def _every_exiftool() -> list[str]:
 EVERY_EXIFTOOL = _every_exiftool()
 
 
+def _forget_exiftool() -> None:
+    from moodtagger.core import tools
+    from moodtagger.core.metadata import close_shared_service
+
+    close_shared_service()
+    for f in vars(tools).values():  # every cached answer about which exiftool to use
+        if callable(getattr(f, "cache_clear", None)):
+            f.cache_clear()
+
+
+@pytest.fixture
+def use_exiftool(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """``use_exiftool(exe)``: make ``exe`` the exiftool of the CLI and the shared service, as a
+    user does with MOODTAGGER_EXIFTOOL."""
+
+    def use(exe: str) -> None:
+        _forget_exiftool()
+        monkeypatch.setenv("MOODTAGGER_EXIFTOOL", exe)
+
+    yield use
+    monkeypatch.delenv("MOODTAGGER_EXIFTOOL", raising=False)
+    _forget_exiftool()
+
+
 def et_text(path: str | os.PathLike[str], *tags: str, exe: str | None = None) -> dict:
     """exiftool's exact text of some tags (``-X``: RDF/XML, values never typed), keys as
     ``Group1:Tag``, lists always lists. Independent of moodtagger's own reader."""

@@ -116,9 +116,7 @@ def test_round_trip(name, make_image, exiftool, service):
     check(path, expected(ext, ["Awe"]))
 
     # a new choice replaces our moods only
-    res = write_files(
-        [WriteItem(str(path), ["fear", "contentment"], added=added)], service=service
-    )
+    res = write_files([WriteItem(str(path), ["fear", "contentment"], added=added)], service=service)
     added = res.results[0].added
     check(path, expected(ext, ["Contentment", "Fear"]))
     assert [f.moods for f in read_moods([path], service=service)] == [["contentment", "fear"]]

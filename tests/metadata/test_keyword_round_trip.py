@@ -150,32 +150,20 @@ def test_write_then_clear_gives_back_the_keyword_fields(case, name, make_image, 
 
 
 @pytest.mark.parametrize("exe", EVERY_EXIFTOOL)
-def test_round_trip_with_every_exiftool(exe, make_image, tmp_path, monkeypatch):
+def test_round_trip_with_every_exiftool(exe, make_image, tmp_path, use_exiftool):
     """The Lightroom export and the numbers, with exiftool 13 and an older one (12.57)."""
-    from moodtagger.core import tools
-    from moodtagger.core.metadata import close_shared_service
-
-    close_shared_service()
-    monkeypatch.setenv("MOODTAGGER_EXIFTOOL", exe)
-    tools.exiftool_path.cache_clear()
-    tools.exiftool_version.cache_clear()
-    try:
-        for case in ("lightroom", "numbers"):
-            path = make_image(f"{case}.jpg")
-            subprocess.run(
-                [exe, "-q", "-overwrite_original", *seed_args(case, ".jpg"), str(path)],
-                check=True,
-            )
-            before = keyword_fields(path, exe=exe)
-            db = str(tmp_path / "c.db")
-            assert main(["write", "-q", "--catalog", db, str(path), "--mood", "awe"]) == 0
-            assert main(["write", "-q", "--catalog", db, str(path), "--mood", "fear"]) == 0
-            assert main(["write", "-q", "--catalog", db, str(path), "--clear"]) == 0
-            assert keyword_fields(path, exe=exe) == before, case
-    finally:
-        close_shared_service()
-        tools.exiftool_path.cache_clear()
-        tools.exiftool_version.cache_clear()
+    use_exiftool(exe)
+    for case in ("lightroom", "numbers"):
+        path = make_image(f"{case}.jpg")
+        subprocess.run(
+            [exe, "-q", "-overwrite_original", *seed_args(case, ".jpg"), str(path)], check=True
+        )
+        before = keyword_fields(path, exe=exe)
+        db = str(tmp_path / "c.db")
+        assert main(["write", "-q", "--catalog", db, str(path), "--mood", "awe"]) == 0
+        assert main(["write", "-q", "--catalog", db, str(path), "--mood", "fear"]) == 0
+        assert main(["write", "-q", "--catalog", db, str(path), "--clear"]) == 0
+        assert keyword_fields(path, exe=exe) == before, case
 
 
 def test_lightroom_ancestors_are_covered_by_the_tree(make_image, exiftool, tmp_path):

@@ -15,7 +15,6 @@ import subprocess
 import pytest
 
 from moodtagger.cli import main
-from moodtagger.core import tools
 from moodtagger.core.metadata import ExifToolService, read_moods
 from moodtagger.core.metadata.fields import FileTags
 from moodtagger.core.metadata.reader import read_tags
@@ -45,23 +44,6 @@ def seed(exe: str, path: os.PathLike[str], keywords: list[str] = TRICKY) -> None
     args += [f"-IPTC:Keywords={k}" for k in keywords]
     args += ["-IPTC:CodedCharacterSet=UTF8", "-XMP-dc:Title=3.0", "-EXIF:XPKeywords=1.50;007;True"]
     subprocess.run([exe, "-q", "-overwrite_original", *args, os.fspath(path)], check=True)
-
-
-@pytest.fixture
-def use_exiftool(monkeypatch):
-    """Make ``exe`` the exiftool of the CLI and the shared service (MOODTAGGER_EXIFTOOL)."""
-    from moodtagger.core.metadata import close_shared_service
-
-    def use(exe: str) -> None:
-        close_shared_service()
-        monkeypatch.setenv("MOODTAGGER_EXIFTOOL", exe)
-        for f in (tools.exiftool_path, tools.exiftool_version):
-            f.cache_clear()
-
-    yield use
-    close_shared_service()
-    for f in (tools.exiftool_path, tools.exiftool_version):
-        f.cache_clear()
 
 
 @pytest.mark.parametrize("exe", EVERY_EXIFTOOL)

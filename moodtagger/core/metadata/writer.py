@@ -605,5 +605,9 @@ class Writer:
 def write_files(
     items: Sequence[WriteItem], settings: WriteSettings | None = None, **kwargs
 ) -> WriteSummary:
-    """Write without a catalog (no journal): ``write_files([WriteItem(path, ["awe"])])``."""
+    """Write without a catalog (no journal): ``write_files([WriteItem(path, ["awe"])])``.
+
+    No catalog, no record of what moodtagger added: a later mood change or clear then leaves
+    the flat mood words (they may be the user's). A caller that keeps ``FileResult.added`` and
+    passes it back as ``WriteItem.added`` gets the catalog's behaviour."""
     return Writer(settings, kwargs.pop("service", None)).write(items, **kwargs)
