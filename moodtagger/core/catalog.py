@@ -995,10 +995,24 @@ class Catalog:
         ).fetchone()
         return json.loads(row[0]) if row else {}
 
+    def has_keyword_additions(self, photo_id: int) -> bool:
+        """Whether a write since records were kept (schema 5) reached this photo's files."""
+        row = self.conn.execute(
+            "SELECT 1 FROM keyword_additions WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return row is not None
+
+    def last_written_moods(self, photo_id: int) -> list[str]:
+        """The moods the write journal last wrote into the photo's files ([] if none)."""
+        row = self.conn.execute(
+            "SELECT moods FROM write_journal WHERE photo_id=? AND state='written' "
+            "ORDER BY id DESC LIMIT 1",
+            (photo_id,),
+        ).fetchone()
+        return [m for m in row[0].split(",") if m] if row else []
+
     def set_keyword_additions(self, photo_id: int, added: dict[str, dict[str, list[str]]]) -> None:
-        if not added:
-            self.conn.execute("DELETE FROM keyword_additions WHERE photo_id=?", (photo_id,))
-            return
+        """The record after a write (kept even when empty: it says a record is kept)."""
         self.conn.execute(
             "INSERT OR REPLACE INTO keyword_additions(photo_id, added, updated_at) VALUES (?, ?, ?)",
             (photo_id, json.dumps(added, ensure_ascii=False), time.time()),

@@ -258,3 +258,29 @@ def test_dry_run_of_clear_shows_what_clear_does(make_image, exiftool, tmp_path, 
     assert main(["write", "--catalog", db, "--dry-run", "--json", "--clear", str(path)]) == 0
     diff = {d["field"]: d["after"] for d in json.loads(capsys.readouterr().out)["files"][0]["diff"]}
     assert diff["XMP-dc:Subject"] == [] and diff["IPTC:Keywords"] == ["ExifTool", "Test", "IPTC"]
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_photos_written_before_records_were_kept(typed, make_image, exiftool, tmp_path):
+    """A catalog upgraded from schema 4 has no record for what it wrote, but its write journal
+    says which moods it wrote: their flat words count as added unless the user's tree has the
+    word as a leaf (how earlier versions marked a word the user typed)."""
+    path = make_image("old.jpg")
+    db = str(tmp_path / "c.db")
+    assert main(["write", "-q", "--catalog", db, str(path), "--mood", "awe"]) == 0
+    # what earlier versions left: no record; the file as they wrote it
+    with Catalog(db) as cat:
+        cat.conn.execute("DELETE FROM keyword_additions")
+    old = ["-XMP-dc:Subject=Sea", "-XMP-dc:Subject=Awe", "-XMP-lr:HierarchicalSubject=Mood|Awe"]
+    if typed:  # the user had typed Awe: earlier versions kept it as a top-level entry
+        old = ["-XMP-dc:Subject=Awe", "-XMP-dc:Subject=Sea", "-XMP-lr:HierarchicalSubject=Awe"]
+        old.append("-XMP-lr:HierarchicalSubject=Mood|Awe")
+    subprocess.run(
+        [exiftool, "-q", "-overwrite_original", "-XMP:all=", *old, str(path)], check=True
+    )
+    assert main(["write", "-q", "--catalog", db, str(path), "--clear"]) == 0
+    f = keyword_fields(path)
+    if typed:
+        assert f == {"XMP-dc:Subject": ["Awe", "Sea"], "XMP-lr:HierarchicalSubject": ["Awe"]}
+    else:
+        assert f == {"XMP-dc:Subject": ["Sea"]}

@@ -352,6 +352,8 @@ class Plan:
 
 
 Added = dict[str, list[str]]  # field -> the values moodtagger added to it (the catalog's record)
+# in place of a field: the mood words a write made before records were kept (schema 4)
+LEGACY = "legacy"
 
 
 def _without(values: list[str], drop: Iterable[str]) -> list[str]:
@@ -393,6 +395,11 @@ def plan(
     new_names = [display_name(m) for m in new]
     # the user's hierarchical entries (everything but the R|M entries) and their leaves
     user_h = {f: [e for e in tags.get(f) if mood_of_entry(f, e, root) is None] for f in HIER_FIELDS}
+    if LEGACY in added:  # written before records were kept: those versions marked a word the
+        # user typed by a tree entry with that leaf; every other word of theirs is ours
+        user_leaves = {leaf(f, e) for f, entries in user_h.items() for e in entries}
+        words = [w for w in added[LEGACY] if w not in user_leaves]
+        added = {f: words for f in FLAT_FIELDS}
     # the photo's keywords, kept in step in every flat field written (MWG): the flat fields
     # and the leaves of the user's trees, less the words of moods leaving where we added them
     keep_in_step: list[str] = []

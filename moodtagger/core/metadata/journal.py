@@ -20,8 +20,16 @@ from collections.abc import Callable, Sequence
 
 from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
 from moodtagger.core.metadata.exiftool import ExifToolService
-from moodtagger.core.metadata.fields import WriteSettings
-from moodtagger.core.metadata.writer import FileResult, WriteItem, Writer, WriteSummary
+from moodtagger.core.metadata.fields import LEGACY, WriteSettings
+from moodtagger.core.metadata.writer import (
+    ANY_TARGET,
+    FileResult,
+    Record,
+    WriteItem,
+    Writer,
+    WriteSummary,
+)
+from moodtagger.core.moods import display_name
 from moodtagger.core.scanner import sidecar_signature
 
 
@@ -48,6 +56,21 @@ def _recover(catalog: Catalog) -> int:
     return len(rows)
 
 
+def _record(catalog: Catalog, photo_id: int) -> Record | None:
+    """What moodtagger added to the photo's files, per :func:`record_key` and field.
+
+    A photo last written before records were kept (a catalog from schema 4) has none; its write
+    journal still says which moods were written, so their flat words count as added — unless a
+    tree of the user's has the word as a leaf, which is how those versions marked a word the
+    user typed themselves (:data:`~moodtagger.core.metadata.fields.LEGACY`)."""
+    if catalog.has_keyword_additions(photo_id):
+        return catalog.keyword_additions(photo_id)
+    moods = catalog.last_written_moods(photo_id)
+    if not moods:
+        return None
+    return {ANY_TARGET: {LEGACY: [display_name(m) for m in moods]}}
+
+
 def choices_to_write(
     catalog: Catalog, photo_ids: Sequence[int] | None, paths: Sequence[str] | None = None
 ) -> list[WriteItem]:
@@ -56,7 +79,7 @@ def choices_to_write(
     if photo_ids is None:
         scope = catalog.photo_ids_under(paths) if paths is not None else None
         return [
-            WriteItem(p.path, moods, p.id, catalog.keyword_additions(p.id))
+            WriteItem(p.path, moods, p.id, _record(catalog, p.id))
             for p, moods in catalog.pending_choices(scope)
         ]
     items = []
@@ -64,7 +87,7 @@ def choices_to_write(
         photo = catalog.photo(pid)
         ch = catalog.choice(pid)
         if photo is not None and ch is not None:
-            items.append(WriteItem(photo.path, ch[0], pid, catalog.keyword_additions(pid)))
+            items.append(WriteItem(photo.path, ch[0], pid, _record(catalog, pid)))
     return items
 
 
@@ -77,7 +100,7 @@ def items_for_paths(
     items = []
     for p in paths:
         photo = catalog.photo_by_path(p)
-        added = catalog.keyword_additions(photo.id) if photo is not None else None
+        added = _record(catalog, photo.id) if photo is not None else None
         items.append(WriteItem(p, moods, None, added))
     return items
 

@@ -63,6 +63,7 @@ CHUNK = 32
 
 
 Record = dict[str, dict[str, list[str]]]  # target (see record_key) -> field -> values we added
+ANY_TARGET = "*"  # a record for every file of the photo (see journal._record)
 
 
 @dataclass
@@ -475,7 +476,8 @@ class Writer:
                 )
                 return
             try:
-                rec = (job.item.added or {}).get(record_key(job.path, t.path))
+                recs = job.item.added or {}
+                rec = recs.get(record_key(job.path, t.path), recs.get(ANY_TARGET))
                 t.plan = plan(ft, job.moods, fields, self.settings.root, rec)
             except (UnsafeArgument, ValueError) as exc:
                 job.error = str(exc)
