@@ -28,7 +28,9 @@ clearing (no moods) removes the ``R|M`` entries and every recorded value still t
 ``write`` then ``clear`` gives back exactly the keyword fields the file had (IPTC's UTF-8 marker
 and digest aside). No record (a file tagged elsewhere, a write without a catalog): clearing
 removes the ``R|M`` entries only and leaves flat keywords — which may be the user's — alone; the
-keywords a write copied in then stay (they only repeat what the file already had).
+keywords a write copied in then stay (they only repeat what the file already had). A photo the
+catalog wrote before records were kept gets its journal's mood words as the record
+(:data:`LEGACY`), less any word a user's tree holds as a leaf (how those versions marked it).
 
 Values are exiftool's exact text (see ``ExifToolService.execute_json``): ``1.50`` is not ``1.5``.
 """
