@@ -19,12 +19,14 @@ apt_install() {  # apt_install PKG... (quietly; returns non-zero when apt is unu
     || { as_root apt-get update -qq >/dev/null 2>&1 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; }
 }
 
+VENDORED_EXIFTOOL="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin/exiftool"
+
 ensure_exiftool() {
   # exiftool is a real dependency (metadata writes). moodtagger needs 12.15+; 13.x also writes
   # WebP and computes ImageDataHash (used to verify writes). Use the one on PATH when it is 13+;
   # else the pure-Perl exiftool inside npm's exiftool-vendored.pl (needs only perl + npm, no
   # root) in .tools/; else Debian's package (signed, security-updated; 12.57 on Debian 12).
-  local vendored="$ROOT/.tools/node_modules/exiftool-vendored.pl/bin"
+  local vendored="${VENDORED_EXIFTOOL%/exiftool}"
   if command -v exiftool >/dev/null && [ "$(exiftool -ver | cut -d. -f1)" -ge 13 ]; then return; fi
   if [ ! -x "$vendored/exiftool" ] && command -v npm >/dev/null; then
     say "installing exiftool 13 from npm (exiftool-vendored.pl) into .tools/"
@@ -60,6 +62,9 @@ ensure_system_libs() {
     ldconfig -p 2>/dev/null | grep -q "$lib" || need+=("$pkg")
   done
   if [ "${1:-}" = test ]; then
+    # Debian's older exiftool as well: the tests run the old-exiftool paths with it (12.x has
+    # no ImageDataHash and cannot write WebP through a new file)
+    [ -x /usr/bin/exiftool ] || need+=(libimage-exiftool-perl)
     command -v Xvfb >/dev/null || need+=(xvfb)  # the GUI test on a real X server
     command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
     command -v appstreamcli >/dev/null || need+=(appstream)
@@ -81,10 +86,23 @@ ensure_venv() {
   echo "$want" > "$stamp"
 }
 
+link_exiftool() {
+  # The installed program looks for exiftool in its own venv first (moodtagger/core/tools.py),
+  # so `.venv/bin/moodtagger`, activated or run by path, uses the exiftool 13 installed here
+  # rather than an older one on PATH. (Linked again on every run: cheap, and repairs a moved
+  # checkout; exiftool follows the link to find its lib/.)
+  if [ -x "$VENDORED_EXIFTOOL" ]; then
+    ln -sfn "$VENDORED_EXIFTOOL" "$VENV/bin/exiftool"
+  elif [ -L "$VENV/bin/exiftool" ] && [ ! -e "$VENV/bin/exiftool" ]; then
+    rm -f "$VENV/bin/exiftool"  # a link to a copy that is gone: PATH's exiftool instead
+  fi
+}
+
 cmd=${1:-app}; shift || true
 ensure_exiftool
 ensure_system_libs "$cmd"
 ensure_venv
+link_exiftool
 export PATH="$VENV/bin:$PATH"
 case "$cmd" in
   app)

@@ -23,6 +23,21 @@ class UserError(Exception):
     """An expected problem the user can act on: printed as one sentence, exit status 2."""
 
 
+class _Version(argparse.Action):
+    """``--version``: moodtagger's version, then the exiftool it uses (path, version, source)."""
+
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from moodtagger.core.tools import describe_exiftool
+
+        print(f"moodtagger {__version__}\n{describe_exiftool()}")
+        parser.exit(0)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with usage errors as one sentence (exit 2), pointing at --help."""
 
@@ -40,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="moodtagger",
         description="See how your photos feel, filter by mood, and write mood keywords into them.",
     )
-    parser.add_argument("--version", action="version", version=f"moodtagger {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, help="show the version and the exiftool used, then exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _MODULES:
         importlib.import_module(f"moodtagger.cli.{name}").register(sub, common)

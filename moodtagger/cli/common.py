@@ -227,9 +227,12 @@ def shown(path: str) -> str:
 
 
 def dump_json(obj: object, fh: IO[str] | None = None) -> None:
-    """JSON that never fails on paths with undecodable bytes (they become ``\\udcNN``)."""
+    """JSON that never fails on paths with undecodable bytes (they become ``\\udcNN``) and
+    is always strict (a non-finite number, which JSON has no word for, becomes null)."""
+    from moodtagger.core.export import strict_json
+
     fh = fh or sys.stdout
-    text = json.dumps(obj, indent=1, ensure_ascii=False)
+    text = json.dumps(strict_json(obj), indent=1, ensure_ascii=False, allow_nan=False)
     fh.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
 
 

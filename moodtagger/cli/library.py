@@ -88,7 +88,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("--desc", action="store_true", help="with --sort: descending")
     p.add_argument(
-        "--errors", action="store_true", help="list only files that failed, with the reason"
+        "--errors",
+        action="store_true",
+        help="list only photos that failed (unreadable, or their last write failed), with the reason",
     )
     p.add_argument(
         "--json", action="store_true", help="JSON output (each row with chosen and state)"
@@ -191,7 +193,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with open_catalog(args, create=False, readonly=True) as cat:
         if args.errors:
-            rows_out = [{"path": p.path, "error": p.error} for p in cat.photos(status="error")]
+            rows_out = [{"path": p.path, "error": why} for p, why in cat.failed_photos()]
             if args.json:
                 dump_json(rows_out)
             else:

@@ -116,18 +116,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 rows.append(r)
                 if r.error:
                     errors.append((r.path, r.error))
+    entries = [export.Entry(r.path, r.prediction, model=model.model_id) for r in rows]
     with output_file(args.output) as out:
         if as_json:
             recs = [
-                export.record(r.path, r.prediction, **({"error": r.error} if r.error else {}))
-                for r in rows
+                export.entry_record(e, **({"error": r.error} if r.error else {}))
+                for e, r in zip(entries, rows, strict=True)
             ]
-            json.dump(recs, out, indent=1, ensure_ascii=False)
+            json.dump(export.strict_json(recs), out, indent=1, ensure_ascii=False, allow_nan=False)
             out.write("\n")
         else:  # no catalog: the chosen and state columns stay empty
-            export.write_csv(
-                [(r.path, r.prediction) for r in rows if r.prediction is not None], out
-            )
+            export.write_csv([e for e in entries if e.prediction is not None], out)
     for path, msg in errors:
         err(f"error: {shown(path)}: {msg}")
     if not args.quiet:

@@ -50,6 +50,19 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--keep-date", action="store_true", help="keep the files' modification time as it was"
     )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds exiftool may take per request; when it hangs again after a restart the "
+        "write stops (default 60)",
+    )
+    g.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="write through links that lead out of the scanned folders (or the folders named)",
+    )
 
 
 def _settings(args: argparse.Namespace):
@@ -63,6 +76,8 @@ def _settings(args: argparse.Namespace):
             sidecar=getattr(args, "sidecar", "xmp"),
             readonly=getattr(args, "readonly", "error"),
             preserve_mtime=getattr(args, "keep_date", False),
+            timeout=getattr(args, "timeout", 60.0),
+            follow_symlinks=getattr(args, "follow_symlinks", False),
             **kw,
         )
     except ValueError as exc:
@@ -157,6 +172,8 @@ def _print_result(r, dry_run: bool) -> None:
         err(f"error: {shown(r.path)}: {r.error}")
         return
     safe_print(f"{r.status:<10} {names:<24} {shown(r.path)}")
+    if r.note:
+        safe_print(f"    note: {r.note}")
     if dry_run or r.status == "written":
         for target, field, before, after in r.diff:
             where = (
@@ -198,9 +215,15 @@ def cmd_write(args: argparse.Namespace) -> int:
                 )
             elif args.paths:
                 files, errors = expand_paths(args.paths)
+                files = list(dict.fromkeys(files))  # a file named twice is written once
+                # the folders named: a direct write never leaves them (unless --follow-symlinks)
+                folders = [
+                    os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".")
+                    for p in args.paths
+                ]
                 if args.dry_run:  # change nothing, not even the catalog
                     summary = write_files(
-                        items_for_paths(cat, files, args.mood),
+                        items_for_paths(cat, files, args.mood, folders),
                         settings,
                         dry_run=True,
                         progress=progress,
@@ -210,11 +233,17 @@ def cmd_write(args: argparse.Namespace) -> int:
                     errors += added.errors
                     if args.clear:  # cleared photos are unconfirmed again (a later accept works)
                         summary = lib.clear(
-                            added.ids, settings=settings, progress=progress, source="cli"
+                            added.ids,
+                            settings=settings,
+                            progress=progress,
+                            source="cli",
+                            folders=folders,
                         )
                     else:
                         lib.choose(added.ids, args.mood, source="cli")
-                        summary = lib.write(added.ids, settings=settings, progress=progress)
+                        summary = lib.write(
+                            added.ids, settings=settings, progress=progress, folders=folders
+                        )
             else:
                 summary = lib.write(
                     None, settings=settings, dry_run=args.dry_run, progress=progress
@@ -243,6 +272,8 @@ def cmd_write(args: argparse.Namespace) -> int:
                 err(
                     "nothing to write: no pending choices (see `moodtagger accept` or `write PATH --mood M`)"
                 )
+    if summary.stopped:  # exiftool hung twice: the files above that were not written say so
+        err(f"moodtagger: {summary.stopped}")
     return 1 if summary.failed or errors else 0
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -149,7 +149,12 @@ _MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
-    # 4 -> 5: which keywords moodtagger added to which field of a photo's files (issue 23):
+    # 4 -> 5: the file's ctime as scanned (issue 23.4: a photo swapped by `cp -p` keeps size and
+    # mtime; for formats without a data fingerprint the ctime tells, before a write)
+    """
+    ALTER TABLE photos ADD COLUMN ctime_ns INTEGER;
+    """,
+    # 5 -> 6: which keywords moodtagger added to which field of a photo's files (issue 23):
     # JSON {target: {field: [values]}}, target "" = the photo, ".xmp" = its sidecar IMG_1.xmp
     """
     CREATE TABLE keyword_additions(
@@ -254,6 +259,7 @@ class PhotoRow:
     status: str  # 'new' | 'ok' | 'error' | 'missing'
     error: str | None
     taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601 local time
+    ctime_ns: int | None = None  # the inode change time as scanned (None: an older catalog)
 
 
 @dataclass
@@ -271,6 +277,7 @@ class ScannedFile:
     error: str | None = None
     sidecar_sig: str | None = None
     taken_at: str | None = None
+    ctime_ns: int | None = None
 
 
 # How storing a scanned file changed the catalog (:meth:`Catalog.store_scanned`).
@@ -343,19 +350,29 @@ def _prediction_join(model_id: str | None) -> tuple[str, list[object]]:
 
 
 def photo_state(photo_status: str, choice_state: str | None) -> str:
-    """The one rule for a photo's state as `list --json`, CSV and filters show it."""
+    """The one rule for a photo's state as `list --json`, CSV and filters show it
+    (:meth:`moodtagger.core.rows.Rows.states` is its vectorised twin).
+
+    A failed last write, or a file that cannot be decoded, is "failed" -- unless the chosen
+    moods were written: a RAW whose preview cannot be decoded but whose sidecar holds them
+    is "written" (it has no suggestion, but nothing about it failed)."""
     if photo_status == "missing":
         return "missing"
-    if photo_status == "error" or choice_state == "failed":
+    if choice_state == "failed":
         return "failed"
     if choice_state == "written":
         return "written"
+    if photo_status == "error":
+        return "failed"
     if choice_state == "pending":
         return "chosen"
     return "unconfirmed"
 
 
-_PHOTO_COLS = "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, taken_at"
+_PHOTO_COLS = (
+    "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, "
+    "taken_at, ctime_ns"
+)
 
 
 def _photo(row: Sequence) -> PhotoRow:
@@ -404,6 +421,7 @@ class Catalog:
                 uri = "file:" + _uri_path(self.path) + "?mode=ro&immutable=1"
                 self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
                 self.conn.execute("PRAGMA query_only=ON")
+                self._refuse_foreign()
                 found = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if found != SCHEMA_VERSION:
                     raise CatalogError(
@@ -413,6 +431,8 @@ class Catalog:
                 return
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            if exists and not memory:
+                self._refuse_foreign()  # before anything (WAL, migrations) changes the file
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -423,6 +443,20 @@ class Catalog:
             raise CatalogError(describe_db_error(self.path, exc)) from exc
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _refuse_foreign(self) -> None:
+        """Another program's SQLite database is never turned into a catalog (issue 23.6): it
+        has tables but not ours, or ours without a schema version. Only reads."""
+        tables = {
+            r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if tables and (version == 0 or not {"photos", "roots"} <= tables):
+            self.conn.close()
+            raise CatalogError(
+                f"{self.path} is an SQLite database but not a moodtagger catalog; "
+                "it was left as it is (choose another --catalog)"
+            )
+
     def close(self) -> None:
         self.conn.close()
 
@@ -558,6 +592,25 @@ class Catalog:
         sql += " ORDER BY path"
         return [_photo(r) for r in self.conn.execute(sql, args)]
 
+    def failed_photos(self) -> list[tuple[PhotoRow, str]]:
+        """Photos whose state is "failed" (:func:`photo_state`) with the reason: why the last
+        write failed, else why the file cannot be read; in path order."""
+        cols = ", ".join("p." + c for c in _PHOTO_COLS.split(", "))
+        out: list[tuple[PhotoRow, str]] = []
+        for row in self.conn.execute(
+            f"SELECT {cols}, c.state, c.error FROM photos p "
+            "LEFT JOIN choices c ON c.photo_id=p.id "
+            "WHERE p.status='error' OR c.state='failed' ORDER BY p.path"
+        ):
+            photo, state, error = _photo(row[:-2]), row[-2], row[-1]
+            if photo_state(photo.status, state) != "failed":
+                continue
+            if state == "failed":
+                out.append((photo, f"writing the moods failed: {error or 'unknown error'}"))
+            else:
+                out.append((photo, photo.error or "cannot be read"))
+        return out
+
     def count_photos(self, status: str | None = None) -> int:
         if status is None:
             return int(self.conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0])
@@ -565,22 +618,25 @@ class Catalog:
             self.conn.execute("SELECT COUNT(*) FROM photos WHERE status=?", (status,)).fetchone()[0]
         )
 
-    def set_file_state(self, photo_id: int, *, size: int, mtime_ns: int) -> None:
-        """Record a file's new size/mtime after *we* changed it (a verified metadata write), so
-        the next scan does not treat it as changed. Predictions stay valid: pixels are unchanged."""
+    def set_file_state(
+        self, photo_id: int, *, size: int, mtime_ns: int, ctime_ns: int | None = None
+    ) -> None:
+        """Record a file's new size/mtime/ctime after *we* changed it (a verified metadata
+        write), so the next scan does not treat it as changed. Predictions stay valid: pixels
+        are unchanged."""
         self.conn.execute(
-            "UPDATE photos SET size=?, mtime_ns=?, updated_at=? WHERE id=?",
-            (size, mtime_ns, time.time(), photo_id),
+            "UPDATE photos SET size=?, mtime_ns=?, ctime_ns=?, updated_at=? WHERE id=?",
+            (size, mtime_ns, ctime_ns, time.time(), photo_id),
         )
 
     # -- the scanner's reads and writes (the catalog owns every statement on ``photos``) -----
     def known_under(
         self, prefix: bytes
-    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None]]:
-        """(path, id, size, mtime_ns, status, error, sidecar_sig) of every photo whose path
-        starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
+    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None, int | None]]:
+        """(path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns) of every photo whose
+        path starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
         return self.conn.execute(
-            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig FROM photos "
+            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
             "WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
         ).fetchall()
@@ -600,6 +656,11 @@ class Catalog:
                 "UPDATE photos SET sidecar_sig=?, updated_at=? WHERE id=?",
                 [(sig, now, i) for sig, i in sigs],
             )
+
+    def set_ctimes(self, ctimes: Iterable[tuple[int, int]]) -> None:
+        """``(ctime_ns, photo id)`` pairs: the ctime of unchanged photos of an older catalog."""
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET ctime_ns=? WHERE id=?", list(ctimes))
 
     def mark_missing(self, photo_ids: Iterable[int]) -> None:
         now = time.time()
@@ -629,7 +690,7 @@ class Catalog:
         now = time.time()
         cols = (
             "size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
-            "error=?, sidecar_sig=?, taken_at=?, updated_at=?"
+            "error=?, sidecar_sig=?, taken_at=?, ctime_ns=?, updated_at=?"
         )
         with self.transaction() as c:
             for res, existing in batch:
@@ -646,6 +707,7 @@ class Catalog:
                     res.error,
                     res.sidecar_sig,
                     res.taken_at,
+                    res.ctime_ns,
                     now,
                 )
                 if existing is None and res.identity and not res.error:
@@ -663,8 +725,8 @@ class Catalog:
                 if existing is None:
                     cur = c.execute(
                         "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                        "format, status, error, sidecar_sig, taken_at, updated_at, added_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "format, status, error, sidecar_sig, taken_at, ctime_ns, updated_at, "
+                        "added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (res.path, *values, now),
                     )
                     out.append((int(cur.lastrowid or 0), NEW))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -14,12 +15,14 @@ from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 @dataclass(frozen=True)
 class Entry:
-    """One exported photo. ``chosen``/``state`` are None outside a catalog (``predict``)."""
+    """One exported photo. ``chosen``/``state`` are None outside a catalog (``predict``);
+    ``model`` is the id of the model that made ``prediction`` (None without one)."""
 
     path: str
     prediction: Prediction | None
     chosen: Sequence[str] | None = None
     state: str | None = None
+    model: str | None = None
 
 
 def catalog_entries(
@@ -29,9 +32,16 @@ def catalog_entries(
     status: Iterable[str] | None = ("ok",),
     photo_ids: Iterable[int] | None = None,
 ) -> list[Entry]:
-    """Every photo with its current prediction, choice and state (the one rule in the catalog)."""
+    """Every photo with its current prediction (by ``model_id``, the model in use), choice
+    and state (the one rule in the catalog)."""
     return [
-        Entry(p.path, pred, chosen if chosen is not None else [], state)
+        Entry(
+            p.path,
+            pred,
+            chosen if chosen is not None else [],
+            state,
+            model_id if pred is not None else None,
+        )
         for p, pred, chosen, state in catalog.iter_library(
             model_id, status=status, photo_ids=photo_ids
         )
@@ -47,8 +57,9 @@ def row_values(
     pred: Prediction | None,
     chosen: Sequence[str] | None = None,
     state: str | None = None,
+    model: str | None = None,
 ) -> list[str]:
-    tail = [";".join(chosen) if chosen is not None else "", state or ""]
+    tail = [";".join(chosen) if chosen is not None else "", state or "", model or ""]
     if pred is None:
         return [path, "", ""] + [""] * len(MOODS) + ["", ""] + tail
     mood, p = pred.top
@@ -73,7 +84,7 @@ def write_csv(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]
     writer.writerow(CSV_COLUMNS)
     n = 0
     for e in _entries(rows):
-        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state))
+        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state, e.model))
         n += 1
     return n
 
@@ -97,15 +108,30 @@ def record(path: str, pred: Prediction | None, **extra: object) -> dict[str, obj
     return rec
 
 
-def entry_record(e: Entry) -> dict[str, object]:
-    extra: dict[str, object] = {}
+def entry_record(e: Entry, **extra: object) -> dict[str, object]:
+    """``record`` plus chosen and state (in a catalog) and then model."""
+    fields: dict[str, object] = {}
     if e.state is not None:
-        extra = {"chosen": list(e.chosen or []), "state": e.state}
-    return record(e.path, e.prediction, **extra)
+        fields = {"chosen": list(e.chosen or []), "state": e.state}
+    fields["model"] = e.model if e.prediction is not None else None
+    return record(e.path, e.prediction, **fields, **extra)
+
+
+def strict_json(obj: object) -> object:
+    """``obj`` with every non-finite float (inf, NaN) replaced by None: strict JSON has no
+    ``Infinity``/``NaN``, and a reader must never get them (defence in depth: imports refuse
+    such numbers, but an older catalog may hold them)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
 
 
 def write_json(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]) -> int:
     items = [entry_record(e) for e in _entries(rows)]
-    json.dump(items, fh, indent=1, ensure_ascii=False)
+    json.dump(strict_json(items), fh, indent=1, ensure_ascii=False, allow_nan=False)
     fh.write("\n")
     return len(items)

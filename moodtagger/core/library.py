@@ -299,7 +299,13 @@ class Library:
     def entries(self, ids: Sequence[int]) -> list[Entry]:
         """Export entries (exact probabilities, choice, state) of ``ids``, in that order."""
         by_id = {
-            photo.id: Entry(photo.path, pred, chosen if chosen is not None else [], state)
+            photo.id: Entry(
+                photo.path,
+                pred,
+                chosen if chosen is not None else [],
+                state,
+                self.model_id if pred is not None else None,
+            )
             for photo, pred, chosen, state in self.catalog.iter_library(
                 self.model_id, status=None, photo_ids=ids
             )
@@ -439,9 +445,11 @@ class Library:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_result: Callable[[FileResult], None] | None = None,
+        folders: Sequence[str] = (),
     ) -> WriteSummary:
         """Write the choices of ``ids`` into the files; ``ids=None``: every pending or failed
-        choice (only those under the files/folders ``under``, when given)."""
+        choice (only those under the files/folders ``under``, when given). Files must resolve
+        into the scanned roots or ``folders`` (those named for a direct write)."""
         from moodtagger.core.metadata.journal import write_choices
 
         return write_choices(
@@ -453,6 +461,7 @@ class Library:
             cancel=cancel,
             on_result=on_result,
             paths=under,
+            folders=folders,
         )
 
     def clear(
@@ -462,8 +471,9 @@ class Library:
         settings: WriteSettings | None = None,
         progress: ProgressFn | None = None,
         source: str = "user",
+        folders: Sequence[str] = (),
     ) -> WriteSummary:
         """Remove moodtagger's moods from the files of ``ids``; each photo whose file was
         cleared is unconfirmed again (as if never chosen), so a later accept can choose."""
         self.choose(ids, [], source=source)
-        return self.write(ids, settings=settings, progress=progress)
+        return self.write(ids, settings=settings, progress=progress, folders=folders)

@@ -21,7 +21,8 @@ INDEX: dict[str, int] = {m: i for i, m in enumerate(MOODS)}
 
 # CSV contract (issue 3): keep stable, extend only at the end. Issue 11 appended valence,
 # arousal (model output, 1-9) and chosen (moods joined by ';'), state (catalog exports only;
-# empty from `predict`, which has no catalog).
+# empty from `predict`, which has no catalog). Issue 24 appended model (the id of the model
+# that made the row's prediction; empty where there is none); custom columns come after it.
 CSV_COLUMNS: tuple[str, ...] = (
     "path",
     "mood",
@@ -31,6 +32,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "arousal",
     "chosen",
     "state",
+    "model",
 )
 
 _ALIASES = {

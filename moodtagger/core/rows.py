@@ -156,11 +156,14 @@ class Rows:
         return None if bits < 0 else bits_moods(bits)
 
     def states(self) -> np.ndarray:
-        """The grid state of every row (UNCONFIRMED / CHOSEN / WRITTEN_STATE / ERROR_STATE)."""
+        """The grid state of every row (UNCONFIRMED / CHOSEN / WRITTEN_STATE / ERROR_STATE):
+        :func:`moodtagger.core.catalog.photo_state`, vectorised (a written choice outranks an
+        undecodable file: a RAW whose sidecar was written is written, not an error)."""
         out = np.full(len(self), UNCONFIRMED, np.int8)
         out[self.choice_state == PENDING] = CHOSEN
+        out[self.status == ERROR] = ERROR_STATE
         out[self.choice_state == WRITTEN] = WRITTEN_STATE
-        out[(self.status == ERROR) | (self.choice_state == FAILED)] = ERROR_STATE
+        out[self.choice_state == FAILED] = ERROR_STATE
         out[self.status == MISSING] = MISSING_STATE
         return out
 

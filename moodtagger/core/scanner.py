@@ -177,8 +177,11 @@ def content_identity(path: bytes | str, size: int) -> str | None:
 def _identity(data_fp: str | None, info: imaging.OpenedImage) -> str:
     """The photo's identity: its image data plus the orientation it is shown in (a rotation
     is a change of what the model sees; a keyword edit is not)."""
-    fp = data_fp or imaging.pixel_fingerprint(info.image)
-    return hashlib.blake2b(f"{fp}:{info.orientation}".encode(), digest_size=16).hexdigest()
+    return _identity_of(data_fp or imaging.pixel_fingerprint(info.image), info.orientation)
+
+
+def _identity_of(fingerprint: str, orientation: int) -> str:
+    return hashlib.blake2b(f"{fingerprint}:{orientation}".encode(), digest_size=16).hexdigest()
 
 
 def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None) -> str | None:
@@ -208,6 +211,34 @@ def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None)
                 f"{os.path.basename(cand).decode('utf-8', 'replace')}:{st.st_size}:{st.st_mtime_ns}"
             )
     return ";".join(sorted(set(parts))) or None
+
+
+def same_file_state(
+    size: int | None, mtime_ns: int | None, ctime_ns: int | None, st: os.stat_result
+) -> bool:
+    """The file looks as scanned: same size and mtime, and same ctime where the catalog knows
+    it (a ``cp -p`` of another photo of the same size keeps size and mtime, not the ctime)."""
+    return (
+        size == st.st_size
+        and mtime_ns == st.st_mtime_ns
+        and (ctime_ns is None or ctime_ns == st.st_ctime_ns)
+    )
+
+
+def still_scanned(path: str | bytes, photo: PhotoRow) -> bool:
+    """Whether the file at ``path`` is still the photo the catalog scanned as ``photo`` — the
+    scanner's identity rule: the fingerprint of its image data where the format has one (JPEG,
+    PNG, WebP; a keyword edit by any tool keeps it), else its size, mtime and ctime. Reads a few
+    hundred KiB at most, no decoding; raises OSError when the file cannot be read."""
+    st = os.stat(path)
+    if photo.identity and not imaging.is_raw(os.fsdecode(path)):
+        try:
+            fp = content_identity(path, st.st_size)
+        except imaging.ImageError:
+            fp = None
+        if fp is not None:
+            return _identity_of(fp, photo.orientation or 1) == photo.identity
+    return same_file_state(photo.size, photo.mtime_ns, photo.ctime_ns, st)
 
 
 _Result = ScannedFile  # what inspect_file returns (stored by Catalog.store_scanned)
@@ -318,8 +349,9 @@ def _scan(
     t0 = time.perf_counter()
     summary = ScanSummary()
     todo: list[
-        tuple[bytes, int, int, int | None, str | None]
-    ] = []  # path, size, mtime_ns, id, sidecar sig
+        tuple[bytes, int, int, int | None, str | None, int]
+    ] = []  # path, size, mtime_ns, id, sidecar sig, ctime_ns
+    ctimes: list[tuple[int, int]] = []  # (ctime_ns, id): unchanged photos of an older catalog
     sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
     vanished: list[int] = []
     root_prefixes: list[tuple[int, bytes]] = []  # filed once the new photos are stored (below)
@@ -334,13 +366,14 @@ def _scan(
         root_id = catalog.add_root(os.fsdecode(root_b))
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
-        known: dict[bytes, tuple[int, int | None, int | None, str, str | None]] = {
+        known: dict[bytes, tuple[int, int | None, int | None, str, str | None, int | None]] = {
             r[0]: (
                 r[1],
                 r[2],
                 r[3],
                 "retry" if r[4] == "error" and _transient(r[5]) else r[4],
                 r[6],
+                r[7],
             )
             for r in catalog.known_under(prefix)
         }
@@ -353,14 +386,16 @@ def _scan(
             row = known.pop(path, None)
             sig = sidecar_signature(path, sidecars) if sidecars else None
             if row is None:
-                todo.append((path, st.st_size, st.st_mtime_ns, None, sig))
-            elif row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] in ("ok", "error"):
+                todo.append((path, st.st_size, st.st_mtime_ns, None, sig, st.st_ctime_ns))
+            elif same_file_state(row[1], row[2], row[5], st) and row[3] in ("ok", "error"):
+                if row[5] is None:
+                    ctimes.append((st.st_ctime_ns, row[0]))
                 if sig != row[4] and row[3] == "ok":
                     sidecar_changed.append((sig, row[0]))  # another tool edited the sidecar
                 else:
                     summary.unchanged += 1
             else:
-                todo.append((path, st.st_size, st.st_mtime_ns, row[0], sig))
+                todo.append((path, st.st_size, st.st_mtime_ns, row[0], sig, st.st_ctime_ns))
         for p, e in folder_errors:
             summary.errors.append((os.fsdecode(p), e))
         if not summary.cancelled:
@@ -373,6 +408,8 @@ def _scan(
             )
         root_prefixes.append((root_id, prefix))
 
+    if ctimes:
+        catalog.set_ctimes(ctimes)
     if sidecar_changed:
         catalog.set_sidecar_sigs(sidecar_changed)
         if on_stored is not None:
@@ -457,7 +494,7 @@ def _scan(
 
 
 def _inspect(
-    item: tuple[bytes, int, int, int | None, str | None],
+    item: tuple[bytes, int, int, int | None, str | None, int],
     thumbnails: bool,
     model: imaging.Preprocess | None,
 ) -> tuple[_Result, np.ndarray | None]:
@@ -465,6 +502,7 @@ def _inspect(
         item[0], item[1], item[2], thumbnails=thumbnails, model=model
     )
     res.sidecar_sig = item[4]
+    res.ctime_ns = item[5]
     return res, model_input
 
 
@@ -528,9 +566,10 @@ def add_files(
             errors.append((path, "not a regular file"))
             continue
         known = catalog.photo_by_path(path)
-        if known is None or known.size != st.st_size or known.mtime_ns != st.st_mtime_ns:
+        if known is None or not same_file_state(known.size, known.mtime_ns, known.ctime_ns, st):
             res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns)
             res.sidecar_sig = sidecar_signature(os.fsencode(path), None)
+            res.ctime_ns = st.st_ctime_ns
             _store(catalog, [(res, known.id if known else None)], summary)
             known = catalog.photo_by_path(path)
         if known is not None:

@@ -285,6 +285,8 @@ class BatchWriteDialog(QDialog):
         line = f"{summary.written} written, {summary.unchanged} unchanged, {summary.failed} failed"
         if summary.cancelled:
             line += " — cancelled (the rest stay pending)"
+        if summary.stopped:  # exiftool hung again after a restart
+            line += f" — {summary.stopped}"
         if summary.failed:
             line += ". Failed files stay pending with the reason shown; fix it and write again."
         self.info.setText(line)

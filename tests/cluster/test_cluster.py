@@ -79,8 +79,13 @@ def _csv(path: Path) -> list[list[str]]:
 
 
 def _close(a: list[str], b: list[str]) -> bool:
-    return a[:2] == b[:2] and all(
-        abs(float(x) - float(y)) <= TOL for x, y in zip(a[2:], b[2:], strict=True) if x or y
+    """Same path, top mood and text columns (chosen, state, model); numbers within TOL."""
+    return (
+        a[:2] == b[:2]
+        and a[13:] == b[13:]
+        and all(
+            abs(float(x) - float(y)) <= TOL for x, y in zip(a[2:13], b[2:13], strict=True) if x or y
+        )
     )
 
 

@@ -236,3 +236,90 @@ def test_unreadable_file_and_folder(make_image, tmp_path: Path) -> None:
         s = scan(cat, [lib])
         assert (s.changed, s.new, s.errors) == (1, 1, [])  # secret.jpg, and locked/inside.jpg
         assert cat.photo_by_path(secret).status == "ok"
+
+
+def test_list_errors_shows_failed_writes_with_their_reason(
+    make_image, tmp_path: Path, capsys
+) -> None:
+    """Issue 24 item 5: `list --errors` listed only unreadable files, not failed writes."""
+    import json
+
+    lib = tmp_path / "lib"
+    make_image("fine.jpg", root=lib)
+    locked = make_image("locked.jpg", root=lib, seed=1)
+    db = str(tmp_path / "c.db")
+    assert main(["scan", "-q", "--no-predict", "--catalog", db, str(lib)]) == 0
+    os.chmod(locked, 0o444)
+    assert main(["write", "-q", "--catalog", db, "--mood", "awe", str(lib)]) == 1
+    capsys.readouterr()
+    assert main(["list", "--errors", "--catalog", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {locked}: "), lines
+    assert "read-only" in lines[0]
+    assert main(["list", "--errors", "--json", "--catalog", db]) == 0
+    (item,) = json.loads(capsys.readouterr().out)
+    assert item["path"] == str(locked) and "read-only" in item["error"]
+    # written once the file can be written: no longer an error
+    os.chmod(locked, 0o644)
+    assert main(["write", "-q", "--catalog", db]) == 0
+    assert main(["list", "--errors", "--catalog", db]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_raw_without_a_decodable_preview_whose_sidecar_was_written_is_written(
+    shared_data: Path, tmp_path: Path, capsys
+) -> None:
+    """Issue 24 item 5: the RAW cannot be decoded (no suggestion), but its chosen mood is in
+    its XMP sidecar: it is 'written', not 'failed'; an unwritten one stays 'failed'."""
+    import json
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    raw, other = lib / "Nikon.nef", lib / "DNG.dng"
+    for f in (raw, other):
+        shutil.copy(shared_data / "exiftool-test-images" / f.name, f)
+    db = str(tmp_path / "c.db")
+    assert main(["scan", "-q", "--no-predict", "--catalog", db, str(lib)]) == 1
+    assert main(["write", "-q", "--catalog", db, "--mood", "awe", str(raw)]) == 0
+    assert (lib / "Nikon.xmp").exists()
+    capsys.readouterr()
+    assert main(["list", "--json", "--catalog", db]) == 0
+    state = {r["path"]: r["state"] for r in json.loads(capsys.readouterr().out)}
+    assert state == {str(raw): "written", str(other): "failed"}
+    assert main(["list", "--state", "written", "--catalog", db]) == 0  # the grid's rule too
+    out = capsys.readouterr().out
+    assert str(raw) in out and str(other) not in out
+    assert main(["list", "--errors", "--catalog", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {other}: ") and "preview" in lines[0]
+
+
+def test_the_grid_states_are_the_catalog_states(catalog: Catalog) -> None:
+    """`photo_state` (list --json, CSV) and its vectorised twin `Rows.states` (grid, filters)
+    agree on every photo status x choice state."""
+    import itertools
+    import time
+
+    from moodtagger.core import rows as R
+
+    now = time.time()
+    combos = list(
+        itertools.product(["ok", "error", "missing"], [None, "pending", "written", "failed"])
+    )
+    for i, (status, choice) in enumerate(combos):
+        catalog.conn.execute(
+            "INSERT INTO photos(id, path, status, added_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (i + 1, f"/x/{i}.jpg".encode(), status, now, now),
+        )
+        if choice:
+            catalog.conn.execute(
+                "INSERT INTO choices(photo_id, moods, state, updated_at) VALUES (?, '[\"awe\"]', ?, ?)",
+                (i + 1, choice, now),
+            )
+    names = {v: k for k, v in R.STATE_CODE.items() if k != "error"}
+    rows = R.load_rows(catalog, None, include_missing=True)
+    grid = {int(i): names[int(s)] for i, s in zip(rows.ids, rows.states(), strict=True)}
+    listed = {p.id: s for p, _pred, _c, s in catalog.iter_library(None, status=None)}
+    assert grid == listed and len(grid) == len(combos)
+    assert listed[combos.index(("error", "written")) + 1] == "written"
+    assert listed[combos.index(("error", "pending")) + 1] == "failed"

@@ -210,3 +210,30 @@ def test_a_full_disk_mid_scan_is_one_sentence_and_nothing_half_written(
         conn.close()
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("user_version", [0, 3])
+def test_a_foreign_sqlite_file_is_refused_and_left_alone(make_image, tmp_path, user_version):
+    """Issue 23.6: --catalog pointing at another program's SQLite database: one sentence, and
+    the file stays byte-identical (no tables added, no WAL switch) — for every command."""
+    lib = tmp_path / "lib"
+    photo = make_image("p.jpg", root=lib)
+    db = tmp_path / "notes.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, text TEXT)")
+    conn.execute("INSERT INTO notes(text) VALUES ('do not touch')")
+    conn.execute(f"PRAGMA user_version={user_version}")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    for cmd in (
+        ["scan", "--no-predict", str(lib)],
+        ["list"],
+        ["export"],
+        ["accept"],
+        ["forget", str(photo)],
+        ["write"],
+        ["write", str(photo), "--mood", "awe"],
+    ):
+        one_sentence(run(*cmd, "--catalog", str(db)), "not a moodtagger catalog", str(db))
+        assert db.read_bytes() == before, cmd

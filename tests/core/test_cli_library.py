@@ -82,12 +82,13 @@ def test_export_csv_columns_and_values(library, capsys, tmp_path: Path) -> None:
     assert main(["export", "--catalog", db]) == 0  # before any model ran: empty mood columns
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert tuple(rows[0]) == CSV_COLUMNS
-    # the contract: the first 11 columns never move; valence,arousal,chosen,state appended
+    # the contract: the first 11 columns never move; valence,arousal,chosen,state,model appended
     assert rows[0] == (
         "path,mood,probability,amusement,anger,awe,contentment,disgust,excitement,fear,sadness,"
-        "valence,arousal,chosen,state"
+        "valence,arousal,chosen,state,model"
     ).split(",")
-    assert len(rows) == 4 and all(r[1:] == [""] * 13 + ["unconfirmed"] for r in rows[1:])
+    # no prediction yet: no model either
+    assert len(rows) == 4 and all(r[1:] == [""] * 13 + ["unconfirmed", ""] for r in rows[1:])
 
     preds = _predict_by_hand(db)
     out = tmp_path / "moods.csv"
@@ -99,11 +100,19 @@ def test_export_csv_columns_and_values(library, capsys, tmp_path: Path) -> None:
         assert row["mood"] == pred.top[0]
         assert float(row["probability"]) == pytest.approx(pred.top[1], abs=1e-6)
         assert sum(float(row[m]) for m in MOODS) == pytest.approx(1.0, abs=1e-5)
+        assert row["model"] == current_model_id()  # which model made the prediction
 
     assert main(["export", "--catalog", db, "--format", "json"]) == 0
     items = json.loads(capsys.readouterr().out)
     assert {i["path"] for i in items} == set(preds)
     assert all(set(i["probabilities"]) == set(MOODS) for i in items)
+    assert all(list(i)[-2:] == ["state", "model"] for i in items)
+    assert {i["model"] for i in items} == {current_model_id()}
+
+    # an exported file goes back in as the model it names, with no note
+    capsys.readouterr()
+    assert main(["import-predictions", "--catalog", db, str(out)]) == 0
+    assert capsys.readouterr().err.startswith("imported 3 predictions by ")
 
 
 def test_list_filters_by_mood_and_probability(library, capsys) -> None:

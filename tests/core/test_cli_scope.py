@@ -102,7 +102,7 @@ def test_csv_appends_valence_arousal_chosen_state(lib, capsys, tmp_path: Path) -
     assert main(["export", "--catalog", db, "-o", "-"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     by = {Path(r["path"]).name + Path(r["path"]).parent.name: r for r in rows}
-    assert list(rows[0])[-4:] == ["valence", "arousal", "chosen", "state"]
+    assert list(rows[0])[-5:] == ["valence", "arousal", "chosen", "state", "model"]
     assert (by["p1.jpga"]["valence"], by["p1.jpga"]["arousal"]) == ("6.500", "4.250")
     assert (by["p1.jpga"]["chosen"], by["p1.jpga"]["state"]) == ("awe", "chosen")
     assert (by["p0.jpgb"]["chosen"], by["p0.jpgb"]["state"]) == ("", "unconfirmed")

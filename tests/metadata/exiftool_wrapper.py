@@ -7,6 +7,9 @@ WRAP_MODE   damage-pixel  : after exiftool wrote a new file (-o NEW), flip one b
             edit-original : after -o NEW, another program edits the original in place (new title)
             change-other  : after -o NEW, another XMP text of NEW changes (its title)
             hang-start    : hang before answering anything (as a stuck Perl start-up would)
+            hang-stay-open: answer `-ver` (and every one-shot call), but hang when started with
+                            -stay_open, with a child process of its own (killing only the
+                            wrapper would leave that child behind: the "no orphan" check sees it)
 Every other exiftool call passes straight through.
 """
 
@@ -20,6 +23,11 @@ MODE = os.environ.get("WRAP_MODE", "")
 args = sys.argv[1:]
 
 if MODE == "hang-start":
+    time.sleep(3600)
+if args[:1] == ["--hung-child"]:
+    time.sleep(3600)
+if MODE == "hang-stay-open" and "-stay_open" in args:
+    subprocess.Popen([sys.executable, __file__, "--hung-child"])
     time.sleep(3600)
 if "-stay_open" not in args:
     os.execv(REAL, [REAL, *args])

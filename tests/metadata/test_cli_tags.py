@@ -223,3 +223,20 @@ def test_clear_leaves_the_photo_unconfirmed(make_image, tmp_path):
     with Catalog(db) as cat:
         assert cat.choice(cat.photo_by_path(path).id) is None
     assert exiv2_read(path)["XMP-lr:HierarchicalSubject"] == []
+
+
+def test_a_file_named_twice_is_written_once(make_image, tmp_path, capsys):
+    """Issue 23.6: `write dir/ dir/a.jpg` writes a.jpg once, no error, its choice is written."""
+    lib = tmp_path / "lib"
+    a = make_image("a.jpg", root=lib)
+    make_image("b.jpg", root=lib, seed=1)
+    db = str(tmp_path / "c.db")
+    assert main(["write", "--catalog", db, str(lib), str(a), "--mood", "awe"]) == 0
+    err = capsys.readouterr().err
+    assert "error" not in err and "written 2, unchanged 0, failed 0" in err
+    assert exiv2_read(a)["XMP-dc:Subject"] == ["Awe"]
+    with Catalog(db) as cat:
+        assert cat.choice(cat.photo_by_path(a).id)[1] == "written"
+    # the pending choices under both PATHs, and a dry run naming it twice
+    assert main(["write", "--catalog", db, str(lib), str(a), "--mood", "fear", "--dry-run"]) == 0
+    assert "would write 2," in capsys.readouterr().err

@@ -19,6 +19,7 @@ from moodtagger.core.metadata import (
     ExifToolError,
     ExifToolService,
     WriteItem,
+    WriteSettings,
     read_moods,
     write_files,
 )
@@ -376,3 +377,58 @@ def test_undecodable_pixels_without_image_hash_fail_that_file_only(
         assert by[name].status == "failed" and "cannot be decoded" in by[name].error
     assert all(sha256(p) == d for p, d in digests.items())
     assert hidden(tmp_path) == []
+
+
+def test_a_keyword_too_long_for_iptc_is_named_in_one_sentence(make_image, exiftool, service):
+    """Issue 23.6: IPTC holds 64 bytes per keyword; a longer one (synced from XMP into a file
+    that has IPTC) is named with the limit and what to do — not "verification failed"."""
+    path = make_image("long.jpg")
+    long_kw = "Sonnenuntergang über dem Wattenmeer bei Ebbe, fotografiert im Oktober"
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-IPTC:Keywords=short",
+            f"-XMP-dc:Subject={long_kw}",
+            "-XMP-dc:Subject=short",
+            str(path),
+        ],
+        check=True,
+    )
+    digest = sha256(path)
+    res = write_files([WriteItem(str(path), ["awe"])], service=service).results[0]
+    assert res.status == "failed"
+    assert "verification failed" not in res.error
+    assert repr(long_kw) in res.error and "64 bytes" in res.error and "--field" in res.error
+    assert sha256(path) == digest and not hidden(path.parent)
+    # without IPTC it is written
+    fields = ("XMP-dc:Subject", "XMP-lr:HierarchicalSubject")
+    assert (
+        write_files(
+            [WriteItem(str(path), ["awe"])], WriteSettings(fields=fields), service=service
+        ).written
+        == 1
+    )
+
+
+def test_pixel_verification_stays_inside_the_pixel_budget(make_image, monkeypatch):
+    """Issue 23.6: with an exiftool without ImageDataHash (12.57) the written file is checked by
+    decoding pixels; those decodes take the decoding pixel budget (one image at a time)."""
+    from moodtagger.core import imaging
+
+    old = "/usr/bin/exiftool"
+    monkeypatch.setenv("MOODTAGGER_EXIFTOOL", old)
+    budget = imaging._PixelBudget(1000)  # smaller than one 64x48 image: one at a time
+    monkeypatch.setattr(imaging, "PIXELS", budget)
+    paths = [make_image(f"p{i}.png", seed=i) for i in range(3)]
+    from moodtagger.core.metadata import ExifToolService
+
+    svc = ExifToolService(old)
+    try:
+        assert svc.version is None or svc.version < (12, 58)
+        res = write_files([WriteItem(str(p), ["awe"]) for p in paths], service=svc)
+    finally:
+        svc.close()
+    assert res.written == 3, [r.error for r in res.results]
+    assert budget.peak == 1000 and budget.in_use == 0

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from moodtagger.cli import main
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.model.registry import available, entry
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 
@@ -32,7 +34,8 @@ def test_predict_csv_has_export_columns(make_image, tmp_path: Path, capsys) -> N
     for r in rows[1:]:
         assert r[1] in MOODS
         assert abs(sum(float(v) for v in r[3:11]) - 1) < 1e-3  # the 8 moods
-        assert r[13:] == ["", ""]  # chosen, state: no catalog
+        assert r[13:15] == ["", ""]  # chosen, state: no catalog
+        assert r[15] == entry().id  # model: which model made it
 
 
 def test_predict_reports_bad_files_and_exits_1(make_image, tmp_path: Path, capsys) -> None:
@@ -44,4 +47,33 @@ def test_predict_reports_bad_files_and_exits_1(make_image, tmp_path: Path, capsy
     recs = json.loads(captured.out)
     assert [Path(r["path"]).name for r in recs] == ["ok.jpg", "bad.jpg"]
     assert "error" in recs[1] and "error" not in recs[0]
+    assert recs[0]["model"] == entry().id and recs[1]["model"] is None
     assert "bad.jpg" in captured.err
+
+
+V1 = "moodtagger-lite0-mlp256-v1"
+
+
+@pytest.mark.skipif(V1 not in available(), reason="the v1 model is not installed")
+def test_v1_predictions_are_not_imported_as_the_default_models(
+    make_image, tmp_path: Path, capsys
+) -> None:
+    """Issue 24 item 4: a CSV from `predict --model v1` was stored as v2's predictions."""
+    lib = tmp_path / "lib"
+    for i in range(2):
+        make_image(f"p{i}.jpg", root=lib, size=(300, 200), seed=i)
+    db, out = str(tmp_path / "c.db"), tmp_path / "v1.csv"
+    assert main(["scan", "-q", "--no-predict", "--catalog", db, str(lib)]) == 0
+    assert main(["predict", "-q", "--device", "cpu", "--model", V1, str(lib), "-o", str(out)]) == 0
+    assert {r["model"] for r in csv.DictReader(out.open())} == {V1}
+    capsys.readouterr()
+    assert main(["import-predictions", "--catalog", db, str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count(f"predicted with {V1}, not {entry().id}") == 2
+    with Catalog(db) as cat:
+        assert cat.conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 0
+    assert main(["import-predictions", "-q", "--model", V1, "--catalog", db, str(out)]) == 0
+    with Catalog(db) as cat:
+        assert cat.conn.execute("SELECT model_id, COUNT(*) FROM predictions").fetchall() == [
+            (V1, 2)
+        ]

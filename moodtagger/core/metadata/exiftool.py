@@ -6,8 +6,12 @@ of files must not pay that per file. :class:`ExifToolService` keeps a single ``e
 Any thread may call :meth:`ExifToolService.execute`; requests queue up and run one at a time.
 
 Watchdog: a caller waits at most ``timeout`` seconds. When exiftool hangs past that, or dies,
-the process is killed (also while it starts: its pid is published as soon as it exists), the request in flight fails with :class:`ExifToolError`, and the next
-request starts a fresh process. Nothing else is affected.
+the process is killed with any processes it started (also while it starts: its pid is published
+as soon as it exists), the request in flight fails with :class:`ExifToolError`, and the next
+request starts a fresh process. Nothing else is affected. When the restarted exiftool hangs too
+(two timeouts in a row), the service gives up: that request and every later one fail at once
+with :class:`ExifToolHung` ("exiftool did not answer within N s"), so a batch stops instead of
+paying a timeout per file; :meth:`ExifToolService.retry` (a new write batch) tries again.
 
 Arguments travel to exiftool one per line (``-@ -``): a line break inside an argument would split
 it into two arguments, i.e. inject an option. :func:`check_arg` refuses every control character;
@@ -42,6 +46,10 @@ _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 class ExifToolError(Exception):
     """exiftool failed, hung or died while running one request (message is one sentence)."""
+
+
+class ExifToolHung(ExifToolError):
+    """exiftool hung again right after a restart: the service gave up (no more restarts)."""
 
 
 class UnsafeArgument(ValueError):
@@ -103,6 +111,8 @@ class ExifToolService:
         self.version = exiftool_version() if executable is None else None
         self.timeout = timeout
         self.restarts = 0
+        self.gave_up: str | None = None  # the sentence, once exiftool hung twice in a row
+        self._timeouts = 0  # timeouts in a row (a reply resets it)
         self._queue: queue.Queue[tuple[tuple[str, ...], Future[Reply]] | None] = queue.Queue()
         self._pid: int | None = None
         self._pid_lock = threading.Lock()
@@ -115,19 +125,32 @@ class ExifToolService:
         """Run one exiftool command (arguments as separate strings) and return its output."""
         if self._closed:
             raise ExifToolError("the exiftool service was closed")
+        if self.gave_up:
+            raise ExifToolHung(self.gave_up)
         for a in args:
             check_arg(a, "exiftool argument")
         fut: Future[Reply] = Future()
         self._queue.put((args, fut))
         limit = self.timeout if timeout is None else timeout
         try:
-            return fut.result(limit)
+            reply = fut.result(limit)
         except FutureTimeout:
             self._kill()
             try:
-                return fut.result(30)
-            except FutureTimeout:  # pragma: no cover - the kill always ends the read
-                raise ExifToolError(f"exiftool did not answer within {limit:g} s") from None
+                return fut.result(30)  # it answered just as it was killed
+            except Exception:  # the killed request's error (the kill always ends the read)
+                pass
+            message = f"exiftool did not answer within {limit:g} s"
+            with self._pid_lock:
+                self._timeouts += 1
+                if self._timeouts >= 2:  # it was restarted and hung again: stop trying
+                    self.gave_up = message
+            if self.gave_up:
+                raise ExifToolHung(message) from None
+            raise ExifToolError(f"{message}; it was restarted") from None
+        with self._pid_lock:
+            self._timeouts = 0
+        return reply
 
     def execute_json(
         self, *args: str, timeout: float | None = None
@@ -149,6 +172,12 @@ class ExifToolService:
             reply = self.execute("-php", *args, timeout=timeout)
             records = parse_php(reply.stdout, binary="-b" in args)
         return records, reply
+
+    def retry(self) -> None:
+        """Try again after giving up (a new batch): the next request starts a fresh exiftool."""
+        with self._pid_lock:
+            self.gave_up = None
+            self._timeouts = 0
 
     @property
     def pid(self) -> int | None:
@@ -177,10 +206,7 @@ class ExifToolService:
             pid = self._pid
         if pid is not None:
             log.warning("exiftool (pid %s) hung past its timeout: killing it", pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_tree(pid)
 
     def _start(self) -> pyexiftool.ExifTool:
         et = _ExifTool(
@@ -236,6 +262,9 @@ class ExifToolService:
                     break
                 args, fut = item
                 if not fut.set_running_or_notify_cancel():
+                    continue
+                if self.gave_up:  # queued by another thread before the service gave up
+                    fut.set_exception(ExifToolHung(self.gave_up))
                     continue
                 try:
                     if et is None or not _alive(et):
@@ -359,6 +388,41 @@ def parse_php(text: str, *, binary: bool = False) -> list[dict[str, Any]]:
     return out if isinstance(out, list) else [out]
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (Linux /proc; empty where there is none)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                kids = [int(k) for k in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+        for kid in kids:
+            out += [kid, *_descendants(kid)]
+    return out
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process below it (an exiftool started through a wrapper
+    script would otherwise stay behind, orphaned): children are stopped first so none can
+    start another meanwhile, then killed."""
+    tree = [pid, *_descendants(pid)]
+    for p in tree:
+        try:
+            os.kill(p, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
+    for p in [*_descendants(pid), *tree]:  # (again: one may have forked before it stopped)
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _alive(et: pyexiftool.ExifTool) -> bool:
     proc = getattr(et, "_process", None)  # pyexiftool's .running warns when it died
     return proc is not None and proc.poll() is None
@@ -368,12 +432,15 @@ _shared: ExifToolService | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_service() -> ExifToolService:
-    """The process-wide exiftool (started on first use, closed at exit)."""
+def shared_service(timeout: float | None = None) -> ExifToolService:
+    """The process-wide exiftool (started on first use, closed at exit). ``timeout``: its
+    watchdog's limit from now on (``WriteSettings.timeout`` for a write)."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared._closed:
             _shared = ExifToolService()
+        if timeout is not None:
+            _shared.timeout = timeout
         return _shared
 
 

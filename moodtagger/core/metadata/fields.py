@@ -110,27 +110,42 @@ def needs_sidecar(path: str) -> bool:
     return not holds_own_xmp(path)
 
 
-def _stem_is_shared(path: str) -> bool:
-    """Another file in the folder has the same name before its extension (IMG_1.CR2 + IMG_1.JPG)."""
+def reads_stem_sidecar(path: str) -> bool:
+    """A photo that keeps its XMP in ``photo.xmp`` (Lightroom, Capture One, darktable read it for
+    RAW files); a JPEG/TIFF/DNG/PNG… holds its XMP inside and never reads that file."""
+    from moodtagger.core.imaging import is_image_path
+
+    return needs_sidecar(path) and is_image_path(os.path.basename(path))
+
+
+def stem_sharers(path: str) -> list[str]:
+    """The other files in the folder that would also read ``photo.xmp``: RAWs with the same
+    name before the extension (IMG_1.CR2 + IMG_1.CR3). A JPEG beside the RAW does not count."""
     folder, name = os.path.split(path)
     stem = os.path.splitext(name)[0]
     try:
         names = os.listdir(folder or ".")
     except OSError:
-        return True  # cannot tell: take the unambiguous name
-    for other in names:
-        s, e = os.path.splitext(other)
-        if other != name and s == stem and e.lower() != ".xmp":
-            return True
-    return False
+        return ["?"]  # cannot tell: take the unambiguous name
+    return sorted(
+        other
+        for other in names
+        if other != name and os.path.splitext(other)[0] == stem and reads_stem_sidecar(other)
+    )
+
+
+def _stem_is_shared(path: str) -> bool:
+    """Another file that reads ``photo.xmp`` has the same stem (two RAWs: IMG_1.CR2 + IMG_1.CR3)."""
+    return bool(stem_sharers(path))
 
 
 def sidecar_paths(path: str) -> tuple[str, ...]:
     """The sidecars that belong to ``path`` and no other file.
 
-    ``photo.CR2.xmp`` always does. ``photo.xmp`` (Lightroom/Capture One) only for a file that
-    needs a sidecar (RAW) and shares its stem with no other file. A file holding its own XMP
-    has only ``photo.jpg.xmp`` (left from a read-only fallback), never ``photo.xmp``.
+    ``photo.CR2.xmp`` always does. ``photo.xmp`` (Lightroom/Capture One) for a file that needs
+    a sidecar (RAW) unless another RAW shares its stem (then it is left alone: it is not this
+    file's alone); a JPEG beside the RAW does not share it (it never reads ``photo.xmp``). A file
+    holding its own XMP has only ``photo.jpg.xmp`` (left from a read-only fallback).
     """
     if needs_sidecar(path) and not _stem_is_shared(path):
         return os.path.splitext(path)[0] + ".xmp", path + ".xmp"
@@ -147,7 +162,8 @@ class WriteSettings:
     readonly: str = "error"  # read-only file: "error" (per-file error) or "sidecar"
     verify: bool = True
     preserve_mtime: bool = False  # keep the file date (`write --keep-date`, a GUI setting)
-    timeout: float = 60.0
+    follow_symlinks: bool = False  # write through a link that leads out of the library folders
+    timeout: float = 60.0  # seconds exiftool may take per request (its watchdog's limit)
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.fields if f not in ALL_FIELDS]
@@ -164,6 +180,8 @@ class WriteSettings:
             raise ValueError("sidecar must be 'xmp' (photo.xmp) or 'ext' (photo.CR2.xmp)")
         if self.readonly not in ("error", "sidecar"):
             raise ValueError("readonly must be 'error' or 'sidecar'")
+        if not 0 < self.timeout <= 86400:  # (also refuses NaN)
+            raise ValueError("the exiftool timeout must be more than 0 and at most 86400 seconds")
 
     def sidecar_for(self, path: str) -> str:
         """The sidecar to create: ``photo.xmp`` where that name is unambiguous and the setting

@@ -72,27 +72,49 @@ def _record(catalog: Catalog, photo_id: int) -> Record | None:
 
 
 def choices_to_write(
-    catalog: Catalog, photo_ids: Sequence[int] | None, paths: Sequence[str] | None = None
+    catalog: Catalog,
+    photo_ids: Sequence[int] | None,
+    paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> list[WriteItem]:
     """The items to write: ``photo_ids``' choices, or every pending/failed choice (only those
-    under ``paths``, files or folders, when given)."""
+    under ``paths``, files or folders, when given).
+
+    Each item must still be the photo scanned, and resolve into the library: the scanned
+    roots and ``folders`` (the folders named for a direct write); a photo outside both (written
+    directly before, no root) into its own folder."""
     if photo_ids is None:
         scope = catalog.photo_ids_under(paths) if paths is not None else None
-        return [
-            WriteItem(p.path, moods, p.id, _record(catalog, p.id))
-            for p, moods in catalog.pending_choices(scope)
-        ]
-    items = []
-    for pid in photo_ids:
-        photo = catalog.photo(pid)
-        ch = catalog.choice(pid)
-        if photo is not None and ch is not None:
-            items.append(WriteItem(photo.path, ch[0], pid, _record(catalog, pid)))
-    return items
+        chosen = catalog.pending_choices(scope)
+    else:
+        chosen = []
+        for pid in dict.fromkeys(photo_ids):  # a photo named twice is written once
+            photo = catalog.photo(pid)
+            ch = catalog.choice(pid)
+            if photo is not None and ch is not None:
+                chosen.append((photo, ch[0]))
+    library = tuple(path for _, path in catalog.roots()) + tuple(folders)
+
+    def inside(path: str) -> tuple[str, ...]:
+        if any(path.startswith(f.rstrip("/") + "/") for f in library):
+            return library
+        return (*library, os.path.dirname(path))
+
+    return [
+        WriteItem(
+            p.path,
+            moods,
+            p.id,
+            scanned=p,
+            folders=inside(p.path),
+            added=_record(catalog, p.id),
+        )
+        for p, moods in chosen
+    ]
 
 
 def items_for_paths(
-    catalog: Catalog, paths: Sequence[str], moods: Sequence[str]
+    catalog: Catalog, paths: Sequence[str], moods: Sequence[str], folders: Sequence[str] = ()
 ) -> list[WriteItem]:
     """Items for ``paths`` outside the catalog's choices (a dry run of ``write --mood/--clear
     PATH``), each with the catalog's record of what moodtagger added to that photo's files, so
@@ -101,7 +123,7 @@ def items_for_paths(
     for p in paths:
         photo = catalog.photo_by_path(p)
         added = _record(catalog, photo.id) if photo is not None else None
-        items.append(WriteItem(p, moods, None, added))
+        items.append(WriteItem(p, moods, None, folders=folders, added=added))
     return items
 
 
@@ -116,16 +138,18 @@ def write_choices(
     service: ExifToolService | None = None,
     on_result: Callable[[FileResult], None] | None = None,
     paths: Sequence[str] | None = None,
+    folders: Sequence[str] = (),
 ) -> WriteSummary:
     """Write the chosen moods of ``photo_ids`` (None: every pending or failed choice, only
-    those under ``paths`` when given).
+    those under ``paths`` when given). A file must resolve into the scanned roots or
+    ``folders`` (the folders named for a direct write), unless ``settings.follow_symlinks``.
 
     Failed files keep their choice pending (state 'failed' + reason) for the next run.
     Holds the catalog's writer lock for the whole batch (another process waits).
     """
     writer = Writer(settings, service)
     if dry_run:
-        items = choices_to_write(catalog, photo_ids, paths)
+        items = choices_to_write(catalog, photo_ids, paths, folders)
         return writer.write(
             items,
             dry_run=True,
@@ -134,7 +158,7 @@ def write_choices(
             on_result=(lambda _i, r: on_result(r)) if on_result else None,
         )
     with catalog.writer_lock():
-        items = choices_to_write(catalog, photo_ids, paths)
+        items = choices_to_write(catalog, photo_ids, paths, folders)
         return _write_batch(catalog, writer, items, progress, cancel, on_result)
 
 
@@ -164,7 +188,9 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
                     catalog.mark_choice(item.photo_id, state, res.error)
             if item.photo_id is not None:
                 if res.size is not None and res.mtime_ns is not None:
-                    catalog.set_file_state(item.photo_id, size=res.size, mtime_ns=res.mtime_ns)
+                    catalog.set_file_state(
+                        item.photo_id, size=res.size, mtime_ns=res.mtime_ns, ctime_ns=res.ctime_ns
+                    )
                 if res.status != "failed":
                     catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
                     catalog.set_keyword_additions(item.photo_id, res.added)

@@ -16,11 +16,16 @@ Any exception while writing, verifying or cleaning up one file is that file's er
 goes on and the file's temporary copy is removed. A hard-linked photo is not replaced (its other
 names would keep the old photo): it is an error, or gets a sidecar, like a read-only one.
 
+Except when exiftool hangs again right after its restart (``WriteSettings.timeout`` twice in a
+row): then the batch stops, every file not written yet is reported failed ("not written:
+exiftool did not answer within N s"; a catalog keeps its choice to write) and
+``WriteSummary.stopped`` says why in one sentence.
+
 A crash at any moment leaves the original either fully old or fully new; a stray temporary file
 is removed by the next run (:func:`recover`, driven by the catalog's write journal).
 
-RAW files get an XMP sidecar instead (``photo.xmp`` where that name belongs to this file alone,
-else ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
+RAW files get an XMP sidecar instead (``photo.xmp`` — Lightroom's name, also beside ``photo.JPG`` —
+unless another RAW reads it too, then ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
 its XMP inside). Read-only files get a sidecar (``photo.jpg.xmp``) or a clear error, by setting —
 never a silent skip; once the file itself is written, that sidecar is kept in step with it.
 """
@@ -35,7 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.catalog import ProgressFn
+from moodtagger.core.catalog import PhotoRow, ProgressFn
 from moodtagger.core.metadata.exiftool import (
     ExifToolError,
     ExifToolService,
@@ -44,6 +49,7 @@ from moodtagger.core.metadata.exiftool import (
     shared_service,
 )
 from moodtagger.core.metadata.fields import (
+    IPTC_KEYWORDS,
     FileTags,
     Plan,
     WriteSettings,
@@ -53,12 +59,16 @@ from moodtagger.core.metadata.fields import (
     needs_sidecar,
     other_changes,
     plan,
+    reads_stem_sidecar,
     sidecar_paths,
+    stem_sharers,
 )
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
+from moodtagger.core.tools import cannot_write
 
 TEMP_MARK = ".moodtagger-"
+CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
 CHUNK = 32
 
 
@@ -71,6 +81,8 @@ class WriteItem:
     path: str
     moods: Sequence[str]
     photo_id: int | None = None
+    scanned: PhotoRow | None = None  # the catalog's photo: the file must still be it
+    folders: Sequence[str] = ()  # the library folders it must resolve into (none: no check)
     added: Record | None = None  # the catalog's record of what moodtagger added (None: none)
 
 
@@ -98,8 +110,10 @@ class FileResult:
         default_factory=list
     )  # target, field, before, after
     keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
-    size: int | None = None  # the photo's size/mtime after a write into the file itself
+    size: int | None = None  # the photo's size/mtime/ctime after a write into the file itself
     mtime_ns: int | None = None
+    ctime_ns: int | None = None
+    note: str | None = None  # something the user should know (e.g. why photo.CR2.xmp)
     added: Record = field(default_factory=dict)  # what moodtagger added, after this write
 
 
@@ -110,6 +124,7 @@ class WriteSummary:
     failed: int = 0
     planned: int = 0
     cancelled: bool = False
+    stopped: str | None = None  # why the batch stopped early (exiftool hung), one sentence
     seconds: float = 0.0
     results: list[FileResult] = field(default_factory=list)
 
@@ -124,11 +139,13 @@ class WriteSummary:
             "failed": self.failed,
             "planned": self.planned,
             "cancelled": self.cancelled,
+            "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
             "files": [
                 {
                     "path": r.path,
                     "status": r.status,
+                    "note": r.note,
                     "before": r.before,
                     "after": r.after,
                     "error": r.error,
@@ -154,7 +171,7 @@ class _Target:
     tags: FileTags | None = None
     plan: Plan | None = None
     temp: str | None = None
-    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime) when planned
+    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
 
 
 @dataclass
@@ -164,6 +181,7 @@ class _Job:
     targets: list[_Target] = field(default_factory=list)
     error: str | None = None
     moods: list[str] = field(default_factory=list)
+    note: str | None = None
 
 
 def temp_path_for(target: str) -> str:
@@ -189,7 +207,7 @@ def _snapshot(path: str) -> tuple[int, ...] | None:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 _ERRNO_WORDS = {
@@ -234,14 +252,70 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def _same_pixels(a: str, b: str) -> bool:
+IPTC_KEYWORD_BYTES = 64  # IPTC-IIM 2:25 Keywords: at most 64 bytes each
+
+
+def _iptc_too_long(p: Plan) -> str | None:
+    """One sentence when a keyword IPTC-IIM would get is longer than it can hold (exiftool
+    would cut it, and the read-back would differ)."""
+    if not any(a.startswith(f"-{IPTC_KEYWORDS}") for a in p.args):
+        return None
+    for k in p.after.get(IPTC_KEYWORDS, []):
+        n = len(k.encode("utf-8"))
+        if n > IPTC_KEYWORD_BYTES:
+            return (
+                f"the keyword {k!r} is {n} bytes, longer than the {IPTC_KEYWORD_BYTES} bytes "
+                "an IPTC keyword can hold; shorten it (or the keyword root / mood name), or "
+                "leave IPTC out with --field (the XMP fields hold it whole)"
+            )
+    return None
+
+
+def _pixel_digest(path: str) -> str:
+    """A hash of the decoded pixels, decoded inside the decoding pixel budget
+    (:data:`imaging.PIXELS`) and hashed in strips (no second full-size copy)."""
+    import hashlib
+
     from PIL import Image
 
-    from moodtagger.core import imaging  # noqa: F401  (registers the HEIF opener)
+    from moodtagger.core import imaging  # (also registers the HEIF opener)
 
+    with Image.open(path) as im:
+        w, h = im.size
+        if w * h > imaging.MAX_PIXELS:
+            raise WriteFailed(f"{w}x{h} pixels exceeds the {imaging.MAX_PIXELS:,} pixel guard")
+        ticket = imaging.PIXELS.acquire(w * h)
+        try:
+            im.load()
+            digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
+            try:  # what Image.tobytes does, streamed into the hash (4x faster than strips)
+                enc = Image._getencoder(im.mode, "raw", im.mode)
+                enc.setimage(im.im, (0, 0, w, h))
+                try:
+                    while True:
+                        _, status, data = enc.encode(max(65536, w * 4))
+                        digest.update(data)
+                        if status:
+                            break
+                finally:
+                    enc.cleanup()
+                if status < 0:
+                    raise WriteFailed(f"raw encoder error {status}")
+            except (AttributeError, TypeError):  # a Pillow without that internal: strips
+                digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
+                rows = max(1, (4 << 20) // max(1, w))
+                for y in range(0, h, rows):
+                    digest.update(im.crop((0, y, w, min(h, y + rows))).tobytes())
+        finally:
+            im.close()  # the pixels go before the ticket does
+            imaging.PIXELS.release(ticket)
+    return digest.hexdigest()
+
+
+def _same_pixels(a: str, b: str) -> bool:
+    """Same decoded pixels; one image decoded at a time, inside the pixel budget."""
     try:
-        with Image.open(a) as ia, Image.open(b) as ib:
-            return ia.size == ib.size and ia.mode == ib.mode and ia.tobytes() == ib.tobytes()
+        return _pixel_digest(a) == _pixel_digest(b)
     except Exception as exc:  # a bomb, a truncated or undecodable image: cannot be proved equal
         raise WriteFailed(
             f"verification impossible: the image cannot be decoded to compare ({explain(exc)})"
@@ -283,6 +357,24 @@ def _copy_ownership(src: str, dst: str) -> None:
             ) from None
 
 
+def _shared_stem_note(path: str, settings: WriteSettings) -> str | None:
+    """Why a RAW's mood goes to ``photo.CR2.xmp`` although ``photo.xmp`` was asked for."""
+    if settings.sidecar != "xmp" or not reads_stem_sidecar(path):
+        return None
+    others = stem_sharers(path)
+    if not others:
+        return None
+    stem = os.path.splitext(os.path.basename(path))[0] + ".xmp"
+    return (
+        f"{stem} would also be read for {', '.join(others)}, so it is left alone; "
+        f"the moods go to {os.path.basename(path)}.xmp"
+    )
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 class Writer:
     """Writes mood choices into files through one :class:`ExifToolService`."""
 
@@ -290,7 +382,17 @@ class Writer:
         self, settings: WriteSettings | None = None, service: ExifToolService | None = None
     ):
         self.settings = settings or WriteSettings()
-        self.service = service or shared_service()
+        if service is None:  # the process-wide exiftool, with this write's timeout
+            service = shared_service(timeout=self.settings.timeout)
+            service.retry()  # a new batch tries an exiftool that hung before once more
+        self.service = service
+        self._folders: dict[str, str] = {}  # library folder -> resolved, once per batch
+
+    def _resolved(self, folder: str) -> str:
+        """A library folder with its links resolved now (at write time, once per batch)."""
+        if folder not in self._folders:
+            self._folders[folder] = os.path.realpath(os.path.abspath(folder))
+        return self._folders[folder]
 
     # -- resolving where each choice goes ---------------------------------------------------
     def _job(self, item: WriteItem) -> _Job:
@@ -304,6 +406,13 @@ class Writer:
             return job
         real = os.path.realpath(path)
         job.path = real
+        if item.folders and not self.settings.follow_symlinks:
+            if not any(_inside(real, self._resolved(f)) for f in item.folders):
+                job.error = (
+                    f"it leads to {real}, outside the library folders; not written "
+                    "(--follow-symlinks allows it)"
+                )
+                return job
         if not os.path.isfile(real):
             try:
                 os.stat(real)
@@ -334,6 +443,7 @@ class Writer:
                 job.error = "its folder is read-only; cannot write an XMP sidecar there"
                 return job
             sidecars = existing or [self.settings.sidecar_for(real)]
+            job.note = _shared_stem_note(real, self.settings)
         else:
             job.targets.append(_Target(real, "file", True))
             sidecars = existing  # left from a read-only fallback: kept in step with the file
@@ -344,6 +454,12 @@ class Writer:
             job.targets.append(_Target(s, "sidecar", os.path.isfile(s)))
         for t in job.targets:
             t.snapshot = _snapshot(t.path)
+        # after the snapshot: a change from here on is caught before the rename (lost update)
+        if item.scanned is not None:
+            from moodtagger.core.scanner import still_scanned
+
+            if not still_scanned(real, item.scanned):
+                job.error = CHANGED_SINCE_SCAN
         return job
 
     # -- the batch --------------------------------------------------------------------------
@@ -359,20 +475,33 @@ class Writer:
     ) -> WriteSummary:
         """Write each item's moods; per-file problems become ``failed`` results, never raise."""
         t0 = time.perf_counter()
+        self._folders = {}
         summary = WriteSummary()
         total = len(items)
         done = 0
         if progress:
             progress(0, total)
+        reported: set[int] = set()  # id() of the jobs finished
 
         def finish(job: _Job, res: FileResult) -> None:
             nonlocal done
+            reported.add(id(job))
             summary.add(res)
             if on_result:
                 on_result(job.item, res)
             done += 1
             if progress:
                 progress(done, total)
+
+        def stop(jobs: list[_Job], rest: Sequence[WriteItem]) -> None:
+            """exiftool gave up: every file not finished yet is reported, nothing more runs."""
+            reason = self.service.gave_up or "exiftool stopped answering"
+            summary.stopped = f"{reason}; the write stopped"
+            for job in [*jobs, *(_Job(it, os.path.abspath(it.path)) for it in rest)]:
+                if id(job) not in reported:
+                    self._cleanup(job)
+                    job.error = job.error or f"not written: {reason}"
+                    finish(job, self._result(job, "failed"))
 
         want_hash = self.settings.verify and supports_image_hash(self.service)
         for start in range(0, total, CHUNK):
@@ -391,6 +520,9 @@ class Writer:
                 tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
             except Exception as exc:
                 tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
+            if self.service.gave_up:
+                stop(jobs, items[start + CHUNK :])
+                break
             ready: list[_Job] = []
             for job in jobs:
                 if not job.error:
@@ -424,12 +556,17 @@ class Writer:
                     written.append(job)
                 except Exception as exc:
                     self._fail(job, exc, finish)
+                    if self.service.gave_up:
+                        break
             # verify all new files of this chunk in one read, then swap them in
             temps = [t.temp for j in written for t in j.targets if t.temp]
             try:
                 back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
             except Exception as exc:
                 back = {p: FileTags(p, error=explain(exc)) for p in temps}
+            if self.service.gave_up:
+                stop(jobs, items[start + CHUNK :])
+                break
             for job in written:
                 try:
                     for t in job.targets:
@@ -460,6 +597,10 @@ class Writer:
 
     def _plan(self, job: _Job, tags: dict[str, FileTags]) -> None:
         for t in job.targets:
+            too_old = cannot_write(t.path, self.service.version)
+            if too_old:
+                job.error = too_old
+                return
             if t.exists:
                 ft = tags.get(t.path)
                 if ft is None or ft.error:
@@ -481,6 +622,9 @@ class Writer:
                 t.plan = plan(ft, job.moods, fields, self.settings.root, rec)
             except (UnsafeArgument, ValueError) as exc:
                 job.error = str(exc)
+                return
+            job.error = _iptc_too_long(t.plan)
+            if job.error:
                 return
 
     def _write_temp(self, t: _Target) -> None:
@@ -549,6 +693,8 @@ class Writer:
         finally:
             os.close(fd)
         self._unchanged_since_read(t)
+        if os.path.realpath(os.path.dirname(t.path)) != os.path.dirname(t.path):
+            raise WriteFailed("its folder was replaced by a link meanwhile; not replaced")
         os.replace(t.temp, t.path)
         t.temp = None
         _fsync_dir(os.path.dirname(t.path))
@@ -593,12 +739,13 @@ class Writer:
             [t.path for t in job.targets],
             diff,
             keywords,
+            note=job.note,
         )
         res.added = added
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
                 st = os.stat(job.path)
-                res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
+                res.size, res.mtime_ns, res.ctime_ns = st.st_size, st.st_mtime_ns, st.st_ctime_ns
             except OSError:
                 pass
         return res
