@@ -26,7 +26,7 @@ import numpy as np
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -153,6 +153,15 @@ _MIGRATIONS: list[str] = [
     # mtime; for formats without a data fingerprint the ctime tells, before a write)
     """
     ALTER TABLE photos ADD COLUMN ctime_ns INTEGER;
+    """,
+    # 5 -> 6: which keywords moodtagger added to which field of a photo's files (issue 23):
+    # JSON {target: {field: [values]}}, target "" = the photo, ".xmp" = its sidecar IMG_1.xmp
+    """
+    CREATE TABLE keyword_additions(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        added TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
     """,
 ]
 
@@ -1090,6 +1099,38 @@ class Catalog:
                 "SELECT photo_id, keywords FROM file_keywords WHERE keywords != '[]'"
             )
         }
+
+    # -- what moodtagger added to the files' keyword fields (issue 23) -----------------------
+    def keyword_additions(self, photo_id: int) -> dict[str, dict[str, list[str]]]:
+        """Per file of the photo (``""``: the photo, else a sidecar's suffix) and field, the
+        values moodtagger added and a clear may remove; empty when there is no record."""
+        row = self.conn.execute(
+            "SELECT added FROM keyword_additions WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def has_keyword_additions(self, photo_id: int) -> bool:
+        """Whether a write since records were kept (schema 5) reached this photo's files."""
+        row = self.conn.execute(
+            "SELECT 1 FROM keyword_additions WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return row is not None
+
+    def last_written_moods(self, photo_id: int) -> list[str]:
+        """The moods the write journal last wrote into the photo's files ([] if none)."""
+        row = self.conn.execute(
+            "SELECT moods FROM write_journal WHERE photo_id=? AND state='written' "
+            "ORDER BY id DESC LIMIT 1",
+            (photo_id,),
+        ).fetchone()
+        return [m for m in row[0].split(",") if m] if row else []
+
+    def set_keyword_additions(self, photo_id: int, added: dict[str, dict[str, list[str]]]) -> None:
+        """The record after a write (kept even when empty: it says a record is kept)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO keyword_additions(photo_id, added, updated_at) VALUES (?, ?, ?)",
+            (photo_id, json.dumps(added, ensure_ascii=False), time.time()),
+        )
 
     # -- embeddings and personal models (issue 14) -------------------------------------------
     # Embeddings are stored as float16 bytes, one row per (photo, model), with the identity of

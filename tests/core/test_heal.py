@@ -359,3 +359,40 @@ def test_transactions_nest_and_commit_once(tmp_path: Path) -> None:
         assert other.execute("SELECT count(*) FROM predictions").fetchone()[0] == 1
         assert cat.model_in_use("m") is None  # the failed savepoint was undone alone
         other.close()
+
+
+def test_import_predictions_killed_at_every_commit_heals(
+    kill_sweep, prepared, tmp_path: Path
+) -> None:
+    """`import-predictions` of a predict CSV into a catalog scanned with --no-predict, killed at
+    each commit: its rows are stored whole or not at all, and one `scan` then gives every
+    photo a current prediction (the imported ones kept, the rest predicted)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    out = src / "predicted.csv"
+    lib = prepared["lib"]
+    run = _cli(src, "predict", "-q", "--device", "cpu", "-o", str(out), str(lib))
+    assert run.returncode == 0, run.stderr
+    places: dict[int, tuple[Path, Path]] = {}
+
+    def start(n: int) -> subprocess.CompletedProcess[str]:
+        work = tmp_path / f"i{n}"
+        work.mkdir()
+        (work / "more").mkdir()
+        (work / "lib").symlink_to(lib)
+        db = places[n] = (work, work / "catalog.sqlite3")
+        scanned = _cli(work, "scan", "-q", "--no-predict", "--catalog", str(db[1]), str(lib))
+        assert scanned.returncode == 0, scanned.stderr
+        return _cli(work, "import-predictions", "-q", "--catalog", str(db[1]), str(out), kill=n)
+
+    def check(n: int) -> None:
+        work, db = places[n]
+        conn = sqlite3.connect(db)
+        try:  # one chunk, one transaction: every row of the file or none
+            stored = conn.execute("SELECT count(*) FROM predictions").fetchone()[0]
+            assert stored in (0, N_PHOTOS), stored
+        finally:
+            conn.close()
+        _check_healed(work, db)
+
+    assert kill_sweep(start, check) >= 1
