@@ -8,6 +8,7 @@ tests never touch the user's cache.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +34,14 @@ def imagenet_sample(shared_data: Path) -> Path:
     if not folder.is_dir():
         pytest.skip(f"{folder} is missing from ../shared")
     return folder
+
+
+@pytest.fixture(scope="session")
+def exiftool() -> str:
+    """The exiftool moodtagger uses (no exiftool = a loud failure: writing keywords is core)."""
+    from moodtagger.core.tools import exiftool_path
+
+    return exiftool_path()
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +137,31 @@ def make_image(tmp_path: Path) -> MakeImage:
         return Path(os.fsdecode(path))
 
     return make
+
+
+# -- kill at every commit (issue 24) ------------------------------------------------------------
+KillRun = Callable[[int], "subprocess.CompletedProcess[str]"]
+
+
+def run_killed_at_every_commit(run: KillRun, check: Callable[[int], None], limit: int = 200) -> int:
+    """``run(n)`` starts a command (``python -m moodtagger ...``, on a fresh copy of the state)
+    with ``MOODTAGGER_KILL_AT_COMMIT=n`` in its environment (the catalog SIGKILLs the process
+    just before its n-th commit, see ``moodtagger.core.catalog``); ``check(n)`` then looks at
+    what the kill left (typically: one ``scan``, then the invariants). n = 1, 2, ... until the
+    command completes without being killed (checked too). Returns how many commits it made."""
+    import signal
+
+    for n in range(1, limit):
+        done = run(n)
+        if done.returncode != 0:
+            assert done.returncode == -signal.SIGKILL, done.stderr
+        check(n)
+        if done.returncode == 0:
+            return n - 1
+    raise AssertionError(f"the command was still killed at its commit {limit - 1}")
+
+
+@pytest.fixture
+def kill_sweep() -> Callable[[KillRun, Callable[[int], None]], int]:
+    """:func:`run_killed_at_every_commit`."""
+    return run_killed_at_every_commit

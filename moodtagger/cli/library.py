@@ -155,6 +155,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             "failed": pred.failed,
             "errors": [{"path": p, "error": e} for p, e in pred.errors],
         }
+    if res.filled:
+        result["filled"] = res.filled
     if args.json:
         dump_json(result)
     else:
@@ -175,9 +177,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
             line += f" in {s.seconds:.2f} s"
             if pred is not None and (pred.predicted or pred.failed):
                 line += f"; predicted {plural(pred.predicted, 'photo')} with {pred.model_id}"
+            if res.filled:
+                line += f"; {plural(res.filled, 'photo')} without a personal suggestion filled"
             if s.cancelled:
                 line += " (cancelled)"
             print(line)
+    if res.model_problem:
+        err(f"warning: {res.model_problem}")
     if res.import_error:
         err(f"moodtagger: keywords in the files not read: {res.import_error}")
     if res.predict_error:

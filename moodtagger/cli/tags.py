@@ -188,7 +188,8 @@ def _print_result(r, dry_run: bool) -> None:
 
 def cmd_write(args: argparse.Namespace) -> int:
     from moodtagger.cli import UserError
-    from moodtagger.core.metadata import WriteItem, close_shared_service, write_files
+    from moodtagger.core.metadata import close_shared_service, write_files
+    from moodtagger.core.metadata.journal import items_for_paths
 
     settings = _settings(args)
     if not args.paths and (args.mood or args.clear):
@@ -222,7 +223,7 @@ def cmd_write(args: argparse.Namespace) -> int:
                 ]
                 if args.dry_run:  # change nothing, not even the catalog
                     summary = write_files(
-                        [WriteItem(f, args.mood, folders=folders) for f in files],
+                        items_for_paths(cat, files, args.mood, folders),
                         settings,
                         dry_run=True,
                         progress=progress,

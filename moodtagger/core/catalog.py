@@ -26,7 +26,7 @@ import numpy as np
 
 from moodtagger.core.moods import MOODS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -154,6 +154,15 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE photos ADD COLUMN ctime_ns INTEGER;
     """,
+    # 5 -> 6: which keywords moodtagger added to which field of a photo's files (issue 23):
+    # JSON {target: {field: [values]}}, target "" = the photo, ".xmp" = its sidecar IMG_1.xmp
+    """
+    CREATE TABLE keyword_additions(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        added TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -229,6 +238,38 @@ def _split_sql(script: str) -> Iterator[str]:
     for part in script.split(";"):
         if part.strip():
             yield part
+
+
+# --------------------------------------------------------------------------------------------
+# Test-only fault injection (issue 24): MOODTAGGER_KILL_AT_COMMIT=N makes the process SIGKILL
+# itself just before its N-th commit reaches the catalog (counted over every connection of the
+# process). Every commit point is counted -- an explicit ``COMMIT`` and each write statement
+# run outside a transaction (SQLite's autocommit) -- because the hook watches the statements
+# the connection runs (``set_trace_callback``), not one API. Unset (always, outside the tests):
+# nothing is installed and nothing is paid. A test runs a command with N = 1, 2, ... until it
+# completes without being killed, and checks the catalog after each kill.
+# --------------------------------------------------------------------------------------------
+KILL_AT_COMMIT_ENV = "MOODTAGGER_KILL_AT_COMMIT"
+_commits_seen = [0]
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+def _install_kill_hook(conn: sqlite3.Connection) -> None:
+    raw = os.environ.get(KILL_AT_COMMIT_ENV)
+    if not raw:
+        return
+    at = int(raw)
+
+    def trace(sql: str) -> None:
+        word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+        if word in ("COMMIT", "END") or (word in _WRITES and not conn.in_transaction):
+            _commits_seen[0] += 1
+            if _commits_seen[0] == at:
+                import signal
+
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    conn.set_trace_callback(trace)
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,6 +429,7 @@ class Catalog:
         A catalog file without write permission is refused for writing in one sentence."""
         self.path = Path(path) if path is not None else default_catalog_path()
         self.on_lock_wait = on_lock_wait
+        self._savepoints = 0  # depth of nested transaction() (SAVEPOINTs)
         memory = str(self.path) == ":memory:"
         exists = memory or self.path.exists()
         if not exists and not create:
@@ -421,6 +463,7 @@ class Catalog:
                     )
                 return
             self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            _install_kill_hook(self.conn)
             self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             if exists and not memory:
                 self._refuse_foreign()  # before anything (WAL, migrations) changes the file
@@ -525,7 +568,25 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error)."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error). Nests: inside another
+        transaction of this catalog it is a ``SAVEPOINT`` (released into the outer one, rolled
+        back alone on error), so a method that opens its own transaction (``save_predictions``)
+        can be part of a larger one that commits once (issue 24: switching the model in use and
+        storing its predictions)."""
+        if self.conn.in_transaction:
+            self._savepoints += 1
+            name = f"sp{self._savepoints}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._savepoints -= 1
+            self.conn.execute(f"RELEASE {name}")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -1039,6 +1100,38 @@ class Catalog:
             )
         }
 
+    # -- what moodtagger added to the files' keyword fields (issue 23) -----------------------
+    def keyword_additions(self, photo_id: int) -> dict[str, dict[str, list[str]]]:
+        """Per file of the photo (``""``: the photo, else a sidecar's suffix) and field, the
+        values moodtagger added and a clear may remove; empty when there is no record."""
+        row = self.conn.execute(
+            "SELECT added FROM keyword_additions WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def has_keyword_additions(self, photo_id: int) -> bool:
+        """Whether a write since records were kept (schema 5) reached this photo's files."""
+        row = self.conn.execute(
+            "SELECT 1 FROM keyword_additions WHERE photo_id=?", (photo_id,)
+        ).fetchone()
+        return row is not None
+
+    def last_written_moods(self, photo_id: int) -> list[str]:
+        """The moods the write journal last wrote into the photo's files ([] if none)."""
+        row = self.conn.execute(
+            "SELECT moods FROM write_journal WHERE photo_id=? AND state='written' "
+            "ORDER BY id DESC LIMIT 1",
+            (photo_id,),
+        ).fetchone()
+        return [m for m in row[0].split(",") if m] if row else []
+
+    def set_keyword_additions(self, photo_id: int, added: dict[str, dict[str, list[str]]]) -> None:
+        """The record after a write (kept even when empty: it says a record is kept)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO keyword_additions(photo_id, added, updated_at) VALUES (?, ?, ?)",
+            (photo_id, json.dumps(added, ensure_ascii=False), time.time()),
+        )
+
     # -- embeddings and personal models (issue 14) -------------------------------------------
     # Embeddings are stored as float16 bytes, one row per (photo, model), with the identity of
     # the pixels they were computed from: like predictions, only a *current* one is ever used.
@@ -1127,13 +1220,14 @@ class Catalog:
 
     def set_model_in_use(self, parent_id: str, model_id: str | None) -> None:
         """Let ``model_id`` (a personal model) stand in for ``parent_id``; None: the parent again."""
-        if model_id is None:
-            self.conn.execute("DELETE FROM models_in_use WHERE parent_id=?", (parent_id,))
-        else:
-            self.conn.execute(
-                "INSERT OR REPLACE INTO models_in_use(parent_id, model_id, updated_at) VALUES (?, ?, ?)",
-                (parent_id, model_id, time.time()),
-            )
+        with self.transaction() as c:
+            if model_id is None:
+                c.execute("DELETE FROM models_in_use WHERE parent_id=?", (parent_id,))
+            else:
+                c.execute(
+                    "INSERT OR REPLACE INTO models_in_use(parent_id, model_id, updated_at) VALUES (?, ?, ?)",
+                    (parent_id, model_id, time.time()),
+                )
 
     def model_in_use(self, parent_id: str) -> str | None:
         row = self.conn.execute(
@@ -1141,9 +1235,33 @@ class Catalog:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def models_in_use(self) -> dict[str, str]:
+        """parent id -> the model standing in for it (every row of ``models_in_use``)."""
+        return {
+            str(r[0]): str(r[1])
+            for r in self.conn.execute("SELECT parent_id, model_id FROM models_in_use")
+        }
+
     def delete_predictions(self, model_id: str) -> int:
         with self.transaction() as c:
             return c.execute("DELETE FROM predictions WHERE model_id=?", (model_id,)).rowcount
+
+    def delete_unused_predictions(self, prefix: str) -> int:
+        """Delete the predictions of every model whose id starts with ``prefix`` (the personal
+        models) that no longer stands in for a parent: nothing shows them any more."""
+        with self.transaction() as c:
+            return c.execute(
+                "DELETE FROM predictions WHERE substr(model_id, 1, ?)=? "
+                "AND model_id NOT IN (SELECT model_id FROM models_in_use)",
+                (len(prefix), prefix),
+            ).rowcount
+
+    def embedding_size(self, model_id: str) -> int | None:
+        """The length of ``model_id``'s stored embeddings (None: it has none)."""
+        row = self.conn.execute(
+            "SELECT length(vector) FROM embeddings WHERE model_id=? LIMIT 1", (model_id,)
+        ).fetchone()
+        return None if row is None else int(row[0]) // 2
 
 
 def _writable(path: Path) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import stat
 import struct
@@ -432,16 +431,20 @@ def _raw_preview_process(args: tuple[str, ...]) -> dict:
     """:func:`raw_preview`'s request in a process of its own (for names with control characters)."""
     import subprocess
 
+    from moodtagger.core.metadata.exiftool import ExifToolError, parse_json
     from moodtagger.core.tools import exiftool_path
 
     try:
         out = subprocess.run(
-            [exiftool_path(), "-json", *args], capture_output=True, timeout=120, check=False
+            [exiftool_path(), "-json", "-api", "StructFormat=JSONQ", *args],
+            capture_output=True,
+            timeout=120,
+            check=False,
         ).stdout
-        return json.loads(out or b"[{}]")[0]
+        return (parse_json(out.decode("utf-8", "surrogateescape")) or [{}])[0]
     except subprocess.TimeoutExpired:
         raise ImageError("exiftool took too long to read the RAW preview") from None
-    except (ValueError, IndexError):
+    except (ExifToolError, ValueError, IndexError):
         raise ImageError("exiftool could not read this RAW file") from None
 
 

@@ -82,6 +82,8 @@ class RefreshResult:
     predict: PredictSummary | None = None
     predict_error: str | None = None  # no prediction at all (no or broken model)
     cancelled: bool = False
+    filled: int = 0  # photos the personal model in use had no prediction for (issue 24)
+    model_problem: str | None = None  # the personal model in use cannot be used (one sentence)
 
     @property
     def errors(self) -> list[tuple[str, str]]:
@@ -242,6 +244,7 @@ class Library:
             model_id = self.base_model_id or default_model_id()  # no model installed: ModelError
             if not cat.photos_needing_prediction(model_id):
                 out.predict = streamed or PredictSummary(model_id)
+                self._fill(model_id, out, changed)
                 return out
             if stream is not None and stream.model is not None:
                 model = stream.model
@@ -268,8 +271,35 @@ class Library:
         if pred.errors:  # now unreadable: their rows show the error
             failed = (cat.photo_by_path(path) for path, _ in pred.errors)
             changed([p.id for p in failed if p is not None])
-        stopped()
+        if not stopped():
+            self._fill(model_id, out, changed)
         return out
+
+    def _fill(
+        self, model_id: str, out: RefreshResult, changed: Callable[[list[int]], None]
+    ) -> None:
+        """Heal (issue 24): photos with no current prediction by the personal model in use (a
+        kill between the shipped model's prediction and the personal one, an older `learn`)
+        get one from the stored embeddings; a personal model that cannot be used is reported
+        (``model_problem``) while the shipped model's suggestions are shown."""
+        from moodtagger.core.model import personal
+
+        out.model_problem = personal.problem(self.catalog, model_id)
+        if out.model_problem is None:
+            with self.catalog.writer_lock():
+                filled = personal.fill_missing(self.catalog, model_id)
+            out.filled = len(filled)
+            changed(filled)
+        self.model_id = self._model_in_use()
+
+    def model_problem(self) -> str | None:
+        """Why the personal model in use cannot be used (one sentence naming its file and the
+        fix), or None; meanwhile :attr:`model_id` is the shipped model's."""
+        from moodtagger.core.model import personal
+
+        if self.base_model_id is None:
+            return None
+        return personal.problem(self.catalog, self.base_model_id)
 
     # -- reading -------------------------------------------------------------------------------
     def rows(self, ids: Sequence[int] | None = None, *, include_missing: bool = False) -> R.Rows:

@@ -251,3 +251,33 @@ def test_accepting_suggestions_teaches_nothing(qtbot, window):
     assert done.args[0] is None
     assert "no chosen moods" in win.learning.box.text()
     win.learning.box.close()
+
+
+def test_a_damaged_personal_model_shows_the_shipped_suggestions_in_the_app(
+    qtbot, make_window, lib, capsys, make_image
+):
+    """Issue 24: the personal model's file truncated after `learn`. The app opens, scans a new
+    photo without an error dialog, shows the shipped model's suggestions (the new photo's too)
+    and says in its status line which file cannot be used and what to run."""
+    folder, db = lib
+    assert (
+        main(["choose", "-q", "--mood", "fear", "--catalog", str(db), str(folder / "n0.jpg")]) == 0
+    )
+    summary = cli(capsys, "learn", "--json", "--catalog", str(db))
+    models = Path(db).parent / "models"
+    npz = models / f"{summary['model']}.npz"
+    npz.write_bytes(npz.read_bytes()[:100])
+
+    win = make_window(db)
+    qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
+    base = summary["parent"]
+    assert win.model_id == base
+    make_image("late.jpg", root=folder.parent / "more-damaged", size=(320, 240), seed=5)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
+        win.open_folder(str(folder.parent / "more-damaged"))
+    assert str(npz) in win.status_label.text() and "moodtagger learn" in win.status_label.text()
+    pid = win.catalog.photo_by_path(str(folder.parent / "more-damaged" / "late.jpg")).id
+    with Catalog(db) as cat:
+        shipped = cat.predictions_for(base, [pid])[0]
+    assert not np.isnan(shipped).any()
+    assert np.allclose(win.model.index_of(pid).data(Roles.MoodScoresRole), shipped, atol=1e-6)

@@ -15,11 +15,6 @@ from PIL import Image
 from moodtagger.core.tools import exiftool_path
 
 
-@pytest.fixture(scope="session")
-def exiftool() -> str:
-    return exiftool_path()  # no exiftool = a loud failure: writing keywords is core
-
-
 @pytest.fixture
 def service() -> Iterator:
     from moodtagger.core.metadata import ExifToolService
@@ -116,3 +111,74 @@ def pixels(path: str | os.PathLike[str]) -> np.ndarray:
 
 def sha256(path: str | os.PathLike[str]) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _every_exiftool() -> list[str]:
+    """Each exiftool version on this machine once (the one in use first): the read/write paths
+    differ between exiftool 13 (``-api StructFormat=JSONQ``) and older ones such as Debian's
+    12.57, and both must keep keywords as text."""
+    found: dict[str, str] = {}
+    candidates = [exiftool_path()]
+    candidates += [
+        os.path.join(d, "exiftool") for d in os.environ.get("PATH", "").split(os.pathsep)
+    ]
+    candidates.append("/usr/bin/exiftool")
+    for exe in candidates:
+        if not (exe and os.path.isfile(exe) and os.access(exe, os.X_OK)):
+            continue
+        try:
+            ver = subprocess.run(
+                [exe, "-ver"], capture_output=True, text=True, timeout=30, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            continue
+        found.setdefault(ver, exe)
+    return list(found.values())
+
+
+EVERY_EXIFTOOL = _every_exiftool()
+
+
+def _forget_exiftool() -> None:
+    from moodtagger.core import tools
+    from moodtagger.core.metadata import close_shared_service
+
+    close_shared_service()
+    for f in vars(tools).values():  # every cached answer about which exiftool to use
+        if callable(getattr(f, "cache_clear", None)):
+            f.cache_clear()
+
+
+@pytest.fixture
+def use_exiftool(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """``use_exiftool(exe)``: make ``exe`` the exiftool of the CLI and the shared service, as a
+    user does with MOODTAGGER_EXIFTOOL."""
+
+    def use(exe: str) -> None:
+        _forget_exiftool()
+        monkeypatch.setenv("MOODTAGGER_EXIFTOOL", exe)
+
+    yield use
+    monkeypatch.delenv("MOODTAGGER_EXIFTOOL", raising=False)
+    _forget_exiftool()
+
+
+def et_text(path: str | os.PathLike[str], *tags: str, exe: str | None = None) -> dict:
+    """exiftool's exact text of some tags (``-X``: RDF/XML, values never typed), keys as
+    ``Group1:Tag``, lists always lists. Independent of moodtagger's own reader."""
+    import xml.etree.ElementTree as ET
+
+    out = subprocess.run(
+        [exe or exiftool_path(), "-X", *[f"-{t}" for t in tags], os.fspath(path)],
+        capture_output=True,
+        check=True,
+    ).stdout
+    rdf = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+    desc = ET.fromstring(out).find(f"{rdf}Description")
+    rec: dict[str, list[str]] = {}
+    for el in [] if desc is None else list(desc):
+        uri, tag = el.tag[1:].split("}")
+        group = uri.rstrip("/").split("/")[-2]  # http://ns.exiftool.org/XMP/XMP-dc/1.0/
+        items = el.findall(f".//{rdf}li")
+        rec[f"{group}:{tag}"] = [i.text or "" for i in items] if items else [el.text or ""]
+    return rec

@@ -15,6 +15,13 @@ from .conftest import et_read, exiv2_read, pixels
 
 FORMATS = ["photo.jpg", "photo.tif", "photo.png", "photo.webp", "photo.heic"]
 FULL = {".jpg", ".tif"}  # JPEG/TIFF also carry IPTC and Windows XPKeywords
+KEYWORD_TAGS = (
+    "XMP-dc:Subject",
+    "IPTC:Keywords",
+    "XMP-lr:HierarchicalSubject",
+    "XMP-digiKam:TagsList",
+    "EXIF:XPKeywords",
+)
 
 
 def seed_user_metadata(exiftool: str, path: os.PathLike[str]) -> None:
@@ -39,12 +46,12 @@ def seed_user_metadata(exiftool: str, path: os.PathLike[str]) -> None:
 
 def expected(ext: str, moods: list[str], user: bool = True) -> dict[str, list[str]]:
     flat = (["Holiday", "Zürich"] if user else []) + moods
-    out = {  # a flat keyword that is no leaf of the tree becomes a top-level entry; the digiKam
-        # field is created from the Lightroom tree
+    out = {  # no flat keyword becomes an entry of a tree (issue 23); the digiKam field is
+        # created from the Lightroom tree while moods are written, and goes with the last mood
         "XMP-dc:Subject": flat,
-        "XMP-lr:HierarchicalSubject": (["Places|Zürich", "Holiday"] if user else [])
+        "XMP-lr:HierarchicalSubject": (["Places|Zürich"] if user else [])
         + [f"Mood|{m}" for m in moods],
-        "XMP-digiKam:TagsList": (["Places/Zürich", "Holiday"] if user else [])
+        "XMP-digiKam:TagsList": (["Places/Zürich"] if user and moods else [])
         + [f"Mood/{m}" for m in moods],
     }
     if ext in FULL:
@@ -88,8 +95,10 @@ def test_round_trip(name, make_image, exiftool, service):
     seed_user_metadata(exiftool, path)
     before_pixels = pixels(path)
 
+    before = et_read(path, *KEYWORD_TAGS)
     res = write_files([WriteItem(str(path), ["awe"])], service=service)
     assert (res.written, res.failed) == (1, 0), res.results[0].error
+    added = res.results[0].added  # what moodtagger added (a catalog keeps this record)
     check(path, expected(ext, ["Awe"]))
     assert np.array_equal(pixels(path), before_pixels), "pixels changed"
     assert et_read(path, "XMP-dc:Creator")["XMP-dc:Creator"] == ["Ansel"]
@@ -100,20 +109,23 @@ def test_round_trip(name, make_image, exiftool, service):
     # idempotent: the same choice again writes nothing and leaves no duplicates
     stat = os.stat(path)
     for _ in range(3):
-        again = write_files([WriteItem(str(path), ["awe"])], service=service)
+        again = write_files([WriteItem(str(path), ["awe"], added=added)], service=service)
         assert again.unchanged == 1 and again.written == 0
+        assert again.results[0].added == added
     assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
     check(path, expected(ext, ["Awe"]))
 
     # a new choice replaces our moods only
-    write_files([WriteItem(str(path), ["fear", "contentment"])], service=service)
+    res = write_files([WriteItem(str(path), ["fear", "contentment"], added=added)], service=service)
+    added = res.results[0].added
     check(path, expected(ext, ["Contentment", "Fear"]))
     assert [f.moods for f in read_moods([path], service=service)] == [["contentment", "fear"]]
 
-    # clearing removes every mood from every field; the user's keywords stay
-    cleared = write_files([WriteItem(str(path), [])], service=service)
+    # clearing removes every mood and all moodtagger added: the keyword fields are as before
+    cleared = write_files([WriteItem(str(path), [], added=added)], service=service)
     assert cleared.written == 1
     check(path, expected(ext, [], user=True))
+    assert et_read(path, *KEYWORD_TAGS) == before
     assert np.array_equal(pixels(path), before_pixels)
     assert not [f for f in os.listdir(path.parent) if f.startswith(".")], (
         "temporary file left behind"
@@ -160,11 +172,11 @@ def test_user_typed_mood_word_is_never_removed(make_image, exiftool, service):
         ],
         check=True,
     )
-    write_files([WriteItem(str(path), ["awe"])], service=service)
-    write_files([WriteItem(str(path), [])], service=service)
+    res = write_files([WriteItem(str(path), ["awe"])], service=service)
+    write_files([WriteItem(str(path), [], added=res.results[0].added)], service=service)
     ex = exiv2_read(path)
     assert ex["XMP-dc:Subject"] == ["Fear"] and ex["IPTC:Keywords"] == ["Fear"]
-    assert ex["XMP-lr:HierarchicalSubject"] == ["Fear"]  # the user's keyword as a top-level entry
+    assert ex["XMP-lr:HierarchicalSubject"] == []  # no marker added to remember it (issue 23)
 
 
 def test_latin1_iptc_is_converted_not_garbled(make_image, exiftool, service):

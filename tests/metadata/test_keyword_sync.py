@@ -41,10 +41,9 @@ def test_iptc_only_file_keeps_its_keywords_in_xmp(name, sample, service):
     ex = exiv2_read(path)
     assert sorted(ex["XMP-dc:Subject"]) == sorted(user + ["Awe"])
     assert sorted(ex["IPTC:Keywords"]) == sorted(user + ["Awe"])
-    assert sorted(ex["XMP-lr:HierarchicalSubject"]) == sorted(
-        user + ["Mood|Awe"]
-    )  # flat -> top level
-    assert sorted(ex["XMP-digiKam:TagsList"]) == sorted(user + ["Mood/Awe"])
+    # no flat keyword becomes a top-level entry of a tree (issue 23)
+    assert ex["XMP-lr:HierarchicalSubject"] == ["Mood|Awe"]
+    assert ex["XMP-digiKam:TagsList"] == ["Mood/Awe"]
     assert ex["EXIF:XPKeywords"] == [], "XPKeywords are not created where the file had none"
     if name.endswith(".jpg"):
         dig = et_read(path, "Photoshop:IPTCDigest", "File:CurrentIPTCDigest")
@@ -90,8 +89,9 @@ def test_hierarchical_leaves_and_xp_join_every_field(make_image, exiftool, servi
     ex = exiv2_read(path)
     assert sorted(ex["XMP-dc:Subject"]) == ["Paris", "Rain", "Sadness"]
     assert sorted(ex["EXIF:XPKeywords"]) == ["Paris", "Rain", "Sadness"]
-    assert sorted(ex["XMP-lr:HierarchicalSubject"]) == ["Mood|Sadness", "Places|Paris", "Rain"]
-    assert sorted(ex["XMP-digiKam:TagsList"]) == ["Mood/Sadness", "Places/Paris", "Rain"]
+    # the trees hold the user's entries and ours, no flat keyword as a new root (issue 23)
+    assert sorted(ex["XMP-lr:HierarchicalSubject"]) == ["Mood|Sadness", "Places|Paris"]
+    assert sorted(ex["XMP-digiKam:TagsList"]) == ["Mood/Sadness", "Places/Paris"]
     assert ex["IPTC:Keywords"] == []
 
 
@@ -110,14 +110,18 @@ def test_clear_removes_only_what_moodtagger_added(make_image, exiftool, service)
         check=True,
     )
     fresh = make_image("fresh.jpg", seed=2)
+    added = {}  # the record of what moodtagger added (a catalog keeps it; here the caller)
     for p in (typed, fresh):
-        assert write_files([WriteItem(str(p), ["awe"])], service=service).written == 1
+        res = write_files([WriteItem(str(p), ["awe"])], service=service)
+        assert res.written == 1
+        added[p] = res.results[0].added
     assert sorted(exiv2_read(typed)["XMP-dc:Subject"]) == ["Awe", "Sea"]
+    assert exiv2_read(typed)["XMP-lr:HierarchicalSubject"] == ["Mood|Awe"]  # no "Awe" marker
     for p in (typed, fresh):
-        assert write_files([WriteItem(str(p), [])], service=service).written == 1
+        assert write_files([WriteItem(str(p), [], added=added[p])], service=service).written == 1
     t = exiv2_read(typed)
     assert sorted(t["XMP-dc:Subject"]) == ["Awe", "Sea"]
-    assert "Mood|Awe" not in t["XMP-lr:HierarchicalSubject"]
+    assert t["XMP-lr:HierarchicalSubject"] == []
     assert exiv2_read(fresh)["XMP-dc:Subject"] == []
     assert read_moods([typed, fresh], service=service)[0].moods == []
 

@@ -154,7 +154,7 @@ def test_read_only_fallback_sidecar_is_kept_in_step(make_image, service):
     side = str(path) + ".xmp"
     assert res.results[0].targets == [side]
     os.chmod(path, 0o644)
-    res = write_files([WriteItem(str(path), ["fear"])], service=service)
+    res = write_files([WriteItem(str(path), ["fear"], added=res.results[0].added)], service=service)
     assert res.written == 1, res.results[0].error
     assert exiv2_read(path)["XMP-dc:Subject"] == ["Fear"]
     assert exiv2_read(side)["XMP-dc:Subject"] == [

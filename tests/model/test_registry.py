@@ -19,8 +19,8 @@ FIX = "python -m moodtagger.training.export_onnx"
 
 
 def test_models_come_from_the_package_data_folder() -> None:
-    """In a checkout, the package data folder is the top-level models/ (setup.py maps it into
-    the wheel as moodtagger/models; tests/install checks the installed side)."""
+    """In a checkout, the package data folder is the top-level models/ (pyproject.toml maps
+    it into the wheel as moodtagger/models; tests/e2e/test_wheel.py checks the installed side)."""
     assert registry.models_dir().resolve() == (ROOT / "models").resolve()
     assert registry.DEFAULT_MODEL in registry.available()
 

@@ -20,10 +20,12 @@ callers pass absolute paths only, so a file name beginning with ``-`` is never r
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import queue
+import re
 import signal
 import threading
 from concurrent.futures import Future
@@ -100,9 +102,6 @@ class Reply:
     stderr: str
     status: int
 
-    def json(self) -> list[dict[str, Any]]:
-        return json.loads(self.stdout) if self.stdout.strip() else []
-
 
 class ExifToolService:
     """Owner thread + request queue around one pyexiftool ``ExifTool``. Thread-safe."""
@@ -156,11 +155,23 @@ class ExifToolService:
     def execute_json(
         self, *args: str, timeout: float | None = None
     ) -> tuple[list[dict[str, Any]], Reply]:
-        reply = self.execute("-j", *args, timeout=timeout)
-        try:
-            return reply.json(), reply
-        except json.JSONDecodeError as exc:
-            raise ExifToolError(f"exiftool returned unreadable JSON ({exc})") from None
+        """exiftool's records for a read request, one per file, every value exactly the text
+        exiftool holds (a ``str``, or a list of them) — never a number or a boolean.
+
+        The only way moodtagger reads metadata. exiftool's ``-j`` prints ``1.50``, ``1E3``,
+        ``-0`` as JSON numbers and ``True``/``FALSE`` as ``true``/``false``; read as JSON they
+        would come back as ``1.5``, ``1000.0``, ``0``, ``True``. exiftool 12.88+ quotes every
+        value with ``-api StructFormat=JSONQ``; older ones ignore that option, so number
+        literals are kept as the text they are (:func:`parse_json`) and, only where a boolean
+        came back (its case is lost), the request is asked again as ``-php``, which prints
+        booleans verbatim (:func:`parse_php`).
+        """
+        reply = self.execute("-j", "-api", "StructFormat=JSONQ", *args, timeout=timeout)
+        records = parse_json(reply.stdout)
+        if _has_bool(records):
+            reply = self.execute("-php", *args, timeout=timeout)
+            records = parse_php(reply.stdout, binary="-b" in args)
+        return records, reply
 
     def retry(self) -> None:
         """Try again after giving up (a new batch): the next request starts a fresh exiftool."""
@@ -284,6 +295,97 @@ class ExifToolService:
                     fut.set_result(reply)
         finally:
             self._stop(et)
+
+
+def parse_json(text: str) -> list[dict[str, Any]]:
+    """exiftool's ``-j`` output with every number literal kept as its text (``1.50`` stays
+    ``"1.50"``); booleans stay booleans (see :meth:`ExifToolService.execute_json`)."""
+    if not text.strip():
+        return []
+    try:
+        out = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except json.JSONDecodeError as exc:
+        raise ExifToolError(f"exiftool returned unreadable JSON ({exc})") from None
+    return out if isinstance(out, list) else [out]
+
+
+def _has_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, dict):
+        return any(_has_bool(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_bool(v) for v in value)
+    return False
+
+
+_PHP_TOKEN = re.compile(
+    r"""\s*(?:(?P<open>Array\()|(?P<close>\))|(?P<arrow>=>)|(?P<comma>,)|(?P<end>;)
+    |"(?P<str>(?:[^"\\]|\\.)*)"|(?P<num>-?[0-9][0-9.eE+-]*))""",
+    re.X | re.S,
+)
+_PHP_ESCAPES = re.compile(r"\\(x[0-9A-Fa-f]{2}|.)", re.S)
+_PHP_CHAR = {"t": "\t", "n": "\n", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+
+
+def _php_string(body: str, binary: bool) -> str:
+    def unescape(m: re.Match[str]) -> str:
+        e = m.group(1)
+        return chr(int(e[1:], 16)) if e[0] == "x" and len(e) == 3 else _PHP_CHAR.get(e, e)
+
+    text = _PHP_ESCAPES.sub(unescape, body)
+    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if binary:  # as -j -b gives it
+            return "base64:" + base64.b64encode(raw).decode("ascii")
+        return raw.decode("utf-8", "replace")
+    return text
+
+
+def parse_php(text: str, *, binary: bool = False) -> list[dict[str, Any]]:
+    """exiftool's ``-php`` output (the same records as ``-j``; numbers unquoted but kept as
+    text here, booleans verbatim). ``binary``: the request had ``-b``, so data that is not
+    UTF-8 text comes back as ``base64:…`` as with ``-j``."""
+    tokens = [
+        (m.lastgroup, m.group(m.lastgroup or 0))
+        for m in _PHP_TOKEN.finditer(text)
+        if m.lastgroup is not None
+    ]
+    if not tokens:
+        return []
+    pos = 0
+
+    def value() -> Any:
+        nonlocal pos
+        kind, tok = tokens[pos]
+        pos += 1
+        if kind == "str":
+            return _php_string(tok, binary)
+        if kind == "num":
+            return tok
+        if kind != "open":
+            raise ExifToolError(f"exiftool returned unreadable PHP output (at {tok!r})")
+        items: list[Any] = []
+        keyed: dict[str, Any] = {}
+        while tokens[pos][0] != "close":
+            item = value()
+            if tokens[pos][0] == "arrow":
+                pos += 1
+                keyed[str(item)] = value()
+            else:
+                items.append(item)
+            if tokens[pos][0] == "comma":
+                pos += 1
+        pos += 1
+        return keyed if keyed else items
+
+    try:
+        out = value()
+    except IndexError:
+        raise ExifToolError("exiftool returned truncated PHP output") from None
+    return out if isinstance(out, list) else [out]
 
 
 def _descendants(pid: int) -> list[int]:

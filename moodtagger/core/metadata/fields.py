@@ -13,15 +13,26 @@ EXIF:XPKeywords            ``a;b;M``     Windows Explorer (JPEG/TIFF only; one s
 =========================  ============  ==========================================
 
 Keyword sync (Metadata Working Group guidance, as exiftool's MWG module applies it): after a
-write, every keyword field written holds the photo's keywords — the union of the flat fields
-(Subject, IPTC, XPKeywords) and the leaves of the hierarchical ones — plus the mood. XMP is always
-written; IPTC-IIM and XPKeywords only where the file already has them (IPTC: any IPTC record;
-the IPTC digest is then updated). A hierarchical field lists every flat keyword that is not one
-of its leaves as a top-level entry — that is also how a keyword the user typed is remembered.
+write of moods, every flat field written holds the photo's keywords — the union of the flat
+fields (Subject, IPTC, XPKeywords) and the leaves of the user's hierarchical entries — plus the
+mood. XMP is always written; IPTC-IIM and XPKeywords only where the file already has them (IPTC:
+any IPTC record; the IPTC digest is then updated). The user's trees stay as they were: a write
+adds only ``R|M`` / ``R/M`` to an existing hierarchical field, never a flat keyword (a flat
+keyword that is a node of a path, as Lightroom exports ancestors, is covered by it; one that is
+in no tree stays flat). A hierarchical field the write creates mirrors the other one's tree.
 
-"Ours" are the moods named by an ``R|M`` (or ``R/M``) entry: only those are ever removed from the
-flat fields, and only when no other hierarchical entry (e.g. the top-level ``M`` of a keyword the
-user typed) has that leaf, so a keyword the user typed themselves is never deleted.
+What is ours: the ``R|M`` (``R/M``) entries, and the values the catalog recorded that moodtagger
+added to each field (``added``: the mood words, the keywords copied in by the sync, a created
+field's mirror). A mood change removes a dropped mood's flat word only where the record has it;
+clearing (no moods) removes the ``R|M`` entries and every recorded value still there, so
+``write`` then ``clear`` gives back exactly the keyword fields the file had (IPTC's UTF-8 marker
+and digest aside). No record (a file tagged elsewhere, a write without a catalog): clearing
+removes the ``R|M`` entries only and leaves flat keywords — which may be the user's — alone; the
+keywords a write copied in then stay (they only repeat what the file already had). A photo the
+catalog wrote before records were kept gets its journal's mood words as the record
+(:data:`LEGACY`), less any word a user's tree holds as a leaf (how those versions marked it).
+
+Values are exiftool's exact text (see ``ExifToolService.execute_json``): ``1.50`` is not ``1.5``.
 """
 
 from __future__ import annotations
@@ -189,7 +200,8 @@ def value(field_name: str, mood: str, root: str) -> str:
 
 
 def as_list(v: object) -> list[str]:
-    """exiftool JSON gives one value as a scalar, several as a list (numbers as numbers)."""
+    """exiftool gives one value as a scalar, several as a list (always text, see
+    ``ExifToolService.execute_json``)."""
     if v is None:
         return []
     if isinstance(v, list):
@@ -345,6 +357,7 @@ class Plan:
     moods_before: list[str]
     moods_after: list[str]
     pre_args: tuple[str, ...] = ()  # a separate first command (IPTC charset conversion)
+    added: dict[str, list[str]] = field(default_factory=dict)  # the record after the write
 
     @property
     def changed(self) -> bool:
@@ -358,34 +371,79 @@ class Plan:
         ]
 
 
-def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str) -> Plan:
-    """The file's keywords kept in every field written, our moods replaced by ``moods``.
+Added = dict[str, list[str]]  # field -> the values moodtagger added to it (the catalog's record)
+# in place of a field: the mood words a write made before records were kept (schema 4)
+LEGACY = "legacy"
 
-    ``fields`` are the fields to write (see :func:`fields_for`). A field whose content would not
-    change gets no arguments, so writing the same choice twice writes nothing.
+
+def _without(values: list[str], drop: Iterable[str]) -> list[str]:
+    """``values`` less one occurrence of each of ``drop`` (the last one: ours came last)."""
+    out = list(values)
+    for v in drop:
+        for i in range(len(out) - 1, -1, -1):
+            if out[i] == v:
+                del out[i]
+                break
+    return out
+
+
+def plan(
+    tags: FileTags,
+    moods: Iterable[str],
+    fields: Sequence[str],
+    root: str,
+    added: Added | None = None,
+) -> Plan:
+    """The file's keywords kept, our moods replaced by ``moods``.
+
+    ``fields`` are the fields to write (see :func:`fields_for`). ``added``: what the catalog
+    recorded that moodtagger added to this file's fields (None or empty: no record — a file
+    tagged elsewhere, or a write without a catalog). Ours are the ``R|M``/``R/M`` entries and
+    the recorded values: a mood change removes a dropped mood's flat word only where the record
+    has it; clearing (no moods) also removes every other recorded value (the keywords copied in
+    to keep the fields in step), so ``write`` then ``clear`` gives back the fields the file had.
+    The user's hierarchical entries are never touched and no flat keyword becomes a new entry
+    in a tree. A field whose content would not change gets no arguments, so writing the same
+    choice twice writes nothing. ``Plan.added`` is the record after this write.
     """
+    added = added or {}
     chosen = {normalize_mood(m) for m in moods}
     new = [m for m in DISPLAY_ORDER if m in chosen]
     ours = tags.moods(root)
     drop = {m for m in ours if m not in new}
-    # the user's hierarchical entries (everything but our R|M entries) and their leaves
-    user_h = {f: [e for e in tags.get(f) if mood_of_entry(f, e, root) is None] for f in HIER_FIELDS}
-    user_leaves = {leaf(f, e) for f, entries in user_h.items() for e in entries}
-    # a mood word is ours to remove only if no entry of the user's has it as a leaf
-    removed = {display_name(m) for m in drop} - user_leaves
-    ours_names = {display_name(m) for m in ours} - user_leaves
-    flat_user = [k for k in flat_keywords(tags.values) if k not in ours_names]
+    dropped_names = {display_name(m) for m in drop}
     new_names = [display_name(m) for m in new]
+    # the user's hierarchical entries (everything but the R|M entries) and their leaves
+    user_h = {f: [e for e in tags.get(f) if mood_of_entry(f, e, root) is None] for f in HIER_FIELDS}
+    if LEGACY in added:  # written before records were kept: those versions marked a word the
+        # user typed by a tree entry with that leaf; every other word of theirs is ours
+        user_leaves = {leaf(f, e) for f, entries in user_h.items() for e in entries}
+        words = [w for w in added[LEGACY] if w not in user_leaves]
+        added = {f: words for f in FLAT_FIELDS}
+    # the photo's keywords, kept in step in every flat field written (MWG): the flat fields
+    # and the leaves of the user's trees, less the words of moods leaving where we added them
+    keep_in_step: list[str] = []
+    if new:
+        user_values = {f: tags.get(f) for f in FLAT_FIELDS}
+        for f in FLAT_FIELDS:
+            rec = added.get(f, [])
+            user_values[f] = _without(tags.get(f), [v for v in rec if v in dropped_names])
+        user_values.update(user_h)
+        keep_in_step = [k for k in flat_keywords(user_values) if k.strip()]
 
     before: dict[str, list[str]] = {}
     after: dict[str, list[str]] = {}
+    new_added: Added = {}
     args: list[str] = []
     for f in fields:
         cur = tags.get(f)
+        rec = [v for v in added.get(f, []) if v in cur]  # recorded and still there
         if f in HIER_FIELDS:
             sep = HIER_FIELDS[f]
             kept = [e for e in cur if mood_of_entry(f, e, root) not in drop]
-            if not cur:  # created: the other hierarchical field's tree, where names allow
+            if not new:
+                kept = _without(kept, rec)
+            elif not cur:  # created: the other tree where names allow (it only mirrors it)
                 for g, other_sep in HIER_FIELDS.items():
                     if g != f:
                         kept += [
@@ -393,16 +451,26 @@ def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str)
                             for e in user_h[g]
                             if sep not in e and e.replace(other_sep, sep) not in kept
                         ]
-            leaves = {leaf(f, e) for e in kept if mood_of_entry(f, e, root) is None}
-            kept += [k for k in flat_user if k not in leaves and sep not in k and k not in kept]
             kept += [v for v in (value(f, m, root) for m in new) if v not in kept]
         else:
-            kept = [v for v in cur if v not in removed]
-            kept += [k for k in dict.fromkeys(flat_user + new_names) if k not in kept]
+            if new:
+                kept = _without(cur, [v for v in rec if v in dropped_names])
+                kept += [k for k in dict.fromkeys(keep_in_step + new_names) if k not in kept]
+            else:
+                kept = _without(cur, rec)
             if f == XP_KEYWORDS:
                 kept = [k for k in kept if ";" not in k]  # one ';'-separated string
         kept = [k for k in kept if k.strip()]
         before[f], after[f] = cur, kept
+        # the record after this write: what was recorded and stays, and what this write adds
+        mine = [
+            v
+            for v in kept
+            if (v in rec or v not in cur)
+            and (f not in HIER_FIELDS or mood_of_entry(f, v, root) is None)
+        ]
+        if mine:
+            new_added[f] = list(dict.fromkeys(mine))
         if Counter(kept) == Counter(cur):
             continue  # same content (order aside): nothing to write
         if f == XP_KEYWORDS:
@@ -432,7 +500,7 @@ def plan(tags: FileTags, moods: Iterable[str], fields: Sequence[str], root: str)
             args.append("-Photoshop:IPTCDigest=new")  # XMP and IPTC are in step again (MWG)
     for a in args:
         check_arg(a, "keyword")
-    return Plan(before, after, args, ours, new, pre)
+    return Plan(before, after, args, ours, new, pre, new_added)
 
 
 def other_changes(before: FileTags, after: FileTags) -> str | None:

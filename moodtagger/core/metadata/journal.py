@@ -20,8 +20,16 @@ from collections.abc import Callable, Sequence
 
 from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
 from moodtagger.core.metadata.exiftool import ExifToolService
-from moodtagger.core.metadata.fields import WriteSettings
-from moodtagger.core.metadata.writer import FileResult, WriteItem, Writer, WriteSummary
+from moodtagger.core.metadata.fields import LEGACY, WriteSettings
+from moodtagger.core.metadata.writer import (
+    ANY_TARGET,
+    FileResult,
+    Record,
+    WriteItem,
+    Writer,
+    WriteSummary,
+)
+from moodtagger.core.moods import display_name
 from moodtagger.core.scanner import sidecar_signature
 
 
@@ -46,6 +54,21 @@ def _recover(catalog: Catalog) -> int:
     if rows:
         catalog.journal_close_interrupted(r[0] for r in rows)
     return len(rows)
+
+
+def _record(catalog: Catalog, photo_id: int) -> Record | None:
+    """What moodtagger added to the photo's files, per :func:`record_key` and field.
+
+    A photo last written before records were kept (a catalog from schema 4) has none; its write
+    journal still says which moods were written, so their flat words count as added — unless a
+    tree of the user's has the word as a leaf, which is how those versions marked a word the
+    user typed themselves (:data:`~moodtagger.core.metadata.fields.LEGACY`)."""
+    if catalog.has_keyword_additions(photo_id):
+        return catalog.keyword_additions(photo_id)
+    moods = catalog.last_written_moods(photo_id)
+    if not moods:
+        return None
+    return {ANY_TARGET: {LEGACY: [display_name(m) for m in moods]}}
 
 
 def choices_to_write(
@@ -78,8 +101,30 @@ def choices_to_write(
         return (*library, os.path.dirname(path))
 
     return [
-        WriteItem(p.path, moods, p.id, scanned=p, folders=inside(p.path)) for p, moods in chosen
+        WriteItem(
+            p.path,
+            moods,
+            p.id,
+            scanned=p,
+            folders=inside(p.path),
+            added=_record(catalog, p.id),
+        )
+        for p, moods in chosen
     ]
+
+
+def items_for_paths(
+    catalog: Catalog, paths: Sequence[str], moods: Sequence[str], folders: Sequence[str] = ()
+) -> list[WriteItem]:
+    """Items for ``paths`` outside the catalog's choices (a dry run of ``write --mood/--clear
+    PATH``), each with the catalog's record of what moodtagger added to that photo's files, so
+    the plan is the one the real write makes; a photo the catalog does not know has none."""
+    items = []
+    for p in paths:
+        photo = catalog.photo_by_path(p)
+        added = _record(catalog, photo.id) if photo is not None else None
+        items.append(WriteItem(p, moods, None, folders=folders, added=added))
+    return items
 
 
 def write_choices(
@@ -148,6 +193,7 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
                     )
                 if res.status != "failed":
                     catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
+                    catalog.set_keyword_additions(item.photo_id, res.added)
                     catalog.set_sidecar_sig(item.photo_id, sidecar_signature(fs(item.path), None))
         if on_result:
             on_result(res)

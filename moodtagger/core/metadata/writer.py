@@ -72,6 +72,10 @@ CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
 CHUNK = 32
 
 
+Record = dict[str, dict[str, list[str]]]  # target (see record_key) -> field -> values we added
+ANY_TARGET = "*"  # a record for every file of the photo (see journal._record)
+
+
 @dataclass
 class WriteItem:
     path: str
@@ -79,6 +83,18 @@ class WriteItem:
     photo_id: int | None = None
     scanned: PhotoRow | None = None  # the catalog's photo: the file must still be it
     folders: Sequence[str] = ()  # the library folders it must resolve into (none: no check)
+    added: Record | None = None  # the catalog's record of what moodtagger added (None: none)
+
+
+def record_key(photo: str, target: str) -> str:
+    """Which of a photo's files a record is about, independent of the folder and the photo's
+    own name: ``""`` for the photo itself, else the sidecar's name after the photo's stem
+    (``.xmp`` for ``IMG_1.xmp``, ``.CR2.xmp`` for ``IMG_1.CR2.xmp``)."""
+    if os.path.normcase(target) == os.path.normcase(photo):
+        return ""
+    name = os.path.basename(target)
+    stem = os.path.splitext(os.path.basename(photo))[0]
+    return name[len(stem) :] if name.startswith(stem) else name
 
 
 @dataclass
@@ -98,6 +114,7 @@ class FileResult:
     mtime_ns: int | None = None
     ctime_ns: int | None = None
     note: str | None = None  # something the user should know (e.g. why photo.CR2.xmp)
+    added: Record = field(default_factory=dict)  # what moodtagger added, after this write
 
 
 @dataclass
@@ -600,7 +617,9 @@ class Writer:
                 )
                 return
             try:
-                t.plan = plan(ft, job.moods, fields, self.settings.root)
+                recs = job.item.added or {}
+                rec = recs.get(record_key(job.path, t.path), recs.get(ANY_TARGET))
+                t.plan = plan(ft, job.moods, fields, self.settings.root, rec)
             except (UnsafeArgument, ValueError) as exc:
                 job.error = str(exc)
                 return
@@ -694,6 +713,7 @@ class Writer:
         after: set[str] = set()
         diff: list[tuple[str, str, list[str], list[str]]] = []
         keywords: list[str] = []
+        added: Record = {}
         for t in job.targets:
             if t.plan is None:
                 continue
@@ -703,6 +723,8 @@ class Writer:
                 diff.append((t.path, f, b, a))
             src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
             keywords += [k for k in flat_keywords(src) if k not in keywords]
+            if status in ("written", "unchanged") and t.plan.added:
+                added[record_key(job.path, t.path)] = t.plan.added
         res = FileResult(
             job.item.path,
             job.item.photo_id,
@@ -719,6 +741,7 @@ class Writer:
             keywords,
             note=job.note,
         )
+        res.added = added
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
                 st = os.stat(job.path)
@@ -731,5 +754,9 @@ class Writer:
 def write_files(
     items: Sequence[WriteItem], settings: WriteSettings | None = None, **kwargs
 ) -> WriteSummary:
-    """Write without a catalog (no journal): ``write_files([WriteItem(path, ["awe"])])``."""
+    """Write without a catalog (no journal): ``write_files([WriteItem(path, ["awe"])])``.
+
+    No catalog, no record of what moodtagger added: a later mood change or clear then leaves
+    the flat mood words (they may be the user's). A caller that keeps ``FileResult.added`` and
+    passes it back as ``WriteItem.added`` gets the catalog's behaviour."""
     return Writer(settings, kwargs.pop("service", None)).write(items, **kwargs)

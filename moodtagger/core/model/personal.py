@@ -20,6 +20,14 @@ and the neighbour term is off. The fitted model is saved in the user's data fold
 model id (``personal-<parent>-<time>``: an ``.npz`` of arrays, no pickles, and a JSON registry
 entry with its parent, sha256 and examples per mood). The catalog records which personal model
 stands in for which shipped one (``models_in_use``); ``reset`` removes that.
+
+Kill-safe and self-healing (issue 24): the switch and every prediction of the new model are one
+commit; :func:`fill_missing` (every ``scan``) predicts any photo the model in use has none for.
+A model belongs to the catalog that learnt it (``"catalog"`` in its entry: the catalog's real
+path); ``learn`` and ``reset`` delete that catalog's models it no longer uses
+(:func:`remove_unused`), never another catalog's. A model that cannot be used (missing,
+damaged, a file outside the folder) is never loaded: :func:`model_in_use` is then the parent and
+:func:`problem` says why in one sentence.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -177,13 +186,89 @@ class PersonalModel:
 
     @classmethod
     def load(cls, path: Path, sha256: str | None = None) -> PersonalModel:
-        if sha256 is not None and _sha256(path) != sha256:
-            raise PersonalError(
-                f"the personal model {path} fails its sha256 check; run `moodtagger learn` again"
-            )
-        with np.load(path, allow_pickle=False) as z:
-            params = Params(**json.loads(str(z["params"])))
-            return cls(z["center"], z["weight"], z["examples"], z["targets"], params)
+        """Read and check a saved model: arrays only (``allow_pickle=False``: no code ever runs
+        from a model file), the keys, shapes and finite values :meth:`predict` needs, and the
+        sha256 of its registry entry. Anything else is a :class:`PersonalError` naming ``path``."""
+        try:
+            if not path.is_file():
+                raise _Bad("it is not a file")
+            if sha256 is not None and _sha256(path) != sha256:
+                raise _Bad("its sha256 differs from the one recorded when it was learnt")
+            with np.load(path, allow_pickle=False) as z:
+                missing = sorted(set(_ARRAYS) - set(z.files))
+                if missing:
+                    raise _Bad(f"it lacks {', '.join(missing)}")
+                arrays = {k: z[k] for k in _ARRAYS}
+            return cls._checked(arrays)
+        except PersonalError:
+            raise
+        except _Bad as exc:
+            raise PersonalError(damaged(path, str(exc))) from None
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises: one sentence
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "allow_pickle" in reason or "Object arrays" in reason:
+                reason = "it holds pickled objects, which are never loaded"
+            else:
+                reason = f"it is not a readable .npz of arrays: {reason}"
+            raise PersonalError(damaged(path, reason)) from None
+
+    @classmethod
+    def _checked(cls, a: dict[str, np.ndarray]) -> PersonalModel:
+        center, weight, examples, targets = (a[k] for k in _ARRAYS[:4])
+        for name in _ARRAYS[:4]:
+            if a[name].dtype.kind not in "fiu":
+                raise _Bad(f"its {name} array is not numeric")
+        d = center.shape[0] if center.ndim == 1 else 0
+        if d == 0:
+            raise _Bad(f"its center has shape {center.shape}, not (d,)")
+        if weight.shape != (len(MOODS), d):
+            raise _Bad(f"its weight has shape {weight.shape}, not {(len(MOODS), d)}")
+        if examples.ndim != 2 or examples.shape[1] != d:
+            raise _Bad(f"its examples have shape {examples.shape}, not (n, {d})")
+        if targets.shape != (len(examples), len(MOODS)):
+            raise _Bad(f"its targets have shape {targets.shape}, not {(len(examples), len(MOODS))}")
+        for name in _ARRAYS[:4]:
+            if not np.isfinite(a[name].astype(np.float64)).all():
+                raise _Bad(f"its {name} holds NaN or infinite values")
+        raw = a["params"]
+        if raw.shape != () or raw.dtype.kind != "U":
+            raise _Bad("its params are not one JSON text")
+        try:
+            values = json.loads(str(raw))
+        except ValueError:
+            raise _Bad("its params are not JSON") from None
+        known = Params.__dataclass_fields__
+        if not isinstance(values, dict) or not set(values) <= set(known):
+            raise _Bad("its params are not Params")
+        for k, v in values.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+                raise _Bad(f"its parameter {k} is not a finite number")
+        params = Params(**values)
+        if not 0 < params.steps <= 100_000:
+            raise _Bad("its parameter steps is out of range")
+        return cls(
+            center.astype(np.float32),
+            weight.astype(np.float32),
+            examples.astype(np.float16),
+            targets.astype(np.float32),
+            params,
+        )
+
+
+class _Bad(ValueError):
+    """What is wrong with a model file that reads (one clause, for :func:`damaged`)."""
+
+
+_ARRAYS = ("center", "weight", "examples", "targets", "params")
+
+
+def damaged(path: Path | str, reason: str) -> str:
+    """The one sentence for a personal model that cannot be used."""
+    return (
+        f"the personal model {path} cannot be used ({reason}); the shipped model's suggestions "
+        "are shown until you run `moodtagger learn` to learn it again "
+        "or `moodtagger learn --reset`"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -199,34 +284,163 @@ def _sha256(path: Path) -> str:
 # ------------------------------------------------------------------------------------------
 
 
+def _plain_name(name: object) -> bool:
+    """A file name in the personal-models folder itself: no folder part, no way out of it."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+        and Path(name).name == name
+    )
+
+
 def entry(model_id: str) -> dict:
-    path = personal_dir() / f"{model_id}.json"
+    folder = personal_dir()
+    if not _plain_name(model_id):
+        raise PersonalError(damaged(model_id, "its id is not a plain file name; refused"))
+    path = folder / f"{model_id}.json"
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except FileNotFoundError:
         raise PersonalError(
-            f"the personal model {model_id} is missing from {personal_dir()}; "
-            "run `moodtagger learn` again"
+            f"the personal model {model_id} is missing from {folder}; the shipped model's "
+            "suggestions are shown until you run `moodtagger learn` to learn it again "
+            "or `moodtagger learn --reset`"
         ) from None
-    if data.get("kind") != KIND:
-        raise PersonalError(f"{path} is not a personal model")
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or "its registry entry is not readable JSON"
+        raise PersonalError(damaged(path, reason)) from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise PersonalError(damaged(path, "it is not a personal model's registry entry"))
+    if not _plain_name(data.get("file")):
+        raise PersonalError(
+            damaged(path, f"its file {data.get('file')!r} is not in {folder}; refused")
+        )
+    sha = data.get("sha256")
+    if not isinstance(sha, str) or len(sha) != 64:
+        raise PersonalError(damaged(path, "it has no sha256"))
     return data
 
 
+_CACHE: dict[tuple, PersonalModel | PersonalError] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def load(model_id: str) -> PersonalModel:
+    """The checked personal model ``model_id`` (:class:`PersonalError`: missing or damaged,
+    one sentence naming the file). A model read once is kept while its files are unchanged."""
     data = entry(model_id)
-    return PersonalModel.load(personal_dir() / data["file"], data["sha256"])
+    folder = personal_dir()
+    path = folder / data["file"]
+    try:
+        if path.resolve().parent != folder.resolve():  # a link out of the folder
+            raise PersonalError(damaged(path, f"it leads out of {folder}; refused"))
+        st = path.stat()
+        key: tuple = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, data["sha256"])
+    except OSError:
+        key = (str(path), None)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+    if hit is None:
+        try:
+            hit = PersonalModel.load(path, data["sha256"])
+        except PersonalError as exc:
+            hit = exc
+        with _CACHE_LOCK:
+            if len(_CACHE) > 8:
+                _CACHE.clear()
+            _CACHE[key] = hit
+    if isinstance(hit, PersonalError):
+        raise PersonalError(str(hit))
+    return hit
+
+
+def usable(catalog: Catalog, parent_id: str, model_id: str) -> PersonalModel:
+    """``model_id`` loaded and fit for the catalog's embeddings by ``parent_id``."""
+    model = load(model_id)
+    size = catalog.embedding_size(parent_id)
+    if size is not None and size != model.center.shape[0]:
+        raise PersonalError(
+            damaged(
+                personal_dir() / f"{model_id}.npz",
+                f"it was learnt on embeddings of size {model.center.shape[0]}, not {size}",
+            )
+        )
+    return model
+
+
+def problem(catalog: Catalog, parent_id: str) -> str | None:
+    """Why the personal model the catalog uses for ``parent_id`` cannot be used (one sentence
+    naming its file and the fix), or None: none in use, or it is fine."""
+    mid = catalog.model_in_use(parent_id)
+    if mid is None:
+        return None
+    try:
+        usable(catalog, parent_id, mid)
+    except PersonalError as exc:
+        return str(exc)
+    return None
 
 
 def model_in_use(catalog: Catalog, parent_id: str) -> str:
     """The model whose predictions the catalog shows for ``parent_id``: the personal model
-    learnt on top of it (if one is in use and still on disk), else ``parent_id`` itself."""
+    learnt on top of it (if one is in use and can be used: present, undamaged), else
+    ``parent_id`` itself -- the shipped model's suggestions stand in while it cannot."""
     mid = catalog.model_in_use(parent_id)
     if mid is None:
         return parent_id
-    if not (personal_dir() / f"{mid}.json").exists():
-        return parent_id
-    return mid
+    return parent_id if problem(catalog, parent_id) else mid
+
+
+def owner(catalog: Catalog) -> str:
+    """The catalog a personal model belongs to (the one whose `learn` made it): its real path."""
+    return str(catalog.path) if str(catalog.path) == ":memory:" else os.path.realpath(catalog.path)
+
+
+def remove_unused(catalog: Catalog, *, stale_after: float = 3600.0) -> list[str]:
+    """Delete this catalog's personal models (the ones its `learn` made) that it no longer uses,
+    and temporary files a killed `learn` left. Models other catalogs made are never touched,
+    whatever they use: a model belongs to the catalog that learnt it (``"catalog"`` in its
+    entry), and only that catalog switches to it. Returns the model ids removed."""
+    folder = personal_dir()
+    me = owner(catalog)
+    in_use = set(catalog.models_in_use().values())
+    removed: list[str] = []
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        path = folder / name
+        if name.startswith(f".{PREFIX}") or name.startswith(f"..{PREFIX}"):
+            try:  # a temporary file: removed once no learn can still be writing it
+                if now - path.stat().st_mtime > stale_after and path.is_file():
+                    path.unlink()
+            except OSError:
+                pass
+            continue
+        if not (name.startswith(PREFIX) and name.endswith(".json")):
+            continue
+        mid = name[: -len(".json")]
+        if mid in in_use:
+            continue
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or data.get("catalog") != me:
+            continue
+        for doomed in (folder / f"{mid}.npz", path):  # the entry last: it names the owner
+            try:
+                if not doomed.is_dir():
+                    doomed.unlink(missing_ok=True)
+            except OSError:
+                pass
+        removed.append(mid)
+    return removed
 
 
 # ------------------------------------------------------------------------------------------
@@ -302,14 +516,17 @@ def learn(
         folder.mkdir(parents=True, exist_ok=True)
         tmp_file = folder / f".{PREFIX}{stamp}.{os.getpid()}.npz"
         sha = model.save(tmp_file)
-        model_id = f"{PREFIX}{parent}-{stamp}-{sha[:8]}"
-        os.replace(tmp_file, folder / f"{model_id}.npz")
+        # one id per learn: the same choices learnt in two catalogs (or twice) in one second
+        # are two models (each catalog deletes only its own)
+        tag = hashlib.sha256(f"{sha} {owner(catalog)} {time.time_ns()}".encode()).hexdigest()[:8]
+        model_id = f"{PREFIX}{parent}-{stamp}-{tag}"
         data = {
             "id": model_id,
             "kind": KIND,
             "parent": parent,
             "file": f"{model_id}.npz",
             "sha256": sha,
+            "catalog": owner(catalog),
             "examples_per_mood": examples,
             "examples": len(use),
             "labels": list(MOODS),
@@ -319,23 +536,28 @@ def learn(
             "what": "personal model: the parent's logits + a class-balanced linear correction on the "
             "backbone embedding (L2 toward the parent) + near-duplicates follow a labelled photo",
         }
+        # the entry first (it names the catalog that owns the model: a kill before the switch
+        # below leaves files that catalog's next learn removes), then the arrays
         tmp_json = folder / f".{model_id}.json.tmp"
         tmp_json.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp_json, folder / f"{model_id}.json")
+        os.replace(tmp_file, folder / f"{model_id}.npz")
     except OSError as exc:
         raise PersonalError(
             f"cannot save the personal model in {folder}: {exc.strerror or exc}"
         ) from None
 
-    old = catalog.model_in_use(parent)
-    before = _top_moods(catalog, old or parent, ids)
+    before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
     with catalog.writer_lock():
-        catalog.set_model_in_use(parent, model_id)
-        predicted = _predict_and_store(
-            catalog, parent, model_id, model, ids, vectors, prior_all, progress
-        )
-        if old and old != model_id:
-            catalog.delete_predictions(old)
+        # one commit: the switch, every prediction of the new model, and dropping the ones
+        # nothing shows any more (a kill leaves the catalog as it was, or done)
+        with catalog.transaction():
+            catalog.set_model_in_use(parent, model_id)
+            predicted = _predict_and_store(
+                catalog, parent, model_id, model, ids, vectors, prior_all, progress
+            )
+            catalog.delete_unused_predictions(PREFIX)
+        remove_unused(catalog)
     summary = LearnSummary(model_id, parent, examples, predicted, skipped=len(labelled) - len(use))
     _count_changes(summary, before, _top_moods(catalog, model_id, ids))
     summary.seconds = time.perf_counter() - t0
@@ -343,18 +565,24 @@ def learn(
 
 
 def reset(catalog: Catalog, parent_id: str | None = None) -> LearnSummary:
-    """Back to the shipped model: the personal model is no longer used (its file stays)."""
+    """Back to the shipped model: the personal model is no longer used; its predictions and
+    its files (and those of any other model this catalog learnt and no longer uses) go."""
     t0 = time.perf_counter()
     parent = _parent(parent_id)
     old = catalog.model_in_use(parent)
     summary = LearnSummary(parent, parent)
     if old is None:
+        with catalog.writer_lock():
+            catalog.delete_unused_predictions(PREFIX)
+            remove_unused(catalog)
         return summary
     ids, _ = catalog.embeddings(parent)
-    before = _top_moods(catalog, old, ids)
+    before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
     with catalog.writer_lock():
-        catalog.set_model_in_use(parent, None)
-        catalog.delete_predictions(old)
+        with catalog.transaction():
+            catalog.set_model_in_use(parent, None)
+            catalog.delete_unused_predictions(PREFIX)
+        remove_unused(catalog)
     _count_changes(summary, before, _top_moods(catalog, parent, ids))
     summary.seconds = time.perf_counter() - t0
     return summary
@@ -375,8 +603,8 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
     if not todo:
         return 0
     try:
-        model = load(mid)
-    except PersonalError:
+        model = usable(catalog, parent_id, mid)
+    except PersonalError:  # the catalog shows the parent's predictions (see `problem`)
         return 0
     prior = catalog.predictions_for(parent_id, todo)
     keep = ~np.isnan(prior).any(1)
@@ -395,6 +623,21 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
         None,
         emb_ids=ids,
     )
+
+
+def fill_missing(catalog: Catalog, parent_id: str) -> list[int]:
+    """Every photo without a current prediction by the personal model in use for
+    ``parent_id`` (a command killed between storing the parent's prediction and the personal
+    one, or an older moodtagger's `learn`) gets one, from the stored embeddings and the
+    parent's predictions (no decoding). Returns the photos predicted."""
+    mid = catalog.model_in_use(parent_id)
+    if mid is None:
+        return []
+    todo = [p.id for p in catalog.photos_needing_prediction(mid)]
+    if not todo or not refresh(catalog, parent_id, todo):
+        return []
+    still = {p.id for p in catalog.photos_needing_prediction(mid, todo)}
+    return [i for i in todo if i not in still]
 
 
 def _predict_and_store(

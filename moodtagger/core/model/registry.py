@@ -58,7 +58,7 @@ class ModelError(Exception):
 
 def models_dir() -> Path:
     """The folder of model entries: ``MOODTAGGER_MODELS``, else the shipped ``moodtagger/models``
-    package data (in a source checkout: the top-level ``models/`` that setup.py maps there)."""
+    package data (in a source checkout: the top-level ``models/`` that pyproject.toml maps there)."""
     env = os.environ.get("MOODTAGGER_MODELS")
     return Path(env) if env else shipped_dir("models")
 

@@ -83,14 +83,15 @@ def _save(
     """Store one batch: predictions, the backbone's pooled feature computed in the same pass
     (issue 14; an engine without it stores none), and the personal model's predictions of
     those photos (``moodtagger learn``), so a front end shows the suggestions that count as
-    each batch lands."""
+    each batch lands. All in one transaction (issue 24)."""
     if not good:
         return
-    catalog.save_predictions(model_id, [(key, pred) for key, pred, _ in good])
-    embs = [(key, e) for key, _, e in good if e is not None]
-    if embs:
-        catalog.save_embeddings(model_id, embs)
-    _refresh_personal(catalog, model_id, [key for key, _, _ in good])
+    with catalog.transaction():  # one commit: a kill never leaves the batch half-predicted
+        catalog.save_predictions(model_id, [(key, pred) for key, pred, _ in good])
+        embs = [(key, e) for key, _, e in good if e is not None]
+        if embs:
+            catalog.save_embeddings(model_id, embs)
+        _refresh_personal(catalog, model_id, [key for key, _, _ in good])
 
 
 class InputStream:

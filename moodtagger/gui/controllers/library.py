@@ -271,6 +271,8 @@ def summary_text(r: RefreshResult) -> str:
         parts.append(f"moods not predicted: {r.predict_error}")
     if r.import_error:
         parts.append(f"keywords not read: {r.import_error}")
+    if r.model_problem:
+        parts.append(r.model_problem)
     if r.cancelled:
         parts.append("cancelled")
     return "; ".join(parts) or "Done"

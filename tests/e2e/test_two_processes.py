@@ -1,4 +1,8 @@
-"""Issue 12 item 7: two processes, one catalog. Real second processes, real exiftool, real SQLite."""
+"""Issue 12 item 7: two processes, one catalog. Real second processes, real exiftool, real SQLite.
+
+No fixed sleeps: each test waits for the moment it needs (a temporary file in flight, a lock
+held, the waiting message) by a handshake with the other process or by polling a condition
+with a deadline, so a slow machine makes a test slower, not wrong."""
 
 from __future__ import annotations
 
@@ -31,6 +35,26 @@ def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str,
     return proc.returncode, out, err
 
 
+def wait_until(condition, proc: subprocess.Popen[str], what: str, timeout: float = 120) -> None:
+    """Poll ``condition`` until it holds; fail when ``proc`` ends first or after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the process ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.001)
+
+
+def read_until(stream, text: str) -> list[str]:
+    """The lines of ``stream`` up to and including the first that contains ``text`` (all of
+    them if it never comes: the stream ended)."""
+    lines = []
+    for line in iter(stream.readline, ""):
+        lines.append(line)
+        if text in line:
+            break
+    return lines
+
+
 def test_two_scans_at_once_on_a_new_catalog(make_image, tmp_path: Path) -> None:
     """Was: IntegrityError / 'table roots already exists' in one of them."""
     lib = tmp_path / "lib"
@@ -59,7 +83,10 @@ def test_two_writes_at_once_never_delete_each_others_temp_files(make_image, tmp_
     db = tmp_path / "c.db"
     assert finish(start("scan", "--no-predict", "-q", "--catalog", str(db), str(lib)))[0] == 0
     first = start("write", "--catalog", str(db), "--mood", "awe", "--", str(lib / "a"))
-    time.sleep(1.5)  # the first batch is under way
+    a = lib / "a"
+    wait_until(  # the first batch is under way: one of its temporary files is in flight
+        lambda: any(n.startswith(".") for n in os.listdir(a)), first, "temporary file in a/"
+    )
     second = start("write", "--catalog", str(db), "--mood", "fear", "--", str(lib / "b"))
     (rc1, _o1, err1), (rc2, _o2, err2) = finish(first), finish(second)
     assert (rc1, rc2) == (0, 0), (err1, err2)
@@ -84,22 +111,25 @@ def test_the_second_writer_waits_and_says_so(make_image, tmp_path: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys, time; from moodtagger.core.catalog import Catalog\n"
+            "import sys; from moodtagger.core.catalog import Catalog\n"
             f"c = Catalog({str(db)!r})\n"
-            "with c.writer_lock():\n print('held', flush=True); time.sleep(3)",
+            "with c.writer_lock():\n print('held', flush=True); sys.stdin.readline()",
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert holder.stdout.readline().strip() == "held"
-    t0 = time.monotonic()
-    rc, _out, err = finish(start("scan", "--no-predict", "--catalog", str(db), str(lib)))
-    waited = time.monotonic() - t0
-    holder.wait(30)
-    assert rc == 0
-    assert "waiting for another moodtagger" in err
-    assert waited > 1.0
+    scan = start("scan", "--no-predict", "--catalog", str(db), str(lib))
+    said = read_until(scan.stderr, "waiting for another moodtagger")
+    assert "waiting for another moodtagger" in said[-1], said
+    assert scan.poll() is None  # it waits as long as the lock is held ...
+    holder.stdin.write("release\n")
+    holder.stdin.flush()
+    rc, _out, err = finish(scan)  # ... and goes on once it is released
+    assert holder.wait(30) == 0
+    assert rc == 0, "".join(said) + err
 
 
 def test_another_process_recovering_during_a_batch_leaves_it_alone(
@@ -119,7 +149,7 @@ def test_another_process_recovering_during_a_batch_leaves_it_alone(
             "import os, sys, time; from moodtagger.core.catalog import Catalog\n"
             "from moodtagger.core.metadata.journal import recover\n"
             f"c = Catalog({str(db)!r}); lib = {str(lib)!r}\n"
-            "t = time.monotonic()\n"
+            "print('watching', flush=True); t = time.monotonic()\n"
             "while time.monotonic() - t < 60:\n"
             "    if any(n.startswith('.') for n in os.listdir(lib)):\n"
             "        print('temp seen', flush=True); recover(c); print('recovered', flush=True); break\n"
@@ -129,7 +159,7 @@ def test_another_process_recovering_during_a_batch_leaves_it_alone(
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    time.sleep(1.0)  # the recoverer is watching
+    assert recoverer.stdout.readline().strip() == "watching"
     first = start("write", "--catalog", str(db), "--mood", "awe", "--", str(lib))
     rc, _out, err = finish(first)
     out, _ = recoverer.communicate(timeout=60)

@@ -7,11 +7,10 @@ import os
 import subprocess
 
 import pytest
+from metadata.conftest import exiv2_read, sha256
 
 from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog, Prediction
-
-from .conftest import exiv2_read, sha256
 
 
 @pytest.mark.parametrize("sub", ["write", "read", "accept"])

@@ -13,15 +13,9 @@ import pytest
 from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.library import current_model_id
-from moodtagger.core.metadata import close_shared_service, read_moods
+from moodtagger.core.metadata import read_moods
 
 AWE = (0.05, 0.05, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05)
-
-
-@pytest.fixture(autouse=True)
-def _close_exiftool():
-    yield
-    close_shared_service()
 
 
 @pytest.fixture
