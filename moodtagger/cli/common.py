@@ -166,6 +166,13 @@ def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def warn_unusable_model(problem: str | None) -> None:
+    """Every command that shows suggestions says, in the same sentence as `scan`, when the
+    personal model in use cannot be used and the shipped model's suggestions are shown."""
+    if problem:
+        err(f"warning: {problem}")
+
+
 @contextmanager
 def progress_bar(label: str, *, quiet: bool = False) -> Iterator:
     """Yield a ``progress(done, total)`` callback; draws a rich bar only on a terminal."""

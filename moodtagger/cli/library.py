@@ -17,6 +17,7 @@ from moodtagger.cli.common import (
     probability,
     safe_print,
     shown,
+    warn_unusable_model,
 )
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
@@ -182,8 +183,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if s.cancelled:
                 line += " (cancelled)"
             print(line)
-    if res.model_problem:
-        err(f"warning: {res.model_problem}")
+    warn_unusable_model(res.model_problem)
     if res.import_error:
         err(f"moodtagger: keywords in the files not read: {res.import_error}")
     if res.predict_error:
@@ -207,6 +207,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     safe_print(f"error: {shown(str(r['path']))}: {r['error']}")
             return 0
         lib = Library(cat)
+        warn_unusable_model(lib.model_problem())
         rows = lib.query(list_filter(args), (args.sort, args.desc) if args.sort else None)
         records = [export.entry_record(e) for e in lib.entries(rows.ids.tolist())]
     if args.json:
@@ -236,7 +237,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.output:
         check_output(args.output, force=args.force, catalog=_catalog_path(args))
     with open_catalog(args, create=False, readonly=True) as cat:
-        rows = export.catalog_entries(cat, Library(cat).model_id)
+        lib = Library(cat)
+        warn_unusable_model(lib.model_problem())
+        rows = export.catalog_entries(cat, lib.model_id)
     writer = export.write_csv if fmt == "csv" else export.write_json
     with output_file(args.output) as fh:
         n = writer(rows, fh)

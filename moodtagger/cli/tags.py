@@ -16,6 +16,7 @@ from moodtagger.cli.common import (
     progress_bar,
     safe_print,
     shown,
+    warn_unusable_model,
 )
 from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
@@ -336,6 +337,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
     with open_catalog(args, create=False) as cat:
         lib = Library(cat)
+        warn_unusable_model(lib.model_problem())
         scope = lib.resolve(args.paths) if args.paths else None
         ids = scope.ids if scope is not None else None
         try:

@@ -308,11 +308,15 @@ def test_a_damaged_personal_model_shows_the_shipped_suggestions_with_one_sentenc
     if kind in ("absolute-path", "dotdot-path"):
         assert "refused" in lines[0]
 
-    # every photo, the new ones included, shows the shipped model's suggestion meanwhile
-    shown = {
-        r["path"]: r
-        for r in json.loads(_cli(work, "export", "--format", "json", "--catalog", str(db)).stdout)
-    }
+    # every photo, the new ones included, shows the shipped model's suggestion meanwhile, and
+    # every command that shows suggestions says why (the same sentence)
+    exported = _cli(work, "export", "--format", "json", "--catalog", str(db))
+    shown = {r["path"]: r for r in json.loads(exported.stdout)}
+    listed = _cli(work, "list", "--catalog", str(db))
+    accepted = _cli(work, "accept", "--min", "0.99", "--catalog", str(db))
+    for other in (exported, listed, accepted):
+        assert other.returncode == 0, other.stderr
+        assert [ln for ln in other.stderr.splitlines() if ln.startswith("warning:")] == lines
     with Catalog(db) as cat:
         photos = cat.photos(status="ok")
         shipped = cat.predictions_for(parent, [p.id for p in photos])
