@@ -22,12 +22,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from moodtagger.core import catalog as C
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn, ScannedFile
+
+if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
 
 SKIP_DIRS = {
     b"@eaDir",  # Synology thumbnails
@@ -244,9 +248,18 @@ def still_scanned(path: str | bytes, photo: PhotoRow) -> bool:
 _Result = ScannedFile  # what inspect_file returns (stored by Catalog.store_scanned)
 
 
-def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = True) -> _Result:
+def inspect_file(
+    path: bytes,
+    size: int,
+    mtime_ns: int,
+    *,
+    thumbnails: bool = True,
+    exiftool: ExifToolService | None = None,
+) -> _Result:
     """Decode one file: identity, dimensions, orientation, thumbnail (cached). Never raises."""
-    return inspect_with_model_input(path, size, mtime_ns, thumbnails=thumbnails)[0]
+    return inspect_with_model_input(path, size, mtime_ns, thumbnails=thumbnails, exiftool=exiftool)[
+        0
+    ]
 
 
 def inspect_with_model_input(
@@ -256,17 +269,21 @@ def inspect_with_model_input(
     *,
     thumbnails: bool = True,
     model: imaging.Preprocess | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> tuple[_Result, np.ndarray | None]:
     """:func:`inspect_file`, and from the same decode the model input for ``model`` (its
     registry preprocessing), pixel for pixel what ``engine.prepare_file`` gives. Never raises;
-    the input is None when the file could not be decoded or no ``model`` was asked for."""
+    the input is None when the file could not be decoded or no ``model`` was asked for.
+    ``exiftool`` reads RAW previews (the Library's long-lived one)."""
     res = _Result(path, size, mtime_ns)
     model_input = None
     try:
         if size == 0:
             raise imaging.ImageError("empty file (0 bytes)")
         data_fp = None if imaging.is_raw(os.fsdecode(path)) else content_identity(path, size)
-        decoded = imaging.decode(os.fsdecode(path), model=model, make_thumbnail=thumbnails)
+        decoded = imaging.decode(
+            os.fsdecode(path), model=model, make_thumbnail=thumbnails, exiftool=exiftool
+        )
         info = decoded.info
         res.identity = _identity(data_fp, info)
         res.width, res.height, res.orientation, res.format = (
@@ -307,6 +324,7 @@ def scan(
     on_stored: Callable[[list[int]], None] | None = None,
     model: imaging.Preprocess | None = None,
     on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> ScanSummary:
     """Index ``roots`` into ``catalog`` incrementally; see the module docstring.
 
@@ -316,7 +334,8 @@ def scan(
     With ``model`` (a model's registry preprocessing) and ``on_inputs``, the decode that makes
     each thumbnail also makes the model input, and ``on_inputs([(photo_id, input), ...])``
     gets them after each committed batch (decode once: the caller predicts from them; nothing
-    holds them afterwards, so memory stays bounded by a batch).
+    holds them afterwards, so memory stays bounded by a batch). ``exiftool`` reads RAW
+    previews (without one, each RAW file starts an exiftool of its own).
 
     Holds the catalog's writer lock (one scan or write per catalog at a time, across
     processes: a second one waits)."""
@@ -331,7 +350,27 @@ def scan(
             on_stored=on_stored,
             model=model if on_inputs is not None else None,
             on_inputs=on_inputs,
+            exiftool=exiftool,
         )
+
+
+@dataclass
+class _Listing:
+    """What the walk of the roots found, before anything is decoded."""
+
+    todo: list[tuple[bytes, int, int, int | None, str | None, int]] = field(
+        default_factory=list
+    )  # path, size, mtime_ns, id, sidecar sig, ctime_ns
+    ctimes: list[tuple[int, int]] = field(
+        default_factory=list
+    )  # (ctime_ns, id): unchanged photos of an older catalog
+    sidecar_changed: list[tuple[str | None, int]] = field(
+        default_factory=list
+    )  # only the XMP sidecar changed
+    vanished: list[int] = field(default_factory=list)
+    root_prefixes: list[tuple[int, bytes]] = field(
+        default_factory=list
+    )  # filed once the new photos are stored
 
 
 def _scan(
@@ -345,17 +384,48 @@ def _scan(
     on_stored: Callable[[list[int]], None] | None = None,
     model: imaging.Preprocess | None = None,
     on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> ScanSummary:
+    """The scan in three steps: list the roots against the catalog, record what needs no
+    decode (ctimes, edited sidecars, vanished files), then decode and store the rest."""
     t0 = time.perf_counter()
     summary = ScanSummary()
-    todo: list[
-        tuple[bytes, int, int, int | None, str | None, int]
-    ] = []  # path, size, mtime_ns, id, sidecar sig, ctime_ns
-    ctimes: list[tuple[int, int]] = []  # (ctime_ns, id): unchanged photos of an older catalog
-    sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
-    vanished: list[int] = []
-    root_prefixes: list[tuple[int, bytes]] = []  # filed once the new photos are stored (below)
+    found = _list_roots(catalog, roots, cancel, summary)
+    _record_undecoded(catalog, found, summary, on_stored)
+    if found.todo:
+        _decode_and_store(
+            catalog,
+            found,
+            summary,
+            progress=progress,
+            cancel=cancel,
+            workers=workers,
+            thumbnails=thumbnails,
+            on_stored=on_stored,
+            model=model,
+            on_inputs=on_inputs,
+            exiftool=exiftool,
+        )
+    elif progress:
+        progress(0, 0)
+    for root_id, prefix in found.root_prefixes:  # a root with nothing new: its old unfiled photos
+        catalog.assign_root(root_id, prefix)
+    summary.missing = max(0, len(found.vanished) - summary.moved)
+    summary.seconds = time.perf_counter() - t0
+    return summary
 
+
+def _list_roots(
+    catalog: Catalog,
+    roots: Iterable[str | os.PathLike[str] | bytes],
+    cancel: threading.Event | None,
+    summary: ScanSummary,
+) -> _Listing:
+    """Walk ``roots`` and sort every file against what the catalog knows under it: new or
+    changed (to decode), unchanged, only its sidecar changed, or vanished."""
+    found = _Listing()
+    todo, ctimes, sidecar_changed = found.todo, found.ctimes, found.sidecar_changed
+    vanished, root_prefixes = found.vanished, found.root_prefixes
     for root in roots:
         root_b = os.fsencode(
             os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root)
@@ -408,6 +478,18 @@ def _scan(
             )
         root_prefixes.append((root_id, prefix))
 
+    return found
+
+
+def _record_undecoded(
+    catalog: Catalog,
+    found: _Listing,
+    summary: ScanSummary,
+    on_stored: Callable[[list[int]], None] | None,
+) -> None:
+    """Store what needs no decode: ctimes of an older catalog, sidecars another tool edited,
+    vanished files (marked missing; they may turn out to be moves)."""
+    ctimes, sidecar_changed, vanished = found.ctimes, found.sidecar_changed, found.vanished
     if ctimes:
         catalog.set_ctimes(ctimes)
     if sidecar_changed:
@@ -422,6 +504,24 @@ def _scan(
         catalog.mark_missing(vanished)
         summary.missing = len(vanished)
 
+
+def _decode_and_store(
+    catalog: Catalog,
+    found: _Listing,
+    summary: ScanSummary,
+    *,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+    workers: int | None,
+    thumbnails: bool,
+    on_stored: Callable[[list[int]], None] | None,
+    model: imaging.Preprocess | None,
+    on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None,
+    exiftool: ExifToolService | None,
+) -> None:
+    """Decode the new and changed files in a thread pool (bounded look-ahead) and store them
+    in batches, handing on each batch's ids (``on_stored``) and model inputs (``on_inputs``)."""
+    todo, root_prefixes = found.todo, found.root_prefixes
     total = len(todo)
     if progress:
         progress(0, total)
@@ -441,7 +541,9 @@ def _scan(
                 futures = []
                 it = iter(todo)
                 for item in it:
-                    futures.append((pool.submit(_inspect, item, thumbnails, model), item[3]))
+                    futures.append(
+                        (pool.submit(_inspect, item, thumbnails, model, exiftool), item[3])
+                    )
                     if len(futures) >= window:
                         break
                 while futures:
@@ -453,7 +555,9 @@ def _scan(
                         return
                     nxt = next(it, None)
                     if nxt is not None:
-                        futures.append((pool.submit(_inspect, nxt, thumbnails, model), nxt[3]))
+                        futures.append(
+                            (pool.submit(_inspect, nxt, thumbnails, model, exiftool), nxt[3])
+                        )
 
             def store(batch: list[tuple[_Result, int | None]]) -> list[int]:
                 ids = _store(catalog, batch, summary)
@@ -486,20 +590,16 @@ def _scan(
                 on_stored(stored)
             if cancel is not None and cancel.is_set() and done < total:
                 summary.cancelled = True
-    for root_id, prefix in root_prefixes:  # a root with nothing new: its old unfiled photos
-        catalog.assign_root(root_id, prefix)
-    summary.missing = max(0, len(vanished) - summary.moved)
-    summary.seconds = time.perf_counter() - t0
-    return summary
 
 
 def _inspect(
     item: tuple[bytes, int, int, int | None, str | None, int],
     thumbnails: bool,
     model: imaging.Preprocess | None,
+    exiftool: ExifToolService | None = None,
 ) -> tuple[_Result, np.ndarray | None]:
     res, model_input = inspect_with_model_input(
-        item[0], item[1], item[2], thumbnails=thumbnails, model=model
+        item[0], item[1], item[2], thumbnails=thumbnails, model=model, exiftool=exiftool
     )
     res.sidecar_sig = item[4]
     res.ctime_ns = item[5]
@@ -544,9 +644,13 @@ def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
 
 
 def add_files(
-    catalog: Catalog, paths: Iterable[str | os.PathLike[str]]
+    catalog: Catalog,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    exiftool: ExifToolService | None = None,
 ) -> tuple[list[PhotoRow], list[tuple[str, str]]]:
     """Make sure single files are in the catalog (index them if new or changed, no folder walk).
+    ``exiftool`` reads RAW previews.
 
     Returns the photo rows (in input order, for files that exist) and (path, error) pairs.
     """
@@ -567,7 +671,7 @@ def add_files(
             continue
         known = catalog.photo_by_path(path)
         if known is None or not same_file_state(known.size, known.mtime_ns, known.ctime_ns, st):
-            res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns)
+            res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns, exiftool=exiftool)
             res.sidecar_sig = sidecar_signature(os.fsencode(path), None)
             res.ctime_ns = st.st_ctime_ns
             _store(catalog, [(res, known.id if known else None)], summary)

@@ -13,8 +13,6 @@ from moodtagger.core.metadata.exiftool import (
     ExifToolError,
     ExifToolService,
     UnsafeArgument,
-    close_shared_service,
-    shared_service,
 )
 from moodtagger.core.metadata.fields import ALL_FIELDS, DEFAULT_FIELDS, WriteSettings
 from moodtagger.core.metadata.importer import import_file_moods
@@ -33,11 +31,9 @@ __all__ = [
     "WriteItem",
     "WriteSettings",
     "WriteSummary",
-    "close_shared_service",
     "import_file_moods",
     "read_moods",
     "recover",
-    "shared_service",
     "write_choices",
     "write_files",
 ]

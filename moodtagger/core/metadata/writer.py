@@ -46,7 +46,6 @@ from moodtagger.core.metadata.exiftool import (
     ExifToolService,
     UnsafeArgument,
     check_arg,
-    shared_service,
 )
 from moodtagger.core.metadata.fields import (
     IPTC_KEYWORDS,
@@ -273,7 +272,7 @@ def _iptc_too_long(p: Plan) -> str | None:
 
 def _pixel_digest(path: str) -> str:
     """A hash of the decoded pixels, decoded inside the decoding pixel budget
-    (:data:`imaging.PIXELS`) and hashed in strips (no second full-size copy)."""
+    (:data:`imaging.files.PIXELS`) and hashed in strips (no second full-size copy)."""
     import hashlib
 
     from PIL import Image
@@ -284,7 +283,7 @@ def _pixel_digest(path: str) -> str:
         w, h = im.size
         if w * h > imaging.MAX_PIXELS:
             raise WriteFailed(f"{w}x{h} pixels exceeds the {imaging.MAX_PIXELS:,} pixel guard")
-        ticket = imaging.PIXELS.acquire(w * h)
+        ticket = imaging.files.PIXELS.acquire(w * h)
         try:
             im.load()
             digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
@@ -308,7 +307,7 @@ def _pixel_digest(path: str) -> str:
                     digest.update(im.crop((0, y, w, min(h, y + rows))).tobytes())
         finally:
             im.close()  # the pixels go before the ticket does
-            imaging.PIXELS.release(ticket)
+            imaging.files.PIXELS.release(ticket)
     return digest.hexdigest()
 
 
@@ -376,17 +375,31 @@ def _inside(path: str, folder: str) -> bool:
 
 
 class Writer:
-    """Writes mood choices into files through one :class:`ExifToolService`."""
+    """Writes mood choices into files through one :class:`ExifToolService`: the caller's
+    (the Library's), or without one an exiftool of its own with this write's timeout, closed
+    by :meth:`close` (``with Writer(...) as writer``)."""
 
     def __init__(
         self, settings: WriteSettings | None = None, service: ExifToolService | None = None
     ):
         self.settings = settings or WriteSettings()
-        if service is None:  # the process-wide exiftool, with this write's timeout
-            service = shared_service(timeout=self.settings.timeout)
-            service.retry()  # a new batch tries an exiftool that hung before once more
+        self._own: ExifToolService | None = None
+        if service is None:
+            service = self._own = ExifToolService(timeout=self.settings.timeout)
         self.service = service
         self._folders: dict[str, str] = {}  # library folder -> resolved, once per batch
+
+    def close(self) -> None:
+        """Stop the exiftool this writer started (none when the caller passed its own)."""
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _resolved(self, folder: str) -> str:
         """A library folder with its links resolved now (at write time, once per batch)."""
@@ -759,4 +772,5 @@ def write_files(
     No catalog, no record of what moodtagger added: a later mood change or clear then leaves
     the flat mood words (they may be the user's). A caller that keeps ``FileResult.added`` and
     passes it back as ``WriteItem.added`` gets the catalog's behaviour."""
-    return Writer(settings, kwargs.pop("service", None)).write(items, **kwargs)
+    with Writer(settings, kwargs.pop("service", None)) as writer:
+        return writer.write(items, **kwargs)
