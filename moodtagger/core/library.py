@@ -51,7 +51,7 @@ from moodtagger.core.tools import ToolMissing
 
 if TYPE_CHECKING:
     from moodtagger.core.embeddings import EmbeddingIndex, Similar
-    from moodtagger.core.metadata.writer import FileResult, WriteSummary
+    from moodtagger.core.metadata.results import FileResult, WriteSummary
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.personal import LearnSummary
 

@@ -18,7 +18,8 @@ from moodtagger.core.metadata.fields import ALL_FIELDS, DEFAULT_FIELDS, WriteSet
 from moodtagger.core.metadata.importer import import_file_moods
 from moodtagger.core.metadata.journal import recover, write_choices
 from moodtagger.core.metadata.reader import FileMoods, read_moods
-from moodtagger.core.metadata.writer import FileResult, WriteItem, WriteSummary, write_files
+from moodtagger.core.metadata.results import FileResult, WriteItem, WriteSummary
+from moodtagger.core.metadata.writer import write_files
 
 __all__ = [
     "ALL_FIELDS",

@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import LEGACY, WriteSettings
-from moodtagger.core.metadata.writer import (
+from moodtagger.core.metadata.results import (
     ANY_TARGET,
     FileResult,
     Record,
     WriteItem,
-    Writer,
     WriteSummary,
 )
+from moodtagger.core.metadata.writer import Writer
 from moodtagger.core.moods import display_name
 from moodtagger.core.scanner import sidecar_signature
 
