@@ -242,19 +242,12 @@ def scan(
 class _Listing:
     """What the walk of the roots found, before anything is decoded."""
 
-    todo: list[tuple[bytes, int, int, int | None, str | None, int]] = field(
-        default_factory=list
-    )  # path, size, mtime_ns, id, sidecar sig, ctime_ns
-    ctimes: list[tuple[int, int]] = field(
-        default_factory=list
-    )  # (ctime_ns, id): unchanged photos of an older catalog
-    sidecar_changed: list[tuple[str | None, int]] = field(
-        default_factory=list
-    )  # only the XMP sidecar changed
+    # path, size, mtime_ns, id, sidecar sig, ctime_ns: new or changed files, to decode
+    todo: list[tuple[bytes, int, int, int | None, str | None, int]] = field(default_factory=list)
+    ctimes: list[tuple[int, int]] = field(default_factory=list)  # (ctime_ns, id): older catalog
+    sidecar_changed: list[tuple[str | None, int]] = field(default_factory=list)  # only the XMP
     vanished: list[int] = field(default_factory=list)
-    root_prefixes: list[tuple[int, bytes]] = field(
-        default_factory=list
-    )  # filed once the new photos are stored
+    root_prefixes: list[tuple[int, bytes]] = field(default_factory=list)  # filed after storing
 
 
 def _scan(
@@ -361,7 +354,6 @@ def _list_roots(
                 if r[3] != "missing" and not (blocked and path.startswith(blocked))
             )
         root_prefixes.append((root_id, prefix))
-
     return found
 
 

@@ -24,6 +24,10 @@ exiftool did not answer within N s"; a catalog keeps its choice to write) and
 A crash at any moment leaves the original either fully old or fully new; a stray temporary file
 is removed by the next run (:func:`recover`, driven by the catalog's write journal).
 
+The records a write takes and gives are in :mod:`.results`; the file side of the protocol (temp
+names, free space, fsync, pixel comparison, ownership) in :mod:`.safefile`. The exiftool is the
+caller's (the Library's), or one of the writer's own closed by :meth:`Writer.close`.
+
 RAW files get an XMP sidecar instead (``photo.xmp`` — Lightroom's name, also beside ``photo.JPG`` —
 unless another RAW reads it too, then ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
 its XMP inside). Read-only files get a sidecar (``photo.jpg.xmp``) or a clear error, by setting —
