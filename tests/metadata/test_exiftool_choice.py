@@ -304,3 +304,13 @@ def test_no_exiftool_at_all_is_one_sentence(monkeypatch, capsys, tmp_path: Path)
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("moodtagger ") and "exiftool was not found" in out
+
+
+def test_pyexiftool_is_used_as_shipped_not_patched() -> None:
+    """Issue 25: no private pyexiftool function is replaced at import (our subclass reads the
+    pipes itself), so pyexiftool is not pinned below its next release for our sake."""
+    import exiftool.exiftool as impl
+
+    import moodtagger.core.metadata.exiftool  # noqa: F401
+
+    assert impl._read_fd_endswith.__module__ == "exiftool.exiftool"
