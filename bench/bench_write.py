@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from moodtagger.core.catalog import Catalog
-from moodtagger.core.metadata import close_shared_service, write_choices
+from moodtagger.core.metadata import write_choices
 from moodtagger.core.metadata.fields import ALL_FIELDS
 from moodtagger.core.scanner import scan
 from moodtagger.core.tools import exiftool_path, exiftool_version
@@ -86,9 +86,8 @@ def ours(files: list[Path], db: Path) -> tuple[float, object]:
             for p in files:
                 cat.set_choice(cat.photo_by_path(p).id, ["awe"])
         t0 = time.perf_counter()
-        summary = write_choices(cat)
+        summary = write_choices(cat)  # (an exiftool of its own, closed after the batch)
         dt = time.perf_counter() - t0
-    close_shared_service()
     return dt, summary
 
 

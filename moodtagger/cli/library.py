@@ -22,7 +22,6 @@ from moodtagger.cli.common import (
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
 from moodtagger.core.library import Library, RefreshEvents
-from moodtagger.core.metadata.exiftool import close_shared_service
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.rows import SORT_KEYS, Filter
 
@@ -129,17 +128,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         settings = WriteSettings(root=args.root)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    try:
-        with open_catalog(args) as cat, phase_progress(quiet=args.quiet) as bar:
-            res = Library(cat).refresh(
-                args.dirs,
-                predict=not args.no_predict,
-                device=args.device,
-                settings=settings,
-                events=RefreshEvents(bar.phase, bar.progress),
-            )
-    finally:
-        close_shared_service()  # the exiftool that read keywords and RAW previews
+    # the Library's exiftool (keywords, RAW previews) stops when the Library closes
+    with (
+        open_catalog(args) as cat,
+        Library(cat) as lib,
+        phase_progress(quiet=args.quiet) as bar,
+    ):
+        res = lib.refresh(
+            args.dirs,
+            predict=not args.no_predict,
+            device=args.device,
+            settings=settings,
+            events=RefreshEvents(bar.phase, bar.progress),
+        )
     summary, pred = res.scan, res.predict
     assert summary is not None
     result: dict[str, object] = {"scan": summary.as_dict()}

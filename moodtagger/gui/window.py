@@ -47,7 +47,6 @@ from moodtagger.gui.controllers.thumbs import ThumbnailLoader
 from moodtagger.gui.controllers.why import WhyService
 from moodtagger.gui.controllers.writing import WriteFlow
 from moodtagger.gui.dialogs.help import about_box, shortcuts_dialog
-from moodtagger.gui.dialogs.write import metadata_available
 from moodtagger.gui.errors import CrashReporter
 from moodtagger.gui.jobs import JobRunner
 from moodtagger.gui.models.photomodel import PhotoModel, PhotoProxy
@@ -121,7 +120,12 @@ class MainWindow(QMainWindow):
         self.grid.setModel(self.proxy)
         self.grid.setItemDelegate(self.delegate)
         self.grid.set_base_cell(self.delegate.cell_size())
-        self.loader = ThumbnailLoader(self.image_jobs, thumb_box(self, self.settings), self)
+        self.loader = ThumbnailLoader(
+            self.image_jobs,
+            thumb_box(self, self.settings),
+            self,
+            exiftool=self.library.facade.exiftool_if_installed,
+        )
         self.undo_stack = QUndoStack(self)
         self.choices = ChoiceController(lambda: self.library.facade, self.model, self.undo_stack)
         self.choice_actions = ChoiceActions(self, self.choices)
@@ -147,6 +151,7 @@ class MainWindow(QMainWindow):
             self.why,
             self,
             self.grid.selected_ids,
+            exiftool=self.library.facade.exiftool_if_installed,
         )
         self.like_this = SimilarFilter(
             self.similar, self.model, self.filters, self.grid.select_ids, self
@@ -365,13 +370,10 @@ class MainWindow(QMainWindow):
         for runner in runners:
             runner.shutdown()
         self.why.owner.drop()
-        if metadata_available():
-            try:
-                from moodtagger.core.metadata import close_shared_service
-
-                close_shared_service()
-            except Exception:  # closing a broken exiftool must not block quitting
-                log.exception("closing exiftool")
+        try:
+            self.library.facade.close()  # its exiftool, once every lane that used it has stopped
+        except Exception:  # closing a broken exiftool must not block quitting
+            log.exception("closing exiftool")
         self.catalog.close()
 
     def closeEvent(self, event) -> None:

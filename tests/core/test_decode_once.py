@@ -44,7 +44,7 @@ def _spy(monkeypatch) -> Counter[str]:
         calls[Path(path).name] += 1
         return real(path, **kw)
 
-    monkeypatch.setattr(imaging, "open_image", counting)
+    monkeypatch.setattr(imaging.decoding, "open_image", counting)
     return calls
 
 

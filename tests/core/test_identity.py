@@ -14,17 +14,11 @@ import pytest
 
 from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog, Prediction
-from moodtagger.core.metadata import close_shared_service, write_choices
+from moodtagger.core.metadata import write_choices
 from moodtagger.core.scanner import content_identity, scan
 from moodtagger.core.tools import exiftool_path
 
 PROBS = (0.05, 0.05, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05)  # awe
-
-
-@pytest.fixture(autouse=True)
-def _close_exiftool():
-    yield
-    close_shared_service()
 
 
 def other_tool(path: Path, *args: str) -> None:

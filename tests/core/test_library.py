@@ -284,3 +284,42 @@ def test_the_apps_accept_and_undo_use_the_clis_rules(lib, make_image) -> None:
         assert cat.choice(written) == ([], "pending", None)
         stored = library.restore({high: (("awe",), "pending", None)}, {high: "model"})
         assert library.choice_sources([high]) == {high: "model"}
+
+
+def test_the_library_owns_one_exiftool_and_closing_it_stops_it(shared_data, tmp_path: Path) -> None:
+    """Issue 25: no process-wide exiftool closed by hand. A refresh reads RAW previews and the
+    keywords through the Library's one exiftool (the same process for every file), and
+    ``with Library(...)`` stops it: its thread and process are gone afterwards."""
+    import os
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    folder = tmp_path / "raws"
+    folder.mkdir()
+    preview = tmp_path / "preview.jpg"
+    Image.new("RGB", (640, 480), (10, 200, 30)).save(preview, quality=90)
+    for i in range(3):
+        raw = folder / f"IMG_{i}.CR2"
+        shutil.copyfile(shared_data / "exiftool-test-images" / "CanonRaw.cr2", raw)
+        subprocess.run(
+            ["exiftool", "-q", "-m", "-overwrite_original", f"-PreviewImage<={preview}", raw],
+            check=True,
+        )
+
+    def exiftool_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "moodtagger-exiftool"}
+
+    before = exiftool_threads()
+    with Catalog(tmp_path / "c.db") as cat:
+        with Library(cat, MODEL) as lib:
+            res = lib.refresh([str(folder)], predict=False)
+            service = lib.exiftool
+            pid = service.pid
+            assert res.scan is not None and res.scan.new == 3 and not res.errors, res.errors
+            assert pid is not None and service.restarts == 0  # one process for every file
+            assert [p.format for p in cat.photos()] == ["RAW"] * 3
+        assert exiftool_threads() <= before  # (close() joins the owner thread)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

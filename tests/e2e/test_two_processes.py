@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from moodtagger.core.catalog import Catalog
-from moodtagger.core.metadata import close_shared_service, read_moods
+from moodtagger.core.metadata import read_moods
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,10 +93,7 @@ def test_two_writes_at_once_never_delete_each_others_temp_files(make_image, tmp_
     assert (
         "written 40, unchanged 0, failed 0" in err1 and "written 40, unchanged 0, failed 0" in err2
     )
-    try:
-        moods = read_moods(sorted(lib.rglob("*.jpg")))
-    finally:
-        close_shared_service()
+    moods = read_moods(sorted(lib.rglob("*.jpg")))
     assert [m.moods for m in moods] == [["awe"]] * 40 + [["fear"]] * 40
     leftovers = [p for p in lib.rglob("*") if p.is_file() and p.name.startswith(".")]
     assert leftovers == []

@@ -26,14 +26,6 @@ def service() -> Iterator:
         svc.close()
 
 
-@pytest.fixture(autouse=True)
-def _close_shared_exiftool() -> Iterator[None]:
-    yield
-    from moodtagger.core.metadata import close_shared_service
-
-    close_shared_service()
-
-
 def et_read(path: str | os.PathLike[str], *tags: str) -> dict:
     """exiftool's view of some tags (-G1 keys), lists always lists."""
     import json
@@ -141,9 +133,7 @@ EVERY_EXIFTOOL = _every_exiftool()
 
 def _forget_exiftool() -> None:
     from moodtagger.core import tools
-    from moodtagger.core.metadata import close_shared_service
 
-    close_shared_service()
     for f in vars(tools).values():  # every cached answer about which exiftool to use
         if callable(getattr(f, "cache_clear", None)):
             f.cache_clear()

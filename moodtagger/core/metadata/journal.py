@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import LEGACY, WriteSettings
-from moodtagger.core.metadata.writer import (
+from moodtagger.core.metadata.results import (
     ANY_TARGET,
     FileResult,
     Record,
     WriteItem,
-    Writer,
     WriteSummary,
 )
+from moodtagger.core.metadata.writer import Writer
 from moodtagger.core.moods import display_name
 from moodtagger.core.scanner import sidecar_signature
 
@@ -147,19 +147,19 @@ def write_choices(
     Failed files keep their choice pending (state 'failed' + reason) for the next run.
     Holds the catalog's writer lock for the whole batch (another process waits).
     """
-    writer = Writer(settings, service)
-    if dry_run:
-        items = choices_to_write(catalog, photo_ids, paths, folders)
-        return writer.write(
-            items,
-            dry_run=True,
-            progress=progress,
-            cancel=cancel,
-            on_result=(lambda _i, r: on_result(r)) if on_result else None,
-        )
-    with catalog.writer_lock():
-        items = choices_to_write(catalog, photo_ids, paths, folders)
-        return _write_batch(catalog, writer, items, progress, cancel, on_result)
+    with Writer(settings, service) as writer:  # (its own exiftool when no service is given)
+        if dry_run:
+            items = choices_to_write(catalog, photo_ids, paths, folders)
+            return writer.write(
+                items,
+                dry_run=True,
+                progress=progress,
+                cancel=cancel,
+                on_result=(lambda _i, r: on_result(r)) if on_result else None,
+            )
+        with catalog.writer_lock():
+            items = choices_to_write(catalog, photo_ids, paths, folders)
+            return _write_batch(catalog, writer, items, progress, cancel, on_result)
 
 
 def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSummary:

@@ -42,6 +42,7 @@ from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
 
 if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
     from moodtagger.core.model.head import MoodNet
 
 log = logging.getLogger(__name__)
@@ -318,10 +319,12 @@ class MoodModel:
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
         total: int | None = None,
+        exiftool: ExifToolService | None = None,
     ) -> Iterator[list[Result]]:
         """Yield batches of results in input order; decoding overlaps inference.
 
         ``items`` are paths or ``(key, path)`` pairs (the key comes back in :class:`Result`).
+        ``exiftool`` reads RAW previews (:func:`moodtagger.core.imaging.decode`).
         """
         work = [(it if isinstance(it, tuple) else (None, it)) for it in items]
         total = len(work) if total is None else total
@@ -338,7 +341,11 @@ class MoodModel:
                     if nxt is None:
                         return
                     futures.append(
-                        (nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.preprocess))
+                        (
+                            nxt[0],
+                            nxt[1],
+                            pool.submit(decode_safe, nxt[1], self.preprocess, exiftool),
+                        )
                     )
 
             fill()
@@ -370,19 +377,23 @@ class MoodModel:
                 yield results
 
 
-def prepare_file(path: str, pre: Preprocess) -> np.ndarray:
+def prepare_file(path: str, pre: Preprocess, exiftool: ExifToolService | None = None) -> np.ndarray:
     """Decode one file to the uint8 (crop, crop, 3) model input (raises imaging.ImageError).
     ``pre`` comes from the model's registry entry; local prediction and the Ray pipeline
     (core/cluster.py) both come through here."""
-    model_input = imaging.decode(path, model=pre, make_thumbnail=False).model_input
+    model_input = imaging.decode(
+        path, model=pre, make_thumbnail=False, exiftool=exiftool
+    ).model_input
     assert model_input is not None
     return model_input
 
 
-def decode_safe(path: str, pre: Preprocess) -> tuple[np.ndarray | None, str | None]:
+def decode_safe(
+    path: str, pre: Preprocess, exiftool: ExifToolService | None = None
+) -> tuple[np.ndarray | None, str | None]:
     """:func:`prepare_file` that never raises: a bad file is ``(None, reason)``."""
     try:
-        return prepare_file(path, pre), None
+        return prepare_file(path, pre, exiftool), None
     except imaging.ImageError as exc:
         return None, str(exc)
     except Exception as exc:  # never let one file stop the run

@@ -10,13 +10,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction, ProgressFn
 from moodtagger.core.model import personal, registry
 from moodtagger.core.model.engine import MoodModel
+
+if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
 
 
 @dataclass
@@ -38,11 +41,12 @@ def predict_pending(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     on_batch=None,
+    exiftool: ExifToolService | None = None,
 ) -> PredictSummary:
     """Predict new/changed photos (and all of them again when the model id changes).
 
     ``on_batch(list[(photo_id, Prediction)])`` is called after each batch is stored (the GUI
-    uses it to refresh just those rows).
+    uses it to refresh just those rows). ``exiftool`` reads RAW previews (the Library's).
     """
     t0 = time.perf_counter()
     model_id = model.model_id if model is not None else registry.entry().id
@@ -60,6 +64,7 @@ def predict_pending(
         batch_size=batch_size,
         progress=progress,
         cancel=cancel,
+        exiftool=exiftool,
     ):
         good = [(r.key, r.prediction, r.embedding) for r in results if r.prediction is not None]
         bad = [(r.key, r.path, r.error) for r in results if r.prediction is None]

@@ -15,6 +15,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QListView, QWidget
 
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.moods import MOODS
 from moodtagger.gui.controllers.thumbs import load_preview
 from moodtagger.gui.controllers.why import WhyService
@@ -37,8 +38,11 @@ class DetailController(QObject):
         why: WhyService,
         window: QWidget,
         selected_ids: Callable[[], list[int]],
+        *,
+        exiftool: Callable[[], ExifToolService | None] = lambda: None,
     ):
         super().__init__(window)
+        self.exiftool = exiftool  # the Library's exiftool (RAW previews)
         self.panel = panel
         self.grid = grid
         self.proxy = proxy
@@ -128,8 +132,10 @@ class DetailController(QObject):
             self._preview_job.cancel.set()
         side = int(side * max(1.0, self.window.devicePixelRatioF()))
 
+        exiftool = self.exiftool()
+
         def work(job: Job):
-            return load_preview(path, side)
+            return load_preview(path, side, exiftool)
 
         def done(image, error) -> None:
             if error is None:

@@ -166,6 +166,7 @@ class LibraryController(QObject):
             owner=self.model_owner,
             predict=predict,
             settings=s.write_settings(),
+            exiftool=self.facade.exiftool_if_installed(),  # the facade owns it; the lane borrows
         )
         self._refresh_job = self.lane.submit(
             lambda job: fn(job),

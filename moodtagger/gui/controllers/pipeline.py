@@ -22,6 +22,7 @@ from moodtagger.core.rows import Rows
 from moodtagger.gui.jobs import Job
 
 if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
     from moodtagger.core.metadata.fields import WriteSettings
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.personal import LearnSummary
@@ -111,12 +112,13 @@ def run_pipeline(
     predict: bool = True,
     batch_size: int = 16,
     settings: WriteSettings | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> RefreshResult:
     """:meth:`Library.refresh` of ``roots`` with ``model_id`` (the base model; the grid's rows
     show the personal model on top of it, if one is in use). Its events become the job's
-    batches; the model comes from ``owner`` (loaded once, kept for the next run)."""
-    with Catalog(catalog_path) as cat:
-        lib = Library(cat, model_id)
+    batches; the model comes from ``owner`` (loaded once, kept for the next run), the exiftool
+    from the GUI thread's Library (``exiftool``, lent)."""
+    with Catalog(catalog_path) as cat, Library(cat, model_id, exiftool=exiftool) as lib:
         events = RefreshEvents(
             phase=lambda name: job.emit_batch(("phase", name[:1].upper() + name[1:])),
             progress=job.progress,

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from PIL import Image
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage
 
 from moodtagger.core import imaging
+from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.gui.jobs import Job, JobRunner
 
 MAX_QUEUE = 300
@@ -29,9 +31,12 @@ def pil_to_qimage(im: Image.Image) -> QImage:
     return qimg.copy()  # own the pixels (``data`` goes away)
 
 
-def load_thumbnail(path: str, identity: str | None, box: QSize) -> QImage:
-    """The cached grid thumbnail, scaled to fit ``box`` (device pixels). Raises on bad files."""
-    im = imaging.cached_thumbnail(path, identity, max(box.width(), box.height()))
+def load_thumbnail(
+    path: str, identity: str | None, box: QSize, exiftool: ExifToolService | None = None
+) -> QImage:
+    """The cached grid thumbnail, scaled to fit ``box`` (device pixels). Raises on bad files.
+    ``exiftool`` (the Library's) reads RAW previews."""
+    im = imaging.cached_thumbnail(path, identity, max(box.width(), box.height()), exiftool=exiftool)
     q = pil_to_qimage(im)
     if q.width() > box.width() or q.height() > box.height():
         q = q.scaled(
@@ -40,8 +45,8 @@ def load_thumbnail(path: str, identity: str | None, box: QSize) -> QImage:
     return q
 
 
-def load_preview(path: str, long_side: int) -> QImage:
-    info = imaging.open_image(path, min_side=long_side)
+def load_preview(path: str, long_side: int, exiftool: ExifToolService | None = None) -> QImage:
+    info = imaging.open_image(path, min_side=long_side, exiftool=exiftool)
     return pil_to_qimage(imaging.thumbnail(info.image, long_side))
 
 
@@ -52,10 +57,18 @@ class ThumbnailLoader(QObject):
     dropped = Signal(object)  # list of photo ids whose request was dropped (scrolled past)
     idleChanged = Signal(bool)
 
-    def __init__(self, runner: JobRunner, box: QSize, parent: QObject | None = None):
+    def __init__(
+        self,
+        runner: JobRunner,
+        box: QSize,
+        parent: QObject | None = None,
+        *,
+        exiftool: Callable[[], ExifToolService | None] = lambda: None,
+    ):
         super().__init__(parent)
         self.runner = runner
         self.box = box
+        self.exiftool = exiftool  # the Library's exiftool (RAW previews)
         self._lock = threading.Lock()
         self._queue: deque[tuple[int, str, str | None]] = deque()
         self._queued: set[int] = set()
@@ -103,11 +116,12 @@ class ThumbnailLoader(QObject):
             if not items:
                 return
             out: dict[int, QImage | None] = {}
+            exiftool = self.exiftool() if items else None
             for pid, path, identity in items:
                 if job.cancelled:
                     break
                 try:
-                    out[pid] = load_thumbnail(path, identity, box)
+                    out[pid] = load_thumbnail(path, identity, box, exiftool)
                 except Exception:  # a per-file problem: the delegate shows "no preview"
                     out[pid] = None
             job.emit_batch(out)

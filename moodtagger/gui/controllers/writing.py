@@ -56,6 +56,7 @@ class WriteFlow(QObject):
             w.reporter,
             w,
             shown=self.shown_pending_ids(),
+            exiftool=w.library.facade.writing_exiftool,
         )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dlg.written.connect(self._written)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor
@@ -32,6 +34,10 @@ from moodtagger.core.moods import display_name
 from moodtagger.gui.errors import CrashReporter, is_expected
 from moodtagger.gui.jobs import Job, JobRunner
 from moodtagger.gui.settings import AppSettings
+
+if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
+    from moodtagger.core.metadata.fields import WriteSettings
 
 
 def diff_text(diff) -> str:
@@ -77,9 +83,12 @@ class BatchWriteDialog(QDialog):
         parent: QWidget | None = None,
         *,
         shown: list[int] | None = None,
+        exiftool: Callable[[WriteSettings], ExifToolService] | None = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Write moods into files")
+        # the Library's exiftool for a write (Library.writing_exiftool); None: one per batch
+        self.exiftool = exiftool
         self.catalog_path = catalog_path
         self.runner = runner
         self.settings = settings
@@ -168,13 +177,20 @@ class BatchWriteDialog(QDialog):
         self._items.clear()
         self.info.setText("Reading the files' current keywords…")
         ids, ws, path = self.photo_ids(), self.settings.write_settings(), self.catalog_path
+        exiftool = self.exiftool
 
         def work(job: Job):
             from moodtagger.core.metadata import write_choices
 
             with Catalog(path) as cat:
                 return write_choices(
-                    cat, ids, settings=ws, dry_run=True, progress=job.progress, cancel=job.cancel
+                    cat,
+                    ids,
+                    settings=ws,
+                    dry_run=True,
+                    progress=job.progress,
+                    cancel=job.cancel,
+                    service=exiftool(ws) if exiftool else None,
                 )
 
         self._job = self.runner.submit(
@@ -239,13 +255,19 @@ class BatchWriteDialog(QDialog):
             "Writing… (Cancel stops after the current file; written files stay written)"
         )
         ids, ws, path = self.photo_ids(), self.settings.write_settings(), self.catalog_path
+        exiftool = self.exiftool
 
         def work(job: Job):
             from moodtagger.core.metadata import write_choices
 
             with Catalog(path) as cat:
                 return write_choices(
-                    cat, ids, settings=ws, progress=job.progress, cancel=job.cancel
+                    cat,
+                    ids,
+                    settings=ws,
+                    progress=job.progress,
+                    cancel=job.cancel,
+                    service=exiftool(ws) if exiftool else None,
                 )
 
         self._job = self.runner.submit(
