@@ -211,7 +211,7 @@ class Library:
                 self.base_model_id = stream.model_id
                 self.model_id = self._model_in_use()
             if (summary.missing or summary.moved) and ev.missing:
-                ev.missing(cat.missing_ids())
+                ev.missing(cat.photos.missing_ids())
             if stopped():
                 out.predict = streamed
                 return out
@@ -242,7 +242,7 @@ class Library:
         # what the scan did not decode: photos known before, or a model changed since
         try:
             model_id = self.base_model_id or default_model_id()  # no model installed: ModelError
-            if not cat.photos_needing_prediction(model_id):
+            if not cat.predictions.photos_needing(model_id):
                 out.predict = streamed or PredictSummary(model_id)
                 self._fill(model_id, out, changed)
                 return out
@@ -269,7 +269,7 @@ class Library:
             pred.predicted += streamed.predicted
             pred.seconds += streamed.seconds
         if pred.errors:  # now unreadable: their rows show the error
-            failed = (cat.photo_by_path(path) for path, _ in pred.errors)
+            failed = (cat.photos.by_path(path) for path, _ in pred.errors)
             changed([p.id for p in failed if p is not None])
         if not stopped():
             self._fill(model_id, out, changed)
@@ -319,7 +319,7 @@ class Library:
         rows = self.rows(include_missing=include_missing or "missing" in flt.states)
         haystack = None
         if flt.text.strip():
-            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.all_file_keywords().items()}
+            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.file_keywords.all().items()}
             haystack = R.search_haystack(rows, keywords)
         rows = rows.take(R.filter_mask(rows, flt, haystack=haystack).nonzero()[0])
         if sort is not None:
@@ -336,7 +336,7 @@ class Library:
                 state,
                 self.model_id if pred is not None else None,
             )
-            for photo, pred, chosen, state in self.catalog.iter_library(
+            for photo, pred, chosen, state in self.catalog.views.library(
                 self.model_id, status=None, photo_ids=ids
             )
         }
@@ -348,7 +348,7 @@ class Library:
         scope = Scope()
         known: list[str] = []
         for p in paths:
-            if self.catalog.photo_ids_under([p]):
+            if self.catalog.photos.ids_under([p]):
                 known.append(os.path.abspath(p))
             elif not os.path.exists(p):
                 scope.errors.append((p, "no such file or folder"))
@@ -356,7 +356,7 @@ class Library:
                 scope.errors.append(
                     (p, "not in the catalog; run `moodtagger scan` on its folder first")
                 )
-        scope.ids = self.catalog.photo_ids_under(known)
+        scope.ids = self.catalog.photos.ids_under(known)
         scope.paths = known
         return scope
 
@@ -383,7 +383,7 @@ class Library:
     def forget(self, ids: Sequence[int]) -> int:
         """Drop the choices of ``ids`` in the catalog (the files are untouched); how many."""
         with self.catalog.writer_lock():
-            return self.catalog.forget_choices(ids)
+            return self.catalog.choices.forget_many(ids)
 
     # -- the desktop app's choices: undoable, so each says what it changes ----------------------
     def suggest(
@@ -411,11 +411,11 @@ class Library:
 
     def choice_sources(self, ids: Sequence[int]) -> dict[int, str]:
         """Whose choice each of ``ids`` is ('user', 'model' ...); never chosen: left out."""
-        return self.catalog.choice_sources(ids)
+        return self.catalog.choices.sources(ids)
 
     def pending(self, ids: Sequence[int] | None = None) -> int:
         """How many choices (of ``ids``) are not yet in the files."""
-        return len(self.catalog.pending_choices(ids))
+        return len(self.catalog.choices.pending(ids))
 
     # -- similar photos, learning from the user's choices ---------------------------------------
     def similar(

@@ -33,7 +33,7 @@ def test_migrates_empty_v0_database(tmp_path: Path) -> None:
     _db_at_version(tmp_path / "c.db", 0).close()
     with Catalog(tmp_path / "c.db") as cat:
         assert cat.schema_version == SCHEMA_VERSION
-        assert cat.count_photos() == 0
+        assert cat.photos.count() == 0
 
 
 @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
@@ -55,13 +55,13 @@ def test_migration_keeps_data(tmp_path: Path, version: int) -> None:
 
     with Catalog(tmp_path / "c.db") as cat:
         assert cat.schema_version == SCHEMA_VERSION
-        photo = cat.photo_by_path(os.fsdecode(b"/photos/caf\xe9.jpg"))
+        photo = cat.photos.by_path(os.fsdecode(b"/photos/caf\xe9.jpg"))
         assert photo is not None
         assert (photo.width, photo.height, photo.orientation, photo.status) == (640, 480, 6, "ok")
-        assert cat.prediction(photo.id, "m1") == Prediction(PROBS)
-        assert cat.roots() == [(1, "/photos")]
-        cat.set_choice(photo.id, ["awe"])  # tables added by later migrations work
-        assert cat.choice(photo.id) == (["awe"], "pending", None)
+        assert cat.predictions.get(photo.id, "m1") == Prediction(PROBS)
+        assert cat.photos.roots() == [(1, "/photos")]
+        cat.choices.set(photo.id, ["awe"])  # tables added by later migrations work
+        assert cat.choices.get(photo.id) == (["awe"], "pending", None)
 
 
 def test_newer_catalog_is_refused_with_a_sentence(tmp_path: Path) -> None:
@@ -94,8 +94,8 @@ def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.close()
     with Catalog(db) as cat:
         assert cat.schema_version == SCHEMA_VERSION  # every later step ran too
-        assert cat.photos()[0].path == "/a.jpg"
-        cat.set_sidecar_sig(cat.photos()[0].id, "a.xmp:1:2")
+        assert cat.photos.all()[0].path == "/a.jpg"
+        cat.photos.set_sidecar_sig(cat.photos.all()[0].id, "a.xmp:1:2")
 
 
 def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
@@ -115,10 +115,10 @@ def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
     conn.close()
     with Catalog(db) as cat:
         assert cat.schema_version == SCHEMA_VERSION
-        pid = cat.photos()[0].id
+        pid = cat.photos.all()[0].id
         vec = np.linspace(-1, 1, 1280).astype(np.float16)
-        cat.save_embeddings("m", [(pid, vec)])
-        assert (cat.embedding(pid, "m") == vec).all()
-        assert cat.model_in_use("m") is None
-        cat.set_model_in_use("m", "personal-m-1")
-        assert cat.model_in_use("m") == "personal-m-1"
+        cat.embeddings.save("m", [(pid, vec)])
+        assert (cat.embeddings.get(pid, "m") == vec).all()
+        assert cat.models_in_use.get("m") is None
+        cat.models_in_use.set("m", "personal-m-1")
+        assert cat.models_in_use.get("m") == "personal-m-1"
