@@ -13,9 +13,8 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from moodtagger.core.catalog import _legacy, connection
+from moodtagger.core.catalog import connection
 from moodtagger.core.catalog.choices import ChoiceStore
 from moodtagger.core.catalog.connection import Connection, default_catalog_path
 from moodtagger.core.catalog.embeddings import EmbeddingStore
@@ -86,6 +85,3 @@ class Catalog:
     @property
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
-
-    def __getattr__(self, name: str) -> Any:  # transitional: the old method names
-        return _legacy.resolve(self, name)

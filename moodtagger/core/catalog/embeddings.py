@@ -70,5 +70,3 @@ class EmbeddingStore(Table):
             "SELECT length(vector) FROM embeddings WHERE model_id=? LIMIT 1", (model_id,)
         ).fetchone()
         return None if row is None else int(row[0]) // 2
-
-    __call__ = all  # transitional: the old method of this name on Catalog

@@ -33,8 +33,6 @@ class FileKeywords(Table):
             )
         }
 
-    __call__ = get  # transitional: the old method of this name on Catalog
-
 
 class KeywordAdditions(Table):
     """The ``keyword_additions`` table (``catalog.keyword_additions``): what
@@ -61,5 +59,3 @@ class KeywordAdditions(Table):
             "INSERT OR REPLACE INTO keyword_additions(photo_id, added, updated_at) VALUES (?, ?, ?)",
             (photo_id, json.dumps(added, ensure_ascii=False), time.time()),
         )
-
-    __call__ = get  # transitional: the old method of this name on Catalog

@@ -225,5 +225,3 @@ class PhotoStore(Table):
                 else:
                     out.append((existing, CHANGED))
         return out
-
-    __call__ = all  # transitional: the old method of this name on Catalog

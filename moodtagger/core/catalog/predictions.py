@@ -145,5 +145,3 @@ class ModelsInUse(Table):
             str(r[0]): str(r[1])
             for r in self.conn.execute("SELECT parent_id, model_id FROM models_in_use")
         }
-
-    __call__ = all  # transitional: the old method of this name on Catalog
