@@ -11,7 +11,7 @@
 (b) A synthetic catalog of 100,000 photos (rows, predictions, 5 % choices; no files): time from
     creating the main window to the grid showing its rows (the rows are read on a worker), the
     GUI-thread load path, a filter and a sort, and scrolling. Baseline: the naive model, a
-    QStandardItemModel filled from ``Catalog.iter_with_predictions`` (one item per photo).
+    QStandardItemModel filled from ``Catalog.views.with_predictions`` (one item per photo).
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def part_b(app: QApplication, n: int) -> None:
     t0 = time.perf_counter()
     with Catalog(path) as cat:
         model = QStandardItemModel()
-        for photo, pred in cat.iter_with_predictions(model_id):
+        for photo, pred in cat.views.with_predictions(model_id):
             item = QStandardItem(os.path.basename(photo.path))
             item.setData(pred.probs if pred else None, 257)
             model.appendRow(item)

@@ -94,7 +94,7 @@ def end_to_end(model: MoodModel, folder: Path, files: list[Path], batch: int) ->
         with Catalog(Path(tmp) / "c.db") as cat:
             scan(cat, [folder], thumbnails=False)
             keep = {str(f) for f in files}
-            drop = [p.id for p in cat.photos() if p.path not in keep]
+            drop = [p.id for p in cat.photos.all() if p.path not in keep]
             if drop:
                 with cat.transaction() as c:
                     c.executemany(

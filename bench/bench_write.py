@@ -84,7 +84,7 @@ def ours(files: list[Path], db: Path) -> tuple[float, object]:
         scan(cat, [files[0].parent], thumbnails=False)
         with cat.transaction():
             for p in files:
-                cat.set_choice(cat.photo_by_path(p).id, ["awe"])
+                cat.choices.set(cat.photos.by_path(p).id, ["awe"])
         t0 = time.perf_counter()
         summary = write_choices(cat)  # (an exiftool of its own, closed after the batch)
         dt = time.perf_counter() - t0

@@ -200,7 +200,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with open_catalog(args, create=False, readonly=True) as cat:
         if args.errors:
-            rows_out = [{"path": p.path, "error": why} for p, why in cat.failed_photos()]
+            rows_out = [{"path": p.path, "error": why} for p, why in cat.views.failed()]
             if args.json:
                 dump_json(rows_out)
             else:

@@ -59,7 +59,7 @@ def suggestions(
     ids = None if photo_ids is None else list(photo_ids)
     if ids is not None and not ids:
         return out
-    for photo, pred, chosen, _state in catalog.iter_library(
+    for photo, pred, chosen, _state in catalog.views.library(
         model_id, status=("ok",), photo_ids=ids
     ):
         suggestion = suggested_mood(pred, chosen, min_p, replace=replace)
@@ -91,9 +91,9 @@ def accept(
         out.stale = plan.stale
         with catalog.transaction():
             for pid, mood, p in plan.accepted:
-                if catalog.choice(pid) is not None:  # chosen meanwhile (another process)
+                if catalog.choices.get(pid) is not None:  # chosen meanwhile (another process)
                     continue
-                catalog.set_choice(pid, [mood], source="model")
+                catalog.choices.set(pid, [mood], source="model")
                 out.accepted.append((pid, mood, p))
     return out
 
@@ -123,16 +123,16 @@ def restore(
     with catalog.transaction():
         for pid, value in values.items():
             moods, state, error = ChoiceValue(*value)
-            current = catalog.choice(pid)
+            current = catalog.choices.get(pid)
             if current is not None and current[1] == "written":
                 if sorted(moods or ()) != sorted(current[0]):
                     moods, state, error = tuple(moods or ()), "pending", None
             if moods is None:
-                catalog.forget_choice(pid)
+                catalog.choices.forget(pid)
             else:
-                catalog.set_choice(pid, moods, source=sources.get(pid, "user"), state="pending")
+                catalog.choices.set(pid, moods, source=sources.get(pid, "user"), state="pending")
                 if state != "pending" or error:
-                    catalog.mark_choice(pid, state, error)
+                    catalog.choices.mark(pid, state, error)
             stored[pid] = ChoiceValue(moods, state, error)
     return stored
 
@@ -149,5 +149,5 @@ def choose(
     ids = list(dict.fromkeys(int(i) for i in photo_ids))
     with catalog.writer_lock(), catalog.transaction():
         for pid in ids:
-            catalog.set_choice(pid, chosen, source=source, state="pending")
+            catalog.choices.set(pid, chosen, source=source, state="pending")
     return len(ids)

@@ -13,7 +13,7 @@ The point: an archive is indexed with ``scan --no-predict``, predicted on a clus
   the shipped model). An older file without that column is read as that model's, and
   :attr:`ImportSummary.note` says so.
 
-The prediction is stored against the catalog's fingerprint (``Catalog.save_predictions``), so it
+The prediction is stored against the catalog's fingerprint (``Catalog.predictions.save``), so it
 is current for exactly that content. Every other row is a per-file error; the rest go on.
 Order of work: scan first, then predict, then import (a file edited between predict and scan
 cannot be told apart, as the predict output carries no fingerprint column).
@@ -276,7 +276,7 @@ def import_predictions(catalog: Catalog, path: str, model_id: str) -> ImportSumm
 
     def flush() -> None:
         if good:
-            catalog.save_predictions(model_id, good)
+            catalog.predictions.save(model_id, good)
             summary.imported += len(good)
             good.clear()
 
@@ -312,7 +312,7 @@ def _mismatch(catalog: Catalog, rec: Record, model_id: str) -> str | int:
     """The photo id to store ``rec`` under, or why it cannot be stored."""
     if rec.model is not None and rec.model != model_id:
         return f"predicted with {rec.model}, not {model_id} (import it with --model {rec.model})"
-    photo = catalog.photo_by_path(os.path.abspath(rec.path))
+    photo = catalog.photos.by_path(os.path.abspath(rec.path))
     if photo is None:
         return "not in the catalog (index it first: moodtagger scan --no-predict)"
     if photo.status != "ok":

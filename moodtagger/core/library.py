@@ -226,7 +226,7 @@ class Library:
         rows = self.rows(include_missing=include_missing or "missing" in flt.states)
         haystack = None
         if flt.text.strip():
-            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.all_file_keywords().items()}
+            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.file_keywords.all().items()}
             haystack = R.search_haystack(rows, keywords)
         rows = rows.take(R.filter_mask(rows, flt, haystack=haystack).nonzero()[0])
         if sort is not None:
@@ -243,7 +243,7 @@ class Library:
                 state,
                 self.model_id if pred is not None else None,
             )
-            for photo, pred, chosen, state in self.catalog.iter_library(
+            for photo, pred, chosen, state in self.catalog.views.library(
                 self.model_id, status=None, photo_ids=ids
             )
         }
@@ -255,7 +255,7 @@ class Library:
         scope = Scope()
         known: list[str] = []
         for p in paths:
-            if self.catalog.photo_ids_under([p]):
+            if self.catalog.photos.ids_under([p]):
                 known.append(os.path.abspath(p))
             elif not os.path.exists(p):
                 scope.errors.append((p, "no such file or folder"))
@@ -263,7 +263,7 @@ class Library:
                 scope.errors.append(
                     (p, "not in the catalog; run `moodtagger scan` on its folder first")
                 )
-        scope.ids = self.catalog.photo_ids_under(known)
+        scope.ids = self.catalog.photos.ids_under(known)
         scope.paths = known
         return scope
 
@@ -290,7 +290,7 @@ class Library:
     def forget(self, ids: Sequence[int]) -> int:
         """Drop the choices of ``ids`` in the catalog (the files are untouched); how many."""
         with self.catalog.writer_lock():
-            return self.catalog.forget_choices(ids)
+            return self.catalog.choices.forget_many(ids)
 
     # -- the desktop app's choices: undoable, so each says what it changes ----------------------
     def suggest(
@@ -318,11 +318,11 @@ class Library:
 
     def choice_sources(self, ids: Sequence[int]) -> dict[int, str]:
         """Whose choice each of ``ids`` is ('user', 'model' ...); never chosen: left out."""
-        return self.catalog.choice_sources(ids)
+        return self.catalog.choices.sources(ids)
 
     def pending(self, ids: Sequence[int] | None = None) -> int:
         """How many choices (of ``ids``) are not yet in the files."""
-        return len(self.catalog.pending_choices(ids))
+        return len(self.catalog.choices.pending(ids))
 
     # -- similar photos, learning from the user's choices ---------------------------------------
     def similar(

@@ -156,7 +156,7 @@ class Refresh:
         if stream is not None and stream.model is not None:
             self.library.use_base_model(stream.model_id)
         if (summary.missing or summary.moved) and ev.missing:
-            ev.missing(cat.missing_ids())
+            ev.missing(cat.photos.missing_ids())
         return streamed
 
     def _import_keywords(self) -> None:
@@ -192,7 +192,7 @@ class Refresh:
         out, cat = self.out, self.catalog
         try:
             model_id = self.library.base_model_id or default_model_id()  # none: ModelError
-            if not cat.photos_needing_prediction(model_id):
+            if not cat.predictions.photos_needing(model_id):
                 out.predict = streamed or PredictSummary(model_id)
                 self._fill(model_id)
                 return
@@ -219,7 +219,7 @@ class Refresh:
             pred.predicted += streamed.predicted
             pred.seconds += streamed.seconds
         if pred.errors:  # now unreadable: their rows show the error
-            failed = (cat.photo_by_path(path) for path, _ in pred.errors)
+            failed = (cat.photos.by_path(path) for path, _ in pred.errors)
             self.changed([p.id for p in failed if p is not None])
         if not self.stopped():
             self._fill(model_id)

@@ -2,7 +2,7 @@
 and the ONE filter and sort rule of both front ends.
 
 A 100,000-photo library is one ``SELECT`` (photos + current predictions + choices, see
-:meth:`Catalog.grid_rows`) turned into a few numpy arrays and lists: filtering
+:meth:`Catalog.views.grid_rows`) turned into a few numpy arrays and lists: filtering
 (:func:`filter_mask`) and sorting (:func:`sort_order`) then run vectorised, never row by row
 in Python. Qt-free; the GUI model holds one :class:`Rows`, ``moodtagger list`` queries through
 :meth:`moodtagger.core.library.Library.query`, and both use the functions here.
@@ -184,7 +184,9 @@ def load_rows(
     reports the ids it changed."""
     if ids is not None and len(ids) == 0:
         return Rows.empty()
-    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, include_missing=include_missing)
+    data = catalog.views.grid_rows(
+        model_id, ids=ids, after_id=after_id, include_missing=include_missing
+    )
     if not data:
         return Rows.empty()
     cols = list(zip(*data, strict=True))

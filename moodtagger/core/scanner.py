@@ -129,7 +129,7 @@ def still_scanned(path: str | bytes, photo: PhotoRow) -> bool:
     return same_file_state(photo.size, photo.mtime_ns, photo.ctime_ns, st)
 
 
-_Result = ScannedFile  # what inspect_file returns (stored by Catalog.store_scanned)
+_Result = ScannedFile  # what inspect_file returns (stored by Catalog.photos.store_scanned)
 
 
 def inspect_file(
@@ -286,7 +286,7 @@ def _scan(
     elif progress:
         progress(0, 0)
     for root_id, prefix in found.root_prefixes:  # a root with nothing new: its old unfiled photos
-        catalog.assign_root(root_id, prefix)
+        catalog.photos.assign_root(root_id, prefix)
     summary.missing = max(0, len(found.vanished) - summary.moved)
     summary.seconds = time.perf_counter() - t0
     return summary
@@ -310,7 +310,7 @@ def _list_roots(
         if not os.path.isdir(root_b):
             summary.errors.append((os.fsdecode(root_b), "not a folder, or not readable"))
             continue
-        root_id = catalog.add_root(os.fsdecode(root_b))
+        root_id = catalog.photos.add_root(os.fsdecode(root_b))
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
         known: dict[bytes, tuple[int, int | None, int | None, str, str | None, int | None]] = {
@@ -322,7 +322,7 @@ def _list_roots(
                 r[6],
                 r[7],
             )
-            for r in catalog.known_under(prefix)
+            for r in catalog.photos.known_under(prefix)
         }
         folder_errors: list[tuple[bytes, str]] = []
         sidecars: dict[bytes, os.stat_result] = {}
@@ -367,9 +367,9 @@ def _record_undecoded(
     vanished files (marked missing; they may turn out to be moves)."""
     ctimes, sidecar_changed, vanished = found.ctimes, found.sidecar_changed, found.vanished
     if ctimes:
-        catalog.set_ctimes(ctimes)
+        catalog.photos.set_ctimes(ctimes)
     if sidecar_changed:
-        catalog.set_sidecar_sigs(sidecar_changed)
+        catalog.photos.set_sidecar_sigs(sidecar_changed)
         if on_stored is not None:
             on_stored([i for _, i in sidecar_changed])
         summary.metadata_changed += len(sidecar_changed)
@@ -377,7 +377,7 @@ def _record_undecoded(
 
     # vanished files: mark missing (they may turn out to be moves below)
     if vanished:
-        catalog.mark_missing(vanished)
+        catalog.photos.mark_missing(vanished)
         summary.missing = len(vanished)
 
 
@@ -438,7 +438,7 @@ def _decode_and_store(
             def store(batch: list[tuple[_Result, int | None]]) -> list[int]:
                 ids = _store(catalog, batch, summary)
                 for root_id, prefix in root_prefixes:  # new photos belong to their folder at once
-                    catalog.assign_root(root_id, prefix)
+                    catalog.photos.assign_root(root_id, prefix)
                 if on_inputs is not None:
                     ready = [(i, x) for i, x in zip(ids, inputs, strict=True) if x is not None]
                     inputs.clear()
@@ -488,7 +488,7 @@ def _store(
     """Store one batch; count what happened in ``summary``; return every photo id stored."""
     if not batch:
         return []
-    stored = catalog.store_scanned(batch)
+    stored = catalog.photos.store_scanned(batch)
     for (res, _existing), (photo_id, what) in zip(batch, stored, strict=True):
         if what == C.MOVED:
             summary.moved += 1
@@ -515,7 +515,7 @@ def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
     out: list[PhotoRow] = []
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        out.extend(p for p in (catalog.photo(x) for x in chunk) if p is not None)
+        out.extend(p for p in (catalog.photos.by_id(x) for x in chunk) if p is not None)
     return out
 
 
@@ -545,13 +545,13 @@ def add_files(
         if not os.path.isfile(path):
             errors.append((path, "not a regular file"))
             continue
-        known = catalog.photo_by_path(path)
+        known = catalog.photos.by_path(path)
         if known is None or not same_file_state(known.size, known.mtime_ns, known.ctime_ns, st):
             res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns, exiftool=exiftool)
             res.sidecar_sig = sidecar_signature(os.fsencode(path), None)
             res.ctime_ns = st.st_ctime_ns
             _store(catalog, [(res, known.id if known else None)], summary)
-            known = catalog.photo_by_path(path)
+            known = catalog.photos.by_path(path)
         if known is not None:
             rows.append(known)
     return rows, errors

@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
         # wiring -----------------------------------------------------------------------------------
         self._connect()
         self.preferences.restore_window_state()
-        self.folders.set_roots(self.catalog.roots())
+        self.folders.set_roots(self.catalog.photos.roots())
         self.grid.setFocus()
         if load_async:
             self.library.load_async()
@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
 
     def reload_keywords(self) -> None:
         """Keywords found in the files, for the search box (one query)."""
-        self.model.set_keywords(self.catalog.all_file_keywords())
+        self.model.set_keywords(self.catalog.file_keywords.all())
         if self.filters.searching:
             self.proxy.refilter()
 
@@ -282,13 +282,13 @@ class MainWindow(QMainWindow):
         if not os.path.isdir(path):
             self.show_status(f"{path}: not a folder")
             return
-        rid = self.catalog.add_root(path)
-        self.folders.set_roots(self.catalog.roots())
+        rid = self.catalog.photos.add_root(path)
+        self.folders.set_roots(self.catalog.photos.roots())
         self.folders.select_root(rid)  # show the folder the user opened
         self.scan([path])
 
     def rescan(self) -> None:
-        self.scan([p for _rid, p in self.catalog.roots()])
+        self.scan([p for _rid, p in self.catalog.photos.roots()])
 
     def scan(self, roots: list[str], *, predict: bool = True) -> None:
         """Scan ``roots`` (may be empty: just predict what is missing) in the library lane."""

@@ -66,13 +66,13 @@ def _predict_by_hand(db: str) -> dict[str, Prediction]:
     preds = {}
     with Catalog(db) as cat:
         rows = []
-        for i, photo in enumerate(cat.photos()):
+        for i, photo in enumerate(cat.photos.all()):
             probs = [0.02] * len(MOODS)
             probs[i % len(MOODS)] = 1 - 0.02 * (len(MOODS) - 1)
             pred = Prediction(tuple(probs))
             rows.append((photo.id, pred))
             preds[photo.path] = pred
-        cat.save_predictions(model_id, rows)
+        cat.predictions.save(model_id, rows)
     return preds
 
 
@@ -146,4 +146,4 @@ def test_scan_without_an_installed_model_indexes_and_says_so(
     assert captured.out.startswith("3 new")
     assert "moods not predicted" in captured.err and "Traceback" not in captured.err
     with Catalog(db) as cat:
-        assert cat.count_photos("ok") == 3
+        assert cat.photos.count("ok") == 3

@@ -27,8 +27,8 @@ def lib(make_image, tmp_path: Path) -> tuple[Path, str]:
     db = str(tmp_path / "c.db")
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(root)]) == 0
     with Catalog(db) as cat:
-        cat.save_predictions(
-            current_model_id(), [(p.id, Prediction(AWE, 6.5, 4.25)) for p in cat.photos()]
+        cat.predictions.save(
+            current_model_id(), [(p.id, Prediction(AWE, 6.5, 4.25)) for p in cat.photos.all()]
         )
     return root, db
 

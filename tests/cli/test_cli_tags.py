@@ -56,7 +56,7 @@ def test_dry_run_prints_the_diff_and_changes_nothing(make_image, tmp_path, capsy
     )
     assert sha256(path) == digest
     with Catalog(db) as cat:
-        assert cat.count_photos() == 0
+        assert cat.photos.count() == 0
 
 
 def test_dash_file_name_and_json(make_image, tmp_path, monkeypatch, capsys):
@@ -143,11 +143,11 @@ def test_accept_then_write_pending(make_image, tmp_path, capsys):
         probs[1][MOODS.index("fear")] = 0.30  # below 0.5
         probs[2][MOODS.index("sadness")] = 0.65  # confident, but the user chose already
         rows = [
-            (cat.photo_by_path(p).id, Prediction(tuple(pr)))
+            (cat.photos.by_path(p).id, Prediction(tuple(pr)))
             for p, pr in zip(paths, probs, strict=True)
         ]
-        cat.save_predictions(model_id, rows)
-        cat.set_choice(cat.photo_by_path(paths[2]).id, ["contentment"])
+        cat.predictions.save(model_id, rows)
+        cat.choices.set(cat.photos.by_path(paths[2]).id, ["contentment"])
     assert main(["accept", "--catalog", db, "--min", "0.5", "--json"]) == 0
     accepted = json.loads(capsys.readouterr().out)
     assert [a["mood"] for a in accepted["accepted"]] == ["awe"] and accepted["pending"] == 2
@@ -220,7 +220,7 @@ def test_clear_leaves_the_photo_unconfirmed(make_image, tmp_path):
     assert main(["write", "-q", "--catalog", db, str(path), "--mood", "fear"]) == 0
     assert main(["write", "-q", "--catalog", db, str(path), "--clear"]) == 0
     with Catalog(db) as cat:
-        assert cat.choice(cat.photo_by_path(path).id) is None
+        assert cat.choices.get(cat.photos.by_path(path).id) is None
     assert exiv2_read(path)["XMP-lr:HierarchicalSubject"] == []
 
 
@@ -235,7 +235,7 @@ def test_a_file_named_twice_is_written_once(make_image, tmp_path, capsys):
     assert "error" not in err and "written 2, unchanged 0, failed 0" in err
     assert exiv2_read(a)["XMP-dc:Subject"] == ["Awe"]
     with Catalog(db) as cat:
-        assert cat.choice(cat.photo_by_path(a).id)[1] == "written"
+        assert cat.choices.get(cat.photos.by_path(a).id)[1] == "written"
     # the pending choices under both PATHs, and a dry run naming it twice
     assert main(["write", "--catalog", db, str(lib), str(a), "--mood", "fear", "--dry-run"]) == 0
     assert "would write 2," in capsys.readouterr().err

@@ -69,8 +69,8 @@ def test_two_scans_at_once_on_a_new_catalog(make_image, tmp_path: Path) -> None:
         for rc, _out, err in results:
             assert rc == 0 and "Traceback" not in err, err
         with Catalog(db) as cat:
-            assert cat.count_photos("ok") == 120
-            assert len(cat.roots()) == 1
+            assert cat.photos.count("ok") == 120
+            assert len(cat.photos.roots()) == 1
 
 
 def test_two_writes_at_once_never_delete_each_others_temp_files(make_image, tmp_path: Path) -> None:

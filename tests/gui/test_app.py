@@ -43,7 +43,7 @@ def test_screenshot_command_scans_predicts_and_saves_the_window(tmp_path, photo_
     from moodtagger.core.catalog import Catalog
 
     with Catalog(tmp_path / "cat.sqlite3") as cat:
-        rows = list(cat.iter_with_predictions(None))
+        rows = list(cat.views.with_predictions(None))
     assert len(rows) == 6 and all(p is not None for _, p in rows)
 
 

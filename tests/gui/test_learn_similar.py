@@ -89,7 +89,7 @@ def cli(capsys, *argv: str):
 
 def select(win, *names: str) -> list[int]:
     ids = [
-        win.catalog.photo_by_path(str(Path(win.model.rows.paths[0]).parent / n)).id for n in names
+        win.catalog.photos.by_path(str(Path(win.model.rows.paths[0]).parent / n)).id for n in names
     ]
     win.grid.select_ids(ids)
     return ids
@@ -186,7 +186,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
     select(win, "n0.jpg")
     win.grid.setFocus()
     qtbot.keyClick(win.grid, Qt.Key(int(Qt.Key.Key_1) + DISPLAY_ORDER.index(mood)))
-    assert win.catalog.choice(win.grid.selected_ids()[0])[0] == [mood]
+    assert win.catalog.choices.get(win.grid.selected_ids()[0])[0] == [mood]
 
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:
         win.acts.learn.trigger()
@@ -215,12 +215,12 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
     with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
         win.open_folder(str(folder.parent / "more"))
     late = win.model.index_of(
-        win.catalog.photo_by_path(str(folder.parent / "more" / "late.jpg")).id
+        win.catalog.photos.by_path(str(folder.parent / "more" / "late.jpg")).id
     )
     with Catalog(db) as cat:
-        assert cat.model_in_use(base) == win.model_id
+        assert cat.models_in_use.get(base) == win.model_id
         personal = Library(cat).rows([late.data(Roles.PhotoIdRole)]).probs[0]
-        shipped_p = cat.predictions_for(base, [late.data(Roles.PhotoIdRole)])[0]
+        shipped_p = cat.predictions.probs_for(base, [late.data(Roles.PhotoIdRole)])[0]
     assert np.allclose(late.data(Roles.MoodScoresRole), personal, atol=1e-6)
     assert not np.allclose(
         personal, shipped_p, atol=1e-6
@@ -234,7 +234,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
     assert "Back to the shipped model" in win.status_label.text()
     assert not win.acts.unlearn.isEnabled()
     with Catalog(db) as cat:
-        assert cat.model_in_use(base) is None
+        assert cat.models_in_use.get(base) is None
 
 
 def test_accepting_suggestions_teaches_nothing(qtbot, window):
@@ -243,9 +243,9 @@ def test_accepting_suggestions_teaches_nothing(qtbot, window):
     win = window
     select(win, "n2.jpg")
     qtbot.keyClick(win.grid, Qt.Key.Key_Return)
-    pid = win.catalog.photo_by_path(str(Path(win.model.rows.paths[0]).parent / "n2.jpg")).id
-    assert win.catalog.choice(pid)[1] == "pending"
-    assert win.catalog.labelled_photos() == []
+    pid = win.catalog.photos.by_path(str(Path(win.model.rows.paths[0]).parent / "n2.jpg")).id
+    assert win.catalog.choices.get(pid)[1] == "pending"
+    assert win.catalog.choices.labelled() == []
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:
         win.learning.learn()
     assert done.args[0] is None
@@ -276,8 +276,8 @@ def test_a_damaged_personal_model_shows_the_shipped_suggestions_in_the_app(
     with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
         win.open_folder(str(folder.parent / "more-damaged"))
     assert str(npz) in win.status_label.text() and "moodtagger learn" in win.status_label.text()
-    pid = win.catalog.photo_by_path(str(folder.parent / "more-damaged" / "late.jpg")).id
+    pid = win.catalog.photos.by_path(str(folder.parent / "more-damaged" / "late.jpg")).id
     with Catalog(db) as cat:
-        shipped = cat.predictions_for(base, [pid])[0]
+        shipped = cat.predictions.probs_for(base, [pid])[0]
     assert not np.isnan(shipped).any()
     assert np.allclose(win.model.index_of(pid).data(Roles.MoodScoresRole), shipped, atol=1e-6)

@@ -31,8 +31,8 @@ def library(catalog, make_image, tmp_path):
         make_image(name, seed=i, root=root)
     (root / "broken.jpg").write_bytes(b"not a jpeg at all")
     scan(catalog, [root])
-    ids = {p.path.rsplit("/", 1)[1]: p.id for p in catalog.photos()}
-    catalog.save_predictions(
+    ids = {p.path.rsplit("/", 1)[1]: p.id for p in catalog.photos.all()}
+    catalog.predictions.save(
         MODEL_ID,
         [
             (ids["a.jpg"], probs(awe=0.80)),
@@ -104,16 +104,16 @@ def test_choice_overrides_suggestion_in_filters_and_is_undoable(qapp, catalog, l
     assert shown_names(proxy) == ["e.jpg"]
     ctl.toggle([library["a.jpg"]], "fear")  # the user says: a is fearful, whatever the model thinks
     assert shown_names(proxy) == ["a.jpg", "e.jpg"]  # the live filter follows the choice
-    assert catalog.choice(library["a.jpg"]) == (["fear"], "pending", None)
+    assert catalog.choices.get(library["a.jpg"]) == (["fear"], "pending", None)
     assert model.index_of(library["a.jpg"]).data(Roles.StateRole) == "chosen"
     proxy.set_filter(Filter(states=frozenset({"chosen"})))
     assert shown_names(proxy) == ["a.jpg"]
     stack.undo()
-    assert catalog.choice(library["a.jpg"]) is None
+    assert catalog.choices.get(library["a.jpg"]) is None
     assert model.index_of(library["a.jpg"]).data(Roles.ChoiceRole) is None
     assert proxy.rowCount() == 0
     stack.redo()
-    assert catalog.choice(library["a.jpg"]) == (["fear"], "pending", None)
+    assert catalog.choices.get(library["a.jpg"]) == (["fear"], "pending", None)
     # toggling a mood on a multi-selection: added to all, then removed from all
     ids = [library["a.jpg"], library["b.jpg"]]
     ctl.toggle(ids, "awe")
@@ -130,12 +130,12 @@ def test_accept_all_above_threshold_leaves_chosen_and_low_photos_alone(qapp, cat
     ctl.toggle([library["c.jpg"]], "awe")
     n = ctl.accept_top(proxy.visible_ids(), min_prob=0.5, only_unconfirmed=True)
     assert n == 2  # a (awe .80), d (contentment .55); c was chosen by the user
-    assert catalog.choice(library["a.jpg"])[0] == ["awe"]
-    assert catalog.choice(library["d.jpg"])[0] == ["contentment"]
-    assert catalog.choice(library["c.jpg"])[0] == ["awe"]
-    assert catalog.choice(library["b.jpg"]) is None
+    assert catalog.choices.get(library["a.jpg"])[0] == ["awe"]
+    assert catalog.choices.get(library["d.jpg"])[0] == ["contentment"]
+    assert catalog.choices.get(library["c.jpg"])[0] == ["awe"]
+    assert catalog.choices.get(library["b.jpg"]) is None
     ctl.undo_stack.undo()
-    assert catalog.choice(library["a.jpg"]) is None
+    assert catalog.choices.get(library["a.jpg"]) is None
 
 
 def test_sort_by_mood_date_and_name_keeps_selection_rows(qapp, catalog, library):
@@ -168,7 +168,7 @@ def test_merge_announces_only_changed_rows_and_roles(qapp, catalog, library):
     resets: list[int] = []
     model.modelReset.connect(lambda: resets.append(1))
 
-    catalog.save_predictions(MODEL_ID, [(library["f.jpg"], probs(amusement=0.9))])
+    catalog.predictions.save(MODEL_ID, [(library["f.jpg"], probs(amusement=0.9))])
     model.merge(load_rows(catalog, MODEL_ID))  # every row re-read, only f changed
     row_f = model.row_of(library["f.jpg"])
     assert [(a, b) for a, b, _ in changes] == [(row_f, row_f)]
@@ -249,12 +249,12 @@ def test_enter_on_a_photo_changed_on_disk_is_refused_like_the_cli_accept(
     make_image("a.jpg", seed=99, root=tmp_path / "lib")  # another picture under the same name
     n = ctl.accept_top([a, c])  # Enter on a selection of two
     assert n == 1
-    assert catalog.choice(a) is None  # not accepted on the old picture's prediction
+    assert catalog.choices.get(a) is None  # not accepted on the old picture's prediction
     assert model.index_of(a).data(Roles.ChoiceRole) is None
-    assert catalog.choice(c) == (["sadness"], "pending", None)
+    assert catalog.choices.get(c) == (["sadness"], "pending", None)
     # accept-all skips it too
     assert ctl.accept_top(proxy.visible_ids(), min_prob=0.5, only_unconfirmed=True) == 1  # d
-    assert catalog.choice(a) is None
+    assert catalog.choices.get(a) is None
     ctl.undo_stack.undo()
     ctl.undo_stack.undo()
-    assert catalog.choice(c) is None
+    assert catalog.choices.get(c) is None

@@ -176,8 +176,8 @@ def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_
     for i, n in enumerate("abcd"):
         make_image(f"{n}.jpg", seed=i, root=root)
     scan(catalog, [root])
-    ids = {os.path.basename(p.path)[0]: p.id for p in catalog.photos()}
-    catalog.save_predictions(
+    ids = {os.path.basename(p.path)[0]: p.id for p in catalog.photos.all()}
+    catalog.predictions.save(
         MODEL_ID,
         [
             (ids["a"], probs(awe=0.8)),
@@ -186,11 +186,11 @@ def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_
             (ids["d"], probs(sadness=0.5, awe=0.3)),
         ],
     )
-    catalog.set_choice(ids["c"], ["fear"])  # agrees
-    catalog.set_choice(
+    catalog.choices.set(ids["c"], ["fear"])  # agrees
+    catalog.choices.set(
         ids["d"], ["awe"], state="written"
     )  # imported from the file: disagrees by 0.2
-    catalog.set_choice(ids["a"], ["anger"])  # disagrees by 0.8 - p(anger)
+    catalog.choices.set(ids["a"], ["anger"])  # disagrees by 0.8 - p(anger)
     model, proxy = make_model(catalog)
     proxy.sort_by("ambiguity")
     assert [proxy.index(r, 0).data() for r in range(4)][:2] == ["b.jpg", "d.jpg"]  # gaps .02, .2
@@ -210,10 +210,10 @@ def test_search_finds_name_folder_and_keywords_in_the_file(qapp, catalog, make_i
     make_image("IMG_0002.jpg", seed=1, root=tmp_path / "work")
     make_image("beach.jpg", seed=2, root=tmp_path / "work")
     scan(catalog, [tmp_path])
-    ids = {os.path.basename(p.path): p.id for p in catalog.photos()}
-    catalog.set_file_keywords(ids["IMG_0002.jpg"], ["Sunset", "Family"], [])
+    ids = {os.path.basename(p.path): p.id for p in catalog.photos.all()}
+    catalog.file_keywords.set(ids["IMG_0002.jpg"], ["Sunset", "Family"], [])
     model, proxy = make_model(catalog)
-    model.set_keywords(catalog.all_file_keywords())
+    model.set_keywords(catalog.file_keywords.all())
 
     def shown(text):
         proxy.set_filter(Filter(text=text))
@@ -425,9 +425,9 @@ def test_undo_after_a_write_makes_the_removal_pending(qtbot, make_window, photo_
     with qtbot.waitSignal(dlg.written, timeout=60_000):
         dlg.write()
     dlg.close()
-    assert win.catalog.choice(pid)[1] == "written"
+    assert win.catalog.choices.get(pid)[1] == "written"
     win.undo_stack.undo()  # the file still says Awe: the catalog must not pretend it does not
-    choice = win.catalog.choice(pid)
+    choice = win.catalog.choices.get(pid)
     assert choice is not None and choice[0] == [] and choice[1] == "pending"
     assert win.model.index_of(pid).data(Roles.StateRole) == "chosen"
     assert win.writing.pending_count() == 1  # writing it removes Awe from the file

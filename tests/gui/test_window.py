@@ -88,23 +88,23 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     key = Qt.Key(int(Qt.Key.Key_1) + DISPLAY_ORDER.index(key_mood))
     qtbot.keyClick(win.grid, key)
     assert win.model.index_of(pid).data(Roles.ChoiceRole) == (key_mood,)
-    assert win.catalog.choice(pid) == ([key_mood], "pending", None)
+    assert win.catalog.choices.get(pid) == ([key_mood], "pending", None)
     qtbot.waitUntil(lambda: win.detail.toggles[key_mood].isChecked())  # the detail panel follows
     qtbot.keyClick(win.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
-    assert win.catalog.choice(pid) is None
+    assert win.catalog.choices.get(pid) is None
     qtbot.keyClick(
         win.grid,
         Qt.Key.Key_Z,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
-    assert win.catalog.choice(pid) == ([key_mood], "pending", None)  # redo
+    assert win.catalog.choices.get(pid) == ([key_mood], "pending", None)  # redo
 
     # Enter accepts the top suggestion of the second photo and moves on
     win.grid.setCurrentIndex(win.proxy.index(1, 0))
     second = win.proxy.index(1, 0)
     pid2, top2 = second.data(Roles.PhotoIdRole), second.data(Roles.TopMoodRole)[0]
     qtbot.keyClick(win.grid, Qt.Key.Key_Return)
-    assert win.catalog.choice(pid2) == ([top2], "pending", None)
+    assert win.catalog.choices.get(pid2) == ([top2], "pending", None)
     assert win.grid.currentIndex().row() == 2
 
     # the state filter shows the two chosen photos
@@ -137,7 +137,7 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert key_mood.capitalize() in exif_subjects(path1)
     assert top2.capitalize() in exif_subjects(path2)
     assert win.model.index_of(pid).data(Roles.StateRole) == "written"
-    assert win.catalog.choice(pid)[1] == "written"
+    assert win.catalog.choices.get(pid)[1] == "written"
 
 
 def test_closing_mid_work_stops_cleanly(qtbot, make_window, imagenet_sample, tmp_path):
@@ -155,7 +155,7 @@ def test_closing_mid_work_stops_cleanly(qtbot, make_window, imagenet_sample, tmp
     )
     with Catalog(tmp_path / "catalog.sqlite3") as cat:
         assert cat.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        done = cat.count_photos()
+        done = cat.photos.count()
     assert 0 < done <= 80
 
     # a new session picks up where the last one stopped
@@ -199,7 +199,7 @@ def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder
     assert "1 failed" in dlg.info.text()
     assert "read-only" in dlg.table.topLevelItem(0).text(3)
     dlg.close()
-    choice = win.catalog.choice(pid)
+    choice = win.catalog.choices.get(pid)
     assert choice[0] == ["awe"] and choice[1] == "failed" and "read-only" in choice[2]
     assert win.model.index_of(pid).data(Roles.StateRole) == "error"
     assert "read-only" in win.model.index_of(pid).data(Roles.ErrorRole)
@@ -221,6 +221,6 @@ def test_enter_skips_a_photo_changed_since_the_scan(qtbot, make_window, photo_fo
     win.grid.setFocus()
     win.grid.setCurrentIndex(first)
     qtbot.keyClick(win.grid, Qt.Key.Key_Return)
-    assert win.catalog.choice(pid) is None
+    assert win.catalog.choices.get(pid) is None
     assert "changed since the last scan" in win.status_label.text()
     assert win.grid.currentIndex().row() == 0  # it does not move on either

@@ -252,7 +252,7 @@ def test_write_with_a_hung_exiftool_stops_the_batch(
     assert not _wrapper_processes()
     # the choices are still to be written: a later `write` with a working exiftool writes them
     with Catalog(cat) as c:
-        states = [c.choice(p.id)[1] for p in c.photos()]  # type: ignore[index]
+        states = [c.choices.get(p.id)[1] for p in c.photos.all()]  # type: ignore[index]
     assert len(states) == 3 and "written" not in states
     env = {
         k: v

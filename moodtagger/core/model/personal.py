@@ -149,7 +149,7 @@ def load(model_id: str) -> PersonalModel:
 def usable(catalog: Catalog, parent_id: str, model_id: str) -> PersonalModel:
     """``model_id`` loaded and fit for the catalog's embeddings by ``parent_id``."""
     model = load(model_id)
-    size = catalog.embedding_size(parent_id)
+    size = catalog.embeddings.size(parent_id)
     if size is not None and size != model.center.shape[0]:
         raise PersonalError(
             damaged(
@@ -163,7 +163,7 @@ def usable(catalog: Catalog, parent_id: str, model_id: str) -> PersonalModel:
 def problem(catalog: Catalog, parent_id: str) -> str | None:
     """Why the personal model the catalog uses for ``parent_id`` cannot be used (one sentence
     naming its file and the fix), or None: none in use, or it is fine."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return None
     try:
@@ -177,7 +177,7 @@ def model_in_use(catalog: Catalog, parent_id: str) -> str:
     """The model whose predictions the catalog shows for ``parent_id``: the personal model
     learnt on top of it (if one is in use and can be used: present, undamaged), else
     ``parent_id`` itself -- the shipped model's suggestions stand in while it cannot."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return parent_id
     return parent_id if problem(catalog, parent_id) else mid
@@ -195,7 +195,7 @@ def remove_unused(catalog: Catalog, *, stale_after: float = 3600.0) -> list[str]
     entry), and only that catalog switches to it. Returns the model ids removed."""
     folder = personal_dir()
     me = owner(catalog)
-    in_use = set(catalog.models_in_use().values())
+    in_use = set(catalog.models_in_use.all().values())
     removed: list[str] = []
     try:
         names = sorted(os.listdir(folder))
@@ -276,21 +276,21 @@ def learn(
     photo from the stored embeddings. Raises :class:`PersonalError` with nothing to learn."""
     t0 = time.perf_counter()
     parent = _parent(parent_id)
-    ids, vectors = catalog.embeddings(parent)
+    ids, vectors = catalog.embeddings.all(parent)
     if len(ids) == 0:
         raise PersonalError(
             f"the catalog has no embeddings by {parent}; run `moodtagger scan` first "
             "(photos predicted by an older moodtagger: scan with a model that computes them)"
         )
     pos = {int(p): i for i, p in enumerate(ids)}
-    labelled = catalog.labelled_photos()
+    labelled = catalog.choices.labelled()
     use = [(pid, moods) for pid, moods, _src in labelled if pid in pos]
     if not use:
         raise PersonalError(
             "there are no chosen moods to learn from (choose moods with the number keys "
             "or `moodtagger choose`, or scan photos that have mood keywords)"
         )
-    prior_all = catalog.predictions_for(parent, ids.tolist())
+    prior_all = catalog.predictions.probs_for(parent, ids.tolist())
     have_prior = ~np.isnan(prior_all).any(1)
     use = [(pid, moods) for pid, moods in use if have_prior[pos[pid]]]
     rows = np.array([pos[pid] for pid, _ in use])
@@ -341,11 +341,11 @@ def learn(
         # one commit: the switch, every prediction of the new model, and dropping the ones
         # nothing shows any more (a kill leaves the catalog as it was, or done)
         with catalog.transaction():
-            catalog.set_model_in_use(parent, model_id)
+            catalog.models_in_use.set(parent, model_id)
             predicted = _predict_and_store(
                 catalog, parent, model_id, model, ids, vectors, prior_all, progress
             )
-            catalog.delete_unused_predictions(PREFIX)
+            catalog.predictions.delete_unused(PREFIX)
         remove_unused(catalog)
     summary = LearnSummary(model_id, parent, examples, predicted, skipped=len(labelled) - len(use))
     _count_changes(summary, before, _top_moods(catalog, model_id, ids))
@@ -358,19 +358,19 @@ def reset(catalog: Catalog, parent_id: str | None = None) -> LearnSummary:
     its files (and those of any other model this catalog learnt and no longer uses) go."""
     t0 = time.perf_counter()
     parent = _parent(parent_id)
-    old = catalog.model_in_use(parent)
+    old = catalog.models_in_use.get(parent)
     summary = LearnSummary(parent, parent)
     if old is None:
         with catalog.writer_lock():
-            catalog.delete_unused_predictions(PREFIX)
+            catalog.predictions.delete_unused(PREFIX)
             remove_unused(catalog)
         return summary
-    ids, _ = catalog.embeddings(parent)
+    ids, _ = catalog.embeddings.all(parent)
     before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
     with catalog.writer_lock():
         with catalog.transaction():
-            catalog.set_model_in_use(parent, None)
-            catalog.delete_unused_predictions(PREFIX)
+            catalog.models_in_use.set(parent, None)
+            catalog.predictions.delete_unused(PREFIX)
         remove_unused(catalog)
     _count_changes(summary, before, _top_moods(catalog, parent, ids))
     summary.seconds = time.perf_counter() - t0
@@ -382,25 +382,25 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
     a current parent prediction but no current personal one (after a scan); ``photo_ids``: just
     these (a batch the parent has just predicted). A photo without an embedding gets the
     parent's prediction unchanged. Returns how many were predicted."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return 0
     if photo_ids is not None:
         todo = [int(i) for i in photo_ids]
     else:
-        todo = [p.id for p in catalog.photos_needing_prediction(mid)]
+        todo = [p.id for p in catalog.predictions.photos_needing(mid)]
     if not todo:
         return 0
     try:
         model = usable(catalog, parent_id, mid)
     except PersonalError:  # the catalog shows the parent's predictions (see `problem`)
         return 0
-    prior = catalog.predictions_for(parent_id, todo)
+    prior = catalog.predictions.probs_for(parent_id, todo)
     keep = ~np.isnan(prior).any(1)
     todo = [pid for pid, k in zip(todo, keep, strict=True) if k]
     if not todo:
         return 0
-    ids, vectors = catalog.embeddings(parent_id, todo)
+    ids, vectors = catalog.embeddings.all(parent_id, todo)
     return _predict_and_store(
         catalog,
         parent_id,
@@ -408,7 +408,7 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
         model,
         np.array(todo, np.int64),
         vectors,
-        catalog.predictions_for(parent_id, todo),
+        catalog.predictions.probs_for(parent_id, todo),
         None,
         emb_ids=ids,
     )
@@ -419,13 +419,13 @@ def fill_missing(catalog: Catalog, parent_id: str) -> list[int]:
     ``parent_id`` (a command killed between storing the parent's prediction and the personal
     one, or an older moodtagger's `learn`) gets one, from the stored embeddings and the
     parent's predictions (no decoding). Returns the photos predicted."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return []
-    todo = [p.id for p in catalog.photos_needing_prediction(mid)]
+    todo = [p.id for p in catalog.predictions.photos_needing(mid)]
     if not todo or not refresh(catalog, parent_id, todo):
         return []
-    still = {p.id for p in catalog.photos_needing_prediction(mid, todo)}
+    still = {p.id for p in catalog.predictions.photos_needing(mid, todo)}
     return [i for i in todo if i not in still]
 
 
@@ -453,7 +453,7 @@ def _predict_and_store(
         use = ok[rows]
         if use.any():
             probs[rows[use]] = model.predict(prior[rows[use]], vectors[use])
-    va = catalog.valence_arousal_for(parent, ids.tolist())
+    va = catalog.predictions.valence_arousal_for(parent, ids.tolist())
     out = []
     for i in np.flatnonzero(ok):
         p = probs[i].astype(np.float64)
@@ -471,7 +471,7 @@ def _predict_and_store(
         )
     step = 20_000
     for s in range(0, len(out), step):
-        catalog.save_predictions(model_id, out[s : s + step])
+        catalog.predictions.save(model_id, out[s : s + step])
         if progress:
             progress(min(s + step, len(out)), len(out))
     return len(out)
@@ -485,7 +485,7 @@ def _chunked_mean(vectors: np.ndarray) -> np.ndarray:
 
 
 def _top_moods(catalog: Catalog, model_id: str, ids: np.ndarray) -> np.ndarray:
-    p = catalog.predictions_for(model_id, [int(i) for i in ids])
+    p = catalog.predictions.probs_for(model_id, [int(i) for i in ids])
     top = np.where(np.isnan(p).any(1), -1, np.nan_to_num(p).argmax(1))
     return top
 

@@ -50,7 +50,7 @@ def predict_pending(
     """
     t0 = time.perf_counter()
     model_id = model.model_id if model is not None else registry.entry().id
-    todo = catalog.photos_needing_prediction(model_id)
+    todo = catalog.predictions.photos_needing(model_id)
     summary = PredictSummary(model_id)
     if progress:
         progress(0, len(todo))
@@ -70,7 +70,7 @@ def predict_pending(
         bad = [(r.key, r.path, r.error) for r in results if r.prediction is None]
         _save(catalog, model.model_id, good)  # type: ignore[arg-type]
         if bad:
-            catalog.mark_unreadable((cast(int, key), err) for key, _, err in bad)
+            catalog.photos.mark_unreadable((cast(int, key), err) for key, _, err in bad)
         summary.predicted += len(good)
         summary.failed += len(bad)
         summary.errors.extend((path, err or "unknown error") for _, path, err in bad)
@@ -92,10 +92,10 @@ def _save(
     if not good:
         return
     with catalog.transaction():  # one commit: a kill never leaves the batch half-predicted
-        catalog.save_predictions(model_id, [(key, pred) for key, pred, _ in good])
+        catalog.predictions.save(model_id, [(key, pred) for key, pred, _ in good])
         embs = [(key, e) for key, _, e in good if e is not None]
         if embs:
-            catalog.save_embeddings(model_id, embs)
+            catalog.embeddings.save(model_id, embs)
         _refresh_personal(catalog, model_id, [key for key, _, _ in good])
 
 
@@ -132,7 +132,7 @@ class InputStream:
             return
         t0 = time.perf_counter()
         by_id = dict(items)
-        for photo in self.catalog.photos_needing_prediction(self.model_id, list(by_id)):
+        for photo in self.catalog.predictions.photos_needing(self.model_id, list(by_id)):
             self._keys.append(photo.id)
             self._arrays.append(by_id[photo.id])
         while len(self._keys) >= self.batch_size:

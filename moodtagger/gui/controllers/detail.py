@@ -118,7 +118,7 @@ class DetailController(QObject):
             state=idx.data(Roles.StateRole),
             error=idx.data(Roles.ErrorRole),
             va=idx.data(Roles.ValenceArousalRole),
-            keywords=self.catalog.file_keywords(pid),
+            keywords=self.catalog.file_keywords.get(pid),
             image=idx.data(Roles.ThumbnailRole) if new else None,
         )
         if new and idx.data(Roles.StateRole) != "error":

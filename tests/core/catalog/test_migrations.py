@@ -1,4 +1,4 @@
-"""Catalog: schema creation, migrations from every earlier version, round trips."""
+"""Catalog schema: creation, migrations from every earlier version, refusing what is not ours."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from moodtagger.core import catalog as catalog_mod
-from moodtagger.core.catalog import SCHEMA_VERSION, Catalog, CatalogError, Prediction
-from moodtagger.core.moods import MOODS
+from moodtagger.core.catalog import PROB_COLUMNS, SCHEMA_VERSION, Catalog, CatalogError, Prediction
+from moodtagger.core.catalog.migrations import _MIGRATIONS, _split_sql
 
 PROBS = (0.05, 0.05, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1)
 
@@ -18,7 +17,7 @@ PROBS = (0.05, 0.05, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1)
 def _db_at_version(path: Path, version: int) -> sqlite3.Connection:
     """A database as an older moodtagger left it: the first ``version`` migrations applied."""
     conn = sqlite3.connect(path, isolation_level=None)
-    for step in catalog_mod._MIGRATIONS[:version]:
+    for step in _MIGRATIONS[:version]:
         conn.executescript(step)
     conn.execute(f"PRAGMA user_version={version}")
     return conn
@@ -34,7 +33,7 @@ def test_migrates_empty_v0_database(tmp_path: Path) -> None:
     _db_at_version(tmp_path / "c.db", 0).close()
     with Catalog(tmp_path / "c.db") as cat:
         assert cat.schema_version == SCHEMA_VERSION
-        assert cat.count_photos() == 0
+        assert cat.photos.count() == 0
 
 
 @pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
@@ -47,7 +46,7 @@ def test_migration_keeps_data(tmp_path: Path, version: int) -> None:
         "'ok', 0, 0)",
         (b"/photos/caf\xe9.jpg",),  # not valid UTF-8: must survive the migration
     )
-    cols = ", ".join(catalog_mod.PROB_COLUMNS)
+    cols = ", ".join(PROB_COLUMNS)
     conn.execute(
         f"INSERT INTO predictions(photo_id, model_id, identity, {cols}, created_at) "
         f"VALUES (1, 'm1', 'abc', {', '.join(map(str, PROBS))}, 0)"
@@ -56,13 +55,13 @@ def test_migration_keeps_data(tmp_path: Path, version: int) -> None:
 
     with Catalog(tmp_path / "c.db") as cat:
         assert cat.schema_version == SCHEMA_VERSION
-        photo = cat.photo_by_path(os.fsdecode(b"/photos/caf\xe9.jpg"))
+        photo = cat.photos.by_path(os.fsdecode(b"/photos/caf\xe9.jpg"))
         assert photo is not None
         assert (photo.width, photo.height, photo.orientation, photo.status) == (640, 480, 6, "ok")
-        assert cat.prediction(photo.id, "m1") == Prediction(PROBS)
-        assert cat.roots() == [(1, "/photos")]
-        cat.set_choice(photo.id, ["awe"])  # tables added by later migrations work
-        assert cat.choice(photo.id) == (["awe"], "pending", None)
+        assert cat.predictions.get(photo.id, "m1") == Prediction(PROBS)
+        assert cat.photos.roots() == [(1, "/photos")]
+        cat.choices.set(photo.id, ["awe"])  # tables added by later migrations work
+        assert cat.choices.get(photo.id) == (["awe"], "pending", None)
 
 
 def test_newer_catalog_is_refused_with_a_sentence(tmp_path: Path) -> None:
@@ -79,32 +78,8 @@ def test_not_a_database_is_a_catalog_error(tmp_path: Path) -> None:
         Catalog(tmp_path / "c.db")
 
 
-def test_predictions_follow_content_identity(catalog: Catalog) -> None:
-    catalog.conn.execute(
-        "INSERT INTO photos(path, identity, status, added_at, updated_at) VALUES (?, 'id1', 'ok', 0, 0)",
-        (b"/x/a.jpg",),
-    )
-    (photo,) = catalog.photos()
-    assert [p.id for p in catalog.photos_needing_prediction("m")] == [photo.id]
-    catalog.save_predictions("m", [(photo.id, Prediction(PROBS, valence=6.0))])
-    assert catalog.photos_needing_prediction("m") == []
-    assert catalog.prediction(photo.id, "m").top == ("awe", 0.4)
-    # the file's content changed: the old prediction no longer counts
-    catalog.conn.execute("UPDATE photos SET identity='id2' WHERE id=?", (photo.id,))
-    assert [p.id for p in catalog.photos_needing_prediction("m")] == [photo.id]
-    # one rule for "current prediction" (issue 11 item 5): the previous picture's prediction is
-    # never shown, exported or accepted
-    rows = list(catalog.iter_with_predictions("m"))
-    assert rows[0][1] is None
-    assert catalog.current_prediction(photo.id, "m") is None
-    catalog.conn.execute("UPDATE photos SET identity='id1' WHERE id=?", (photo.id,))
-    assert len(catalog.current_prediction(photo.id, "m").probs) == len(MOODS)
-
-
 def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     import sqlite3
-
-    from moodtagger.core.catalog import _MIGRATIONS, _split_sql
 
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db)
@@ -119,15 +94,13 @@ def test_a_version_2_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     conn.close()
     with Catalog(db) as cat:
         assert cat.schema_version == SCHEMA_VERSION  # every later step ran too
-        assert cat.photos()[0].path == "/a.jpg"
-        cat.set_sidecar_sig(cat.photos()[0].id, "a.xmp:1:2")
+        assert cat.photos.all()[0].path == "/a.jpg"
+        cat.photos.set_sidecar_sig(cat.photos.all()[0].id, "a.xmp:1:2")
 
 
 def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
     """Schema 4 (issue 14): a version 3 catalog keeps its photos and can store embeddings."""
     import numpy as np
-
-    from moodtagger.core.catalog import _MIGRATIONS, _split_sql
 
     db = tmp_path / "v3.db"
     conn = sqlite3.connect(db)
@@ -142,10 +115,10 @@ def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
     conn.close()
     with Catalog(db) as cat:
         assert cat.schema_version == SCHEMA_VERSION
-        pid = cat.photos()[0].id
+        pid = cat.photos.all()[0].id
         vec = np.linspace(-1, 1, 1280).astype(np.float16)
-        cat.save_embeddings("m", [(pid, vec)])
-        assert (cat.embedding(pid, "m") == vec).all()
-        assert cat.model_in_use("m") is None
-        cat.set_model_in_use("m", "personal-m-1")
-        assert cat.model_in_use("m") == "personal-m-1"
+        cat.embeddings.save("m", [(pid, vec)])
+        assert (cat.embeddings.get(pid, "m") == vec).all()
+        assert cat.models_in_use.get("m") is None
+        cat.models_in_use.set("m", "personal-m-1")
+        assert cat.models_in_use.get("m") == "personal-m-1"
