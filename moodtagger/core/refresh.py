@@ -18,16 +18,15 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from moodtagger.core.catalog import ProgressFn
-from moodtagger.core.metadata.exiftool import ExifToolError
+from moodtagger.core.catalog import Catalog, ProgressFn
+from moodtagger.core.metadata.exiftool import ExifToolError, ExifToolService
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.model.registry import BATCH_SIZE, ModelError, default_model_id
 from moodtagger.core.tools import ToolMissing
 
 if TYPE_CHECKING:
-    from moodtagger.core.library import Library
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.service import InputStream, PredictSummary
     from moodtagger.core.scanner import ScanSummary
@@ -67,6 +66,21 @@ class RefreshEvents:
     missing: Callable[[list[int]], None] | None = None  # every photo now missing (after the scan)
 
 
+class RefreshOwner(Protocol):
+    """What the pipeline needs of the :class:`~moodtagger.core.library.Library` that runs it
+    (a protocol, so this module never imports the facade that imports it)."""
+
+    catalog: Catalog
+    base_model_id: str | None
+
+    @property
+    def exiftool(self) -> ExifToolService: ...
+
+    def exiftool_if_installed(self) -> ExifToolService | None: ...
+
+    def use_base_model(self, model_id: str | None) -> None: ...
+
+
 class Refresh:
     """One run of the pipeline for ``library`` (see :meth:`Library.refresh` for the options);
     :meth:`run` returns the :class:`RefreshResult`. The library's model ids follow the model
@@ -74,7 +88,7 @@ class Refresh:
 
     def __init__(
         self,
-        library: Library,
+        library: RefreshOwner,
         *,
         predict: bool = True,
         device: str = "auto",
