@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, CatalogError
+from moodtagger.core.errors import UserError
 
 
 def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalog:
@@ -19,7 +20,6 @@ def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalo
     accept, forget, write without paths): a missing one is "no catalog at PATH; run scan first",
     not a new empty file. A second process writing to the same catalog makes this one wait;
     it says so once on stderr."""
-    from moodtagger.cli import UserError
 
     path = getattr(args, "catalog", None) or None
     quiet = getattr(args, "quiet", False)
@@ -76,7 +76,6 @@ def check_output(path: str, *, force: bool = False, catalog: str | None = None) 
     """Refuse an ``-o`` target that cannot or should not be written, in one sentence:
     a missing folder, a folder, the catalog, another SQLite database or an image (unless
     ``force``). ``-`` is standard output and always fine."""
-    from moodtagger.cli import UserError
     from moodtagger.core import imaging
 
     if path == "-":
@@ -117,7 +116,6 @@ def _looks_like_image(head: bytes) -> bool:
 def output_file(path: str | None) -> Iterator[IO[str]]:
     """Text output to ``path`` (written to a temporary file beside it and renamed into place
     only when complete), or standard output for None / ``-``."""
-    from moodtagger.cli import UserError
 
     if path is None or path == "-":
         # non-UTF-8 names go out as their original bytes, like `ls` would print them

@@ -21,6 +21,7 @@ from moodtagger.cli.common import (
 )
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
+from moodtagger.core.errors import UserError
 from moodtagger.core.library import Library, RefreshEvents
 from moodtagger.core.metadata.exiftool import close_shared_service
 from moodtagger.core.metadata.fields import WriteSettings
@@ -120,7 +121,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 # ------------------------------------------------------------------------------------------
 def cmd_scan(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
 
     for d in args.dirs:
         if not os.path.isdir(d):

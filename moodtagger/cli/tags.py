@@ -18,6 +18,7 @@ from moodtagger.cli.common import (
     shown,
     warn_unusable_model,
 )
+from moodtagger.core.errors import UserError
 from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
 
@@ -67,7 +68,6 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import WriteSettings
 
     try:
@@ -188,7 +188,6 @@ def _print_result(r, dry_run: bool) -> None:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import close_shared_service, write_files
     from moodtagger.core.metadata.journal import items_for_paths
 
@@ -279,7 +278,6 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import WriteSettings, close_shared_service, read_moods
 
     try:
@@ -332,7 +330,6 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.library import LibraryError
 
     with open_catalog(args, create=False) as cat:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
 
 SCHEMA_VERSION = 6
@@ -168,7 +169,7 @@ _MIGRATIONS: list[str] = [
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
-class CatalogError(Exception):
+class CatalogError(MoodtaggerError):
     """The catalog cannot be opened, written or is newer than this program (one sentence)."""
 
 

@@ -28,6 +28,8 @@ import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
+from moodtagger.core.errors import MoodtaggerError
+
 pillow_heif.register_heif_opener()  # HEIC/HEIF/AVIF through Pillow
 
 MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera; bombs are far larger
@@ -78,7 +80,7 @@ IMAGE_EXT = (
 )
 
 
-class ImageError(Exception):
+class ImageError(MoodtaggerError):
     """A file that cannot be decoded as an image; the message is shown to the user."""
 
 

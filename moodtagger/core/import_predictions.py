@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 CHUNK_ROWS = 1000  # good rows stored per transaction
@@ -45,7 +46,7 @@ VA_RANGE = (1.0, 9.0)
 _WS = re.compile(r"[ \t\n\r]*")
 
 
-class ImportFileError(Exception):
+class ImportFileError(MoodtaggerError):
     """The predictions file itself cannot be read (one sentence)."""
 
 

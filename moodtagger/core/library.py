@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
 from moodtagger.core.choices import AcceptResult, ChoiceValue, accept, choose, restore, suggestions
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.export import Entry
 from moodtagger.core.metadata.exiftool import ExifToolError
 from moodtagger.core.metadata.fields import WriteSettings
@@ -55,7 +56,7 @@ LOADING_MODEL = "loading the mood model"
 PREDICTING = "predicting moods"
 
 
-class LibraryError(Exception):
+class LibraryError(MoodtaggerError):
     """A request the library cannot carry out (one sentence the user can act on)."""
 
 

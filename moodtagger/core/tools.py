@@ -23,6 +23,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from moodtagger.core.errors import MoodtaggerError
+
 MIN_EXIFTOOL = (12, 15)
 ENV_VAR = "MOODTAGGER_EXIFTOOL"
 BOOTSTRAP_COPY = Path(".tools", "node_modules", "exiftool-vendored.pl", "bin", "exiftool")
@@ -37,7 +39,7 @@ MIN_TO_WRITE: dict[str, tuple[tuple[int, int], str]] = {
 }
 
 
-class ToolMissing(Exception):
+class ToolMissing(MoodtaggerError):
     """A required external program is missing or too old (message is one sentence)."""
 
 

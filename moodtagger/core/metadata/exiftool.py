@@ -36,6 +36,7 @@ from typing import Any
 import exiftool as pyexiftool
 import exiftool.exiftool as _pyexiftool_impl
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.tools import exiftool_path, exiftool_version
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ DEFAULT_TIMEOUT = 60.0
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 
-class ExifToolError(Exception):
+class ExifToolError(MoodtaggerError):
     """exiftool failed, hung or died while running one request (message is one sentence)."""
 
 
@@ -52,7 +53,7 @@ class ExifToolHung(ExifToolError):
     """exiftool hung again right after a restart: the service gave up (no more restarts)."""
 
 
-class UnsafeArgument(ValueError):
+class UnsafeArgument(MoodtaggerError, ValueError):
     """A value or file name that cannot be passed to exiftool safely (control characters)."""
 
 

@@ -41,6 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from moodtagger.core.catalog import PhotoRow, ProgressFn
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.metadata.exiftool import (
     ExifToolError,
     ExifToolService,
@@ -159,8 +160,8 @@ class WriteSummary:
         }
 
 
-class WriteFailed(Exception):
-    pass
+class WriteFailed(MoodtaggerError):
+    """A file's write failed one of its checks (one sentence)."""
 
 
 @dataclass

@@ -45,13 +45,14 @@ from pathlib import Path
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
 
 KIND = "personal"
 PREFIX = "personal-"
 
 
-class PersonalError(Exception):
+class PersonalError(MoodtaggerError):
     """Nothing to learn from, or a personal model that cannot be used (one sentence)."""
 
 

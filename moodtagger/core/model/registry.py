@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.moods import MOODS
 from moodtagger.core.shipped import shipped_dir
@@ -52,7 +53,7 @@ DEFAULT_MODEL = "moodtagger-lite0-multitask-v2"
 EXPORT_SCRIPT = "python -m moodtagger.training.export_onnx"
 
 
-class ModelError(Exception):
+class ModelError(MoodtaggerError):
     """The model cannot be found or fails its integrity check (one sentence for the user)."""
 
 
