@@ -198,9 +198,13 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
         if on_result:
             on_result(res)
 
-    summary = writer.write(
-        items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
-    )
+    try:
+        summary = writer.write(
+            items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
+        )
+    except BaseException:  # a bug stopped the batch: close its rows (choices stay pending)
+        _recover(catalog)
+        raise
     # files never reached (cancelled): their journal rows are closed, their choices stay pending
     catalog.journal_skip_rest(batch)
     return summary

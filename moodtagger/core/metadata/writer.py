@@ -12,8 +12,11 @@ Protocol, per file (the original is untouched until the last step):
    included), ``fsync`` it, ``os.replace`` it over the original (atomic on POSIX), ``fsync`` the
    folder.
 
-Any exception while writing, verifying or cleaning up one file is that file's error; the batch
-goes on and the file's temporary copy is removed. A hard-linked photo is not replaced (its other
+An expected problem while writing, verifying or cleaning up one file (:data:`PER_FILE_ERRORS`:
+the operating system's, exiftool's, a failed check) is that file's error; the batch goes on and
+the file's temporary copy is removed. Anything else is a bug: the temporary copies of the files
+in flight are removed and the exception propagates (the batch stops; the front end reports it
+as a bug, never as one file's "TypeError: …"). A hard-linked photo is not replaced (its other
 names would keep the old photo): it is an error, or gets a sidecar, like a read-only one.
 
 Except when exiftool hangs again right after its restart (``WriteSettings.timeout`` twice in a
@@ -32,7 +35,6 @@ never a silent skip; once the file itself is written, that sidecar is kept in st
 
 from __future__ import annotations
 
-import errno
 import os
 import secrets
 import threading
@@ -41,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from moodtagger.core.catalog import PhotoRow, ProgressFn
-from moodtagger.core.errors import MoodtaggerError
+from moodtagger.core.errors import MoodtaggerError, os_error_words
 from moodtagger.core.metadata.exiftool import (
     ExifToolError,
     ExifToolService,
@@ -211,23 +213,17 @@ def _snapshot(path: str) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-_ERRNO_WORDS = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "the file system is read-only",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENAMETOOLONG: "file name too long",
-    errno.EIO: "input/output error on the device",
-}
+PER_FILE_ERRORS: tuple[type[BaseException], ...] = (MoodtaggerError, OSError, UnicodeError)
+"""What one file's write may fail with and the batch go on (a name the file system refuses,
+exiftool refusing the file, a failed check); anything else is a bug and stops the batch."""
 
 
 def explain(exc: BaseException) -> str:
-    """One sentence for any exception raised while handling one file."""
+    """One sentence for a problem with one file."""
     if isinstance(exc, (WriteFailed, ExifToolError, UnsafeArgument)):
         return str(exc)
     if isinstance(exc, OSError):
-        return _ERRNO_WORDS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+        return os_error_words(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -474,7 +470,25 @@ class Writer:
         before_write: Callable[[WriteItem, str], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
     ) -> WriteSummary:
-        """Write each item's moods; per-file problems become ``failed`` results, never raise."""
+        """Write each item's moods; per-file problems become ``failed`` results. A bug raises,
+        after removing the temporary copies of the files in flight."""
+        self._chunk: list[_Job] = []  # the files in flight
+        try:
+            return self._write_chunks(items, dry_run, progress, cancel, before_write, on_result)
+        except BaseException:
+            for job in self._chunk:
+                self._cleanup(job)
+            raise
+
+    def _write_chunks(
+        self,
+        items: Sequence[WriteItem],
+        dry_run: bool,
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+        before_write: Callable[[WriteItem, str], None] | None,
+        on_result: Callable[[WriteItem, FileResult], None] | None,
+    ) -> WriteSummary:
         t0 = time.perf_counter()
         self._folders = {}
         summary = WriteSummary()
@@ -509,17 +523,18 @@ class Writer:
             if cancel is not None and cancel.is_set():
                 summary.cancelled = True
                 break
-            jobs = []
+            jobs: list[_Job] = []
+            self._chunk = jobs
             for it in items[start : start + CHUNK]:
                 try:
                     jobs.append(self._job(it))
-                except Exception as exc:  # e.g. a name the file system refuses
+                except PER_FILE_ERRORS as exc:  # e.g. a name the file system refuses
                     job = _Job(it, os.path.abspath(it.path), error=explain(exc))
                     jobs.append(job)
             to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
             try:
                 tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
-            except Exception as exc:
+            except PER_FILE_ERRORS as exc:
                 tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
             if self.service.gave_up:
                 stop(jobs, items[start + CHUNK :])
@@ -529,7 +544,7 @@ class Writer:
                 if not job.error:
                     try:
                         self._plan(job, tags)
-                    except Exception as exc:
+                    except PER_FILE_ERRORS as exc:
                         job.error = explain(exc)
                 if job.error:
                     finish(job, self._result(job, "failed"))
@@ -555,7 +570,7 @@ class Writer:
                                 before_write(job.item, t.temp)
                             self._write_temp(t)
                     written.append(job)
-                except Exception as exc:
+                except PER_FILE_ERRORS as exc:
                     self._fail(job, exc, finish)
                     if self.service.gave_up:
                         break
@@ -563,7 +578,7 @@ class Writer:
             temps = [t.temp for j in written for t in j.targets if t.temp]
             try:
                 back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
-            except Exception as exc:
+            except PER_FILE_ERRORS as exc:
                 back = {p: FileTags(p, error=explain(exc)) for p in temps}
             if self.service.gave_up:
                 stop(jobs, items[start + CHUNK :])
@@ -577,7 +592,7 @@ class Writer:
                     for t in job.targets:
                         if t.temp:
                             self._commit(t)
-                except Exception as exc:
+                except PER_FILE_ERRORS as exc:
                     self._fail(job, exc, finish)
                     continue
                 finish(job, self._result(job, "written"))
