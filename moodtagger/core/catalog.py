@@ -26,6 +26,7 @@ import numpy as np
 
 from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
+from moodtagger.core.states import NAMES, photo_state
 
 SCHEMA_VERSION = 6
 
@@ -341,7 +342,7 @@ class Prediction:
 # (``r`` = predictions, ``p`` = photos, one parameter: the model id).
 CURRENT_PREDICTION = "r.photo_id=p.id AND r.model_id=? AND r.identity IS p.identity"
 
-STATES = ("unconfirmed", "chosen", "written", "failed", "missing")
+STATES = NAMES  # the photo states, one vocabulary (core/states.py)
 
 # The grid's columns (see :meth:`Catalog.grid_rows`), in this order.
 GRID_COLUMNS = (
@@ -380,26 +381,6 @@ def _prediction_join(model_id: str | None) -> tuple[str, list[object]]:
         "r.photo_id=p.id AND r.identity IS p.identity AND r.created_at=(SELECT "
         "MAX(created_at) FROM predictions q WHERE q.photo_id=p.id AND q.identity IS p.identity)"
     ), []
-
-
-def photo_state(photo_status: str, choice_state: str | None) -> str:
-    """The one rule for a photo's state as `list --json`, CSV and filters show it
-    (:meth:`moodtagger.core.rows.Rows.states` is its vectorised twin).
-
-    A failed last write, or a file that cannot be decoded, is "failed" -- unless the chosen
-    moods were written: a RAW whose preview cannot be decoded but whose sidecar holds them
-    is "written" (it has no suggestion, but nothing about it failed)."""
-    if photo_status == "missing":
-        return "missing"
-    if choice_state == "failed":
-        return "failed"
-    if choice_state == "written":
-        return "written"
-    if photo_status == "error":
-        return "failed"
-    if choice_state == "pending":
-        return "chosen"
-    return "unconfirmed"
 
 
 _PHOTO_COLS = (
@@ -646,7 +627,7 @@ class Catalog:
         return [_photo(r) for r in self.conn.execute(sql, args)]
 
     def failed_photos(self) -> list[tuple[PhotoRow, str]]:
-        """Photos whose state is "failed" (:func:`photo_state`) with the reason: why the last
+        """Photos whose state is "failed" (:func:`~moodtagger.core.states.photo_state`) with the reason: why the last
         write failed, else why the file cannot be read; in path order."""
         cols = ", ".join("p." + c for c in _PHOTO_COLS.split(", "))
         out: list[tuple[PhotoRow, str]] = []
