@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtagger.core import paths
 from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
 from moodtagger.core.states import NAMES, photo_state
@@ -34,12 +35,7 @@ PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
 
 def default_catalog_path() -> Path:
-    from platformdirs import user_data_dir
-
-    env = os.environ.get("MOODTAGGER_CATALOG")
-    if env:
-        return Path(env)
-    return Path(user_data_dir("moodtagger", appauthor=False)) / "catalog.sqlite3"
+    return paths.catalog_path()
 
 
 def fs(path: str | os.PathLike[str] | bytes) -> bytes:
@@ -251,13 +247,13 @@ def _split_sql(script: str) -> Iterator[str]:
 # nothing is installed and nothing is paid. A test runs a command with N = 1, 2, ... until it
 # completes without being killed, and checks the catalog after each kill.
 # --------------------------------------------------------------------------------------------
-KILL_AT_COMMIT_ENV = "MOODTAGGER_KILL_AT_COMMIT"
+KILL_AT_COMMIT_ENV = paths.KILL_AT_COMMIT
 _commits_seen = [0]
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 def _install_kill_hook(conn: sqlite3.Connection) -> None:
-    raw = os.environ.get(KILL_AT_COMMIT_ENV)
+    raw = paths.env(KILL_AT_COMMIT_ENV)
     if not raw:
         return
     at = int(raw)

@@ -28,6 +28,7 @@ import pillow_heif
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
+from moodtagger.core import paths
 from moodtagger.core.errors import MoodtaggerError
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF/AVIF through Pillow
@@ -50,7 +51,7 @@ THUMB_SIZE = 256
 # Pixels being decoded at once across all threads (scan and predict decode in pools): a few huge
 # images must not be decoded side by side (five 196-megapixel PNGs took 5 GB). One image alone
 # is always allowed (MAX_PIXELS caps it).
-PIXEL_BUDGET = int(os.environ.get("MOODTAGGER_PIXEL_BUDGET", MAX_PIXELS))
+PIXEL_BUDGET = paths.pixel_budget(MAX_PIXELS)
 
 JPEG_EXT = {".jpg", ".jpeg", ".jpe", ".jfif"}
 RAW_EXT = {
@@ -546,12 +547,7 @@ def decode(
 # Thumbnail cache (by content identity: a renamed/moved photo keeps its thumbnail)
 # ------------------------------------------------------------------------------------------
 def cache_dir() -> Path:
-    env = os.environ.get("MOODTAGGER_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("moodtagger", appauthor=False))
+    return paths.cache_dir()
 
 
 def thumb_path(identity: str, long_side: int = THUMB_SIZE) -> Path:

@@ -21,7 +21,7 @@ from typing import IO
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from moodtagger.core import imaging
+from moodtagger.core import paths
 from moodtagger.core.errors import describe, is_expected
 
 __all__ = ["CrashReporter", "is_expected", "show_expected"]
@@ -32,7 +32,7 @@ _fault_file: IO[str] | None = None
 
 
 def log_dir() -> Path:
-    return imaging.cache_dir() / "logs"
+    return paths.log_dir()
 
 
 def log_path() -> Path:
