@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, CatalogError
-from moodtagger.core.errors import UserError
+from moodtagger.core.errors import FileError, UserError
 
 
 def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalog:
@@ -249,32 +249,33 @@ def safe_print(text: str) -> None:
         print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
-def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Files and folders (walked, hidden entries skipped) -> (image files, (path, error) pairs)."""
+def expand_paths(paths: list[str]) -> tuple[list[str], list[FileError]]:
+    """Files and folders (walked, hidden entries skipped) -> (image files, per-path errors)."""
     from moodtagger.core import imaging
     from moodtagger.core.scanner import walk
 
-    files, errors = [], []
+    files: list[str] = []
+    errors: list[FileError] = []
     for p in paths:
         if os.path.isdir(p):
             found = walk(
                 os.fsencode(os.path.abspath(p)),
-                on_error=lambda d, e: errors.append((os.fsdecode(d), e)),
+                on_error=lambda d, e: errors.append(FileError(os.fsdecode(d), e)),
             )
             files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
         else:
             try:
                 os.stat(p)
             except FileNotFoundError:
-                errors.append((p, "no such file or folder"))
+                errors.append(FileError(p, "no such file or folder"))
                 continue
             except PermissionError:
-                errors.append((p, "permission denied (its folder cannot be searched)"))
+                errors.append(FileError(p, "permission denied (its folder cannot be searched)"))
                 continue
             except OSError as exc:
-                errors.append((p, exc.strerror or str(exc)))
+                errors.append(FileError(p, exc.strerror or str(exc)))
                 continue
             files.append(p) if imaging.is_image_path(p) else errors.append(
-                (p, "not an image file type")
+                FileError(p, "not an image file type")
             )
     return files, errors

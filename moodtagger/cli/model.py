@@ -16,7 +16,7 @@ from moodtagger.cli.common import (
     progress_bar,
     shown,
 )
-from moodtagger.core.errors import UserError
+from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.model.registry import BATCH_SIZE
 
 
@@ -115,7 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for r in batch:
                 rows.append(r)
                 if r.error:
-                    errors.append((r.path, r.error))
+                    errors.append(FileError(r.path, r.error))
     entries = [export.Entry(r.path, r.prediction, model=model.model_id) for r in rows]
     with output_file(args.output) as out:
         if as_json:

@@ -18,7 +18,7 @@ from moodtagger.cli.common import (
     shown,
     warn_unusable_model,
 )
-from moodtagger.core.errors import UserError
+from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
 
@@ -196,7 +196,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         raise UserError("--mood/--clear need the photos to write them to (PATH...)")
     if args.mood and args.clear:
         raise UserError("use either --mood or --clear, not both")
-    errors: list[tuple[str, str]] = []
+    errors: list[FileError] = []
     try:
         with (
             open_catalog(args, create=bool(args.mood or args.clear)) as cat,

@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from moodtagger.core import paths
 from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
-from moodtagger.core.states import NAMES, photo_state
+from moodtagger.core.states import NAMES, Choice, photo_state
 
 SCHEMA_VERSION = 6
 
@@ -164,6 +165,19 @@ _MIGRATIONS: list[str] = [
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+class KnownPhoto(NamedTuple):
+    """What a scan needs of a photo the catalog knows (:meth:`Catalog.known_under`)."""
+
+    path: bytes
+    id: int
+    size: int | None
+    mtime_ns: int | None
+    status: str
+    error: str | None
+    sidecar_sig: str | None
+    ctime_ns: int | None
 
 
 class CatalogError(MoodtaggerError):
@@ -660,16 +674,15 @@ class Catalog:
         )
 
     # -- the scanner's reads and writes (the catalog owns every statement on ``photos``) -----
-    def known_under(
-        self, prefix: bytes
-    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None, int | None]]:
-        """(path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns) of every photo whose
-        path starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
-        return self.conn.execute(
+    def known_under(self, prefix: bytes) -> list[KnownPhoto]:
+        """Every photo whose path starts with ``prefix`` (a folder path ending in ``/``): one
+        batched read per root."""
+        rows = self.conn.execute(
             "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
             "WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
         ).fetchall()
+        return [KnownPhoto(*r) for r in rows]
 
     def assign_root(self, root_id: int, prefix: bytes) -> None:
         """Photos under ``prefix`` that belong to no root yet belong to ``root_id``."""
@@ -997,12 +1010,12 @@ class Catalog:
         mood, which is a choice to be written (it removes moods from the file)."""
         self.conn.execute("DELETE FROM choices WHERE photo_id=?", (photo_id,))
 
-    def choice(self, photo_id: int) -> tuple[list[str], str, str | None] | None:
-        """(moods, state, error) or None when the user never chose."""
+    def choice(self, photo_id: int) -> Choice | None:
+        """The photo's :class:`~moodtagger.core.states.Choice`, or None when the user never chose."""
         row = self.conn.execute(
             "SELECT moods, state, error FROM choices WHERE photo_id=?", (photo_id,)
         ).fetchone()
-        return (json.loads(row[0]), row[1], row[2]) if row else None
+        return Choice(json.loads(row[0]), row[1], row[2]) if row else None
 
     def choice_sources(self, photo_ids: Iterable[int]) -> dict[int, str]:
         """Who made each choice of ``photo_ids`` ('user', 'model' for an accepted suggestion,

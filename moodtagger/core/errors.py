@@ -37,10 +37,19 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from typing import NamedTuple
 
 
 class MoodtaggerError(Exception):
     """An expected problem the user can act on; the message is one sentence."""
+
+
+class FileError(NamedTuple):
+    """One file's problem in a batch (scan, predict, import, a scope of PATHs): data, not an
+    exception; shown as ``error: PATH: reason``, the batch goes on."""
+
+    path: str
+    reason: str
 
 
 class UserError(MoodtaggerError):

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
 from moodtagger.core.choices import AcceptResult, ChoiceValue, accept, choose, restore, suggestions
-from moodtagger.core.errors import MoodtaggerError
+from moodtagger.core.errors import FileError, MoodtaggerError
 from moodtagger.core.export import Entry
 from moodtagger.core.metadata.exiftool import ExifToolError
 from moodtagger.core.metadata.fields import WriteSettings
@@ -87,7 +87,7 @@ class RefreshResult:
     model_problem: str | None = None  # the personal model in use cannot be used (one sentence)
 
     @property
-    def errors(self) -> list[tuple[str, str]]:
+    def errors(self) -> list[FileError]:
         """Every per-file error of every stage, ``(path, reason)``."""
         out = list(self.scan.errors) if self.scan else []
         return out + (list(self.predict.errors) if self.predict else [])
@@ -109,7 +109,7 @@ class Scope:
 
     ids: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the PATHs the catalog knows (absolute)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) per unknown PATH
+    errors: list[FileError] = field(default_factory=list)  # per unknown PATH
 
 
 class Library:
@@ -352,10 +352,10 @@ class Library:
             if self.catalog.photo_ids_under([p]):
                 known.append(os.path.abspath(p))
             elif not os.path.exists(p):
-                scope.errors.append((p, "no such file or folder"))
+                scope.errors.append(FileError(p, "no such file or folder"))
             else:
                 scope.errors.append(
-                    (p, "not in the catalog; run `moodtagger scan` on its folder first")
+                    FileError(p, "not in the catalog; run `moodtagger scan` on its folder first")
                 )
         scope.ids = self.catalog.photo_ids_under(known)
         scope.paths = known

@@ -19,8 +19,18 @@ The rule is :data:`RULES`, read by :func:`photo_state` (one photo, the catalog's
 from __future__ import annotations
 
 from enum import Enum
+from typing import NamedTuple
 
 import numpy as np
+
+
+class Choice(NamedTuple):
+    """The user's choice for a photo: the moods, its state (``pending`` | ``written`` |
+    ``failed``: :data:`CHOICE_STATE_CODE`) and why the last write failed."""
+
+    moods: list[str]
+    state: str
+    error: str | None
 
 
 class PhotoState(str, Enum):

@@ -92,7 +92,7 @@ def choices_to_write(
             photo = catalog.photo(pid)
             ch = catalog.choice(pid)
             if photo is not None and ch is not None:
-                chosen.append((photo, ch[0]))
+                chosen.append((photo, ch.moods))
     library = tuple(path for _, path in catalog.roots()) + tuple(folders)
 
     def inside(path: str) -> tuple[str, ...]:
@@ -178,7 +178,7 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
         with catalog.transaction():
             catalog.journal_finish(journal[id(item)], state, res.error)
             current = catalog.choice(item.photo_id) if item.photo_id is not None else None
-            if current is not None and sorted(current[0]) == sorted(item.moods):
+            if current is not None and sorted(current.moods) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
                 if not item.moods and state == "written":
                     # a clear that reached the file: the photo is unconfirmed again, so a later
