@@ -21,6 +21,7 @@ from moodtagger.cli.common import (
 )
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
+from moodtagger.core.errors import UserError
 from moodtagger.core.library import Library, RefreshEvents
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.rows import SORT_KEYS, Filter
@@ -119,7 +120,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 # ------------------------------------------------------------------------------------------
 def cmd_scan(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
 
     for d in args.dirs:
         if not os.path.isdir(d):

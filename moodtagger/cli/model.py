@@ -16,6 +16,7 @@ from moodtagger.cli.common import (
     progress_bar,
     shown,
 )
+from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.model.registry import BATCH_SIZE
 
 
@@ -96,7 +97,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core import export
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.registry import ModelError
@@ -115,7 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for r in batch:
                 rows.append(r)
                 if r.error:
-                    errors.append((r.path, r.error))
+                    errors.append(FileError(r.path, r.error))
     entries = [export.Entry(r.path, r.prediction, model=model.model_id) for r in rows]
     with output_file(args.output) as out:
         if as_json:
@@ -149,7 +149,6 @@ class _RayRun:
         self.device, self.backend = "ray", f"Ray at {args.ray}"
 
     def predict_paths(self, files, *, batch_size, progress):
-        from moodtagger.cli import UserError
         from moodtagger.core import cluster
 
         try:
@@ -166,7 +165,6 @@ class _RayRun:
 
 def _training_ready(command: str) -> None:
     """`train`/`eval` need the [train] extra and the team data: say so in one sentence."""
-    from moodtagger.cli import UserError
     from moodtagger.training.datasets import shared_data_dir
 
     try:

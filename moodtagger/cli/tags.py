@@ -18,6 +18,7 @@ from moodtagger.cli.common import (
     shown,
     warn_unusable_model,
 )
+from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
 
@@ -67,7 +68,6 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import WriteSettings
 
     try:
@@ -188,7 +188,6 @@ def _print_result(r, dry_run: bool) -> None:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import write_files
     from moodtagger.core.metadata.journal import items_for_paths
 
@@ -197,7 +196,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         raise UserError("--mood/--clear need the photos to write them to (PATH...)")
     if args.mood and args.clear:
         raise UserError("use either --mood or --clear, not both")
-    errors: list[tuple[str, str]] = []
+    errors: list[FileError] = []
     with (
         open_catalog(args, create=bool(args.mood or args.clear)) as cat,
         Library(cat) as lib,  # its exiftool stops when it closes
@@ -275,7 +274,6 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import WriteSettings, read_moods
 
     try:
@@ -325,7 +323,6 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.library import LibraryError
 
     with open_catalog(args, create=False) as cat:

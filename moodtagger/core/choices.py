@@ -124,8 +124,8 @@ def restore(
         for pid, value in values.items():
             moods, state, error = ChoiceValue(*value)
             current = catalog.choices.get(pid)
-            if current is not None and current[1] == "written":
-                if sorted(moods or ()) != sorted(current[0]):
+            if current is not None and current.state == "written":
+                if sorted(moods or ()) != sorted(current.moods):
                     moods, state, error = tuple(moods or ()), "pending", None
             if moods is None:
                 catalog.choices.forget(pid)

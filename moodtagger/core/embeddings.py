@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.errors import MoodtaggerError
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(MoodtaggerError):
     """No embedding to search with or in (one sentence for the user)."""
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.errors import FileError, MoodtaggerError
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 CHUNK_ROWS = 1000  # good rows stored per transaction
@@ -45,7 +46,7 @@ VA_RANGE = (1.0, 9.0)
 _WS = re.compile(r"[ \t\n\r]*")
 
 
-class ImportFileError(Exception):
+class ImportFileError(MoodtaggerError):
     """The predictions file itself cannot be read (one sentence)."""
 
 
@@ -62,7 +63,7 @@ class Record:
 class ImportSummary:
     model_id: str
     imported: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
     note: str | None = None  # e.g. the file names no model: its rows were read as model_id's
 
 
@@ -286,7 +287,7 @@ def import_predictions(catalog: Catalog, path: str, model_id: str) -> ImportSumm
                 unnamed += 1
             reason = rec.error or _mismatch(catalog, rec, model_id)
             if isinstance(reason, str):
-                summary.errors.append((rec.path, reason))
+                summary.errors.append(FileError(rec.path, reason))
                 continue
             good.append((reason, rec.prediction))  # type: ignore[arg-type]
             if len(good) >= CHUNK_ROWS:

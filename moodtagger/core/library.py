@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
 from moodtagger.core.choices import AcceptResult, ChoiceValue, accept, choose, restore, suggestions
+from moodtagger.core.errors import FileError, MoodtaggerError
 from moodtagger.core.export import Entry
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import WriteSettings
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from moodtagger.core.model.personal import LearnSummary
 
 
-class LibraryError(Exception):
+class LibraryError(MoodtaggerError):
     """A request the library cannot carry out (one sentence the user can act on)."""
 
 
@@ -81,7 +82,7 @@ class Scope:
 
     ids: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the PATHs the catalog knows (absolute)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) per unknown PATH
+    errors: list[FileError] = field(default_factory=list)  # per unknown PATH
 
 
 class Library:
@@ -258,10 +259,10 @@ class Library:
             if self.catalog.photos.ids_under([p]):
                 known.append(os.path.abspath(p))
             elif not os.path.exists(p):
-                scope.errors.append((p, "no such file or folder"))
+                scope.errors.append(FileError(p, "no such file or folder"))
             else:
                 scope.errors.append(
-                    (p, "not in the catalog; run `moodtagger scan` on its folder first")
+                    FileError(p, "not in the catalog; run `moodtagger scan` on its folder first")
                 )
         scope.ids = self.catalog.photos.ids_under(known)
         scope.paths = known

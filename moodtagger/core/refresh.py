@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from moodtagger.core.catalog import Catalog, ProgressFn
+from moodtagger.core.errors import FileError
 from moodtagger.core.metadata.exiftool import ExifToolError, ExifToolService
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.model.registry import BATCH_SIZE, ModelError, default_model_id
@@ -50,7 +51,7 @@ class RefreshResult:
     model_problem: str | None = None  # the personal model in use cannot be used (one sentence)
 
     @property
-    def errors(self) -> list[tuple[str, str]]:
+    def errors(self) -> list[FileError]:
         """Every per-file error of every stage, ``(path, reason)``."""
         out = list(self.scan.errors) if self.scan else []
         return out + (list(self.predict.errors) if self.predict else [])

@@ -27,7 +27,8 @@ import numpy as np
 
 from moodtagger.core import catalog as C
 from moodtagger.core import imaging
-from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn, ScannedFile
+from moodtagger.core.catalog import Catalog, KnownPhoto, PhotoRow, ProgressFn, ScannedFile
+from moodtagger.core.errors import FileError
 from moodtagger.core.walk import _os_error, same_file_state, sidecar_signature, walk
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class ScanSummary:
     moved: int = 0
     found_again: int = 0
     metadata_changed: int = 0  # same image data, new metadata (or sidecar): keywords re-read
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
     updated_ids: list[int] = field(default_factory=list)  # new/changed/moved photos, decoded ok
     seconds: float = 0.0
     cancelled: bool = False
@@ -308,20 +309,13 @@ def _list_roots(
             os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root)
         )
         if not os.path.isdir(root_b):
-            summary.errors.append((os.fsdecode(root_b), "not a folder, or not readable"))
+            summary.errors.append(FileError(os.fsdecode(root_b), "not a folder, or not readable"))
             continue
         root_id = catalog.photos.add_root(os.fsdecode(root_b))
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
-        known: dict[bytes, tuple[int, int | None, int | None, str, str | None, int | None]] = {
-            r[0]: (
-                r[1],
-                r[2],
-                r[3],
-                "retry" if r[4] == "error" and _transient(r[5]) else r[4],
-                r[6],
-                r[7],
-            )
+        known: dict[bytes, KnownPhoto] = {
+            r.path: r._replace(status="retry") if r.status == "error" and _transient(r.error) else r
             for r in catalog.photos.known_under(prefix)
         }
         folder_errors: list[tuple[bytes, str]] = []
@@ -334,24 +328,27 @@ def _list_roots(
             sig = sidecar_signature(path, sidecars) if sidecars else None
             if row is None:
                 todo.append((path, st.st_size, st.st_mtime_ns, None, sig, st.st_ctime_ns))
-            elif same_file_state(row[1], row[2], row[5], st) and row[3] in ("ok", "error"):
-                if row[5] is None:
-                    ctimes.append((st.st_ctime_ns, row[0]))
-                if sig != row[4] and row[3] == "ok":
-                    sidecar_changed.append((sig, row[0]))  # another tool edited the sidecar
+            elif same_file_state(row.size, row.mtime_ns, row.ctime_ns, st) and row.status in (
+                "ok",
+                "error",
+            ):
+                if row.ctime_ns is None:
+                    ctimes.append((st.st_ctime_ns, row.id))
+                if sig != row.sidecar_sig and row.status == "ok":
+                    sidecar_changed.append((sig, row.id))  # another tool edited the sidecar
                 else:
                     summary.unchanged += 1
             else:
-                todo.append((path, st.st_size, st.st_mtime_ns, row[0], sig, st.st_ctime_ns))
+                todo.append((path, st.st_size, st.st_mtime_ns, row.id, sig, st.st_ctime_ns))
         for p, e in folder_errors:
-            summary.errors.append((os.fsdecode(p), e))
+            summary.errors.append(FileError(os.fsdecode(p), e))
         if not summary.cancelled:
             # photos under a folder we could not list are not gone, just unreachable right now
             blocked = tuple(p.rstrip(b"/") + b"/" for p, _ in folder_errors)
             vanished.extend(
-                r[0]
+                r.id
                 for path, r in known.items()
-                if r[3] != "missing" and not (blocked and path.startswith(blocked))
+                if r.status != "missing" and not (blocked and path.startswith(blocked))
             )
         root_prefixes.append((root_id, prefix))
     return found
@@ -505,7 +502,7 @@ def _store(
         else:
             summary.changed += 1
         if res.error:
-            summary.errors.append((os.fsdecode(res.path), res.error))
+            summary.errors.append(FileError(os.fsdecode(res.path), res.error))
         else:
             summary.updated_ids.append(photo_id)
     return [pid for pid, _ in stored]
@@ -524,14 +521,14 @@ def add_files(
     paths: Iterable[str | os.PathLike[str]],
     *,
     exiftool: ExifToolService | None = None,
-) -> tuple[list[PhotoRow], list[tuple[str, str]]]:
+) -> tuple[list[PhotoRow], list[FileError]]:
     """Make sure single files are in the catalog (index them if new or changed, no folder walk).
     ``exiftool`` reads RAW previews.
 
     Returns the photo rows (in input order, for files that exist) and (path, error) pairs.
     """
     rows: list[PhotoRow] = []
-    errors: list[tuple[str, str]] = []
+    errors: list[FileError] = []
     summary = ScanSummary()
     for p in paths:
         path = os.path.abspath(os.fspath(p))
@@ -539,11 +536,13 @@ def add_files(
             st = os.stat(path)
         except OSError as exc:
             errors.append(
-                (path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc))
+                FileError(
+                    path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc)
+                )
             )
             continue
         if not os.path.isfile(path):
-            errors.append((path, "not a regular file"))
+            errors.append(FileError(path, "not a regular file"))
             continue
         known = catalog.photos.by_path(path)
         if known is None or not same_file_state(known.size, known.mtime_ns, known.ctime_ns, st):

@@ -7,20 +7,20 @@ place (tests and portable installs use it).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings
 
+from moodtagger.core import paths
 from moodtagger.core.catalog import default_catalog_path
 
 # Fields offered for writing when the metadata module does not list its own.
 
 
 def open_qsettings() -> QSettings:
-    path = os.environ.get("MOODTAGGER_SETTINGS")
-    if path:
-        return QSettings(path, QSettings.Format.IniFormat)
+    path = paths.settings_file()
+    if path is not None:
+        return QSettings(str(path), QSettings.Format.IniFormat)
     return QSettings(
         QSettings.Format.IniFormat, QSettings.Scope.UserScope, "moodtagger", "moodtagger"
     )

@@ -8,21 +8,21 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from moodtagger.core import paths
 from moodtagger.core.moods import MOODS, normalize_mood
 
 EMOTION6_BINS = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
 
 
 def shared_data_dir() -> Path:
-    env = os.environ.get("MOODTAGGER_SHARED_DATA")
-    if env:
-        return Path(env)
+    env = paths.env_path(paths.SHARED_DATA)
+    if env is not None:
+        return env
     here = Path(__file__).resolve()
     for parent in here.parents:
         cand = parent.parent / "shared" / "data"

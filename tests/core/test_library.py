@@ -114,7 +114,7 @@ def test_the_filter_is_chosen_or_top(lib, capsys) -> None:
         "no_prediction_chosen_awe.jpg",
     ]
     assert sorted(_cli(capsys, db, "--state", "failed")) == sorted(
-        _core(db, R.Filter(states=frozenset(["error"])))
+        _core(db, R.Filter(states=frozenset(["failed"])))
     )
 
 

@@ -73,7 +73,7 @@ def test_rows_and_roles(qapp, catalog, library):
     f = model.index_of(library["f.jpg"])
     assert f.data(Roles.MoodScoresRole) is None and f.data(Roles.TopMoodRole) is None
     broken = model.index_of(library["broken.jpg"])
-    assert broken.data(Roles.StateRole) == "error"
+    assert broken.data(Roles.StateRole) == "failed"
     assert broken.data(Roles.ErrorRole)
     assert "a.jpg" in a.data(Roles.PathRole)
 
@@ -90,7 +90,7 @@ def test_filter_by_moods_min_probability_state_and_ambiguity(qapp, catalog, libr
     assert shown_names(proxy) == ["a.jpg", "c.jpg"]
     proxy.set_filter(Filter(ambiguous_only=True))
     assert shown_names(proxy) == ["b.jpg", "e.jpg"]
-    proxy.set_filter(Filter(states=frozenset({"error"})))
+    proxy.set_filter(Filter(states=frozenset({"failed"})))
     assert shown_names(proxy) == ["broken.jpg"]
     proxy.set_filter(Filter())
     assert proxy.rowCount() == 7

@@ -172,7 +172,7 @@ def test_unreadable_file_is_shown_not_raised(qtbot, make_window, photo_folder):
     with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS) as finished:
         win.open_folder(str(photo_folder))
     assert len(finished.args[0].errors) == 1
-    win.filters.state_combo.setCurrentIndex(win.filters.state_combo.findData("error"))
+    win.filters.state_combo.setCurrentIndex(win.filters.state_combo.findData("failed"))
     rows = proxy_rows(win)
     assert [i.data() for i in rows] == ["broken.jpg"]
     assert rows[0].data(Roles.ErrorRole)
@@ -201,7 +201,7 @@ def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder
     dlg.close()
     choice = win.catalog.choices.get(pid)
     assert choice[0] == ["awe"] and choice[1] == "failed" and "read-only" in choice[2]
-    assert win.model.index_of(pid).data(Roles.StateRole) == "error"
+    assert win.model.index_of(pid).data(Roles.StateRole) == "failed"
     assert "read-only" in win.model.index_of(pid).data(Roles.ErrorRole)
     assert "Awe" not in exif_subjects(path)
     assert win.writing.pending_count() == 1  # still waiting to be written

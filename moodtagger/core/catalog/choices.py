@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from moodtagger.core.catalog.connection import Table
 from moodtagger.core.catalog.records import P_PHOTO_COLS, PhotoRow, photo_row
+from moodtagger.core.states import Choice
 
 
 class ChoiceStore(Table):
@@ -38,12 +39,12 @@ class ChoiceStore(Table):
                 "DELETE FROM choices WHERE photo_id IN (SELECT value FROM json_each(?))", (ids,)
             ).rowcount
 
-    def get(self, photo_id: int) -> tuple[list[str], str, str | None] | None:
-        """(moods, state, error) or None when the user never chose."""
+    def get(self, photo_id: int) -> Choice | None:
+        """The photo's :class:`~moodtagger.core.states.Choice`, or None when the user never chose."""
         row = self.conn.execute(
             "SELECT moods, state, error FROM choices WHERE photo_id=?", (photo_id,)
         ).fetchone()
-        return (json.loads(row[0]), row[1], row[2]) if row else None
+        return Choice(json.loads(row[0]), row[1], row[2]) if row else None
 
     def sources(self, photo_ids: Iterable[int]) -> dict[int, str]:
         """Who made each choice of ``photo_ids`` ('user', 'model' for an accepted suggestion,

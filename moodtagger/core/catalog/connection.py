@@ -18,17 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from moodtagger.core import paths
 from moodtagger.core.catalog.errors import CatalogError, describe_db_error
 from moodtagger.core.catalog.migrations import SCHEMA_VERSION, init_db, refuse_foreign
 
 
 def default_catalog_path() -> Path:
-    from platformdirs import user_data_dir
-
-    env = os.environ.get("MOODTAGGER_CATALOG")
-    if env:
-        return Path(env)
-    return Path(user_data_dir("moodtagger", appauthor=False)) / "catalog.sqlite3"
+    return paths.catalog_path()
 
 
 def connect(path: Path, *, timeout: float, create: bool, readonly: bool) -> sqlite3.Connection:
@@ -235,13 +231,13 @@ def _flock(
 # nothing is installed and nothing is paid. A test runs a command with N = 1, 2, ... until it
 # completes without being killed, and checks the catalog after each kill.
 # --------------------------------------------------------------------------------------------
-KILL_AT_COMMIT_ENV = "MOODTAGGER_KILL_AT_COMMIT"
+KILL_AT_COMMIT_ENV = paths.KILL_AT_COMMIT
 _commits_seen = [0]
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 def _install_kill_hook(conn: sqlite3.Connection) -> None:
-    raw = os.environ.get(KILL_AT_COMMIT_ENV)
+    raw = paths.env(KILL_AT_COMMIT_ENV)
     if not raw:
         return
     at = int(raw)

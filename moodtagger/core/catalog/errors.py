@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
+from moodtagger.core.errors import MoodtaggerError
 
-class CatalogError(Exception):
+
+class CatalogError(MoodtaggerError):
     """The catalog cannot be opened, written or is newer than this program (one sentence)."""
 
 

@@ -15,6 +15,7 @@ from moodtagger.core.catalog.records import (
     MOVED,
     NEW,
     PHOTO_COLS,
+    KnownPhoto,
     PhotoRow,
     ScannedFile,
     fs,
@@ -112,16 +113,15 @@ class PhotoStore(Table):
     def set_sidecar_sig(self, photo_id: int, sig: str | None) -> None:
         self.conn.execute("UPDATE photos SET sidecar_sig=? WHERE id=?", (sig, photo_id))
 
-    def known_under(
-        self, prefix: bytes
-    ) -> list[tuple[bytes, int, int | None, int | None, str, str | None, str | None, int | None]]:
-        """(path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns) of every photo whose
-        path starts with ``prefix`` (a folder path ending in ``/``): one batched read per root."""
-        return self.conn.execute(
+    def known_under(self, prefix: bytes) -> list[KnownPhoto]:
+        """Every photo whose path starts with ``prefix`` (a folder path ending in ``/``): one
+        batched read per root."""
+        rows = self.conn.execute(
             "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
             "WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + b"0"),  # '0' is the byte after '/'
         ).fetchall()
+        return [KnownPhoto(*r) for r in rows]
 
     def assign_root(self, root_id: int, prefix: bytes) -> None:
         """Photos under ``prefix`` that belong to no root yet belong to ``root_id``."""

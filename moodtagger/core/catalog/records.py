@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from moodtagger.core.moods import MOODS
+from moodtagger.core.states import NAMES, photo_state  # noqa: F401  (photo_state: re-exported)
 
 PROB_COLUMNS = tuple(f"p_{m}" for m in MOODS)
 
@@ -37,6 +39,20 @@ class PhotoRow:
     error: str | None
     taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601 local time
     ctime_ns: int | None = None  # the inode change time as scanned (None: an older catalog)
+
+
+class KnownPhoto(NamedTuple):
+    """What a scan needs of a photo the catalog knows (:meth:`PhotoStore.known_under
+    <moodtagger.core.catalog.photos.PhotoStore.known_under>`)."""
+
+    path: bytes
+    id: int
+    size: int | None
+    mtime_ns: int | None
+    status: str
+    error: str | None
+    sidecar_sig: str | None
+    ctime_ns: int | None
 
 
 @dataclass
@@ -97,27 +113,7 @@ def prediction_join(model_id: str | None) -> tuple[str, list[object]]:
     ), []
 
 
-STATES = ("unconfirmed", "chosen", "written", "failed", "missing")
-
-
-def photo_state(photo_status: str, choice_state: str | None) -> str:
-    """The one rule for a photo's state as `list --json`, CSV and filters show it
-    (:meth:`moodtagger.core.rows.Rows.states` is its vectorised twin).
-
-    A failed last write, or a file that cannot be decoded, is "failed" -- unless the chosen
-    moods were written: a RAW whose preview cannot be decoded but whose sidecar holds them
-    is "written" (it has no suggestion, but nothing about it failed)."""
-    if photo_status == "missing":
-        return "missing"
-    if choice_state == "failed":
-        return "failed"
-    if choice_state == "written":
-        return "written"
-    if photo_status == "error":
-        return "failed"
-    if choice_state == "pending":
-        return "chosen"
-    return "unconfirmed"
+STATES = NAMES  # the photo states, one vocabulary (core/states.py)
 
 
 # A photo row's columns, in :class:`PhotoRow` order (``P_PHOTO_COLS``: prefixed ``p.``).

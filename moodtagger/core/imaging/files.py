@@ -16,6 +16,9 @@ import warnings
 
 from PIL import Image, ImageFile
 
+from moodtagger.core import paths
+from moodtagger.core.errors import MoodtaggerError
+
 MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera; bombs are far larger
 # Pillow raises DecompressionBombError above 2x this and only warns between 1x and 2x; we refuse
 # everything above MAX_PIXELS ourselves (_open), so the warning is noise.
@@ -34,7 +37,7 @@ THUMB_SIZE = 256
 # Pixels being decoded at once across all threads (scan and predict decode in pools): a few huge
 # images must not be decoded side by side (five 196-megapixel PNGs took 5 GB). One image alone
 # is always allowed (MAX_PIXELS caps it).
-PIXEL_BUDGET = int(os.environ.get("MOODTAGGER_PIXEL_BUDGET", MAX_PIXELS))
+PIXEL_BUDGET = paths.pixel_budget(MAX_PIXELS)
 
 JPEG_EXT = {".jpg", ".jpeg", ".jpe", ".jfif"}
 RAW_EXT = {
@@ -64,7 +67,7 @@ IMAGE_EXT = (
 )
 
 
-class ImageError(Exception):
+class ImageError(MoodtaggerError):
     """A file that cannot be decoded as an image; the message is shown to the user."""
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from moodtagger.core import paths
 from moodtagger.core.imaging.decoding import open_image
 from moodtagger.core.imaging.files import THUMB_SIZE
 from moodtagger.core.imaging.preprocess import thumbnail
@@ -18,12 +19,7 @@ if TYPE_CHECKING:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("MOODTAGGER_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("moodtagger", appauthor=False))
+    return paths.cache_dir()
 
 
 def thumb_path(identity: str, long_side: int = THUMB_SIZE) -> Path:

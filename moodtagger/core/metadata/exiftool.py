@@ -40,6 +40,7 @@ from typing import Any
 
 import exiftool as pyexiftool
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.tools import exiftool_path, exiftool_version
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ _BLOCK_SIZE = 4096  # bytes per read of exiftool's pipes (pyexiftool's default)
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 
-class ExifToolError(Exception):
+class ExifToolError(MoodtaggerError):
     """exiftool failed, hung or died while running one request (message is one sentence)."""
 
 
@@ -57,7 +58,7 @@ class ExifToolHung(ExifToolError):
     """exiftool hung again right after a restart: the service gave up (no more restarts)."""
 
 
-class UnsafeArgument(ValueError):
+class UnsafeArgument(MoodtaggerError, ValueError):
     """A value or file name that cannot be passed to exiftool safely (control characters)."""
 
 

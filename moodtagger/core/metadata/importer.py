@@ -45,7 +45,7 @@ def import_file_moods(
                 catalog.choices.forget(photo.id)
                 imported += 1
                 continue
-            if current is None or sorted(current[0]) != sorted(fm.moods):
+            if current is None or sorted(current.moods) != sorted(fm.moods):
                 catalog.choices.set(photo.id, fm.moods, source="file", state="written")
                 imported += 1
     return imported

@@ -92,7 +92,7 @@ def choices_to_write(
             photo = catalog.photos.by_id(pid)
             ch = catalog.choices.get(pid)
             if photo is not None and ch is not None:
-                chosen.append((photo, ch[0]))
+                chosen.append((photo, ch.moods))
     library = tuple(path for _, path in catalog.photos.roots()) + tuple(folders)
 
     def inside(path: str) -> tuple[str, ...]:
@@ -179,7 +179,7 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
         with catalog.transaction():
             catalog.journal.finish(journal[id(item)], state, res.error)
             current = catalog.choices.get(item.photo_id) if item.photo_id is not None else None
-            if current is not None and sorted(current[0]) == sorted(item.moods):
+            if current is not None and sorted(current.moods) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
                 if not item.moods and state == "written":
                     # a clear that reached the file: the photo is unconfirmed again, so a later
@@ -201,9 +201,13 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
         if on_result:
             on_result(res)
 
-    summary = writer.write(
-        items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
-    )
+    try:
+        summary = writer.write(
+            items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
+        )
+    except BaseException:  # a bug stopped the batch: close its rows (choices stay pending)
+        _recover(catalog)
+        raise
     # files never reached (cancelled): their journal rows are closed, their choices stay pending
     catalog.journal.skip_rest(batch)
     return summary

@@ -6,17 +6,17 @@ across the rename. Every problem is a :class:`WriteFailed` (one sentence, that f
 
 from __future__ import annotations
 
-import errno
 import os
 import secrets
 
+from moodtagger.core.errors import MoodtaggerError, os_error_words
 from moodtagger.core.metadata.exiftool import ExifToolError, UnsafeArgument
 
 TEMP_MARK = ".moodtagger-"
 
 
-class WriteFailed(Exception):
-    pass
+class WriteFailed(MoodtaggerError):
+    """A file's write failed one of its checks (one sentence)."""
 
 
 def temp_path_for(target: str) -> str:
@@ -45,23 +45,17 @@ def _snapshot(path: str) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-_ERRNO_WORDS = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "the file system is read-only",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENAMETOOLONG: "file name too long",
-    errno.EIO: "input/output error on the device",
-}
+PER_FILE_ERRORS: tuple[type[BaseException], ...] = (MoodtaggerError, OSError, UnicodeError)
+"""What one file's write may fail with and the batch go on (a name the file system refuses,
+exiftool refusing the file, a failed check); anything else is a bug and stops the batch."""
 
 
 def explain(exc: BaseException) -> str:
-    """One sentence for any exception raised while handling one file."""
+    """One sentence for a problem with one file."""
     if isinstance(exc, (WriteFailed, ExifToolError, UnsafeArgument)):
         return str(exc)
     if isinstance(exc, OSError):
-        return _ERRNO_WORDS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+        return os_error_words(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

@@ -12,8 +12,11 @@ Protocol, per file (the original is untouched until the last step):
    included), ``fsync`` it, ``os.replace`` it over the original (atomic on POSIX), ``fsync`` the
    folder.
 
-Any exception while writing, verifying or cleaning up one file is that file's error; the batch
-goes on and the file's temporary copy is removed. A hard-linked photo is not replaced (its other
+An expected problem while writing, verifying or cleaning up one file (:data:`PER_FILE_ERRORS`:
+the operating system's, exiftool's, a failed check) is that file's error; the batch goes on and
+the file's temporary copy is removed. Anything else is a bug: the temporary copies of the files
+in flight are removed and the exception propagates (the batch stops; the front end reports it
+as a bug, never as one file's "TypeError: …"). A hard-linked photo is not replaced (its other
 names would keep the old photo): it is an error, or gets a sidecar, like a read-only one.
 
 Except when exiftool hangs again right after its restart (``WriteSettings.timeout`` twice in a
@@ -73,6 +76,7 @@ from moodtagger.core.metadata.results import (
     record_key,
 )
 from moodtagger.core.metadata.safefile import (
+    PER_FILE_ERRORS,
     WriteFailed,
     _copy_ownership,
     _fsync_dir,
@@ -261,7 +265,8 @@ class Writer:
         before_write: Callable[[WriteItem, str], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
     ) -> WriteSummary:
-        """Write each item's moods; per-file problems become ``failed`` results, never raise."""
+        """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
+        results. A bug raises, after removing the temporary copies of the files in flight."""
         t0 = time.perf_counter()
         self._folders = {}
         summary = WriteSummary()
@@ -292,84 +297,91 @@ class Writer:
                     finish(job, self._result(job, "failed"))
 
         want_hash = self.settings.verify and supports_image_hash(self.service)
-        for start in range(0, total, CHUNK):
-            if cancel is not None and cancel.is_set():
-                summary.cancelled = True
-                break
-            jobs = []
-            for it in items[start : start + CHUNK]:
-                try:
-                    jobs.append(self._job(it))
-                except Exception as exc:  # e.g. a name the file system refuses
-                    job = _Job(it, os.path.abspath(it.path), error=explain(exc))
-                    jobs.append(job)
-            to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
-            try:
-                tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
-            except Exception as exc:
-                tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
-            if self.service.gave_up:
-                stop(jobs, items[start + CHUNK :])
-                break
-            ready: list[_Job] = []
-            for job in jobs:
-                if not job.error:
-                    try:
-                        self._plan(job, tags)
-                    except Exception as exc:
-                        job.error = explain(exc)
-                if job.error:
-                    finish(job, self._result(job, "failed"))
-                    continue
-                changed = any(t.plan and t.plan.changed for t in job.targets)
-                if not changed:
-                    finish(job, self._result(job, "unchanged"))
-                elif dry_run:
-                    finish(job, self._result(job, "planned"))
-                else:
-                    ready.append(job)
-            # write new files beside the originals (cancel is honoured between files)
-            written: list[_Job] = []
-            for job in ready:
+        in_flight: list[_Job] = []  # a bug stops the batch: their temporary copies go
+        try:
+            for start in range(0, total, CHUNK):
                 if cancel is not None and cancel.is_set():
                     summary.cancelled = True
                     break
+                jobs: list[_Job] = []
+                in_flight = jobs
+                for it in items[start : start + CHUNK]:
+                    try:
+                        jobs.append(self._job(it))
+                    except PER_FILE_ERRORS as exc:  # e.g. a name the file system refuses
+                        job = _Job(it, os.path.abspath(it.path), error=explain(exc))
+                        jobs.append(job)
+                to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
                 try:
-                    for t in job.targets:
-                        if t.plan and t.plan.changed:
-                            t.temp = temp_path_for(t.path)
-                            if before_write:
-                                before_write(job.item, t.temp)
-                            self._write_temp(t)
-                    written.append(job)
-                except Exception as exc:
-                    self._fail(job, exc, finish)
-                    if self.service.gave_up:
+                    tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
+                except PER_FILE_ERRORS as exc:
+                    tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
+                if self.service.gave_up:
+                    stop(jobs, items[start + CHUNK :])
+                    break
+                ready: list[_Job] = []
+                for job in jobs:
+                    if not job.error:
+                        try:
+                            self._plan(job, tags)
+                        except PER_FILE_ERRORS as exc:
+                            job.error = explain(exc)
+                    if job.error:
+                        finish(job, self._result(job, "failed"))
+                        continue
+                    changed = any(t.plan and t.plan.changed for t in job.targets)
+                    if not changed:
+                        finish(job, self._result(job, "unchanged"))
+                    elif dry_run:
+                        finish(job, self._result(job, "planned"))
+                    else:
+                        ready.append(job)
+                # write new files beside the originals (cancel is honoured between files)
+                written: list[_Job] = []
+                for job in ready:
+                    if cancel is not None and cancel.is_set():
+                        summary.cancelled = True
                         break
-            # verify all new files of this chunk in one read, then swap them in
-            temps = [t.temp for j in written for t in j.targets if t.temp]
-            try:
-                back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
-            except Exception as exc:
-                back = {p: FileTags(p, error=explain(exc)) for p in temps}
-            if self.service.gave_up:
-                stop(jobs, items[start + CHUNK :])
-                break
-            for job in written:
+                    try:
+                        for t in job.targets:
+                            if t.plan and t.plan.changed:
+                                t.temp = temp_path_for(t.path)
+                                if before_write:
+                                    before_write(job.item, t.temp)
+                                self._write_temp(t)
+                        written.append(job)
+                    except PER_FILE_ERRORS as exc:
+                        self._fail(job, exc, finish)
+                        if self.service.gave_up:
+                            break
+                # verify all new files of this chunk in one read, then swap them in
+                temps = [t.temp for j in written for t in j.targets if t.temp]
                 try:
-                    for t in job.targets:
-                        if t.temp:
-                            self._unchanged_since_read(t)
-                            self._verify(t, back.get(t.temp))
-                    for t in job.targets:
-                        if t.temp:
-                            self._commit(t)
-                except Exception as exc:
-                    self._fail(job, exc, finish)
-                    continue
-                finish(job, self._result(job, "written"))
-            if summary.cancelled:
-                break
+                    back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
+                except PER_FILE_ERRORS as exc:
+                    back = {p: FileTags(p, error=explain(exc)) for p in temps}
+                if self.service.gave_up:
+                    stop(jobs, items[start + CHUNK :])
+                    break
+                for job in written:
+                    try:
+                        for t in job.targets:
+                            if t.temp:
+                                self._unchanged_since_read(t)
+                                self._verify(t, back.get(t.temp))
+                        for t in job.targets:
+                            if t.temp:
+                                self._commit(t)
+                    except PER_FILE_ERRORS as exc:
+                        self._fail(job, exc, finish)
+                        continue
+                    finish(job, self._result(job, "written"))
+                if summary.cancelled:
+                    break
+        except BaseException:
+            for job in in_flight:
+                self._cleanup(job)
+            raise
         summary.seconds = time.perf_counter() - t0
         return summary
 

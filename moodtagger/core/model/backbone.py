@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.imaging import Preprocess
 
 # the normalisation the ImageNet weights were trained with (not the usual ImageNet mean/std)
@@ -50,8 +51,8 @@ def preprocess_for(variant: str) -> Preprocess:
     return Preprocess(int(size / CROP_FRACTION), size, "bicubic", MEAN, STD)
 
 
-class BackboneMissing(Exception):
-    pass
+class BackboneMissing(MoodtaggerError):
+    """The backbone's weights are not installed (one sentence)."""
 
 
 def weights_file(variant: str) -> str:

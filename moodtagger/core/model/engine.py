@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from moodtagger.core import imaging
+from moodtagger.core import imaging, paths
 from moodtagger.core.catalog import Prediction
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
@@ -157,7 +157,7 @@ def shipped_int8(entry: registry.ModelEntry) -> Path | None:
 
 def needs_torch(model_id: str | None = None, device: str = "auto") -> bool:
     """Will :class:`MoodModel` import torch? (GPU, torch forced, or no usable ONNX export.)"""
-    if os.environ.get("MOODTAGGER_NO_ONNX") or (device or "auto").lower() not in ("auto", "cpu"):
+    if paths.flag(paths.NO_ONNX) or (device or "auto").lower() not in ("auto", "cpu"):
         return True
     if (device or "auto").lower() == "auto" and gpu_possible():
         return True
@@ -208,12 +208,12 @@ class MoodModel:
         use_onnx = (
             self.device == "cpu"
             and backend in ("auto", "onnx", "onnx-fp32")
-            and not os.environ.get("MOODTAGGER_NO_ONNX")
+            and not paths.flag(paths.NO_ONNX)
         )
         if use_onnx:
             int8 = (
                 shipped_int8(self.entry)
-                if backend != "onnx-fp32" and not os.environ.get("MOODTAGGER_ONNX_FP32")
+                if backend != "onnx-fp32" and not paths.flag(paths.ONNX_FP32)
                 else None
             )
             ready = int8 or shipped_onnx(self.entry) or _cached_onnx_path(self.entry)

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtagger.core import paths
 from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.model.personal_model import (
     Params,
@@ -60,12 +61,7 @@ PREFIX = "personal-"
 
 
 def personal_dir() -> Path:
-    env = os.environ.get("MOODTAGGER_PERSONAL_MODELS")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("moodtagger", appauthor=False)) / "models"
+    return paths.personal_models_dir()
 
 
 # ------------------------------------------------------------------------------------------

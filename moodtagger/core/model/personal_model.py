@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
 
 
-class PersonalError(Exception):
+class PersonalError(MoodtaggerError):
     """Nothing to learn from, or a personal model that cannot be used (one sentence)."""
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moodtagger.core import paths
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.moods import MOODS
 from moodtagger.core.shipped import shipped_dir
@@ -52,15 +54,14 @@ DEFAULT_MODEL = "moodtagger-lite0-multitask-v2"
 EXPORT_SCRIPT = "python -m moodtagger.training.export_onnx"
 
 
-class ModelError(Exception):
+class ModelError(MoodtaggerError):
     """The model cannot be found or fails its integrity check (one sentence for the user)."""
 
 
 def models_dir() -> Path:
     """The folder of model entries: ``MOODTAGGER_MODELS``, else the shipped ``moodtagger/models``
     package data (in a source checkout: the top-level ``models/`` that pyproject.toml maps there)."""
-    env = os.environ.get("MOODTAGGER_MODELS")
-    return Path(env) if env else shipped_dir("models")
+    return paths.env_path(paths.MODELS) or shipped_dir("models")
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def entry(model_id: str | None = None) -> ModelEntry:
     """The entry for ``model_id`` (None: ``MOODTAGGER_MODEL``, else :data:`DEFAULT_MODEL`).
     A model that is not installed is a :class:`ModelError`; there is no fallback."""
     models = available()
-    mid = model_id or os.environ.get("MOODTAGGER_MODEL") or DEFAULT_MODEL
+    mid = model_id or paths.env(paths.MODEL) or DEFAULT_MODEL
     if mid not in models:
         raise ModelError(
             f"mood model {mid!r} not found in {models_dir()} (available: {', '.join(models) or 'none'})"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction, ProgressFn
+from moodtagger.core.errors import FileError
 from moodtagger.core.model import personal, registry
 from moodtagger.core.model.engine import MoodModel
 
@@ -27,7 +28,7 @@ class PredictSummary:
     model_id: str
     predicted: int = 0
     failed: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
 
@@ -73,7 +74,7 @@ def predict_pending(
             catalog.photos.mark_unreadable((cast(int, key), err) for key, _, err in bad)
         summary.predicted += len(good)
         summary.failed += len(bad)
-        summary.errors.extend((path, err or "unknown error") for _, path, err in bad)
+        summary.errors.extend(FileError(path, err or "unknown error") for _, path, err in bad)
         if on_batch is not None and good:
             on_batch([(key, pred) for key, pred, _ in good])
     summary.cancelled = bool(cancel is not None and cancel.is_set())

@@ -121,7 +121,7 @@ class DetailController(QObject):
             keywords=self.catalog.file_keywords.get(pid),
             image=idx.data(Roles.ThumbnailRole) if new else None,
         )
-        if new and idx.data(Roles.StateRole) != "error":
+        if new and idx.data(Roles.StateRole) != "failed":
             self.load_preview(pid, idx.data(Roles.PathRole), PREVIEW_SIDE, self.panel.set_preview)
         if new and self.panel.why_on:
             self.request_why()

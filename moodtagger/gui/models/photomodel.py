@@ -46,7 +46,9 @@ class Roles(IntEnum):
     ThumbnailRole = Qt.ItemDataRole.UserRole + 3  # QImage or None (not loaded yet)
     MoodScoresRole = Qt.ItemDataRole.UserRole + 4  # tuple of 8 floats (MOODS order) or None
     ChoiceRole = Qt.ItemDataRole.UserRole + 5  # tuple of chosen moods, or None (never chose)
-    StateRole = Qt.ItemDataRole.UserRole + 6  # 'unconfirmed' | 'chosen' | 'written' | 'error'
+    StateRole = (
+        Qt.ItemDataRole.UserRole + 6
+    )  # 'unconfirmed' | 'chosen' | 'written' | 'failed' | 'missing' (core/states.py)
     ErrorRole = Qt.ItemDataRole.UserRole + 7  # str or None (unreadable file, failed write)
     AmbiguousRole = Qt.ItemDataRole.UserRole + 8  # bool
     TopMoodRole = Qt.ItemDataRole.UserRole + 9  # (mood, probability) or None

@@ -30,7 +30,7 @@ MOOD_COLORS: dict[str, str] = {
 STATE_COLORS = {
     "chosen": "#0077BB",
     "written": "#009988",
-    "error": "#CC3311",
+    "failed": "#CC3311",
     "ambiguous": "#EE7733",
 }
 
@@ -147,7 +147,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
             text = (
                 "unreadable"
-                if (error and state == "error" and index.data(Roles.MoodScoresRole) is None)
+                if (error and state == "failed" and index.data(Roles.MoodScoresRole) is None)
                 else "…"
             )
             painter.drawText(thumb_rect, Qt.AlignmentFlag.AlignCenter, text)
@@ -192,7 +192,7 @@ class PhotoDelegate(QStyledItemDelegate):
             mood_text = "✓ " + (", ".join(display_name(m) for m in choice) or "no mood")
         elif top is not None:
             mood_text = f"{display_name(top[0])} {top[1]:.0%}"
-        elif state == "error":
+        elif state == "failed":
             mood_text = "cannot read"
         else:
             mood_text = "…"
@@ -301,8 +301,8 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
 
         right = thumb.right() - d - 2
-        if state == "error":
-            badge(right, STATE_COLORS["error"], "!")
+        if state == "failed":
+            badge(right, STATE_COLORS["failed"], "!")
         elif state == "written":
             badge(right, STATE_COLORS["written"], "✓")
         elif state == "chosen":

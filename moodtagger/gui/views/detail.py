@@ -237,7 +237,7 @@ class DetailPanel(QWidget):
             "unconfirmed": "Suggestion only (not chosen yet)",
             "chosen": "Chosen, not written yet",
             "written": "Written to the file",
-            "error": "Problem",
+            "failed": "Problem",
         }.get(state, state)
         if error:
             text += f": {error}"

@@ -93,7 +93,7 @@ class FilterPanel(QObject):
             ("unconfirmed", "Unconfirmed"),
             ("chosen", "Chosen, not written"),
             ("written", "Written"),
-            ("error", "Errors"),
+            ("failed", "Errors"),
         ):
             self.state_combo.addItem(label, s)
         self.state_combo.currentIndexChanged.connect(self._changed)
