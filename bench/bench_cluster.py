@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core import cluster
+from moodtagger.core.model.engine import MoodModel
 
-from moodtagger.core import cluster  # noqa: E402
-from moodtagger.core.model.engine import MoodModel  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 

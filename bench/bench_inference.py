@@ -12,7 +12,7 @@ Measured in one run, on the same files (page cache warmed first):
   pool over all cores;
 * I, inference-only: ``MoodModel.predict_arrays`` on pre-decoded batches (ONNX Runtime on CPU,
   fp16 + channels_last on CUDA), all cores; on CPU for the float graph and for its int8
-  quantisation (``packaging/export_onnx.py --int8``; built into a temporary models folder
+  quantisation (``python -m moodtagger.training.export_onnx --int8``; built into a temporary models folder
   when the model does not ship one; v2 does);
 * end-to-end: ``service.predict_pending`` on a scanned catalog: decode -> model -> catalog rows,
   decoding overlapped with inference. On a CPU both share the cores, so the ceiling is
@@ -37,17 +37,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_scan import camera_set  # this folder is on sys.path when a bench runs
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.model import registry
+from moodtagger.core.model.engine import MoodModel
+from moodtagger.core.model.service import predict_pending
+from moodtagger.core.scanner import scan
+from moodtagger.training import export_onnx as export
 
-from moodtagger.core.catalog import Catalog  # noqa: E402
-from moodtagger.core.model import registry  # noqa: E402
-from moodtagger.core.model.engine import MoodModel  # noqa: E402
-from moodtagger.core.model.service import predict_pending  # noqa: E402
-from moodtagger.core.scanner import scan  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 
@@ -94,7 +94,7 @@ def end_to_end(model: MoodModel, folder: Path, files: list[Path], batch: int) ->
         with Catalog(Path(tmp) / "c.db") as cat:
             scan(cat, [folder], thumbnails=False)
             keep = {str(f) for f in files}
-            drop = [p.id for p in cat.photos() if p.path not in keep]
+            drop = [p.id for p in cat.photos.all() if p.path not in keep]
             if drop:
                 with cat.transaction() as c:
                     c.executemany(
@@ -236,13 +236,7 @@ def ratio(model: MoodModel, rate: float, alt_rate: float) -> float:
 
 def int8_models(entry) -> Path:
     """A temporary models folder: ``entry``'s files plus its int8 quantisation, registered as
-    ``packaging/export_onnx.py --int8`` would (for a model that ships the float graph only)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("export_onnx", ROOT / "packaging/export_onnx.py")
-    assert spec is not None and spec.loader is not None
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
+    ``python -m moodtagger.training.export_onnx --int8`` would (for a model that ships the float graph only)."""
     folder = Path(tempfile.mkdtemp(prefix="mt-bench-int8-"))
     dest = folder / f"{entry.id}.int8.onnx"
     export.quantize(entry, entry.onnx.file, dest)
@@ -291,8 +285,6 @@ def main() -> None:
         not args.no_other_backend,
     )
     if args.camera:
-        from bench_scan import camera_set
-
         folder = camera_set(args.camera)
         cam = sorted(folder.glob("*.jpg"))[: args.camera]
         run(

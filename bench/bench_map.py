@@ -2,7 +2,7 @@
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_map.py [--n 100000]
 
-A synthetic catalog (tests/gui/synth.py: random predictions, valence and arousal) is opened in
+A synthetic catalog (``moodtagger.testing``: random predictions, valence and arousal) is opened in
 the main window, the mood map is shown at 1000x700 and 30 frames are drawn while panning and
 zooming as a user would (each frame: ``repaint()``, the whole paint path). Baseline in the same
 run: the naive way, a QPainter ``drawEllipse`` per point (what a QGraphicsScene or a plain
@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "gui"))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _TMP = tempfile.mkdtemp(prefix="mt-bench-map-")
 os.environ["MOODTAGGER_SETTINGS"] = os.path.join(_TMP, "settings.ini")
@@ -36,10 +34,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     args = ap.parse_args()
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from synth import synthesize_catalog
-
-    from moodtagger.gui.delegate import MOOD_COLORS
+    from moodtagger.gui.views.delegate import MOOD_COLORS
     from moodtagger.gui.window import MainWindow
+    from moodtagger.testing import synthesize_catalog
 
     cat = os.path.join(_TMP, "map.sqlite3")
     synthesize_catalog(cat, args.n, "bench-model")

@@ -7,8 +7,9 @@ N copies of exiftool's test CR2 (``../shared/data/exiftool-test-images/CanonRaw.
 
 (a) baseline: what the scanner did before issue 13 — ``exiftool -json -b -m -JpgFromRaw ...``
     as a new process for every RAW file (started from Python, as the scanner did);
-(b) ``imaging.raw_preview`` — requests to the process-wide ``exiftool -stay_open``;
-(c) ``scan()`` of the folder (decode + identity + thumbnail + catalog, thread pool), for scale.
+(b) ``imaging.raw_preview`` — requests to one long-lived ``exiftool -stay_open`` (a service);
+(c) ``scan()`` of the folder with that service (decode + identity + thumbnail + catalog, thread
+    pool), for scale.
 """
 
 from __future__ import annotations
@@ -17,20 +18,19 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core import imaging
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.metadata.exiftool import ExifToolService
+from moodtagger.core.scanner import scan
+from moodtagger.core.tools import exiftool_path
 
-from moodtagger.core import imaging  # noqa: E402
-from moodtagger.core.catalog import Catalog  # noqa: E402
-from moodtagger.core.scanner import scan  # noqa: E402
-from moodtagger.core.tools import exiftool_path  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CR2 = ROOT.parent / "shared" / "data" / "exiftool-test-images" / "CanonRaw.cr2"
 TAGS = ("JpgFromRaw", "PreviewImage", "OtherImage", "ThumbnailImage")
@@ -83,15 +83,15 @@ def main() -> None:
             per_process(f)
         base = time.perf_counter() - t
 
-        imaging.raw_preview(str(files[0]))  # starts the long-lived exiftool
-        t = time.perf_counter()
-        for f in files:
-            imaging.raw_preview(str(f))
-        shared = time.perf_counter() - t
-
-        with Catalog(Path(tmp) / "c.db") as cat:
+        with ExifToolService() as service, Catalog(Path(tmp) / "c.db") as cat:
+            imaging.raw_preview(str(files[0]), service)  # starts the long-lived exiftool
             t = time.perf_counter()
-            summary = scan(cat, [folder])
+            for f in files:
+                imaging.raw_preview(str(f), service)
+            shared = time.perf_counter() - t
+
+            t = time.perf_counter()
+            summary = scan(cat, [folder], exiftool=service)
             scanned = time.perf_counter() - t
         assert summary.new == n and not summary.errors, summary.errors
 

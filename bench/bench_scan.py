@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core.catalog import Catalog
+from moodtagger.core.scanner import scan, walk
 
-from moodtagger.core.catalog import Catalog  # noqa: E402
-from moodtagger.core.scanner import scan, walk  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample"
 
@@ -137,7 +136,7 @@ def rescan(n_files: int) -> None:
         db = base / "c.db"
         with Catalog(db) as cat:  # the state a completed first scan leaves behind
             root = os.fsencode(lib)
-            cat.add_root(lib)
+            cat.photos.add_root(lib)
             now = time.time()
             with cat.transaction() as c:
                 c.executemany(
@@ -149,7 +148,7 @@ def rescan(n_files: int) -> None:
                         for p, st in walk(root)
                     ),
                 )
-            assert cat.count_photos() == n_files
+            assert cat.photos.count() == n_files
 
         t0 = time.perf_counter()
         n = sum(1 for _ in walk(os.fsencode(lib)))
@@ -211,8 +210,8 @@ def scan_predict(label: str, folder: Path, files: list[Path], repeat: int) -> No
                     scan(cat, [folder])
                     predict_pending(cat, model=model)
                 dt = time.perf_counter() - t0
-                assert not cat.photos_needing_prediction(model.model_id)
-                assert cat.count_photos("ok") == len(files)
+                assert not cat.predictions.photos_needing(model.model_id)
+                assert cat.photos.count("ok") == len(files)
                 return dt
 
     twice, once = [], []

@@ -26,17 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from moodtagger.core.catalog import Catalog, Prediction  # noqa: E402
-from moodtagger.core.embeddings import EmbeddingIndex, unit  # noqa: E402
-from moodtagger.core.moods import MOODS  # noqa: E402
+from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.embeddings import EmbeddingIndex, unit
+from moodtagger.core.moods import MOODS
 
 PARENT = "moodtagger-lite0-mlp256-v1"
 
 
 def real_vectors() -> np.ndarray:
-    from moodtagger.core.model import datasets, features
+    from moodtagger.training import datasets, features
 
     sets = (
         datasets.load_artphoto().files,
@@ -60,8 +58,8 @@ def fill(cat: Catalog, n: int, base: np.ndarray, rng) -> None:
                 for i in range(n)
             ],
         )
-    cat.save_predictions(PARENT, [(i + 1, Prediction(tuple(probs[i]), 5.0, 5.0)) for i in range(n)])
-    cat.save_embeddings(PARENT, [(i + 1, vecs[i]) for i in range(n)])
+    cat.predictions.save(PARENT, [(i + 1, Prediction(tuple(probs[i]), 5.0, 5.0)) for i in range(n)])
+    cat.embeddings.save(PARENT, [(i + 1, vecs[i]) for i in range(n)])
 
 
 def main() -> int:
@@ -80,7 +78,7 @@ def main() -> int:
         print(f"catalog with {args.n:,} photos built in {time.perf_counter() - t:.1f} s")
 
         t = time.perf_counter()
-        ids, vecs = cat.embeddings(PARENT)
+        ids, vecs = cat.embeddings.all(PARENT)
         t_read = time.perf_counter() - t
         t = time.perf_counter()
         index = EmbeddingIndex(ids, vecs)
@@ -124,7 +122,7 @@ def main() -> int:
         chosen = rng.choice(ids, 5 * len(MOODS), replace=False)
         with cat.transaction():
             for j, pid in enumerate(chosen):
-                cat.set_choice(int(pid), [MOODS[j % len(MOODS)]], source="user")
+                cat.choices.set(int(pid), [MOODS[j % len(MOODS)]], source="user")
         t = time.perf_counter()
         s = personal.learn(cat, PARENT)
         print(

@@ -26,10 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from moodtagger.core.model import registry
 
-from moodtagger.core.model import registry  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PHOTO = ROOT.parent / "shared" / "data" / "imagenet-sample" / "n01440764_tench.JPEG"
 BLOCK_TORCH = "import sys, runpy; sys.modules['torch'] = None; sys.argv[0] = 'moodtagger'; runpy.run_module('moodtagger', run_name='__main__')"

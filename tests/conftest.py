@@ -36,6 +36,14 @@ def imagenet_sample(shared_data: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def exiftool() -> str:
+    """The exiftool moodtagger uses (no exiftool = a loud failure: writing keywords is core)."""
+    from moodtagger.core.tools import exiftool_path
+
+    return exiftool_path()
+
+
 @pytest.fixture(autouse=True)
 def _private_dirs(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

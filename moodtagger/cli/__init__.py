@@ -12,15 +12,13 @@ import sqlite3
 import sys
 
 from moodtagger import __version__
-from moodtagger.core.catalog import CatalogError, default_catalog_path, describe_db_error
-from moodtagger.core.tools import ToolMissing
+from moodtagger.core.catalog import default_catalog_path, describe_db_error
+from moodtagger.core.errors import EXPECTED_ERRORS, UserError, describe
+
+__all__ = ["UserError", "build_parser", "main"]
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
 _MODULES = ("library", "model", "tags", "learn", "cluster", "gui")
-
-
-class UserError(Exception):
-    """An expected problem the user can act on: printed as one sentence, exit status 2."""
 
 
 class _Version(argparse.Action):
@@ -72,19 +70,19 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["gui", *(argv or sys.argv[1:])])
     try:
         return int(args.func(args) or 0)
-    except (UserError, ToolMissing, CatalogError) as exc:
-        print(f"moodtagger: {exc}", file=sys.stderr)
-        return 2
-    except sqlite3.Error as exc:  # the catalog failed mid-command (disk full, damaged, read-only)
-        path = getattr(args, "catalog", None) or default_catalog_path()
-        print(f"moodtagger: {describe_db_error(path, exc)}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # `moodtagger export | head`: the reader left, that is fine
         import os
 
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except sqlite3.Error as exc:  # the catalog failed mid-command (disk full, damaged, read-only)
+        path = getattr(args, "catalog", None) or default_catalog_path()
+        print(f"moodtagger: {describe_db_error(path, exc)}", file=sys.stderr)
+        return 2
+    except EXPECTED_ERRORS as exc:  # the one list (core/errors.py); anything else is a bug
+        print(f"moodtagger: {describe(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("moodtagger: interrupted", file=sys.stderr)
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from moodtagger.cli.common import dump_json, err, open_catalog, plural, shown
+from moodtagger.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -31,7 +32,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_import_predictions(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.import_predictions import ImportFileError, import_predictions
     from moodtagger.core.model.registry import ModelError, entry
 

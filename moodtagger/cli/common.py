@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, CatalogError
+from moodtagger.core.errors import FileError, UserError
 
 
 def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalog:
@@ -19,7 +20,6 @@ def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalo
     accept, forget, write without paths): a missing one is "no catalog at PATH; run scan first",
     not a new empty file. A second process writing to the same catalog makes this one wait;
     it says so once on stderr."""
-    from moodtagger.cli import UserError
 
     path = getattr(args, "catalog", None) or None
     quiet = getattr(args, "quiet", False)
@@ -76,7 +76,6 @@ def check_output(path: str, *, force: bool = False, catalog: str | None = None) 
     """Refuse an ``-o`` target that cannot or should not be written, in one sentence:
     a missing folder, a folder, the catalog, another SQLite database or an image (unless
     ``force``). ``-`` is standard output and always fine."""
-    from moodtagger.cli import UserError
     from moodtagger.core import imaging
 
     if path == "-":
@@ -117,7 +116,6 @@ def _looks_like_image(head: bytes) -> bool:
 def output_file(path: str | None) -> Iterator[IO[str]]:
     """Text output to ``path`` (written to a temporary file beside it and renamed into place
     only when complete), or standard output for None / ``-``."""
-    from moodtagger.cli import UserError
 
     if path is None or path == "-":
         # non-UTF-8 names go out as their original bytes, like `ls` would print them
@@ -251,32 +249,33 @@ def safe_print(text: str) -> None:
         print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
-def expand_paths(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Files and folders (walked, hidden entries skipped) -> (image files, (path, error) pairs)."""
+def expand_paths(paths: list[str]) -> tuple[list[str], list[FileError]]:
+    """Files and folders (walked, hidden entries skipped) -> (image files, per-path errors)."""
     from moodtagger.core import imaging
     from moodtagger.core.scanner import walk
 
-    files, errors = [], []
+    files: list[str] = []
+    errors: list[FileError] = []
     for p in paths:
         if os.path.isdir(p):
             found = walk(
                 os.fsencode(os.path.abspath(p)),
-                on_error=lambda d, e: errors.append((os.fsdecode(d), e)),
+                on_error=lambda d, e: errors.append(FileError(os.fsdecode(d), e)),
             )
             files.extend(os.fsdecode(f) for f in sorted(f for f, _ in found))
         else:
             try:
                 os.stat(p)
             except FileNotFoundError:
-                errors.append((p, "no such file or folder"))
+                errors.append(FileError(p, "no such file or folder"))
                 continue
             except PermissionError:
-                errors.append((p, "permission denied (its folder cannot be searched)"))
+                errors.append(FileError(p, "permission denied (its folder cannot be searched)"))
                 continue
             except OSError as exc:
-                errors.append((p, exc.strerror or str(exc)))
+                errors.append(FileError(p, exc.strerror or str(exc)))
                 continue
             files.append(p) if imaging.is_image_path(p) else errors.append(
-                (p, "not an image file type")
+                FileError(p, "not an image file type")
             )
     return files, errors

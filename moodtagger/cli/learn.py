@@ -14,6 +14,7 @@ from moodtagger.cli.common import (
     safe_print,
     shown,
 )
+from moodtagger.core.errors import UserError
 from moodtagger.core.moods import display_name
 
 
@@ -73,7 +74,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.library import Library, LibraryError
 
     if args.n < 1:
@@ -92,7 +92,6 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_choose(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.library import Library
     from moodtagger.core.scanner import add_files
 
@@ -127,7 +126,6 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.library import Library, LibraryError
 
     with open_catalog(args, create=False) as cat:

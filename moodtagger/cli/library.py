@@ -21,8 +21,8 @@ from moodtagger.cli.common import (
 )
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
+from moodtagger.core.errors import UserError
 from moodtagger.core.library import Library, RefreshEvents
-from moodtagger.core.metadata.exiftool import close_shared_service
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.rows import SORT_KEYS, Filter
 
@@ -120,7 +120,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 # ------------------------------------------------------------------------------------------
 def cmd_scan(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
 
     for d in args.dirs:
         if not os.path.isdir(d):
@@ -129,17 +128,19 @@ def cmd_scan(args: argparse.Namespace) -> int:
         settings = WriteSettings(root=args.root)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    try:
-        with open_catalog(args) as cat, phase_progress(quiet=args.quiet) as bar:
-            res = Library(cat).refresh(
-                args.dirs,
-                predict=not args.no_predict,
-                device=args.device,
-                settings=settings,
-                events=RefreshEvents(bar.phase, bar.progress),
-            )
-    finally:
-        close_shared_service()  # the exiftool that read keywords and RAW previews
+    # the Library's exiftool (keywords, RAW previews) stops when the Library closes
+    with (
+        open_catalog(args) as cat,
+        Library(cat) as lib,
+        phase_progress(quiet=args.quiet) as bar,
+    ):
+        res = lib.refresh(
+            args.dirs,
+            predict=not args.no_predict,
+            device=args.device,
+            settings=settings,
+            events=RefreshEvents(bar.phase, bar.progress),
+        )
     summary, pred = res.scan, res.predict
     assert summary is not None
     result: dict[str, object] = {"scan": summary.as_dict()}
@@ -199,7 +200,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     with open_catalog(args, create=False, readonly=True) as cat:
         if args.errors:
-            rows_out = [{"path": p.path, "error": why} for p, why in cat.failed_photos()]
+            rows_out = [{"path": p.path, "error": why} for p, why in cat.views.failed()]
             if args.json:
                 dump_json(rows_out)
             else:

@@ -16,6 +16,7 @@ from moodtagger.cli.common import (
     progress_bar,
     shown,
 )
+from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.model.registry import BATCH_SIZE
 
 
@@ -96,7 +97,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core import export
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.registry import ModelError
@@ -115,7 +115,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             for r in batch:
                 rows.append(r)
                 if r.error:
-                    errors.append((r.path, r.error))
+                    errors.append(FileError(r.path, r.error))
     entries = [export.Entry(r.path, r.prediction, model=model.model_id) for r in rows]
     with output_file(args.output) as out:
         if as_json:
@@ -149,7 +149,6 @@ class _RayRun:
         self.device, self.backend = "ray", f"Ray at {args.ray}"
 
     def predict_paths(self, files, *, batch_size, progress):
-        from moodtagger.cli import UserError
         from moodtagger.core import cluster
 
         try:
@@ -166,8 +165,7 @@ class _RayRun:
 
 def _training_ready(command: str) -> None:
     """`train`/`eval` need the [train] extra and the team data: say so in one sentence."""
-    from moodtagger.cli import UserError
-    from moodtagger.core.model.datasets import shared_data_dir
+    from moodtagger.training.datasets import shared_data_dir
 
     try:
         import sklearn  # noqa: F401  (the [train] extra)
@@ -190,12 +188,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else models_dir()
     logf = (lambda m: None) if args.quiet else (lambda m: err(m))
     if args.v1:
-        from moodtagger.core.model.train import train_and_save
+        from moodtagger.training.train import train_and_save
 
         train_and_save(out, seed=args.seed, evaluate=not args.no_eval, log=logf)
         return 0
-    from moodtagger.core.model import evaluate as ev
-    from moodtagger.core.model.train import train_v2_and_save
+    from moodtagger.training import evaluate as ev
+    from moodtagger.training.train import train_v2_and_save
 
     metrics = None
     if not args.no_eval:
@@ -210,12 +208,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     _training_ready("eval")
-    from moodtagger.core.model import evaluate as ev
+    from moodtagger.training import evaluate as ev
 
     logf = (lambda m: None) if args.quiet else err
     if args.v1_table:
         return _eval_v1_table(args, logf)
-    from moodtagger.core.model.train import V2_CANDIDATES
+    from moodtagger.training.configs import V2_CANDIDATES
 
     configs = list(V2_CANDIDATES) if args.all else [V2_CANDIDATES[0]]
     rows, runs = ev.multitask_table(
@@ -237,8 +235,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_v1_table(args: argparse.Namespace, logf) -> int:
-    from moodtagger.core.model import evaluate as ev
-    from moodtagger.core.model.train import CANDIDATES, CHOSEN
+    from moodtagger.training import evaluate as ev
+    from moodtagger.training.configs import CANDIDATES, CHOSEN
 
     configs = [CHOSEN] + ([c for c in CANDIDATES if c != CHOSEN] if args.all else [])
     rows = []

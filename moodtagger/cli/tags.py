@@ -18,6 +18,7 @@ from moodtagger.cli.common import (
     shown,
     warn_unusable_model,
 )
+from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
 
@@ -67,7 +68,6 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from moodtagger.cli import UserError
     from moodtagger.core.metadata import WriteSettings
 
     try:
@@ -188,8 +188,7 @@ def _print_result(r, dry_run: bool) -> None:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
-    from moodtagger.core.metadata import close_shared_service, write_files
+    from moodtagger.core.metadata import write_files
     from moodtagger.core.metadata.journal import items_for_paths
 
     settings = _settings(args)
@@ -197,60 +196,56 @@ def cmd_write(args: argparse.Namespace) -> int:
         raise UserError("--mood/--clear need the photos to write them to (PATH...)")
     if args.mood and args.clear:
         raise UserError("use either --mood or --clear, not both")
-    errors: list[tuple[str, str]] = []
-    try:
-        with (
-            open_catalog(args, create=bool(args.mood or args.clear)) as cat,
-            progress_bar("checking" if args.dry_run else "writing", quiet=args.quiet) as progress,
-        ):
-            lib = Library(cat)
-            if args.paths and not (args.mood or args.clear):  # the pending choices under PATHs
-                scope = lib.resolve(args.paths)
-                errors = scope.errors
-                summary = lib.write(
-                    None,
-                    under=scope.paths,
-                    settings=settings,
-                    dry_run=args.dry_run,
+    errors: list[FileError] = []
+    with (
+        open_catalog(args, create=bool(args.mood or args.clear)) as cat,
+        Library(cat) as lib,  # its exiftool stops when it closes
+        progress_bar("checking" if args.dry_run else "writing", quiet=args.quiet) as progress,
+    ):
+        if args.paths and not (args.mood or args.clear):  # the pending choices under PATHs
+            scope = lib.resolve(args.paths)
+            errors = scope.errors
+            summary = lib.write(
+                None,
+                under=scope.paths,
+                settings=settings,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+        elif args.paths:
+            files, errors = expand_paths(args.paths)
+            files = list(dict.fromkeys(files))  # a file named twice is written once
+            # the folders named: a direct write never leaves them (unless --follow-symlinks)
+            folders = [
+                os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".")
+                for p in args.paths
+            ]
+            if args.dry_run:  # change nothing, not even the catalog
+                summary = write_files(
+                    items_for_paths(cat, files, args.mood, folders),
+                    settings,
+                    dry_run=True,
                     progress=progress,
+                    service=lib.writing_exiftool(settings),
                 )
-            elif args.paths:
-                files, errors = expand_paths(args.paths)
-                files = list(dict.fromkeys(files))  # a file named twice is written once
-                # the folders named: a direct write never leaves them (unless --follow-symlinks)
-                folders = [
-                    os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".")
-                    for p in args.paths
-                ]
-                if args.dry_run:  # change nothing, not even the catalog
-                    summary = write_files(
-                        items_for_paths(cat, files, args.mood, folders),
-                        settings,
-                        dry_run=True,
+            else:
+                added = lib.add_files(files)
+                errors += added.errors
+                if args.clear:  # cleared photos are unconfirmed again (a later accept works)
+                    summary = lib.clear(
+                        added.ids,
+                        settings=settings,
                         progress=progress,
+                        source="cli",
+                        folders=folders,
                     )
                 else:
-                    added = lib.add_files(files)
-                    errors += added.errors
-                    if args.clear:  # cleared photos are unconfirmed again (a later accept works)
-                        summary = lib.clear(
-                            added.ids,
-                            settings=settings,
-                            progress=progress,
-                            source="cli",
-                            folders=folders,
-                        )
-                    else:
-                        lib.choose(added.ids, args.mood, source="cli")
-                        summary = lib.write(
-                            added.ids, settings=settings, progress=progress, folders=folders
-                        )
-            else:
-                summary = lib.write(
-                    None, settings=settings, dry_run=args.dry_run, progress=progress
-                )
-    finally:
-        close_shared_service()
+                    lib.choose(added.ids, args.mood, source="cli")
+                    summary = lib.write(
+                        added.ids, settings=settings, progress=progress, folders=folders
+                    )
+        else:
+            summary = lib.write(None, settings=settings, dry_run=args.dry_run, progress=progress)
     if args.json:
         out = summary.as_dict()
         out["errors"] = [{"path": p, "error": e} for p, e in errors]
@@ -279,18 +274,14 @@ def cmd_write(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
-    from moodtagger.core.metadata import WriteSettings, close_shared_service, read_moods
+    from moodtagger.core.metadata import WriteSettings, read_moods
 
     try:
         settings = WriteSettings(root=args.root)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     files, errors = expand_paths(args.paths)
-    try:
-        found = read_moods(files, settings)
-    finally:
-        close_shared_service()
+    found = read_moods(files, settings)  # (an exiftool of its own for this call, then closed)
     failed = len(errors) + sum(1 for f in found if f.error)
     if args.json:
         dump_json(
@@ -332,7 +323,6 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    from moodtagger.cli import UserError
     from moodtagger.core.library import LibraryError
 
     with open_catalog(args, create=False) as cat:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.catalog import Catalog, PhotoRow, Prediction
 
 
 @dataclass
@@ -32,6 +33,45 @@ def suggested_mood(
     return (mood, p) if p >= min_p else None
 
 
+def file_changed(photo: PhotoRow) -> bool:
+    """The file is gone or no longer has the size and date the catalog knows: it changed
+    since the last scan, so its prediction may describe another picture."""
+    try:
+        st = os.stat(photo.path)
+    except OSError:
+        return True
+    return st.st_size != photo.size or st.st_mtime_ns != photo.mtime_ns
+
+
+def suggestions(
+    catalog: Catalog,
+    model_id: str,
+    min_p: float = 0.0,
+    *,
+    photo_ids: Iterable[int] | None = None,
+    replace: bool = False,
+) -> AcceptResult:
+    """What :func:`accept` would choose, without choosing: the top *current* prediction of
+    each photo (only ``photo_ids`` if given) by :func:`suggested_mood`, files changed since the
+    last scan in ``stale``. The GUI's Enter (``replace``: a choice is replaced) and its
+    "accept all" make their undoable changes from it."""
+    out = AcceptResult()
+    ids = None if photo_ids is None else list(photo_ids)
+    if ids is not None and not ids:
+        return out
+    for photo, pred, chosen, _state in catalog.views.library(
+        model_id, status=("ok",), photo_ids=ids
+    ):
+        suggestion = suggested_mood(pred, chosen, min_p, replace=replace)
+        if suggestion is None:
+            continue
+        if file_changed(photo):
+            out.stale.append(photo.path)
+            continue
+        out.accepted.append((photo.id, *suggestion))
+    return out
+
+
 def accept(
     catalog: Catalog, model_id: str, min_p: float = 0.5, *, photo_ids: Iterable[int] | None = None
 ) -> AcceptResult:
@@ -46,29 +86,55 @@ def accept(
     accepted on the previous picture's prediction.
     """
     out = AcceptResult()
-    ids = None if photo_ids is None else list(photo_ids)
-    if ids is not None and not ids:
-        return out
-    rows = list(catalog.iter_library(model_id, status=("ok",), photo_ids=ids))
-    with catalog.writer_lock(), catalog.transaction():
-        for photo, pred, chosen, _state in rows:
-            suggestion = suggested_mood(pred, chosen, min_p)
-            if suggestion is None:
-                continue
-            mood, p = suggestion
-            try:
-                st = os.stat(photo.path)
-            except OSError:
-                out.stale.append(photo.path)
-                continue
-            if st.st_size != photo.size or st.st_mtime_ns != photo.mtime_ns:
-                out.stale.append(photo.path)
-                continue
-            if catalog.choice(photo.id) is not None:  # chosen meanwhile (another process)
-                continue
-            catalog.set_choice(photo.id, [mood], source="model")
-            out.accepted.append((photo.id, mood, p))
+    with catalog.writer_lock():
+        plan = suggestions(catalog, model_id, min_p, photo_ids=photo_ids)
+        out.stale = plan.stale
+        with catalog.transaction():
+            for pid, mood, p in plan.accepted:
+                if catalog.choices.get(pid) is not None:  # chosen meanwhile (another process)
+                    continue
+                catalog.choices.set(pid, [mood], source="model")
+                out.accepted.append((pid, mood, p))
     return out
+
+
+class ChoiceValue(NamedTuple):
+    """A photo's choice as the GUI shows and undoes it (equal to the plain tuple)."""
+
+    moods: tuple[str, ...] | None  # None: the user never chose (not the same as no mood: ())
+    state: str = "pending"  # pending | written | failed
+    error: str | None = None
+
+
+def restore(
+    catalog: Catalog,
+    values: Mapping[int, tuple[tuple[str, ...] | None, str, str | None]],
+    sources: Mapping[int, str] | None = None,
+) -> dict[int, ChoiceValue]:
+    """Put choices back exactly (the GUI's edits, undo and redo), in one transaction; returns
+    what was stored. ``moods=None``: the user never chose; ``sources``: whose choice each is
+    ('user' by default; 'model': an accepted suggestion, which `learn` does not learn).
+
+    A photo whose moods are written into its file keeps them there until the next write:
+    changing its choice (an undo included) is a change still to be written, never a silent
+    "forget" that would leave the catalog and the file disagreeing."""
+    sources = sources or {}
+    stored: dict[int, ChoiceValue] = {}
+    with catalog.transaction():
+        for pid, value in values.items():
+            moods, state, error = ChoiceValue(*value)
+            current = catalog.choices.get(pid)
+            if current is not None and current.state == "written":
+                if sorted(moods or ()) != sorted(current.moods):
+                    moods, state, error = tuple(moods or ()), "pending", None
+            if moods is None:
+                catalog.choices.forget(pid)
+            else:
+                catalog.choices.set(pid, moods, source=sources.get(pid, "user"), state="pending")
+                if state != "pending" or error:
+                    catalog.choices.mark(pid, state, error)
+            stored[pid] = ChoiceValue(moods, state, error)
+    return stored
 
 
 def choose(
@@ -83,5 +149,5 @@ def choose(
     ids = list(dict.fromkeys(int(i) for i in photo_ids))
     with catalog.writer_lock(), catalog.transaction():
         for pid in ids:
-            catalog.set_choice(pid, chosen, source=source, state="pending")
+            catalog.choices.set(pid, chosen, source=source, state="pending")
     return len(ids)

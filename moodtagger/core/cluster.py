@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodtagger.core.catalog import Prediction
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
 from moodtagger.core.model.engine import MoodModel, Result, decode_safe
@@ -34,7 +35,7 @@ from moodtagger.core.moods import MOODS
 INSTALL_HINT = "pip install 'moodtagger[cluster]'"
 
 
-class ClusterError(Exception):
+class ClusterError(MoodtaggerError):
     """Ray is missing, the cluster cannot be reached, or the run lost rows (one sentence)."""
 
 

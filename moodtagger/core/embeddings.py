@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.errors import MoodtaggerError
 
 
-class EmbeddingError(Exception):
+class EmbeddingError(MoodtaggerError):
     """No embedding to search with or in (one sentence for the user)."""
 
 
@@ -80,7 +81,7 @@ class EmbeddingIndex:
 
     @classmethod
     def load(cls, catalog: Catalog, model_id: str, **kw) -> EmbeddingIndex:
-        ids, vectors = catalog.embeddings(model_id)
+        ids, vectors = catalog.embeddings.all(model_id)
         return cls(ids, vectors, **kw)
 
     def __len__(self) -> int:
@@ -167,7 +168,7 @@ def embedding_model_id(catalog: Catalog, model_id: str | None = None) -> str:
         default = registry.default_model_id()
     except registry.ModelError:
         default = None
-    have = catalog.embedding_models()
+    have = catalog.embeddings.models()
     if default in have or not have:
         if default is None:
             raise EmbeddingError("no mood model is installed, so there are no embeddings")
@@ -206,7 +207,7 @@ def similar_to_photos(
     for pid in ids:
         vec = index.vector(pid) if index is not None else None
         if vec is None:
-            vec = catalog.embedding(pid, mid)
+            vec = catalog.embeddings.get(pid, mid)
         if vec is not None:
             vectors.append(vec)
     if not vectors:
@@ -215,7 +216,7 @@ def similar_to_photos(
                 f"none of the {len(ids)} photos has an embedding yet; run `moodtagger scan` "
                 "on their folder (with a model that computes embeddings)"
             )
-        photo = catalog.photo(ids[0])
+        photo = catalog.photos.by_id(ids[0])
         name = photo.path if photo else f"photo {ids[0]}"
         raise EmbeddingError(
             f"{name} has no embedding yet; run `moodtagger scan` on its folder "
@@ -224,7 +225,7 @@ def similar_to_photos(
     exclude = set(ids)
     best: dict[int, float] = {}
     if index is None and len(vectors) > 1:  # one pass over the catalog's vectors for all of them
-        all_ids, all_vectors = catalog.embeddings(mid)
+        all_ids, all_vectors = catalog.embeddings.all(mid)
         for vec in vectors:
             for pid, s in search_once(all_ids, all_vectors, vec, k, exclude=exclude):
                 best[pid] = max(s, best.get(pid, -2.0))
@@ -251,8 +252,8 @@ def similar_to_path(
     stored vector; any other file is decoded once for its embedding (``embed(path, model_id)``,
     default :func:`embed_file`), its own catalog entry (stale pixels) left out of the answer."""
     mid = embedding_model_id(catalog, model_id)
-    photo = catalog.photo_by_path(path)
-    if photo is not None and catalog.embedding(photo.id, mid) is not None:
+    photo = catalog.photos.by_path(path)
+    if photo is not None and catalog.embeddings.get(photo.id, mid) is not None:
         return similar(catalog, photo.id, k, model_id=mid)
     if not os.path.isfile(path):
         raise EmbeddingError(f"{os.fsdecode(path)}: no such file")
@@ -297,7 +298,7 @@ def similar_to_vector(
     if index is not None:
         hits = index.search(vector, k, exclude=exclude)
     else:  # one query (the CLI): an exact chunked scan costs less than building an index
-        ids, vectors = catalog.embeddings(mid)
+        ids, vectors = catalog.embeddings.all(mid)
         hits = search_once(ids, vectors, vector, k, exclude=exclude)
     paths = _paths(catalog, [pid for pid, _ in hits])
     return [Similar(pid, paths[pid], s) for pid, s in hits if pid in paths]
@@ -306,7 +307,7 @@ def similar_to_vector(
 def _paths(catalog: Catalog, ids: list[int]) -> dict[int, str]:
     out = {}
     for pid in ids:
-        photo = catalog.photo(pid)
+        photo = catalog.photos.by_id(pid)
         if photo is not None:
             out[pid] = photo.path
     return out

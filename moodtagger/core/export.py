@@ -42,7 +42,7 @@ def catalog_entries(
             state,
             model_id if pred is not None else None,
         )
-        for p, pred, chosen, state in catalog.iter_library(
+        for p, pred, chosen, state in catalog.views.library(
             model_id, status=status, photo_ids=photo_ids
         )
     ]

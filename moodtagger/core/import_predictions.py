@@ -13,7 +13,7 @@ The point: an archive is indexed with ``scan --no-predict``, predicted on a clus
   the shipped model). An older file without that column is read as that model's, and
   :attr:`ImportSummary.note` says so.
 
-The prediction is stored against the catalog's fingerprint (``Catalog.save_predictions``), so it
+The prediction is stored against the catalog's fingerprint (``Catalog.predictions.save``), so it
 is current for exactly that content. Every other row is a per-file error; the rest go on.
 Order of work: scan first, then predict, then import (a file edited between predict and scan
 cannot be told apart, as the predict output carries no fingerprint column).
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.errors import FileError, MoodtaggerError
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
 
 CHUNK_ROWS = 1000  # good rows stored per transaction
@@ -45,7 +46,7 @@ VA_RANGE = (1.0, 9.0)
 _WS = re.compile(r"[ \t\n\r]*")
 
 
-class ImportFileError(Exception):
+class ImportFileError(MoodtaggerError):
     """The predictions file itself cannot be read (one sentence)."""
 
 
@@ -62,7 +63,7 @@ class Record:
 class ImportSummary:
     model_id: str
     imported: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
     note: str | None = None  # e.g. the file names no model: its rows were read as model_id's
 
 
@@ -276,7 +277,7 @@ def import_predictions(catalog: Catalog, path: str, model_id: str) -> ImportSumm
 
     def flush() -> None:
         if good:
-            catalog.save_predictions(model_id, good)
+            catalog.predictions.save(model_id, good)
             summary.imported += len(good)
             good.clear()
 
@@ -286,7 +287,7 @@ def import_predictions(catalog: Catalog, path: str, model_id: str) -> ImportSumm
                 unnamed += 1
             reason = rec.error or _mismatch(catalog, rec, model_id)
             if isinstance(reason, str):
-                summary.errors.append((rec.path, reason))
+                summary.errors.append(FileError(rec.path, reason))
                 continue
             good.append((reason, rec.prediction))  # type: ignore[arg-type]
             if len(good) >= CHUNK_ROWS:
@@ -312,7 +313,7 @@ def _mismatch(catalog: Catalog, rec: Record, model_id: str) -> str | int:
     """The photo id to store ``rec`` under, or why it cannot be stored."""
     if rec.model is not None and rec.model != model_id:
         return f"predicted with {rec.model}, not {model_id} (import it with --model {rec.model})"
-    photo = catalog.photo_by_path(os.path.abspath(rec.path))
+    photo = catalog.photos.by_path(os.path.abspath(rec.path))
     if photo is None:
         return "not in the catalog (index it first: moodtagger scan --no-predict)"
     if photo.status != "ok":

@@ -20,7 +20,9 @@ mood model) is recorded as ``import_error`` / ``predict_error`` and the other st
 so the index is always saved. Cancelling (``cancel``) stops after the current batch.
 
 A :class:`Library` wraps one :class:`~moodtagger.core.catalog.Catalog` connection and, like it,
-is used from one thread.
+is used from one thread. It owns one long-lived exiftool (:attr:`Library.exiftool`, started on
+first use) for keywords, RAW previews and writes; :meth:`Library.close` (or ``with Library(...)
+as lib``) stops it. The refresh pipeline lives in :mod:`moodtagger.core.refresh`.
 """
 
 from __future__ import annotations
@@ -33,29 +35,29 @@ from typing import TYPE_CHECKING
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
-from moodtagger.core.choices import AcceptResult, accept, choose
+from moodtagger.core.choices import AcceptResult, ChoiceValue, accept, choose, restore, suggestions
+from moodtagger.core.errors import FileError, MoodtaggerError
 from moodtagger.core.export import Entry
-from moodtagger.core.metadata.exiftool import ExifToolError
+from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.model.registry import BATCH_SIZE, ModelError, default_model_id
+from moodtagger.core.refresh import LOADING_MODEL as LOADING_MODEL  # (the front ends' names)
+from moodtagger.core.refresh import PREDICTING as PREDICTING
+from moodtagger.core.refresh import READING_KEYWORDS as READING_KEYWORDS
+from moodtagger.core.refresh import SCANNING as SCANNING
+from moodtagger.core.refresh import Refresh
+from moodtagger.core.refresh import RefreshEvents as RefreshEvents
+from moodtagger.core.refresh import RefreshResult as RefreshResult
 from moodtagger.core.tools import ToolMissing
 
 if TYPE_CHECKING:
     from moodtagger.core.embeddings import EmbeddingIndex, Similar
-    from moodtagger.core.metadata.writer import FileResult, WriteSummary
+    from moodtagger.core.metadata.results import FileResult, WriteSummary
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.personal import LearnSummary
-    from moodtagger.core.model.service import PredictSummary
-    from moodtagger.core.scanner import ScanSummary
-
-# refresh phases, in order (front ends show them; the CLI draws one progress bar per phase)
-SCANNING = "scanning"
-READING_KEYWORDS = "reading keywords"
-LOADING_MODEL = "loading the mood model"
-PREDICTING = "predicting moods"
 
 
-class LibraryError(Exception):
+class LibraryError(MoodtaggerError):
     """A request the library cannot carry out (one sentence the user can act on)."""
 
 
@@ -75,51 +77,35 @@ def current_model_id(catalog: Catalog | None = None) -> str | None:
 
 
 @dataclass
-class RefreshResult:
-    scan: ScanSummary | None = None
-    imported: int | None = None  # choices imported from the files' keywords (None: not run)
-    import_error: str | None = None  # the keywords could not be read at all (exiftool)
-    predict: PredictSummary | None = None
-    predict_error: str | None = None  # no prediction at all (no or broken model)
-    cancelled: bool = False
-    filled: int = 0  # photos the personal model in use had no prediction for (issue 24)
-    model_problem: str | None = None  # the personal model in use cannot be used (one sentence)
-
-    @property
-    def errors(self) -> list[tuple[str, str]]:
-        """Every per-file error of every stage, ``(path, reason)``."""
-        out = list(self.scan.errors) if self.scan else []
-        return out + (list(self.predict.errors) if self.predict else [])
-
-
-@dataclass
-class RefreshEvents:
-    """Callbacks of :meth:`Library.refresh` (all optional; called on the refreshing thread)."""
-
-    phase: Callable[[str], None] | None = None  # a new stage starts (SCANNING, ...)
-    progress: ProgressFn | None = None  # (done, total) within the stage
-    changed: Callable[[list[int]], None] | None = None  # these photos' rows changed
-    missing: Callable[[list[int]], None] | None = None  # every photo now missing (after the scan)
-
-
-@dataclass
 class Scope:
     """PATHs (files or folders) resolved against the catalog."""
 
     ids: list[int] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the PATHs the catalog knows (absolute)
-    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) per unknown PATH
+    errors: list[FileError] = field(default_factory=list)  # per unknown PATH
 
 
 class Library:
-    def __init__(self, catalog: Catalog, model_id: str | None = None):
-        """``model_id``: the mood model that decodes and predicts (default: the installed one)."""
+    def __init__(
+        self,
+        catalog: Catalog,
+        model_id: str | None = None,
+        *,
+        exiftool: ExifToolService | None = None,
+    ):
+        """``model_id``: the mood model that decodes and predicts (default: the installed one).
+        ``exiftool``: a service lent by its owner (another Library on another thread's catalog
+        connection), used as :attr:`exiftool` and left running by :meth:`close`."""
         self.catalog = catalog
         # base_model_id decodes and predicts; model_id is the one whose predictions count (the
         # personal model on top of the base one after `learn`, computed from the embeddings)
         self._chosen_model = model_id
         self.base_model_id = model_id if model_id is not None else current_model_id()
         self.model_id = self._model_in_use()
+        self._exiftool: ExifToolService | None = exiftool  # else started on first use
+        self._owns_exiftool = exiftool is None
+        self._exiftool_lock = threading.Lock()
+        self._closed = False
 
     def _model_in_use(self) -> str | None:
         if self.base_model_id is None:
@@ -127,6 +113,58 @@ class Library:
         from moodtagger.core.model.personal import model_in_use
 
         return model_in_use(self.catalog, self.base_model_id)
+
+    # -- the exiftool this library owns ----------------------------------------------------------
+    @property
+    def exiftool(self) -> ExifToolService:
+        """The library's one long-lived exiftool: keywords, RAW previews and writes go through
+        it. Started on first use (raises :class:`~moodtagger.core.tools.ToolMissing` when no
+        exiftool is installed); its own thread owns the process, any thread may send it
+        requests; :meth:`close` stops it."""
+        with self._exiftool_lock:
+            if self._exiftool is None:
+                if self._closed:
+                    raise LibraryError("the library was closed")
+                self._exiftool = ExifToolService()
+                self._owns_exiftool = True
+            return self._exiftool
+
+    def exiftool_if_installed(self) -> ExifToolService | None:
+        """:attr:`exiftool`, or None when no exiftool is installed (a RAW file then says so as
+        its own error; every other format needs none)."""
+        try:
+            return self.exiftool
+        except ToolMissing:
+            return None
+
+    def close(self) -> None:
+        """Stop the library's exiftool, unless it was lent (the catalog stays open: its opener
+        closes it)."""
+        with self._exiftool_lock:
+            service, self._exiftool = self._exiftool, None
+            self._closed = True
+        if service is not None and self._owns_exiftool:
+            service.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def writing_exiftool(self, settings: WriteSettings | None = None) -> ExifToolService:
+        """:attr:`exiftool` for a write batch: its watchdog takes the write's timeout, and one
+        that hung before (gave up) is tried once more."""
+        service = self.exiftool
+        service.timeout = (settings or WriteSettings()).timeout
+        service.retry()
+        return service
+
+    def use_base_model(self, model_id: str | None) -> None:
+        """``model_id`` decodes and predicts from now on; :attr:`model_id` follows it (the
+        personal model on top of it, when one is in use)."""
+        self.base_model_id = model_id
+        self.model_id = self._model_in_use()
 
     # -- refresh: scan -> keywords -> predict ---------------------------------------------------
     def refresh(
@@ -142,7 +180,8 @@ class Library:
         batch_size: int = BATCH_SIZE,
     ) -> RefreshResult:
         """Scan ``roots`` (none: only predict), import the mood keywords (under
-        ``settings.root``) of new/changed files, then predict what has no current prediction.
+        ``settings.root``) of new/changed files, then predict what has no current prediction
+        (:class:`~moodtagger.core.refresh.Refresh`).
 
         Decode once: new and changed photos are predicted during the scan from the same decode
         that makes their thumbnails; only photos the scan did not decode (known before, or
@@ -150,147 +189,16 @@ class Library:
 
         ``load_model(model_id, device)`` lets a caller keep one loaded model across refreshes
         (the GUI's library lane); by default a model is loaded only when something needs it."""
-        from moodtagger.core.metadata.importer import import_file_moods
-        from moodtagger.core.scanner import photos_by_ids, scan
-
-        ev = events or RefreshEvents()
-        out = RefreshResult()
-        cat = self.catalog
-
-        def phase(name: str) -> None:
-            if ev.phase:
-                ev.phase(name)
-
-        def changed(ids: list[int]) -> None:
-            if ev.changed and ids:
-                ev.changed(ids)
-
-        def stopped() -> bool:
-            out.cancelled = bool(cancel is not None and cancel.is_set())
-            return out.cancelled
-
-        from moodtagger.core.model.service import InputStream, PredictSummary, predict_pending
-
-        def load(model_id: str) -> MoodModel:
-            if load_model is not None:
-                return load_model(model_id, device)
-            from moodtagger.core.model.engine import MoodModel
-
-            return MoodModel(model_id, device=device)
-
-        # decode once: the scan's decode also makes the model input, and the model predicts
-        # the new photos as the scan commits them (the model loads only if one needs it)
-        stream: InputStream | None = None
-        streamed: PredictSummary | None = None  # what the stream predicted during the scan
-        if roots and predict:
-            try:
-                mid = self.base_model_id or default_model_id()
-                stream = InputStream(
-                    cat,
-                    mid,
-                    lambda: load(mid),
-                    batch_size=batch_size,
-                    on_batch=lambda good: changed([pid for pid, _ in good]),
-                )
-            except ModelError:
-                stream = None  # no/unknown model: the predict stage below says why
-
-        if roots:
-            phase(SCANNING)
-            summary = out.scan = scan(
-                cat,
-                roots,
-                progress=ev.progress,
-                cancel=cancel,
-                on_stored=changed if ev.changed else None,
-                model=stream.preprocess if stream is not None else None,
-                on_inputs=stream.feed if stream is not None else None,
-            )
-            streamed = stream.finish() if stream is not None else None
-            if stream is not None and stream.model is not None:
-                self.base_model_id = stream.model_id
-                self.model_id = self._model_in_use()
-            if (summary.missing or summary.moved) and ev.missing:
-                ev.missing(cat.missing_ids())
-            if stopped():
-                out.predict = streamed
-                return out
-            if summary.updated_ids:
-                phase(READING_KEYWORDS)
-                try:
-                    out.imported = import_file_moods(
-                        cat,
-                        photos_by_ids(cat, summary.updated_ids),
-                        settings=settings,
-                        progress=ev.progress,
-                    )
-                except (
-                    ToolMissing,
-                    ExifToolError,
-                    OSError,
-                ) as exc:  # the moods still get predicted
-                    out.import_error = str(exc)
-                if out.imported:
-                    changed(summary.updated_ids)
-        if not predict or stopped():
-            out.predict = streamed
-            return out
-
-        if stream is not None and stream.error is not None:  # the model would not load
-            out.predict_error = stream.error
-            return out
-        # what the scan did not decode: photos known before, or a model changed since
-        try:
-            model_id = self.base_model_id or default_model_id()  # no model installed: ModelError
-            if not cat.photos_needing_prediction(model_id):
-                out.predict = streamed or PredictSummary(model_id)
-                self._fill(model_id, out, changed)
-                return out
-            if stream is not None and stream.model is not None:
-                model = stream.model
-            else:
-                phase(LOADING_MODEL)
-                model = load(model_id)
-        except ModelError as exc:  # no/broken model: the index is still saved
-            out.predict_error = str(exc)
-            return out
-        self.base_model_id = model_id
-        self.model_id = self._model_in_use()
-        phase(PREDICTING)
-        pred = out.predict = predict_pending(
-            cat,
-            model=model,
-            batch_size=batch_size,
-            progress=ev.progress,
+        return Refresh(
+            self,
+            predict=predict,
+            device=device,
+            settings=settings,
+            events=events,
             cancel=cancel,
-            on_batch=lambda good: changed([pid for pid, _ in good]),
-        )
-        if streamed is not None:
-            pred.predicted += streamed.predicted
-            pred.seconds += streamed.seconds
-        if pred.errors:  # now unreadable: their rows show the error
-            failed = (cat.photo_by_path(path) for path, _ in pred.errors)
-            changed([p.id for p in failed if p is not None])
-        if not stopped():
-            self._fill(model_id, out, changed)
-        return out
-
-    def _fill(
-        self, model_id: str, out: RefreshResult, changed: Callable[[list[int]], None]
-    ) -> None:
-        """Heal (issue 24): photos with no current prediction by the personal model in use (a
-        kill between the shipped model's prediction and the personal one, an older `learn`)
-        get one from the stored embeddings; a personal model that cannot be used is reported
-        (``model_problem``) while the shipped model's suggestions are shown."""
-        from moodtagger.core.model import personal
-
-        out.model_problem = personal.problem(self.catalog, model_id)
-        if out.model_problem is None:
-            with self.catalog.writer_lock():
-                filled = personal.fill_missing(self.catalog, model_id)
-            out.filled = len(filled)
-            changed(filled)
-        self.model_id = self._model_in_use()
+            load_model=load_model,
+            batch_size=batch_size,
+        ).run(roots)
 
     def model_problem(self) -> str | None:
         """Why the personal model in use cannot be used (one sentence naming its file and the
@@ -319,7 +227,7 @@ class Library:
         rows = self.rows(include_missing=include_missing or "missing" in flt.states)
         haystack = None
         if flt.text.strip():
-            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.all_file_keywords().items()}
+            keywords = {pid: " ".join(kws) for pid, kws in self.catalog.file_keywords.all().items()}
             haystack = R.search_haystack(rows, keywords)
         rows = rows.take(R.filter_mask(rows, flt, haystack=haystack).nonzero()[0])
         if sort is not None:
@@ -336,7 +244,7 @@ class Library:
                 state,
                 self.model_id if pred is not None else None,
             )
-            for photo, pred, chosen, state in self.catalog.iter_library(
+            for photo, pred, chosen, state in self.catalog.views.library(
                 self.model_id, status=None, photo_ids=ids
             )
         }
@@ -348,15 +256,15 @@ class Library:
         scope = Scope()
         known: list[str] = []
         for p in paths:
-            if self.catalog.photo_ids_under([p]):
+            if self.catalog.photos.ids_under([p]):
                 known.append(os.path.abspath(p))
             elif not os.path.exists(p):
-                scope.errors.append((p, "no such file or folder"))
+                scope.errors.append(FileError(p, "no such file or folder"))
             else:
                 scope.errors.append(
-                    (p, "not in the catalog; run `moodtagger scan` on its folder first")
+                    FileError(p, "not in the catalog; run `moodtagger scan` on its folder first")
                 )
-        scope.ids = self.catalog.photo_ids_under(known)
+        scope.ids = self.catalog.photos.ids_under(known)
         scope.paths = known
         return scope
 
@@ -364,7 +272,7 @@ class Library:
         """Index single files (new or changed ones are decoded; no folder walk)."""
         from moodtagger.core.scanner import add_files
 
-        rows, errors = add_files(self.catalog, paths)
+        rows, errors = add_files(self.catalog, paths, exiftool=self.exiftool_if_installed())
         return Scope([r.id for r in rows], [r.path for r in rows], errors)
 
     # -- choices -------------------------------------------------------------------------------
@@ -383,11 +291,39 @@ class Library:
     def forget(self, ids: Sequence[int]) -> int:
         """Drop the choices of ``ids`` in the catalog (the files are untouched); how many."""
         with self.catalog.writer_lock():
-            return self.catalog.forget_choices(ids)
+            return self.catalog.choices.forget_many(ids)
+
+    # -- the desktop app's choices: undoable, so each says what it changes ----------------------
+    def suggest(
+        self, ids: Sequence[int], min_p: float = 0.0, *, replace: bool = False
+    ) -> AcceptResult:
+        """What :meth:`accept` would choose for ``ids`` (``replace``: a choice is replaced too),
+        without choosing; files changed since the scan are ``stale``. The app turns it into
+        one undoable change (:meth:`restore`)."""
+        if self.model_id is None:
+            raise LibraryError("no mood model is installed; predictions are needed to accept")
+        return suggestions(self.catalog, self.model_id, min_p, photo_ids=ids, replace=replace)
+
+    def restore(
+        self,
+        values: dict[int, tuple[tuple[str, ...] | None, str, str | None]],
+        sources: dict[int, str] | None = None,
+    ) -> dict[int, ChoiceValue]:
+        """Store the app's choices exactly (an edit, its undo, its redo): one transaction, the
+        written-file rule of :func:`moodtagger.core.choices.restore`; returns what was stored.
+
+        It does not wait for the writer lock: a scan or a write batch holds it for minutes and
+        the window must not freeze; a choice changed while a batch runs stays pending for the
+        next write (the journal's rule)."""
+        return restore(self.catalog, values, sources)
+
+    def choice_sources(self, ids: Sequence[int]) -> dict[int, str]:
+        """Whose choice each of ``ids`` is ('user', 'model' ...); never chosen: left out."""
+        return self.catalog.choices.sources(ids)
 
     def pending(self, ids: Sequence[int] | None = None) -> int:
         """How many choices (of ``ids``) are not yet in the files."""
-        return len(self.catalog.pending_choices(ids))
+        return len(self.catalog.choices.pending(ids))
 
     # -- similar photos, learning from the user's choices ---------------------------------------
     def similar(
@@ -486,6 +422,7 @@ class Library:
             self.catalog,
             ids,
             settings=settings,
+            service=self.writing_exiftool(settings),
             dry_run=dry_run,
             progress=progress,
             cancel=cancel,

@@ -2,7 +2,7 @@
 and the ONE filter and sort rule of both front ends.
 
 A 100,000-photo library is one ``SELECT`` (photos + current predictions + choices, see
-:meth:`Catalog.grid_rows`) turned into a few numpy arrays and lists: filtering
+:meth:`Catalog.views.grid_rows`) turned into a few numpy arrays and lists: filtering
 (:func:`filter_mask`) and sorting (:func:`sort_order`) then run vectorised, never row by row
 in Python. Qt-free; the GUI model holds one :class:`Rows`, ``moodtagger list`` queries through
 :meth:`moodtagger.core.library.Library.query`, and both use the functions here.
@@ -24,27 +24,27 @@ import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.moods import INDEX, MOODS
+from moodtagger.core.states import (
+    CHOICE_STATE_CODE,
+    NAMES,
+    NO_CHOICE,
+    PHOTO_STATUS_CODE,
+    PhotoState,
+    state_codes,
+)
 
 # photo status codes
-OK, ERROR, NEW, MISSING = 0, 1, 2, 3
-STATUS_CODE = {"ok": OK, "error": ERROR, "new": NEW, "missing": MISSING}
+OK, ERROR, NEW, MISSING = (PHOTO_STATUS_CODE[s] for s in ("ok", "error", "new", "missing"))
+STATUS_CODE = PHOTO_STATUS_CODE
 # choice state codes (NO_CHOICE: the user never chose)
-NO_CHOICE, PENDING, WRITTEN, FAILED = -1, 0, 1, 2
-CHOICE_CODE = {"pending": PENDING, "written": WRITTEN, "failed": FAILED}
+PENDING, WRITTEN, FAILED = (CHOICE_STATE_CODE[s] for s in ("pending", "written", "failed"))
+CHOICE_CODE = CHOICE_STATE_CODE
 CHOICE_NAME = {v: k for k, v in CHOICE_CODE.items()}
-# what the grid shows and filters on
-STATES = ("unconfirmed", "chosen", "written", "error")
-UNCONFIRMED, CHOSEN, WRITTEN_STATE, ERROR_STATE = range(4)
-MISSING_STATE = 4  # only in rows loaded with include_missing (the CLI's `list --state missing`)
-# state names accepted by Filter.states: the grid's, plus the catalog's (CLI) names
-STATE_CODE = {
-    "unconfirmed": UNCONFIRMED,
-    "chosen": CHOSEN,
-    "written": WRITTEN_STATE,
-    "error": ERROR_STATE,
-    "failed": ERROR_STATE,
-    "missing": MISSING_STATE,
-}
+# what the grid shows and filters on: the photo states (core/states.py), by code
+STATES = NAMES
+UNCONFIRMED, CHOSEN, WRITTEN_STATE, FAILED_STATE, MISSING_STATE = (s.code for s in PhotoState)
+# missing rows appear only when loaded with include_missing (the CLI's `list --state missing`)
+STATE_CODE = {name: code for code, name in enumerate(NAMES)}  # names accepted by Filter.states
 DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
 # name, file date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
 # disagreement (how much likelier the top suggestion is than the best chosen mood), a mood's probability
@@ -156,16 +156,9 @@ class Rows:
         return None if bits < 0 else bits_moods(bits)
 
     def states(self) -> np.ndarray:
-        """The grid state of every row (UNCONFIRMED / CHOSEN / WRITTEN_STATE / ERROR_STATE):
-        :func:`moodtagger.core.catalog.photo_state`, vectorised (a written choice outranks an
-        undecodable file: a RAW whose sidecar was written is written, not an error)."""
-        out = np.full(len(self), UNCONFIRMED, np.int8)
-        out[self.choice_state == PENDING] = CHOSEN
-        out[self.status == ERROR] = ERROR_STATE
-        out[self.choice_state == WRITTEN] = WRITTEN_STATE
-        out[self.choice_state == FAILED] = ERROR_STATE
-        out[self.status == MISSING] = MISSING_STATE
-        return out
+        """The state code of every row (``STATES[code]``): :func:`moodtagger.core.states.photo_state`,
+        column-wise (:func:`~moodtagger.core.states.state_codes`, the same rule)."""
+        return state_codes(self.status, self.choice_state)
 
     def name(self, row: int) -> str:
         return os.path.basename(self.paths[row])
@@ -184,7 +177,9 @@ def load_rows(
     reports the ids it changed."""
     if ids is not None and len(ids) == 0:
         return Rows.empty()
-    data = catalog.grid_rows(model_id, ids=ids, after_id=after_id, include_missing=include_missing)
+    data = catalog.views.grid_rows(
+        model_id, ids=ids, after_id=after_id, include_missing=include_missing
+    )
     if not data:
         return Rows.empty()
     cols = list(zip(*data, strict=True))
@@ -366,21 +361,3 @@ def sort_order(
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
     primary = -primary if descending else primary
     return np.lexsort((rank, primary))
-
-
-def restore_choice(
-    catalog: Catalog,
-    photo_id: int,
-    moods: Sequence[str] | None,
-    state: str = "pending",
-    error: str | None = None,
-    source: str = "user",
-) -> None:
-    """Put a photo's choice back exactly (undo/redo): ``moods=None`` = the user never chose;
-    ``source``: whose choice ('model': an accepted suggestion, which `learn` does not learn)."""
-    if moods is None:
-        catalog.forget_choice(photo_id)
-        return
-    catalog.set_choice(photo_id, moods, source=source, state="pending")
-    if state != "pending" or error:
-        catalog.mark_choice(photo_id, state, error)

@@ -16,28 +16,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from moodtagger.core import catalog as C
 from moodtagger.core import imaging
-from moodtagger.core.catalog import Catalog, PhotoRow, ProgressFn, ScannedFile
+from moodtagger.core.catalog import Catalog, KnownPhoto, PhotoRow, ProgressFn, ScannedFile
+from moodtagger.core.errors import FileError
+from moodtagger.core.walk import _os_error, same_file_state, sidecar_signature, walk
 
-SKIP_DIRS = {
-    b"@eaDir",  # Synology thumbnails
-    b"$RECYCLE.BIN",
-    b"System Volume Information",
-    b"lost+found",
-    b"#recycle",
-    b"__MACOSX",
-    b"node_modules",
-}
+if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
+
 BATCH = 256
 INPUT_BATCH = 32  # with model inputs (decode once): committed and handed on this often
 STORE_INTERVAL = 0.3  # with on_stored: commit (and report) at least this often, in seconds
@@ -54,7 +50,7 @@ class ScanSummary:
     moved: int = 0
     found_again: int = 0
     metadata_changed: int = 0  # same image data, new metadata (or sidecar): keywords re-read
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
     updated_ids: list[int] = field(default_factory=list)  # new/changed/moved photos, decoded ok
     seconds: float = 0.0
     cancelled: bool = False
@@ -87,68 +83,6 @@ class ScanSummary:
 
 
 # ------------------------------------------------------------------------------------------
-def walk(
-    root: bytes,
-    *,
-    on_error: Callable[[bytes, str], None] | None = None,
-    sidecars: dict[bytes, os.stat_result] | None = None,
-) -> Iterator[tuple[bytes, os.stat_result]]:
-    """Yield ``(path, stat)`` for every regular image file under ``root``.
-
-    Follows directory symlinks but never visits a directory twice (no loops); skips hidden
-    and system folders. ``on_error`` receives folders that cannot be listed or searched (a
-    folder readable but not searchable lists its names but cannot stat them: that is the
-    folder's error, not a folder full of vanished photos). ``sidecars`` collects the stat of
-    every ``*.xmp`` file seen, by lower-cased path.
-    """
-    seen: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            st = os.stat(folder)
-        except OSError as exc:
-            if on_error:
-                on_error(folder, _os_error(exc))
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as exc:
-            if on_error:
-                on_error(folder, f"cannot list folder: {_os_error(exc)}")
-            continue
-        subdirs = []
-        denied = False
-        for entry in entries:
-            name = entry.name
-            if name.startswith(b"."):
-                continue
-            try:
-                if entry.is_dir():
-                    if name not in SKIP_DIRS:
-                        subdirs.append(entry.path)
-                    continue
-                if sidecars is not None and name.lower().endswith(b".xmp"):
-                    sidecars[entry.path.lower()] = entry.stat()
-                    continue
-                if not imaging.is_image_path(name):
-                    continue
-                est = entry.stat()
-            except PermissionError:
-                denied = True  # listable but not searchable: cannot stat what it holds
-                continue
-            except OSError:
-                continue  # vanished between listing and stat: it is simply not there
-            if stat.S_ISREG(est.st_mode):
-                yield entry.path, est
-        if denied and on_error:
-            on_error(folder, "cannot open files in this folder: permission denied")
-        stack.extend(sorted(subdirs, reverse=True))
 
 
 _TRANSIENT = (PERMISSION_DENIED, VANISHED, "cannot read file")
@@ -161,10 +95,6 @@ def _transient(error: str | None) -> bool:
 
 def _collect(into: list[tuple[bytes, str]]) -> Callable[[bytes, str], None]:
     return lambda path, error: into.append((path, error))
-
-
-def _os_error(exc: OSError) -> str:
-    return exc.strerror or str(exc)
 
 
 def content_identity(path: bytes | str, size: int) -> str | None:
@@ -184,47 +114,6 @@ def _identity_of(fingerprint: str, orientation: int) -> str:
     return hashlib.blake2b(f"{fingerprint}:{orientation}".encode(), digest_size=16).hexdigest()
 
 
-def sidecar_signature(path: bytes, sidecars: dict[bytes, os.stat_result] | None) -> str | None:
-    """Size and date of the photo's XMP sidecars (``photo.xmp``, ``photo.ext.xmp``), or None."""
-    low = path.lower()
-    stem = os.path.splitext(low)[0]
-    parts = []
-    for cand in (stem + b".xmp", low + b".xmp"):
-        if sidecars is not None:
-            st = sidecars.get(cand)
-        else:
-            st = None
-            for real in (
-                os.path.splitext(path)[0] + b".xmp",
-                path + b".xmp",
-                os.path.splitext(path)[0] + b".XMP",
-                path + b".XMP",
-            ):
-                if real.lower() == cand:
-                    try:
-                        st = os.stat(real)
-                        break
-                    except OSError:
-                        continue
-        if st is not None:
-            parts.append(
-                f"{os.path.basename(cand).decode('utf-8', 'replace')}:{st.st_size}:{st.st_mtime_ns}"
-            )
-    return ";".join(sorted(set(parts))) or None
-
-
-def same_file_state(
-    size: int | None, mtime_ns: int | None, ctime_ns: int | None, st: os.stat_result
-) -> bool:
-    """The file looks as scanned: same size and mtime, and same ctime where the catalog knows
-    it (a ``cp -p`` of another photo of the same size keeps size and mtime, not the ctime)."""
-    return (
-        size == st.st_size
-        and mtime_ns == st.st_mtime_ns
-        and (ctime_ns is None or ctime_ns == st.st_ctime_ns)
-    )
-
-
 def still_scanned(path: str | bytes, photo: PhotoRow) -> bool:
     """Whether the file at ``path`` is still the photo the catalog scanned as ``photo`` — the
     scanner's identity rule: the fingerprint of its image data where the format has one (JPEG,
@@ -241,12 +130,21 @@ def still_scanned(path: str | bytes, photo: PhotoRow) -> bool:
     return same_file_state(photo.size, photo.mtime_ns, photo.ctime_ns, st)
 
 
-_Result = ScannedFile  # what inspect_file returns (stored by Catalog.store_scanned)
+_Result = ScannedFile  # what inspect_file returns (stored by Catalog.photos.store_scanned)
 
 
-def inspect_file(path: bytes, size: int, mtime_ns: int, *, thumbnails: bool = True) -> _Result:
+def inspect_file(
+    path: bytes,
+    size: int,
+    mtime_ns: int,
+    *,
+    thumbnails: bool = True,
+    exiftool: ExifToolService | None = None,
+) -> _Result:
     """Decode one file: identity, dimensions, orientation, thumbnail (cached). Never raises."""
-    return inspect_with_model_input(path, size, mtime_ns, thumbnails=thumbnails)[0]
+    return inspect_with_model_input(path, size, mtime_ns, thumbnails=thumbnails, exiftool=exiftool)[
+        0
+    ]
 
 
 def inspect_with_model_input(
@@ -256,17 +154,21 @@ def inspect_with_model_input(
     *,
     thumbnails: bool = True,
     model: imaging.Preprocess | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> tuple[_Result, np.ndarray | None]:
     """:func:`inspect_file`, and from the same decode the model input for ``model`` (its
     registry preprocessing), pixel for pixel what ``engine.prepare_file`` gives. Never raises;
-    the input is None when the file could not be decoded or no ``model`` was asked for."""
+    the input is None when the file could not be decoded or no ``model`` was asked for.
+    ``exiftool`` reads RAW previews (the Library's long-lived one)."""
     res = _Result(path, size, mtime_ns)
     model_input = None
     try:
         if size == 0:
             raise imaging.ImageError("empty file (0 bytes)")
         data_fp = None if imaging.is_raw(os.fsdecode(path)) else content_identity(path, size)
-        decoded = imaging.decode(os.fsdecode(path), model=model, make_thumbnail=thumbnails)
+        decoded = imaging.decode(
+            os.fsdecode(path), model=model, make_thumbnail=thumbnails, exiftool=exiftool
+        )
         info = decoded.info
         res.identity = _identity(data_fp, info)
         res.width, res.height, res.orientation, res.format = (
@@ -307,6 +209,7 @@ def scan(
     on_stored: Callable[[list[int]], None] | None = None,
     model: imaging.Preprocess | None = None,
     on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> ScanSummary:
     """Index ``roots`` into ``catalog`` incrementally; see the module docstring.
 
@@ -316,7 +219,8 @@ def scan(
     With ``model`` (a model's registry preprocessing) and ``on_inputs``, the decode that makes
     each thumbnail also makes the model input, and ``on_inputs([(photo_id, input), ...])``
     gets them after each committed batch (decode once: the caller predicts from them; nothing
-    holds them afterwards, so memory stays bounded by a batch).
+    holds them afterwards, so memory stays bounded by a batch). ``exiftool`` reads RAW
+    previews (without one, each RAW file starts an exiftool of its own).
 
     Holds the catalog's writer lock (one scan or write per catalog at a time, across
     processes: a second one waits)."""
@@ -331,7 +235,20 @@ def scan(
             on_stored=on_stored,
             model=model if on_inputs is not None else None,
             on_inputs=on_inputs,
+            exiftool=exiftool,
         )
+
+
+@dataclass
+class _Listing:
+    """What the walk of the roots found, before anything is decoded."""
+
+    # path, size, mtime_ns, id, sidecar sig, ctime_ns: new or changed files, to decode
+    todo: list[tuple[bytes, int, int, int | None, str | None, int]] = field(default_factory=list)
+    ctimes: list[tuple[int, int]] = field(default_factory=list)  # (ctime_ns, id): older catalog
+    sidecar_changed: list[tuple[str | None, int]] = field(default_factory=list)  # only the XMP
+    vanished: list[int] = field(default_factory=list)
+    root_prefixes: list[tuple[int, bytes]] = field(default_factory=list)  # filed after storing
 
 
 def _scan(
@@ -345,37 +262,61 @@ def _scan(
     on_stored: Callable[[list[int]], None] | None = None,
     model: imaging.Preprocess | None = None,
     on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None = None,
+    exiftool: ExifToolService | None = None,
 ) -> ScanSummary:
+    """The scan in three steps: list the roots against the catalog, record what needs no
+    decode (ctimes, edited sidecars, vanished files), then decode and store the rest."""
     t0 = time.perf_counter()
     summary = ScanSummary()
-    todo: list[
-        tuple[bytes, int, int, int | None, str | None, int]
-    ] = []  # path, size, mtime_ns, id, sidecar sig, ctime_ns
-    ctimes: list[tuple[int, int]] = []  # (ctime_ns, id): unchanged photos of an older catalog
-    sidecar_changed: list[tuple[str | None, int]] = []  # only the XMP sidecar changed
-    vanished: list[int] = []
-    root_prefixes: list[tuple[int, bytes]] = []  # filed once the new photos are stored (below)
+    found = _list_roots(catalog, roots, cancel, summary)
+    _record_undecoded(catalog, found, summary, on_stored)
+    if found.todo:
+        _decode_and_store(
+            catalog,
+            found,
+            summary,
+            progress=progress,
+            cancel=cancel,
+            workers=workers,
+            thumbnails=thumbnails,
+            on_stored=on_stored,
+            model=model,
+            on_inputs=on_inputs,
+            exiftool=exiftool,
+        )
+    elif progress:
+        progress(0, 0)
+    for root_id, prefix in found.root_prefixes:  # a root with nothing new: its old unfiled photos
+        catalog.photos.assign_root(root_id, prefix)
+    summary.missing = max(0, len(found.vanished) - summary.moved)
+    summary.seconds = time.perf_counter() - t0
+    return summary
 
+
+def _list_roots(
+    catalog: Catalog,
+    roots: Iterable[str | os.PathLike[str] | bytes],
+    cancel: threading.Event | None,
+    summary: ScanSummary,
+) -> _Listing:
+    """Walk ``roots`` and sort every file against what the catalog knows under it: new or
+    changed (to decode), unchanged, only its sidecar changed, or vanished."""
+    found = _Listing()
+    todo, ctimes, sidecar_changed = found.todo, found.ctimes, found.sidecar_changed
+    vanished, root_prefixes = found.vanished, found.root_prefixes
     for root in roots:
         root_b = os.fsencode(
             os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root)
         )
         if not os.path.isdir(root_b):
-            summary.errors.append((os.fsdecode(root_b), "not a folder, or not readable"))
+            summary.errors.append(FileError(os.fsdecode(root_b), "not a folder, or not readable"))
             continue
-        root_id = catalog.add_root(os.fsdecode(root_b))
+        root_id = catalog.photos.add_root(os.fsdecode(root_b))
         prefix = root_b.rstrip(b"/") + b"/"
         # one batched read of everything the catalog knows under this root
-        known: dict[bytes, tuple[int, int | None, int | None, str, str | None, int | None]] = {
-            r[0]: (
-                r[1],
-                r[2],
-                r[3],
-                "retry" if r[4] == "error" and _transient(r[5]) else r[4],
-                r[6],
-                r[7],
-            )
-            for r in catalog.known_under(prefix)
+        known: dict[bytes, KnownPhoto] = {
+            r.path: r._replace(status="retry") if r.status == "error" and _transient(r.error) else r
+            for r in catalog.photos.known_under(prefix)
         }
         folder_errors: list[tuple[bytes, str]] = []
         sidecars: dict[bytes, os.stat_result] = {}
@@ -387,31 +328,45 @@ def _scan(
             sig = sidecar_signature(path, sidecars) if sidecars else None
             if row is None:
                 todo.append((path, st.st_size, st.st_mtime_ns, None, sig, st.st_ctime_ns))
-            elif same_file_state(row[1], row[2], row[5], st) and row[3] in ("ok", "error"):
-                if row[5] is None:
-                    ctimes.append((st.st_ctime_ns, row[0]))
-                if sig != row[4] and row[3] == "ok":
-                    sidecar_changed.append((sig, row[0]))  # another tool edited the sidecar
+            elif same_file_state(row.size, row.mtime_ns, row.ctime_ns, st) and row.status in (
+                "ok",
+                "error",
+            ):
+                if row.ctime_ns is None:
+                    ctimes.append((st.st_ctime_ns, row.id))
+                if sig != row.sidecar_sig and row.status == "ok":
+                    sidecar_changed.append((sig, row.id))  # another tool edited the sidecar
                 else:
                     summary.unchanged += 1
             else:
-                todo.append((path, st.st_size, st.st_mtime_ns, row[0], sig, st.st_ctime_ns))
+                todo.append((path, st.st_size, st.st_mtime_ns, row.id, sig, st.st_ctime_ns))
         for p, e in folder_errors:
-            summary.errors.append((os.fsdecode(p), e))
+            summary.errors.append(FileError(os.fsdecode(p), e))
         if not summary.cancelled:
             # photos under a folder we could not list are not gone, just unreachable right now
             blocked = tuple(p.rstrip(b"/") + b"/" for p, _ in folder_errors)
             vanished.extend(
-                r[0]
+                r.id
                 for path, r in known.items()
-                if r[3] != "missing" and not (blocked and path.startswith(blocked))
+                if r.status != "missing" and not (blocked and path.startswith(blocked))
             )
         root_prefixes.append((root_id, prefix))
+    return found
 
+
+def _record_undecoded(
+    catalog: Catalog,
+    found: _Listing,
+    summary: ScanSummary,
+    on_stored: Callable[[list[int]], None] | None,
+) -> None:
+    """Store what needs no decode: ctimes of an older catalog, sidecars another tool edited,
+    vanished files (marked missing; they may turn out to be moves)."""
+    ctimes, sidecar_changed, vanished = found.ctimes, found.sidecar_changed, found.vanished
     if ctimes:
-        catalog.set_ctimes(ctimes)
+        catalog.photos.set_ctimes(ctimes)
     if sidecar_changed:
-        catalog.set_sidecar_sigs(sidecar_changed)
+        catalog.photos.set_sidecar_sigs(sidecar_changed)
         if on_stored is not None:
             on_stored([i for _, i in sidecar_changed])
         summary.metadata_changed += len(sidecar_changed)
@@ -419,9 +374,27 @@ def _scan(
 
     # vanished files: mark missing (they may turn out to be moves below)
     if vanished:
-        catalog.mark_missing(vanished)
+        catalog.photos.mark_missing(vanished)
         summary.missing = len(vanished)
 
+
+def _decode_and_store(
+    catalog: Catalog,
+    found: _Listing,
+    summary: ScanSummary,
+    *,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+    workers: int | None,
+    thumbnails: bool,
+    on_stored: Callable[[list[int]], None] | None,
+    model: imaging.Preprocess | None,
+    on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None,
+    exiftool: ExifToolService | None,
+) -> None:
+    """Decode the new and changed files in a thread pool (bounded look-ahead) and store them
+    in batches, handing on each batch's ids (``on_stored``) and model inputs (``on_inputs``)."""
+    todo, root_prefixes = found.todo, found.root_prefixes
     total = len(todo)
     if progress:
         progress(0, total)
@@ -441,7 +414,9 @@ def _scan(
                 futures = []
                 it = iter(todo)
                 for item in it:
-                    futures.append((pool.submit(_inspect, item, thumbnails, model), item[3]))
+                    futures.append(
+                        (pool.submit(_inspect, item, thumbnails, model, exiftool), item[3])
+                    )
                     if len(futures) >= window:
                         break
                 while futures:
@@ -453,12 +428,14 @@ def _scan(
                         return
                     nxt = next(it, None)
                     if nxt is not None:
-                        futures.append((pool.submit(_inspect, nxt, thumbnails, model), nxt[3]))
+                        futures.append(
+                            (pool.submit(_inspect, nxt, thumbnails, model, exiftool), nxt[3])
+                        )
 
             def store(batch: list[tuple[_Result, int | None]]) -> list[int]:
                 ids = _store(catalog, batch, summary)
                 for root_id, prefix in root_prefixes:  # new photos belong to their folder at once
-                    catalog.assign_root(root_id, prefix)
+                    catalog.photos.assign_root(root_id, prefix)
                 if on_inputs is not None:
                     ready = [(i, x) for i, x in zip(ids, inputs, strict=True) if x is not None]
                     inputs.clear()
@@ -486,20 +463,16 @@ def _scan(
                 on_stored(stored)
             if cancel is not None and cancel.is_set() and done < total:
                 summary.cancelled = True
-    for root_id, prefix in root_prefixes:  # a root with nothing new: its old unfiled photos
-        catalog.assign_root(root_id, prefix)
-    summary.missing = max(0, len(vanished) - summary.moved)
-    summary.seconds = time.perf_counter() - t0
-    return summary
 
 
 def _inspect(
     item: tuple[bytes, int, int, int | None, str | None, int],
     thumbnails: bool,
     model: imaging.Preprocess | None,
+    exiftool: ExifToolService | None = None,
 ) -> tuple[_Result, np.ndarray | None]:
     res, model_input = inspect_with_model_input(
-        item[0], item[1], item[2], thumbnails=thumbnails, model=model
+        item[0], item[1], item[2], thumbnails=thumbnails, model=model, exiftool=exiftool
     )
     res.sidecar_sig = item[4]
     res.ctime_ns = item[5]
@@ -512,7 +485,7 @@ def _store(
     """Store one batch; count what happened in ``summary``; return every photo id stored."""
     if not batch:
         return []
-    stored = catalog.store_scanned(batch)
+    stored = catalog.photos.store_scanned(batch)
     for (res, _existing), (photo_id, what) in zip(batch, stored, strict=True):
         if what == C.MOVED:
             summary.moved += 1
@@ -529,7 +502,7 @@ def _store(
         else:
             summary.changed += 1
         if res.error:
-            summary.errors.append((os.fsdecode(res.path), res.error))
+            summary.errors.append(FileError(os.fsdecode(res.path), res.error))
         else:
             summary.updated_ids.append(photo_id)
     return [pid for pid, _ in stored]
@@ -539,19 +512,23 @@ def photos_by_ids(catalog: Catalog, ids: list[int]) -> list[PhotoRow]:
     out: list[PhotoRow] = []
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
-        out.extend(p for p in (catalog.photo(x) for x in chunk) if p is not None)
+        out.extend(p for p in (catalog.photos.by_id(x) for x in chunk) if p is not None)
     return out
 
 
 def add_files(
-    catalog: Catalog, paths: Iterable[str | os.PathLike[str]]
-) -> tuple[list[PhotoRow], list[tuple[str, str]]]:
+    catalog: Catalog,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    exiftool: ExifToolService | None = None,
+) -> tuple[list[PhotoRow], list[FileError]]:
     """Make sure single files are in the catalog (index them if new or changed, no folder walk).
+    ``exiftool`` reads RAW previews.
 
     Returns the photo rows (in input order, for files that exist) and (path, error) pairs.
     """
     rows: list[PhotoRow] = []
-    errors: list[tuple[str, str]] = []
+    errors: list[FileError] = []
     summary = ScanSummary()
     for p in paths:
         path = os.path.abspath(os.fspath(p))
@@ -559,19 +536,21 @@ def add_files(
             st = os.stat(path)
         except OSError as exc:
             errors.append(
-                (path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc))
+                FileError(
+                    path, "file not found" if isinstance(exc, FileNotFoundError) else _os_error(exc)
+                )
             )
             continue
         if not os.path.isfile(path):
-            errors.append((path, "not a regular file"))
+            errors.append(FileError(path, "not a regular file"))
             continue
-        known = catalog.photo_by_path(path)
+        known = catalog.photos.by_path(path)
         if known is None or not same_file_state(known.size, known.mtime_ns, known.ctime_ns, st):
-            res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns)
+            res = inspect_file(os.fsencode(path), st.st_size, st.st_mtime_ns, exiftool=exiftool)
             res.sidecar_sig = sidecar_signature(os.fsencode(path), None)
             res.ctime_ns = st.st_ctime_ns
             _store(catalog, [(res, known.id if known else None)], summary)
-            known = catalog.photo_by_path(path)
+            known = catalog.photos.by_path(path)
         if known is not None:
             rows.append(known)
     return rows, errors

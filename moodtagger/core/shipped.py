@@ -1,9 +1,9 @@
 """Files that ship with moodtagger: the model registry (``models/``) and the app icon
 (``resources/``).
 
-They live in top-level folders of the project; ``setup.py`` maps each into the package
-(``moodtagger/models``, ``moodtagger/resources``) so a wheel or a PyInstaller bundle carries
-them as package data. :func:`shipped_dir` finds them through importlib.resources, installed or
+They live in top-level folders of the project; pyproject.toml (for the wheel) and
+packaging/moodtagger.spec (for the PyInstaller bundle) map each into the package
+(``moodtagger/models``, ``moodtagger/resources``) as package data. :func:`shipped_dir` finds them through importlib.resources, installed or
 in a source checkout, so no caller needs to know which.
 """
 

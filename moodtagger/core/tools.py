@@ -23,8 +23,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from moodtagger.core import paths
+from moodtagger.core.errors import MoodtaggerError
+
 MIN_EXIFTOOL = (12, 15)
-ENV_VAR = "MOODTAGGER_EXIFTOOL"
+ENV_VAR = paths.EXIFTOOL
 BOOTSTRAP_COPY = Path(".tools", "node_modules", "exiftool-vendored.pl", "bin", "exiftool")
 _CHECKOUT = Path(__file__).resolve().parents[2]  # the source checkout, for an editable install
 
@@ -37,7 +40,7 @@ MIN_TO_WRITE: dict[str, tuple[tuple[int, int], str]] = {
 }
 
 
-class ToolMissing(Exception):
+class ToolMissing(MoodtaggerError):
     """A required external program is missing or too old (message is one sentence)."""
 
 
@@ -56,7 +59,7 @@ def _bootstrap_copies() -> list[Path]:
 @functools.cache
 def exiftool_location() -> tuple[str, str]:
     """(path, where it was found: the variable, the bootstrap's copy or PATH)."""
-    exe = os.environ.get(ENV_VAR)
+    exe = paths.env(ENV_VAR)
     if exe:
         return exe, f"from {ENV_VAR}"
     for copy in _bootstrap_copies():

@@ -118,7 +118,7 @@ def run(
             window.rescan()
     elif directory:
         window.open_folder(directory)
-    elif window.catalog.roots():
+    elif window.catalog.photos.roots():
         window.rescan()  # incremental: one stat per file, then predict what is missing
     code = app.exec()
     window.shutdown()

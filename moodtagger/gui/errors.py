@@ -1,7 +1,8 @@
 """Bugs vs. expected problems (qutebrowser style).
 
 Expected problems (a file that cannot be read, a failed write) are data shown in the grid and
-the status bar. A *bug* (an exception nobody handled, in a slot or a background job) opens a
+the status bar; an expected error (the one list in :mod:`moodtagger.core.errors`, shared with the
+CLI) that reaches the exception hook is a plain message of one sentence. A *bug* (an exception nobody handled, in a slot or a background job) opens a
 dialog with the traceback and the log file's path. ``faulthandler`` writes native crashes
 (segfaults, aborts) into the log folder too.
 """
@@ -20,16 +21,18 @@ from typing import IO
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from moodtagger.core import imaging
+from moodtagger.core import paths
+from moodtagger.core.errors import describe, is_expected
+
+__all__ = ["CrashReporter", "is_expected", "show_expected"]
 
 log = logging.getLogger("moodtagger")
 
-EXPECTED: tuple[type[BaseException], ...] = ()  # filled lazily: errors users can act on
 _fault_file: IO[str] | None = None
 
 
 def log_dir() -> Path:
-    return imaging.cache_dir() / "logs"
+    return paths.log_dir()
 
 
 def log_path() -> Path:
@@ -62,36 +65,29 @@ def enable_faulthandler() -> Path:
     return path
 
 
-def expected_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions whose message is for the user (one sentence), not a bug."""
-    global EXPECTED
-    if not EXPECTED:
-        from moodtagger.core.catalog import CatalogError
-        from moodtagger.core.model.registry import ModelError
-        from moodtagger.core.tools import ToolMissing
-
-        EXPECTED = (CatalogError, ModelError, ToolMissing, OSError)
-    return EXPECTED
-
-
-def is_expected(exc: BaseException) -> bool:
-    return isinstance(exc, expected_errors())
-
-
 class CrashReporter(QObject):
-    """Shows unexpected exceptions; thread-safe (workers' exceptions are marshalled)."""
+    """Shows exceptions nobody handled; thread-safe (workers' exceptions are marshalled).
+
+    An expected error is a plain message (``messages``); a bug is a crash report (``reports``)."""
 
     _report = Signal(str, str)
+    _message = Signal(str)
 
     def __init__(self, *, interactive: bool = True, on_fatal=None):
         super().__init__()
         self.interactive = interactive
         self.on_fatal = on_fatal  # called instead of a dialog when not interactive
         self._report.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        self._message.connect(self._show_message, Qt.ConnectionType.QueuedConnection)
         self._showing = False
         self.reports: list[str] = []
+        self.messages: list[str] = []
 
     def report(self, exc: BaseException, tb_text: str | None = None) -> None:
+        if is_expected(exc):
+            log.warning("%s: %s", type(exc).__name__, exc)
+            self._message.emit(describe(exc))
+            return
         text = (
             tb_text
             or getattr(exc, "traceback_text", None)
@@ -126,6 +122,13 @@ class CrashReporter(QObject):
             box.exec()
         finally:
             self._showing = False
+
+    def _show_message(self, text: str) -> None:
+        self.messages.append(text)
+        if not self.interactive:
+            print(f"moodtagger: {text}", file=sys.stderr)
+            return
+        QMessageBox.warning(QApplication.activeWindow(), "moodtagger", text)
 
     # -- hooks ----------------------------------------------------------------------------------
     def install(self) -> None:

@@ -156,8 +156,8 @@ def test_scan_no_predict_then_cluster_then_import(
     model_id = entry().id
     assert main(["scan", "-q", "--no-predict", "--catalog", db, lib]) == 1  # the two bad files
     with Catalog(db) as cat:
-        assert len(cat.photos_needing_prediction(model_id)) == len(photos) - 2
-        assert all(cat.prediction(p.id, model_id) is None for p in cat.photos(status="ok"))
+        assert len(cat.predictions.photos_needing(model_id)) == len(photos) - 2
+        assert all(cat.predictions.get(p.id, model_id) is None for p in cat.photos.all(status="ok"))
     out = tmp_path / "ray.json"
     assert main(["predict", "-q", "--json", "--ray", "local", lib, "-o", str(out)]) == 1
     recs = json.loads(out.read_text(encoding="utf-8", errors="surrogateescape"))
@@ -169,11 +169,11 @@ def test_scan_no_predict_then_cluster_then_import(
     assert f"error: {changed}: changed since it was scanned" in err
     assert "garbage.jpg: " in err and "empty.png: " in err
     with Catalog(db) as cat:
-        todo = cat.photos_needing_prediction(model_id)
+        todo = cat.predictions.photos_needing(model_id)
         assert [p.path for p in todo] == [changed]
         by_path = {r["path"]: r for r in recs}
-        for p in cat.photos(status="ok"):
-            got = cat.prediction(p.id, model_id)
+        for p in cat.photos.all(status="ok"):
+            got = cat.predictions.get(p.id, model_id)
             if p.path == changed:
                 continue
             want = by_path[p.path]
@@ -207,7 +207,7 @@ def test_import_csv_and_refusals(photos, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert f"error: {outside}: not in the catalog" in err
     with Catalog(db) as cat:
-        assert cat.prediction(cat.photo_by_path(photos[0]).id, entry().id) is not None
+        assert cat.predictions.get(cat.photos.by_path(photos[0]).id, entry().id) is not None
     bad = tmp_path / "other.json"
     bad.write_text(
         json.dumps(

@@ -89,9 +89,9 @@ def test_bad_file_becomes_a_stored_error(
     s = scan(catalog, [lib])
     assert s.new == 2 and [p for p, _ in s.errors] == [str(bad)]
     assert message in s.errors[0][1]
-    row = catalog.photo_by_path(bad)
+    row = catalog.photos.by_path(bad)
     assert row.status == "error" and message in row.error
-    assert catalog.photo_by_path(good).status == "ok"
+    assert catalog.photos.by_path(good).status == "ok"
     # an unchanged bad file is not decoded again, and it is not reported as a new error
     assert scan(catalog, [lib]).nothing_changed
 
@@ -107,9 +107,9 @@ def test_file_vanishing_mid_scan(catalog: Catalog, make_image, tmp_path: Path) -
 
     s = scan(catalog, [lib], progress=progress, workers=1)
     assert [(p, "vanished" in e) for p, e in s.errors] == [(str(goes), True)]
-    assert catalog.photo_by_path(lib / "stays.jpg").status == "ok"
+    assert catalog.photos.by_path(lib / "stays.jpg").status == "ok"
     later = scan(catalog, [lib])
-    assert later.missing == 1 and catalog.photo_by_path(goes).status == "missing"
+    assert later.missing == 1 and catalog.photos.by_path(goes).status == "missing"
 
 
 STRANGE_NAMES = [
@@ -128,7 +128,7 @@ def test_strange_names_are_indexed_and_listed(
         make_image(name, root=lib, seed=i)
     s = scan(catalog, [lib])
     assert (s.new, s.errors) == (len(STRANGE_NAMES), [])
-    stored = sorted(os.fsencode(p.path) for p in catalog.photos())
+    stored = sorted(os.fsencode(p.path) for p in catalog.photos.all())
     assert stored == sorted(os.path.join(os.fsencode(lib), n) for n in STRANGE_NAMES)
     assert scan(catalog, [lib]).nothing_changed
 
@@ -230,12 +230,12 @@ def test_unreadable_file_and_folder(make_image, tmp_path: Path) -> None:
     assert "locked: cannot list folder" in proc.stderr
     assert proc.stdout.startswith("2 new") and "2 errors" in proc.stdout
     with Catalog(db) as cat:
-        assert cat.photo_by_path(secret).error == "permission denied"
-        assert cat.photo_by_path(lib / "ok.jpg").status == "ok"
+        assert cat.photos.by_path(secret).error == "permission denied"
+        assert cat.photos.by_path(lib / "ok.jpg").status == "ok"
         os.chmod(secret, 0o644)  # fixed permissions do not change the mtime: retried anyway
         s = scan(cat, [lib])
         assert (s.changed, s.new, s.errors) == (1, 1, [])  # secret.jpg, and locked/inside.jpg
-        assert cat.photo_by_path(secret).status == "ok"
+        assert cat.photos.by_path(secret).status == "ok"
 
 
 def test_list_errors_shows_failed_writes_with_their_reason(
@@ -319,7 +319,7 @@ def test_the_grid_states_are_the_catalog_states(catalog: Catalog) -> None:
     names = {v: k for k, v in R.STATE_CODE.items() if k != "error"}
     rows = R.load_rows(catalog, None, include_missing=True)
     grid = {int(i): names[int(s)] for i, s in zip(rows.ids, rows.states(), strict=True)}
-    listed = {p.id: s for p, _pred, _c, s in catalog.iter_library(None, status=None)}
+    listed = {p.id: s for p, _pred, _c, s in catalog.views.library(None, status=None)}
     assert grid == listed and len(grid) == len(combos)
     assert listed[combos.index(("error", "written")) + 1] == "written"
     assert listed[combos.index(("error", "pending")) + 1] == "failed"

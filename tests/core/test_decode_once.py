@@ -44,7 +44,7 @@ def _spy(monkeypatch) -> Counter[str]:
         calls[Path(path).name] += 1
         return real(path, **kw)
 
-    monkeypatch.setattr(imaging, "open_image", counting)
+    monkeypatch.setattr(imaging.decoding, "open_image", counting)
     return calls
 
 
@@ -79,9 +79,9 @@ def test_scan_then_predict_decodes_each_photo_once(
         res = Library(cat).refresh([str(folder)])
         model_id = res.predict.model_id
         assert res.scan.new == 16 and [Path(p).name for p, _ in res.errors] == ["broken.jpg"]
-        assert res.predict.predicted == 15 and not cat.photos_needing_prediction(model_id)
-        once = {p.path: cat.current_prediction(p.id, model_id) for p in cat.photos()}
-        for p in cat.photos(status="ok"):  # the thumbnails came from the same decode
+        assert res.predict.predicted == 15 and not cat.predictions.photos_needing(model_id)
+        once = {p.path: cat.predictions.current(p.id, model_id) for p in cat.photos.all()}
+        for p in cat.photos.all(status="ok"):  # the thumbnails came from the same decode
             assert imaging.thumb_path(p.identity).is_file()
     assert set(calls.values()) == {1}, {k: v for k, v in calls.items() if v != 1}
     assert len(calls) == 16
@@ -91,8 +91,8 @@ def test_scan_then_predict_decodes_each_photo_once(
     with Catalog(tmp_path / "twice.db") as cat:
         scanner.scan(cat, [folder])
         predict_pending(cat)
-        for p in cat.photos(status="ok"):
-            a, b = once[p.path], cat.current_prediction(p.id, model_id)
+        for p in cat.photos.all(status="ok"):
+            a, b = once[p.path], cat.predictions.current(p.id, model_id)
             assert a is not None and b is not None
             assert np.allclose(a.probs, b.probs, atol=1e-6), p.path
             assert abs(a.valence - b.valence) < 1e-5 and abs(a.arousal - b.arousal) < 1e-5

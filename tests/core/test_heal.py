@@ -183,10 +183,10 @@ def test_a_catalog_left_without_predictions_by_its_model_is_filled_by_scan(
     work, db = _fresh(prepared, tmp_path, 0, learnt=True)
     with Catalog(db) as cat:
         parent = registry.default_model_id()
-        mid = cat.model_in_use(parent)
+        mid = cat.models_in_use.get(parent)
         assert mid is not None
-        cat.delete_predictions(mid)
-        photos = len(cat.photos(status="ok"))
+        cat.predictions.delete(mid)
+        photos = len(cat.photos.all(status="ok"))
     run = _cli(work, "scan", "--device", "cpu", "--catalog", str(db), str(prepared_lib(work)))
     assert run.returncode == 0 and "nothing changed" in run.stdout, run.stderr
     assert f"{photos} photos without a personal suggestion filled" in run.stdout
@@ -203,12 +203,12 @@ def test_learn_leaves_one_model_per_catalog_and_never_removes_another_catalogs(
     shutil.copy(prepared["chosen"], other)
     assert _cli(work, "learn", "-q", "--catalog", str(other)).returncode == 0
     with Catalog(other) as cat:
-        other_model = cat.model_in_use(registry.default_model_id())
+        other_model = cat.models_in_use.get(registry.default_model_id())
     for _ in range(3):
         run = _cli(work, "learn", "-q", "--catalog", str(db))
         assert run.returncode == 0, run.stderr
     with Catalog(db) as cat:
-        mine = cat.model_in_use(registry.default_model_id())
+        mine = cat.models_in_use.get(registry.default_model_id())
     names = sorted(p.name for p in (work / "models").iterdir())
     assert names == sorted(f"{m}.{ext}" for m in (mine, other_model) for ext in ("json", "npz"))
     assert _cli(work, "learn", "--reset", "-q", "--catalog", str(db)).returncode == 0
@@ -291,7 +291,7 @@ def test_a_damaged_personal_model_shows_the_shipped_suggestions_with_one_sentenc
     work, db = _fresh(prepared, tmp_path, 0, learnt=True)
     parent = registry.default_model_id()
     with Catalog(db) as cat:
-        mid = cat.model_in_use(parent)
+        mid = cat.models_in_use.get(parent)
     assert mid is not None
     folder = work / "models"
     entry = json.loads((folder / f"{mid}.json").read_text())
@@ -318,8 +318,8 @@ def test_a_damaged_personal_model_shows_the_shipped_suggestions_with_one_sentenc
         assert other.returncode == 0, other.stderr
         assert [ln for ln in other.stderr.splitlines() if ln.startswith("warning:")] == lines
     with Catalog(db) as cat:
-        photos = cat.photos(status="ok")
-        shipped = cat.predictions_for(parent, [p.id for p in photos])
+        photos = cat.photos.all(status="ok")
+        shipped = cat.predictions.probs_for(parent, [p.id for p in photos])
     assert len(photos) == N_PHOTOS + 2
     assert not np.isnan(shipped).any()
     for photo, probs in zip(photos, shipped, strict=True):
@@ -354,14 +354,14 @@ def test_transactions_nest_and_commit_once(tmp_path: Path) -> None:
                 "VALUES (x'61', 'ok', 'i', 0, 0)"
             )
             pid = c.execute("SELECT id FROM photos").fetchone()[0]
-            cat.save_predictions("m", [(pid, Prediction((1.0,) + (0.0,) * 7))])
+            cat.predictions.save("m", [(pid, Prediction((1.0,) + (0.0,) * 7))])
             with pytest.raises(sqlite3.IntegrityError), cat.transaction():
-                cat.set_model_in_use("m", "personal-x")
+                cat.models_in_use.set("m", "personal-x")
                 c.execute("INSERT INTO photos(path, added_at, updated_at) VALUES (NULL, 0, 0)")
             other = sqlite3.connect(tmp_path / "c.db")
             assert other.execute("SELECT count(*) FROM predictions").fetchone()[0] == 0
         assert other.execute("SELECT count(*) FROM predictions").fetchone()[0] == 1
-        assert cat.model_in_use("m") is None  # the failed savepoint was undone alone
+        assert cat.models_in_use.get("m") is None  # the failed savepoint was undone alone
         other.close()
 
 

@@ -100,7 +100,7 @@ def test_an_unsearchable_folder_is_an_error_and_its_photos_are_not_missing(
     assert f"error: {locked}: cannot open files in this folder: permission denied" in proc.stderr
     assert "0 missing" in proc.stdout
     with Catalog(db) as cat:
-        assert cat.count_photos("missing") == 0 and cat.count_photos("ok") == 3
+        assert cat.photos.count("missing") == 0 and cat.photos.count("ok") == 3
 
 
 def test_a_photo_in_an_unsearchable_folder_is_not_called_missing(
@@ -152,5 +152,5 @@ def test_five_196_megapixel_pngs_do_not_drive_a_scan_to_gigabytes(tmp_path: Path
     assert rc in (0, 1)
     assert peak_kb < 1_500_000, f"peak RSS {peak_kb} KB"
     with Catalog(tmp_path / "c.db") as cat:
-        assert cat.count_photos("ok") == 5
-        assert {(p.width, p.height) for p in cat.photos()} == {(14000, 14000)}
+        assert cat.photos.count("ok") == 5
+        assert {(p.width, p.height) for p in cat.photos.all()} == {(14000, 14000)}

@@ -14,17 +14,11 @@ import pytest
 
 from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog, Prediction
-from moodtagger.core.metadata import close_shared_service, write_choices
+from moodtagger.core.metadata import write_choices
 from moodtagger.core.scanner import content_identity, scan
 from moodtagger.core.tools import exiftool_path
 
 PROBS = (0.05, 0.05, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05)  # awe
-
-
-@pytest.fixture(autouse=True)
-def _close_exiftool():
-    yield
-    close_shared_service()
 
 
 def other_tool(path: Path, *args: str) -> None:
@@ -33,8 +27,8 @@ def other_tool(path: Path, *args: str) -> None:
 
 
 def _predict_all(cat: Catalog, model: str = "m") -> None:
-    todo = cat.photos_needing_prediction(model)
-    cat.save_predictions(model, [(p.id, Prediction(PROBS)) for p in todo])
+    todo = cat.predictions.photos_needing(model)
+    cat.predictions.save(model, [(p.id, Prediction(PROBS)) for p in todo])
 
 
 @pytest.mark.parametrize("name", ["a.jpg", "a.png", "a.webp", "a.tif"])
@@ -46,13 +40,13 @@ def test_keyword_edit_by_another_tool_is_metadata_not_pixels(
     with Catalog(tmp_path / "c.db") as cat:
         assert scan(cat, [lib]).new == 1
         _predict_all(cat)
-        before = cat.photos()[0].identity
+        before = cat.photos.all()[0].identity
         other_tool(photo, "-XMP-dc:Subject=Holiday", "-IPTC:Keywords=Holiday", "-Artist=Someone")
         s = scan(cat, [lib])
         assert (s.metadata_changed, s.changed, s.new) == (1, 0, 0)
-        assert cat.photos()[0].identity == before
-        assert cat.photos_needing_prediction("m") == []  # no re-predict for a keyword edit
-        assert s.updated_ids == [cat.photos()[0].id]  # ... but its keywords are read again
+        assert cat.photos.all()[0].identity == before
+        assert cat.predictions.photos_needing("m") == []  # no re-predict for a keyword edit
+        assert s.updated_ids == [cat.photos.all()[0].id]  # ... but its keywords are read again
 
 
 @pytest.mark.parametrize("name", ["a.jpg", "a.png", "a.webp"])
@@ -68,7 +62,7 @@ def test_new_pixels_are_a_change_that_needs_a_prediction(
         os.utime(photo, ns=(1, 1))
         s = scan(cat, [lib])
         assert (s.changed, s.metadata_changed) == (1, 0)
-        assert [p.path for p in cat.photos_needing_prediction("m")] == [str(photo)]
+        assert [p.path for p in cat.predictions.photos_needing("m")] == [str(photo)]
 
 
 def test_fingerprint_ignores_metadata_segments_but_not_image_data(
@@ -92,8 +86,8 @@ def test_scan_write_move_rescan_keeps_prediction_and_choice(make_image, tmp_path
     with Catalog(tmp_path / "c.db") as cat:
         scan(cat, [lib])
         _predict_all(cat)
-        pid = cat.photos()[0].id
-        cat.set_choice(pid, ["awe"])
+        pid = cat.photos.all()[0].id
+        cat.choices.set(pid, ["awe"])
         summary = write_choices(cat)
         assert summary.written == 1
         moved = lib / "sorted" / "IMG_0001.jpg"
@@ -101,11 +95,11 @@ def test_scan_write_move_rescan_keeps_prediction_and_choice(make_image, tmp_path
         os.rename(photo, moved)
         s = scan(cat, [lib])
         assert (s.new, s.missing, s.moved) == (0, 0, 1)
-        row = cat.photo_by_path(moved)
+        row = cat.photos.by_path(moved)
         assert row is not None and row.id == pid
-        assert cat.current_prediction(pid, "m") is not None
-        assert cat.choice(pid)[:2] == (["awe"], "written")
-        assert cat.photos_needing_prediction("m") == []
+        assert cat.predictions.current(pid, "m") is not None
+        assert cat.choices.get(pid)[:2] == (["awe"], "written")
+        assert cat.predictions.photos_needing("m") == []
 
 
 def test_accept_never_uses_the_previous_pictures_prediction(make_image, tmp_path: Path) -> None:
@@ -125,8 +119,8 @@ def test_accept_never_uses_the_previous_pictures_prediction(make_image, tmp_path
         res = accept(cat, "m", 0.5)
         assert res.accepted == []
         assert res.stale == [str(b)]
-        assert cat.choice(cat.photo_by_path(a).id) is None
-        assert cat.choice(cat.photo_by_path(b).id) is None
+        assert cat.choices.get(cat.photos.by_path(a).id) is None
+        assert cat.choices.get(cat.photos.by_path(b).id) is None
 
 
 def test_accept_from_the_command_line_skips_a_stale_prediction(
@@ -146,7 +140,7 @@ def test_accept_from_the_command_line_skips_a_stale_prediction(
     assert main(["accept", "--min", "0", "--catalog", db]) == 0
     assert "accepted 0 suggestions" in capsys.readouterr().err
     with Catalog(db) as cat:
-        assert cat.choice(cat.photos()[0].id) is None
+        assert cat.choices.get(cat.photos.all()[0].id) is None
 
 
 def test_a_sidecar_edited_by_another_tool_is_noticed_on_rescan(make_image, tmp_path: Path) -> None:
@@ -169,7 +163,7 @@ def test_a_sidecar_edited_by_another_tool_is_noticed_on_rescan(make_image, tmp_p
     )
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
     with Catalog(db) as cat:
-        assert cat.choice(cat.photos()[0].id)[:2] == (["fear"], "written")
+        assert cat.choices.get(cat.photos.all()[0].id)[:2] == (["fear"], "written")
     # edited again by the other tool: noticed again
     subprocess.run(
         [
@@ -185,7 +179,7 @@ def test_a_sidecar_edited_by_another_tool_is_noticed_on_rescan(make_image, tmp_p
     os.utime(sidecar, ns=(10**18, 10**18))
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(lib)]) == 0
     with Catalog(db) as cat:
-        assert cat.choice(cat.photos()[0].id)[:2] == (["awe"], "written")
+        assert cat.choices.get(cat.photos.all()[0].id)[:2] == (["awe"], "written")
 
 
 def test_import_honours_the_configured_keyword_root(make_image, tmp_path: Path) -> None:
@@ -197,7 +191,7 @@ def test_import_honours_the_configured_keyword_root(make_image, tmp_path: Path) 
         main(["scan", "--no-predict", "-q", "--root", "Stimmung", "--catalog", db, str(lib)]) == 0
     )
     with Catalog(db) as cat:
-        assert cat.choice(cat.photos()[0].id)[:2] == (["awe"], "written")
+        assert cat.choices.get(cat.photos.all()[0].id)[:2] == (["awe"], "written")
 
 
 def test_moods_removed_by_another_tool_make_the_photo_unconfirmed(

@@ -178,20 +178,22 @@ def test_raw_decodes_embedded_preview_without_modifying_it(raw_with_preview: Pat
 def test_raw_previews_come_from_one_long_lived_exiftool(raw_with_preview: Path) -> None:
     """Issue 13 item 4: no exiftool process per RAW file; a name with a line break (which
     exiftool's -stay_open arguments cannot carry) still works, through a process of its own."""
-    from moodtagger.core.metadata.exiftool import shared_service
+    from moodtagger.core.metadata.exiftool import ExifToolService
 
     copies = []
     for i in range(3):
         copies.append(raw_with_preview.with_name(f"copy{i}.CR2"))
         shutil.copyfile(raw_with_preview, copies[-1])
     pid = None
-    for raw in copies:
-        assert imaging.raw_preview(str(raw)).jpeg[:2] == b"\xff\xd8"
-        assert pid in (None, shared_service().pid)  # the same process every time
-        pid = shared_service().pid
-    odd = raw_with_preview.with_name("new\nline.CR2")
-    shutil.copyfile(raw_with_preview, odd)
-    assert imaging.open_image(odd, min_side=256).format == "RAW"
+    with ExifToolService() as service:  # the caller's (the Library's) exiftool
+        for raw in copies:
+            assert imaging.raw_preview(str(raw), service).jpeg[:2] == b"\xff\xd8"
+            assert pid in (None, service.pid)  # the same process every time
+            pid = service.pid
+        odd = raw_with_preview.with_name("new\nline.CR2")
+        shutil.copyfile(raw_with_preview, odd)
+        assert imaging.open_image(odd, min_side=256, exiftool=service).format == "RAW"
+    assert imaging.raw_preview(str(copies[0]), None).jpeg[:2] == b"\xff\xd8"  # no service
 
 
 def test_raw_without_preview_is_an_image_error(shared_data: Path) -> None:

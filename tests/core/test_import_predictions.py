@@ -121,9 +121,9 @@ def test_bad_rows_are_per_row_errors_and_good_rows_are_stored(
     assert "imported 4 predictions" in err
     with Catalog(db) as cat:
         for p in paths[:6]:
-            assert cat.prediction(cat.photo_by_path(p).id, model_id) is None, p
+            assert cat.predictions.get(cat.photos.by_path(p).id, model_id) is None, p
         for p in paths[6:]:
-            got = cat.prediction(cat.photo_by_path(p).id, model_id)
+            got = cat.predictions.get(cat.photos.by_path(p).id, model_id)
             assert got is not None and got.probs == pytest.approx(GOOD)
             assert (got.valence, got.arousal) == (6.5, 3.25)
     # what the user sees afterwards: strict JSON, and `accept --min 0.95` takes no bad row
@@ -134,7 +134,7 @@ def test_bad_rows_are_per_row_errors_and_good_rows_are_stored(
     assert {r["path"] for r in listed if r["mood"]} == set(paths[6:])
     assert main(["accept", "--min", "0.95", "--catalog", db]) == 0
     with Catalog(db) as cat:
-        assert all(cat.choice(cat.photo_by_path(p).id) is None for p in paths)
+        assert all(cat.choices.get(cat.photos.by_path(p).id) is None for p in paths)
 
 
 def test_deeply_nested_json_is_one_sentence(scanned, tmp_path: Path, capsys) -> None:
@@ -182,7 +182,7 @@ def test_large_json_is_read_as_a_stream(scanned, tmp_path: Path) -> None:
         finally:
             tracemalloc.stop()
         assert (summary.imported, summary.errors) == (n, [])
-        assert all(cat.prediction(cat.photo_by_path(p).id, model_id) for p in paths)
+        assert all(cat.predictions.get(cat.photos.by_path(p).id, model_id) for p in paths)
     assert peak < size / 4, f"peak {peak / 1e6:.1f} MB for a {size / 1e6:.1f} MB file"
 
 
@@ -219,7 +219,7 @@ def test_older_csv_without_model_column_is_read_as_the_default_model(
     notes = [ln for ln in err if "model column" in ln]
     assert len(notes) == 1 and model_id in notes[0] and "--model" in notes[0], err
     with Catalog(db) as cat:
-        assert all(cat.prediction(cat.photo_by_path(p).id, model_id) for p in paths[6:])
+        assert all(cat.predictions.get(cat.photos.by_path(p).id, model_id) for p in paths[6:])
     # -q: no note, and --json carries it as data
     assert main(["import-predictions", "-q", "--catalog", db, str(out)]) == 0
     assert capsys.readouterr().err == ""
@@ -234,8 +234,8 @@ def test_list_json_never_writes_infinity(scanned, capsys) -> None:
     paths, db = scanned
     with Catalog(db) as cat:
         probs = (0.0, 0.0, math.inf, 0.0, 0.0, 0.0, 0.0, 0.0)
-        cat.save_predictions(
-            entry().id, [(cat.photo_by_path(paths[0]).id, Prediction(probs, math.inf, 5.0))]
+        cat.predictions.save(
+            entry().id, [(cat.photos.by_path(paths[0]).id, Prediction(probs, math.inf, 5.0))]
         )
     capsys.readouterr()
     assert main(["list", "--json", "--catalog", db]) == 0

@@ -36,11 +36,11 @@ def _bursts(src: Path, lib: Path) -> None:
 def _store_backbone_embeddings(cat: Catalog, model_id: str) -> None:
     """Embeddings as the engine computes them (the backbone's pooled feature, mean of the centre
     crop and its mirror image), for an engine that does not return them yet."""
-    from moodtagger.core.model import features
+    from moodtagger.training import features
 
-    photos = cat.photos(status="ok")
+    photos = cat.photos.all(status="ok")
     feats = features.extract([Path(p.path) for p in photos])["final"][:, :2].mean(1)
-    cat.save_embeddings(model_id, [(p.id, v) for p, v in zip(photos, feats, strict=True)])
+    cat.embeddings.save(model_id, [(p.id, v) for p, v in zip(photos, feats, strict=True)])
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, imagenet_sample: Path) -> 
         assert main(["scan", "-q", "--device", "cpu", "--catalog", str(db), str(lib)]) == 0
         with Catalog(db) as cat:
             mid = registry.default_model_id()
-            if len(cat.embeddings(mid)[0]) == 0:
+            if len(cat.embeddings.all(mid)[0]) == 0:
                 _store_backbone_embeddings(cat, mid)
     return lib, db
 
@@ -101,17 +101,17 @@ def test_embeddings_are_stored_fp16_per_model_and_tied_to_the_pixels(lib, make_i
     folder, db = lib
     with Catalog(db) as cat:
         mid = registry.default_model_id()
-        ids, vecs = cat.embeddings(mid)
+        ids, vecs = cat.embeddings.all(mid)
         assert len(ids) == N_PHOTOS + 2 * len(BURSTS)
         assert vecs.dtype == np.float16 and vecs.shape[1] == 1280
-        assert cat.embeddings("another-model")[0].size == 0  # kept per model id
-        photo = cat.photo_by_path(folder / "n3.jpg")
+        assert cat.embeddings.all("another-model")[0].size == 0  # kept per model id
+        photo = cat.photos.by_path(folder / "n3.jpg")
         assert photo is not None
-        assert cat.embedding(photo.id, mid) is not None
+        assert cat.embeddings.get(photo.id, mid) is not None
         # other pixels (the same path): the old embedding is no longer the photo's
         cat.conn.execute("UPDATE photos SET identity='other pixels' WHERE id=?", (photo.id,))
-        assert cat.embedding(photo.id, mid) is None
-        assert photo.id not in cat.embeddings(mid)[0]
+        assert cat.embeddings.get(photo.id, mid) is None
+        assert photo.id not in cat.embeddings.all(mid)[0]
 
 
 def test_scan_stores_the_engines_embedding_when_it_has_one(tmp_path: Path, make_image) -> None:
@@ -121,7 +121,7 @@ def test_scan_stores_the_engines_embedding_when_it_has_one(tmp_path: Path, make_
     db = str(tmp_path / "c.db")
     assert main(["scan", "-q", "--device", "cpu", "--catalog", db, str(tmp_path / "p")]) == 0
     with Catalog(db) as cat:
-        ids, vecs = cat.embeddings(registry.default_model_id())
+        ids, vecs = cat.embeddings.all(registry.default_model_id())
         if "embedding" in Result.__dataclass_fields__:
             assert (
                 len(ids) == 1
@@ -158,7 +158,7 @@ def test_similar_core_function_and_errors(lib, capsys) -> None:
 
     folder, db = lib
     with Catalog(db) as cat:
-        photo = cat.photo_by_path(folder / "n0.jpg")
+        photo = cat.photos.by_path(folder / "n0.jpg")
         hits = similar(cat, photo.id, 2)
         assert {Path(h.path).name for h in hits} == {"n0-crop.jpg", "n0-bright.jpg"}
         index = EmbeddingIndex.load(cat, registry.default_model_id(), exact_below=0, dims=64)
@@ -183,7 +183,7 @@ def test_choose_stores_the_choice_and_writes_nothing(lib, capsys) -> None:
     assert rc == 0, err
     assert (target.read_bytes(), os.stat(target).st_mtime_ns) == before
     with Catalog(db) as cat:
-        assert cat.choice(cat.photo_by_path(target).id) == (["awe", "fear"], "pending", None)
+        assert cat.choices.get(cat.photos.by_path(target).id) == (["awe", "fear"], "pending", None)
     rc, out, _ = _run(capsys, "list", "--state", "chosen", "--json", "--catalog", db)
     assert [Path(r["path"]).name for r in json.loads(out)] == ["n4.jpg"]
     # a missing file is that file's error; the others are still chosen
@@ -200,7 +200,7 @@ def test_choose_stores_the_choice_and_writes_nothing(lib, capsys) -> None:
     )
     assert rc == 1 and "error:" in err and "gone.jpg" in err
     with Catalog(db) as cat:
-        assert cat.choice(cat.photo_by_path(folder / "n6.jpg").id)[0] == ["awe"]
+        assert cat.choices.get(cat.photos.by_path(folder / "n6.jpg").id)[0] == ["awe"]
     rc, _, err = _run(capsys, "choose", "--catalog", db, "--", str(target))
     assert rc == 2 and "--mood" in err
 
@@ -291,7 +291,7 @@ def test_learn_bursts_follow_others_keep_the_shipped_suggestion_and_reset(lib, c
     assert rc == 0, err
     assert _probs(db, capsys) == shipped
     with Catalog(db) as cat:
-        assert cat.model_in_use(registry.default_model_id()) is None
+        assert cat.models_in_use.get(registry.default_model_id()) is None
 
 
 def test_learn_predicts_photos_scanned_afterwards(lib, capsys, make_image) -> None:
@@ -347,7 +347,7 @@ def test_library_similar_to_a_selection_finds_each_scenes_bursts(lib) -> None:
     folder, db = lib
     with Catalog(db) as cat:
         library = Library(cat)
-        ids = [cat.photo_by_path(folder / f"{name}.jpg").id for name in BURSTS]
+        ids = [cat.photos.by_path(folder / f"{name}.jpg").id for name in BURSTS]
         hits = library.similar(ids, 4)
         assert {Path(h.path).name for h in hits} == {
             f"{n}-{v}.jpg" for n in BURSTS for v in ("crop", "bright")
@@ -415,7 +415,7 @@ def test_refresh_streams_the_personal_suggestions_batch_by_batch(lib, make_image
         events = RefreshEvents(changed=changed)
         res = library.refresh([str(more)], device="cpu", batch_size=1, events=events)
         assert res.predict is not None and res.predict.predicted == 3
-        new_ids = sorted(p.id for p in cat.photos() if "late" in p.path)
+        new_ids = sorted(p.id for p in cat.photos.all() if "late" in p.path)
         predicted = [e for e in events_seen if e[2]]
         # each batch of 1 is reported with the personal model's suggestion as it lands
         assert sorted({int(i) for _, ids, _ in predicted for i in ids}) == new_ids

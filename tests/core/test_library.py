@@ -48,16 +48,16 @@ def lib(make_image, tmp_path: Path) -> tuple[Path, str]:
     db = str(tmp_path / "c.db")
     assert main(["scan", "--no-predict", "-q", "--catalog", db, str(root)]) == 1  # broken.jpg
     with Catalog(db) as cat:
-        photos = {Path(p.path).name: p.id for p in cat.photos(status="ok")}
-        cat.save_predictions(
+        photos = {Path(p.path).name: p.id for p in cat.photos.all(status="ok")}
+        cat.predictions.save(
             MODEL, [(photos[n], Prediction(c[0])) for n, c in CASES.items() if c[0]]
         )
         with cat.transaction():
             for name, (_, chosen, state) in CASES.items():
                 if chosen is not None:
-                    cat.set_choice(photos[name], chosen)
+                    cat.choices.set(photos[name], chosen)
                     if state != "pending":
-                        cat.mark_choice(photos[name], state)
+                        cat.choices.mark(photos[name], state)
     return root, db
 
 
@@ -114,7 +114,7 @@ def test_the_filter_is_chosen_or_top(lib, capsys) -> None:
         "no_prediction_chosen_awe.jpg",
     ]
     assert sorted(_cli(capsys, db, "--state", "failed")) == sorted(
-        _core(db, R.Filter(states=frozenset(["error"])))
+        _core(db, R.Filter(states=frozenset(["failed"])))
     )
 
 
@@ -147,7 +147,7 @@ def test_refresh_streams_the_ids_it_changed(make_image, tmp_path: Path) -> None:
         events = RefreshEvents(phase=phases.append, changed=changed.extend)
         res = lib.refresh([str(root)], predict=False, events=events)
         assert phases[0] == SCANNING
-        assert sorted(changed) == sorted(p.id for p in cat.photos())  # all 6, the bad one too
+        assert sorted(changed) == sorted(p.id for p in cat.photos.all())  # all 6, the bad one too
         assert [Path(p).name for p, _ in res.errors] == ["bad.jpg"]
 
         changed.clear()
@@ -156,8 +156,8 @@ def test_refresh_streams_the_ids_it_changed(make_image, tmp_path: Path) -> None:
         missing: list[int] = []
         events.missing = missing.extend
         res = lib.refresh([str(root)], predict=False, events=events)
-        assert changed == [cat.photo_by_path(root / "p1.jpg").id]
-        assert missing == cat.missing_ids() and len(missing) == 1
+        assert changed == [cat.photos.by_path(root / "p1.jpg").id]
+        assert missing == cat.photos.missing_ids() and len(missing) == 1
         assert res.scan.changed == 1 and res.scan.missing == 1
 
         changed.clear()
@@ -174,7 +174,7 @@ def test_refresh_without_a_model_saves_the_index_and_says_why(
     with Catalog(tmp_path / "c.db") as cat:
         res = Library(cat).refresh([str(tmp_path / "lib")])
         assert res.predict is None and res.predict_error
-        assert cat.count_photos("ok") == 1
+        assert cat.photos.count("ok") == 1
 
 
 def test_choose_accept_forget_through_the_facade(lib) -> None:
@@ -186,10 +186,12 @@ def test_choose_accept_forget_through_the_facade(lib) -> None:
             (str(root / "nope.jpg"), "no such file or folder")
         ]
         result = library.accept(0.7)
-        assert [cat.photo(i).path for i, _, _ in result.accepted] == [str(root / "awe_high.jpg")]
-        assert library.forget(scope.ids) == 1 and cat.choice(scope.ids[0]) is None
+        assert [cat.photos.by_id(i).path for i, _, _ in result.accepted] == [
+            str(root / "awe_high.jpg")
+        ]
+        assert library.forget(scope.ids) == 1 and cat.choices.get(scope.ids[0]) is None
         library.choose(scope.ids, ["sadness"])
-        assert cat.choice(scope.ids[0])[:2] == (["sadness"], "pending")
+        assert cat.choices.get(scope.ids[0])[:2] == (["sadness"], "pending")
         flt = R.Filter(moods=frozenset(["sadness"]))
         assert sorted(Path(p).name for p in library.query(flt).paths) == [
             "awe_high.jpg",
@@ -255,6 +257,71 @@ def test_without_a_model_id_rows_and_entries_show_the_newest_current_prediction(
         shown = {Path(p).name for i, p in enumerate(rows.paths) if rows.prediction(i) is not None}
         assert shown == {n for n, c in CASES.items() if c[0] is not None}
         exported = {
-            Path(p.path).name for p, pred in cat.iter_with_predictions(None) if pred is not None
+            Path(p.path).name for p, pred in cat.views.with_predictions(None) if pred is not None
         }
         assert shown == exported
+
+
+def test_the_apps_accept_and_undo_use_the_clis_rules(lib, make_image) -> None:
+    """Issue 25: the GUI's Enter / "accept all" ask Library.suggest (the accept rule and its
+    stale-file check, as `moodtagger accept`), and its edits and undo go through
+    Library.restore, which keeps a change on a written photo pending."""
+    root, db = lib
+    with Catalog(db) as cat:
+        library = Library(cat, MODEL)
+        ids = {Path(p.path).name: p.id for p in cat.photos.all(status="ok")}
+        high, chosen = ids["awe_high.jpg"], ids["fear_top_chosen_awe.jpg"]
+        # Enter replaces the user's choice; accept-all (and the CLI) leaves it alone
+        plan = library.suggest([high, chosen], replace=True)
+        assert {(i, m) for i, m, _ in plan.accepted} == {(chosen, "fear"), (high, "awe")}
+        assert [i for i, _, _ in library.suggest([high, chosen]).accepted] == [high]
+        make_image("awe_high.jpg", root=root, seed=42)  # changed on disk since the scan
+        plan = library.suggest([high, chosen], replace=True)
+        assert plan.stale == [str(root / "awe_high.jpg")] and len(plan.accepted) == 1
+        assert library.accept(0.0, [high]).stale == plan.stale  # the CLI's accept says the same
+        # undo of a choice on a written photo: the file still has its moods, so it is pending
+        written = ids["awe_top_chosen_fear.jpg"]
+        stored = library.restore({written: (None, "pending", None)})
+        assert stored[written] == ((), "pending", None)
+        assert cat.choices.get(written) == ([], "pending", None)
+        stored = library.restore({high: (("awe",), "pending", None)}, {high: "model"})
+        assert library.choice_sources([high]) == {high: "model"}
+
+
+def test_the_library_owns_one_exiftool_and_closing_it_stops_it(shared_data, tmp_path: Path) -> None:
+    """Issue 25: no process-wide exiftool closed by hand. A refresh reads RAW previews and the
+    keywords through the Library's one exiftool (the same process for every file), and
+    ``with Library(...)`` stops it: its thread and process are gone afterwards."""
+    import os
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    folder = tmp_path / "raws"
+    folder.mkdir()
+    preview = tmp_path / "preview.jpg"
+    Image.new("RGB", (640, 480), (10, 200, 30)).save(preview, quality=90)
+    for i in range(3):
+        raw = folder / f"IMG_{i}.CR2"
+        shutil.copyfile(shared_data / "exiftool-test-images" / "CanonRaw.cr2", raw)
+        subprocess.run(
+            ["exiftool", "-q", "-m", "-overwrite_original", f"-PreviewImage<={preview}", raw],
+            check=True,
+        )
+
+    def exiftool_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "moodtagger-exiftool"}
+
+    before = exiftool_threads()
+    with Catalog(tmp_path / "c.db") as cat:
+        with Library(cat, MODEL) as lib:
+            res = lib.refresh([str(folder)], predict=False)
+            service = lib.exiftool
+            pid = service.pid
+            assert res.scan is not None and res.scan.new == 3 and not res.errors, res.errors
+            assert pid is not None and service.restarts == 0  # one process for every file
+            assert [p.format for p in cat.photos.all()] == ["RAW"] * 3
+        assert exiftool_threads() <= before  # (close() joins the owner thread)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

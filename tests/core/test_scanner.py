@@ -26,7 +26,7 @@ def test_first_scan_indexes_every_format(catalog: Catalog, make_image, tmp_path:
     (lib / "notes.txt").write_text("not a photo")
     summary = scan(catalog, [lib])
     assert (summary.new, summary.errors) == (6, [])
-    photos = catalog.photos()
+    photos = catalog.photos.all()
     assert {Path(p.path).name for p in photos} == {
         "a.jpg",
         "b.png",
@@ -38,7 +38,7 @@ def test_first_scan_indexes_every_format(catalog: Catalog, make_image, tmp_path:
     for p in photos:
         assert p.status == "ok" and (p.width, p.height) == (64, 48) and p.identity
         assert imaging.thumb_path(p.identity).is_file()  # grid thumbnail cached while scanning
-    assert catalog.roots()[0][1] == str(lib)
+    assert catalog.photos.roots()[0][1] == str(lib)
 
 
 def test_rescan_sees_add_change_delete_move_and_return(
@@ -51,9 +51,9 @@ def test_rescan_sees_add_change_delete_move_and_return(
     again = scan(catalog, [lib])
     assert again.nothing_changed and again.unchanged == 4
 
-    moved_row = catalog.photo_by_path(paths[3])
-    catalog.save_predictions("m", [(moved_row.id, Prediction(PROBS))])
-    catalog.set_choice(moved_row.id, ["awe"])
+    moved_row = catalog.photos.by_path(paths[3])
+    catalog.predictions.save("m", [(moved_row.id, Prediction(PROBS))])
+    catalog.choices.set(moved_row.id, ["awe"])
 
     make_image("new.jpg", root=lib, seed=10)  # add
     make_image("p0.jpg", root=lib, seed=99, size=(70, 50))  # change content
@@ -64,18 +64,18 @@ def test_rescan_sees_add_change_delete_move_and_return(
     paths[3].rename(lib / "moved" / "p3.jpg")  # move
     s = scan(catalog, [lib])
     assert (s.new, s.changed, s.missing, s.moved, s.unchanged, s.errors) == (1, 1, 1, 1, 1, [])
-    assert catalog.photo_by_path(paths[0]).width == 70
-    assert catalog.photo_by_path(paths[1]).status == "missing"
-    moved = catalog.photo_by_path(lib / "moved" / "p3.jpg")
+    assert catalog.photos.by_path(paths[0]).width == 70
+    assert catalog.photos.by_path(paths[1]).status == "missing"
+    moved = catalog.photos.by_path(lib / "moved" / "p3.jpg")
     assert moved.id == moved_row.id  # the same photo: predictions and choices kept
-    assert catalog.prediction(moved.id, "m") == Prediction(PROBS)
-    assert catalog.choice(moved.id)[0] == ["awe"]
-    assert catalog.photo_by_path(paths[3]) is None
+    assert catalog.predictions.get(moved.id, "m") == Prediction(PROBS)
+    assert catalog.choices.get(moved.id)[0] == ["awe"]
+    assert catalog.photos.by_path(paths[3]) is None
 
     paths[1].write_bytes(deleted)  # it comes back
     s = scan(catalog, [lib])
     assert (s.found_again, s.new, s.missing) == (1, 0, 0)
-    assert catalog.photo_by_path(paths[1]).status == "ok"
+    assert catalog.photos.by_path(paths[1]).status == "ok"
     assert scan(catalog, [lib]).nothing_changed
 
 
@@ -115,7 +115,7 @@ def test_scan_reports_progress_and_can_be_cancelled(
     assert seen[0] == (0, 40)
     rest = scan(catalog, [lib])  # the next scan picks up where the cancelled one stopped
     assert rest.new == 40 - s.new and not rest.cancelled
-    assert catalog.count_photos("ok") == 40
+    assert catalog.photos.count("ok") == 40
 
 
 def test_scanner_api_runs_in_a_worker_thread(tmp_path: Path, make_image) -> None:
@@ -160,7 +160,7 @@ def test_two_roots_do_not_mark_each_other_missing(
         make_image("a.jpg", root=r, seed=i)
     assert scan(catalog, roots).new == n_roots
     s = scan(catalog, roots[:1])  # scanning one root leaves the other alone
-    assert s.nothing_changed and catalog.count_photos("ok") == n_roots
+    assert s.nothing_changed and catalog.photos.count("ok") == n_roots
 
 
 def test_first_scan_files_every_photo_under_its_folder(
@@ -171,8 +171,8 @@ def test_first_scan_files_every_photo_under_its_folder(
     for i in range(3):
         make_image(f"p{i}.jpg", root=lib / ("sub" if i else ""), seed=i)
     scan(catalog, [lib], thumbnails=False)
-    ((root_id, _path),) = catalog.roots()
-    assert len(catalog.photos(root_id=root_id)) == 3
+    ((root_id, _path),) = catalog.photos.roots()
+    assert len(catalog.photos.all(root_id=root_id)) == 3
 
 
 def test_scan_records_when_each_photo_was_taken(
@@ -196,7 +196,7 @@ def test_scan_records_when_each_photo_was_taken(
     for name in real:
         shutil.copy(shared_data / "exiftool-test-images" / name, lib / name)
     summary = scan(catalog, [lib])
-    taken = {Path(p.path).name: p.taken_at for p in catalog.photos() if p.status == "ok"}
+    taken = {Path(p.path).name: p.taken_at for p in catalog.photos.all() if p.status == "ok"}
     assert taken["dated.jpg"] == "2021-06-05T14:30:00"
     assert taken["undated.jpg"] is None
     exiftool = shutil.which("exiftool")

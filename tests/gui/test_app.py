@@ -43,7 +43,7 @@ def test_screenshot_command_scans_predicts_and_saves_the_window(tmp_path, photo_
     from moodtagger.core.catalog import Catalog
 
     with Catalog(tmp_path / "cat.sqlite3") as cat:
-        rows = list(cat.iter_with_predictions(None))
+        rows = list(cat.views.with_predictions(None))
     assert len(rows) == 6 and all(p is not None for _, p in rows)
 
 
@@ -84,7 +84,8 @@ def test_settings_persist(qapp):
 
 
 def test_settings_dialog_round_trip(qtbot):
-    from moodtagger.gui.settings import AppSettings, SettingsDialog
+    from moodtagger.gui.dialogs.settings import SettingsDialog
+    from moodtagger.gui.settings import AppSettings
 
     dlg = SettingsDialog(AppSettings(thumb_size=128, readonly="sidecar"))
     qtbot.addWidget(dlg)

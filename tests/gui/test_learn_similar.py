@@ -22,7 +22,7 @@ from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.library import Library
 from moodtagger.core.moods import DISPLAY_ORDER, MOODS
-from moodtagger.gui.photomodel import Roles
+from moodtagger.gui.models.photomodel import Roles
 
 N_PHOTOS = 20
 BURSTS = ("n0", "n1")  # photos that get two near-duplicates each
@@ -89,9 +89,9 @@ def cli(capsys, *argv: str):
 
 def select(win, *names: str) -> list[int]:
     ids = [
-        win.catalog.photo_by_path(str(Path(win.model.rows.paths[0]).parent / n)).id for n in names
+        win.catalog.photos.by_path(str(Path(win.model.rows.paths[0]).parent / n)).id for n in names
     ]
-    win.select_ids(ids)
+    win.grid.select_ids(ids)
     return ids
 
 
@@ -101,7 +101,7 @@ def select(win, *names: str) -> list[int]:
 def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, window, lib, capsys):
     win = window
     folder, db = lib
-    win.sort_by("top", True)
+    win.filters.sort_by("top", True)
     select(win, "n0.jpg")
     win.like_this.k = 5
     with qtbot.waitSignal(win.similar.found, timeout=30_000):
@@ -132,7 +132,7 @@ def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, wi
     # clearing it shows every photo again, in the order chosen before
     qtbot.mouseClick(win.filters.only_button, Qt.MouseButton.LeftButton)
     assert win.proxy.rowCount() == N_PHOTOS + 2 * len(BURSTS)
-    assert not win.filters.only_button.isVisible() and win.similar_result is None
+    assert not win.filters.only_button.isVisible() and win.like_this.result is None
     assert win.model.sort_key == ("top", True) and win.filters.sort_combo.findData("similarity") < 0
 
     # two photos of different scenes: both scenes' near-duplicates
@@ -145,8 +145,8 @@ def test_more_like_this_filters_the_grid_most_similar_first_and_clears(qtbot, wi
     assert set(names[2:]) == {f"{n}-{v}.jpg" for n in BURSTS for v in ("crop", "bright")}
 
     # a selection on the mood map (as a filter) takes its place
-    win.set_only_ids(select(win, "n5.jpg", "n6.jpg"))
-    assert sorted(shown_names(win)) == ["n5.jpg", "n6.jpg"] and win.similar_result is None
+    win.filtering.set_only_ids(select(win, "n5.jpg", "n6.jpg"))
+    assert sorted(shown_names(win)) == ["n5.jpg", "n6.jpg"] and win.like_this.result is None
     assert "Map selection: 2" in win.filters.only_button.text()
     assert win.model.sort_key == ("top", True) and win.filters.sort_combo.findData("similarity") < 0
 
@@ -186,7 +186,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
     select(win, "n0.jpg")
     win.grid.setFocus()
     qtbot.keyClick(win.grid, Qt.Key(int(Qt.Key.Key_1) + DISPLAY_ORDER.index(mood)))
-    assert win.catalog.choice(win.selected_ids()[0])[0] == [mood]
+    assert win.catalog.choices.get(win.grid.selected_ids()[0])[0] == [mood]
 
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:
         win.acts.learn.trigger()
@@ -204,7 +204,7 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
     changed = sum(learnt[n] != shipped[n] for n in shipped)
     assert changed == summary.changed >= 2
     # the summary: how many changed and to what, with the way back
-    box = win.learn_box
+    box = win.learning.box
     assert box is not None and box.isVisible()
     assert f"{changed} suggestion" in box.text() and "changed" in box.text()
     assert f"{mood.capitalize()}: " in box.informativeText()
@@ -215,12 +215,12 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
     with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
         win.open_folder(str(folder.parent / "more"))
     late = win.model.index_of(
-        win.catalog.photo_by_path(str(folder.parent / "more" / "late.jpg")).id
+        win.catalog.photos.by_path(str(folder.parent / "more" / "late.jpg")).id
     )
     with Catalog(db) as cat:
-        assert cat.model_in_use(base) == win.model_id
+        assert cat.models_in_use.get(base) == win.model_id
         personal = Library(cat).rows([late.data(Roles.PhotoIdRole)]).probs[0]
-        shipped_p = cat.predictions_for(base, [late.data(Roles.PhotoIdRole)])[0]
+        shipped_p = cat.predictions.probs_for(base, [late.data(Roles.PhotoIdRole)])[0]
     assert np.allclose(late.data(Roles.MoodScoresRole), personal, atol=1e-6)
     assert not np.allclose(
         personal, shipped_p, atol=1e-6
@@ -228,13 +228,13 @@ def test_learn_from_my_choices_then_back_to_the_shipped_model(
 
     # back to the shipped model, from the summary's button
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:
-        qtbot.mouseClick(win.learn_back_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(win.learning.back_button, Qt.MouseButton.LeftButton)
     assert done.args[0].changed >= 2 and win.model_id == base
     assert {n: t for n, t in tops(win).items() if n in shipped} == shipped
     assert "Back to the shipped model" in win.status_label.text()
     assert not win.acts.unlearn.isEnabled()
     with Catalog(db) as cat:
-        assert cat.model_in_use(base) is None
+        assert cat.models_in_use.get(base) is None
 
 
 def test_accepting_suggestions_teaches_nothing(qtbot, window):
@@ -243,14 +243,14 @@ def test_accepting_suggestions_teaches_nothing(qtbot, window):
     win = window
     select(win, "n2.jpg")
     qtbot.keyClick(win.grid, Qt.Key.Key_Return)
-    pid = win.catalog.photo_by_path(str(Path(win.model.rows.paths[0]).parent / "n2.jpg")).id
-    assert win.catalog.choice(pid)[1] == "pending"
-    assert win.catalog.labelled_photos() == []
+    pid = win.catalog.photos.by_path(str(Path(win.model.rows.paths[0]).parent / "n2.jpg")).id
+    assert win.catalog.choices.get(pid)[1] == "pending"
+    assert win.catalog.choices.labelled() == []
     with qtbot.waitSignal(win.learnFinished, timeout=TIMEOUT_MS) as done:
-        win.learn_from_choices()
+        win.learning.learn()
     assert done.args[0] is None
-    assert "no chosen moods" in win.learn_box.text()
-    win.learn_box.close()
+    assert "no chosen moods" in win.learning.box.text()
+    win.learning.box.close()
 
 
 def test_a_damaged_personal_model_shows_the_shipped_suggestions_in_the_app(
@@ -276,8 +276,8 @@ def test_a_damaged_personal_model_shows_the_shipped_suggestions_in_the_app(
     with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
         win.open_folder(str(folder.parent / "more-damaged"))
     assert str(npz) in win.status_label.text() and "moodtagger learn" in win.status_label.text()
-    pid = win.catalog.photo_by_path(str(folder.parent / "more-damaged" / "late.jpg")).id
+    pid = win.catalog.photos.by_path(str(folder.parent / "more-damaged" / "late.jpg")).id
     with Catalog(db) as cat:
-        shipped = cat.predictions_for(base, [pid])[0]
+        shipped = cat.predictions.probs_for(base, [pid])[0]
     assert not np.isnan(shipped).any()
     assert np.allclose(win.model.index_of(pid).data(Roles.MoodScoresRole), shipped, atol=1e-6)

@@ -8,7 +8,7 @@ import os
 import shutil
 
 from moodtagger.core.library import RefreshResult
-from moodtagger.gui.photomodel import Roles
+from moodtagger.gui.models.photomodel import Roles
 
 N = 48
 TIMEOUT_MS = 180_000
@@ -34,12 +34,12 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(
     scored_when_inserted: list[int] = []  # len(scored) at each insert
 
     def on_insert(*_a) -> None:
-        if win.library_jobs.busy:
+        if win.library.lane.busy:
             inserts.append(win.model.rowCount())
             scored_when_inserted.append(len(scored))
 
     def on_changed(_top, _bottom, roles=()) -> None:
-        if int(Roles.MoodScoresRole) in roles and win.library_jobs.busy:
+        if int(Roles.MoodScoresRole) in roles and win.library.lane.busy:
             scored.append(
                 sum(
                     win.model.index(r, 0).data(Roles.MoodScoresRole) is not None

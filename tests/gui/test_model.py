@@ -7,11 +7,12 @@ import pytest
 from PySide6.QtGui import QUndoStack
 
 from moodtagger.core.catalog import Prediction
+from moodtagger.core.library import Library
 from moodtagger.core.moods import MOODS
 from moodtagger.core.rows import load_rows
 from moodtagger.core.scanner import scan
-from moodtagger.gui.choices import ChoiceController
-from moodtagger.gui.photomodel import Filter, PhotoModel, PhotoProxy, Roles
+from moodtagger.gui.controllers.choices import ChoiceController
+from moodtagger.gui.models.photomodel import Filter, PhotoModel, PhotoProxy, Roles
 
 MODEL_ID = "test-model"
 
@@ -30,8 +31,8 @@ def library(catalog, make_image, tmp_path):
         make_image(name, seed=i, root=root)
     (root / "broken.jpg").write_bytes(b"not a jpeg at all")
     scan(catalog, [root])
-    ids = {p.path.rsplit("/", 1)[1]: p.id for p in catalog.photos()}
-    catalog.save_predictions(
+    ids = {p.path.rsplit("/", 1)[1]: p.id for p in catalog.photos.all()}
+    catalog.predictions.save(
         MODEL_ID,
         [
             (ids["a.jpg"], probs(awe=0.80)),
@@ -72,7 +73,7 @@ def test_rows_and_roles(qapp, catalog, library):
     f = model.index_of(library["f.jpg"])
     assert f.data(Roles.MoodScoresRole) is None and f.data(Roles.TopMoodRole) is None
     broken = model.index_of(library["broken.jpg"])
-    assert broken.data(Roles.StateRole) == "error"
+    assert broken.data(Roles.StateRole) == "failed"
     assert broken.data(Roles.ErrorRole)
     assert "a.jpg" in a.data(Roles.PathRole)
 
@@ -89,7 +90,7 @@ def test_filter_by_moods_min_probability_state_and_ambiguity(qapp, catalog, libr
     assert shown_names(proxy) == ["a.jpg", "c.jpg"]
     proxy.set_filter(Filter(ambiguous_only=True))
     assert shown_names(proxy) == ["b.jpg", "e.jpg"]
-    proxy.set_filter(Filter(states=frozenset({"error"})))
+    proxy.set_filter(Filter(states=frozenset({"failed"})))
     assert shown_names(proxy) == ["broken.jpg"]
     proxy.set_filter(Filter())
     assert proxy.rowCount() == 7
@@ -98,21 +99,21 @@ def test_filter_by_moods_min_probability_state_and_ambiguity(qapp, catalog, libr
 def test_choice_overrides_suggestion_in_filters_and_is_undoable(qapp, catalog, library):
     model, proxy = make_model(catalog)
     stack = QUndoStack()
-    ctl = ChoiceController(catalog, model, stack)
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, stack)
     proxy.set_filter(Filter(moods=frozenset({"fear"})))
     assert shown_names(proxy) == ["e.jpg"]
     ctl.toggle([library["a.jpg"]], "fear")  # the user says: a is fearful, whatever the model thinks
     assert shown_names(proxy) == ["a.jpg", "e.jpg"]  # the live filter follows the choice
-    assert catalog.choice(library["a.jpg"]) == (["fear"], "pending", None)
+    assert catalog.choices.get(library["a.jpg"]) == (["fear"], "pending", None)
     assert model.index_of(library["a.jpg"]).data(Roles.StateRole) == "chosen"
     proxy.set_filter(Filter(states=frozenset({"chosen"})))
     assert shown_names(proxy) == ["a.jpg"]
     stack.undo()
-    assert catalog.choice(library["a.jpg"]) is None
+    assert catalog.choices.get(library["a.jpg"]) is None
     assert model.index_of(library["a.jpg"]).data(Roles.ChoiceRole) is None
     assert proxy.rowCount() == 0
     stack.redo()
-    assert catalog.choice(library["a.jpg"]) == (["fear"], "pending", None)
+    assert catalog.choices.get(library["a.jpg"]) == (["fear"], "pending", None)
     # toggling a mood on a multi-selection: added to all, then removed from all
     ids = [library["a.jpg"], library["b.jpg"]]
     ctl.toggle(ids, "awe")
@@ -125,16 +126,16 @@ def test_choice_overrides_suggestion_in_filters_and_is_undoable(qapp, catalog, l
 
 def test_accept_all_above_threshold_leaves_chosen_and_low_photos_alone(qapp, catalog, library):
     model, proxy = make_model(catalog)
-    ctl = ChoiceController(catalog, model, QUndoStack())
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, QUndoStack())
     ctl.toggle([library["c.jpg"]], "awe")
     n = ctl.accept_top(proxy.visible_ids(), min_prob=0.5, only_unconfirmed=True)
     assert n == 2  # a (awe .80), d (contentment .55); c was chosen by the user
-    assert catalog.choice(library["a.jpg"])[0] == ["awe"]
-    assert catalog.choice(library["d.jpg"])[0] == ["contentment"]
-    assert catalog.choice(library["c.jpg"])[0] == ["awe"]
-    assert catalog.choice(library["b.jpg"]) is None
+    assert catalog.choices.get(library["a.jpg"])[0] == ["awe"]
+    assert catalog.choices.get(library["d.jpg"])[0] == ["contentment"]
+    assert catalog.choices.get(library["c.jpg"])[0] == ["awe"]
+    assert catalog.choices.get(library["b.jpg"]) is None
     ctl.undo_stack.undo()
-    assert catalog.choice(library["a.jpg"]) is None
+    assert catalog.choices.get(library["a.jpg"]) is None
 
 
 def test_sort_by_mood_date_and_name_keeps_selection_rows(qapp, catalog, library):
@@ -167,7 +168,7 @@ def test_merge_announces_only_changed_rows_and_roles(qapp, catalog, library):
     resets: list[int] = []
     model.modelReset.connect(lambda: resets.append(1))
 
-    catalog.save_predictions(MODEL_ID, [(library["f.jpg"], probs(amusement=0.9))])
+    catalog.predictions.save(MODEL_ID, [(library["f.jpg"], probs(amusement=0.9))])
     model.merge(load_rows(catalog, MODEL_ID))  # every row re-read, only f changed
     row_f = model.row_of(library["f.jpg"])
     assert [(a, b) for a, b, _ in changes] == [(row_f, row_f)]
@@ -221,8 +222,7 @@ def test_thumbnail_role_asks_once_then_serves_the_image(qapp, catalog, library):
 def test_hundred_thousand_rows_load_and_filter(qapp, tmp_path):
     """A 100,000-photo catalog opens into the model and filters (its speed: bench/bench_gui.py)."""
     from moodtagger.core.catalog import Catalog
-
-    from .synth import synthesize_catalog
+    from moodtagger.testing import synthesize_catalog
 
     path = tmp_path / "big.sqlite3"
     synthesize_catalog(path, 100_000, MODEL_ID)
@@ -235,3 +235,26 @@ def test_hundred_thousand_rows_load_and_filter(qapp, tmp_path):
         [proxy.index(r, 0).data(Roles.TopMoodRole)[0] for r in range(min(200, proxy.rowCount()))]
     )
     assert set(top) <= {"awe", "fear"}
+
+
+def test_enter_on_a_photo_changed_on_disk_is_refused_like_the_cli_accept(
+    qapp, catalog, library, make_image, tmp_path
+):
+    """Issue 25: the GUI's accept goes through the Library's accept rule. A file changed on
+    disk since the scan keeps no choice made on the old picture's prediction (as
+    ``moodtagger accept`` skips it); the others are accepted, and undo still works."""
+    model, proxy = make_model(catalog)
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, QUndoStack())
+    a, c = library["a.jpg"], library["c.jpg"]
+    make_image("a.jpg", seed=99, root=tmp_path / "lib")  # another picture under the same name
+    n = ctl.accept_top([a, c])  # Enter on a selection of two
+    assert n == 1
+    assert catalog.choices.get(a) is None  # not accepted on the old picture's prediction
+    assert model.index_of(a).data(Roles.ChoiceRole) is None
+    assert catalog.choices.get(c) == (["sadness"], "pending", None)
+    # accept-all skips it too
+    assert ctl.accept_top(proxy.visible_ids(), min_prob=0.5, only_unconfirmed=True) == 1  # d
+    assert catalog.choices.get(a) is None
+    ctl.undo_stack.undo()
+    ctl.undo_stack.undo()
+    assert catalog.choices.get(c) is None

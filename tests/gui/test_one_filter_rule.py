@@ -16,7 +16,7 @@ from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.library import current_model_id
 from moodtagger.core.moods import MOODS
-from moodtagger.gui.photomodel import Filter, PhotoModel
+from moodtagger.gui.models.photomodel import Filter, PhotoModel
 
 MODEL = current_model_id() or "test-model"
 
@@ -47,12 +47,12 @@ def db(make_image, tmp_path: Path) -> str:
     path = str(tmp_path / "c.db")
     assert main(["scan", "--no-predict", "-q", "--catalog", path, str(root)]) == 1
     with Catalog(path) as cat:
-        ids = {Path(p.path).name: p.id for p in cat.photos(status="ok")}
-        cat.save_predictions(MODEL, [(ids[n], Prediction(c[0])) for n, c in CASES.items() if c[0]])
+        ids = {Path(p.path).name: p.id for p in cat.photos.all(status="ok")}
+        cat.predictions.save(MODEL, [(ids[n], Prediction(c[0])) for n, c in CASES.items() if c[0]])
         with cat.transaction():
             for name, (_, chosen) in CASES.items():
                 if chosen is not None:
-                    cat.set_choice(ids[name], chosen)
+                    cat.choices.set(ids[name], chosen)
     return path
 
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 
 from moodtagger.core.moods import MOODS
-from moodtagger.gui.photomodel import Roles
+from moodtagger.gui.models.photomodel import Roles
 
 from .test_window import MODEL_TIMEOUT_MS, proxy_rows
 
@@ -94,8 +94,7 @@ def test_screenshot_with_why_map_and_mood_map(tmp_path, photo_folder):
 @pytest.fixture
 def big_window(qtbot, tmp_path, settings):
     from moodtagger.gui.window import MainWindow
-
-    from .synth import synthesize_catalog
+    from moodtagger.testing import synthesize_catalog
 
     path = tmp_path / "big.sqlite3"
     synthesize_catalog(path, 100_000, MODEL_ID)
@@ -144,7 +143,7 @@ def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window)
         & (rows.arousal <= max(y0, y1))
     )
     assert ids == set(rows.ids[inside].tolist()) and 50 < len(ids) < 100_000
-    assert set(win.selected_ids()) == ids
+    assert set(win.grid.selected_ids()) == ids
     # ... or filters the grid
     win.map_page.target.setCurrentIndex(win.map_page.target.findData("filter"))
     m.selected.emit(np.array(sorted(ids)[:10]))
@@ -154,7 +153,7 @@ def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window)
 
 
 def test_lasso_selects_points_inside_the_polygon(qapp):
-    from moodtagger.gui.mapview import points_in_polygon
+    from moodtagger.gui.views.mapview import points_in_polygon
 
     x = np.array([1.0, 5.0, 5.0, 8.0, 2.0])
     y = np.array([1.0, 5.0, 2.0, 8.0, 7.0])
@@ -177,8 +176,8 @@ def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_
     for i, n in enumerate("abcd"):
         make_image(f"{n}.jpg", seed=i, root=root)
     scan(catalog, [root])
-    ids = {os.path.basename(p.path)[0]: p.id for p in catalog.photos()}
-    catalog.save_predictions(
+    ids = {os.path.basename(p.path)[0]: p.id for p in catalog.photos.all()}
+    catalog.predictions.save(
         MODEL_ID,
         [
             (ids["a"], probs(awe=0.8)),
@@ -187,11 +186,11 @@ def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_
             (ids["d"], probs(sadness=0.5, awe=0.3)),
         ],
     )
-    catalog.set_choice(ids["c"], ["fear"])  # agrees
-    catalog.set_choice(
+    catalog.choices.set(ids["c"], ["fear"])  # agrees
+    catalog.choices.set(
         ids["d"], ["awe"], state="written"
     )  # imported from the file: disagrees by 0.2
-    catalog.set_choice(ids["a"], ["anger"])  # disagrees by 0.8 - p(anger)
+    catalog.choices.set(ids["a"], ["anger"])  # disagrees by 0.8 - p(anger)
     model, proxy = make_model(catalog)
     proxy.sort_by("ambiguity")
     assert [proxy.index(r, 0).data() for r in range(4)][:2] == ["b.jpg", "d.jpg"]  # gaps .02, .2
@@ -203,7 +202,7 @@ def test_review_sorts_ambiguity_and_disagreement(qapp, catalog, make_image, tmp_
 
 def test_search_finds_name_folder_and_keywords_in_the_file(qapp, catalog, make_image, tmp_path):
     from moodtagger.core.scanner import scan
-    from moodtagger.gui.photomodel import Filter
+    from moodtagger.gui.models.photomodel import Filter
 
     from .test_model import make_model
 
@@ -211,10 +210,10 @@ def test_search_finds_name_folder_and_keywords_in_the_file(qapp, catalog, make_i
     make_image("IMG_0002.jpg", seed=1, root=tmp_path / "work")
     make_image("beach.jpg", seed=2, root=tmp_path / "work")
     scan(catalog, [tmp_path])
-    ids = {os.path.basename(p.path): p.id for p in catalog.photos()}
-    catalog.set_file_keywords(ids["IMG_0002.jpg"], ["Sunset", "Family"], [])
+    ids = {os.path.basename(p.path): p.id for p in catalog.photos.all()}
+    catalog.file_keywords.set(ids["IMG_0002.jpg"], ["Sunset", "Family"], [])
     model, proxy = make_model(catalog)
-    model.set_keywords(catalog.all_file_keywords())
+    model.set_keywords(catalog.file_keywords.all())
 
     def shown(text):
         proxy.set_filter(Filter(text=text))
@@ -233,8 +232,8 @@ def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
     win.choices.set_moods(ids[:3], ["awe"])
     win.filters.search.setText(win.proxy.index(0, 0).data())  # only the first photo is shown
     qtbot.waitUntil(lambda: win.proxy.rowCount() == 1)
-    assert win.shown_pending_ids() == [ids[0]]
-    dlg = win.write_dialog_open()
+    assert win.writing.shown_pending_ids() == [ids[0]]
+    dlg = win.writing.open_dialog()
     assert "Photos shown (1" in dlg.scope_shown.text() and "(3)" in dlg.scope_all.text()
     dlg.scope_shown.setChecked(True)
     assert dlg.photo_ids() == [ids[0]]
@@ -242,7 +241,7 @@ def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
     assert dlg.table.topLevelItemCount() == 1
     dlg.close()
     # accepting everything above a threshold also stays inside what is shown
-    n = win.accept_all_above(0.0)
+    n = win.choice_actions.accept_all_above(0.0)
     assert n == 0  # the one shown photo is chosen already
     win.filters.search.clear()
     qtbot.waitUntil(lambda: win.proxy.rowCount() == 6)
@@ -290,7 +289,7 @@ def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
     from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
     from moodtagger.core.moods import DISPLAY_ORDER
-    from moodtagger.gui.delegate import PhotoDelegate, contrast_ratio
+    from moodtagger.gui.views.delegate import PhotoDelegate, contrast_ratio
 
     class Index:  # the roles the delegate reads
         def __init__(self):
@@ -367,7 +366,7 @@ def test_opening_a_folder_selects_it_and_the_grid_fills_the_width(
         win.open_folder(str(other))
     with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
         win.open_folder(str(photo_folder))
-    assert win.roots.currentItem().text() == "photos"
+    assert win.folders.currentItem().text() == "photos"
     assert win.proxy.rowCount() == 6  # only the opened folder
     for width in (900, 1033, 1250):
         win.resize(width + 560, 800)
@@ -388,7 +387,7 @@ def test_opening_a_folder_selects_it_and_the_grid_fills_the_width(
 # -- quitting, undo after a write (issue 11) ----------------------------------------------------------
 def _answer_quit_box(win, button_text: str):
     def click():
-        box = getattr(win, "quit_box", None)
+        box = win.writing.quit_box
         if box is None:
             QTimer.singleShot(20, click)
             return
@@ -406,29 +405,29 @@ def test_quitting_with_unwritten_choices_asks_first(qtbot, make_window, photo_fo
     win.choices.set_moods([win.proxy.index(0, 0).data(Roles.PhotoIdRole)], ["awe"])
     _answer_quit_box(win, "Cancel")
     win.close()
-    assert win.isVisible() and not win._closed  # still open, nothing lost
+    assert win.isVisible() and not win.closed  # still open, nothing lost
     _answer_quit_box(win, "Quit without writing")
     win.close()
-    assert win._closed
+    assert win.closed
 
 
 def test_undo_after_a_write_makes_the_removal_pending(qtbot, make_window, photo_folder):
-    from moodtagger.gui.writedialog import metadata_available
+    from moodtagger.gui.dialogs.write import metadata_available
 
     assert metadata_available() and shutil.which("exiftool")
     win = open_scanned(qtbot, make_window, photo_folder)
     idx = win.proxy.index(0, 0)
     pid = idx.data(Roles.PhotoIdRole)
     win.grid.setCurrentIndex(idx)
-    win.toggle_mood("awe")
-    dlg = win.write_dialog_open()
+    win.choice_actions.toggle_mood("awe")
+    dlg = win.writing.open_dialog()
     qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
     with qtbot.waitSignal(dlg.written, timeout=60_000):
         dlg.write()
     dlg.close()
-    assert win.catalog.choice(pid)[1] == "written"
+    assert win.catalog.choices.get(pid)[1] == "written"
     win.undo_stack.undo()  # the file still says Awe: the catalog must not pretend it does not
-    choice = win.catalog.choice(pid)
+    choice = win.catalog.choices.get(pid)
     assert choice is not None and choice[0] == [] and choice[1] == "pending"
     assert win.model.index_of(pid).data(Roles.StateRole) == "chosen"
-    assert win.pending_count() == 1  # writing it removes Awe from the file
+    assert win.writing.pending_count() == 1  # writing it removes Awe from the file

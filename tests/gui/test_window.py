@@ -17,9 +17,9 @@ from PySide6.QtGui import QColor
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.moods import DISPLAY_ORDER
-from moodtagger.gui.delegate import MOOD_COLORS
-from moodtagger.gui.photomodel import Roles
-from moodtagger.gui.writedialog import metadata_available
+from moodtagger.gui.dialogs.write import metadata_available
+from moodtagger.gui.models.photomodel import Roles
+from moodtagger.gui.views.delegate import MOOD_COLORS
 
 MODEL_TIMEOUT_MS = 180_000
 
@@ -66,7 +66,7 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     )
     assert bar_pixels(win) > 50
     assert "6 photos" in win.filters.count_label.text()
-    assert win.roots.count() == 2  # "All folders" + the folder
+    assert win.folders.count() == 2  # "All folders" + the folder
 
     # filter by the top mood of the first photo: only photos with that top mood stay
     first = proxy_rows(win)[0]
@@ -88,23 +88,23 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     key = Qt.Key(int(Qt.Key.Key_1) + DISPLAY_ORDER.index(key_mood))
     qtbot.keyClick(win.grid, key)
     assert win.model.index_of(pid).data(Roles.ChoiceRole) == (key_mood,)
-    assert win.catalog.choice(pid) == ([key_mood], "pending", None)
+    assert win.catalog.choices.get(pid) == ([key_mood], "pending", None)
     qtbot.waitUntil(lambda: win.detail.toggles[key_mood].isChecked())  # the detail panel follows
     qtbot.keyClick(win.grid, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo
-    assert win.catalog.choice(pid) is None
+    assert win.catalog.choices.get(pid) is None
     qtbot.keyClick(
         win.grid,
         Qt.Key.Key_Z,
         Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
     )
-    assert win.catalog.choice(pid) == ([key_mood], "pending", None)  # redo
+    assert win.catalog.choices.get(pid) == ([key_mood], "pending", None)  # redo
 
     # Enter accepts the top suggestion of the second photo and moves on
     win.grid.setCurrentIndex(win.proxy.index(1, 0))
     second = win.proxy.index(1, 0)
     pid2, top2 = second.data(Roles.PhotoIdRole), second.data(Roles.TopMoodRole)[0]
     qtbot.keyClick(win.grid, Qt.Key.Key_Return)
-    assert win.catalog.choice(pid2) == ([top2], "pending", None)
+    assert win.catalog.choices.get(pid2) == ([top2], "pending", None)
     assert win.grid.currentIndex().row() == 2
 
     # the state filter shows the two chosen photos
@@ -117,7 +117,7 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     )
 
     # batch write everything pending: diff first, then write, then the files say so
-    dlg = win.write_dialog_open()
+    dlg = win.writing.open_dialog()
     dlg.scope_all.setChecked(True)
     qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
     assert dlg.table.topLevelItemCount() == 2
@@ -137,7 +137,7 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     assert key_mood.capitalize() in exif_subjects(path1)
     assert top2.capitalize() in exif_subjects(path2)
     assert win.model.index_of(pid).data(Roles.StateRole) == "written"
-    assert win.catalog.choice(pid)[1] == "written"
+    assert win.catalog.choices.get(pid)[1] == "written"
 
 
 def test_closing_mid_work_stops_cleanly(qtbot, make_window, imagenet_sample, tmp_path):
@@ -151,11 +151,11 @@ def test_closing_mid_work_stops_cleanly(qtbot, make_window, imagenet_sample, tmp
     assert win.busy
     win.close()  # cancels and joins every worker (the thread fixture checks none is left)
     assert all(
-        r.is_shut_down for r in (win.library_jobs, win.image_jobs, win.writer_jobs, win.why_jobs)
+        r.is_shut_down for r in (win.library.lane, win.image_jobs, win.writer_jobs, win.why_jobs)
     )
     with Catalog(tmp_path / "catalog.sqlite3") as cat:
         assert cat.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        done = cat.count_photos()
+        done = cat.photos.count()
     assert 0 < done <= 80
 
     # a new session picks up where the last one stopped
@@ -172,7 +172,7 @@ def test_unreadable_file_is_shown_not_raised(qtbot, make_window, photo_folder):
     with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS) as finished:
         win.open_folder(str(photo_folder))
     assert len(finished.args[0].errors) == 1
-    win.filters.state_combo.setCurrentIndex(win.filters.state_combo.findData("error"))
+    win.filters.state_combo.setCurrentIndex(win.filters.state_combo.findData("failed"))
     rows = proxy_rows(win)
     assert [i.data() for i in rows] == ["broken.jpg"]
     assert rows[0].data(Roles.ErrorRole)
@@ -191,17 +191,36 @@ def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder
     pid, path = idx.data(Roles.PhotoIdRole), idx.data(Roles.PathRole)
     os.chmod(path, 0o444)  # the writer refuses read-only files (by default)
     win.grid.setCurrentIndex(idx)
-    win.toggle_mood("awe")
-    dlg = win.write_dialog_open()
+    win.choice_actions.toggle_mood("awe")
+    dlg = win.writing.open_dialog()
     qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
     with qtbot.waitSignal(dlg.written, timeout=60_000):
         dlg.write()
     assert "1 failed" in dlg.info.text()
     assert "read-only" in dlg.table.topLevelItem(0).text(3)
     dlg.close()
-    choice = win.catalog.choice(pid)
+    choice = win.catalog.choices.get(pid)
     assert choice[0] == ["awe"] and choice[1] == "failed" and "read-only" in choice[2]
-    assert win.model.index_of(pid).data(Roles.StateRole) == "error"
+    assert win.model.index_of(pid).data(Roles.StateRole) == "failed"
     assert "read-only" in win.model.index_of(pid).data(Roles.ErrorRole)
     assert "Awe" not in exif_subjects(path)
-    assert win.pending_count() == 1  # still waiting to be written
+    assert win.writing.pending_count() == 1  # still waiting to be written
+
+
+def test_enter_skips_a_photo_changed_since_the_scan(qtbot, make_window, photo_folder, make_image):
+    """Issue 25: Enter goes through the Library's accept rule, as `moodtagger accept`: a file
+    changed on disk since the scan is not accepted on its old picture's prediction, and the
+    status bar says why."""
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=10_000)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=MODEL_TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    first = win.proxy.index(0, 0)
+    pid, path = first.data(Roles.PhotoIdRole), first.data(Roles.PathRole)
+    make_image(os.path.basename(path), root=photo_folder, seed=7)  # another picture, same name
+    win.grid.setFocus()
+    win.grid.setCurrentIndex(first)
+    qtbot.keyClick(win.grid, Qt.Key.Key_Return)
+    assert win.catalog.choices.get(pid) is None
+    assert "changed since the last scan" in win.status_label.text()
+    assert win.grid.currentIndex().row() == 0  # it does not move on either

@@ -15,11 +15,6 @@ from PIL import Image
 from moodtagger.core.tools import exiftool_path
 
 
-@pytest.fixture(scope="session")
-def exiftool() -> str:
-    return exiftool_path()  # no exiftool = a loud failure: writing keywords is core
-
-
 @pytest.fixture
 def service() -> Iterator:
     from moodtagger.core.metadata import ExifToolService
@@ -29,14 +24,6 @@ def service() -> Iterator:
         yield svc
     finally:
         svc.close()
-
-
-@pytest.fixture(autouse=True)
-def _close_shared_exiftool() -> Iterator[None]:
-    yield
-    from moodtagger.core.metadata import close_shared_service
-
-    close_shared_service()
 
 
 def et_read(path: str | os.PathLike[str], *tags: str) -> dict:
@@ -146,9 +133,7 @@ EVERY_EXIFTOOL = _every_exiftool()
 
 def _forget_exiftool() -> None:
     from moodtagger.core import tools
-    from moodtagger.core.metadata import close_shared_service
 
-    close_shared_service()
     for f in vars(tools).values():  # every cached answer about which exiftool to use
         if callable(getattr(f, "cache_clear", None)):
             f.cache_clear()

@@ -21,7 +21,7 @@ import pytest
 from moodtagger.cli import main
 from moodtagger.core import tools
 from moodtagger.core.catalog import Catalog
-from moodtagger.core.metadata import ExifToolError, ExifToolService, close_shared_service
+from moodtagger.core.metadata import ExifToolError, ExifToolService
 
 from .conftest import exiv2_read, pixels
 
@@ -39,9 +39,8 @@ def _version(exe: str) -> tuple[int, int] | None:
 
 
 def _forget_exiftool() -> None:
-    """The exiftool path and version are found once per process: forget them (and the shared
-    process) so the next use looks again."""
-    close_shared_service()
+    """The exiftool path and version are found once per process: forget them so the next use
+    looks again."""
     tools.exiftool_path.cache_clear()
     tools.exiftool_version.cache_clear()
     if hasattr(tools, "exiftool_location"):
@@ -253,7 +252,7 @@ def test_write_with_a_hung_exiftool_stops_the_batch(
     assert not _wrapper_processes()
     # the choices are still to be written: a later `write` with a working exiftool writes them
     with Catalog(cat) as c:
-        states = [c.choice(p.id)[1] for p in c.photos()]  # type: ignore[index]
+        states = [c.choices.get(p.id)[1] for p in c.photos.all()]  # type: ignore[index]
     assert len(states) == 3 and "written" not in states
     env = {
         k: v
@@ -265,15 +264,28 @@ def test_write_with_a_hung_exiftool_stops_the_batch(
     assert all(exiv2_read(f)["XMP-dc:Subject"] == ["Awe"] for f in files)
 
 
-def test_write_settings_timeout_reaches_the_shared_exiftool(make_image) -> None:
-    """7d: WriteSettings.timeout is the timeout of the exiftool the write runs on."""
-    from moodtagger.core.metadata import WriteItem, WriteSettings, shared_service
+def test_write_settings_timeout_reaches_the_exiftool_the_write_runs_on(
+    make_image, tmp_path: Path
+) -> None:
+    """7d: WriteSettings.timeout is the timeout of the exiftool the write runs on: a writer's
+    own exiftool, or the Library's (issue 25: the Library owns it, no process-wide one)."""
+    from moodtagger.core.catalog import Catalog
+    from moodtagger.core.library import Library
+    from moodtagger.core.metadata import WriteItem, WriteSettings
     from moodtagger.core.metadata.writer import Writer
 
-    writer = Writer(WriteSettings(timeout=7.5))
-    assert writer.service is shared_service() and writer.service.timeout == 7.5
-    res = writer.write([WriteItem(str(make_image("t.jpg")), ["contentment"])])
-    assert res.written == 1, [r.error for r in res.results]
+    with Writer(WriteSettings(timeout=7.5)) as writer:
+        assert writer.service.timeout == 7.5
+        res = writer.write([WriteItem(str(make_image("t.jpg")), ["contentment"])])
+        assert res.written == 1, [r.error for r in res.results]
+        own = writer.service
+    with pytest.raises(ExifToolError, match="closed"):  # closed with its writer
+        own.execute("-ver")
+    with Catalog(tmp_path / "c.db") as cat, Library(cat) as lib:
+        service = lib.writing_exiftool(WriteSettings(timeout=7.5))
+        assert service is lib.exiftool and service.timeout == 7.5
+    with pytest.raises(ExifToolError, match="closed"):  # closed with its Library
+        service.execute("-ver")
 
 
 def test_no_exiftool_at_all_is_one_sentence(monkeypatch, capsys, tmp_path: Path) -> None:
@@ -292,3 +304,13 @@ def test_no_exiftool_at_all_is_one_sentence(monkeypatch, capsys, tmp_path: Path)
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("moodtagger ") and "exiftool was not found" in out
+
+
+def test_pyexiftool_is_used_as_shipped_not_patched() -> None:
+    """Issue 25: no private pyexiftool function is replaced at import (our subclass reads the
+    pipes itself), so pyexiftool is not pinned below its next release for our sake."""
+    import exiftool.exiftool as impl
+
+    import moodtagger.core.metadata.exiftool  # noqa: F401
+
+    assert impl._read_fd_endswith.__module__ == "exiftool.exiftool"

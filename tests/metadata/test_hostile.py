@@ -419,8 +419,8 @@ def test_pixel_verification_stays_inside_the_pixel_budget(make_image, monkeypatc
 
     old = "/usr/bin/exiftool"
     monkeypatch.setenv("MOODTAGGER_EXIFTOOL", old)
-    budget = imaging._PixelBudget(1000)  # smaller than one 64x48 image: one at a time
-    monkeypatch.setattr(imaging, "PIXELS", budget)
+    budget = imaging.PixelBudget(1000)  # smaller than one 64x48 image: one at a time
+    monkeypatch.setattr(imaging.files, "PIXELS", budget)
     paths = [make_image(f"p{i}.png", seed=i) for i in range(3)]
     from moodtagger.core.metadata import ExifToolService
 

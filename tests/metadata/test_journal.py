@@ -24,14 +24,14 @@ def test_write_choices_updates_catalog_so_rescan_sees_nothing_changed(
     lib = tmp_path / "lib"
     paths = [make_image(f"p{i}.jpg", root=lib, seed=i) for i in range(4)]
     scan(catalog, [lib], thumbnails=False)
-    ids = [catalog.photo_by_path(p).id for p in paths]
+    ids = [catalog.photos.by_path(p).id for p in paths]
     for i in ids[:3]:
-        catalog.set_choice(i, ["awe"])
+        catalog.choices.set(i, ["awe"])
     summary = write_choices(catalog)
     assert (summary.written, summary.failed) == (3, 0)
     for i in ids[:3]:
-        assert catalog.choice(i)[1] == "written"
-        assert catalog.file_keywords(i)[1] == ["awe"]
+        assert catalog.choices.get(i)[1] == "written"
+        assert catalog.file_keywords.get(i)[1] == ["awe"]
     again = scan(catalog, [lib], thumbnails=False)
     assert (again.changed, again.unchanged) == (0, 4)
     assert write_choices(catalog).results == []  # nothing pending any more
@@ -42,13 +42,13 @@ def test_failed_files_stay_pending_with_their_reason(make_image, tmp_path, catal
     good, bad = make_image("good.jpg", root=lib), make_image("bad.jpg", root=lib, seed=1)
     scan(catalog, [lib], thumbnails=False)
     for p in (good, bad):
-        catalog.set_choice(catalog.photo_by_path(p).id, ["fear"])
+        catalog.choices.set(catalog.photos.by_path(p).id, ["fear"])
     os.chmod(bad, 0o444)
     summary = write_choices(catalog)
     assert (summary.written, summary.failed) == (1, 1)
-    moods, state, error = catalog.choice(catalog.photo_by_path(bad).id)
+    moods, state, error = catalog.choices.get(catalog.photos.by_path(bad).id)
     assert state == "failed" and "read-only" in error
-    assert [p.path for p, _ in catalog.pending_choices()] == [str(bad)]
+    assert [p.path for p, _ in catalog.choices.pending()] == [str(bad)]
     os.chmod(bad, 0o644)
     assert write_choices(catalog).written == 1
 
@@ -73,9 +73,9 @@ def test_scan_imports_moods_written_by_other_tools(make_image, tmp_path, catalog
 
     summary = scan(catalog, [lib], thumbnails=False)
     assert import_file_moods(catalog, photos_by_ids(catalog, summary.updated_ids)) == 1
-    pid = catalog.photo_by_path(p).id
-    assert catalog.choice(pid)[:2] == (["sadness"], "written")
-    assert catalog.file_keywords(pid) == (["Sadness", "Rain"], ["sadness"])
+    pid = catalog.photos.by_path(p).id
+    assert catalog.choices.get(pid)[:2] == (["sadness"], "written")
+    assert catalog.file_keywords.get(pid) == (["Sadness", "Rain"], ["sadness"])
 
 
 def _written(db: str) -> int:
@@ -100,7 +100,7 @@ def test_sigkill_mid_batch_then_rerun(make_image, tmp_path):
         scan(cat, [lib], thumbnails=False)
         with cat.transaction():
             for p in paths:
-                cat.set_choice(cat.photo_by_path(p).id, ["awe"])
+                cat.choices.set(cat.photos.by_path(p).id, ["awe"])
     cmd = [sys.executable, "-m", "moodtagger", "write", "-q", "--catalog", db]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -140,7 +140,7 @@ def test_cancel_between_files_leaves_the_rest_pending(make_image, tmp_path, cata
     scan(catalog, [lib], thumbnails=False)
     with catalog.transaction():
         for p in paths:
-            catalog.set_choice(catalog.photo_by_path(p).id, ["awe"])
+            catalog.choices.set(catalog.photos.by_path(p).id, ["awe"])
     cancel = threading.Event()
 
     def progress(done: int, total: int) -> None:
@@ -149,7 +149,7 @@ def test_cancel_between_files_leaves_the_rest_pending(make_image, tmp_path, cata
 
     summary = write_choices(catalog, progress=progress, cancel=cancel)
     assert summary.cancelled and 3 <= summary.written < 40
-    assert len(catalog.pending_choices()) == 40 - summary.written
+    assert len(catalog.choices.pending()) == 40 - summary.written
     assert sum(m.moods == ["awe"] for m in read_moods(paths)) == summary.written
     assert not [f for f in os.listdir(lib) if f.startswith(".")]
     assert write_choices(catalog).written == 40 - summary.written
@@ -159,14 +159,14 @@ def test_a_choice_changed_during_the_write_stays_pending(make_image, tmp_path, c
     lib = tmp_path / "lib"
     p = make_image("x.jpg", root=lib)
     scan(catalog, [lib], thumbnails=False)
-    pid = catalog.photo_by_path(p).id
-    catalog.set_choice(pid, ["awe"])
+    pid = catalog.photos.by_path(p).id
+    catalog.choices.set(pid, ["awe"])
 
     def progress(done: int, total: int) -> None:
         if done == 0:  # the user changes their mind while the batch runs
-            catalog.set_choice(pid, ["fear"])
+            catalog.choices.set(pid, ["fear"])
 
     assert write_choices(catalog, progress=progress).written == 1
-    assert catalog.choice(pid)[:2] == (["fear"], "pending")
+    assert catalog.choices.get(pid)[:2] == (["fear"], "pending")
     assert write_choices(catalog).written == 1
-    assert read_moods([p])[0].moods == ["fear"] and catalog.choice(pid)[1] == "written"
+    assert read_moods([p])[0].moods == ["fear"] and catalog.choices.get(pid)[1] == "written"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def test_keep_date_setting_round_trip(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("MOODTAGGER_SETTINGS", str(tmp_path / "s.ini"))
-    from moodtagger.gui.settings import AppSettings, SettingsDialog
+    from moodtagger.gui.dialogs.settings import SettingsDialog
+    from moodtagger.gui.settings import AppSettings
 
     assert AppSettings().write_settings().preserve_mtime is False
     dlg = SettingsDialog(AppSettings())

@@ -204,8 +204,8 @@ def test_a_mood_change_replaces_only_the_words_moodtagger_added(make_image, exif
     assert f["XMP-dc:Subject"] == ["Awe", "Sea", "Fear"]  # the user's Awe stays, our Amusement went
     assert f["XMP-lr:HierarchicalSubject"] == ["Mood|Fear"]
     with Catalog(db) as cat:  # the record lives in the catalog
-        pid = cat.photo_by_path(path).id
-        assert cat.keyword_additions(pid)[""]["XMP-dc:Subject"] == ["Fear"]
+        pid = cat.photos.by_path(path).id
+        assert cat.keyword_additions.get(pid)[""]["XMP-dc:Subject"] == ["Fear"]
 
 
 def test_without_a_record_clear_leaves_flat_keywords_alone(make_image, exiftool, tmp_path):

@@ -130,7 +130,7 @@ def test_scan_import_keeps_the_text(use_exiftool, make_image, tmp_path, catalog)
     seed(EVERY_EXIFTOOL[-1], path)
     summary = scan(catalog, [lib], thumbnails=False)
     import_file_moods(catalog, photos_by_ids(catalog, summary.updated_ids))
-    kws, _moods = catalog.file_keywords(catalog.photo_by_path(path).id)
+    kws, _moods = catalog.file_keywords.get(catalog.photos.by_path(path).id)
     assert kws == TRICKY
 
 

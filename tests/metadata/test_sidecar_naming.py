@@ -182,7 +182,7 @@ def test_import_on_scan_gives_the_raw_its_mood_not_the_jpeg(sample, make_image, 
     assert write_files([WriteItem(str(nef), ["fear"])], service=service).written == 1
     with Catalog(tmp_path / "c.db") as cat:
         scan(cat, [tmp_path], thumbnails=False)
-        rows = [cat.photo_by_path(nef), cat.photo_by_path(jpg)]
+        rows = [cat.photos.by_path(nef), cat.photos.by_path(jpg)]
         assert import_file_moods(cat, rows, service=service) == 1
-        assert cat.choice(rows[0].id)[0] == ["fear"]
-        assert cat.choice(rows[1].id) is None
+        assert cat.choices.get(rows[0].id)[0] == ["fear"]
+        assert cat.choices.get(rows[1].id) is None

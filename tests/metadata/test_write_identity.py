@@ -20,8 +20,8 @@ SAME_TIME = 1_600_000_000_000_000_000
 def _scan_and_choose(db, lib, photo, mood="awe"):
     cat = Catalog(db)
     scan(cat, [lib], thumbnails=False)
-    pid = cat.photo_by_path(photo).id
-    cat.set_choice(pid, [mood])
+    pid = cat.photos.by_path(photo).id
+    cat.choices.set(pid, [mood])
     return cat, pid
 
 
@@ -35,7 +35,7 @@ def test_a_photo_swapped_after_the_scan_is_not_written(ext, make_image, tmp_path
         os.utime(p, ns=(SAME_TIME, SAME_TIME))
     cat, pid = _scan_and_choose(tmp_path / "c.db", lib, a)
     with cat:
-        before = cat.photo(pid)
+        before = cat.photos.by_id(pid)
         shutil.copy2(other, a)  # cp -p
         if ext == ".tif":
             assert (os.stat(a).st_size, os.stat(a).st_mtime_ns) == (before.size, before.mtime_ns)
@@ -46,13 +46,13 @@ def test_a_photo_swapped_after_the_scan_is_not_written(ext, make_image, tmp_path
         assert res.error == "changed since the last scan — run scan"
         assert sha256(a) == digest  # the other photo did not get the mood
         assert exiv2_read(a)["XMP-dc:Subject"] == []
-        after = cat.photo(pid)
+        after = cat.photos.by_id(pid)
         assert (after.size, after.mtime_ns, after.identity) == (
             before.size,
             before.mtime_ns,
             before.identity,
         )
-        assert cat.choice(pid)[1] == "failed"
+        assert cat.choices.get(pid)[1] == "failed"
         # the next scan sees the new photo; then the choice can be written
         assert scan(cat, [lib], thumbnails=False).changed == 1
         assert write_choices(cat).written == 1
@@ -80,9 +80,9 @@ def test_a_link_out_of_the_library_is_not_written_through(make_image, tmp_path):
     cat = Catalog(tmp_path / "c.db")
     with cat:
         scan(cat, [lib], thumbnails=False)
-        ids = [cat.photo_by_path(p).id for p in (inside, link)]
+        ids = [cat.photos.by_path(p).id for p in (inside, link)]
         for pid in ids:
-            cat.set_choice(pid, ["awe"])
+            cat.choices.set(pid, ["awe"])
         summary = write_choices(cat)
         by = {os.path.basename(r.path): r for r in summary.results}
         assert by["inside.jpg"].status == "written"
@@ -104,7 +104,7 @@ def test_a_folder_swapped_for_a_link_after_the_scan_is_caught(make_image, tmp_pa
     cat = Catalog(tmp_path / "c.db")
     with cat:
         scan(cat, [lib], thumbnails=False)
-        cat.set_choice(cat.photo_by_path(photo).id, ["fear"])
+        cat.choices.set(cat.photos.by_path(photo).id, ["fear"])
         away = tmp_path / "other-tree" / "sub"
         away.parent.mkdir()
         os.rename(lib / "sub", away)  # the same photo, now in another tree

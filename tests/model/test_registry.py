@@ -15,12 +15,12 @@ from moodtagger.core.model import engine, registry
 from moodtagger.core.model.backbone import weights_file
 
 ROOT = Path(__file__).resolve().parents[2]
-FIX = "python packaging/export_onnx.py"
+FIX = "python -m moodtagger.training.export_onnx"
 
 
 def test_models_come_from_the_package_data_folder() -> None:
-    """In a checkout, the package data folder is the top-level models/ (setup.py maps it into
-    the wheel as moodtagger/models; tests/install checks the installed side)."""
+    """In a checkout, the package data folder is the top-level models/ (pyproject.toml maps
+    it into the wheel as moodtagger/models; tests/e2e/test_wheel.py checks the installed side)."""
     assert registry.models_dir().resolve() == (ROOT / "models").resolve()
     assert registry.DEFAULT_MODEL in registry.available()
 
@@ -135,7 +135,9 @@ def test_an_entry_without_preprocessing_says_how_to_complete_it(
 ) -> None:
     _copy_entry(registry.DEFAULT_MODEL, tmp_path, lambda d: d.pop("preprocess"))
     monkeypatch.setenv("MOODTAGGER_MODELS", str(tmp_path))
-    with pytest.raises(registry.ModelError, match="no 'preprocess'.*packaging/export_onnx.py"):
+    with pytest.raises(
+        registry.ModelError, match="no 'preprocess'.*moodtagger.training.export_onnx"
+    ):
         engine.MoodModel(device="cpu")
 
 

@@ -25,9 +25,9 @@ def test_predict_pending_saves_predictions_and_errors(make_image, tmp_path: Path
         assert (s.predicted, s.failed) == (2, 1)
         assert s.errors[0][0].endswith("p1.jpg")
         assert calls[-1] == (3, 3)
-        by_name = {Path(p.path).name: p for p in cat.photos()}
+        by_name = {Path(p.path).name: p for p in cat.photos.all()}
         assert by_name["p1.jpg"].status == "error" and by_name["p1.jpg"].error
-        pred = cat.prediction(by_name["p0.jpg"].id, s.model_id)
+        pred = cat.predictions.get(by_name["p0.jpg"].id, s.model_id)
         assert pred is not None and abs(sum(pred.probs) - 1) < 1e-6
         again = predict_pending(cat, device="cpu")
         assert (again.predicted, again.failed) == (0, 0)

@@ -13,14 +13,13 @@ from moodtagger.core.metadata.exiftool import (
     ExifToolError,
     ExifToolService,
     UnsafeArgument,
-    close_shared_service,
-    shared_service,
 )
 from moodtagger.core.metadata.fields import ALL_FIELDS, DEFAULT_FIELDS, WriteSettings
 from moodtagger.core.metadata.importer import import_file_moods
 from moodtagger.core.metadata.journal import recover, write_choices
 from moodtagger.core.metadata.reader import FileMoods, read_moods
-from moodtagger.core.metadata.writer import FileResult, WriteItem, WriteSummary, write_files
+from moodtagger.core.metadata.results import FileResult, WriteItem, WriteSummary
+from moodtagger.core.metadata.writer import write_files
 
 __all__ = [
     "ALL_FIELDS",
@@ -33,11 +32,9 @@ __all__ = [
     "WriteItem",
     "WriteSettings",
     "WriteSummary",
-    "close_shared_service",
     "import_file_moods",
     "read_moods",
     "recover",
-    "shared_service",
     "write_choices",
     "write_files",
 ]

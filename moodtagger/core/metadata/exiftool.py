@@ -4,6 +4,9 @@ Starting exiftool costs ~0.1–0.3 s of Perl start-up per call; a photographer's
 of files must not pay that per file. :class:`ExifToolService` keeps a single ``exiftool
 -stay_open True -@ -`` process (through pyexiftool) and gives it to exactly one owner thread.
 Any thread may call :meth:`ExifToolService.execute`; requests queue up and run one at a time.
+There is no process-wide instance: the :class:`~moodtagger.core.library.Library` owns one
+(started on first use, closed by ``Library.close``), and a call without a catalog makes its own
+for that call (``with ExifToolService() as service: ...``).
 
 Watchdog: a caller waits at most ``timeout`` seconds. When exiftool hangs past that, or dies,
 the process is killed with any processes it started (also while it starts: its pid is published
@@ -25,7 +28,9 @@ import json
 import logging
 import os
 import queue
+import random
 import re
+import select
 import signal
 import threading
 from concurrent.futures import Future
@@ -34,17 +39,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import exiftool as pyexiftool
-import exiftool.exiftool as _pyexiftool_impl
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.tools import exiftool_path, exiftool_version
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
+_BLOCK_SIZE = 4096  # bytes per read of exiftool's pipes (pyexiftool's default)
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 
-class ExifToolError(Exception):
+class ExifToolError(MoodtaggerError):
     """exiftool failed, hung or died while running one request (message is one sentence)."""
 
 
@@ -52,7 +58,7 @@ class ExifToolHung(ExifToolError):
     """exiftool hung again right after a restart: the service gave up (no more restarts)."""
 
 
-class UnsafeArgument(ValueError):
+class UnsafeArgument(MoodtaggerError, ValueError):
     """A value or file name that cannot be passed to exiftool safely (control characters)."""
 
 
@@ -64,36 +70,55 @@ def check_arg(text: str, what: str = "value") -> str:
     return text
 
 
-def _read_fd_endswith(fd: int, b_endswith: bytes, block_size: int) -> bytes:
-    """pyexiftool's reader, but an end of file (exiftool died or was killed) raises instead of
-    spinning forever on empty reads: the watchdog depends on this."""
-    import select
-
+def _read_until(fd: int, end: bytes) -> bytes:
+    """Read exiftool's pipe ``fd`` up to the marker ``end``. An end of file (exiftool died or
+    was killed) raises instead of spinning forever on empty reads: the watchdog depends on this
+    (pyexiftool's own reader loops on them)."""
     chunks: list[bytes] = []
     tail = b""
-    while not tail.strip().endswith(b_endswith):
+    while not tail.strip().endswith(end):
         ready, _, _ = select.select([fd], [], [])
         if fd in ready:
-            chunk = os.read(fd, block_size)
+            chunk = os.read(fd, _BLOCK_SIZE)
             if not chunk:
                 raise ExifToolError("exiftool closed its output (it exited or was killed)")
             chunks.append(chunk)
-            tail = (tail + chunk)[-(len(b_endswith) + 8) :]
+            tail = (tail + chunk)[-(len(end) + 8) :]
     return b"".join(chunks)
 
 
-_pyexiftool_impl._read_fd_endswith = _read_fd_endswith  # see docstring above
-
-
 class _ExifTool(pyexiftool.ExifTool):
-    """pyexiftool's ExifTool, telling its pid before the start-up handshake (which can hang)."""
+    """pyexiftool's ExifTool (it starts, stops and hands over the ``-stay_open`` process) with
+    two things of our own: it tells its pid before the start-up handshake (which can hang), and
+    :meth:`execute` writes the request and reads the reply itself (:func:`_read_until`), the
+    same ``-executeNNN`` / ``{readyNNN}`` / ``-echo4 =${status}=postNNN`` exchange as
+    pyexiftool's, keeping ``(stdout, stderr, status)`` in :attr:`reply`."""
 
     on_spawn = None
+    reply: tuple[bytes, bytes, int] = (b"", b"", 0)
 
     def _parse_ver(self):  # called by run() right after Popen, before anything is read
         if self.on_spawn is not None:
             self.on_spawn(self._process.pid)
         return super()._parse_ver()
+
+    def execute(self, *params: str | bytes, raw_bytes: bool = False) -> str | bytes:
+        proc = self._process
+        if proc is None or proc.stdin is None or proc.stdout is None or proc.stderr is None:
+            raise ExifToolError("exiftool is not running")
+        tag = random.randint(100000, 999999)
+        ready, post = f"{{ready{tag}}}".encode(), f"post{tag}".encode()
+        cmd = [p if isinstance(p, bytes) else p.encode("utf-8") for p in params]
+        cmd += [b"-echo4", b"=${status}=" + post, f"-execute{tag}\n".encode()]
+        proc.stdin.write(b"\n".join(cmd))
+        proc.stdin.flush()
+        out = _read_until(proc.stdout.fileno(), ready).strip()[: -len(ready)]
+        err = _read_until(proc.stderr.fileno(), post).strip()[: -len(post)]
+        if not err.endswith(b"="):
+            raise ExifToolError("exiftool did not report its exit status (too old an exiftool?)")
+        cut = err.rfind(b"=", 0, -1)
+        self.reply = (out, err[:cut], int(err[cut + 1 : -1]))
+        return out if raw_bytes else out.decode("utf-8")
 
 
 @dataclass
@@ -208,7 +233,7 @@ class ExifToolService:
             log.warning("exiftool (pid %s) hung past its timeout: killing it", pid)
             _kill_tree(pid)
 
-    def _start(self) -> pyexiftool.ExifTool:
+    def _start(self) -> _ExifTool:
         et = _ExifTool(
             executable=self.executable,
             common_args=["-charset", "filename=utf8", "-charset", "utf8"],
@@ -254,7 +279,7 @@ class ExifToolService:
         et._running = False  # noqa: SLF001 - so pyexiftool's __del__ leaves it alone
 
     def _loop(self) -> None:
-        et: pyexiftool.ExifTool | None = None
+        et: _ExifTool | None = None
         try:
             while True:
                 item = self._queue.get()
@@ -272,11 +297,12 @@ class ExifToolService:
                             self._stop(et)
                             self.restarts += 1
                         et = self._start()
-                    raw = et.execute(*[os.fsencode(a) for a in args], raw_bytes=True)
+                    et.execute(*[os.fsencode(a) for a in args], raw_bytes=True)
+                    out, err, status = et.reply
                     reply = Reply(
-                        raw.decode("utf-8", "surrogateescape"),
-                        (et.last_stderr or b"").decode("utf-8", "replace"),
-                        int(et.last_status or 0),
+                        out.decode("utf-8", "surrogateescape"),
+                        err.decode("utf-8", "replace"),
+                        status,
                     )
                 except Exception as exc:
                     # hung and killed by the watchdog, or died mid-command: fail this request,
@@ -426,27 +452,3 @@ def _kill_tree(pid: int) -> None:
 def _alive(et: pyexiftool.ExifTool) -> bool:
     proc = getattr(et, "_process", None)  # pyexiftool's .running warns when it died
     return proc is not None and proc.poll() is None
-
-
-_shared: ExifToolService | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_service(timeout: float | None = None) -> ExifToolService:
-    """The process-wide exiftool (started on first use, closed at exit). ``timeout``: its
-    watchdog's limit from now on (``WriteSettings.timeout`` for a write)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None or _shared._closed:
-            _shared = ExifToolService()
-        if timeout is not None:
-            _shared.timeout = timeout
-        return _shared
-
-
-def close_shared_service() -> None:
-    global _shared
-    with _shared_lock:
-        if _shared is not None:
-            _shared.close()
-            _shared = None

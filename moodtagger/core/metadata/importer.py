@@ -33,8 +33,8 @@ def import_file_moods(
         for photo, fm in zip(photos, found, strict=True):
             if fm.error:
                 continue
-            catalog.set_file_keywords(photo.id, fm.keywords, fm.moods)
-            current = catalog.choice(photo.id)
+            catalog.file_keywords.set(photo.id, fm.keywords, fm.moods)
+            current = catalog.choices.get(photo.id)
             if current is not None and current[1] != "written":
                 continue  # the user's unwritten choice wins
             if current is None and not fm.moods:
@@ -42,10 +42,10 @@ def import_file_moods(
             if not fm.moods:
                 # another tool removed the moods: the photo is unconfirmed again (as after
                 # `write --clear`), not "written with no mood"
-                catalog.forget_choice(photo.id)
+                catalog.choices.forget(photo.id)
                 imported += 1
                 continue
-            if current is None or sorted(current[0]) != sorted(fm.moods):
-                catalog.set_choice(photo.id, fm.moods, source="file", state="written")
+            if current is None or sorted(current.moods) != sorted(fm.moods):
+                catalog.choices.set(photo.id, fm.moods, source="file", state="written")
                 imported += 1
     return imported

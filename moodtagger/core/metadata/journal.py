@@ -21,14 +21,14 @@ from collections.abc import Callable, Sequence
 from moodtagger.core.catalog import Catalog, ProgressFn, fs, unfs
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import LEGACY, WriteSettings
-from moodtagger.core.metadata.writer import (
+from moodtagger.core.metadata.results import (
     ANY_TARGET,
     FileResult,
     Record,
     WriteItem,
-    Writer,
     WriteSummary,
 )
+from moodtagger.core.metadata.writer import Writer
 from moodtagger.core.moods import display_name
 from moodtagger.core.scanner import sidecar_signature
 
@@ -42,7 +42,7 @@ def recover(catalog: Catalog) -> int:
 
 
 def _recover(catalog: Catalog) -> int:
-    rows = catalog.journal_interrupted()
+    rows = catalog.journal.interrupted()
     for _, temp in rows:
         if temp:
             try:
@@ -52,7 +52,7 @@ def _recover(catalog: Catalog) -> int:
             except OSError:
                 continue
     if rows:
-        catalog.journal_close_interrupted(r[0] for r in rows)
+        catalog.journal.close_interrupted(r[0] for r in rows)
     return len(rows)
 
 
@@ -63,9 +63,9 @@ def _record(catalog: Catalog, photo_id: int) -> Record | None:
     journal still says which moods were written, so their flat words count as added — unless a
     tree of the user's has the word as a leaf, which is how those versions marked a word the
     user typed themselves (:data:`~moodtagger.core.metadata.fields.LEGACY`)."""
-    if catalog.has_keyword_additions(photo_id):
-        return catalog.keyword_additions(photo_id)
-    moods = catalog.last_written_moods(photo_id)
+    if catalog.keyword_additions.has(photo_id):
+        return catalog.keyword_additions.get(photo_id)
+    moods = catalog.journal.last_written_moods(photo_id)
     if not moods:
         return None
     return {ANY_TARGET: {LEGACY: [display_name(m) for m in moods]}}
@@ -84,16 +84,16 @@ def choices_to_write(
     roots and ``folders`` (the folders named for a direct write); a photo outside both (written
     directly before, no root) into its own folder."""
     if photo_ids is None:
-        scope = catalog.photo_ids_under(paths) if paths is not None else None
-        chosen = catalog.pending_choices(scope)
+        scope = catalog.photos.ids_under(paths) if paths is not None else None
+        chosen = catalog.choices.pending(scope)
     else:
         chosen = []
         for pid in dict.fromkeys(photo_ids):  # a photo named twice is written once
-            photo = catalog.photo(pid)
-            ch = catalog.choice(pid)
+            photo = catalog.photos.by_id(pid)
+            ch = catalog.choices.get(pid)
             if photo is not None and ch is not None:
-                chosen.append((photo, ch[0]))
-    library = tuple(path for _, path in catalog.roots()) + tuple(folders)
+                chosen.append((photo, ch.moods))
+    library = tuple(path for _, path in catalog.photos.roots()) + tuple(folders)
 
     def inside(path: str) -> tuple[str, ...]:
         if any(path.startswith(f.rstrip("/") + "/") for f in library):
@@ -121,7 +121,7 @@ def items_for_paths(
     the plan is the one the real write makes; a photo the catalog does not know has none."""
     items = []
     for p in paths:
-        photo = catalog.photo_by_path(p)
+        photo = catalog.photos.by_path(p)
         added = _record(catalog, photo.id) if photo is not None else None
         items.append(WriteItem(p, moods, None, folders=folders, added=added))
     return items
@@ -147,60 +147,67 @@ def write_choices(
     Failed files keep their choice pending (state 'failed' + reason) for the next run.
     Holds the catalog's writer lock for the whole batch (another process waits).
     """
-    writer = Writer(settings, service)
-    if dry_run:
-        items = choices_to_write(catalog, photo_ids, paths, folders)
-        return writer.write(
-            items,
-            dry_run=True,
-            progress=progress,
-            cancel=cancel,
-            on_result=(lambda _i, r: on_result(r)) if on_result else None,
-        )
-    with catalog.writer_lock():
-        items = choices_to_write(catalog, photo_ids, paths, folders)
-        return _write_batch(catalog, writer, items, progress, cancel, on_result)
+    with Writer(settings, service) as writer:  # (its own exiftool when no service is given)
+        if dry_run:
+            items = choices_to_write(catalog, photo_ids, paths, folders)
+            return writer.write(
+                items,
+                dry_run=True,
+                progress=progress,
+                cancel=cancel,
+                on_result=(lambda _i, r: on_result(r)) if on_result else None,
+            )
+        with catalog.writer_lock():
+            items = choices_to_write(catalog, photo_ids, paths, folders)
+            return _write_batch(catalog, writer, items, progress, cancel, on_result)
 
 
 def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSummary:
     _recover(catalog)
     batch = uuid.uuid4().hex
-    rows = catalog.journal_start(batch, [(it.photo_id, it.path, it.moods) for it in items])
+    rows = catalog.journal.start(batch, [(it.photo_id, it.path, it.moods) for it in items])
     journal = {
         id(it): row for it, row in zip(items, rows, strict=True)
     }  # id(item) -> its journal row
 
     def before_write(item: WriteItem, temp: str) -> None:
-        catalog.journal_temp(journal[id(item)], temp)  # committed before exiftool creates the file
+        # committed before exiftool creates the file
+        catalog.journal.set_temp(journal[id(item)], temp)
 
     def record(item: WriteItem, res: FileResult) -> None:
         state = "failed" if res.status == "failed" else "written"
         with catalog.transaction():
-            catalog.journal_finish(journal[id(item)], state, res.error)
-            current = catalog.choice(item.photo_id) if item.photo_id is not None else None
-            if current is not None and sorted(current[0]) == sorted(item.moods):
+            catalog.journal.finish(journal[id(item)], state, res.error)
+            current = catalog.choices.get(item.photo_id) if item.photo_id is not None else None
+            if current is not None and sorted(current.moods) == sorted(item.moods):
                 # (a choice changed meanwhile, e.g. in the GUI, stays pending for the next write)
                 if not item.moods and state == "written":
                     # a clear that reached the file: the photo is unconfirmed again, so a later
                     # accept can choose for it (issue 11 item 6)
-                    catalog.forget_choice(item.photo_id)
+                    catalog.choices.forget(item.photo_id)
                 else:
-                    catalog.mark_choice(item.photo_id, state, res.error)
+                    catalog.choices.mark(item.photo_id, state, res.error)
             if item.photo_id is not None:
                 if res.size is not None and res.mtime_ns is not None:
-                    catalog.set_file_state(
+                    catalog.photos.set_file_state(
                         item.photo_id, size=res.size, mtime_ns=res.mtime_ns, ctime_ns=res.ctime_ns
                     )
                 if res.status != "failed":
-                    catalog.set_file_keywords(item.photo_id, res.keywords, res.after)
-                    catalog.set_keyword_additions(item.photo_id, res.added)
-                    catalog.set_sidecar_sig(item.photo_id, sidecar_signature(fs(item.path), None))
+                    catalog.file_keywords.set(item.photo_id, res.keywords, res.after)
+                    catalog.keyword_additions.set(item.photo_id, res.added)
+                    catalog.photos.set_sidecar_sig(
+                        item.photo_id, sidecar_signature(fs(item.path), None)
+                    )
         if on_result:
             on_result(res)
 
-    summary = writer.write(
-        items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
-    )
+    try:
+        summary = writer.write(
+            items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
+        )
+    except BaseException:  # a bug stopped the batch: close its rows (choices stay pending)
+        _recover(catalog)
+        raise
     # files never reached (cancelled): their journal rows are closed, their choices stay pending
-    catalog.journal_skip_rest(batch)
+    catalog.journal.skip_rest(batch)
     return summary

@@ -12,7 +12,6 @@ from moodtagger.core.metadata.exiftool import (
     ExifToolService,
     UnsafeArgument,
     check_arg,
-    shared_service,
 )
 from moodtagger.core.metadata.fields import (
     HIERARCHICAL,
@@ -111,9 +110,12 @@ def read_moods(
     progress: ProgressFn | None = None,
 ) -> list[FileMoods]:
     """Mood keywords in each file and the sidecars that belong to it (see
-    :func:`~moodtagger.core.metadata.fields.sidecar_paths`)."""
+    :func:`~moodtagger.core.metadata.fields.sidecar_paths`). Without ``service``, an exiftool
+    of its own is started for this call and closed after it."""
+    if service is None:
+        with ExifToolService() as own:
+            return read_moods(paths, settings, service=own, progress=progress)
     settings = settings or WriteSettings()
-    service = service or shared_service()
     items = [os.path.abspath(os.fspath(p)) for p in paths]
     targets: list[str] = []
     per_item: list[list[str]] = []

@@ -12,8 +12,11 @@ Protocol, per file (the original is untouched until the last step):
    included), ``fsync`` it, ``os.replace`` it over the original (atomic on POSIX), ``fsync`` the
    folder.
 
-Any exception while writing, verifying or cleaning up one file is that file's error; the batch
-goes on and the file's temporary copy is removed. A hard-linked photo is not replaced (its other
+An expected problem while writing, verifying or cleaning up one file (:data:`PER_FILE_ERRORS`:
+the operating system's, exiftool's, a failed check) is that file's error; the batch goes on and
+the file's temporary copy is removed. Anything else is a bug: the temporary copies of the files
+in flight are removed and the exception propagates (the batch stops; the front end reports it
+as a bug, never as one file's "TypeError: …"). A hard-linked photo is not replaced (its other
 names would keep the old photo): it is an error, or gets a sidecar, like a read-only one.
 
 Except when exiftool hangs again right after its restart (``WriteSettings.timeout`` twice in a
@@ -24,6 +27,10 @@ exiftool did not answer within N s"; a catalog keeps its choice to write) and
 A crash at any moment leaves the original either fully old or fully new; a stray temporary file
 is removed by the next run (:func:`recover`, driven by the catalog's write journal).
 
+The records a write takes and gives are in :mod:`.results`; the file side of the protocol (temp
+names, free space, fsync, pixel comparison, ownership) in :mod:`.safefile`. The exiftool is the
+caller's (the Library's), or one of the writer's own closed by :meth:`Writer.close`.
+
 RAW files get an XMP sidecar instead (``photo.xmp`` — Lightroom's name, also beside ``photo.JPG`` —
 unless another RAW reads it too, then ``photo.CR2.xmp``; every sidecar of the file that already exists is kept in step; DNG holds
 its XMP inside). Read-only files get a sidecar (``photo.jpg.xmp``) or a clear error, by setting —
@@ -32,21 +39,17 @@ never a silent skip; once the file itself is written, that sidecar is kept in st
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from moodtagger.core.catalog import PhotoRow, ProgressFn
+from moodtagger.core.catalog import ProgressFn
 from moodtagger.core.metadata.exiftool import (
-    ExifToolError,
     ExifToolService,
     UnsafeArgument,
     check_arg,
-    shared_service,
 )
 from moodtagger.core.metadata.fields import (
     IPTC_KEYWORDS,
@@ -64,103 +67,32 @@ from moodtagger.core.metadata.fields import (
     stem_sharers,
 )
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
+from moodtagger.core.metadata.results import (
+    ANY_TARGET,
+    FileResult,
+    Record,
+    WriteItem,
+    WriteSummary,
+    record_key,
+)
+from moodtagger.core.metadata.safefile import (
+    PER_FILE_ERRORS,
+    WriteFailed,
+    _copy_ownership,
+    _fsync_dir,
+    _out,
+    _same_pixels,
+    _snapshot,
+    _space_left,
+    _writable,
+    explain,
+    temp_path_for,
+)
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
 from moodtagger.core.tools import cannot_write
 
-TEMP_MARK = ".moodtagger-"
 CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
 CHUNK = 32
-
-
-Record = dict[str, dict[str, list[str]]]  # target (see record_key) -> field -> values we added
-ANY_TARGET = "*"  # a record for every file of the photo (see journal._record)
-
-
-@dataclass
-class WriteItem:
-    path: str
-    moods: Sequence[str]
-    photo_id: int | None = None
-    scanned: PhotoRow | None = None  # the catalog's photo: the file must still be it
-    folders: Sequence[str] = ()  # the library folders it must resolve into (none: no check)
-    added: Record | None = None  # the catalog's record of what moodtagger added (None: none)
-
-
-def record_key(photo: str, target: str) -> str:
-    """Which of a photo's files a record is about, independent of the folder and the photo's
-    own name: ``""`` for the photo itself, else the sidecar's name after the photo's stem
-    (``.xmp`` for ``IMG_1.xmp``, ``.CR2.xmp`` for ``IMG_1.CR2.xmp``)."""
-    if os.path.normcase(target) == os.path.normcase(photo):
-        return ""
-    name = os.path.basename(target)
-    stem = os.path.splitext(os.path.basename(photo))[0]
-    return name[len(stem) :] if name.startswith(stem) else name
-
-
-@dataclass
-class FileResult:
-    path: str
-    photo_id: int | None
-    before: list[str]  # mood ids in the file before
-    after: list[str]  # mood ids after (planned, for a dry run)
-    status: str  # 'written' | 'unchanged' | 'failed' | 'planned'
-    error: str | None = None
-    targets: list[str] = field(default_factory=list)  # the file, or its sidecar(s)
-    diff: list[tuple[str, str, list[str], list[str]]] = field(
-        default_factory=list
-    )  # target, field, before, after
-    keywords: list[str] = field(default_factory=list)  # flat keywords after (or now, if failed)
-    size: int | None = None  # the photo's size/mtime/ctime after a write into the file itself
-    mtime_ns: int | None = None
-    ctime_ns: int | None = None
-    note: str | None = None  # something the user should know (e.g. why photo.CR2.xmp)
-    added: Record = field(default_factory=dict)  # what moodtagger added, after this write
-
-
-@dataclass
-class WriteSummary:
-    written: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    planned: int = 0
-    cancelled: bool = False
-    stopped: str | None = None  # why the batch stopped early (exiftool hung), one sentence
-    seconds: float = 0.0
-    results: list[FileResult] = field(default_factory=list)
-
-    def add(self, r: FileResult) -> None:
-        self.results.append(r)
-        setattr(self, r.status, getattr(self, r.status) + 1)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "written": self.written,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "planned": self.planned,
-            "cancelled": self.cancelled,
-            "stopped": self.stopped,
-            "seconds": round(self.seconds, 3),
-            "files": [
-                {
-                    "path": r.path,
-                    "status": r.status,
-                    "note": r.note,
-                    "before": r.before,
-                    "after": r.after,
-                    "error": r.error,
-                    "targets": r.targets,
-                    "diff": [
-                        {"target": t, "field": f, "before": b, "after": a} for t, f, b, a in r.diff
-                    ],
-                }
-                for r in self.results
-            ],
-        }
-
-
-class WriteFailed(Exception):
-    pass
 
 
 @dataclass
@@ -184,74 +116,6 @@ class _Job:
     note: str | None = None
 
 
-def temp_path_for(target: str) -> str:
-    """A short hidden name beside ``target`` (any legal name fits: the long name is not repeated;
-    exiftool picks the format by the extension, so that is kept when it is a plain one)."""
-    folder, name = os.path.split(target)
-    ext = os.path.splitext(name)[1]
-    if not (len(ext) <= 10 and ext[1:].isalnum() and ext.isascii()):
-        ext = ""
-    return os.path.join(folder, f"{TEMP_MARK}{secrets.token_hex(6)}{ext}")
-
-
-def _out(path: str) -> str:
-    """exiftool expands %f, %d … in an ``-o`` name and has no escape for a plain %. The temporary
-    file lies in the source's folder and its own name has no %, so where the folder's name has
-    one the folder is written as exiftool's own ``%d`` (the source's folder, expanded once)."""
-    folder, name = os.path.split(path)
-    return path if "%" not in folder else "%d" + name
-
-
-def _snapshot(path: str) -> tuple[int, ...] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-_ERRNO_WORDS = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "the file system is read-only",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.ENAMETOOLONG: "file name too long",
-    errno.EIO: "input/output error on the device",
-}
-
-
-def explain(exc: BaseException) -> str:
-    """One sentence for any exception raised while handling one file."""
-    if isinstance(exc, (WriteFailed, ExifToolError, UnsafeArgument)):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return _ERRNO_WORDS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _space_left(folder: str, needed: int) -> bool:
-    try:
-        st = os.statvfs(folder)
-    except OSError:
-        return True
-    return st.f_bavail * st.f_frsize >= needed
-
-
-def _fsync_dir(folder: str) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 IPTC_KEYWORD_BYTES = 64  # IPTC-IIM 2:25 Keywords: at most 64 bytes each
 
 
@@ -269,92 +133,6 @@ def _iptc_too_long(p: Plan) -> str | None:
                 "leave IPTC out with --field (the XMP fields hold it whole)"
             )
     return None
-
-
-def _pixel_digest(path: str) -> str:
-    """A hash of the decoded pixels, decoded inside the decoding pixel budget
-    (:data:`imaging.PIXELS`) and hashed in strips (no second full-size copy)."""
-    import hashlib
-
-    from PIL import Image
-
-    from moodtagger.core import imaging  # (also registers the HEIF opener)
-
-    with Image.open(path) as im:
-        w, h = im.size
-        if w * h > imaging.MAX_PIXELS:
-            raise WriteFailed(f"{w}x{h} pixels exceeds the {imaging.MAX_PIXELS:,} pixel guard")
-        ticket = imaging.PIXELS.acquire(w * h)
-        try:
-            im.load()
-            digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
-            try:  # what Image.tobytes does, streamed into the hash (4x faster than strips)
-                enc = Image._getencoder(im.mode, "raw", im.mode)
-                enc.setimage(im.im, (0, 0, w, h))
-                try:
-                    while True:
-                        _, status, data = enc.encode(max(65536, w * 4))
-                        digest.update(data)
-                        if status:
-                            break
-                finally:
-                    enc.cleanup()
-                if status < 0:
-                    raise WriteFailed(f"raw encoder error {status}")
-            except (AttributeError, TypeError):  # a Pillow without that internal: strips
-                digest = hashlib.sha1(f"{im.mode}:{im.size}".encode(), usedforsecurity=False)
-                rows = max(1, (4 << 20) // max(1, w))
-                for y in range(0, h, rows):
-                    digest.update(im.crop((0, y, w, min(h, y + rows))).tobytes())
-        finally:
-            im.close()  # the pixels go before the ticket does
-            imaging.PIXELS.release(ticket)
-    return digest.hexdigest()
-
-
-def _same_pixels(a: str, b: str) -> bool:
-    """Same decoded pixels; one image decoded at a time, inside the pixel budget."""
-    try:
-        return _pixel_digest(a) == _pixel_digest(b)
-    except Exception as exc:  # a bomb, a truncated or undecodable image: cannot be proved equal
-        raise WriteFailed(
-            f"verification impossible: the image cannot be decoded to compare ({explain(exc)})"
-        ) from None
-
-
-def _writable(path: str) -> bool:
-    """Writable for us *and* not marked read-only by its owner (root may write anything, but a
-    photographer who made a file or folder read-only means it)."""
-    try:
-        return os.access(path, os.W_OK) and bool(os.stat(path).st_mode & 0o222)
-    except OSError:
-        return False
-
-
-def _copy_ownership(src: str, dst: str) -> None:
-    """Give ``dst`` what the rename would otherwise drop: owner, group, mode, extended attributes
-    (``user.*`` tags, POSIX ACLs in ``system.posix_acl_access``)."""
-    st = os.stat(src)
-    mine = os.stat(dst)
-    if (mine.st_uid, mine.st_gid) != (st.st_uid, st.st_gid):
-        try:
-            os.chown(dst, st.st_uid, st.st_gid)
-        except OSError:
-            raise WriteFailed(
-                f"cannot keep the file's owner and group ({st.st_uid}:{st.st_gid}); not written"
-            ) from None
-    os.chmod(dst, st.st_mode & 0o7777)
-    try:
-        names = os.listxattr(src)
-    except OSError:  # the file system has none
-        return
-    for name in names:
-        try:
-            os.setxattr(dst, name, os.getxattr(src, name))
-        except OSError as exc:
-            raise WriteFailed(
-                f"cannot keep the extended attribute {name} ({explain(exc)}); not written"
-            ) from None
 
 
 def _shared_stem_note(path: str, settings: WriteSettings) -> str | None:
@@ -376,17 +154,31 @@ def _inside(path: str, folder: str) -> bool:
 
 
 class Writer:
-    """Writes mood choices into files through one :class:`ExifToolService`."""
+    """Writes mood choices into files through one :class:`ExifToolService`: the caller's
+    (the Library's), or without one an exiftool of its own with this write's timeout, closed
+    by :meth:`close` (``with Writer(...) as writer``)."""
 
     def __init__(
         self, settings: WriteSettings | None = None, service: ExifToolService | None = None
     ):
         self.settings = settings or WriteSettings()
-        if service is None:  # the process-wide exiftool, with this write's timeout
-            service = shared_service(timeout=self.settings.timeout)
-            service.retry()  # a new batch tries an exiftool that hung before once more
+        self._own: ExifToolService | None = None
+        if service is None:
+            service = self._own = ExifToolService(timeout=self.settings.timeout)
         self.service = service
         self._folders: dict[str, str] = {}  # library folder -> resolved, once per batch
+
+    def close(self) -> None:
+        """Stop the exiftool this writer started (none when the caller passed its own)."""
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _resolved(self, folder: str) -> str:
         """A library folder with its links resolved now (at write time, once per batch)."""
@@ -473,7 +265,8 @@ class Writer:
         before_write: Callable[[WriteItem, str], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
     ) -> WriteSummary:
-        """Write each item's moods; per-file problems become ``failed`` results, never raise."""
+        """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
+        results. A bug raises, after removing the temporary copies of the files in flight."""
         t0 = time.perf_counter()
         self._folders = {}
         summary = WriteSummary()
@@ -504,84 +297,91 @@ class Writer:
                     finish(job, self._result(job, "failed"))
 
         want_hash = self.settings.verify and supports_image_hash(self.service)
-        for start in range(0, total, CHUNK):
-            if cancel is not None and cancel.is_set():
-                summary.cancelled = True
-                break
-            jobs = []
-            for it in items[start : start + CHUNK]:
-                try:
-                    jobs.append(self._job(it))
-                except Exception as exc:  # e.g. a name the file system refuses
-                    job = _Job(it, os.path.abspath(it.path), error=explain(exc))
-                    jobs.append(job)
-            to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
-            try:
-                tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
-            except Exception as exc:
-                tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
-            if self.service.gave_up:
-                stop(jobs, items[start + CHUNK :])
-                break
-            ready: list[_Job] = []
-            for job in jobs:
-                if not job.error:
-                    try:
-                        self._plan(job, tags)
-                    except Exception as exc:
-                        job.error = explain(exc)
-                if job.error:
-                    finish(job, self._result(job, "failed"))
-                    continue
-                changed = any(t.plan and t.plan.changed for t in job.targets)
-                if not changed:
-                    finish(job, self._result(job, "unchanged"))
-                elif dry_run:
-                    finish(job, self._result(job, "planned"))
-                else:
-                    ready.append(job)
-            # write new files beside the originals (cancel is honoured between files)
-            written: list[_Job] = []
-            for job in ready:
+        in_flight: list[_Job] = []  # a bug stops the batch: their temporary copies go
+        try:
+            for start in range(0, total, CHUNK):
                 if cancel is not None and cancel.is_set():
                     summary.cancelled = True
                     break
+                jobs: list[_Job] = []
+                in_flight = jobs
+                for it in items[start : start + CHUNK]:
+                    try:
+                        jobs.append(self._job(it))
+                    except PER_FILE_ERRORS as exc:  # e.g. a name the file system refuses
+                        job = _Job(it, os.path.abspath(it.path), error=explain(exc))
+                        jobs.append(job)
+                to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
                 try:
-                    for t in job.targets:
-                        if t.plan and t.plan.changed:
-                            t.temp = temp_path_for(t.path)
-                            if before_write:
-                                before_write(job.item, t.temp)
-                            self._write_temp(t)
-                    written.append(job)
-                except Exception as exc:
-                    self._fail(job, exc, finish)
-                    if self.service.gave_up:
+                    tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
+                except PER_FILE_ERRORS as exc:
+                    tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
+                if self.service.gave_up:
+                    stop(jobs, items[start + CHUNK :])
+                    break
+                ready: list[_Job] = []
+                for job in jobs:
+                    if not job.error:
+                        try:
+                            self._plan(job, tags)
+                        except PER_FILE_ERRORS as exc:
+                            job.error = explain(exc)
+                    if job.error:
+                        finish(job, self._result(job, "failed"))
+                        continue
+                    changed = any(t.plan and t.plan.changed for t in job.targets)
+                    if not changed:
+                        finish(job, self._result(job, "unchanged"))
+                    elif dry_run:
+                        finish(job, self._result(job, "planned"))
+                    else:
+                        ready.append(job)
+                # write new files beside the originals (cancel is honoured between files)
+                written: list[_Job] = []
+                for job in ready:
+                    if cancel is not None and cancel.is_set():
+                        summary.cancelled = True
                         break
-            # verify all new files of this chunk in one read, then swap them in
-            temps = [t.temp for j in written for t in j.targets if t.temp]
-            try:
-                back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
-            except Exception as exc:
-                back = {p: FileTags(p, error=explain(exc)) for p in temps}
-            if self.service.gave_up:
-                stop(jobs, items[start + CHUNK :])
-                break
-            for job in written:
+                    try:
+                        for t in job.targets:
+                            if t.plan and t.plan.changed:
+                                t.temp = temp_path_for(t.path)
+                                if before_write:
+                                    before_write(job.item, t.temp)
+                                self._write_temp(t)
+                        written.append(job)
+                    except PER_FILE_ERRORS as exc:
+                        self._fail(job, exc, finish)
+                        if self.service.gave_up:
+                            break
+                # verify all new files of this chunk in one read, then swap them in
+                temps = [t.temp for j in written for t in j.targets if t.temp]
                 try:
-                    for t in job.targets:
-                        if t.temp:
-                            self._unchanged_since_read(t)
-                            self._verify(t, back.get(t.temp))
-                    for t in job.targets:
-                        if t.temp:
-                            self._commit(t)
-                except Exception as exc:
-                    self._fail(job, exc, finish)
-                    continue
-                finish(job, self._result(job, "written"))
-            if summary.cancelled:
-                break
+                    back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
+                except PER_FILE_ERRORS as exc:
+                    back = {p: FileTags(p, error=explain(exc)) for p in temps}
+                if self.service.gave_up:
+                    stop(jobs, items[start + CHUNK :])
+                    break
+                for job in written:
+                    try:
+                        for t in job.targets:
+                            if t.temp:
+                                self._unchanged_since_read(t)
+                                self._verify(t, back.get(t.temp))
+                        for t in job.targets:
+                            if t.temp:
+                                self._commit(t)
+                    except PER_FILE_ERRORS as exc:
+                        self._fail(job, exc, finish)
+                        continue
+                    finish(job, self._result(job, "written"))
+                if summary.cancelled:
+                    break
+        except BaseException:
+            for job in in_flight:
+                self._cleanup(job)
+            raise
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -759,4 +559,5 @@ def write_files(
     No catalog, no record of what moodtagger added: a later mood change or clear then leaves
     the flat mood words (they may be the user's). A caller that keeps ``FileResult.added`` and
     passes it back as ``WriteItem.added`` gets the catalog's behaviour."""
-    return Writer(settings, kwargs.pop("service", None)).write(items, **kwargs)
+    with Writer(settings, kwargs.pop("service", None)) as writer:
+        return writer.write(items, **kwargs)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.imaging import Preprocess
 
 # the normalisation the ImageNet weights were trained with (not the usual ImageNet mean/std)
@@ -49,8 +51,8 @@ def preprocess_for(variant: str) -> Preprocess:
     return Preprocess(int(size / CROP_FRACTION), size, "bicubic", MEAN, STD)
 
 
-class BackboneMissing(Exception):
-    pass
+class BackboneMissing(MoodtaggerError):
+    """The backbone's weights are not installed (one sentence)."""
 
 
 def weights_file(variant: str) -> str:
@@ -98,6 +100,12 @@ class FeatureNet(nn.Module):
     Input: uint8 tensor (N, H, W, 3); normalisation (``mean``/``std`` of [0, 1] pixel values,
     from the model's registry entry) happens inside the graph.
     """
+
+    # timm's EfficientNet (conv_stem, bn1, blocks, conv_head, bn2, classifier): timm declares no
+    # types for these parts
+    net: Any
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
 
     def __init__(
         self, backbone: nn.Module, mean: Sequence[float] = MEAN, std: Sequence[float] = STD

@@ -4,15 +4,15 @@
   MPS) with channels_last. torch is the GPU (and training) engine; it is an optional extra.
 * On the CPU the network runs with ONNX Runtime (~2-3x faster than eager torch on CPU) from the
   verified export that ships beside the model (``models/<id>.onnx``, hashed in the registry
-  entry, made by ``packaging/export_onnx.py``): a CPU machine never imports torch, not even on
-  its first start (saves ~1 s and several hundred MB per start, and the GUI's one long stall:
+  entry, made by :mod:`moodtagger.training.export_onnx`): a CPU machine never imports torch, not
+  even on its first start (saves ~1 s and several hundred MB per start, and the GUI's one long stall:
   loading torch's libraries holds the GIL). A model without a current shipped export (e.g. a
   head retrained but not yet re-exported) is exported once into the user cache with torch,
   checked against torch within a tolerance; ``MOODTAGGER_NO_ONNX=1`` forces torch.
 * int8: where an entry registers a statically quantised copy of that export
   (``models/<id>.int8.onnx``, ``onnx_int8`` in the entry: its sha256 and the float file it was
-  made from; ``packaging/export_onnx.py --int8``), the CPU runs it (~1.4-1.8x the float graph's
-  inference rate). v2 ships one: cross-validated on 5 fold seeds, every number within 0.005 of
+  made from; :mod:`moodtagger.training.export_onnx` ``--int8``), the CPU runs it (~1.4-1.8x the
+  float graph's inference rate). v2 ships one: cross-validated on 5 fold seeds, every number within 0.005 of
   the float graph (model card). ``MOODTAGGER_ONNX_FP32=1`` or ``backend="onnx-fp32"`` forces
   the float graph.
 * :meth:`MoodModel.predict_paths` decodes in a thread pool while the model runs on the previous
@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from moodtagger.core import imaging
+from moodtagger.core import imaging, paths
 from moodtagger.core.catalog import Prediction
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.model import registry
 
 if TYPE_CHECKING:
+    from moodtagger.core.metadata.exiftool import ExifToolService
     from moodtagger.core.model.head import MoodNet
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def shipped_int8(entry: registry.ModelEntry) -> Path | None:
 
 def needs_torch(model_id: str | None = None, device: str = "auto") -> bool:
     """Will :class:`MoodModel` import torch? (GPU, torch forced, or no usable ONNX export.)"""
-    if os.environ.get("MOODTAGGER_NO_ONNX") or (device or "auto").lower() not in ("auto", "cpu"):
+    if paths.flag(paths.NO_ONNX) or (device or "auto").lower() not in ("auto", "cpu"):
         return True
     if (device or "auto").lower() == "auto" and gpu_possible():
         return True
@@ -207,12 +208,12 @@ class MoodModel:
         use_onnx = (
             self.device == "cpu"
             and backend in ("auto", "onnx", "onnx-fp32")
-            and not os.environ.get("MOODTAGGER_NO_ONNX")
+            and not paths.flag(paths.NO_ONNX)
         )
         if use_onnx:
             int8 = (
                 shipped_int8(self.entry)
-                if backend != "onnx-fp32" and not os.environ.get("MOODTAGGER_ONNX_FP32")
+                if backend != "onnx-fp32" and not paths.flag(paths.ONNX_FP32)
                 else None
             )
             ready = int8 or shipped_onnx(self.entry) or _cached_onnx_path(self.entry)
@@ -318,10 +319,12 @@ class MoodModel:
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
         total: int | None = None,
+        exiftool: ExifToolService | None = None,
     ) -> Iterator[list[Result]]:
         """Yield batches of results in input order; decoding overlaps inference.
 
         ``items`` are paths or ``(key, path)`` pairs (the key comes back in :class:`Result`).
+        ``exiftool`` reads RAW previews (:func:`moodtagger.core.imaging.decode`).
         """
         work = [(it if isinstance(it, tuple) else (None, it)) for it in items]
         total = len(work) if total is None else total
@@ -338,7 +341,11 @@ class MoodModel:
                     if nxt is None:
                         return
                     futures.append(
-                        (nxt[0], nxt[1], pool.submit(decode_safe, nxt[1], self.preprocess))
+                        (
+                            nxt[0],
+                            nxt[1],
+                            pool.submit(decode_safe, nxt[1], self.preprocess, exiftool),
+                        )
                     )
 
             fill()
@@ -370,19 +377,23 @@ class MoodModel:
                 yield results
 
 
-def prepare_file(path: str, pre: Preprocess) -> np.ndarray:
+def prepare_file(path: str, pre: Preprocess, exiftool: ExifToolService | None = None) -> np.ndarray:
     """Decode one file to the uint8 (crop, crop, 3) model input (raises imaging.ImageError).
     ``pre`` comes from the model's registry entry; local prediction and the Ray pipeline
     (core/cluster.py) both come through here."""
-    model_input = imaging.decode(path, model=pre, make_thumbnail=False).model_input
+    model_input = imaging.decode(
+        path, model=pre, make_thumbnail=False, exiftool=exiftool
+    ).model_input
     assert model_input is not None
     return model_input
 
 
-def decode_safe(path: str, pre: Preprocess) -> tuple[np.ndarray | None, str | None]:
+def decode_safe(
+    path: str, pre: Preprocess, exiftool: ExifToolService | None = None
+) -> tuple[np.ndarray | None, str | None]:
     """:func:`prepare_file` that never raises: a bad file is ``(None, reason)``."""
     try:
-        return prepare_file(path, pre), None
+        return prepare_file(path, pre, exiftool), None
     except imaging.ImageError as exc:
         return None, str(exc)
     except Exception as exc:  # never let one file stop the run

@@ -1,8 +1,10 @@
-"""The small trained head and the full inference network (backbone + TTA + head).
+"""The heads the app runs and the full inference network (backbone + TTA + head).
 
-The head sees standardised frozen-backbone descriptors (see :mod:`features`) and outputs the
-8 Mikels mood probabilities (softmax, in ``MOODS`` order) plus valence and arousal on the
-Emotion6 1-9 scale. ``hidden == 0`` makes it multinomial logistic regression.
+A head sees frozen-backbone descriptors (:mod:`moodtagger.training.features` caches them for
+training) and outputs the 8 Mikels mood probabilities (in ``MOODS`` order) plus valence and
+arousal on the Emotion6 1-9 scale. :class:`MoodHead` is v1's (``hidden == 0`` makes it
+multinomial logistic regression), :class:`V2Head` the multi-task v2 head. Their weights are
+fitted by :mod:`moodtagger.training`; this module only runs them.
 """
 
 from __future__ import annotations
@@ -14,11 +16,16 @@ import torch
 from torch import nn
 
 from moodtagger.core.model.backbone import FeatureNet
+from moodtagger.core.moods import MOODS, POSITIVE
 
 PARTS = ("final", "stages", "logits")
 
 
 class MoodHead(nn.Module):
+    mu: torch.Tensor  # buffers
+    sigma: torch.Tensor
+    temperature: torch.Tensor
+
     def __init__(self, in_dim: int, hidden: int = 0, n_out: int = 8, dropout: float = 0.5):
         super().__init__()
         self.in_dim, self.hidden = in_dim, hidden
@@ -89,112 +96,6 @@ class MoodNet(nn.Module):
         return probs, va, embedding
 
 
-def select(feats: dict[str, np.ndarray], parts: Sequence[str]) -> np.ndarray:
-    """Concatenate feature parts: (n, views, d)."""
-    return np.concatenate([feats[p] for p in parts], axis=-1)
-
-
-def fit_head(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    hidden: int = 0,
-    weight_decay: float = 1e-2,
-    epochs: int = 200,
-    lr: float = 1e-3,
-    class_weight: bool = True,
-    sample_weight: np.ndarray | None = None,
-    soft_targets: np.ndarray | None = None,
-    dropout: float = 0.5,
-    seed: int = 0,
-) -> MoodHead:
-    """Full-batch AdamW training of a :class:`MoodHead` on 2-D features ``x``.
-
-    ``y``: int labels (ignored where ``soft_targets`` rows are given). Deterministic for a seed.
-    """
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    xt = torch.from_numpy(x.astype(np.float32))
-    head = MoodHead(x.shape[1], hidden, dropout=dropout)
-    mu = xt.mean(0)
-    sigma = xt.std(0).clamp_min(1e-4)
-    head.mu.copy_(mu)
-    head.sigma.copy_(sigma)
-    n_cls = 8
-    if soft_targets is None:
-        target = torch.nn.functional.one_hot(torch.from_numpy(y).long(), n_cls).float()
-    else:
-        target = torch.from_numpy(soft_targets.astype(np.float32))
-    w = (
-        torch.ones(len(x))
-        if sample_weight is None
-        else torch.from_numpy(sample_weight.astype(np.float32))
-    )
-    if class_weight:
-        counts = (target * w[:, None]).sum(0).clamp_min(1.0)
-        cw = counts.sum() / (n_cls * counts)
-        w = w * (target * cw).sum(1)
-    w = w / w.mean()
-    opt = torch.optim.AdamW(head.mood.parameters(), lr=lr, weight_decay=weight_decay)
-    head.train()
-    gen = torch.Generator().manual_seed(seed)
-    batch = 256
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=gen)
-        for i in range(0, len(x), batch):
-            idx = perm[i : i + batch]
-            logits, _ = head(xt[idx])
-            loss = (-(target[idx] * torch.log_softmax(logits, 1)).sum(1) * w[idx]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    head.eval()
-    return head
-
-
-def fit_va(head: MoodHead, x: np.ndarray, va: np.ndarray, alpha: float = 1000.0) -> None:
-    """Ridge regression for valence/arousal on the head's standardisation (closed form)."""
-    with torch.no_grad():
-        z = head.standardise(torch.from_numpy(x.astype(np.float32))).double()
-        t = torch.from_numpy(va.astype(np.float64))
-        zm, tm = z.mean(0), t.mean(0)
-        zc, tc = z - zm, t - tm
-        a = zc.T @ zc + alpha * torch.eye(z.shape[1], dtype=torch.float64)
-        coef = torch.linalg.solve(a, zc.T @ tc)  # (d, 2)
-        head.va.weight.copy_(coef.T.float())
-        head.va.bias.copy_((tm - zm @ coef).float())
-
-
-def predict_logits(head: MoodHead, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x: (n, views, d) -> (mood logits per view (n, views, 8), va averaged over views (n, 2))."""
-    n, v, d = x.shape
-    with torch.no_grad():
-        logits, va = head(torch.from_numpy(x.reshape(n * v, d).astype(np.float32)))
-    return logits.reshape(n, v, -1).numpy(), va.reshape(n, v, -1).mean(1).numpy()
-
-
-def view_probs(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Softmax per view (with a temperature), averaged over views: (n, views, 8) -> (n, 8)."""
-    z = logits / temperature
-    z = z - z.max(-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(-1, keepdims=True)
-    return p.mean(1)
-
-
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising the negative log-likelihood of out-of-fold predictions."""
-    grid = np.exp(np.linspace(np.log(0.25), np.log(20.0), 200))
-    nll = [-np.log(view_probs(logits, t)[np.arange(len(y)), y] + 1e-12).mean() for t in grid]
-    return float(grid[int(np.argmin(nll))])
-
-
-def predict_head(head: MoodHead, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x: (n, views, d) -> (probs averaged over views (n, 8), va (n, 2))."""
-    logits, va = predict_logits(head, x)
-    return view_probs(logits), va
-
-
 class EnsembleHead(nn.Module):
     """Averages the *probabilities* of several heads (returned as log-probabilities so that the
     softmax in :class:`MoodNet` gives back the average exactly)."""
@@ -212,3 +113,98 @@ class EnsembleHead(nn.Module):
             vas.append(va)
         p = torch.stack(probs).mean(0)
         return torch.log(p.clamp_min(1e-12)), vas[0]
+
+
+class V2Head(nn.Module):
+    """Descriptor (N, d) -> (log 8-mood probabilities, valence/arousal). Log-probabilities so that
+    :class:`MoodNet`'s softmax gives the probabilities back exactly."""
+
+    # buffers (see __init__)
+    mu: torch.Tensor
+    sigma: torch.Tensor
+    w_pol: torch.Tensor
+    b_pol: torch.Tensor
+    w_mood: torch.Tensor
+    b_mood: torch.Tensor
+    w_va: torch.Tensor
+    b_va: torch.Tensor
+    t_pol: torch.Tensor
+    t_mood: torch.Tensor
+    pos_mask: torch.Tensor
+    mlp_mix: torch.Tensor
+    mlp_proj: torch.Tensor
+    mlp_w1: torch.Tensor
+    mlp_b1: torch.Tensor
+    mlp_w2: torch.Tensor
+    mlp_b2: torch.Tensor
+
+    def __init__(self, in_dim: int):
+        super().__init__()
+        self.in_dim = in_dim
+        self.register_buffer("mu", torch.zeros(in_dim))
+        self.register_buffer("sigma", torch.ones(in_dim))
+        self.register_buffer("w_pol", torch.zeros(in_dim, 2))
+        self.register_buffer("b_pol", torch.zeros(2))
+        self.register_buffer("w_mood", torch.zeros(in_dim, len(MOODS)))
+        self.register_buffer("b_mood", torch.zeros(len(MOODS)))
+        self.register_buffer("w_va", torch.zeros(in_dim, 2))
+        self.register_buffer("b_va", torch.zeros(2))
+        self.register_buffer("t_pol", torch.ones(()))
+        self.register_buffer("t_mood", torch.ones(()))
+        self.register_buffer("pos_mask", torch.tensor([m in POSITIVE for m in MOODS]))
+        # optional MLP mood head (empty = linear only; a state dict that has one sizes these;
+        # mlp_proj (in_dim, 0): the members see the standardised descriptor itself)
+        self.register_buffer("mlp_mix", torch.zeros(()))
+        self.register_buffer("mlp_proj", torch.zeros(in_dim, 0))
+        self.register_buffer("mlp_w1", torch.zeros(0, 0, 0))
+        self.register_buffer("mlp_b1", torch.zeros(0, 0))
+        self.register_buffer("mlp_w2", torch.zeros(0, 0, len(MOODS)))
+        self.register_buffer("mlp_b2", torch.zeros(0, len(MOODS)))
+        self.has_mlp = False  # a plain bool (not a tensor test), so ONNX tracing sees a constant
+
+    MLP_BUFFERS = ("mlp_proj", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2")
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
+        # the MLP's size comes from the file; a head file without one (linear v2) loads as before
+        for name in self.MLP_BUFFERS:
+            key = prefix + name
+            if key in state_dict:
+                self._buffers[name] = torch.empty_like(state_dict[key], dtype=torch.float32)
+            else:
+                state_dict[key] = self._buffers[name]
+        state_dict.setdefault(prefix + "mlp_mix", self.mlp_mix)
+        self.has_mlp = int(state_dict[prefix + "mlp_w1"].shape[0]) > 0
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def set_mlp(self, mix: float, arrays: Sequence[np.ndarray]) -> None:
+        """Size and fill the optional MLP mood head from ``arrays`` (in :attr:`MLP_BUFFERS` order;
+        an (in_dim, 0) projection: the members see the standardised descriptor itself)."""
+        self.mlp_mix.fill_(mix)
+        for name, arr in zip(self.MLP_BUFFERS, arrays, strict=True):
+            self._buffers[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        self.has_mlp = True
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = (x - self.mu) / self.sigma
+        pl = z @ self.w_pol + self.b_pol
+        pol = (pl[:, 1] - pl[:, 0]) / self.t_pol
+        logp_pos = nn.functional.logsigmoid(pol)[:, None]
+        logp_neg = nn.functional.logsigmoid(-pol)[:, None]
+        ml = z @ self.w_mood + self.b_mood
+        if self.has_mlp:  # the MLP members' mean logits
+            u = z @ self.mlp_proj if int(self.mlp_proj.shape[1]) > 0 else z
+            h = nn.functional.gelu(
+                torch.matmul(u.unsqueeze(0), self.mlp_w1) + self.mlp_b1.unsqueeze(1)
+            )
+            mlp = (torch.matmul(h, self.mlp_w2) + self.mlp_b2.unsqueeze(1)).mean(0)
+            ml = (1 - self.mlp_mix) * ml + self.mlp_mix * mlp
+        ml = ml / self.t_mood
+        neg_inf = torch.finfo(ml.dtype).min
+        within_pos = torch.log_softmax(ml.masked_fill(~self.pos_mask, neg_inf), dim=1)
+        within_neg = torch.log_softmax(ml.masked_fill(self.pos_mask, neg_inf), dim=1)
+        logp = torch.where(self.pos_mask, logp_pos + within_pos, logp_neg + within_neg)
+        return logp, z @ self.w_va + self.b_va

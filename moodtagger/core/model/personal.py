@@ -44,239 +44,24 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtagger.core import paths
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.model.personal_model import (
+    Params,
+    PersonalError,
+    PersonalModel,
+    damaged,
+    targets_from_moods,
+    unit,
+)
 from moodtagger.core.moods import MOODS
 
 KIND = "personal"
 PREFIX = "personal-"
 
 
-class PersonalError(Exception):
-    """Nothing to learn from, or a personal model that cannot be used (one sentence)."""
-
-
-@dataclass(frozen=True)
-class Params:
-    """Chosen on ArtPhoto simulated users (``bench/bench_personal.py``, tuning seeds only)."""
-
-    l2: float = 0.1  # penalty on W per labelled photo (larger: closer to the shipped model)
-    steps: int = 300
-    near: float = 0.65  # cosine (centred) where a labelled neighbour starts to count
-    same: float = 0.75  # ... and where it counts fully
-    follow: float = 0.95  # weight of a near-duplicate's label at `same` and above
-
-
 def personal_dir() -> Path:
-    env = os.environ.get("MOODTAGGER_PERSONAL_MODELS")
-    if env:
-        return Path(env)
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("moodtagger", appauthor=False)) / "models"
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
-
-
-def _log_prior(probs: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-6, 1.0)
-    return np.log(p / p.sum(-1, keepdims=True)).astype(np.float32)
-
-
-def targets_from_moods(mood_lists: list[list[str]]) -> np.ndarray:
-    """One row per photo: its chosen moods shared equally (a soft target)."""
-    t = np.zeros((len(mood_lists), len(MOODS)), np.float32)
-    for i, moods in enumerate(mood_lists):
-        idx = [MOODS.index(m) for m in moods if m in MOODS]
-        if idx:
-            t[i, idx] = 1.0 / len(idx)
-    return t
-
-
-@dataclass
-class PersonalModel:
-    center: np.ndarray  # (d,) mean unit embedding of the library it was fitted in
-    weight: np.ndarray  # (8, d) correction on the parent's logits
-    examples: np.ndarray  # (n, d) float16 centred unit embeddings of the labelled photos
-    targets: np.ndarray  # (n, 8) their labels
-    params: Params = field(default_factory=Params)
-
-    # -- fitting ---------------------------------------------------------------------------
-    @classmethod
-    def fit(
-        cls,
-        prior_probs: np.ndarray,
-        vectors: np.ndarray,
-        targets: np.ndarray,
-        *,
-        center: np.ndarray,
-        params: Params | None = None,
-    ) -> PersonalModel:
-        """``prior_probs`` (n, 8) and ``vectors`` (n, d) of the labelled photos, ``targets``
-        (n, 8) their labels; ``center`` the library's mean unit embedding."""
-        prm = params or Params()
-        z = unit(unit(vectors) - center)
-        b = _log_prior(prior_probs)
-        t = np.asarray(targets, np.float32)
-        n, d = z.shape
-        counts = t.sum(0)
-        present = counts > 0
-        cw = np.where(
-            present, counts.sum() / (max(1, present.sum()) * np.maximum(counts, 1e-9)), 0.0
-        )
-        w = (t * cw).sum(1)
-        w = (w / max(w.mean(), 1e-9)).astype(np.float32)
-        weight = np.zeros((len(MOODS), d), np.float32)
-        # full-batch gradient descent with momentum on a convex loss (small: n x d x 8)
-        lr, mom = 0.5, 0.9
-        vel = np.zeros_like(weight)
-        for _ in range(prm.steps):
-            q = _softmax(b + z @ weight.T)
-            grad = ((q - t) * w[:, None]).T @ z / n + 2 * prm.l2 * weight
-            vel = mom * vel - lr * grad
-            weight += vel
-        return cls(center.astype(np.float32), weight, z.astype(np.float16), t, prm)
-
-    # -- prediction --------------------------------------------------------------------------
-    def predict(
-        self, prior_probs: np.ndarray, vectors: np.ndarray, *, chunk: int = 8192
-    ) -> np.ndarray:
-        """(n, 8) probabilities for photos with parent probabilities and embeddings."""
-        n = len(prior_probs)
-        out = np.empty((n, len(MOODS)), np.float32)
-        ex = self.examples.astype(np.float32)
-        prm = self.params
-        for s in range(0, n, chunk):
-            z = unit(unit(vectors[s : s + chunk]) - self.center)
-            q = _softmax(_log_prior(prior_probs[s : s + chunk]) + z @ self.weight.T)
-            if len(ex):
-                sims = z @ ex.T
-                j = sims.argmax(1)
-                best = sims[np.arange(len(z)), j]
-                a = prm.follow * np.clip(
-                    (best - prm.near) / max(prm.same - prm.near, 1e-6), 0.0, 1.0
-                )
-                q = (1 - a)[:, None] * q + a[:, None] * self.targets[j]
-            out[s : s + chunk] = q
-        return out
-
-    # -- files -----------------------------------------------------------------------------
-    def save(self, path: Path) -> str:
-        """Write the arrays to ``path`` (.npz, atomically); returns its sha256."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(
-            tmp,
-            center=self.center,
-            weight=self.weight,
-            examples=self.examples,
-            targets=self.targets,
-            params=np.array(json.dumps(self.params.__dict__)),
-        )
-        os.replace(tmp, path)
-        return _sha256(path)
-
-    @classmethod
-    def load(cls, path: Path, sha256: str | None = None) -> PersonalModel:
-        """Read and check a saved model: arrays only (``allow_pickle=False``: no code ever runs
-        from a model file), the keys, shapes and finite values :meth:`predict` needs, and the
-        sha256 of its registry entry. Anything else is a :class:`PersonalError` naming ``path``."""
-        try:
-            if not path.is_file():
-                raise _Bad("it is not a file")
-            if sha256 is not None and _sha256(path) != sha256:
-                raise _Bad("its sha256 differs from the one recorded when it was learnt")
-            with np.load(path, allow_pickle=False) as z:
-                missing = sorted(set(_ARRAYS) - set(z.files))
-                if missing:
-                    raise _Bad(f"it lacks {', '.join(missing)}")
-                arrays = {k: z[k] for k in _ARRAYS}
-            return cls._checked(arrays)
-        except PersonalError:
-            raise
-        except _Bad as exc:
-            raise PersonalError(damaged(path, str(exc))) from None
-        except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises: one sentence
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if "allow_pickle" in reason or "Object arrays" in reason:
-                reason = "it holds pickled objects, which are never loaded"
-            else:
-                reason = f"it is not a readable .npz of arrays: {reason}"
-            raise PersonalError(damaged(path, reason)) from None
-
-    @classmethod
-    def _checked(cls, a: dict[str, np.ndarray]) -> PersonalModel:
-        center, weight, examples, targets = (a[k] for k in _ARRAYS[:4])
-        for name in _ARRAYS[:4]:
-            if a[name].dtype.kind not in "fiu":
-                raise _Bad(f"its {name} array is not numeric")
-        d = center.shape[0] if center.ndim == 1 else 0
-        if d == 0:
-            raise _Bad(f"its center has shape {center.shape}, not (d,)")
-        if weight.shape != (len(MOODS), d):
-            raise _Bad(f"its weight has shape {weight.shape}, not {(len(MOODS), d)}")
-        if examples.ndim != 2 or examples.shape[1] != d:
-            raise _Bad(f"its examples have shape {examples.shape}, not (n, {d})")
-        if targets.shape != (len(examples), len(MOODS)):
-            raise _Bad(f"its targets have shape {targets.shape}, not {(len(examples), len(MOODS))}")
-        for name in _ARRAYS[:4]:
-            if not np.isfinite(a[name].astype(np.float64)).all():
-                raise _Bad(f"its {name} holds NaN or infinite values")
-        raw = a["params"]
-        if raw.shape != () or raw.dtype.kind != "U":
-            raise _Bad("its params are not one JSON text")
-        try:
-            values = json.loads(str(raw))
-        except ValueError:
-            raise _Bad("its params are not JSON") from None
-        known = Params.__dataclass_fields__
-        if not isinstance(values, dict) or not set(values) <= set(known):
-            raise _Bad("its params are not Params")
-        for k, v in values.items():
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
-                raise _Bad(f"its parameter {k} is not a finite number")
-        params = Params(**values)
-        if not 0 < params.steps <= 100_000:
-            raise _Bad("its parameter steps is out of range")
-        return cls(
-            center.astype(np.float32),
-            weight.astype(np.float32),
-            examples.astype(np.float16),
-            targets.astype(np.float32),
-            params,
-        )
-
-
-class _Bad(ValueError):
-    """What is wrong with a model file that reads (one clause, for :func:`damaged`)."""
-
-
-_ARRAYS = ("center", "weight", "examples", "targets", "params")
-
-
-def damaged(path: Path | str, reason: str) -> str:
-    """The one sentence for a personal model that cannot be used."""
-    return (
-        f"the personal model {path} cannot be used ({reason}); the shipped model's suggestions "
-        "are shown until you run `moodtagger learn` to learn it again "
-        "or `moodtagger learn --reset`"
-    )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return paths.personal_models_dir()
 
 
 # ------------------------------------------------------------------------------------------
@@ -360,7 +145,7 @@ def load(model_id: str) -> PersonalModel:
 def usable(catalog: Catalog, parent_id: str, model_id: str) -> PersonalModel:
     """``model_id`` loaded and fit for the catalog's embeddings by ``parent_id``."""
     model = load(model_id)
-    size = catalog.embedding_size(parent_id)
+    size = catalog.embeddings.size(parent_id)
     if size is not None and size != model.center.shape[0]:
         raise PersonalError(
             damaged(
@@ -374,7 +159,7 @@ def usable(catalog: Catalog, parent_id: str, model_id: str) -> PersonalModel:
 def problem(catalog: Catalog, parent_id: str) -> str | None:
     """Why the personal model the catalog uses for ``parent_id`` cannot be used (one sentence
     naming its file and the fix), or None: none in use, or it is fine."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return None
     try:
@@ -388,7 +173,7 @@ def model_in_use(catalog: Catalog, parent_id: str) -> str:
     """The model whose predictions the catalog shows for ``parent_id``: the personal model
     learnt on top of it (if one is in use and can be used: present, undamaged), else
     ``parent_id`` itself -- the shipped model's suggestions stand in while it cannot."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return parent_id
     return parent_id if problem(catalog, parent_id) else mid
@@ -406,7 +191,7 @@ def remove_unused(catalog: Catalog, *, stale_after: float = 3600.0) -> list[str]
     entry), and only that catalog switches to it. Returns the model ids removed."""
     folder = personal_dir()
     me = owner(catalog)
-    in_use = set(catalog.models_in_use().values())
+    in_use = set(catalog.models_in_use.all().values())
     removed: list[str] = []
     try:
         names = sorted(os.listdir(folder))
@@ -487,21 +272,21 @@ def learn(
     photo from the stored embeddings. Raises :class:`PersonalError` with nothing to learn."""
     t0 = time.perf_counter()
     parent = _parent(parent_id)
-    ids, vectors = catalog.embeddings(parent)
+    ids, vectors = catalog.embeddings.all(parent)
     if len(ids) == 0:
         raise PersonalError(
             f"the catalog has no embeddings by {parent}; run `moodtagger scan` first "
             "(photos predicted by an older moodtagger: scan with a model that computes them)"
         )
     pos = {int(p): i for i, p in enumerate(ids)}
-    labelled = catalog.labelled_photos()
+    labelled = catalog.choices.labelled()
     use = [(pid, moods) for pid, moods, _src in labelled if pid in pos]
     if not use:
         raise PersonalError(
             "there are no chosen moods to learn from (choose moods with the number keys "
             "or `moodtagger choose`, or scan photos that have mood keywords)"
         )
-    prior_all = catalog.predictions_for(parent, ids.tolist())
+    prior_all = catalog.predictions.probs_for(parent, ids.tolist())
     have_prior = ~np.isnan(prior_all).any(1)
     use = [(pid, moods) for pid, moods in use if have_prior[pos[pid]]]
     rows = np.array([pos[pid] for pid, _ in use])
@@ -552,11 +337,11 @@ def learn(
         # one commit: the switch, every prediction of the new model, and dropping the ones
         # nothing shows any more (a kill leaves the catalog as it was, or done)
         with catalog.transaction():
-            catalog.set_model_in_use(parent, model_id)
+            catalog.models_in_use.set(parent, model_id)
             predicted = _predict_and_store(
                 catalog, parent, model_id, model, ids, vectors, prior_all, progress
             )
-            catalog.delete_unused_predictions(PREFIX)
+            catalog.predictions.delete_unused(PREFIX)
         remove_unused(catalog)
     summary = LearnSummary(model_id, parent, examples, predicted, skipped=len(labelled) - len(use))
     _count_changes(summary, before, _top_moods(catalog, model_id, ids))
@@ -569,19 +354,19 @@ def reset(catalog: Catalog, parent_id: str | None = None) -> LearnSummary:
     its files (and those of any other model this catalog learnt and no longer uses) go."""
     t0 = time.perf_counter()
     parent = _parent(parent_id)
-    old = catalog.model_in_use(parent)
+    old = catalog.models_in_use.get(parent)
     summary = LearnSummary(parent, parent)
     if old is None:
         with catalog.writer_lock():
-            catalog.delete_unused_predictions(PREFIX)
+            catalog.predictions.delete_unused(PREFIX)
             remove_unused(catalog)
         return summary
-    ids, _ = catalog.embeddings(parent)
+    ids, _ = catalog.embeddings.all(parent)
     before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
     with catalog.writer_lock():
         with catalog.transaction():
-            catalog.set_model_in_use(parent, None)
-            catalog.delete_unused_predictions(PREFIX)
+            catalog.models_in_use.set(parent, None)
+            catalog.predictions.delete_unused(PREFIX)
         remove_unused(catalog)
     _count_changes(summary, before, _top_moods(catalog, parent, ids))
     summary.seconds = time.perf_counter() - t0
@@ -593,25 +378,25 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
     a current parent prediction but no current personal one (after a scan); ``photo_ids``: just
     these (a batch the parent has just predicted). A photo without an embedding gets the
     parent's prediction unchanged. Returns how many were predicted."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return 0
     if photo_ids is not None:
         todo = [int(i) for i in photo_ids]
     else:
-        todo = [p.id for p in catalog.photos_needing_prediction(mid)]
+        todo = [p.id for p in catalog.predictions.photos_needing(mid)]
     if not todo:
         return 0
     try:
         model = usable(catalog, parent_id, mid)
     except PersonalError:  # the catalog shows the parent's predictions (see `problem`)
         return 0
-    prior = catalog.predictions_for(parent_id, todo)
+    prior = catalog.predictions.probs_for(parent_id, todo)
     keep = ~np.isnan(prior).any(1)
     todo = [pid for pid, k in zip(todo, keep, strict=True) if k]
     if not todo:
         return 0
-    ids, vectors = catalog.embeddings(parent_id, todo)
+    ids, vectors = catalog.embeddings.all(parent_id, todo)
     return _predict_and_store(
         catalog,
         parent_id,
@@ -619,7 +404,7 @@ def refresh(catalog: Catalog, parent_id: str, photo_ids: Sequence[int] | None = 
         model,
         np.array(todo, np.int64),
         vectors,
-        catalog.predictions_for(parent_id, todo),
+        catalog.predictions.probs_for(parent_id, todo),
         None,
         emb_ids=ids,
     )
@@ -630,13 +415,13 @@ def fill_missing(catalog: Catalog, parent_id: str) -> list[int]:
     ``parent_id`` (a command killed between storing the parent's prediction and the personal
     one, or an older moodtagger's `learn`) gets one, from the stored embeddings and the
     parent's predictions (no decoding). Returns the photos predicted."""
-    mid = catalog.model_in_use(parent_id)
+    mid = catalog.models_in_use.get(parent_id)
     if mid is None:
         return []
-    todo = [p.id for p in catalog.photos_needing_prediction(mid)]
+    todo = [p.id for p in catalog.predictions.photos_needing(mid)]
     if not todo or not refresh(catalog, parent_id, todo):
         return []
-    still = {p.id for p in catalog.photos_needing_prediction(mid, todo)}
+    still = {p.id for p in catalog.predictions.photos_needing(mid, todo)}
     return [i for i in todo if i not in still]
 
 
@@ -664,7 +449,7 @@ def _predict_and_store(
         use = ok[rows]
         if use.any():
             probs[rows[use]] = model.predict(prior[rows[use]], vectors[use])
-    va = catalog.valence_arousal_for(parent, ids.tolist())
+    va = catalog.predictions.valence_arousal_for(parent, ids.tolist())
     out = []
     for i in np.flatnonzero(ok):
         p = probs[i].astype(np.float64)
@@ -682,7 +467,7 @@ def _predict_and_store(
         )
     step = 20_000
     for s in range(0, len(out), step):
-        catalog.save_predictions(model_id, out[s : s + step])
+        catalog.predictions.save(model_id, out[s : s + step])
         if progress:
             progress(min(s + step, len(out)), len(out))
     return len(out)
@@ -696,7 +481,7 @@ def _chunked_mean(vectors: np.ndarray) -> np.ndarray:
 
 
 def _top_moods(catalog: Catalog, model_id: str, ids: np.ndarray) -> np.ndarray:
-    p = catalog.predictions_for(model_id, [int(i) for i in ids])
+    p = catalog.predictions.probs_for(model_id, [int(i) for i in ids])
     top = np.where(np.isnan(p).any(1), -1, np.nan_to_num(p).argmax(1))
     return top
 

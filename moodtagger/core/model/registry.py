@@ -8,7 +8,7 @@ An entry binds everything a prediction depends on, so nothing else holds a model
 * ``head_file`` and ``sha256``: the trained head;
 * ``onnx`` (optional): a verified ONNX Runtime export of the whole network (backbone + head +
   test-time flip) with its own ``sha256`` and the head and backbone hashes it was exported from,
-  so a CPU machine predicts without torch (``packaging/export_onnx.py`` writes it);
+  so a CPU machine predicts without torch (``python -m moodtagger.training.export_onnx`` writes it);
 * ``onnx_int8`` (optional): a statically quantised copy of that export, with its own ``sha256``
   and the ``float_sha256`` of the export it was made from (the CPU runs it when current);
 * labels, metrics and data provenance.
@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moodtagger.core import paths
+from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.imaging import Preprocess
 from moodtagger.core.moods import MOODS
 from moodtagger.core.shipped import shipped_dir
@@ -48,18 +50,18 @@ if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps 
 # --batch-size N DIR`).
 BATCH_SIZE = 8
 DEFAULT_MODEL = "moodtagger-lite0-multitask-v2"
-EXPORT_SCRIPT = "python packaging/export_onnx.py"  # completes an entry: hashes, preprocess, ONNX
+# completes an entry: hashes, preprocess, ONNX
+EXPORT_SCRIPT = "python -m moodtagger.training.export_onnx"
 
 
-class ModelError(Exception):
+class ModelError(MoodtaggerError):
     """The model cannot be found or fails its integrity check (one sentence for the user)."""
 
 
 def models_dir() -> Path:
     """The folder of model entries: ``MOODTAGGER_MODELS``, else the shipped ``moodtagger/models``
-    package data (in a source checkout: the top-level ``models/`` that setup.py maps there)."""
-    env = os.environ.get("MOODTAGGER_MODELS")
-    return Path(env) if env else shipped_dir("models")
+    package data (in a source checkout: the top-level ``models/`` that pyproject.toml maps there)."""
+    return paths.env_path(paths.MODELS) or shipped_dir("models")
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def entry(model_id: str | None = None) -> ModelEntry:
     """The entry for ``model_id`` (None: ``MOODTAGGER_MODEL``, else :data:`DEFAULT_MODEL`).
     A model that is not installed is a :class:`ModelError`; there is no fallback."""
     models = available()
-    mid = model_id or os.environ.get("MOODTAGGER_MODEL") or DEFAULT_MODEL
+    mid = model_id or paths.env(paths.MODEL) or DEFAULT_MODEL
     if mid not in models:
         raise ModelError(
             f"mood model {mid!r} not found in {models_dir()} (available: {', '.join(models) or 'none'})"
@@ -259,7 +261,7 @@ def _head_state(e: ModelEntry) -> list[dict[str, torch.Tensor]]:
 def build(e: ModelEntry) -> MoodNet:
     """The full torch network for entry ``e`` (eval mode, CPU), every file hash-checked."""
     from moodtagger.core.model.backbone import FeatureNet, load_backbone, weights_file
-    from moodtagger.core.model.head import EnsembleHead, MoodHead, MoodNet
+    from moodtagger.core.model.head import EnsembleHead, MoodHead, MoodNet, V2Head
 
     if list(e.data.get("labels", [])) != list(MOODS):
         raise ModelError(f"model {e.id} has labels {e.data.get('labels')}, expected {list(MOODS)}")
@@ -269,8 +271,6 @@ def build(e: ModelEntry) -> MoodNet:
     features = FeatureNet(load_backbone(e.backbone), pre.mean, pre.std)
     h = e.data["head"]
     if h.get("kind") == "multitask-v2":
-        from moodtagger.core.model.multitask import V2Head
-
         v2 = V2Head(int(h["in_dim"]))
         v2.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in states[0].items()}

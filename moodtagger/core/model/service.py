@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction, ProgressFn
-from moodtagger.core.model import registry
+from moodtagger.core.errors import FileError
+from moodtagger.core.model import personal, registry
+from moodtagger.core.model.engine import MoodModel
 
 if TYPE_CHECKING:
-    from moodtagger.core.model.engine import MoodModel
+    from moodtagger.core.metadata.exiftool import ExifToolService
 
 
 @dataclass
@@ -26,7 +28,7 @@ class PredictSummary:
     model_id: str
     predicted: int = 0
     failed: int = 0
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
 
@@ -40,15 +42,16 @@ def predict_pending(
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     on_batch=None,
+    exiftool: ExifToolService | None = None,
 ) -> PredictSummary:
     """Predict new/changed photos (and all of them again when the model id changes).
 
     ``on_batch(list[(photo_id, Prediction)])`` is called after each batch is stored (the GUI
-    uses it to refresh just those rows).
+    uses it to refresh just those rows). ``exiftool`` reads RAW previews (the Library's).
     """
     t0 = time.perf_counter()
     model_id = model.model_id if model is not None else registry.entry().id
-    todo = catalog.photos_needing_prediction(model_id)
+    todo = catalog.predictions.photos_needing(model_id)
     summary = PredictSummary(model_id)
     if progress:
         progress(0, len(todo))
@@ -56,23 +59,22 @@ def predict_pending(
         _refresh_personal(catalog, model_id)
         return summary
     if model is None:
-        from moodtagger.core.model.engine import MoodModel
-
         model = MoodModel(model_id, device=device)
     for results in model.predict_paths(
         [(p.id, p.path) for p in todo],
         batch_size=batch_size,
         progress=progress,
         cancel=cancel,
+        exiftool=exiftool,
     ):
         good = [(r.key, r.prediction, r.embedding) for r in results if r.prediction is not None]
         bad = [(r.key, r.path, r.error) for r in results if r.prediction is None]
         _save(catalog, model.model_id, good)  # type: ignore[arg-type]
         if bad:
-            catalog.mark_unreadable((cast(int, key), err) for key, _, err in bad)
+            catalog.photos.mark_unreadable((cast(int, key), err) for key, _, err in bad)
         summary.predicted += len(good)
         summary.failed += len(bad)
-        summary.errors.extend((path, err or "unknown error") for _, path, err in bad)
+        summary.errors.extend(FileError(path, err or "unknown error") for _, path, err in bad)
         if on_batch is not None and good:
             on_batch([(key, pred) for key, pred, _ in good])
     summary.cancelled = bool(cancel is not None and cancel.is_set())
@@ -91,10 +93,10 @@ def _save(
     if not good:
         return
     with catalog.transaction():  # one commit: a kill never leaves the batch half-predicted
-        catalog.save_predictions(model_id, [(key, pred) for key, pred, _ in good])
+        catalog.predictions.save(model_id, [(key, pred) for key, pred, _ in good])
         embs = [(key, e) for key, _, e in good if e is not None]
         if embs:
-            catalog.save_embeddings(model_id, embs)
+            catalog.embeddings.save(model_id, embs)
         _refresh_personal(catalog, model_id, [key for key, _, _ in good])
 
 
@@ -131,7 +133,7 @@ class InputStream:
             return
         t0 = time.perf_counter()
         by_id = dict(items)
-        for photo in self.catalog.photos_needing_prediction(self.model_id, list(by_id)):
+        for photo in self.catalog.predictions.photos_needing(self.model_id, list(by_id)):
             self._keys.append(photo.id)
             self._arrays.append(by_id[photo.id])
         while len(self._keys) >= self.batch_size:
@@ -168,6 +170,4 @@ def _refresh_personal(catalog: Catalog, model_id: str, photo_ids: list[int] | No
     """A personal model learnt on top of ``model_id`` (``moodtagger learn``) predicts the photos
     just predicted (``photo_ids``; None: every photo it has not predicted yet), from their
     stored embeddings (no decoding)."""
-    from moodtagger.core.model import personal
-
     personal.refresh(catalog, model_id, photo_ids)

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from moodtagger.core import imaging
+from moodtagger.core.model import registry
+from moodtagger.core.model.engine import TORCH_HINT, torch_installed
 from moodtagger.core.moods import MOODS
 
 
@@ -67,9 +69,6 @@ class WhyModel:
     """The loaded network for heat maps. Owned by one worker thread."""
 
     def __init__(self, model_id: str | None = None, *, flip: bool = True, fine: bool = False):
-        from moodtagger.core.model import registry
-        from moodtagger.core.model.engine import TORCH_HINT, torch_installed
-
         if not torch_installed():
             raise registry.ModelError(f"heat maps need torch: {TORCH_HINT}")
         import torch

@@ -1,0 +1,72 @@
+"""The backbone's pooled feature per photo (issue 14), for "similar photos" and personal models.
+
+Embeddings are stored as float16 bytes, one row per (photo, model), with the identity of
+the pixels they were computed from: like predictions, only a *current* one is ever used."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+
+import numpy as np
+
+from moodtagger.core.catalog.connection import Table
+
+
+class EmbeddingStore(Table):
+    """The ``embeddings`` table (``catalog.embeddings``)."""
+
+    def save(self, model_id: str, rows: Iterable[tuple[int, np.ndarray]]) -> None:
+        now = time.time()
+        data = [(pid, model_id, np.asarray(v, dtype="<f2").tobytes(), now) for pid, v in rows]
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO embeddings(photo_id, model_id, identity, vector, created_at) "
+                "SELECT ?, ?, (SELECT identity FROM photos WHERE id=?1), ?, ?",
+                data,
+            )
+
+    def get(self, photo_id: int, model_id: str) -> np.ndarray | None:
+        """The photo's current embedding (float16) by ``model_id``, or None."""
+        row = self.conn.execute(
+            "SELECT e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.photo_id=? AND e.model_id=? AND e.identity IS p.identity",
+            (photo_id, model_id),
+        ).fetchone()
+        return None if row is None else np.frombuffer(row[0], dtype="<f2").astype(np.float16)
+
+    def all(
+        self,
+        model_id: str,
+        photo_ids: Iterable[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids int64 (n,), float16 (n, d)) of every readable photo with a current
+        embedding by ``model_id`` (only ``photo_ids`` if given), in id order."""
+        sql = (
+            "SELECT e.photo_id, e.vector FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "WHERE e.model_id=? AND e.identity IS p.identity AND p.status='ok'"
+        )
+        args: list[object] = [model_id]
+        if photo_ids is not None:
+            sql += " AND e.photo_id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps([int(i) for i in photo_ids]))
+        rows = self.conn.execute(sql + " ORDER BY e.photo_id", args).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.float16)
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        flat = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f2")
+        return ids, flat.reshape(len(rows), -1).astype(np.float16, copy=False)
+
+    def models(self) -> list[str]:
+        return [
+            r[0]
+            for r in self.conn.execute("SELECT DISTINCT model_id FROM embeddings ORDER BY model_id")
+        ]
+
+    def size(self, model_id: str) -> int | None:
+        """The length of ``model_id``'s stored embeddings (None: it has none)."""
+        row = self.conn.execute(
+            "SELECT length(vector) FROM embeddings WHERE model_id=? LIMIT 1", (model_id,)
+        ).fetchone()
+        return None if row is None else int(row[0]) // 2

@@ -1,0 +1,174 @@
+"""Schema and migrations: ``PRAGMA user_version`` and one step per version (vorta's
+``store/migrations.py``). Each entry of :data:`_MIGRATIONS` upgrades from version i to i+1.
+Never edit a shipped step; append a new one and bump SCHEMA_VERSION."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+
+from moodtagger.core.catalog.errors import CatalogError
+from moodtagger.core.catalog.records import PROB_COLUMNS
+
+SCHEMA_VERSION = 6
+
+_PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
+
+_MIGRATIONS: list[str] = [
+    # 0 -> 1: photos, roots, predictions
+    f"""
+    CREATE TABLE roots(
+        id INTEGER PRIMARY KEY,
+        path BLOB NOT NULL UNIQUE,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE photos(
+        id INTEGER PRIMARY KEY,
+        path BLOB NOT NULL UNIQUE,
+        root_id INTEGER REFERENCES roots(id) ON DELETE SET NULL,
+        size INTEGER,
+        mtime_ns INTEGER,
+        identity TEXT,
+        width INTEGER,
+        height INTEGER,
+        orientation INTEGER,
+        format TEXT,
+        status TEXT NOT NULL DEFAULT 'new',
+        error TEXT,
+        added_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX photos_root ON photos(root_id);
+    CREATE INDEX photos_status ON photos(status);
+    CREATE INDEX photos_identity ON photos(identity);
+    CREATE TABLE predictions(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        identity TEXT,
+        {_PROB_DDL},
+        valence REAL,
+        arousal REAL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY(photo_id, model_id)
+    );
+    """,
+    # 1 -> 2: chosen moods, keywords read from files, and the write journal
+    """
+    ALTER TABLE photos ADD COLUMN taken_at TEXT;
+    CREATE TABLE choices(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        moods TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        source TEXT NOT NULL DEFAULT 'user',
+        error TEXT,
+        updated_at REAL NOT NULL,
+        written_at REAL
+    );
+    CREATE INDEX choices_state ON choices(state);
+    CREATE TABLE file_keywords(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        keywords TEXT NOT NULL,
+        moods TEXT NOT NULL,
+        read_at REAL NOT NULL
+    );
+    CREATE TABLE write_journal(
+        id INTEGER PRIMARY KEY,
+        batch_id TEXT NOT NULL,
+        photo_id INTEGER REFERENCES photos(id) ON DELETE SET NULL,
+        path BLOB NOT NULL,
+        moods TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        temp_path BLOB,
+        error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX write_journal_state ON write_journal(state);
+    """,
+    # 2 -> 3: the XMP sidecars' size/mtime (an edit by another tool is noticed on rescan)
+    """
+    ALTER TABLE photos ADD COLUMN sidecar_sig TEXT;
+    """,
+    # 3 -> 4: the backbone's pooled feature per photo (float16 bytes) for "similar photos" and
+    # personal models, and which personal model (issue 14) stands in for a shipped one
+    """
+    CREATE TABLE embeddings(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model_id TEXT NOT NULL,
+        identity TEXT,
+        vector BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY(photo_id, model_id)
+    );
+    CREATE TABLE models_in_use(
+        parent_id TEXT PRIMARY KEY,
+        model_id TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
+    # 4 -> 5: the file's ctime as scanned (issue 23.4: a photo swapped by `cp -p` keeps size and
+    # mtime; for formats without a data fingerprint the ctime tells, before a write)
+    """
+    ALTER TABLE photos ADD COLUMN ctime_ns INTEGER;
+    """,
+    # 5 -> 6: which keywords moodtagger added to which field of a photo's files (issue 23):
+    # JSON {target: {field: [values]}}, target "" = the photo, ".xmp" = its sidecar IMG_1.xmp
+    """
+    CREATE TABLE keyword_additions(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        added TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
+]
+
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+def init_db(conn: sqlite3.Connection) -> int:
+    """Bring the schema of ``conn`` up to :data:`SCHEMA_VERSION`; return the version found."""
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise CatalogError(
+            f"the catalog has schema version {found}, newer than this moodtagger "
+            f"({SCHEMA_VERSION}); upgrade moodtagger or use another --catalog"
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    # One transaction per step, taken with the write lock (BEGIN IMMEDIATE) and the version read
+    # again inside it: two processes opening a new catalog at once never both run a step (that
+    # was "table roots already exists"), and a crash never leaves a half-migrated schema.
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                conn.execute("COMMIT")
+                return found
+            for statement in _split_sql(_MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _split_sql(script: str) -> Iterator[str]:
+    for part in script.split(";"):
+        if part.strip():
+            yield part
+
+
+def refuse_foreign(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> None:
+    """Another program's SQLite database is never turned into a catalog (issue 23.6): it
+    has tables but not ours, or ours without a schema version. Only reads."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if tables and (version == 0 or not {"photos", "roots"} <= tables):
+        conn.close()
+        raise CatalogError(
+            f"{path} is an SQLite database but not a moodtagger catalog; "
+            "it was left as it is (choose another --catalog)"
+        )

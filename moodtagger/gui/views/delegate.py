@@ -1,0 +1,327 @@
+"""Painting one grid cell: thumbnail, the 8 mood bars, chosen marks, ambiguity and error flags.
+
+Colours: Paul Tol's *muted* qualitative scheme (distinguishable with every common colour-vision
+deficiency). Positive moods are the four lighter colours on the left, negative moods the four
+darker ones on the right, with a gap between the groups; every bar always sits in the same place,
+so position alone identifies a mood. Everything else uses the palette (light and dark themes).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QImage, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
+
+from moodtagger.core.moods import DISPLAY_ORDER, INDEX, display_name
+from moodtagger.gui.models.photomodel import Roles
+
+MOOD_COLORS: dict[str, str] = {
+    # positive (light)
+    "amusement": "#DDCC77",  # sand
+    "awe": "#88CCEE",  # cyan
+    "contentment": "#44AA99",  # teal
+    "excitement": "#CC6677",  # rose
+    # negative (dark)
+    "anger": "#882255",  # wine
+    "disgust": "#999933",  # olive
+    "fear": "#AA4499",  # purple
+    "sadness": "#332288",  # indigo
+}
+STATE_COLORS = {
+    "chosen": "#0077BB",
+    "written": "#009988",
+    "failed": "#CC3311",
+    "ambiguous": "#EE7733",
+}
+
+PAD = 6
+BARS_H = 26
+MARK_H = 5
+TEXT_H = 16
+GROUP_GAP = 8
+
+
+def mood_color(mood: str) -> QColor:
+    return QColor(MOOD_COLORS[mood])
+
+
+def relative_luminance(c: QColor) -> float:
+    """WCAG 2 relative luminance of an opaque colour."""
+
+    def lin(v: int) -> float:
+        x = v / 255.0
+        return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(c.red()) + 0.7152 * lin(c.green()) + 0.0722 * lin(c.blue())
+
+
+def contrast_ratio(a: QColor, b: QColor) -> float:
+    """WCAG contrast ratio (1 .. 21); graphics need 3:1 against what they sit on."""
+    la, lb = relative_luminance(a), relative_luminance(b)
+    return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+
+
+class PhotoDelegate(QStyledItemDelegate):
+    def __init__(self, parent=None, thumb_size: int = 160):
+        super().__init__(parent)
+        self.thumb_size = thumb_size
+        self.cell_width: int | None = None  # set by the grid: the columns share its width
+        self.hover: tuple[int, str] | None = None  # (photo id, mood) of the bar under the mouse
+
+    def set_thumb_size(self, size: int) -> None:
+        self.thumb_size = size  # the view sets its grid size from cell_size()
+
+    def cell_size(self) -> QSize:
+        t = self.thumb_size
+        return QSize(t + 2 * PAD, t + 3 * PAD + BARS_H + MARK_H + 2 * TEXT_H)
+
+    def sizeHint(self, option, index) -> QSize:
+        base = self.cell_size()
+        return QSize(max(base.width(), self.cell_width or 0), base.height())
+
+    # -- geometry ---------------------------------------------------------------------------
+    def _content(self, cell: QRect) -> QRect:
+        """The cell's content (thumbnail width + padding), centred in a wider grid cell."""
+        w = self.thumb_size + 2 * PAD
+        return QRect(cell.x() + max(0, (cell.width() - w) // 2), cell.y(), w, cell.height())
+
+    def _thumb_rect(self, cell: QRect) -> QRect:
+        c = self._content(cell)
+        return QRect(c.x() + PAD, c.y() + PAD, self.thumb_size, self.thumb_size)
+
+    def _bar_rects(self, cell: QRect) -> dict[str, QRectF]:
+        t = self.thumb_size
+        c = self._content(cell)
+        top = c.y() + 2 * PAD + t
+        width = (t - GROUP_GAP) / 8.0
+        out = {}
+        for k, mood in enumerate(DISPLAY_ORDER):
+            x = c.x() + PAD + k * width + (GROUP_GAP if k >= 4 else 0)
+            out[mood] = QRectF(x + 1, top, width - 2, BARS_H)
+        return out
+
+    def plate_rect(self, cell: QRect) -> QRectF:
+        """The panel the bars stand on (the palette's base colour, also on the selection)."""
+        c = self._content(cell)
+        top = c.y() + 2 * PAD + self.thumb_size
+        return QRectF(c.x() + PAD - 3, top - 3, self.thumb_size + 6, BARS_H + MARK_H + 5)
+
+    def bar_at(self, cell: QRect, pos) -> str | None:
+        p = QPointF(pos)
+        for mood, rect in self._bar_rects(cell).items():
+            if rect.adjusted(-1, -2, 1, MARK_H + 2).contains(p):
+                return mood
+        return None
+
+    # -- painting ---------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        pal: QPalette = option.palette
+        cell = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(cell.adjusted(1, 1, -1, -1), pal.color(QPalette.ColorRole.Highlight))
+        elif option.state & QStyle.StateFlag.State_MouseOver:
+            painter.fillRect(
+                cell.adjusted(1, 1, -1, -1), pal.color(QPalette.ColorRole.AlternateBase)
+            )
+
+        thumb_rect = self._thumb_rect(cell)
+        image: QImage | None = index.data(Roles.ThumbnailRole)
+        error = index.data(Roles.ErrorRole)
+        state = index.data(Roles.StateRole)
+        if image is not None and not image.isNull():
+            size = image.size().scaled(thumb_rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(QPoint(0, 0), size)
+            target.moveCenter(thumb_rect.center())
+            painter.drawImage(target, image)
+        else:
+            painter.fillRect(
+                thumb_rect,
+                pal.color(QPalette.ColorRole.Mid).lighter(130)
+                if pal.color(QPalette.ColorRole.Base).lightness() > 128
+                else pal.color(QPalette.ColorRole.Dark),
+            )
+            painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+            text = (
+                "unreadable"
+                if (error and state == "failed" and index.data(Roles.MoodScoresRole) is None)
+                else "…"
+            )
+            painter.drawText(thumb_rect, Qt.AlignmentFlag.AlignCenter, text)
+
+        hover_mood = (
+            self.hover[1] if self.hover and self.hover[0] == index.data(Roles.PhotoIdRole) else None
+        )
+        self._paint_bars(
+            painter,
+            pal,
+            cell,
+            index.data(Roles.MoodScoresRole),
+            index.data(Roles.ChoiceRole),
+            selected,
+            hover_mood,
+        )
+        self._paint_badges(
+            painter,
+            thumb_rect,
+            state,
+            bool(index.data(Roles.AmbiguousRole)),
+            index.data(Roles.ChoiceRole) is not None,
+        )
+
+        # one line of mood text (the choice, else the top suggestion), one line of file name
+        text_color = pal.color(
+            QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        )
+        content = self._content(cell)
+        line1 = QRect(
+            content.x() + PAD, cell.bottom() - PAD - 2 * TEXT_H + 1, self.thumb_size, TEXT_H
+        )
+        line2 = QRect(content.x() + PAD, cell.bottom() - PAD - TEXT_H + 1, self.thumb_size, TEXT_H)
+        font = QFont(option.font)
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        choice = index.data(Roles.ChoiceRole)
+        top = index.data(Roles.TopMoodRole)
+        hovered = self.hover_text(index)
+        if hovered is not None:  # the bar under the mouse, named (the 8 bars at a glance)
+            mood_text = hovered
+        elif choice is not None:
+            mood_text = "✓ " + (", ".join(display_name(m) for m in choice) or "no mood")
+        elif top is not None:
+            mood_text = f"{display_name(top[0])} {top[1]:.0%}"
+        elif state == "failed":
+            mood_text = "cannot read"
+        else:
+            mood_text = "…"
+        bold = QFont(font)
+        bold.setBold(choice is not None or hovered is not None)
+        painter.setFont(bold)
+        painter.setPen(text_color)
+        painter.drawText(
+            line1,
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            painter.fontMetrics().elidedText(mood_text, Qt.TextElideMode.ElideRight, line1.width()),
+        )
+        small = QFont(font)
+        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+        painter.setFont(small)
+        muted = QColor(text_color)
+        muted.setAlpha(170)
+        painter.setPen(muted)
+        name = painter.fontMetrics().elidedText(
+            str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
+            Qt.TextElideMode.ElideMiddle,
+            line2.width(),
+        )
+        painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        if option.state & QStyle.StateFlag.State_HasFocus:
+            pen = QPen(
+                pal.color(QPalette.ColorRole.Highlight).darker(150 if selected else 100),
+                1,
+                Qt.PenStyle.DotLine,
+            )
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(cell.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+    def hover_text(self, index) -> str | None:
+        if not self.hover or self.hover[0] != index.data(Roles.PhotoIdRole):
+            return None
+        mood = self.hover[1]
+        scores = index.data(Roles.MoodScoresRole)
+        text = display_name(mood) + (f" {scores[INDEX[mood]]:.0%}" if scores is not None else "")
+        choice = index.data(Roles.ChoiceRole)
+        return text + (" · chosen" if choice and mood in choice else "")
+
+    def _paint_bars(
+        self,
+        painter: QPainter,
+        pal: QPalette,
+        cell: QRect,
+        scores,
+        choice,
+        selected: bool,
+        hover_mood: str | None = None,
+    ) -> None:
+        # The bars stand on a plate of the base colour, so they read the same on the selection
+        # highlight and in a dark palette; each bar has a 1 px edge in the text colour, which
+        # contrasts with the plate even where a bar's own colour does not (light bars on a light
+        # plate, dark bars on a dark one).
+        plate = pal.color(QPalette.ColorRole.Base)
+        painter.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
+        painter.setBrush(plate)
+        painter.drawRoundedRect(self.plate_rect(cell), 3, 3)
+        track = pal.color(QPalette.ColorRole.Text)
+        track.setAlpha(28)
+        outline = pal.color(QPalette.ColorRole.Text)
+        mark_color = pal.color(QPalette.ColorRole.Text)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for mood, rect in self._bar_rects(cell).items():
+            painter.fillRect(rect, track)
+            if scores is not None:
+                p = max(0.0, min(1.0, scores[INDEX[mood]]))
+                h = max(2.0, round(rect.height() * p))
+                bar = QRectF(round(rect.x()), rect.bottom() - h, round(rect.width()), h)
+                painter.fillRect(bar, mood_color(mood))
+                painter.setPen(QPen(outline, 2 if mood == hover_mood else 1))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(bar.adjusted(0, 0, -1, -1))
+            if choice and mood in choice:
+                # chosen: a triangle under the bar plus a frame around its track
+                cx = rect.center().x()
+                y = rect.bottom() + 1
+                path = QPainterPath()
+                path.moveTo(QPointF(cx - 4, y + MARK_H))
+                path.lineTo(QPointF(cx + 4, y + MARK_H))
+                path.lineTo(QPointF(cx, y))
+                path.closeSubpath()
+                painter.fillPath(path, mark_color)
+                painter.setPen(QPen(mark_color, 1.2))
+                painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+
+    def _paint_badges(
+        self, painter: QPainter, thumb: QRect, state: str, ambiguous: bool, chosen: bool
+    ) -> None:
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        d = 18
+
+        def badge(x: int, color: str, text: str) -> None:
+            r = QRect(x, thumb.y() + 3, d, d)
+            painter.setPen(QPen(QColor("white"), 1.5))
+            painter.setBrush(QColor(color))
+            painter.drawEllipse(r)
+            painter.setPen(QColor("white"))
+            painter.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
+
+        right = thumb.right() - d - 2
+        if state == "failed":
+            badge(right, STATE_COLORS["failed"], "!")
+        elif state == "written":
+            badge(right, STATE_COLORS["written"], "✓")
+        elif state == "chosen":
+            badge(right, STATE_COLORS["chosen"], "•")
+        if ambiguous and not chosen:
+            badge(thumb.x() + 3, STATE_COLORS["ambiguous"], "?")
+
+    # -- tooltips per bar ---------------------------------------------------------------------------
+    def helpEvent(self, event: QHelpEvent, view, option, index) -> bool:
+        if event.type() == QEvent.Type.ToolTip and index.isValid():
+            scores = index.data(Roles.MoodScoresRole)
+            for mood, rect in self._bar_rects(option.rect).items():
+                if rect.adjusted(0, 0, 0, MARK_H + 2).contains(QPointF(event.pos())):
+                    text = display_name(mood)
+                    if scores is not None:
+                        text += f" {scores[INDEX[mood]]:.0%}"
+                    choice = index.data(Roles.ChoiceRole)
+                    if choice and mood in choice:
+                        text += " (chosen)"
+                    QToolTip.showText(event.globalPos(), text, view)
+                    return True
+        return super().helpEvent(event, view, option, index)

@@ -1,0 +1,63 @@
+"""The "why this mood?" overlay drawn on the detail preview: a heat map over the part of the
+photo the model saw, the rest dimmed. The maps come from
+:class:`~moodtagger.gui.controllers.why.WhyService`."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QColor, QImage, QPainter
+
+# a perceptually ordered ramp (dark purple -> red -> yellow), alpha growing with the heat
+_RAMP = np.array(
+    [
+        [40, 11, 84],
+        [101, 21, 110],
+        [159, 42, 99],
+        [212, 72, 66],
+        [245, 125, 21],
+        [250, 193, 39],
+        [252, 255, 164],
+    ],
+    dtype=np.float32,
+)
+
+
+def heat_image(heat: np.ndarray, max_alpha: int = 200) -> QImage:
+    """A small ARGB image of ``heat`` ((h, w) in [0, 1]); cool regions stay see-through."""
+    h = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
+    pos = h * (len(_RAMP) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(_RAMP) - 1)
+    hi = (lo + 1).clip(0, len(_RAMP) - 1)
+    f = (pos - lo)[..., None]
+    rgb = _RAMP[lo] * (1 - f) + _RAMP[hi] * f
+    alpha = (np.clip((h - 0.1) / 0.9, 0, 1) ** 0.7) * max_alpha
+    rgba = np.dstack([rgb, alpha]).astype(np.uint8)
+    img = QImage(
+        rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888
+    )
+    return img.copy()
+
+
+def compose(base: QImage, heat: np.ndarray, crop: tuple[float, float, float, float]) -> QImage:
+    """``base`` with the heat map over the part the model saw (``crop`` fractions); the rest of
+    the photo is dimmed, so it is plain the model never looked there."""
+    out = base.convertToFormat(QImage.Format.Format_RGB32)
+    w, h = out.width(), out.height()
+    rect = QRectF(crop[0] * w, crop[1] * h, crop[2] * w, crop[3] * h)
+    p = QPainter(out)
+    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+    dim = QColor(0, 0, 0, 110)
+    full = QRectF(0, 0, w, h)
+    for r in (
+        QRectF(0, 0, w, rect.top()),
+        QRectF(0, rect.bottom(), w, h - rect.bottom()),
+        QRectF(0, rect.top(), rect.left(), rect.height()),
+        QRectF(rect.right(), rect.top(), w - rect.right(), rect.height()),
+    ):
+        r = r.intersected(full)
+        if r.width() > 0 and r.height() > 0:
+            p.fillRect(r, dim)
+    p.drawImage(rect, heat_image(heat))
+    p.end()
+    return out
