@@ -292,34 +292,3 @@ def test_raw_without_a_decodable_preview_whose_sidecar_was_written_is_written(
     assert main(["list", "--errors", "--catalog", db]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {other}: ") and "preview" in lines[0]
-
-
-def test_the_grid_states_are_the_catalog_states(catalog: Catalog) -> None:
-    """`photo_state` (list --json, CSV) and its vectorised twin `Rows.states` (grid, filters)
-    agree on every photo status x choice state."""
-    import itertools
-    import time
-
-    from moodtagger.core import rows as R
-
-    now = time.time()
-    combos = list(
-        itertools.product(["ok", "error", "missing"], [None, "pending", "written", "failed"])
-    )
-    for i, (status, choice) in enumerate(combos):
-        catalog.conn.execute(
-            "INSERT INTO photos(id, path, status, added_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (i + 1, f"/x/{i}.jpg".encode(), status, now, now),
-        )
-        if choice:
-            catalog.conn.execute(
-                "INSERT INTO choices(photo_id, moods, state, updated_at) VALUES (?, '[\"awe\"]', ?, ?)",
-                (i + 1, choice, now),
-            )
-    names = {v: k for k, v in R.STATE_CODE.items() if k != "error"}
-    rows = R.load_rows(catalog, None, include_missing=True)
-    grid = {int(i): names[int(s)] for i, s in zip(rows.ids, rows.states(), strict=True)}
-    listed = {p.id: s for p, _pred, _c, s in catalog.views.library(None, status=None)}
-    assert grid == listed and len(grid) == len(combos)
-    assert listed[combos.index(("error", "written")) + 1] == "written"
-    assert listed[combos.index(("error", "pending")) + 1] == "failed"

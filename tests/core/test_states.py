@@ -2,8 +2,9 @@
 catalog (``photo_state``: ``list --json``, CSV) name every state alike — "failed", never "error"
 in one place and "failed" in the other — because both come from ``core/states.py``.
 
-(``tests/core/test_bad_input.py::test_the_grid_states_are_the_catalog_states`` checks that they
-agree on every photo status x choice state.)"""
+They agree on every photo status x choice state (the grid's column rule and the catalog's
+scalar one), and a written choice outranks an undecodable file (issue 24 item 5: a RAW whose
+preview cannot be decoded but whose sidecar was written is "written", not "failed")."""
 
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ def test_the_grid_and_the_catalog_speak_one_state_vocabulary(catalog: Catalog) -
     rows = R.load_rows(catalog, None, include_missing=True)
     grid = {int(i): R.STATES[int(s)] for i, s in zip(rows.ids, rows.states(), strict=True)}
     listed = {p.id: s for p, _pred, _c, s in catalog.views.library(None, status=None)}
-    assert grid == listed
+    assert grid == listed and len(grid) == len(combos)
+    assert listed[combos.index(("error", "written")) + 1] == "written"
+    assert listed[combos.index(("error", "pending")) + 1] == "failed"
     assert set(grid.values()) == {s.value for s in PhotoState}
     assert R.STATES == states.NAMES == ("unconfirmed", "chosen", "written", "failed", "missing")
 

@@ -128,6 +128,15 @@ def _every_exiftool() -> list[str]:
     return list(found.values())
 
 
+# the keyword fields a write touches, read back by their exiftool names in the tests
+KEYWORD_TAGS = (
+    "XMP-dc:Subject",
+    "IPTC:Keywords",
+    "XMP-lr:HierarchicalSubject",
+    "XMP-digiKam:TagsList",
+    "EXIF:XPKeywords",
+)
+FULL = {".jpg", ".tif"}  # JPEG/TIFF also carry IPTC-IIM and Windows XPKeywords
 EVERY_EXIFTOOL = _every_exiftool()
 
 

@@ -11,17 +11,9 @@ import pytest
 
 from moodtagger.core.metadata import WriteItem, WriteSettings, read_moods, write_files
 
-from .conftest import et_read, exiv2_read, pixels
+from .conftest import FULL, KEYWORD_TAGS, et_read, exiv2_read, pixels
 
 FORMATS = ["photo.jpg", "photo.tif", "photo.png", "photo.webp", "photo.heic"]
-FULL = {".jpg", ".tif"}  # JPEG/TIFF also carry IPTC and Windows XPKeywords
-KEYWORD_TAGS = (
-    "XMP-dc:Subject",
-    "IPTC:Keywords",
-    "XMP-lr:HierarchicalSubject",
-    "XMP-digiKam:TagsList",
-    "EXIF:XPKeywords",
-)
 
 
 def seed_user_metadata(exiftool: str, path: os.PathLike[str]) -> None:

@@ -19,16 +19,7 @@ from moodtagger.cli import main
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.metadata import WriteItem, write_files
 
-from .conftest import EVERY_EXIFTOOL, et_text, exiv2_read
-
-KEYWORD_TAGS = (
-    "XMP-dc:Subject",
-    "IPTC:Keywords",
-    "XMP-lr:HierarchicalSubject",
-    "XMP-digiKam:TagsList",
-    "EXIF:XPKeywords",
-)
-FULL = {".jpg", ".tif"}  # IPTC-IIM and XPKeywords live in JPEG/TIFF only
+from .conftest import EVERY_EXIFTOOL, FULL, KEYWORD_TAGS, et_text, exiv2_read
 
 
 def seed_args(case: str, ext: str) -> list[str] | None:

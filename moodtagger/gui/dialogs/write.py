@@ -176,6 +176,10 @@ class BatchWriteDialog(QDialog):
         self.table.clear()
         self._items.clear()
         self.info.setText("Reading the files' current keywords…")
+        self._submit(dry_run=True, on_done=self._planned, label="write dry run")
+
+    def _submit(self, *, dry_run: bool, on_done, label: str) -> None:
+        """The scope's choices through ``write_choices`` on the dialog's lane (a dry run plans)."""
         ids, ws, path = self.photo_ids(), self.settings.write_settings(), self.catalog_path
         exiftool = self.exiftool
 
@@ -187,14 +191,14 @@ class BatchWriteDialog(QDialog):
                     cat,
                     ids,
                     settings=ws,
-                    dry_run=True,
+                    dry_run=dry_run,
                     progress=job.progress,
                     cancel=job.cancel,
                     service=exiftool(ws) if exiftool else None,
                 )
 
         self._job = self.runner.submit(
-            work, on_done=self._planned, on_progress=self._on_progress, label="write dry run"
+            work, on_done=on_done, on_progress=self._on_progress, label=label
         )
 
     def _planned(self, summary, error) -> None:
@@ -254,25 +258,7 @@ class BatchWriteDialog(QDialog):
         self.info.setText(
             "Writing… (Cancel stops after the current file; written files stay written)"
         )
-        ids, ws, path = self.photo_ids(), self.settings.write_settings(), self.catalog_path
-        exiftool = self.exiftool
-
-        def work(job: Job):
-            from moodtagger.core.metadata import write_choices
-
-            with Catalog(path) as cat:
-                return write_choices(
-                    cat,
-                    ids,
-                    settings=ws,
-                    progress=job.progress,
-                    cancel=job.cancel,
-                    service=exiftool(ws) if exiftool else None,
-                )
-
-        self._job = self.runner.submit(
-            work, on_done=self._done, on_progress=self._on_progress, label="write"
-        )
+        self._submit(dry_run=False, on_done=self._done, label="write")
 
     def _done(self, summary, error) -> None:
         self._job = None
