@@ -22,8 +22,6 @@ from moodtagger.cli.common import (
 from moodtagger.core import export
 from moodtagger.core.catalog import STATES
 from moodtagger.core.errors import UserError
-from moodtagger.core.library import Library, RefreshEvents
-from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.rows import SORT_KEYS, Filter
 
 
@@ -120,6 +118,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 # ------------------------------------------------------------------------------------------
 def cmd_scan(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library, RefreshEvents
+    from moodtagger.core.metadata.fields import WriteSettings
 
     for d in args.dirs:
         if not os.path.isdir(d):
@@ -198,6 +198,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library
+
     with open_catalog(args, create=False, readonly=True) as cat:
         if args.errors:
             rows_out = [{"path": p.path, "error": why} for p, why in cat.views.failed()]
@@ -234,6 +236,8 @@ def list_filter(args: argparse.Namespace) -> Filter:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library
+
     fmt = args.format or ("json" if (args.output or "").lower().endswith(".json") else "csv")
     if args.output:
         check_output(args.output, force=args.force, catalog=_catalog_path(args))

@@ -19,7 +19,6 @@ from moodtagger.cli.common import (
     warn_unusable_model,
 )
 from moodtagger.core.errors import FileError, UserError
-from moodtagger.core.library import Library
 from moodtagger.core.moods import display_name
 
 
@@ -188,6 +187,7 @@ def _print_result(r, dry_run: bool) -> None:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library
     from moodtagger.core.metadata import write_files
     from moodtagger.core.metadata.journal import items_for_paths
 
@@ -323,7 +323,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    from moodtagger.core.library import LibraryError
+    from moodtagger.core.library import Library, LibraryError
 
     with open_catalog(args, create=False) as cat:
         lib = Library(cat)
@@ -364,6 +364,8 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library
+
     with open_catalog(args, create=False) as cat:
         lib = Library(cat)
         scope = lib.resolve(args.paths)
