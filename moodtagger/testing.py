@@ -1,10 +1,13 @@
 """Helpers for the test suite and the benches (the app never imports this module): a synthetic
-catalog of N photos (rows only, no files) for open-time tests and the GUI benches."""
+catalog of N photos (rows only, no files) for open-time tests and the GUI benches, and the
+whole ``python -m moodtagger`` command as a user runs it (:func:`run_moodtagger`)."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +15,32 @@ import numpy as np
 
 from moodtagger.core.catalog import PROB_COLUMNS, Catalog
 from moodtagger.core.moods import MOODS
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+# Root ignores file permissions; without these capabilities root is bound by them like any user
+NO_DAC = [
+    "setpriv",
+    "--bounding-set",
+    "-dac_override,-dac_read_search",
+    "--inh-caps",
+    "-dac_override,-dac_read_search",
+]
+
+
+def run_moodtagger(
+    *args: str, env: dict[str, str] | None = None, as_user: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m moodtagger ARGS`` in a process of its own, from this checkout; ``as_user``:
+    bound by file permissions even when running as root."""
+    prefix = NO_DAC if as_user and os.geteuid() == 0 else []
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "moodtagger", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT), **(env or {})},
+        timeout=timeout,
+        cwd=CHECKOUT,
+    )
 
 
 def synthesize_catalog(

@@ -15,34 +15,9 @@ from pathlib import Path
 import pytest
 
 from moodtagger.core.catalog import Catalog
+from moodtagger.testing import run_moodtagger as run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-# Root ignores file permissions; without these capabilities root is bound by them like any user
-NO_DAC = [
-    "setpriv",
-    "--bounding-set",
-    "-dac_override,-dac_read_search",
-    "--inh-caps",
-    "-dac_override,-dac_read_search",
-]
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, as_user: bool = False, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``python -m moodtagger ARGS``; ``as_user``: bound by file permissions even when root."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    prefix = NO_DAC if as_user and os.geteuid() == 0 else []
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "moodtagger", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        cwd=ROOT,
-    )
 
 
 def one_sentence(proc: subprocess.CompletedProcess[str], *needles: str) -> str:

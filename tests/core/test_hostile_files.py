@@ -17,29 +17,9 @@ from PIL import Image
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.scanner import scan
+from moodtagger.testing import run_moodtagger as cli
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_DAC = [
-    "setpriv",
-    "--bounding-set",
-    "-dac_override,-dac_read_search",
-    "--inh-caps",
-    "-dac_override,-dac_read_search",
-]
-
-
-def cli(
-    *args: str, as_user: bool = False, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    prefix = NO_DAC if as_user and os.geteuid() == 0 else []
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "moodtagger", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def test_a_fifo_named_like_a_photo_is_refused_without_blocking(tmp_path: Path) -> None:
