@@ -234,7 +234,7 @@ def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
     qtbot.waitUntil(lambda: win.proxy.rowCount() == 1)
     assert win.writing.shown_pending_ids() == [ids[0]]
     dlg = win.writing.open_dialog()
-    assert "Photos shown (1" in dlg.scope_shown.text() and "(3)" in dlg.scope_all.text()
+    assert "Photos shown (1" in dlg.scope_shown.text() and "3 chosen" in dlg.scope_all.text()
     dlg.scope_shown.setChecked(True)
     assert dlg.photo_ids() == [ids[0]]
     qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
