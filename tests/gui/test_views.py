@@ -135,6 +135,9 @@ def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window)
     ids = set(sig.args[0].tolist())
     x0, y0 = m.to_data(QPointF(a))
     x1, y1 = m.to_data(QPointF(b))
+    # the model's values there (the library's scale, by default, stretches the plane)
+    x0, x1 = m.model_value(x0, 0), m.model_value(x1, 0)
+    y0, y1 = m.model_value(y0, 1), m.model_value(y1, 1)
     rows = win.model.rows
     inside = (
         (rows.valence >= min(x0, x1))
