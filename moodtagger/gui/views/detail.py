@@ -299,12 +299,19 @@ class DetailPanel(QWidget):
         image = self._base
         mood = self.why_target()
         if image is not None and self.why_on and self._why is not None and mood is not None:
-            from moodtagger.gui.views.heatmap import compose
+            from moodtagger.gui.views.heatmap import compose, little_evidence
 
-            image = compose(image, self._why.map_for(mood), self._why.crop)
-            self.why_status.setText(
-                f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)"
-            )
+            p = float((self._scores if self._scores is not None else self._why.probs)[INDEX[mood]])
+            if little_evidence(p):  # no map of noise: say it in words, show the photo as it is
+                self.why_status.setText(
+                    f"Little in this photo speaks for {display_name(mood)} "
+                    f"(the model gives it {p:.0%}), so there is no heat map to show"
+                )
+            else:
+                image = compose(image, self._why.map_for(mood), self._why.crop)
+                self.why_status.setText(
+                    f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)"
+                )
         elif self.why_on and self.photo_id is not None:
             self.why_status.setText("Computing the heat map…")
         elif not self.why_on:
