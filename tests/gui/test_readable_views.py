@@ -108,3 +108,26 @@ def test_the_why_map_of_an_unlikely_mood_says_so_in_words(qtbot, make_window, ph
     win.detail.why_mood.setCurrentIndex(win.detail.why_mood.findData(top))
     assert win.detail.why_status.text().startswith("Heat map: what speaks for")
     assert win.detail.preview._image != plain
+
+
+def test_one_command_regenerates_the_screenshots(tmp_path):
+    """`python -m moodtagger.gui.screenshots OUT` (docs/app.md): a synthetic demo library,
+    the real window, model and exiftool; four PNGs."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "shots"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "-m", "moodtagger.gui.screenshots", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    sizes = {p.name: QImage(str(p)).size() for p in out.iterdir()}
+    assert set(sizes) == {"folders.png", "grid.png", "map.png", "write.png"}
+    assert sizes["grid.png"].width() >= 1400 and sizes["map.png"].width() >= 1400
+    assert sizes["write.png"].width() >= 900 and sizes["folders.png"].height() >= 300

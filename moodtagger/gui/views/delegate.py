@@ -44,7 +44,7 @@ ROW_GAP = 3
 PLATE_PAD = 4
 BARS_H = ROWS * ROW_H + (ROWS - 1) * ROW_GAP
 PLATE_H = BARS_H + 2 * PLATE_PAD
-LABEL_FRAC = 0.5  # the labels' share of the plate's width
+LABEL_FRAC = 0.6  # the labels' share of the plate's width
 TEXT_H = 16
 PLATE = QColor("#1f1f1f")  # the plate: dark and opaque in every palette
 PLATE_TEXT = QColor("#f2f2f2")
@@ -115,7 +115,7 @@ class PhotoDelegate(QStyledItemDelegate):
 
     @staticmethod
     def row_label(mood: str, p: float | None, chosen: bool) -> str:
-        return ("✓ " if chosen else "") + display_name(mood)
+        return ("✓" if chosen else "") + display_name(mood)
 
     def bar_rects(self, cell: QRect, index) -> dict[str, tuple[QRectF, QRectF]]:
         """Per mood shown: its label's rectangle and its bar's track (the bar at 100%)."""
@@ -269,7 +269,6 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(self.plate_rect(cell), 3, 3)
         small = QFont(font)
         small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        small.setBold(True)
         painter.setFont(small)
         fm = painter.fontMetrics()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)

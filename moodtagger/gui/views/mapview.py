@@ -71,6 +71,49 @@ def points_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndar
     return inside
 
 
+class PlaneScale:
+    """Where the model's valence and arousal land on the plane shown: the library's scale
+    (``relative``, see the module doc) or the absolute 1-9 scale."""
+
+    def __init__(self) -> None:
+        self.relative = True
+        self.axes = ((LO, HI), (LO, HI))  # per axis: the model's values at REL_SPAN's ends
+
+    def fit(self, valence: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the scale to these photos; returns their places on the plane."""
+        if not self.relative or not len(valence):
+            self.axes = ((LO, HI), (LO, HI))
+            return valence.copy(), arousal.copy()
+        axes = []
+        for v in (valence, arousal):
+            lo, hi = (float(q) for q in np.percentile(v, ROBUST))
+            if hi - lo < 0.1:  # one photo, or all alike: a unit window around them
+                lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+            axes.append((lo, hi))
+        self.axes = (axes[0], axes[1])
+        return self.to_plane(valence, 0), self.to_plane(arousal, 1)
+
+    def to_plane(self, v: np.ndarray, axis: int) -> np.ndarray:
+        if not self.relative:
+            return v.copy()
+        (lo, hi), (a, b) = self.axes[axis], REL_SPAN
+        return np.clip(a + (v - lo) * (b - a) / (hi - lo), LO, HI).astype(np.float32)
+
+    def model_value(self, plane: float, axis: int) -> float:
+        if not self.relative:
+            return plane
+        (lo, hi), (a, b) = self.axes[axis], REL_SPAN
+        return lo + (plane - a) * (hi - lo) / (b - a)
+
+    def tick(self, v: int, axis: int) -> str:
+        """An axis tick's label: the model's value there (one decimal more where ticks are close)."""
+        if not self.relative:
+            return str(v)
+        lo, hi = self.axes[axis]
+        digits = 1 if (hi - lo) / (REL_SPAN[1] - REL_SPAN[0]) >= 0.1 else 2
+        return f"{self.model_value(v, axis):.{digits}f}"
+
+
 class MoodMap(QWidget):
     selected = Signal(object)  # np.ndarray of photo ids (rectangle / lasso / click)
     activated = Signal(int)  # double click on a photo
@@ -86,8 +129,7 @@ class MoodMap(QWidget):
         self.y = np.zeros(0, np.float32)  # arousal, on the scale shown
         self.valence = np.zeros(0, np.float32)  # the model's values (absolute 1-9)
         self.arousal = np.zeros(0, np.float32)
-        self.relative = True  # the library's scale (see the module doc), else absolute 1-9
-        self.scale = ((LO, HI), (LO, HI))  # per axis: model values at REL_SPAN's ends
+        self.plane = PlaneScale()  # the library's scale (see the module doc) or absolute 1-9
         self.mood = np.zeros(0, np.int8)  # index into MOODS, -1 = none
         self.highlight = np.zeros(0, bool)
         self.lasso_mode = False
@@ -122,41 +164,22 @@ class MoodMap(QWidget):
         )
         self.update()
 
+    @property
+    def relative(self) -> bool:
+        return self.plane.relative
+
     def set_relative(self, on: bool) -> None:
         """The library's scale (True) or the absolute 1-9 scale."""
-        self.relative = bool(on)
+        self.plane.relative = bool(on)
         self._rescale()
         self.update()
 
     def _rescale(self) -> None:
-        """Place the points on the scale shown (see the module doc)."""
-        if not self.relative or not len(self.ids):
-            self.scale = ((LO, HI), (LO, HI))
-            self.x, self.y = self.valence.copy(), self.arousal.copy()
-            return
-        axes = []
-        for v in (self.valence, self.arousal):
-            lo, hi = (float(q) for q in np.percentile(v, ROBUST))
-            if hi - lo < 0.1:  # one photo, or all alike: a unit window around them
-                mid = (lo + hi) / 2
-                lo, hi = mid - 0.5, mid + 0.5
-            axes.append((lo, hi))
-        self.scale = (axes[0], axes[1])
-        self.x = self._to_plane(self.valence, 0)
-        self.y = self._to_plane(self.arousal, 1)
-
-    def _to_plane(self, v: np.ndarray, axis: int) -> np.ndarray:
-        lo, hi = self.scale[axis]
-        a, b = REL_SPAN
-        return np.clip(a + (v - lo) * (b - a) / (hi - lo), LO, HI).astype(np.float32)
+        self.x, self.y = self.plane.fit(self.valence, self.arousal)
 
     def model_value(self, plane: float, axis: int) -> float:
-        """The model's value (1-9) at a place of the plane shown."""
-        if not self.relative:
-            return plane
-        lo, hi = self.scale[axis]
-        a, b = REL_SPAN
-        return lo + (plane - a) * (hi - lo) / (b - a)
+        """The model's value (1-9) at a place of the plane shown (axis 0: valence)."""
+        return self.plane.model_value(plane, axis)
 
     def fit(self) -> None:
         self.view = QRectF(LO, LO, HI - LO, HI - LO)
@@ -164,7 +187,7 @@ class MoodMap(QWidget):
 
     # -- geometry ---------------------------------------------------------------------------------
     def plot_rect(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(40, 8, -8, -28)
+        return QRectF(self.rect()).adjusted(50, 8, -8, -28)
 
     def to_screen(self, vx, vy):
         r = self.plot_rect()
@@ -320,7 +343,7 @@ class MoodMap(QWidget):
             p.drawImage(int(r.left()), int(r.top()), img)
         self._paint_labels(p, r, pal, dark)
         p.setClipping(False)
-        self._paint_axes(p, r, pal)
+        paint_axes(self, p, r, pal)
         self._paint_drag(p, pal)
         p.end()
         self.last_frame_ms = (time.perf_counter() - t0) * 1000.0
@@ -370,46 +393,6 @@ class MoodMap(QWidget):
             p.drawRoundedRect(box, 4, 4)
             p.setPen(pal.color(QPalette.ColorRole.Text))
             p.drawText(box, Qt.AlignmentFlag.AlignCenter, display_name(mood))
-
-    def _paint_axes(self, p: QPainter, r: QRectF, pal: QPalette) -> None:
-        p.setPen(pal.color(QPalette.ColorRole.Text))
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawRect(r)
-        font = QFont(self.font())
-        p.setFont(font)
-
-        def tick(v: int, axis: int) -> str:
-            return str(v) if not self.relative else f"{self.model_value(v, axis):.1f}"
-
-        for v in range(1, 10):
-            sx, sy = self.to_screen(v, v)
-            if r.left() <= sx <= r.right():
-                p.drawText(
-                    QRectF(float(sx) - 16, r.bottom() + 2, 32, 14),
-                    Qt.AlignmentFlag.AlignCenter,
-                    tick(v, 0),
-                )
-            if r.top() <= sy <= r.bottom():
-                p.drawText(
-                    QRectF(r.left() - 30, float(sy) - 7, 27, 14),
-                    Qt.AlignmentFlag.AlignRight,
-                    tick(v, 1),
-                )
-        scale = " (library scale)" if self.relative else ""
-        p.drawText(
-            QRectF(r.left(), r.bottom() + 12, r.width(), 16),
-            Qt.AlignmentFlag.AlignCenter,
-            f"valence{scale}: unpleasant → pleasant",
-        )
-        p.save()
-        p.translate(10, r.center().y())
-        p.rotate(-90)
-        p.drawText(
-            QRectF(-r.height() / 2, -8, r.height(), 16),
-            Qt.AlignmentFlag.AlignCenter,
-            f"arousal{scale}: calm → excited",
-        )
-        p.restore()
 
     def _paint_thumbs(self, p: QPainter, r: QRectF, sel: np.ndarray) -> None:
         sx, sy = self.to_screen(self.x[sel], self.y[sel])
@@ -518,6 +501,46 @@ class MoodMap(QWidget):
         m = int(self.mood[k])
         mood = display_name(MOODS[m]) if m >= 0 else "no mood yet"
         return f"{mood} · valence {self.valence[k]:.1f} · arousal {self.arousal[k]:.1f}"
+
+
+def paint_axes(m: MoodMap, p: QPainter, r: QRectF, pal: QPalette) -> None:
+    """The frame, the ticks (the model's values on the library scale) and the axes' names."""
+    p.setPen(pal.color(QPalette.ColorRole.Text))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRect(r)
+    font = QFont(m.font())
+    p.setFont(font)
+
+    tick = m.plane.tick
+    for v in range(1, 10):
+        sx, sy = m.to_screen(v, v)
+        if r.left() <= sx <= r.right():
+            p.drawText(
+                QRectF(float(sx) - 16, r.bottom() + 2, 32, 14),
+                Qt.AlignmentFlag.AlignCenter,
+                tick(v, 0),
+            )
+        if r.top() <= sy <= r.bottom():
+            p.drawText(
+                QRectF(r.left() - 34, float(sy) - 7, 31, 14),
+                Qt.AlignmentFlag.AlignRight,
+                tick(v, 1),
+            )
+    scale = " (library scale)" if m.relative else ""
+    p.drawText(
+        QRectF(r.left(), r.bottom() + 12, r.width(), 16),
+        Qt.AlignmentFlag.AlignCenter,
+        f"valence{scale}: unpleasant → pleasant",
+    )
+    p.save()
+    p.translate(10, r.center().y())
+    p.rotate(-90)
+    p.drawText(
+        QRectF(-r.height() / 2, -8, r.height(), 16),
+        Qt.AlignmentFlag.AlignCenter,
+        f"arousal{scale}: calm → excited",
+    )
+    p.restore()
 
 
 def mood_index_for(rows, derived) -> np.ndarray:
