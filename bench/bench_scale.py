@@ -45,7 +45,13 @@ CHUNK = 20_000
 
 
 def real_vectors(dim_fallback: int = 1280) -> np.ndarray:
-    """Backbone embeddings of real photos (cached features); random ones only without ../shared."""
+    """Backbone embeddings of real photos: the feature cache training fills (any data set in
+    it), else ArtPhoto's and Emotion6's extracted now; random ones only without ../shared."""
+    from moodtagger.core import imaging
+
+    cached = sorted((imaging.cache_dir() / "features").glob("lite0-*.npz"))
+    if cached:
+        return np.concatenate([np.load(f)["final"][:, :2].mean(1) for f in cached])
     try:
         from moodtagger.training import datasets, features
 
