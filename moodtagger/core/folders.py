@@ -46,11 +46,14 @@ class FolderNode:
 def folder_tree(paths: Iterable[str], roots: Sequence[str] = ()) -> list[FolderNode]:
     """The folder tree of the photos at ``paths`` under the library folders ``roots``: the
     top nodes, sorted by path. Counted per folder first, so 100,000 photos cost one pass."""
-    per_folder = Counter(os.path.dirname(p) for p in paths)
+    per_folder = Counter(p.rpartition(os.sep)[0] or os.sep for p in paths)
     tops: dict[str, FolderNode] = {}
     by_len = sorted((r.rstrip(os.sep) or os.sep for r in roots), key=len, reverse=True)
     for folder, n in per_folder.items():
-        top = next((r for r in by_len if folder == r or folder.startswith(r + os.sep)), folder)
+        top = next(
+            (r for r in by_len if folder == r or folder.startswith(r.rstrip(os.sep) + os.sep)),
+            folder,
+        )
         node = tops.setdefault(top, FolderNode(top))
         node.count += n
         if folder == top:
