@@ -148,9 +148,9 @@ def test_sort_by_mood_date_and_name_keeps_selection_rows(qapp, catalog, library)
     assert shown_names(proxy)[0] == "a.jpg"
     proxy.sort_by("name", descending=True)
     assert shown_names(proxy)[0] == "f.jpg"
-    proxy.sort_by("date")
+    proxy.sort_by("date")  # the capture date (here: the file time first seen), not the mtime
     mt = [
-        model.rows.mtimes[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))]
+        model.rows.taken[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))]
         for r in range(model.rowCount())
     ]
     assert mt == sorted(mt)

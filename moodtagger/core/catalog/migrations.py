@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from moodtagger.core.catalog.errors import CatalogError
 from moodtagger.core.catalog.records import PROB_COLUMNS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
 
@@ -120,6 +120,16 @@ _MIGRATIONS: list[str] = [
         added TEXT NOT NULL,
         updated_at REAL NOT NULL
     );
+    """,
+    # 6 -> 7: where the capture date came from (issue 26: "exif" | "xmp" | "file"); a photo
+    # without one gets its file time, kept from now on (core/dates.py). A file an earlier version
+    # wrote may have a newer mtime than when it was added: the earlier of the two is taken.
+    """
+    ALTER TABLE photos ADD COLUMN taken_from TEXT;
+    UPDATE photos SET taken_from='exif' WHERE taken_at IS NOT NULL;
+    UPDATE photos SET taken_from='file',
+        taken_at=strftime('%Y-%m-%dT%H:%M:%S', min(mtime_ns / 1e9, added_at), 'unixepoch', 'localtime')
+        WHERE taken_at IS NULL AND mtime_ns IS NOT NULL;
     """,
 ]
 

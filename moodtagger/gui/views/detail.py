@@ -138,6 +138,9 @@ class DetailPanel(QWidget):
         self.path.setWordWrap(True)
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.path)
+        self.taken = QLabel()  # the capture date (set_taken)
+        self.taken.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.taken)
         self.state = QLabel()
         self.state.setWordWrap(True)
         layout.addWidget(self.state)
@@ -259,6 +262,16 @@ class DetailPanel(QWidget):
             kws, _moods = keywords
             self.keywords.setText("Keywords in the file: " + (", ".join(kws) if kws else "none"))
         self._enable_toggles(True)
+
+    def set_taken(self, text: str) -> None:
+        """The capture date line ("Taken 2021-06-15 23:30"; empty: none shown)."""
+        self.taken.setText(f"Taken {text}" if text else "")
+        self.taken.setToolTip(
+            "The capture date, in the camera's local time (EXIF/XMP); a photo without one: "
+            "its file time when first scanned, kept when the file is written"
+            if text
+            else ""
+        )
 
     def set_preview(self, photo_id: int, image: QImage | None) -> None:
         if photo_id == self.photo_id and image is not None:
