@@ -120,14 +120,13 @@ def take(out: Path, work: Path) -> list[Path]:
         # a few choices: accepted suggestions and a chosen second mood, so marks show
         window.choices.accept_top(ids[:4])
         window.choices.toggle(ids[1:2], "awe")
+        if hasattr(window.folders, "expandAll"):  # a folder tree: show its nesting
+            window.folders.expandAll()
         window.grid.setFocus()
         window.grid.setCurrentIndex(window.proxy.index(1, 0))
         _wait(app, window.is_idle)
         _settle(app)
         saved.append(_save(window.grab(), out / "grid.png"))
-        if hasattr(window.folders, "expandAll"):  # a folder tree: show its nesting
-            window.folders.expandAll()
-            _settle(app)
         saved.append(_save(window.splitter.widget(0).grab(), out / "folders.png"))
         window.set_view("map")
         _settle(app)

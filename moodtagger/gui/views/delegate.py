@@ -44,7 +44,7 @@ ROW_GAP = 3
 PLATE_PAD = 4
 BARS_H = ROWS * ROW_H + (ROWS - 1) * ROW_GAP
 PLATE_H = BARS_H + 2 * PLATE_PAD
-LABEL_FRAC = 0.6  # the labels' share of the plate's width
+LABEL_FRAC = 0.66  # the labels' share of the plate's width
 TEXT_H = 16
 PLATE = QColor("#1f1f1f")  # the plate: dark and opaque in every palette
 PLATE_TEXT = QColor("#f2f2f2")
@@ -268,7 +268,7 @@ class PhotoDelegate(QStyledItemDelegate):
         painter.setBrush(PLATE)
         painter.drawRoundedRect(self.plate_rect(cell), 3, 3)
         small = QFont(font)
-        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
+        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
         painter.setFont(small)
         fm = painter.fontMetrics()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
