@@ -448,7 +448,10 @@ def _predict_and_store(
         rows = np.array([where[int(p)] for p in emb_ids])
         use = ok[rows]
         if use.any():
-            probs[rows[use]] = model.predict(prior[rows[use]], vectors[use])
+            # every photo, usually: no copy of the (n, d) embeddings then
+            probs[rows[use]] = model.predict(
+                prior[rows[use]], vectors if use.all() else vectors[use]
+            )
     va = catalog.predictions.valence_arousal_for(parent, ids.tolist())
     out = []
     for i in np.flatnonzero(ok):
