@@ -111,15 +111,20 @@ class Refresh:
         self.out = RefreshResult()
 
     # -- the stages -----------------------------------------------------------------------------
-    def run(self, roots: Sequence[str | os.PathLike[str]]) -> RefreshResult:
-        """Scan ``roots`` (none: only predict), import the mood keywords of new/changed files,
-        then predict what has no current prediction."""
+    def run(
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        files: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> RefreshResult:
+        """Scan ``roots`` (none: only predict) or just the paths ``files`` (a folder watcher's:
+        :func:`moodtagger.core.rescan.scan_paths`), import the mood keywords of new/changed
+        files, then predict what has no current prediction."""
         out = self.out
         stream: InputStream | None = None
         streamed: PredictSummary | None = None  # what the stream predicted during the scan
-        if roots:
+        if roots or files:
             stream = self._input_stream() if self.predict else None
-            streamed = self._scan(roots, stream)
+            streamed = self._scan(roots, stream, files)
             if self.stopped():
                 out.predict = streamed
                 return out
@@ -151,21 +156,26 @@ class Refresh:
             return None  # no/unknown model: the predict stage says why
 
     def _scan(
-        self, roots: Sequence[str | os.PathLike[str]], stream: InputStream | None
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        stream: InputStream | None,
+        files: Sequence[str | os.PathLike[str]] | None = None,
     ) -> PredictSummary | None:
+        from moodtagger.core.rescan import scan_paths
         from moodtagger.core.scanner import scan
 
         ev, cat = self.ev, self.catalog
         self.phase(SCANNING)
-        summary = self.out.scan = scan(
-            cat,
-            roots,
+        kw = dict(
             progress=ev.progress,
             cancel=self.cancel,
             on_stored=self.changed if ev.changed else None,
             model=stream.preprocess if stream is not None else None,
             on_inputs=stream.feed if stream is not None else None,
             exiftool=self.library.exiftool_if_installed(),
+        )
+        summary = self.out.scan = (
+            scan_paths(cat, files, **kw) if files else scan(cat, roots, **kw)  # type: ignore[arg-type]
         )
         streamed = stream.finish() if stream is not None else None
         if stream is not None and stream.model is not None:

@@ -109,6 +109,16 @@ class PhotoModel(QAbstractListModel):
         self.keywords = {pid: " ".join(kws) for pid, kws in keywords.items()}
         self.version += 1
 
+    def update_keywords(self, keywords: dict[int, list[str]]) -> None:
+        """The keywords now in these photos' files (an empty list: none)."""
+        for pid, kws in keywords.items():
+            if kws:
+                self.keywords[pid] = " ".join(kws)
+            else:
+                self.keywords.pop(pid, None)
+        if keywords:
+            self.version += 1
+
     def haystack(self) -> list[str]:
         """Per row: folder, file name and keywords, case-folded (what the search box looks at)."""
         if self._haystack is None or self._haystack[0] != self.version:

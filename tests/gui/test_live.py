@@ -1,0 +1,158 @@
+"""Issue 26 item 3: never stale. A change made by another program -- ``moodtagger choose`` or
+``write`` in a terminal (a second process committing to the same catalog), a copy of a new photo
+into a library folder -- shows in the open window without a restart, within ~2 s, and F5 re-reads
+what another process changed. Real window, real catalog, the real CLI in a second process, real
+exiftool."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+from moodtagger.gui.models.photomodel import Roles
+from moodtagger.testing import run_moodtagger
+
+LATENCY_S = 2.0  # the issue's "within ~2 s", measured from the CLI command's exit
+WAIT_MS = 5_000
+
+log = logging.getLogger(__name__)
+
+
+def _scan(catalog: Path, folder: Path) -> None:
+    r = run_moodtagger("scan", "--catalog", str(catalog), "--no-predict", "-q", str(folder))
+    assert r.returncode == 0, r.stderr
+
+
+def _value(win, path: Path, role):
+    for r in range(win.model.rowCount()):
+        idx = win.model.index(r, 0)
+        if idx.data(Roles.PathRole) == str(path):
+            return idx.data(role)
+    return "no such row"
+
+
+def _open(make_window, qtbot, catalog: Path, n: int):
+    win = make_window(catalog)
+    qtbot.waitUntil(lambda: win.loaded and win.model.rowCount() == n, timeout=20_000)
+    return win
+
+
+def _latency(qtbot, condition, t_exit: float) -> float:
+    qtbot.waitUntil(condition, timeout=WAIT_MS)
+    return time.monotonic() - t_exit
+
+
+def test_a_choice_made_in_a_terminal_shows_in_the_open_window(
+    qtbot, make_window, photo_folder, tmp_path
+):
+    catalog = tmp_path / "catalog.sqlite3"
+    _scan(catalog, photo_folder)
+    win = _open(make_window, qtbot, catalog, 6)
+    target = sorted(photo_folder.iterdir())[2]
+    assert _value(win, target, Roles.StateRole) == "unconfirmed"
+
+    r = run_moodtagger("choose", "--catalog", str(catalog), "--mood", "awe", str(target))
+    t_exit = time.monotonic()
+    assert r.returncode == 0, r.stderr
+    latency = _latency(qtbot, lambda: _value(win, target, Roles.StateRole) == "chosen", t_exit)
+    log.warning("choose in a second process -> row chosen in the window: %.2f s", latency)
+    assert _value(win, target, Roles.ChoiceRole) == ("awe",)
+    assert latency < LATENCY_S, latency
+    # the other rows were not touched
+    others = [p for p in sorted(photo_folder.iterdir()) if p != target]
+    assert all(_value(win, p, Roles.StateRole) == "unconfirmed" for p in others)
+
+
+def test_a_write_in_a_terminal_shows_as_written_with_its_keywords(
+    qtbot, make_window, photo_folder, tmp_path, exiftool
+):
+    catalog = tmp_path / "catalog.sqlite3"
+    _scan(catalog, photo_folder)
+    win = _open(make_window, qtbot, catalog, 6)
+    target = sorted(photo_folder.iterdir())[1]
+    win.grid.select_path(str(target))
+    qtbot.waitUntil(lambda: "Suggestion only" in win.detail.state.text(), timeout=WAIT_MS)
+
+    r = run_moodtagger("write", "--catalog", str(catalog), "--mood", "anger", str(target))
+    t_exit = time.monotonic()
+    assert r.returncode == 0, r.stdout + r.stderr
+    latency = _latency(qtbot, lambda: _value(win, target, Roles.StateRole) == "written", t_exit)
+    log.warning("write in a second process -> row written in the window: %.2f s", latency)
+    assert latency < LATENCY_S, latency
+    # the detail panel agrees with itself: the state and the file's keywords are both new
+    qtbot.waitUntil(lambda: "Written to the file" in win.detail.state.text(), timeout=WAIT_MS)
+    assert "Anger" in win.detail.keywords.text()
+    # the search box finds the photo by its new keyword
+    assert (
+        "anger"
+        in win.model.keywords.get(int(_value(win, target, Roles.PhotoIdRole)), "").casefold()
+    )
+
+
+def test_a_photo_copied_into_the_library_folder_appears(
+    qtbot, make_window, photo_folder, tmp_path, imagenet_sample
+):
+    catalog = tmp_path / "catalog.sqlite3"
+    _scan(catalog, photo_folder)
+    win = _open(make_window, qtbot, catalog, 6)
+    qtbot.waitUntil(lambda: win.live.watching, timeout=WAIT_MS)
+    extra = sorted(os.listdir(imagenet_sample))[10]
+    new = photo_folder / ("copied_" + extra)
+    t0 = time.monotonic()
+    shutil.copyfile(imagenet_sample / extra, new)
+    latency = _latency(qtbot, lambda: _value(win, new, Roles.PhotoIdRole) != "no such row", t0)
+    log.warning("copy into the root -> new row in the window: %.2f s", latency)
+    assert win.model.rowCount() == 7
+    assert latency < LATENCY_S + 1.0, latency  # it is decoded (thumbnail, identity) first
+    assert win.catalog.photos.by_path(str(new)).status == "ok"
+
+
+def test_f5_rereads_what_another_process_changed(qtbot, make_window, photo_folder, tmp_path):
+    """The issue's report: after a CLI write the window said "Suggestion only" next to
+    "Keywords in the file: Anger", F5 said "nothing changed", only a restart showed it."""
+    catalog = tmp_path / "catalog.sqlite3"
+    _scan(catalog, photo_folder)
+    win = _open(make_window, qtbot, catalog, 6)
+    win.live.stop()  # no watching: only F5 can tell
+    target = sorted(photo_folder.iterdir())[3]
+    r = run_moodtagger("write", "--catalog", str(catalog), "--mood", "anger", str(target))
+    assert r.returncode == 0, r.stdout + r.stderr
+    qtbot.wait(300)
+    assert _value(win, target, Roles.StateRole) == "unconfirmed"  # stale until F5
+    with qtbot.waitSignal(win.pipelineFinished, timeout=60_000):
+        win.acts.rescan.trigger()
+    qtbot.waitUntil(lambda: _value(win, target, Roles.StateRole) == "written", timeout=WAIT_MS)
+    assert _value(win, target, Roles.ChoiceRole) == ("anger",)
+
+
+def test_at_the_watch_limit_the_window_says_so_once_and_still_follows_the_catalog(
+    qtbot, make_window, photo_folder, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setenv("MOODTAGGER_WATCH_LIMIT", "0")  # as if the system had no watch left
+    caplog.set_level(logging.INFO, logger="moodtagger.gui.window")
+    catalog = tmp_path / "catalog.sqlite3"
+    _scan(catalog, photo_folder)
+    win = _open(make_window, qtbot, catalog, 6)
+
+    def said() -> list[str]:  # the status bar's lines (the window logs each)
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "moodtagger.gui.window" and "not watched" in r.getMessage()
+        ]
+
+    qtbot.waitUntil(lambda: len(said()) == 1, timeout=WAIT_MS)
+    assert "F5" in said()[0]
+    assert not win.live.watching
+    target = sorted(photo_folder.iterdir())[0]
+    r = run_moodtagger("choose", "--catalog", str(catalog), "--mood", "fear", str(target))
+    assert r.returncode == 0, r.stderr
+    qtbot.waitUntil(lambda: _value(win, target, Roles.StateRole) == "chosen", timeout=WAIT_MS)
+    win.open_folder(str(tmp_path))  # another folder: still not watched, not said again
+    with qtbot.waitSignal(win.pipelineFinished, timeout=60_000):
+        pass
+    qtbot.wait(300)
+    assert len(said()) == 1
