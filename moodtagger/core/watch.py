@@ -288,8 +288,8 @@ class _Handler:
         kind = event.event_type
         src = os.fsdecode(event.src_path)
         if kind == "moved":
-            if is_own_temp(src):  # a write renamed its verified temp file over the photo
-                return
+            if TEMP_MARK in os.path.basename(src):  # moodtagger renamed its verified temp file
+                return  # over the photo: the catalog already says what that write changed
             self.watcher.add(src, event.is_directory)
             self.watcher.add(os.fsdecode(event.dest_path), event.is_directory)
         elif kind in ("created", "deleted") or (
