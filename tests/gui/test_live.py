@@ -22,8 +22,9 @@ FILE_WAIT_MS = 20_000  # a changed file is scanned first (decoded, its keywords 
 log = logging.getLogger(__name__)
 
 
-def _scan(catalog: Path, folder: Path) -> None:
-    r = run_moodtagger("scan", "--catalog", str(catalog), "--no-predict", "-q", str(folder))
+def _scan(catalog: Path, folder: Path, *, predict: bool = False) -> None:
+    no_predict = [] if predict else ["--no-predict"]
+    r = run_moodtagger("scan", "--catalog", str(catalog), *no_predict, "-q", str(folder))
     assert r.returncode == 0, r.stderr
 
 
@@ -152,7 +153,7 @@ def test_f5_rereads_what_another_process_changed(qtbot, make_window, photo_folde
     """The issue's report: after a CLI write the window said "Suggestion only" next to
     "Keywords in the file: Anger", F5 said "nothing changed", only a restart showed it."""
     catalog = tmp_path / "catalog.sqlite3"
-    _scan(catalog, photo_folder)
+    _scan(catalog, photo_folder, predict=True)  # F5 then has nothing to predict (and re-read)
     win = _open(make_window, qtbot, catalog, 6)
     win.live.stop()  # no watching: only F5 can tell
     target = sorted(photo_folder.iterdir())[3]
@@ -160,8 +161,9 @@ def test_f5_rereads_what_another_process_changed(qtbot, make_window, photo_folde
     assert r.returncode == 0, r.stdout + r.stderr
     qtbot.wait(300)
     assert _value(win, target, Roles.StateRole) == "unconfirmed"  # stale until F5
-    with qtbot.waitSignal(win.pipelineFinished, timeout=60_000):
+    with qtbot.waitSignal(win.pipelineFinished, timeout=60_000) as finished:
         win.acts.rescan.trigger()
+    assert finished.args[0].scan.nothing_changed  # the file is as the other process left it
     qtbot.waitUntil(lambda: _value(win, target, Roles.StateRole) == "written", timeout=WAIT_MS)
     assert _value(win, target, Roles.ChoiceRole) == ("anger",)
 
