@@ -196,3 +196,50 @@ def test_at_the_watch_limit_the_window_says_so_once_and_still_follows_the_catalo
         pass
     qtbot.wait(300)
     assert len(said()) == 1
+
+
+def test_a_change_event_costs_its_rows_not_the_library(qtbot, tmp_path):
+    """On a 100,000-photo catalog another process changes three photos: the app reads three
+    rows, and the model patches its cached per-row columns (and search text) for those rows
+    instead of recomputing them for all; the result equals a full recomputation."""
+    import numpy as np
+
+    from moodtagger.core import rows as R
+    from moodtagger.core.catalog import Catalog
+    from moodtagger.core.model.registry import DEFAULT_MODEL
+    from moodtagger.core.watch import CatalogChanges
+    from moodtagger.gui.models.photomodel import PhotoModel, PhotoProxy
+    from moodtagger.testing import synthesize_catalog
+
+    path = tmp_path / "big.sqlite3"
+    synthesize_catalog(path, 100_000, DEFAULT_MODEL)
+    with Catalog(path) as cat:
+        model = PhotoModel()
+        proxy = PhotoProxy()
+        proxy.setSourceModel(model)
+        model.set_rows(R.load_rows(cat, DEFAULT_MODEL))
+        model.set_keywords({})
+        proxy.set_filter(R.Filter(text="img_"))
+        assert proxy.rowCount() == 100_000
+        changes = CatalogChanges(cat)
+        with Catalog(path) as other, other.transaction():
+            for pid in (7, 50_000, 99_999):
+                other.choices.set(pid, ["awe"])
+                other.file_keywords.set(pid, ["Mood|Awe", "holiday"], ["awe"])
+        found = changes.poll(DEFAULT_MODEL)
+        assert found is not None and sorted(found.ids) == [7, 50_000, 99_999]
+        derives = []
+        real_derive = R.derive
+        R.derive = lambda d: derives.append(len(d)) or real_derive(d)
+        try:
+            model.merge(found.rows)
+            model.update_keywords(found.keywords)
+            proxy.set_filter(R.Filter(text="holiday"))
+        finally:
+            R.derive = real_derive
+        assert derives and max(derives) == 3, derives  # only the changed rows were derived
+        assert proxy.rowCount() == 3
+        full = R.derive(model.rows)
+        for f in ("has_pred", "top_idx", "top_p", "gap", "states"):
+            assert np.array_equal(getattr(model.derived(), f), getattr(full, f)), f
+        assert model.haystack() == R.search_haystack(model.rows, model.keywords)
