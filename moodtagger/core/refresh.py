@@ -109,6 +109,7 @@ class Refresh:
         self.load_model = load_model
         self.batch_size = batch_size
         self.out = RefreshResult()
+        self.only_ids: list[int] | None = None  # a scan of just some paths: predict only these
 
     # -- the stages -----------------------------------------------------------------------------
     def run(
@@ -125,6 +126,8 @@ class Refresh:
         if roots or files:
             stream = self._input_stream() if self.predict else None
             streamed = self._scan(roots, stream, files)
+            if files and self.out.scan is not None:  # nothing else is looked at (O(changed))
+                self.only_ids = list(self.out.scan.updated_ids)
             if self.stopped():
                 out.predict = streamed
                 return out
@@ -217,7 +220,7 @@ class Refresh:
         out, cat = self.out, self.catalog
         try:
             model_id = self.library.base_model_id or default_model_id()  # none: ModelError
-            if not cat.predictions.photos_needing(model_id):
+            if not cat.predictions.photos_needing(model_id, self.only_ids):
                 out.predict = streamed or PredictSummary(model_id)
                 self._fill(model_id)
                 return
@@ -239,6 +242,7 @@ class Refresh:
             cancel=self.cancel,
             on_batch=lambda good: self.changed([pid for pid, _ in good]),
             exiftool=self.library.exiftool_if_installed(),
+            ids=self.only_ids,
         )
         if streamed is not None:
             pred.predicted += streamed.predicted
@@ -258,7 +262,7 @@ class Refresh:
 
         out = self.out
         out.model_problem = personal.problem(self.catalog, model_id)
-        if out.model_problem is None:
+        if out.model_problem is None and self.only_ids is None:  # healing looks at every photo
             with self.catalog.writer_lock():
                 filled = personal.fill_missing(self.catalog, model_id)
             out.filled = len(filled)

@@ -147,6 +147,8 @@ def test_a_photo_copied_into_the_library_folder_appears(
     log.warning("copy into the root -> new row in the window: %.2f s", time.monotonic() - t0)
     assert win.model.rowCount() == 7
     assert win.catalog.photos.by_path(str(new)).status == "ok"
+    # and its moods are predicted (the library lane predicts just the watcher's files)
+    qtbot.waitUntil(lambda: _value(win, new, Roles.MoodScoresRole) is not None, timeout=90_000)
 
 
 def test_f5_rereads_what_another_process_changed(qtbot, make_window, photo_folder, tmp_path):
