@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
     def _live_changed(self, _changes, inserted: int) -> None:
         """Rows another program changed were merged (see :mod:`~moodtagger.gui.controllers.live`)."""
         if inserted:
-            self.model.resort()
+            self._resort_after_change(True)
         if self.filters.searching:
             self.proxy.refilter()
         self.filtering.refresh_count()
@@ -329,9 +329,22 @@ class MainWindow(QMainWindow):
         ):
             self.reload_keywords()
         if self.model.sort_key[0] != "name" or (result and result.scan and result.scan.new):
-            self.model.resort()
+            if self.library.last_files:  # a watcher's files: the window must not stall
+                self._resort_after_change(bool(result and result.scan and result.scan.new))
+            else:
+                self.model.resort()
         self.details.schedule()
         self.pipelineFinished.emit(result)
+
+    LIVE_RESORT_MAX = 50_000  # rows: above it, other programs' changes never resort the grid
+
+    def _resort_after_change(self, new_rows: bool) -> None:
+        """After other programs' changes: sort again (O(n log n) on the GUI thread) only while
+        that is quick; in a bigger library new photos stay at the end until the next sort or F5."""
+        if self.model.rowCount() <= self.LIVE_RESORT_MAX:
+            self.model.resort()
+        elif new_rows:
+            self.show_status("New photos are shown at the end until you sort again or press F5")
 
     def _library_busy(self, busy: bool, text: str) -> None:
         self.status.set_busy(busy, text)

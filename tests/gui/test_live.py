@@ -149,6 +149,16 @@ def test_a_photo_copied_into_the_library_folder_appears(
     assert win.catalog.photos.by_path(str(new)).status == "ok"
     # and its moods are predicted (the library lane predicts just the watcher's files)
     qtbot.waitUntil(lambda: _value(win, new, Roles.MoodScoresRole) is not None, timeout=90_000)
+    # in a library too big to sort again at once, a new photo waits at the end (no stall)
+    win.LIVE_RESORT_MAX = 0
+    first = photo_folder / ("aaa_" + extra)  # sorts first by name
+    shutil.copyfile(imagenet_sample / extra, first)
+    qtbot.waitUntil(
+        lambda: _value(win, first, Roles.PhotoIdRole) != "no such row", timeout=FILE_WAIT_MS
+    )
+    qtbot.waitUntil(lambda: not win.library.busy, timeout=90_000)
+    last = win.model.index(win.model.rowCount() - 1, 0)
+    assert last.data(Roles.PathRole) == str(first)
 
 
 def test_f5_rereads_what_another_process_changed(qtbot, make_window, photo_folder, tmp_path):
