@@ -86,7 +86,8 @@ class LiveUpdates(QObject):
             return
         if not self.timer.isActive():
             self.timer.start()
-        self.watch(roots)
+        if not self._watchers:  # not again when the rows are read again (learning)
+            self.watch(roots)
 
     def watch(self, roots: list[str]) -> None:
         """Watch these library folders (instead of any watched before), on the lane."""
