@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 
 from moodtagger.cli.common import (
@@ -81,11 +82,25 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--sort",
         choices=SORT_KEYS,
-        help="order by name, date, top probability, ambiguity "
+        help="order by name, capture date (EXIF/XMP, else the file time first seen), top probability, ambiguity "
         "(top-1 minus top-2, most ambiguous first), disagreement (top suggestion vs. the "
         "chosen mood) or a mood's probability (default: by path)",
     )
     p.add_argument("--desc", action="store_true", help="with --sort: descending")
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        type=day,
+        metavar="DATE",
+        help="only photos taken on or after DATE (YYYY-MM-DD, the photo's own local time)",
+    )
+    p.add_argument(
+        "--to",
+        dest="date_to",
+        type=day,
+        metavar="DATE",
+        help="only photos taken on or before DATE (YYYY-MM-DD, inclusive)",
+    )
     p.add_argument(
         "--errors",
         action="store_true",
@@ -228,11 +243,29 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def list_filter(args: argparse.Namespace) -> Filter:
     """`list`'s options as the core filter (the same rule as the GUI's filter panel)."""
+    from moodtagger.core.dates import check_range
+
+    try:
+        check_range(args.date_from, args.date_to)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     return Filter(
         moods=frozenset([args.mood]) if args.mood else frozenset(),
         min_prob=args.min,
         states=frozenset([args.state]) if args.state else frozenset(),
+        date_from=args.date_from,
+        date_to=args.date_to,
     )
+
+
+def day(text: str) -> datetime.date:
+    """argparse type for --from/--to: a day as YYYY-MM-DD."""
+    from moodtagger.core.dates import parse_day
+
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -26,10 +26,14 @@ def suggested_mood(
     """The one accept rule: the top suggestion ``(mood, p)`` to make the choice, or None.
 
     None without a prediction, below ``min_p``, or when the user has chosen already (a choice
-    is replaced only with ``replace``: the GUI's Enter on a selection)."""
+    is replaced only with ``replace``: the GUI's Enter on a selection). A choice that is the
+    top mood already is no change (None): Enter on a photo written with its top mood leaves it
+    written, not "chosen" again with nothing new to write."""
     if pred is None or (chosen is not None and not replace):
         return None
     mood, p = pred.top
+    if chosen is not None and list(chosen) == [mood]:
+        return None
     return (mood, p) if p >= min_p else None
 
 

@@ -14,6 +14,7 @@ is M with at least ``min_prob``. A choice is the user's word, so ``min_prob`` do
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.catalog.views import GRID_COLUMNS
+from moodtagger.core.dates import capture_seconds, in_days
 from moodtagger.core.moods import INDEX, MOODS
 from moodtagger.core.states import (
     CHOICE_STATE_CODE,
@@ -46,7 +49,7 @@ UNCONFIRMED, CHOSEN, WRITTEN_STATE, FAILED_STATE, MISSING_STATE = (s.code for s 
 # missing rows appear only when loaded with include_missing (the CLI's `list --state missing`)
 STATE_CODE = {name: code for code, name in enumerate(NAMES)}  # names accepted by Filter.states
 DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
-# name, file date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
+# name, capture date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
 # disagreement (how much likelier the top suggestion is than the best chosen mood), a mood's probability
 SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
 
@@ -79,6 +82,8 @@ class Rows:
     choice_bits: np.ndarray  # int16
     choice_state: np.ndarray  # int8 CHOICE_CODE or NO_CHOICE
     choice_errors: list[str | None]
+    # the capture date as local wall-clock seconds (core/dates.py: what "date" sorts and filters)
+    taken: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,6 +104,7 @@ class Rows:
             np.zeros(0, np.int16),
             np.zeros(0, np.int8),
             [],
+            np.zeros(0),
         )
 
     # -- column surgery (all columns at once) --------------------------------------------------
@@ -212,6 +218,7 @@ def load_rows(
         choice_bits=np.array(choice_bits, dtype=np.int16),
         choice_state=np.array(state_codes, dtype=np.int8),
         choice_errors=list(cols[base + n_m + 4]),
+        taken=capture_seconds(cols[GRID_COLUMNS.index("taken_at")], cols[3]),
     )
 
 
@@ -237,6 +244,10 @@ class Filter:
     margin: float = DEFAULT_MARGIN
     text: str = ""  # search: every word in the path (folder, file name) or the file's keywords
     only_ids: frozenset[int] | None = None  # only these photos (e.g. a selection on the mood map)
+    # capture dates from .. to (inclusive days, the photo's own local time; core/dates.py)
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    subfolders: bool = True  # with root_path: also the photos in its subfolders
 
     def with_(self, **kw) -> Filter:
         return replace(self, **kw)
@@ -291,8 +302,9 @@ def filter_mask(
     if flt.root_id is not None:
         mask &= d.root_ids == flt.root_id
     if flt.root_path is not None:
-        prefix = flt.root_path.rstrip(os.sep) + os.sep
-        mask &= np.fromiter((p.startswith(prefix) for p in d.paths), bool, len(d))
+        mask &= in_folder(d.paths, flt.root_path, subfolders=flt.subfolders)
+    if flt.date_from is not None or flt.date_to is not None:
+        mask &= in_days(d.taken, flt.date_from, flt.date_to)
     if flt.states:
         mask &= np.isin(dv.states, [STATE_CODE[s] for s in flt.states])
     chosen = d.choice_bits >= 0
@@ -316,6 +328,16 @@ def filter_mask(
         mask[:] = False
         mask[keep] = True
     return mask
+
+
+def in_folder(paths: Sequence[str], folder: str, *, subfolders: bool = True) -> np.ndarray:
+    """Which ``paths`` lie in ``folder`` (with ``subfolders``: at any depth below it)."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    if subfolders:
+        return np.fromiter((p.startswith(prefix) for p in paths), bool, len(paths))
+    return np.fromiter(
+        (p.startswith(prefix) and os.sep not in p[len(prefix) :] for p in paths), bool, len(paths)
+    )
 
 
 def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
@@ -348,8 +370,8 @@ def sort_order(
         return name_rank[::-1].copy() if descending else name_rank
     rank = np.empty(n, np.int64)
     rank[name_rank] = np.arange(n)
-    if key == "date":
-        primary = d.mtimes
+    if key == "date":  # the capture date, never the file's current time (core/dates.py)
+        primary = d.taken
     elif key == "top":
         primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
     elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last

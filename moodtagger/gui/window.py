@@ -164,7 +164,7 @@ class MainWindow(QMainWindow):
         add = QToolButton()
         add.setDefaultAction(self.acts.add)
         self.splitter, self.stack = build_splitter(
-            [self.folders, add, self.filters.box],
+            [self.folders, self.folders.subfolders_box, add, self.filters.box],
             self.filters.bar,
             [self.grid, self.map_page],
             self.detail,
@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         # wiring -----------------------------------------------------------------------------------
         self._connect()
         self.preferences.restore_window_state()
+        self.folders.attach(self.model)
         self.folders.set_roots(self.catalog.photos.roots())
         self.grid.setFocus()
         self.live.begin()  # every change from here on is read once the rows are in
@@ -302,9 +303,9 @@ class MainWindow(QMainWindow):
         if not os.path.isdir(path):
             self.show_status(f"{path}: not a folder")
             return
-        rid = self.catalog.photos.add_root(path)
+        self.catalog.photos.add_root(path)  # inside a library folder: no second one
         self.folders.set_roots(self.catalog.photos.roots())
-        self.folders.select_root(rid)  # show the folder the user opened
+        self.folders.select_path(path)  # show the folder the user opened
         self.scan([path])
         if self.loaded:
             self.live.watch([p for _rid, p in self.catalog.photos.roots()])

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from moodtagger.core.catalog.errors import CatalogError
 from moodtagger.core.catalog.records import PROB_COLUMNS
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
 
@@ -145,7 +145,17 @@ _MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
-    # 6 -> 7: a change log (issue 26.3, "never stale"): every change of what the grid shows of
+    # 6 -> 7: where the capture date came from (issue 26: "exif" | "xmp" | "file"); a photo
+    # without one gets its file time, kept from now on (core/dates.py). A file an earlier version
+    # wrote may have a newer mtime than when it was added: the earlier of the two is taken.
+    """
+    ALTER TABLE photos ADD COLUMN taken_from TEXT;
+    UPDATE photos SET taken_from='exif' WHERE taken_at IS NOT NULL;
+    UPDATE photos SET taken_from='file',
+        taken_at=strftime('%Y-%m-%dT%H:%M:%S', min(mtime_ns / 1e9, added_at), 'unixepoch', 'localtime')
+        WHERE taken_at IS NULL AND mtime_ns IS NOT NULL;
+    """,
+    # 7 -> 8: a change log (issue 26.3, "never stale"): every change of what the grid shows of
     # a photo (the photo, its predictions, choice, file keywords) appends the photo's id, by
     # triggers, whoever commits it; an open app reads only the entries past the last one it saw,
     # so another process's commit costs O(changed rows). Opening the catalog prunes it to

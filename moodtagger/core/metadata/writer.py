@@ -513,6 +513,7 @@ class Writer:
         after: set[str] = set()
         diff: list[tuple[str, str, list[str], list[str]]] = []
         keywords: list[str] = []
+        keywords_before: list[str] = []
         added: Record = {}
         for t in job.targets:
             if t.plan is None:
@@ -523,6 +524,7 @@ class Writer:
                 diff.append((t.path, f, b, a))
             src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
             keywords += [k for k in flat_keywords(src) if k not in keywords]
+            keywords_before += [k for k in flat_keywords(t.plan.before) if k not in keywords_before]
             if status in ("written", "unchanged") and t.plan.added:
                 added[record_key(job.path, t.path)] = t.plan.added
         res = FileResult(
@@ -542,6 +544,7 @@ class Writer:
             note=job.note,
         )
         res.added = added
+        res.keywords_before = keywords_before
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
                 st = os.stat(job.path)

@@ -75,7 +75,7 @@ ASCENDING_KEYS = ("name", "ambiguity")
 def sort_key_label(key: str) -> str:
     return {
         "name": "Name",
-        "date": "Date",
+        "date": "Date taken",
         "top": "Top mood probability",
         "ambiguity": "Ambiguity (top-1 − top-2)",
         "disagreement": "Suggestion disagrees with choice",

@@ -67,7 +67,7 @@ class PhotoGrid(QListView):
         delegate = self.itemDelegate()
         hover = None
         if idx.isValid() and hasattr(delegate, "bar_at"):
-            mood = delegate.bar_at(self.visualRect(idx), event.position())
+            mood = delegate.bar_at(self.visualRect(idx), event.position(), idx)
             if mood is not None:
                 hover = (int(idx.data(Roles.PhotoIdRole)), mood)
         if hover != self.hover_bar:
