@@ -19,7 +19,7 @@ _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
 def _log_change(table: str, event: str, photo: str) -> str:
     """A trigger logging a change of the photo ``photo`` (an SQL expression)."""
     return f"""
-    CREATE TRIGGER {table}_{event.lower()}_log AFTER {event} ON {table} BEGIN
+    CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_log AFTER {event} ON {table} BEGIN
         INSERT INTO photo_changes(photo_id) VALUES ({photo});
     END;
     """
@@ -27,7 +27,7 @@ def _log_change(table: str, event: str, photo: str) -> str:
 
 _CHANGE_LOG_DDL = (
     """
-    CREATE TABLE photo_changes(seq INTEGER PRIMARY KEY, photo_id INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS photo_changes(seq INTEGER PRIMARY KEY, photo_id INTEGER NOT NULL);
     """
     + _log_change("photos", "INSERT", "NEW.id")
     + _log_change("photos", "UPDATE", "NEW.id")
