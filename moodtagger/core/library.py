@@ -171,6 +171,7 @@ class Library:
         self,
         roots: Sequence[str | os.PathLike[str]],
         *,
+        files: Sequence[str | os.PathLike[str]] | None = None,
         predict: bool = True,
         device: str = "auto",
         settings: WriteSettings | None = None,
@@ -181,7 +182,8 @@ class Library:
     ) -> RefreshResult:
         """Scan ``roots`` (none: only predict), import the mood keywords (under
         ``settings.root``) of new/changed files, then predict what has no current prediction
-        (:class:`~moodtagger.core.refresh.Refresh`).
+        (:class:`~moodtagger.core.refresh.Refresh`). ``files``: scan just these paths (photos,
+        sidecars, folders a watcher saw change) instead of ``roots``.
 
         Decode once: new and changed photos are predicted during the scan from the same decode
         that makes their thumbnails; only photos the scan did not decode (known before, or
@@ -198,7 +200,7 @@ class Library:
             cancel=cancel,
             load_model=load_model,
             batch_size=batch_size,
-        ).run(roots)
+        ).run(roots, files)
 
     def model_problem(self) -> str | None:
         """Why the personal model in use cannot be used (one sentence naming its file and the

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from moodtagger.core.catalog import connection
+from moodtagger.core.catalog.changes import ChangeLog
 from moodtagger.core.catalog.choices import ChoiceStore
 from moodtagger.core.catalog.connection import Connection, default_catalog_path
 from moodtagger.core.catalog.embeddings import EmbeddingStore
@@ -57,6 +58,9 @@ class Catalog:
         self.keyword_additions = KeywordAdditions(self._db)
         self.journal = WriteJournal(self._db)
         self.embeddings = EmbeddingStore(self._db)
+        self.changes = ChangeLog(self._db)
+        if not readonly:
+            self.changes.prune()
 
     def close(self) -> None:
         self.conn.close()

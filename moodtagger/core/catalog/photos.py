@@ -140,6 +140,15 @@ class PhotoStore(Table):
         ).fetchall()
         return [KnownPhoto(*r) for r in rows]
 
+    def known_at(self, path: bytes) -> KnownPhoto | None:
+        """What :meth:`known_under` says of the one photo at ``path`` (a watcher's file)."""
+        row = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
+            "WHERE path=?",
+            (path,),
+        ).fetchone()
+        return KnownPhoto(*row) if row else None
+
     def assign_root(self, root_id: int, prefix: bytes) -> None:
         """Photos under ``prefix`` that belong to no root yet belong to ``root_id``."""
         self.conn.execute(

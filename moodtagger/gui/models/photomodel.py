@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from dataclasses import fields
 from enum import IntEnum
 
 import numpy as np
@@ -109,6 +110,37 @@ class PhotoModel(QAbstractListModel):
         self.keywords = {pid: " ".join(kws) for pid, kws in keywords.items()}
         self.version += 1
 
+    def update_keywords(self, keywords: dict[int, list[str]]) -> None:
+        """The keywords now in these photos' files (an empty list: none)."""
+        for pid, kws in keywords.items():
+            if kws:
+                self.keywords[pid] = " ".join(kws)
+            else:
+                self.keywords.pop(pid, None)
+        if keywords:
+            self.version += 1
+            self._patch_caches(
+                np.array([r for r in map(self._row_of.get, keywords) if r is not None], np.int64)
+            )
+
+    def _patch_caches(self, rows: np.ndarray) -> None:
+        """After a change of just ``rows`` (version bumped once): the cached derived columns
+        and search haystack are patched for those rows instead of recomputed for every row
+        (issue 26.3: a change costs its rows, not the library's size)."""
+        was = self.version - 1
+        if self._derived[0] == was:
+            dv, sub = self._derived[1], R.derive(self._d.take(rows))
+            for f in fields(dv):
+                getattr(dv, f.name)[rows] = getattr(sub, f.name)
+            self._derived = (self.version, dv)
+        if self._haystack is not None and self._haystack[0] == was:
+            hay = self._haystack[1]
+            for r, text in zip(
+                rows.tolist(), R.search_haystack(self._d.take(rows), self.keywords), strict=True
+            ):
+                hay[r] = text
+            self._haystack = (self.version, hay)
+
     def haystack(self) -> list[str]:
         """Per row: folder, file name and keywords, case-folded (what the search box looks at)."""
         if self._haystack is None or self._haystack[0] != self.version:
@@ -163,6 +195,7 @@ class PhotoModel(QAbstractListModel):
             for r in where[ident_changed].tolist():
                 self._forget_thumb(int(d.ids[r]))
             self.version += 1
+            self._patch_caches(where)
             for mask, roles in (
                 (prob_changed, SCORE_ROLES),
                 (choice_changed | status_changed, CHOICE_ROLES),
