@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from moodtagger.core import paths
+
 # (folder, how many photos, colours) — the demo library's events
 EVENTS: tuple[tuple[str, int, tuple[str, str]], ...] = (
     ("Trips/Norway 2024", 5, ("#1d4e89", "#f2d7a0")),
@@ -171,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out).resolve()
     with tempfile.TemporaryDirectory(prefix="moodtagger-shots-") as tmp:
         work = Path(tmp)
-        os.environ["MOODTAGGER_CACHE"] = str(work / "cache")
-        os.environ["MOODTAGGER_SETTINGS"] = str(work / "moodtagger.ini")
+        os.environ[paths.CACHE] = str(work / "cache")
+        os.environ[paths.SETTINGS] = str(work / "moodtagger.ini")
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         take(out, work)
