@@ -79,9 +79,42 @@ class Rows:
     choice_bits: np.ndarray  # int16
     choice_state: np.ndarray  # int8 CHOICE_CODE or NO_CHOICE
     choice_errors: list[str | None]
+    # the user's own moods (issue 27), k = len(custom_names): each its own yes/no probability
+    custom_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    custom_chosen: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+    custom_names: tuple[str, ...] = field(default=(), metadata={"shared": True})
+
+    def __post_init__(self) -> None:
+        n, k = len(self.ids), len(self.custom_names)
+        if self.custom_probs.shape != (n, k):
+            self.custom_probs = np.full((n, k), np.nan, np.float32)
+        if self.custom_chosen.shape != (n, k):
+            self.custom_chosen = np.zeros((n, k), bool)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def custom_index(self, name: str) -> int | None:
+        """The column of custom mood ``name`` (ignoring case), or None."""
+        key = name.casefold()
+        for j, n in enumerate(self.custom_names):
+            if n.casefold() == key:
+                return j
+        return None
+
+    def _aligned(self, other: Rows) -> Rows:
+        """``other`` with its custom columns in this one's order (added moods: NaN / False)."""
+        if other.custom_names == self.custom_names:
+            return other
+        probs = np.full((len(other), len(self.custom_names)), np.nan, np.float32)
+        chosen = np.zeros((len(other), len(self.custom_names)), bool)
+        for j, name in enumerate(self.custom_names):
+            i = other.custom_index(name)
+            if i is not None:
+                probs[:, j], chosen[:, j] = other.custom_probs[:, i], other.custom_chosen[:, i]
+        return replace(
+            other, custom_probs=probs, custom_chosen=chosen, custom_names=self.custom_names
+        )
 
     @classmethod
     def empty(cls) -> Rows:
@@ -104,8 +137,8 @@ class Rows:
     # -- column surgery (all columns at once) --------------------------------------------------
     def take(self, index: np.ndarray | Sequence[int]) -> Rows:
         idx = np.asarray(index, dtype=np.int64)
-        out: dict[str, Any] = {}
-        for f in fields(self):
+        out: dict[str, Any] = {"custom_names": self.custom_names}
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             out[f.name] = (
                 col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
@@ -113,7 +146,11 @@ class Rows:
         return Rows(**out)
 
     def extend(self, other: Rows) -> None:
-        for f in fields(self):
+        if len(self) == 0 and self.custom_names != other.custom_names:
+            self.custom_names = other.custom_names
+            self.__post_init__()
+        other = self._aligned(other)
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             add = getattr(other, f.name)
             if isinstance(col, np.ndarray):
@@ -124,7 +161,8 @@ class Rows:
     def assign(self, rows: np.ndarray, other: Rows) -> None:
         """Overwrite rows ``rows`` (positions in self) with the rows of ``other``, in order."""
         rl = rows.tolist()
-        for f in fields(self):
+        other = self._aligned(other)
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             add = getattr(other, f.name)
             if isinstance(col, np.ndarray):
@@ -134,7 +172,7 @@ class Rows:
                     col[r] = v
 
     def delete(self, start: int, stop: int) -> None:
-        for f in fields(self):
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             if isinstance(col, np.ndarray):
                 setattr(self, f.name, np.delete(col, np.s_[start:stop], axis=0))
@@ -153,7 +191,12 @@ class Rows:
 
     def choice(self, row: int) -> tuple[str, ...] | None:
         bits = int(self.choice_bits[row])
-        return None if bits < 0 else bits_moods(bits)
+        if bits < 0:
+            return None
+        custom = tuple(
+            n for n, c in zip(self.custom_names, self.custom_chosen[row], strict=True) if c
+        )
+        return bits_moods(bits) + custom
 
     def states(self) -> np.ndarray:
         """The state code of every row (``STATES[code]``): :func:`moodtagger.core.states.photo_state`,
@@ -162,6 +205,9 @@ class Rows:
 
     def name(self, row: int) -> str:
         return os.path.basename(self.paths[row])
+
+
+_COLUMNS = tuple(f for f in fields(Rows) if not f.metadata.get("shared"))
 
 
 def load_rows(
@@ -195,11 +241,23 @@ def load_rows(
             b = bits_cache[raw] = mood_bits(m for m in json.loads(raw) if m in INDEX)
         choice_bits.append(b)
     status_codes = [STATUS_CODE.get(s, ERROR) for s in cols[4]]
+    row_ids = np.array(cols[0], dtype=np.int64)
+    moods = catalog.moods.all()
+    names = tuple(m.name for m in moods)
+    keys = {n.casefold(): j for j, n in enumerate(names)}
+    custom_chosen = np.zeros((len(row_ids), len(names)), np.bool_)
+    if names:
+        for i, raw in enumerate(cols[base + n_m + 2]):
+            if raw is not None and raw != "[]":
+                for m in json.loads(raw):
+                    j = keys.get(m.casefold()) if m not in INDEX else None
+                    if j is not None:
+                        custom_chosen[i, j] = True
     state_codes = [
         CHOICE_CODE.get(s, NO_CHOICE) if s is not None else NO_CHOICE for s in cols[base + n_m + 3]
     ]
     return Rows(
-        ids=np.array(cols[0], dtype=np.int64),
+        ids=row_ids,
         paths=[os.fsdecode(p) for p in cols[1]],
         root_ids=np.array(cols[2], dtype=np.int64),
         mtimes=mtimes,
@@ -212,6 +270,9 @@ def load_rows(
         choice_bits=np.array(choice_bits, dtype=np.int16),
         choice_state=np.array(state_codes, dtype=np.int8),
         choice_errors=list(cols[base + n_m + 4]),
+        custom_probs=catalog.moods.scores(row_ids.tolist(), moods),
+        custom_chosen=custom_chosen,
+        custom_names=names,
     )
 
 
@@ -237,6 +298,9 @@ class Filter:
     margin: float = DEFAULT_MARGIN
     text: str = ""  # search: every word in the path (folder, file name) or the file's keywords
     only_ids: frozenset[int] | None = None  # only these photos (e.g. a selection on the mood map)
+    # a custom mood in ``moods`` (issue 27, a yes/no concept): chosen with it, or its own
+    # probability at least this (whatever the eight say)
+    custom_min: float = 0.5
 
     def with_(self, **kw) -> Filter:
         return replace(self, **kw)
@@ -299,11 +363,18 @@ def filter_mask(
     if flt.ambiguous_only:
         mask &= dv.has_pred & (dv.gap < flt.margin) & ~chosen
     if flt.moods:
-        sel = mood_bits(flt.moods)
+        eight = [m for m in flt.moods if m in INDEX]
+        sel = mood_bits(eight)
         by_choice = chosen & ((d.choice_bits.astype(np.int32) & sel) != 0)
-        sel_idx = np.array([INDEX[m] for m in flt.moods])
+        sel_idx = np.array([INDEX[m] for m in eight], dtype=np.int64)
         by_top = (~chosen) & dv.has_pred & np.isin(dv.top_idx, sel_idx) & (dv.top_p >= flt.min_prob)
-        mask &= by_choice | by_top
+        any_mood = by_choice | by_top
+        for m in flt.moods:
+            j = None if m in INDEX else d.custom_index(m)
+            if j is not None:
+                p = np.nan_to_num(d.custom_probs[:, j], nan=-1.0)
+                any_mood |= d.custom_chosen[:, j] | (p >= flt.custom_min)
+        mask &= any_mood
     elif flt.min_prob > 0:
         mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
     if flt.only_ids is not None:
@@ -335,9 +406,11 @@ def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
 def sort_order(
     d: Rows, key: str, descending: bool = False, dv: Derived | None = None
 ) -> np.ndarray:
-    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS; no prediction counts as -1, and
-    as least ambiguous); ties by name. ``dv``: :func:`derive` of ``d`` if cached."""
-    if key not in SORT_KEYS:
+    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS or a custom mood's name; no
+    prediction counts as -1, and as least ambiguous); ties by name. ``dv``: :func:`derive` of
+    ``d`` if cached."""
+    custom = None if key in SORT_KEYS else d.custom_index(key)
+    if key not in SORT_KEYS and custom is None:
         raise ValueError(f"unknown sort key {key!r}")
     n = len(d)
     if n == 0:
@@ -357,6 +430,8 @@ def sort_order(
         primary = np.where(dv.has_pred, dv.gap, 2.0)
     elif key == "disagreement":
         primary = disagreement(d, dv)
+    elif custom is not None:
+        primary = np.nan_to_num(d.custom_probs[:, custom], nan=-1.0)
     else:
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
     primary = -primary if descending else primary

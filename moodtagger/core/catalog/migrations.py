@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from moodtagger.core.catalog.errors import CatalogError
 from moodtagger.core.catalog.records import PROB_COLUMNS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
 
@@ -120,6 +120,27 @@ _MIGRATIONS: list[str] = [
         added TEXT NOT NULL,
         updated_at REAL NOT NULL
     );
+    """,
+    # 6 -> 7: the user's own moods (issue 27): the name as typed, its case-folded key (unique),
+    # removed_at (a removed mood's Mood|Name found in a file is not imported again); each
+    # photo's probability for each custom mood (from its embedding, for the pixels of
+    # ``identity``). Choices of custom moods are stored by name in choices.moods like the eight.
+    """
+    CREATE TABLE moods(
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        removed_at REAL
+    );
+    CREATE TABLE custom_scores(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        mood_id INTEGER NOT NULL REFERENCES moods(id) ON DELETE CASCADE,
+        identity TEXT,
+        p REAL NOT NULL,
+        PRIMARY KEY(photo_id, mood_id)
+    );
+    CREATE INDEX custom_scores_mood ON custom_scores(mood_id);
     """,
 ]
 
