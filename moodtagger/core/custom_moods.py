@@ -145,7 +145,8 @@ def learn(catalog: Catalog, parent_id: str, *, seed: int = 0) -> dict[str, int]:
         for pid, ms, _src in catalog.choices.labelled()
         if pid in pos
     ]
-    z = custom.centred(vectors) if len(ids) else vectors
+    center = custom.library_center(vectors) if len(ids) else None
+    z = custom.centred(vectors, center) if len(ids) else vectors
     rng = np.random.default_rng(seed)
     params = custom.CustomParams()
     out: dict[str, int] = {}
@@ -159,6 +160,26 @@ def learn(catalog: Catalog, parent_id: str, *, seed: int = 0) -> dict[str, int]:
                 catalog.moods.save_scores(m.id, [], [])
                 continue
             fit, cal = custom.background(len(z), rows, others, params, rng)
-            probs = custom.probabilities(z, rows, fit, cal, params)
-            catalog.moods.save_scores(m.id, ids.tolist(), probs.tolist())
+            fitted, probs = custom.fit(z, rows, fit, cal, params, center=center)
+            catalog.moods.save_scores(m.id, ids.tolist(), probs.tolist(), fitted.to_bytes())
     return out
+
+
+def fill_missing(catalog: Catalog, parent_id: str) -> list[int]:
+    """Photos scanned after `learn` (no current probability for a learnt custom mood) get one
+    from their stored embedding and the mood's stored scorer. Returns the photos scored."""
+    from moodtagger.core.model import custom
+
+    done: set[int] = set()
+    for m in catalog.moods.all():
+        data = catalog.moods.scorer(m.id)
+        if data is None:
+            continue
+        todo = catalog.moods.unscored_embedded(m.id, parent_id)
+        if not todo:
+            continue
+        got, vectors = catalog.embeddings.all(parent_id, todo)
+        probs = custom.Fitted.from_bytes(data).predict(vectors)
+        catalog.moods.add_scores(m.id, got.tolist(), probs.tolist())
+        done.update(int(i) for i in got)
+    return sorted(done)

@@ -52,9 +52,11 @@ SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
 
 
 def mood_bits(moods: Iterable[str]) -> int:
+    """The eight's bits of ``moods`` (custom moods have their own column, ``custom_chosen``)."""
     bits = 0
     for m in moods:
-        bits |= 1 << INDEX[m]
+        if m in INDEX:
+            bits |= 1 << INDEX[m]
     return bits
 
 
@@ -197,6 +199,14 @@ class Rows:
             n for n, c in zip(self.custom_names, self.custom_chosen[row], strict=True) if c
         )
         return bits_moods(bits) + custom
+
+    def set_choice(self, row: int, moods: Iterable[str] | None) -> None:
+        """Row ``row``'s chosen moods (None: never chosen), the eight and custom ones."""
+        chosen = set(moods) if moods is not None else set()
+        self.choice_bits[row] = -1 if moods is None else mood_bits(chosen)
+        keys = {m.casefold() for m in chosen if m not in INDEX}
+        for j, name in enumerate(self.custom_names):
+            self.custom_chosen[row, j] = name.casefold() in keys
 
     def states(self) -> np.ndarray:
         """The state code of every row (``STATES[code]``): :func:`moodtagger.core.states.photo_state`,

@@ -184,6 +184,24 @@ def test_custom_mood_is_learnt_listed_sorted_exported_and_accepted(lib, capsys) 
             assert "Good Boy" in cat.choices.get(a["photo_id"]).moods
 
 
+def test_photos_scanned_after_learn_get_a_probability(lib, tmp_path, imagenet_sample, capsys):
+    folder, db = lib
+    _run(capsys, "mood", "add", "Good Boy", "--catalog", db)
+    taught = [str(folder / f"dog{i}.jpg") for i in DOGS[:6]]
+    _run(capsys, "choose", "--mood", "Good Boy", *taught, "--catalog", db)
+    assert _run(capsys, "learn", "--catalog", db)[0] == 0
+    new = tmp_path / "new"
+    new.mkdir()
+    files = sorted(imagenet_sample.glob("*.JPEG"))
+    shutil.copy(files[230], new / "dog230.jpg")
+    shutil.copy(files[950], new / "other950.jpg")
+    assert _run(capsys, "scan", "-q", "--device", "cpu", "--catalog", db, str(new))[0] == 0
+    rc, out, _ = _run(capsys, "export", "--format", "json", "--catalog", db)
+    p = {Path(r["path"]).name: r["custom"]["Good Boy"] for r in json.loads(out)}
+    assert len(p) == 22 and all(x is not None for x in p.values())
+    assert p["dog230.jpg"] > p["other950.jpg"]
+
+
 def test_learn_with_too_few_examples_says_so(lib, capsys) -> None:
     folder, db = lib
     _run(capsys, "mood", "add", "Cozy", "--catalog", db)

@@ -131,7 +131,8 @@ _MIGRATIONS: list[str] = [
         name TEXT NOT NULL,
         key TEXT NOT NULL UNIQUE,
         created_at REAL NOT NULL,
-        removed_at REAL
+        removed_at REAL,
+        scorer BLOB
     );
     CREATE TABLE custom_scores(
         photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,15 +59,30 @@ class CustomMoods(Table):
         assert found is not None
         return found
 
+    def scorer(self, mood_id: int) -> bytes | None:
+        """The fitted scorer `learn` stored for ``mood_id`` (None: not learnt)."""
+        row = self.conn.execute("SELECT scorer FROM moods WHERE id=?", (mood_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
     def mark_removed(self, mood_id: int) -> None:
         with self.transaction() as c:
-            c.execute("UPDATE moods SET removed_at=? WHERE id=?", (time.time(), mood_id))
+            c.execute(
+                "UPDATE moods SET removed_at=?, scorer=NULL WHERE id=?", (time.time(), mood_id)
+            )
             c.execute("DELETE FROM custom_scores WHERE mood_id=?", (mood_id,))
 
     # -- probabilities --------------------------------------------------------------------
-    def save_scores(self, mood_id: int, photo_ids: Sequence[int], probs: Sequence[float]) -> None:
-        """Replace the custom mood's probabilities by these (for the photos' present pixels)."""
+    def save_scores(
+        self,
+        mood_id: int,
+        photo_ids: Sequence[int],
+        probs: Sequence[float],
+        scorer: bytes | None = None,
+    ) -> None:
+        """Replace the custom mood's probabilities by these (for the photos' present pixels) and
+        its fitted scorer (None: it has none)."""
         with self.transaction() as c:
+            c.execute("UPDATE moods SET scorer=? WHERE id=?", (scorer, mood_id))
             c.execute("DELETE FROM custom_scores WHERE mood_id=?", (mood_id,))
             c.executemany(
                 "INSERT INTO custom_scores(photo_id, mood_id, identity, p) "
@@ -105,20 +120,6 @@ class CustomMoods(Table):
                 out[pos[pid], col[mid]] = p
         return out
 
-    def unscored(self, mood_id: int, photo_ids: Iterable[int]) -> list[int]:
-        """Those of ``photo_ids`` without a current probability for ``mood_id``."""
-        ids = [int(i) for i in photo_ids]
-        have = {
-            r[0]
-            for r in self.conn.execute(
-                "SELECT s.photo_id FROM custom_scores s JOIN photos p ON p.id=s.photo_id "
-                "AND s.identity IS p.identity WHERE s.mood_id=? "
-                "AND s.photo_id IN (SELECT value FROM json_each(?))",
-                (mood_id, json.dumps(ids)),
-            )
-        }
-        return [i for i in ids if i not in have]
-
     def scored_count(self, mood_id: int) -> int:
         """How many photos have a current probability for ``mood_id``."""
         return int(
@@ -128,3 +129,17 @@ class CustomMoods(Table):
                 (mood_id,),
             ).fetchone()[0]
         )
+
+    def unscored_embedded(self, mood_id: int, model_id: str) -> list[int]:
+        """Readable photos with a current embedding by ``model_id`` but no current probability
+        for ``mood_id`` (scanned after `learn`)."""
+        return [
+            int(r[0])
+            for r in self.conn.execute(
+                "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+                "AND e.identity IS p.identity AND p.status='ok' WHERE e.model_id=? "
+                "AND NOT EXISTS (SELECT 1 FROM custom_scores s WHERE s.photo_id=p.id "
+                "AND s.mood_id=? AND s.identity IS p.identity)",
+                (model_id, mood_id),
+            )
+        ]
