@@ -37,6 +37,9 @@ class CustomParams:
     l2: float = 0.05  # linear: penalty on the weights
     steps: int = 200
     max_loo: int = 20  # leave-one-out folds for the calibration (at most)
+    # the background's weight against the examples' in the calibration (1: balanced, p = 0.5
+    # where a photo scores as much like the examples as like the library; more: stricter)
+    background_weight: float = 3.0  # exp_custom_moods: ImageNet precision 0.28 -> 0.47
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -108,12 +111,12 @@ def _logistic(
     return w, b
 
 
-def platt(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+def platt(pos: np.ndarray, neg: np.ndarray, neg_weight: float = 1.0) -> tuple[float, float]:
     """(a, c) of ``p = 1 / (1 + exp(-(a * s + c)))`` fitted class-balanced on the held-out
     scores of the examples (1) and of background photos (0)."""
     s = np.concatenate([pos, neg]).astype(np.float64)
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    wt = np.where(y > 0, 0.5 / max(len(pos), 1), 0.5 / max(len(neg), 1))
+    wt = np.where(y > 0, 0.5 / max(len(pos), 1), 0.5 * neg_weight / max(len(neg), 1))
     mu, sd = s.mean(), s.std() + 1e-9
     t = (s - mu) / sd
     a, c = 1.0, 0.0
@@ -150,7 +153,11 @@ class Fitted:
 
     def to_bytes(self) -> bytes:
         s = self.scorer
-        arrays = {"center": self.center, "platt": np.array([self.a, self.c])}
+        arrays: dict[str, np.ndarray] = {
+            "method": np.array(s.method),
+            "center": self.center,
+            "platt": np.array([self.a, self.c]),
+        }
         if s.method == "centroid":
             arrays.update(proto=s.proto)
         elif s.method == "knn":
@@ -158,7 +165,7 @@ class Fitted:
         else:
             arrays.update(w=s.w, b=np.array([s.b]))
         buf = io.BytesIO()
-        np.savez(buf, method=np.array(s.method), **arrays)
+        np.savez(buf, allow_pickle=False, **arrays)
         return buf.getvalue()
 
     @classmethod
@@ -203,7 +210,9 @@ def fit(
         if len(rest):
             loo.append(float(Scorer(z[rest], bg, prm).score(z[[r]])[0]))
     cal = np.setdiff1d(cal_rows, pos_rows)
-    a, c = platt(np.array(loo), raw[cal]) if loo and len(cal) else (1.0, 0.0)
+    a, c = (
+        platt(np.array(loo), raw[cal], prm.background_weight) if loo and len(cal) else (1.0, 0.0)
+    )
     fitted = Fitted(scorer, a, c, np.zeros(z.shape[1], np.float32) if center is None else center)
     return fitted, fitted.calibrated(raw)
 
