@@ -135,7 +135,8 @@ def main() -> None:
     ]
     seeds = range(args.seeds)
     for n_ex in args.examples:
-        for lib_name, vectors, cs in parts:
+        for lib_name, vectors, all_cs in parts:
+            cs = {c: r for c, r in all_cs.items() if len(r) >= n_ex + 3}  # others to find
             z = custom.centred(vectors)
             print(f"\n## {lib_name} ({len(z)} photos), {n_ex} examples, {args.seeds} seeds")
             print("fraction of the concept's other photos in its top k (k = their count)\n")

@@ -87,11 +87,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     summary = None
     with open_catalog(args, create=False) as cat:
-        m, touched = custom_moods.remove(cat, args.name, clear_files=args.clear_files)
-        if args.clear_files and touched:
+        m, touched, in_files = custom_moods.remove(cat, args.name, clear_files=args.clear_files)
+        if args.clear_files and in_files:
             with Library(cat) as lib:
-                summary = lib.write(touched)
-            custom_moods.forget_empty(cat, touched)
+                summary = lib.write(in_files)
+            custom_moods.forget_empty(cat, in_files)
     failed = summary.failed if summary is not None else 0
     if args.json:
         dump_json(

@@ -59,23 +59,29 @@ def resolve(catalog: Catalog | None, text: str) -> str:
 
 def remove(
     catalog: Catalog, name: str, *, clear_files: bool = False
-) -> tuple[CustomMood, list[int]]:
+) -> tuple[CustomMood, list[int], list[int]]:
     """Remove the custom mood ``name``: out of every choice and its probabilities dropped.
-    Returns the mood and the photos whose choice named it. The files are left alone: a
-    written choice stays marked written, one left with no mood is forgotten (unconfirmed, as
-    the files still hold the mood); with ``clear_files`` the caller writes the returned photos
-    (their choice without it, kept even when empty) and then calls :func:`forget_empty`."""
+    Returns the mood, the photos whose choice named it, and those of them whose files hold it
+    (as last read or written). The files are left alone: a written choice stays marked
+    written, one left with no mood is forgotten (unconfirmed, as the files still hold the
+    mood); with ``clear_files`` the caller writes the third list (their choice without it,
+    kept even when empty) and then calls :func:`forget_empty`."""
     found = catalog.moods.find(name.strip())
     if found is None or found.removed:
         raise MoodNameError(f"there is no custom mood {name!r} (see `moodtagger mood list`)")
     touched: list[int] = []
+    in_files: list[int] = []
+    key = found.name.casefold()
     with catalog.writer_lock(), catalog.transaction():
         for pid, moods in catalog.choices.naming(found.name):
+            known = catalog.file_keywords.get(pid)
+            if known is not None and any(m.casefold() == key for m in known[1]):
+                in_files.append(pid)
             keep = [m for m in moods if m.casefold() != found.name.casefold()]
             current = catalog.choices.get(pid)
             assert current is not None
             src = catalog.choices.sources([pid]).get(pid, "user")
-            if not keep and not clear_files:
+            if not keep and not (clear_files and pid in in_files):
                 catalog.choices.forget(pid)
                 touched.append(pid)
                 continue
@@ -84,7 +90,7 @@ def remove(
                 catalog.choices.mark(pid, current.state, current.error)
             touched.append(pid)
         catalog.moods.mark_removed(found.id)
-    return found, touched
+    return found, touched, in_files
 
 
 def forget_empty(catalog: Catalog, photo_ids: Iterable[int]) -> None:

@@ -323,8 +323,17 @@ def test_remove_with_clear_files_takes_it_out_of_the_files(
         == 0
     )
     assert "Mood|Rainy" in _tags(exiftool, photo)["XMP-lr:HierarchicalSubject"]
+    other = make_image("p/b.jpg", size=(320, 240), seed=6)  # chosen, never written
+    assert (
+        _run(capsys, "choose", "--mood", "Rainy", "--mood", "awe", str(other), "--catalog", db)[0]
+        == 0
+    )
     rc, _o, err = _run(capsys, "mood", "remove", "rainy", "--clear-files", "--catalog", db)
-    assert rc == 0 and "files written 1" in err, err
+    assert rc == 0 and "from 2 photos; files written 1" in err, err
+    assert _tags(exiftool, other) == {}  # only files that hold the mood are written
+    with Catalog(db) as cat:
+        b = cat.photos.by_path(other)
+        assert cat.choices.get(b.id) == (["awe"], "pending", None)
     tags = _tags(exiftool, photo)
     assert tags["XMP-lr:HierarchicalSubject"] == ["Mood|Fear"]
     assert tags["XMP-dc:Subject"] == ["Fear"]

@@ -91,7 +91,7 @@ class CustomMoodActions(QObject):
     def remove(self, name: str) -> str | None:
         """Remove ``name`` from the catalog (the files keep its keywords); why not, or None."""
         try:
-            mood, touched = custom_moods.remove(self.library().catalog, name)
+            mood, touched, _in_files = custom_moods.remove(self.library().catalog, name)
         except custom_moods.MoodNameError as exc:
             return str(exc)
         self.rebuild()
