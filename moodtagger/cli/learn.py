@@ -11,6 +11,7 @@ from moodtagger.cli.common import (
     mood,
     open_catalog,
     plural,
+    resolve_moods,
     safe_print,
     shown,
 )
@@ -101,6 +102,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
         raise UserError("use either --mood or --none, not both")
     files, errors = expand_paths(args.paths)
     with open_catalog(args) as cat:
+        args.mood = resolve_moods(cat, args.mood)
         with cat.writer_lock():
             rows, more = add_files(cat, files)
             errors += more
@@ -127,6 +129,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     from moodtagger.core.library import Library, LibraryError
+    from moodtagger.core.model.custom import MIN_EXAMPLES
 
     with open_catalog(args, create=False) as cat:
         lib = Library(cat)
@@ -146,6 +149,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
                     {"from": a, "to": b, "photos": n} for (a, b), n in summary.changes.items()
                 ],
                 "seconds": round(summary.seconds, 3),
+                "custom": summary.custom,
             }
         )
         return 0
@@ -167,6 +171,13 @@ def cmd_learn(args: argparse.Namespace) -> int:
                     "(scan them first)"
                 )
             err(f"{plural(summary.changed, 'suggestion')} changed")
+            for name, n in summary.custom.items():
+                err(
+                    f"custom mood {name}: learnt from {plural(n, 'example')}"
+                    if n >= MIN_EXAMPLES
+                    else f"custom mood {name}: {plural(n, 'example')}, needs {MIN_EXAMPLES} "
+                    "(no suggestions yet)"
+                )
         for (a, b), n in list(summary.changes.items())[:10]:
             safe_print(f"{n:6d}  {display_name(a)} -> {display_name(b)}")
     return 0

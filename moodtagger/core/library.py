@@ -237,7 +237,10 @@ class Library:
         return rows
 
     def entries(self, ids: Sequence[int]) -> list[Entry]:
-        """Export entries (exact probabilities, choice, state) of ``ids``, in that order."""
+        """Export entries (exact probabilities, choice, state, custom moods) of ``ids``, in
+        that order."""
+        from moodtagger.core.export import with_custom
+
         by_id = {
             photo.id: Entry(
                 photo.path,
@@ -250,7 +253,8 @@ class Library:
                 self.model_id, status=None, photo_ids=ids
             )
         }
-        return [by_id[i] for i in ids if i in by_id]
+        found = [i for i in ids if i in by_id]
+        return with_custom(self.catalog, found, [by_id[i] for i in found])
 
     def resolve(self, paths: Sequence[str]) -> Scope:
         """Catalogued photos that are one of ``paths`` or lie in a folder among them; a PATH
@@ -373,12 +377,19 @@ class Library:
         model in use and re-predict every photo from the stored embeddings (no decoding);
         :attr:`model_id` becomes the personal model's id. ``summary.changes``: how many
         suggestions changed, from which mood to which."""
+        from moodtagger.core import custom_moods
         from moodtagger.core.model import personal
+        from moodtagger.core.model.custom import MIN_EXAMPLES
 
+        parent = self._parent()
+        custom = custom_moods.learn(self.catalog, parent)
         try:
-            summary = personal.learn(self.catalog, self._parent(), progress=progress)
+            summary = personal.learn(self.catalog, parent, progress=progress)
         except (personal.PersonalError, ModelError) as exc:
-            raise LibraryError(str(exc)) from None
+            if not any(n >= MIN_EXAMPLES for n in custom.values()):
+                raise LibraryError(str(exc)) from None
+            summary = personal.LearnSummary(self.model_id or parent, parent)  # custom moods only
+        summary.custom = custom
         self.model_id = self._model_in_use()
         return summary
 

@@ -267,6 +267,10 @@ class Refresh:
                 filled = personal.fill_missing(self.catalog, model_id)
             out.filled = len(filled)
             self.changed(filled)
+        from moodtagger.core import custom_moods
+
+        with self.catalog.writer_lock():  # custom moods (issue 27) for photos new since `learn`
+            self.changed(custom_moods.fill_missing(self.catalog, model_id))
         self.library.use_base_model(self.library.base_model_id)
 
     # -- what the closures of the old Library.refresh did ---------------------------------------

@@ -55,9 +55,11 @@ SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
 
 
 def mood_bits(moods: Iterable[str]) -> int:
+    """The eight's bits of ``moods`` (custom moods have their own column, ``custom_chosen``)."""
     bits = 0
     for m in moods:
-        bits |= 1 << INDEX[m]
+        if m in INDEX:
+            bits |= 1 << INDEX[m]
     return bits
 
 
@@ -84,9 +86,42 @@ class Rows:
     choice_errors: list[str | None]
     # the capture date as local wall-clock seconds (core/dates.py: what "date" sorts and filters)
     taken: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # the user's own moods (issue 27), k = len(custom_names): each its own yes/no probability
+    custom_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    custom_chosen: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+    custom_names: tuple[str, ...] = field(default=(), metadata={"shared": True})
+
+    def __post_init__(self) -> None:
+        n, k = len(self.ids), len(self.custom_names)
+        if self.custom_probs.shape != (n, k):
+            self.custom_probs = np.full((n, k), np.nan, np.float32)
+        if self.custom_chosen.shape != (n, k):
+            self.custom_chosen = np.zeros((n, k), bool)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def custom_index(self, name: str) -> int | None:
+        """The column of custom mood ``name`` (ignoring case), or None."""
+        key = name.casefold()
+        for j, n in enumerate(self.custom_names):
+            if n.casefold() == key:
+                return j
+        return None
+
+    def _aligned(self, other: Rows) -> Rows:
+        """``other`` with its custom columns in this one's order (added moods: NaN / False)."""
+        if other.custom_names == self.custom_names:
+            return other
+        probs = np.full((len(other), len(self.custom_names)), np.nan, np.float32)
+        chosen = np.zeros((len(other), len(self.custom_names)), bool)
+        for j, name in enumerate(self.custom_names):
+            i = other.custom_index(name)
+            if i is not None:
+                probs[:, j], chosen[:, j] = other.custom_probs[:, i], other.custom_chosen[:, i]
+        return replace(
+            other, custom_probs=probs, custom_chosen=chosen, custom_names=self.custom_names
+        )
 
     @classmethod
     def empty(cls) -> Rows:
@@ -110,8 +145,8 @@ class Rows:
     # -- column surgery (all columns at once) --------------------------------------------------
     def take(self, index: np.ndarray | Sequence[int]) -> Rows:
         idx = np.asarray(index, dtype=np.int64)
-        out: dict[str, Any] = {}
-        for f in fields(self):
+        out: dict[str, Any] = {"custom_names": self.custom_names}
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             out[f.name] = (
                 col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
@@ -119,7 +154,11 @@ class Rows:
         return Rows(**out)
 
     def extend(self, other: Rows) -> None:
-        for f in fields(self):
+        if len(self) == 0 and self.custom_names != other.custom_names:
+            self.custom_names = other.custom_names
+            self.__post_init__()
+        other = self._aligned(other)
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             add = getattr(other, f.name)
             if isinstance(col, np.ndarray):
@@ -130,7 +169,8 @@ class Rows:
     def assign(self, rows: np.ndarray, other: Rows) -> None:
         """Overwrite rows ``rows`` (positions in self) with the rows of ``other``, in order."""
         rl = rows.tolist()
-        for f in fields(self):
+        other = self._aligned(other)
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             add = getattr(other, f.name)
             if isinstance(col, np.ndarray):
@@ -140,7 +180,7 @@ class Rows:
                     col[r] = v
 
     def delete(self, start: int, stop: int) -> None:
-        for f in fields(self):
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             if isinstance(col, np.ndarray):
                 setattr(self, f.name, np.delete(col, np.s_[start:stop], axis=0))
@@ -159,7 +199,20 @@ class Rows:
 
     def choice(self, row: int) -> tuple[str, ...] | None:
         bits = int(self.choice_bits[row])
-        return None if bits < 0 else bits_moods(bits)
+        if bits < 0:
+            return None
+        custom = tuple(
+            n for n, c in zip(self.custom_names, self.custom_chosen[row], strict=True) if c
+        )
+        return bits_moods(bits) + custom
+
+    def set_choice(self, row: int, moods: Iterable[str] | None) -> None:
+        """Row ``row``'s chosen moods (None: never chosen), the eight and custom ones."""
+        chosen = set(moods) if moods is not None else set()
+        self.choice_bits[row] = -1 if moods is None else mood_bits(chosen)
+        keys = {m.casefold() for m in chosen if m not in INDEX}
+        for j, name in enumerate(self.custom_names):
+            self.custom_chosen[row, j] = name.casefold() in keys
 
     def states(self) -> np.ndarray:
         """The state code of every row (``STATES[code]``): :func:`moodtagger.core.states.photo_state`,
@@ -168,6 +221,9 @@ class Rows:
 
     def name(self, row: int) -> str:
         return os.path.basename(self.paths[row])
+
+
+_COLUMNS = tuple(f for f in fields(Rows) if not f.metadata.get("shared"))
 
 
 def load_rows(
@@ -201,11 +257,23 @@ def load_rows(
             b = bits_cache[raw] = mood_bits(m for m in json.loads(raw) if m in INDEX)
         choice_bits.append(b)
     status_codes = [STATUS_CODE.get(s, ERROR) for s in cols[4]]
+    row_ids = np.array(cols[0], dtype=np.int64)
+    moods = catalog.moods.all()
+    names = tuple(m.name for m in moods)
+    keys = {n.casefold(): j for j, n in enumerate(names)}
+    custom_chosen = np.zeros((len(row_ids), len(names)), np.bool_)
+    if names:
+        for i, raw in enumerate(cols[base + n_m + 2]):
+            if raw is not None and raw != "[]":
+                for m in json.loads(raw):
+                    j = keys.get(m.casefold()) if m not in INDEX else None
+                    if j is not None:
+                        custom_chosen[i, j] = True
     state_codes = [
         CHOICE_CODE.get(s, NO_CHOICE) if s is not None else NO_CHOICE for s in cols[base + n_m + 3]
     ]
     return Rows(
-        ids=np.array(cols[0], dtype=np.int64),
+        ids=row_ids,
         paths=[os.fsdecode(p) for p in cols[1]],
         root_ids=np.array(cols[2], dtype=np.int64),
         mtimes=mtimes,
@@ -219,6 +287,9 @@ def load_rows(
         choice_state=np.array(state_codes, dtype=np.int8),
         choice_errors=list(cols[base + n_m + 4]),
         taken=capture_seconds(cols[GRID_COLUMNS.index("taken_at")], cols[3]),
+        custom_probs=catalog.moods.scores(row_ids.tolist(), moods),
+        custom_chosen=custom_chosen,
+        custom_names=names,
     )
 
 
@@ -248,6 +319,9 @@ class Filter:
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
     subfolders: bool = True  # with root_path: also the photos in its subfolders
+    # a custom mood in ``moods`` (issue 27, a yes/no concept): chosen with it, or its own
+    # probability at least this (whatever the eight say)
+    custom_min: float = 0.5
 
     def with_(self, **kw) -> Filter:
         return replace(self, **kw)
@@ -311,11 +385,18 @@ def filter_mask(
     if flt.ambiguous_only:
         mask &= dv.has_pred & (dv.gap < flt.margin) & ~chosen
     if flt.moods:
-        sel = mood_bits(flt.moods)
+        eight = [m for m in flt.moods if m in INDEX]
+        sel = mood_bits(eight)
         by_choice = chosen & ((d.choice_bits.astype(np.int32) & sel) != 0)
-        sel_idx = np.array([INDEX[m] for m in flt.moods])
+        sel_idx = np.array([INDEX[m] for m in eight], dtype=np.int64)
         by_top = (~chosen) & dv.has_pred & np.isin(dv.top_idx, sel_idx) & (dv.top_p >= flt.min_prob)
-        mask &= by_choice | by_top
+        any_mood = by_choice | by_top
+        for m in flt.moods:
+            j = None if m in INDEX else d.custom_index(m)
+            if j is not None:
+                p = np.nan_to_num(d.custom_probs[:, j], nan=-1.0)
+                any_mood |= d.custom_chosen[:, j] | (p >= flt.custom_min)
+        mask &= any_mood
     elif flt.min_prob > 0:
         mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
     if flt.only_ids is not None:
@@ -357,9 +438,11 @@ def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
 def sort_order(
     d: Rows, key: str, descending: bool = False, dv: Derived | None = None
 ) -> np.ndarray:
-    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS; no prediction counts as -1, and
-    as least ambiguous); ties by name. ``dv``: :func:`derive` of ``d`` if cached."""
-    if key not in SORT_KEYS:
+    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS or a custom mood's name; no
+    prediction counts as -1, and as least ambiguous); ties by name. ``dv``: :func:`derive` of
+    ``d`` if cached."""
+    custom = None if key in SORT_KEYS else d.custom_index(key)
+    if key not in SORT_KEYS and custom is None:
         raise ValueError(f"unknown sort key {key!r}")
     n = len(d)
     if n == 0:
@@ -379,6 +462,8 @@ def sort_order(
         primary = np.where(dv.has_pred, dv.gap, 2.0)
     elif key == "disagreement":
         primary = disagreement(d, dv)
+    elif custom is not None:
+        primary = np.nan_to_num(d.custom_probs[:, custom], nan=-1.0)
     else:
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
     primary = -primary if descending else primary

@@ -34,8 +34,8 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QToolButton, QWidget
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.library import RefreshResult
-from moodtagger.core.moods import DISPLAY_ORDER
 from moodtagger.gui.controllers.choices import ChoiceActions, ChoiceController
+from moodtagger.gui.controllers.custom_moods import CustomMoodActions
 from moodtagger.gui.controllers.detail import DetailController
 from moodtagger.gui.controllers.filtering import GridFilter
 from moodtagger.gui.controllers.learning import LearnFlow
@@ -142,6 +142,12 @@ class MainWindow(QMainWindow):
         self.acts = MainActions(self, self.undo_stack, self._slots())
         self.acts.unlearn.setEnabled(self.library.learning)
         self.menus = self.acts.build_menus()
+        self.custom_moods = CustomMoodActions(
+            self,
+            lambda: self.library.facade,
+            self.choice_actions.toggle_mood,
+            self.menus["Edit"],
+        )
         self.acts.build_toolbar()
         self.filters = FilterPanel(self.acts.view_grid, self.acts.view_map, self)
         self.detail = DetailPanel()
@@ -235,7 +241,9 @@ class MainWindow(QMainWindow):
         self.loader.dropped.connect(self.model.forget_wanted)
         acts = self.choice_actions
         self.detail.moodToggled.connect(acts.toggle_mood)
-        self.grid.moodKey.connect(lambda i: acts.toggle_mood(DISPLAY_ORDER[i]))
+        self.grid.moodKey.connect(self.custom_moods.press)
+        self.custom_moods.changed.connect(self.reload)
+        self.custom_moods.message.connect(self.show_status)
         self.grid.acceptRequested.connect(acts.accept_selected)
         self.grid.previewRequested.connect(self.details.preview_current)
         self.grid.clearRequested.connect(acts.clear)

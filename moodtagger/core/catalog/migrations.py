@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from moodtagger.core.catalog.errors import CatalogError
 from moodtagger.core.catalog.records import PROB_COLUMNS
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
 
@@ -161,6 +161,33 @@ _MIGRATIONS: list[str] = [
     # so another process's commit costs O(changed rows). Opening the catalog prunes it to
     # the newest entries (catalog.changes: a reader further behind reloads everything).
     _CHANGE_LOG_DDL,
+    # 8 -> 9: the user's own moods (issue 27): the name as typed, its case-folded key (unique),
+    # removed_at (a removed mood's Mood|Name found in a file is not imported again); each
+    # photo's probability for each custom mood (from its embedding, for the pixels of
+    # ``identity``). Choices of custom moods are stored by name in choices.moods like the eight.
+    """
+    CREATE TABLE moods(
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        removed_at REAL,
+        scorer BLOB
+    );
+    CREATE TABLE custom_scores(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        mood_id INTEGER NOT NULL REFERENCES moods(id) ON DELETE CASCADE,
+        identity TEXT,
+        p REAL NOT NULL,
+        PRIMARY KEY(photo_id, mood_id)
+    );
+    CREATE INDEX custom_scores_mood ON custom_scores(mood_id);
+    """
+    # an open app follows other processes' custom-mood scores like the rest (the change log)
+    + "".join(
+        _log_change("custom_scores", e, "OLD.photo_id" if e == "DELETE" else "NEW.photo_id")
+        for e in ("INSERT", "UPDATE", "DELETE")
+    ),
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION

@@ -88,7 +88,7 @@ from moodtagger.core.metadata.safefile import (
     explain,
     temp_path_for,
 )
-from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
+from moodtagger.core.moods import mood_id, ordered
 from moodtagger.core.tools import cannot_write
 
 CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
@@ -192,7 +192,7 @@ class Writer:
         job = _Job(item, path)
         try:
             check_arg(path, "file name")
-            job.moods = sorted({normalize_mood(m) for m in item.moods})
+            job.moods = sorted({mood_id(m) for m in item.moods})
         except (UnsafeArgument, ValueError) as exc:
             job.error = str(exc)
             return job
@@ -530,12 +530,8 @@ class Writer:
         res = FileResult(
             job.item.path,
             job.item.photo_id,
-            [m for m in DISPLAY_ORDER if m in before],
-            [
-                m
-                for m in DISPLAY_ORDER
-                if m in (after if job.targets and not job.error else set(job.moods))
-            ],
+            ordered(before),
+            ordered(after if job.targets and not job.error else set(job.moods)),
             status,
             job.error,
             [t.path for t in job.targets],

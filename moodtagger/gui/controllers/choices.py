@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QInputDialog
 
 from moodtagger.core.choices import ChoiceValue
 from moodtagger.core.library import Library
-from moodtagger.core.moods import DISPLAY_ORDER, MOODS, display_name
+from moodtagger.core.moods import DISPLAY_ORDER, display_name, ordered
 from moodtagger.gui.controllers.host import Window
 from moodtagger.gui.models.photomodel import PhotoModel, Roles
 
@@ -140,7 +140,7 @@ class ChoiceController:
 
 
 def _ordered(moods: set[str]) -> tuple[str, ...]:
-    return tuple(m for m in MOODS if m in moods)
+    return tuple(ordered(moods))  # the eight, then custom moods (issue 27)
 
 
 class ChoiceActions(QObject):

@@ -235,7 +235,7 @@ class PhotoModel(QAbstractListModel):
             r = self._row_of.get(pid)
             if r is None:
                 continue
-            d.choice_bits[r] = -1 if moods is None else R.mood_bits(moods)
+            d.set_choice(r, moods)
             d.choice_state[r] = R.NO_CHOICE if moods is None else R.CHOICE_CODE[state]
             d.choice_errors[r] = error
             changed.append(r)
