@@ -166,7 +166,7 @@ _MIGRATIONS: list[str] = [
     # photo's probability for each custom mood (from its embedding, for the pixels of
     # ``identity``). Choices of custom moods are stored by name in choices.moods like the eight.
     """
-    CREATE TABLE moods(
+    CREATE TABLE IF NOT EXISTS moods(
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL,
         key TEXT NOT NULL UNIQUE,
@@ -174,14 +174,14 @@ _MIGRATIONS: list[str] = [
         removed_at REAL,
         scorer BLOB
     );
-    CREATE TABLE custom_scores(
+    CREATE TABLE IF NOT EXISTS custom_scores(
         photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
         mood_id INTEGER NOT NULL REFERENCES moods(id) ON DELETE CASCADE,
         identity TEXT,
         p REAL NOT NULL,
         PRIMARY KEY(photo_id, mood_id)
     );
-    CREATE INDEX custom_scores_mood ON custom_scores(mood_id);
+    CREATE INDEX IF NOT EXISTS custom_scores_mood ON custom_scores(mood_id);
     """
     # an open app follows other processes' custom-mood scores like the rest (the change log)
     + "".join(

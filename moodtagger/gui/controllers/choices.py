@@ -158,12 +158,13 @@ class ChoiceActions(QObject):
         ids = w.grid.selected_ids()
         if not self.choices.toggle(ids, mood):
             return
-        key = DISPLAY_ORDER.index(mood) + 1
+        # a custom mood's key (9, 0, or none) is the custom-moods menu's: say "toggle" then
+        again = f"press {DISPLAY_ORDER.index(mood) + 1}" if mood in DISPLAY_ORDER else "toggle it"
         has = mood in (self.choices.model.choice_value(ids[0])[0] or ())
         what = (
-            f"chose {display_name(mood)} (press {key} again to undo)"
+            f"chose {display_name(mood)} ({again} again to undo)"
             if has
-            else f"removed {display_name(mood)} (press {key} again to choose it)"
+            else f"removed {display_name(mood)} ({again} again to choose it)"
         )
         w.show_status(f"{self._subject(ids)}: {what}")
 
