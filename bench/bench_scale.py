@@ -244,6 +244,7 @@ def measure(path: Path, model_id: str, work: Path, learn: bool) -> dict[str, flo
                 "--in-app",
                 "--catalog",
                 str(path),
+                *([] if learn else ["--no-learn"]),
             ],
             capture_output=True,
             text=True,
