@@ -19,7 +19,9 @@
   (a crop, exposure or slightly moved frame of a photo sits at 0.7-0.95; the most similar
   *other* photo rarely above 0.65-0.7), or when they were taken within ``BURST_SECONDS`` of
   each other and their cosine is >= ``BURST_TIME_COSINE``. A photo is never picked when it is
-  one burst with a photo already picked or labelled; and the chains of very close pairs
+  one burst with a photo already picked or labelled, or with one of that photo's burst (two
+  steps: a crop and an exposure of a shot can be less alike than either is to the shot); and
+  the chains of very close pairs
   (cosine >= ``CHAIN_COSINE``) count as one burst too, so a burst that drifts (A like B, B
   like C) still gives one pick, while a library of merely similar photos is not merged into
   one.
@@ -166,13 +168,20 @@ def _pick_in(pool, lab, u, z, n, times) -> list[tuple[int, float, float]]:
     chain = bursts(zz)
     m = len(pool)
     zp = zz[:m]
-    alive = ~np.isin(chain[:m], chain[m:])  # chained to a labelled photo: its label is known
+    tp = None if t is None else t[:m]
+    # one burst with each other (pool x pool); the burst of a photo = its near-duplicates and
+    # theirs (two steps: a crop and an exposure of one shot may be less alike than either is
+    # to the shot)
+    pair = _same_burst(zp @ zp.T, None if tp is None else tp[:, None] - tp[None, :])
+    np.fill_diagonal(pair, True)
+    near_lab = np.zeros(m, bool)  # one burst with a labelled photo: its label is known
     near = np.full(m, -1.0, np.float32)  # cosine to the nearest labelled (then picked) photo
     for s in range(m, len(rows), 4096):
         sims = zp @ zz[s : s + 4096].T
-        dt = None if t is None else t[:m, None] - t[None, s : s + 4096]
-        alive &= ~_same_burst(sims, dt).any(1)
+        dt = None if t is None else tp[:, None] - t[None, s : s + 4096]  # type: ignore[index]
+        near_lab |= _same_burst(sims, dt).any(1)
         near = np.maximum(near, sims.max(1))
+    alive = ~np.isin(chain[:m], chain[m:]) & ~near_lab & ~pair[near_lab].any(0)
     out: list[tuple[int, float, float]] = []
     up = u[pool]
     while len(out) < n and alive.any():
@@ -181,9 +190,8 @@ def _pick_in(pool, lab, u, z, n, times) -> list[tuple[int, float, float]]:
             score = np.where(alive, up, -np.inf)  # the first pick: the most uncertain
         j = int(np.argmax(score))
         out.append((int(pool[j]), float(up[j]), float(near[j]) if near[j] > -1 else -1.0))
-        sims = zp @ zp[j]
-        alive &= (chain[:m] != chain[j]) & ~_same_burst(sims, None if t is None else t[:m] - t[j])
-        near = np.maximum(near, sims)
+        alive &= (chain[:m] != chain[j]) & ~pair[pair[j]].any(0)
+        near = np.maximum(near, zp @ zp[j])
     return out
 
 
