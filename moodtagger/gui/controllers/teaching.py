@@ -75,6 +75,11 @@ class TeachFlow(QObject):
         window.filters.clearOnlyRequested.connect(self._cleared)
         learning.finished.connect(self._learnt)
 
+    @property
+    def busy(self) -> bool:
+        """A learn the queue asked for runs or waits."""
+        return self._job is not None or self._learning or self._learn_again
+
     # -- the queue ----------------------------------------------------------------------------
     def toggle(self) -> None:
         if self.active:
@@ -124,7 +129,18 @@ class TeachFlow(QObject):
             f"Teach me: {self.total} ✕",
             "The photos whose moods would teach the model most; click to show all",
         )
+        shown = [pid for pid in self.queue if self._shown(pid)]  # a folder or filter may hide some
+        if not shown:
+            self._end()
+            w.show_status("Teach me: the filters hide every photo picked; show all photos first")
+            return
+        self.queue = shown
+        self.total = len(shown)
         self._show_current()
+
+    def _shown(self, pid: int) -> bool:
+        w = self.window
+        return w.proxy.mapFromSource(w.model.index_of(pid)).isValid()
 
     def _show_current(self) -> None:
         w = self.window
