@@ -25,6 +25,8 @@ macro-F1 on average over the seeds, on the photos neither labelled):
   (``PersonalModel.fit``, the code `moodtagger learn` runs) and scored by macro-F1 on the
   rest: the original photos of the bursts that *neither* arm labelled (the same photos for
   both; Twitter: polarity of the top mood). Mean (std) over 5 seeds (fold seed = user seed).
+  Also shown: each arm on every other photo of its library, burst shots included (where a
+  label reaches its burst through `learn`'s near-duplicate term).
 
     python experiments/exp_teach.py                    # both data sets, N = 10, 20, 40, seeds 0-4
     python experiments/exp_teach.py --data artphoto --n 20 --seeds 0,1
@@ -128,6 +130,14 @@ def _pcs(x_train, x_all, k=256):
 def priors(data: str, y, groups, emb, eprobs, item_of, fold_seed: int):
     """Out-of-fold suggestions for every item (photos and shots) and the folds of the photos."""
     folds = datasets.stratified_group_folds(y, groups, k=5, seed=fold_seed)
+    key = hashlib.sha256(np.ascontiguousarray(emb[:: max(1, len(emb) // 64)]).tobytes())
+    cache = (
+        imaging.cache_dir()
+        / "features"
+        / f"exp-teach-prior-{data}-{fold_seed}-{key.hexdigest()[:12]}.npy"
+    )
+    if cache.exists():
+        return folds, np.load(cache)
     n_items = len(item_of)
     out = np.zeros((n_items, len(MOODS)), np.float32)
     for f in range(5):
@@ -142,6 +152,7 @@ def priors(data: str, y, groups, emb, eprobs, item_of, fold_seed: int):
             within_pos = p * POS / np.maximum((p * POS).sum(1, keepdims=True), 1e-9)
             within_neg = p * ~POS / np.maximum((p * ~POS).sum(1, keepdims=True), 1e-9)
             out[te] = ppos[:, None] * within_pos + (1 - ppos[:, None]) * within_neg
+    np.save(cache, out)
     return folds, out
 
 
@@ -157,7 +168,13 @@ def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
     rng = np.random.default_rng(1000 + seed)
     burst = groups[item_of]  # an item's burst: its photo's duplicate group
     k = 8 if data == "artphoto" else 2
-    scores = {"shipped": [], "teach": [], "random": []}
+    scores: dict[str, list[float]] = {
+        "shipped": [],
+        "teach": [],
+        "random": [],
+        "teach_all": [],
+        "random_all": [],
+    }
     twice = {"teach": 0, "random": 0}
     for f in range(5):
         lib = np.flatnonzero(folds[item_of] == f)
@@ -181,6 +198,11 @@ def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
                 t = np.eye(8, dtype=np.float32)[np.where(side, prior[lab], -1).argmax(1)]
             model = PersonalModel.fit(prior[lab], emb[lab], t, center=center)
             preds[arm] = model.predict(prior[rest], emb[rest])
+            # (b) every other photo of the library, burst shots included (each arm its own)
+            others = np.setdiff1d(lib, lab)
+            p_all = model.predict(prior[others], emb[others])
+            g_all = p_all.argmax(1) if data == "artphoto" else POS[p_all.argmax(1)].astype(int)
+            scores[f"{arm}_all"].append(macro_f1(y[item_of[others]], g_all, k))
         for arm, p in preds.items():
             guess = p.argmax(1) if data == "artphoto" else POS[p.argmax(1)].astype(int)
             scores[arm].append(macro_f1(truth, guess, k))
@@ -249,7 +271,9 @@ def main() -> int:
             file=sys.stderr,
         )
         for n in ns:
-            res = {"shipped": [], "teach": [], "random": []}
+            res: dict[str, list[float]] = {
+                a: [] for a in ("shipped", "teach", "random", "teach_all", "random_all")
+            }
             twice = {"teach": 0, "random": 0}
             for s in seeds:
                 folds, prior = runs[s]
@@ -259,9 +283,17 @@ def main() -> int:
                 for a in twice:
                     twice[a] += tw[a]
             d = np.subtract(res["teach"], res["random"])
-            cells = "  ".join(f"{np.mean(res[a]):.3f} ± {np.std(res[a]):.3f}" for a in res)
+            arms = ("shipped", "teach", "random")
+            cells = "  ".join(f"{np.mean(res[a]):.3f} ± {np.std(res[a]):.3f}" for a in arms)
             per = ", ".join(f"{x:+.3f}" for x in d)
             print(f"{data:<10} {n:<3} {cells}  {np.mean(d):+.3f} ± {np.std(d):.3f} ({per})")
+            d_all = np.subtract(res["teach_all"], res["random_all"])
+            print(
+                f"{'':14} all other photos, burst shots included: teach "
+                f"{np.mean(res['teach_all']):.3f} ± {np.std(res['teach_all']):.3f}, random "
+                f"{np.mean(res['random_all']):.3f} ± {np.std(res['random_all']):.3f}, "
+                f"difference {np.mean(d_all):+.3f} ± {np.std(d_all):.3f}"
+            )
             print(
                 f"{'':14} two labels from one burst: teach {twice['teach']}, random "
                 f"{twice['random']} (of {n} x 5 folds x {len(seeds)} seeds)"

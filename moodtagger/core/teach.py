@@ -21,10 +21,9 @@
   each other and their cosine is >= ``BURST_TIME_COSINE``. A photo is never picked when it is
   one burst with a photo already picked or labelled, or with one of that photo's burst (two
   steps: a crop and an exposure of a shot can be less alike than either is to the shot); and
-  the chains of very close pairs
-  (cosine >= ``CHAIN_COSINE``) count as one burst too, so a burst that drifts (A like B, B
-  like C) still gives one pick, while a library of merely similar photos is not merged into
-  one.
+  the chains of very close pairs (cosine >= ``CHAIN_COSINE``) count as one burst too, so a
+  burst that drifts (A like B, B like C) still gives one pick, while a library of merely
+  similar photos is not merged into one.
 
 Exactly ``n`` photos come back; fewer only when the library has fewer unlabelled bursts.
 """
@@ -165,10 +164,10 @@ def _pick_in(pool, lab, u, z, n, times) -> list[tuple[int, float, float]]:
     rows = np.concatenate([pool, lab])
     zz = np.asarray(z[rows], np.float32)
     t = None if times is None else np.asarray(times, np.float64)[rows]
-    chain = bursts(zz)
     m = len(pool)
     zp = zz[:m]
     tp = None if t is None else t[:m]
+    chain = bursts(zp)  # among the candidates (labelled photos: by the pairs below)
     # one burst with each other (pool x pool); the burst of a photo = its near-duplicates and
     # theirs (two steps: a crop and an exposure of one shot may be less alike than either is
     # to the shot)
@@ -181,7 +180,8 @@ def _pick_in(pool, lab, u, z, n, times) -> list[tuple[int, float, float]]:
         dt = None if t is None else tp[:, None] - t[None, s : s + 4096]  # type: ignore[index]
         near_lab |= _same_burst(sims, dt).any(1)
         near = np.maximum(near, sims.max(1))
-    alive = ~np.isin(chain[:m], chain[m:]) & ~near_lab & ~pair[near_lab].any(0)
+    known = near_lab | pair[near_lab].any(0)
+    alive = ~np.isin(chain, chain[known])
     out: list[tuple[int, float, float]] = []
     up = u[pool]
     while len(out) < n and alive.any():
@@ -190,7 +190,7 @@ def _pick_in(pool, lab, u, z, n, times) -> list[tuple[int, float, float]]:
             score = np.where(alive, up, -np.inf)  # the first pick: the most uncertain
         j = int(np.argmax(score))
         out.append((int(pool[j]), float(up[j]), float(near[j]) if near[j] > -1 else -1.0))
-        alive &= (chain[:m] != chain[j]) & ~pair[pair[j]].any(0)
+        alive &= (chain != chain[j]) & ~pair[pair[j]].any(0)
         near = np.maximum(near, zp @ zp[j])
     return out
 
