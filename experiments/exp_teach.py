@@ -45,7 +45,7 @@ import numpy as np
 from moodtagger.core import imaging
 from moodtagger.core.model.personal_model import PersonalModel, unit
 from moodtagger.core.moods import MOODS, POSITIVE
-from moodtagger.core.teach import centred, pick
+from moodtagger.core.teach import centred, pick, uncertainty
 from moodtagger.training import datasets
 
 POS = np.array([m in POSITIVE for m in MOODS])
@@ -162,7 +162,7 @@ def macro_f1(y, pred, k):
     return float(f1_score(y, pred, labels=range(k), average="macro", zero_division=0))
 
 
-def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
+def simulate(data, y, groups, emb, prior, item_of, folds, n, seed, ablate=False):
     """Mean over the 5 folds of (shipped, teach, random) macro-F1 on the same rest, and the
     bursts the teach picks hit twice (must be 0) and the random picks hit twice."""
     rng = np.random.default_rng(1000 + seed)
@@ -174,8 +174,10 @@ def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
         "random": [],
         "teach_all": [],
         "random_all": [],
+        "spread_all": [],
+        "unsure_all": [],
     }
-    twice = {"teach": 0, "random": 0}
+    twice = {"teach": 0, "random": 0, "spread": 0, "unsure": 0}
     for f in range(5):
         lib = np.flatnonzero(folds[item_of] == f)
         z = centred(emb[lib])
@@ -187,7 +189,14 @@ def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
         rest = np.array([i for i in photos if groups[i] not in touched and i == item_of[i]])
         truth = y[rest]
         preds = {"shipped": prior[rest]}
-        for arm, rows in (("teach", rows_t), ("random", rows_r)):
+        arms = [("teach", rows_t), ("random", rows_r)]
+        if ablate:  # spread + bursts without uncertainty; uncertainty alone (no spread, no bursts)
+            flat = np.full((len(lib), 8), 1 / 8)
+            arms.append(("spread", [r for r, _u, _n in pick(flat, z, np.zeros(len(lib), bool), n)]))
+            arms.append(
+                ("unsure", np.argsort(-uncertainty(prior[lib]), kind="stable")[:n].tolist())
+            )
+        for arm, rows in arms:
             lab = lib[rows]
             twice[arm] += len(lab) - len(set(burst[lab].tolist()))
             yl = y[item_of[lab]]
@@ -197,7 +206,8 @@ def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
                 side = np.where(yl[:, None] == 1, POS[None, :], ~POS[None, :])
                 t = np.eye(8, dtype=np.float32)[np.where(side, prior[lab], -1).argmax(1)]
             model = PersonalModel.fit(prior[lab], emb[lab], t, center=center)
-            preds[arm] = model.predict(prior[rest], emb[rest])
+            if arm in ("teach", "random"):
+                preds[arm] = model.predict(prior[rest], emb[rest])
             # (b) every other photo of the library, burst shots included (each arm its own)
             others = np.setdiff1d(lib, lab)
             p_all = model.predict(prior[others], emb[others])
@@ -206,7 +216,7 @@ def simulate(data, y, groups, emb, prior, item_of, folds, n, seed):
         for arm, p in preds.items():
             guess = p.argmax(1) if data == "artphoto" else POS[p.argmax(1)].astype(int)
             scores[arm].append(macro_f1(truth, guess, k))
-    return {a: float(np.mean(v)) for a, v in scores.items()}, twice
+    return {a: float(np.mean(v)) if v else float("nan") for a, v in scores.items()}, twice
 
 
 def load(data: str):
@@ -252,6 +262,9 @@ def main() -> int:
     ap.add_argument("--data", default="artphoto,twitter1")
     ap.add_argument("--n", default="10,20,40")
     ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument(
+        "--ablate", action="store_true", help="also: spread alone, uncertainty alone (all photos)"
+    )
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     ns = [int(s) for s in args.n.split(",")]
@@ -272,12 +285,21 @@ def main() -> int:
         )
         for n in ns:
             res: dict[str, list[float]] = {
-                a: [] for a in ("shipped", "teach", "random", "teach_all", "random_all")
+                a: []
+                for a in (
+                    "shipped",
+                    "teach",
+                    "random",
+                    "teach_all",
+                    "random_all",
+                    "spread_all",
+                    "unsure_all",
+                )
             }
-            twice = {"teach": 0, "random": 0}
+            twice = {"teach": 0, "random": 0, "spread": 0, "unsure": 0}
             for s in seeds:
                 folds, prior = runs[s]
-                sc, tw = simulate(data, y, groups, emb, prior, item_of, folds, n, s)
+                sc, tw = simulate(data, y, groups, emb, prior, item_of, folds, n, s, args.ablate)
                 for a in res:
                     res[a].append(sc[a])
                 for a in twice:
@@ -294,6 +316,13 @@ def main() -> int:
                 f"{np.mean(res['random_all']):.3f} ± {np.std(res['random_all']):.3f}, "
                 f"difference {np.mean(d_all):+.3f} ± {np.std(d_all):.3f}"
             )
+            if args.ablate:
+                print(
+                    f"{'':14} ablation, all other photos: spread + bursts, no uncertainty "
+                    f"{np.mean(res['spread_all']):.3f} ± {np.std(res['spread_all']):.3f}; "
+                    f"uncertainty alone {np.mean(res['unsure_all']):.3f} ± "
+                    f"{np.std(res['unsure_all']):.3f} (two from one burst: {twice['unsure']})"
+                )
             print(
                 f"{'':14} two labels from one burst: teach {twice['teach']}, random "
                 f"{twice['random']} (of {n} x 5 folds x {len(seeds)} seeds)"
