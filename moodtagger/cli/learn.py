@@ -73,6 +73,61 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_learn)
 
+    p = sub.add_parser(
+        "teach",
+        parents=[common],
+        help="the photos whose moods would teach the model most",
+        description="List N photos to label next (then `moodtagger choose` and `moodtagger "
+        "learn`): the ones the current suggestions (the personal model's once learnt) are least "
+        "sure of, spread over the library, at most one per burst of near-duplicates, never one "
+        "that already has a choice (or a near-duplicate of one). Exactly N unless fewer "
+        "unlabelled bursts exist.",
+    )
+    p.add_argument("-n", type=int, default=10, metavar="N", help="how many photos (default 10)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='[{"path", "mood", "probability", "second", "second_probability", "uncertainty", '
+        '"nearest", "why"}]',
+    )
+    p.set_defaults(func=cmd_teach)
+
+
+def cmd_teach(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library, LibraryError
+
+    if args.n < 1:
+        raise UserError("-n must be at least 1")
+    with open_catalog(args, create=False, readonly=True) as cat:
+        try:
+            picks = Library(cat).teach(args.n)
+        except LibraryError as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        dump_json(
+            [
+                {
+                    "path": p.path,
+                    "mood": p.mood,
+                    "probability": round(p.probability, 4),
+                    "second": p.second,
+                    "second_probability": round(p.second_probability, 4),
+                    "uncertainty": round(p.uncertainty, 4),
+                    "nearest": round(p.nearest, 4),
+                    "why": p.why,
+                }
+                for p in picks
+            ]
+        )
+    else:
+        for p in picks:
+            safe_print(f"{shown(p.path)}\t{display_name(p.mood)} {p.probability:.2f}\t{p.why}")
+    if not args.quiet and len(picks) < args.n:
+        err(
+            f"only {plural(len(picks), 'photo')} to teach: every other photo has a choice or is a near-duplicate of one"
+        )
+    return 0
+
 
 def cmd_similar(args: argparse.Namespace) -> int:
     from moodtagger.core.library import Library, LibraryError

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from moodtagger.core.metadata.results import FileResult, WriteSummary
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.personal import LearnSummary
+    from moodtagger.core.teach import Pick
 
 
 class LibraryError(MoodtaggerError):
@@ -392,6 +393,19 @@ class Library:
         summary.custom = custom
         self.model_id = self._model_in_use()
         return summary
+
+    def teach(self, n: int = 10) -> list[Pick]:
+        """ "Teach me": the ``n`` photos whose labels would improve the suggestions most
+        (uncertain, spread over the library, one per burst, never chosen ones; see
+        :mod:`moodtagger.core.teach`); fewer only when fewer unlabelled bursts exist."""
+        from moodtagger.core import teach
+
+        if self.model_id is None or self.base_model_id is None:
+            raise LibraryError("no mood model is installed; teaching needs its suggestions")
+        try:
+            return teach.teach(self.catalog, n, self.model_id, self.base_model_id)
+        except teach.TeachError as exc:
+            raise LibraryError(str(exc)) from None
 
     def reset_learning(self) -> LearnSummary:
         """Back to the shipped model (``learn --reset``); :attr:`model_id` becomes the base id."""

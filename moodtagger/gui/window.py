@@ -44,6 +44,7 @@ from moodtagger.gui.controllers.live import LiveUpdates
 from moodtagger.gui.controllers.moodmap import MapController
 from moodtagger.gui.controllers.preferences import Preferences, thumb_box
 from moodtagger.gui.controllers.similar import SimilarFilter, SimilarService
+from moodtagger.gui.controllers.teaching import TeachFlow
 from moodtagger.gui.controllers.thumbs import ThumbnailLoader
 from moodtagger.gui.controllers.why import WhyService
 from moodtagger.gui.controllers.writing import WriteFlow
@@ -180,6 +181,7 @@ class MainWindow(QMainWindow):
         self.filtering = GridFilter(self)
         self.mood_map = MapController(self)
         self.learning = LearnFlow(self)
+        self.teaching = TeachFlow(self, self.learning)  # "Teach me" (T), in the Edit menu
 
         # wiring -----------------------------------------------------------------------------------
         self._connect()
