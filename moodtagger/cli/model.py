@@ -122,10 +122,14 @@ def cmd_why(args: argparse.Namespace) -> int:
 
     try:
         model = why.load(args.model, backend=args.backend)
-        result = model.explain(args.photo)
-    except (ModelError, imaging.ImageError, OSError) as exc:
+    except ModelError as exc:
         err(f"moodtagger: {exc}")
         return 2
+    try:
+        result = model.explain(args.photo)
+    except (imaging.ImageError, OSError) as exc:
+        err(f"error: {shown(args.photo)}: {exc}")
+        return 1
     mood = args.mood or MOODS[int(result.probs.argmax())]
     out = args.output or f"{Path(args.photo).stem}.why-{mood}.png"
     if Path(out).exists() and not args.force:
