@@ -18,7 +18,7 @@ from moodtagger.core.errors import EXPECTED_ERRORS, UserError, describe
 __all__ = ["UserError", "build_parser", "main"]
 
 # Subcommand modules, in --help order. Each owns its own subcommands.
-_MODULES = ("library", "model", "tags", "learn", "cluster", "gui")
+_MODULES = ("library", "model", "tags", "learn", "moods", "cluster", "gui")
 
 
 class _Version(argparse.Action):

@@ -43,15 +43,30 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def mood(text: str) -> str:
-    """argparse type for a mood name ("Awe", "awe", "sad"); one message for every subcommand."""
+    """argparse type for a mood name ("Awe", "awe", "sad", or a custom mood's name: resolved
+    against the catalog by :func:`resolve_moods` once it is open); one message for every
+    subcommand."""
     import argparse
 
-    from moodtagger.core.moods import normalize_mood
+    from moodtagger.core.moods import mood_id
 
     try:
-        return normalize_mood(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        return mood_id(text)
+    except ValueError:
+        from moodtagger.core.moods import MOODS
+
+        raise argparse.ArgumentTypeError(
+            f"unknown mood {text!r}; choose from: {', '.join(MOODS)} or a custom mood "
+            "(`moodtagger mood list`)"
+        ) from None
+
+
+def resolve_moods(catalog: Catalog | None, moods: list[str]) -> list[str]:
+    """``--mood`` values as stored: the eight as parsed, custom moods by the catalog's
+    spelling; an unknown one is one sentence (exit 2)."""
+    from moodtagger.core.custom_moods import resolve
+
+    return [resolve(catalog, m) for m in moods]
 
 
 def probability(text: str) -> float:

@@ -11,6 +11,7 @@ from moodtagger.cli.common import (
     mood,
     open_catalog,
     plural,
+    resolve_moods,
     safe_print,
     shown,
 )
@@ -72,6 +73,61 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_learn)
 
+    p = sub.add_parser(
+        "teach",
+        parents=[common],
+        help="the photos whose moods would teach the model most",
+        description="List N photos to label next (then `moodtagger choose` and `moodtagger "
+        "learn`): the ones the current suggestions (the personal model's once learnt) are least "
+        "sure of, spread over the library, at most one per burst of near-duplicates, never one "
+        "that already has a choice (or a near-duplicate of one). Exactly N unless fewer "
+        "unlabelled bursts exist.",
+    )
+    p.add_argument("-n", type=int, default=10, metavar="N", help="how many photos (default 10)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='[{"path", "mood", "probability", "second", "second_probability", "uncertainty", '
+        '"nearest", "why"}]',
+    )
+    p.set_defaults(func=cmd_teach)
+
+
+def cmd_teach(args: argparse.Namespace) -> int:
+    from moodtagger.core.library import Library, LibraryError
+
+    if args.n < 1:
+        raise UserError("-n must be at least 1")
+    with open_catalog(args, create=False, readonly=True) as cat:
+        try:
+            picks = Library(cat).teach(args.n)
+        except LibraryError as exc:
+            raise UserError(str(exc)) from None
+    if args.json:
+        dump_json(
+            [
+                {
+                    "path": p.path,
+                    "mood": p.mood,
+                    "probability": round(p.probability, 4),
+                    "second": p.second,
+                    "second_probability": round(p.second_probability, 4),
+                    "uncertainty": round(p.uncertainty, 4),
+                    "nearest": round(p.nearest, 4),
+                    "why": p.why,
+                }
+                for p in picks
+            ]
+        )
+    else:
+        for p in picks:
+            safe_print(f"{shown(p.path)}\t{display_name(p.mood)} {p.probability:.2f}\t{p.why}")
+    if not args.quiet and len(picks) < args.n:
+        err(
+            f"only {plural(len(picks), 'photo')} to teach: every other photo has a choice or is a near-duplicate of one"
+        )
+    return 0
+
 
 def cmd_similar(args: argparse.Namespace) -> int:
     from moodtagger.core.library import Library, LibraryError
@@ -101,6 +157,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
         raise UserError("use either --mood or --none, not both")
     files, errors = expand_paths(args.paths)
     with open_catalog(args) as cat:
+        args.mood = resolve_moods(cat, args.mood)
         with cat.writer_lock():
             rows, more = add_files(cat, files)
             errors += more
@@ -127,6 +184,7 @@ def cmd_choose(args: argparse.Namespace) -> int:
 
 def cmd_learn(args: argparse.Namespace) -> int:
     from moodtagger.core.library import Library, LibraryError
+    from moodtagger.core.model.custom import MIN_EXAMPLES
 
     with open_catalog(args, create=False) as cat:
         lib = Library(cat)
@@ -146,6 +204,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
                     {"from": a, "to": b, "photos": n} for (a, b), n in summary.changes.items()
                 ],
                 "seconds": round(summary.seconds, 3),
+                "custom": summary.custom,
             }
         )
         return 0
@@ -167,6 +226,13 @@ def cmd_learn(args: argparse.Namespace) -> int:
                     "(scan them first)"
                 )
             err(f"{plural(summary.changed, 'suggestion')} changed")
+            for name, n in summary.custom.items():
+                err(
+                    f"custom mood {name}: learnt from {plural(n, 'example')}"
+                    if n >= MIN_EXAMPLES
+                    else f"custom mood {name}: {plural(n, 'example')}, needs {MIN_EXAMPLES} "
+                    "(no suggestions yet)"
+                )
         for (a, b), n in list(summary.changes.items())[:10]:
             safe_print(f"{n:6d}  {display_name(a)} -> {display_name(b)}")
     return 0

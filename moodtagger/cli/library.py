@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 
 from moodtagger.cli.common import (
@@ -15,6 +16,7 @@ from moodtagger.cli.common import (
     phase_progress,
     plural,
     probability,
+    resolve_moods,
     safe_print,
     shown,
     warn_unusable_model,
@@ -64,14 +66,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "--mood",
         type=mood,
         help="only photos whose chosen moods include M, or (not chosen "
-        "yet) whose top suggestion is M",
+        "yet) whose top suggestion is M; a custom mood: chosen with it, or its own "
+        "probability >= --min (default 0.5)",
     )
     p.add_argument(
         "--min",
         type=probability,
-        default=0.0,
+        default=None,
         metavar="P",
-        help="minimum probability (0..1) of the top suggestion (a choice is kept whatever P)",
+        help="minimum probability (0..1) of the top suggestion (a choice is kept whatever P; "
+        "default 0, for a custom mood 0.5)",
     )
     p.add_argument(
         "--state",
@@ -80,12 +84,27 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument(
         "--sort",
-        choices=SORT_KEYS,
-        help="order by name, date, top probability, ambiguity "
-        "(top-1 minus top-2, most ambiguous first), disagreement (top suggestion vs. the "
-        "chosen mood) or a mood's probability (default: by path)",
+        metavar="KEY",
+        help="order by " + ", ".join(SORT_KEYS) + " or a custom mood: name, capture date "
+        "(EXIF/XMP, else the file time first seen), top probability, ambiguity (top-1 minus "
+        "top-2, most ambiguous first), disagreement (top suggestion vs. the chosen mood) or a "
+        "mood's probability (default: by path)",
     )
     p.add_argument("--desc", action="store_true", help="with --sort: descending")
+    p.add_argument(
+        "--from",
+        dest="date_from",
+        type=day,
+        metavar="DATE",
+        help="only photos taken on or after DATE (YYYY-MM-DD, the photo's own local time)",
+    )
+    p.add_argument(
+        "--to",
+        dest="date_to",
+        type=day,
+        metavar="DATE",
+        help="only photos taken on or before DATE (YYYY-MM-DD, inclusive)",
+    )
     p.add_argument(
         "--errors",
         action="store_true",
@@ -101,7 +120,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         parents=[common],
         help="export predictions as CSV or JSON",
         description="Export every catalogued photo with its mood probabilities. CSV "
-        "columns: " + ",".join(export.CSV_COLUMNS),
+        "columns: " + ",".join(export.CSV_COLUMNS) + ", then one per custom mood (its name: "
+        "its probability)",
     )
     p.add_argument(
         "--format",
@@ -211,7 +231,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             return 0
         lib = Library(cat)
         warn_unusable_model(lib.model_problem())
-        rows = lib.query(list_filter(args), (args.sort, args.desc) if args.sort else None)
+        if args.mood:
+            args.mood = resolve_moods(cat, [args.mood])[0]
+        sort = _sort_key(cat, args.sort) if args.sort else None
+        rows = lib.query(list_filter(args), (sort, args.desc) if sort else None)
         records = [export.entry_record(e) for e in lib.entries(rows.ids.tolist())]
     if args.json:
         dump_json(records)
@@ -228,11 +251,48 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def list_filter(args: argparse.Namespace) -> Filter:
     """`list`'s options as the core filter (the same rule as the GUI's filter panel)."""
+    from moodtagger.core.dates import check_range
+
+    try:
+        check_range(args.date_from, args.date_to)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     return Filter(
         moods=frozenset([args.mood]) if args.mood else frozenset(),
-        min_prob=args.min,
+        min_prob=args.min or 0.0,
         states=frozenset([args.state]) if args.state else frozenset(),
+        date_from=args.date_from,
+        date_to=args.date_to,
+        custom_min=0.5 if args.min is None else args.min,
     )
+
+
+def day(text: str) -> datetime.date:
+    """argparse type for --from/--to: a day as YYYY-MM-DD."""
+    from moodtagger.core.dates import parse_day
+
+    try:
+        return parse_day(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sort_key(cat, key: str) -> str:
+    """A SORT_KEYS key, a mood ("Awe", "sad") or a custom mood (its name); one sentence else."""
+    from moodtagger.core.moods import normalize_mood
+
+    if key in SORT_KEYS:
+        return key
+    try:
+        return normalize_mood(key)
+    except ValueError:
+        pass
+    found = cat.moods.find(key)
+    if found is None or found.removed:
+        raise UserError(
+            f"unknown sort key {key!r}; choose from: {', '.join(SORT_KEYS)} or a custom mood"
+        )
+    return found.name
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -245,9 +305,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         lib = Library(cat)
         warn_unusable_model(lib.model_problem())
         rows = export.catalog_entries(cat, lib.model_id)
-    writer = export.write_csv if fmt == "csv" else export.write_json
+        custom = cat.moods.names()
     with output_file(args.output) as fh:
-        n = writer(rows, fh)
+        if fmt == "csv":
+            n = export.write_csv(rows, fh, custom)
+        else:
+            n = export.write_json(rows, fh)
     if args.output and args.output != "-" and not args.quiet:
         err(f"wrote {plural(n, 'row')} to {args.output}")
     return 0

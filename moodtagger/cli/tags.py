@@ -14,6 +14,7 @@ from moodtagger.cli.common import (
     plural,
     probability,
     progress_bar,
+    resolve_moods,
     safe_print,
     shown,
     warn_unusable_model,
@@ -202,6 +203,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         Library(cat) as lib,  # its exiftool stops when it closes
         progress_bar("checking" if args.dry_run else "writing", quiet=args.quiet) as progress,
     ):
+        args.mood = resolve_moods(cat, args.mood)
         if args.paths and not (args.mood or args.clear):  # the pending choices under PATHs
             scope = lib.resolve(args.paths)
             errors = scope.errors

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
+
 from moodtagger.core.catalog import Catalog, PhotoRow, Prediction
 
 
@@ -14,6 +16,7 @@ from moodtagger.core.catalog import Catalog, PhotoRow, Prediction
 class AcceptResult:
     accepted: list[tuple[int, str, float]] = field(default_factory=list)  # photo id, mood, p
     stale: list[str] = field(default_factory=list)  # paths changed on disk since the last scan
+    unchosen: list[int] = field(default_factory=list)  # photos without a choice, not stale
 
 
 def suggested_mood(
@@ -26,10 +29,14 @@ def suggested_mood(
     """The one accept rule: the top suggestion ``(mood, p)`` to make the choice, or None.
 
     None without a prediction, below ``min_p``, or when the user has chosen already (a choice
-    is replaced only with ``replace``: the GUI's Enter on a selection)."""
+    is replaced only with ``replace``: the GUI's Enter on a selection). A choice that is the
+    top mood already is no change (None): Enter on a photo written with its top mood leaves it
+    written, not "chosen" again with nothing new to write."""
     if pred is None or (chosen is not None and not replace):
         return None
     mood, p = pred.top
+    if chosen is not None and list(chosen) == [mood]:
+        return None
     return (mood, p) if p >= min_p else None
 
 
@@ -64,11 +71,29 @@ def suggestions(
     ):
         suggestion = suggested_mood(pred, chosen, min_p, replace=replace)
         if suggestion is None:
+            if chosen is None and not file_changed(photo):
+                out.unchosen.append(photo.id)
             continue
         if file_changed(photo):
             out.stale.append(photo.path)
             continue
         out.accepted.append((photo.id, *suggestion))
+        out.unchosen.append(photo.id)
+    return out
+
+
+def custom_suggestions(
+    catalog: Catalog, photo_ids: Sequence[int], min_p: float
+) -> dict[int, list[tuple[str, float]]]:
+    """The custom moods (issue 27: yes/no beside the eight) whose probability is at least
+    ``min_p``, per photo of ``photo_ids`` that has any."""
+    moods = catalog.moods.all()
+    if not moods or not photo_ids:
+        return {}
+    probs = catalog.moods.scores(list(photo_ids), moods)
+    out: dict[int, list[tuple[str, float]]] = {}
+    for i, j in zip(*np.nonzero(np.nan_to_num(probs, nan=-1.0) >= min_p), strict=True):
+        out.setdefault(int(photo_ids[i]), []).append((moods[j].name, float(probs[i, j])))
     return out
 
 
@@ -79,6 +104,8 @@ def accept(
 
     Photos the user already chose for are left alone; each new choice is 'pending' (still to
     be written into the file) and is reported in ``accepted`` as (photo_id, mood, probability).
+    Custom moods (issue 27) are accepted too, beside the top mood, where their own probability
+    is at least ``min_p`` (one tuple each).
 
     A prediction is used only if it is current (``CURRENT_PREDICTION``: made by this model for
     the photo's present image data) and the file still has the size and date the catalog
@@ -89,12 +116,17 @@ def accept(
     with catalog.writer_lock():
         plan = suggestions(catalog, model_id, min_p, photo_ids=photo_ids)
         out.stale = plan.stale
+        per_photo: dict[int, list[tuple[str, float]]] = {}
+        for pid, mood, p in plan.accepted:
+            per_photo.setdefault(pid, []).append((mood, p))
+        for pid, found in custom_suggestions(catalog, plan.unchosen, min_p).items():
+            per_photo.setdefault(pid, []).extend(found)
         with catalog.transaction():
-            for pid, mood, p in plan.accepted:
+            for pid, found in per_photo.items():
                 if catalog.choices.get(pid) is not None:  # chosen meanwhile (another process)
                     continue
-                catalog.choices.set(pid, [mood], source="model")
-                out.accepted.append((pid, mood, p))
+                catalog.choices.set(pid, [m for m, _p in found], source="model")
+                out.accepted.extend((pid, m, p) for m, p in found)
     return out
 
 
@@ -143,9 +175,9 @@ def choose(
     """The user chooses ``moods`` (empty: no mood) for ``photo_ids``: what a number key does in
     the app, for the CLI's `moodtagger choose`. Stored as a pending choice (source 'user');
     nothing is written to the files. Returns how many photos."""
-    from moodtagger.core.moods import MOODS
+    from moodtagger.core.moods import ordered
 
-    chosen = [m for m in MOODS if m in set(moods)]
+    chosen = ordered(moods)
     ids = list(dict.fromkeys(int(i) for i in photo_ids))
     with catalog.writer_lock(), catalog.transaction():
         for pid in ids:

@@ -1,12 +1,13 @@
-"""CSV/JSON export. The CSV column order is a contract (moods.CSV_COLUMNS): extend, never rename."""
+"""CSV/JSON export. The CSV column order is a contract (moods.CSV_COLUMNS): extend, never rename.
+Custom moods (issue 27) come after the agreed columns, one column each, named by the mood."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import IO
 
 from moodtagger.core.catalog import Catalog, Prediction
@@ -23,6 +24,7 @@ class Entry:
     chosen: Sequence[str] | None = None
     state: str | None = None
     model: str | None = None
+    custom: Mapping[str, float | None] | None = None  # custom mood -> its probability
 
 
 def catalog_entries(
@@ -33,18 +35,39 @@ def catalog_entries(
     photo_ids: Iterable[int] | None = None,
 ) -> list[Entry]:
     """Every photo with its current prediction (by ``model_id``, the model in use), choice
-    and state (the one rule in the catalog)."""
+    and state (the one rule in the catalog), and each custom mood's probability."""
+    rows = list(catalog.views.library(model_id, status=status, photo_ids=photo_ids))
+    return with_custom(
+        catalog,
+        [p.id for p, *_ in rows],
+        [
+            Entry(
+                p.path,
+                pred,
+                chosen if chosen is not None else [],
+                state,
+                model_id if pred is not None else None,
+            )
+            for p, pred, chosen, state in rows
+        ],
+    )
+
+
+def with_custom(catalog: Catalog, photo_ids: Sequence[int], entries: list[Entry]) -> list[Entry]:
+    """``entries`` (of ``photo_ids``) with the custom moods' probabilities (None: not learnt)."""
+    moods = catalog.moods.all()
+    if not moods:
+        return entries
+    probs = catalog.moods.scores(list(photo_ids), moods)
     return [
-        Entry(
-            p.path,
-            pred,
-            chosen if chosen is not None else [],
-            state,
-            model_id if pred is not None else None,
+        replace(
+            e,
+            custom={
+                m.name: (None if math.isnan(x) else float(x))
+                for m, x in zip(moods, probs[i].tolist(), strict=True)
+            },
         )
-        for p, pred, chosen, state in catalog.views.library(
-            model_id, status=status, photo_ids=photo_ids
-        )
+        for i, e in enumerate(entries)
     ]
 
 
@@ -79,12 +102,19 @@ def _entries(rows: Iterable[Entry | tuple[str, Prediction | None]]) -> Iterable[
         yield r if isinstance(r, Entry) else Entry(r[0], r[1])
 
 
-def write_csv(rows: Iterable[Entry | tuple[str, Prediction | None]], fh: IO[str]) -> int:
+def write_csv(
+    rows: Iterable[Entry | tuple[str, Prediction | None]],
+    fh: IO[str],
+    custom_names: Sequence[str] = (),
+) -> int:
+    """The agreed columns, then one column per custom mood in ``custom_names`` (its
+    probability; empty where none was learnt)."""
     writer = csv.writer(fh, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *custom_names])
     n = 0
     for e in _entries(rows):
-        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state, e.model))
+        extra = [_num((e.custom or {}).get(c), 6) for c in custom_names]
+        writer.writerow(row_values(e.path, e.prediction, e.chosen, e.state, e.model) + extra)
         n += 1
     return n
 
@@ -114,6 +144,8 @@ def entry_record(e: Entry, **extra: object) -> dict[str, object]:
     if e.state is not None:
         fields = {"chosen": list(e.chosen or []), "state": e.state}
     fields["model"] = e.model if e.prediction is not None else None
+    if e.custom:
+        fields["custom"] = {k: None if v is None else round(v, 6) for k, v in e.custom.items()}
     return record(e.path, e.prediction, **fields, **extra)
 
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from moodtagger.core.metadata.results import FileResult, WriteSummary
     from moodtagger.core.model.engine import MoodModel
     from moodtagger.core.model.personal import LearnSummary
+    from moodtagger.core.teach import Pick
 
 
 class LibraryError(MoodtaggerError):
@@ -171,6 +172,7 @@ class Library:
         self,
         roots: Sequence[str | os.PathLike[str]],
         *,
+        files: Sequence[str | os.PathLike[str]] | None = None,
         predict: bool = True,
         device: str = "auto",
         settings: WriteSettings | None = None,
@@ -181,7 +183,8 @@ class Library:
     ) -> RefreshResult:
         """Scan ``roots`` (none: only predict), import the mood keywords (under
         ``settings.root``) of new/changed files, then predict what has no current prediction
-        (:class:`~moodtagger.core.refresh.Refresh`).
+        (:class:`~moodtagger.core.refresh.Refresh`). ``files``: scan just these paths (photos,
+        sidecars, folders a watcher saw change) instead of ``roots``.
 
         Decode once: new and changed photos are predicted during the scan from the same decode
         that makes their thumbnails; only photos the scan did not decode (known before, or
@@ -198,7 +201,7 @@ class Library:
             cancel=cancel,
             load_model=load_model,
             batch_size=batch_size,
-        ).run(roots)
+        ).run(roots, files)
 
     def model_problem(self) -> str | None:
         """Why the personal model in use cannot be used (one sentence naming its file and the
@@ -235,7 +238,10 @@ class Library:
         return rows
 
     def entries(self, ids: Sequence[int]) -> list[Entry]:
-        """Export entries (exact probabilities, choice, state) of ``ids``, in that order."""
+        """Export entries (exact probabilities, choice, state, custom moods) of ``ids``, in
+        that order."""
+        from moodtagger.core.export import with_custom
+
         by_id = {
             photo.id: Entry(
                 photo.path,
@@ -248,7 +254,8 @@ class Library:
                 self.model_id, status=None, photo_ids=ids
             )
         }
-        return [by_id[i] for i in ids if i in by_id]
+        found = [i for i in ids if i in by_id]
+        return with_custom(self.catalog, found, [by_id[i] for i in found])
 
     def resolve(self, paths: Sequence[str]) -> Scope:
         """Catalogued photos that are one of ``paths`` or lie in a folder among them; a PATH
@@ -371,14 +378,34 @@ class Library:
         model in use and re-predict every photo from the stored embeddings (no decoding);
         :attr:`model_id` becomes the personal model's id. ``summary.changes``: how many
         suggestions changed, from which mood to which."""
+        from moodtagger.core import custom_moods
         from moodtagger.core.model import personal
+        from moodtagger.core.model.custom import MIN_EXAMPLES
 
+        parent = self._parent()
+        custom = custom_moods.learn(self.catalog, parent)
         try:
-            summary = personal.learn(self.catalog, self._parent(), progress=progress)
+            summary = personal.learn(self.catalog, parent, progress=progress)
         except (personal.PersonalError, ModelError) as exc:
-            raise LibraryError(str(exc)) from None
+            if not any(n >= MIN_EXAMPLES for n in custom.values()):
+                raise LibraryError(str(exc)) from None
+            summary = personal.LearnSummary(self.model_id or parent, parent)  # custom moods only
+        summary.custom = custom
         self.model_id = self._model_in_use()
         return summary
+
+    def teach(self, n: int = 10) -> list[Pick]:
+        """ "Teach me": the ``n`` photos whose labels would improve the suggestions most
+        (uncertain, spread over the library, one per burst, never chosen ones; see
+        :mod:`moodtagger.core.teach`); fewer only when fewer unlabelled bursts exist."""
+        from moodtagger.core import teach
+
+        if self.model_id is None or self.base_model_id is None:
+            raise LibraryError("no mood model is installed; teaching needs its suggestions")
+        try:
+            return teach.teach(self.catalog, n, self.model_id, self.base_model_id)
+        except teach.TeachError as exc:
+            raise LibraryError(str(exc)) from None
 
     def reset_learning(self) -> LearnSummary:
         """Back to the shipped model (``learn --reset``); :attr:`model_id` becomes the base id."""

@@ -25,6 +25,7 @@ variable                             what it does
 ``MOODTAGGER_PIXEL_BUDGET``          pixels decoded at once across threads (default 200 MP)
 ``MOODTAGGER_SHARED_DATA``           the team's data folder (training and evaluation only)
 ``MOODTAGGER_KILL_AT_COMMIT``        tests only: SIGKILL the process before its N-th commit
+``MOODTAGGER_WATCH_LIMIT``           the app watches library folders only up to this many folders
 ===================================  ==============================================================
 
 docs/environment.md is the user's copy of this table.
@@ -49,6 +50,7 @@ ONNX_FP32 = "MOODTAGGER_ONNX_FP32"
 PIXEL_BUDGET = "MOODTAGGER_PIXEL_BUDGET"
 SHARED_DATA = "MOODTAGGER_SHARED_DATA"
 KILL_AT_COMMIT = "MOODTAGGER_KILL_AT_COMMIT"
+WATCH_LIMIT = "MOODTAGGER_WATCH_LIMIT"
 
 VARIABLES = (
     CATALOG,
@@ -63,6 +65,7 @@ VARIABLES = (
     PIXEL_BUDGET,
     SHARED_DATA,
     KILL_AT_COMMIT,
+    WATCH_LIMIT,
 )
 
 

@@ -109,17 +109,25 @@ class Refresh:
         self.load_model = load_model
         self.batch_size = batch_size
         self.out = RefreshResult()
+        self.only_ids: list[int] | None = None  # a scan of just some paths: predict only these
 
     # -- the stages -----------------------------------------------------------------------------
-    def run(self, roots: Sequence[str | os.PathLike[str]]) -> RefreshResult:
-        """Scan ``roots`` (none: only predict), import the mood keywords of new/changed files,
-        then predict what has no current prediction."""
+    def run(
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        files: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> RefreshResult:
+        """Scan ``roots`` (none: only predict) or just the paths ``files`` (a folder watcher's:
+        :func:`moodtagger.core.rescan.scan_paths`), import the mood keywords of new/changed
+        files, then predict what has no current prediction."""
         out = self.out
         stream: InputStream | None = None
         streamed: PredictSummary | None = None  # what the stream predicted during the scan
-        if roots:
+        if roots or files:
             stream = self._input_stream() if self.predict else None
-            streamed = self._scan(roots, stream)
+            streamed = self._scan(roots, stream, files)
+            if files and self.out.scan is not None:  # nothing else is looked at (O(changed))
+                self.only_ids = list(self.out.scan.updated_ids)
             if self.stopped():
                 out.predict = streamed
                 return out
@@ -151,21 +159,26 @@ class Refresh:
             return None  # no/unknown model: the predict stage says why
 
     def _scan(
-        self, roots: Sequence[str | os.PathLike[str]], stream: InputStream | None
+        self,
+        roots: Sequence[str | os.PathLike[str]],
+        stream: InputStream | None,
+        files: Sequence[str | os.PathLike[str]] | None = None,
     ) -> PredictSummary | None:
+        from moodtagger.core.rescan import scan_paths
         from moodtagger.core.scanner import scan
 
         ev, cat = self.ev, self.catalog
         self.phase(SCANNING)
-        summary = self.out.scan = scan(
-            cat,
-            roots,
+        kw = dict(
             progress=ev.progress,
             cancel=self.cancel,
             on_stored=self.changed if ev.changed else None,
             model=stream.preprocess if stream is not None else None,
             on_inputs=stream.feed if stream is not None else None,
             exiftool=self.library.exiftool_if_installed(),
+        )
+        summary = self.out.scan = (
+            scan_paths(cat, files, **kw) if files else scan(cat, roots, **kw)  # type: ignore[arg-type]
         )
         streamed = stream.finish() if stream is not None else None
         if stream is not None and stream.model is not None:
@@ -207,7 +220,7 @@ class Refresh:
         out, cat = self.out, self.catalog
         try:
             model_id = self.library.base_model_id or default_model_id()  # none: ModelError
-            if not cat.predictions.photos_needing(model_id):
+            if not cat.predictions.photos_needing(model_id, self.only_ids):
                 out.predict = streamed or PredictSummary(model_id)
                 self._fill(model_id)
                 return
@@ -229,6 +242,7 @@ class Refresh:
             cancel=self.cancel,
             on_batch=lambda good: self.changed([pid for pid, _ in good]),
             exiftool=self.library.exiftool_if_installed(),
+            ids=self.only_ids,
         )
         if streamed is not None:
             pred.predicted += streamed.predicted
@@ -248,11 +262,15 @@ class Refresh:
 
         out = self.out
         out.model_problem = personal.problem(self.catalog, model_id)
-        if out.model_problem is None:
+        if out.model_problem is None and self.only_ids is None:  # healing looks at every photo
             with self.catalog.writer_lock():
                 filled = personal.fill_missing(self.catalog, model_id)
             out.filled = len(filled)
             self.changed(filled)
+        from moodtagger.core import custom_moods
+
+        with self.catalog.writer_lock():  # custom moods (issue 27) for photos new since `learn`
+            self.changed(custom_moods.fill_missing(self.catalog, model_id))
         self.library.use_base_model(self.library.base_model_id)
 
     # -- what the closures of the old Library.refresh did ---------------------------------------

@@ -14,6 +14,7 @@ is M with at least ``min_prob``. A choice is the user's word, so ``min_prob`` do
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.catalog.views import GRID_COLUMNS
+from moodtagger.core.dates import capture_seconds, in_days
 from moodtagger.core.moods import INDEX, MOODS
 from moodtagger.core.states import (
     CHOICE_STATE_CODE,
@@ -46,15 +49,17 @@ UNCONFIRMED, CHOSEN, WRITTEN_STATE, FAILED_STATE, MISSING_STATE = (s.code for s 
 # missing rows appear only when loaded with include_missing (the CLI's `list --state missing`)
 STATE_CODE = {name: code for code, name in enumerate(NAMES)}  # names accepted by Filter.states
 DEFAULT_MARGIN = 0.10  # top-1 minus top-2 below this: the model is unsure ("ambiguous")
-# name, file date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
+# name, capture date, top probability, ambiguity (top-1 minus top-2: the most ambiguous first),
 # disagreement (how much likelier the top suggestion is than the best chosen mood), a mood's probability
 SORT_KEYS = ("name", "date", "top", "ambiguity", "disagreement", *MOODS)
 
 
 def mood_bits(moods: Iterable[str]) -> int:
+    """The eight's bits of ``moods`` (custom moods have their own column, ``custom_chosen``)."""
     bits = 0
     for m in moods:
-        bits |= 1 << INDEX[m]
+        if m in INDEX:
+            bits |= 1 << INDEX[m]
     return bits
 
 
@@ -79,9 +84,44 @@ class Rows:
     choice_bits: np.ndarray  # int16
     choice_state: np.ndarray  # int8 CHOICE_CODE or NO_CHOICE
     choice_errors: list[str | None]
+    # the capture date as local wall-clock seconds (core/dates.py: what "date" sorts and filters)
+    taken: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # the user's own moods (issue 27), k = len(custom_names): each its own yes/no probability
+    custom_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    custom_chosen: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), bool))
+    custom_names: tuple[str, ...] = field(default=(), metadata={"shared": True})
+
+    def __post_init__(self) -> None:
+        n, k = len(self.ids), len(self.custom_names)
+        if self.custom_probs.shape != (n, k):
+            self.custom_probs = np.full((n, k), np.nan, np.float32)
+        if self.custom_chosen.shape != (n, k):
+            self.custom_chosen = np.zeros((n, k), bool)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def custom_index(self, name: str) -> int | None:
+        """The column of custom mood ``name`` (ignoring case), or None."""
+        key = name.casefold()
+        for j, n in enumerate(self.custom_names):
+            if n.casefold() == key:
+                return j
+        return None
+
+    def _aligned(self, other: Rows) -> Rows:
+        """``other`` with its custom columns in this one's order (added moods: NaN / False)."""
+        if other.custom_names == self.custom_names:
+            return other
+        probs = np.full((len(other), len(self.custom_names)), np.nan, np.float32)
+        chosen = np.zeros((len(other), len(self.custom_names)), bool)
+        for j, name in enumerate(self.custom_names):
+            i = other.custom_index(name)
+            if i is not None:
+                probs[:, j], chosen[:, j] = other.custom_probs[:, i], other.custom_chosen[:, i]
+        return replace(
+            other, custom_probs=probs, custom_chosen=chosen, custom_names=self.custom_names
+        )
 
     @classmethod
     def empty(cls) -> Rows:
@@ -99,13 +139,14 @@ class Rows:
             np.zeros(0, np.int16),
             np.zeros(0, np.int8),
             [],
+            np.zeros(0),
         )
 
     # -- column surgery (all columns at once) --------------------------------------------------
     def take(self, index: np.ndarray | Sequence[int]) -> Rows:
         idx = np.asarray(index, dtype=np.int64)
-        out: dict[str, Any] = {}
-        for f in fields(self):
+        out: dict[str, Any] = {"custom_names": self.custom_names}
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             out[f.name] = (
                 col[idx] if isinstance(col, np.ndarray) else [col[i] for i in idx.tolist()]
@@ -113,7 +154,11 @@ class Rows:
         return Rows(**out)
 
     def extend(self, other: Rows) -> None:
-        for f in fields(self):
+        if len(self) == 0 and self.custom_names != other.custom_names:
+            self.custom_names = other.custom_names
+            self.__post_init__()
+        other = self._aligned(other)
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             add = getattr(other, f.name)
             if isinstance(col, np.ndarray):
@@ -124,7 +169,8 @@ class Rows:
     def assign(self, rows: np.ndarray, other: Rows) -> None:
         """Overwrite rows ``rows`` (positions in self) with the rows of ``other``, in order."""
         rl = rows.tolist()
-        for f in fields(self):
+        other = self._aligned(other)
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             add = getattr(other, f.name)
             if isinstance(col, np.ndarray):
@@ -134,7 +180,7 @@ class Rows:
                     col[r] = v
 
     def delete(self, start: int, stop: int) -> None:
-        for f in fields(self):
+        for f in _COLUMNS:
             col = getattr(self, f.name)
             if isinstance(col, np.ndarray):
                 setattr(self, f.name, np.delete(col, np.s_[start:stop], axis=0))
@@ -153,7 +199,20 @@ class Rows:
 
     def choice(self, row: int) -> tuple[str, ...] | None:
         bits = int(self.choice_bits[row])
-        return None if bits < 0 else bits_moods(bits)
+        if bits < 0:
+            return None
+        custom = tuple(
+            n for n, c in zip(self.custom_names, self.custom_chosen[row], strict=True) if c
+        )
+        return bits_moods(bits) + custom
+
+    def set_choice(self, row: int, moods: Iterable[str] | None) -> None:
+        """Row ``row``'s chosen moods (None: never chosen), the eight and custom ones."""
+        chosen = set(moods) if moods is not None else set()
+        self.choice_bits[row] = -1 if moods is None else mood_bits(chosen)
+        keys = {m.casefold() for m in chosen if m not in INDEX}
+        for j, name in enumerate(self.custom_names):
+            self.custom_chosen[row, j] = name.casefold() in keys
 
     def states(self) -> np.ndarray:
         """The state code of every row (``STATES[code]``): :func:`moodtagger.core.states.photo_state`,
@@ -162,6 +221,9 @@ class Rows:
 
     def name(self, row: int) -> str:
         return os.path.basename(self.paths[row])
+
+
+_COLUMNS = tuple(f for f in fields(Rows) if not f.metadata.get("shared"))
 
 
 def load_rows(
@@ -195,11 +257,23 @@ def load_rows(
             b = bits_cache[raw] = mood_bits(m for m in json.loads(raw) if m in INDEX)
         choice_bits.append(b)
     status_codes = [STATUS_CODE.get(s, ERROR) for s in cols[4]]
+    row_ids = np.array(cols[0], dtype=np.int64)
+    moods = catalog.moods.all()
+    names = tuple(m.name for m in moods)
+    keys = {n.casefold(): j for j, n in enumerate(names)}
+    custom_chosen = np.zeros((len(row_ids), len(names)), np.bool_)
+    if names:
+        for i, raw in enumerate(cols[base + n_m + 2]):
+            if raw is not None and raw != "[]":
+                for m in json.loads(raw):
+                    j = keys.get(m.casefold()) if m not in INDEX else None
+                    if j is not None:
+                        custom_chosen[i, j] = True
     state_codes = [
         CHOICE_CODE.get(s, NO_CHOICE) if s is not None else NO_CHOICE for s in cols[base + n_m + 3]
     ]
     return Rows(
-        ids=np.array(cols[0], dtype=np.int64),
+        ids=row_ids,
         paths=[os.fsdecode(p) for p in cols[1]],
         root_ids=np.array(cols[2], dtype=np.int64),
         mtimes=mtimes,
@@ -212,6 +286,10 @@ def load_rows(
         choice_bits=np.array(choice_bits, dtype=np.int16),
         choice_state=np.array(state_codes, dtype=np.int8),
         choice_errors=list(cols[base + n_m + 4]),
+        taken=capture_seconds(cols[GRID_COLUMNS.index("taken_at")], cols[3]),
+        custom_probs=catalog.moods.scores(row_ids.tolist(), moods),
+        custom_chosen=custom_chosen,
+        custom_names=names,
     )
 
 
@@ -237,6 +315,13 @@ class Filter:
     margin: float = DEFAULT_MARGIN
     text: str = ""  # search: every word in the path (folder, file name) or the file's keywords
     only_ids: frozenset[int] | None = None  # only these photos (e.g. a selection on the mood map)
+    # capture dates from .. to (inclusive days, the photo's own local time; core/dates.py)
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    subfolders: bool = True  # with root_path: also the photos in its subfolders
+    # a custom mood in ``moods`` (issue 27, a yes/no concept): chosen with it, or its own
+    # probability at least this (whatever the eight say)
+    custom_min: float = 0.5
 
     def with_(self, **kw) -> Filter:
         return replace(self, **kw)
@@ -291,19 +376,27 @@ def filter_mask(
     if flt.root_id is not None:
         mask &= d.root_ids == flt.root_id
     if flt.root_path is not None:
-        prefix = flt.root_path.rstrip(os.sep) + os.sep
-        mask &= np.fromiter((p.startswith(prefix) for p in d.paths), bool, len(d))
+        mask &= in_folder(d.paths, flt.root_path, subfolders=flt.subfolders)
+    if flt.date_from is not None or flt.date_to is not None:
+        mask &= in_days(d.taken, flt.date_from, flt.date_to)
     if flt.states:
         mask &= np.isin(dv.states, [STATE_CODE[s] for s in flt.states])
     chosen = d.choice_bits >= 0
     if flt.ambiguous_only:
         mask &= dv.has_pred & (dv.gap < flt.margin) & ~chosen
     if flt.moods:
-        sel = mood_bits(flt.moods)
+        eight = [m for m in flt.moods if m in INDEX]
+        sel = mood_bits(eight)
         by_choice = chosen & ((d.choice_bits.astype(np.int32) & sel) != 0)
-        sel_idx = np.array([INDEX[m] for m in flt.moods])
+        sel_idx = np.array([INDEX[m] for m in eight], dtype=np.int64)
         by_top = (~chosen) & dv.has_pred & np.isin(dv.top_idx, sel_idx) & (dv.top_p >= flt.min_prob)
-        mask &= by_choice | by_top
+        any_mood = by_choice | by_top
+        for m in flt.moods:
+            j = None if m in INDEX else d.custom_index(m)
+            if j is not None:
+                p = np.nan_to_num(d.custom_probs[:, j], nan=-1.0)
+                any_mood |= d.custom_chosen[:, j] | (p >= flt.custom_min)
+        mask &= any_mood
     elif flt.min_prob > 0:
         mask &= dv.has_pred & (dv.top_p >= flt.min_prob)
     if flt.only_ids is not None:
@@ -316,6 +409,16 @@ def filter_mask(
         mask[:] = False
         mask[keep] = True
     return mask
+
+
+def in_folder(paths: Sequence[str], folder: str, *, subfolders: bool = True) -> np.ndarray:
+    """Which ``paths`` lie in ``folder`` (with ``subfolders``: at any depth below it)."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    if subfolders:
+        return np.fromiter((p.startswith(prefix) for p in paths), bool, len(paths))
+    return np.fromiter(
+        (p.startswith(prefix) and os.sep not in p[len(prefix) :] for p in paths), bool, len(paths)
+    )
 
 
 def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
@@ -335,9 +438,11 @@ def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
 def sort_order(
     d: Rows, key: str, descending: bool = False, dv: Derived | None = None
 ) -> np.ndarray:
-    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS; no prediction counts as -1, and
-    as least ambiguous); ties by name. ``dv``: :func:`derive` of ``d`` if cached."""
-    if key not in SORT_KEYS:
+    """Row positions of ``d`` sorted by ``key`` (SORT_KEYS or a custom mood's name; no
+    prediction counts as -1, and as least ambiguous); ties by name. ``dv``: :func:`derive` of
+    ``d`` if cached."""
+    custom = None if key in SORT_KEYS else d.custom_index(key)
+    if key not in SORT_KEYS and custom is None:
         raise ValueError(f"unknown sort key {key!r}")
     n = len(d)
     if n == 0:
@@ -348,8 +453,8 @@ def sort_order(
         return name_rank[::-1].copy() if descending else name_rank
     rank = np.empty(n, np.int64)
     rank[name_rank] = np.arange(n)
-    if key == "date":
-        primary = d.mtimes
+    if key == "date":  # the capture date, never the file's current time (core/dates.py)
+        primary = d.taken
     elif key == "top":
         primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
     elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last
@@ -357,6 +462,8 @@ def sort_order(
         primary = np.where(dv.has_pred, dv.gap, 2.0)
     elif key == "disagreement":
         primary = disagreement(d, dv)
+    elif custom is not None:
+        primary = np.nan_to_num(d.custom_probs[:, custom], nan=-1.0)
     else:
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
     primary = -primary if descending else primary

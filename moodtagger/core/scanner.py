@@ -28,6 +28,7 @@ import numpy as np
 from moodtagger.core import catalog as C
 from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog, KnownPhoto, PhotoRow, ProgressFn, ScannedFile
+from moodtagger.core.catalog.records import outermost
 from moodtagger.core.errors import FileError
 from moodtagger.core.walk import _os_error, same_file_state, sidecar_signature, walk
 
@@ -177,7 +178,7 @@ def inspect_with_model_input(
             info.orientation,
             info.format,
         )
-        res.taken_at = info.taken_at
+        res.taken_at, res.taken_from = info.taken_at, info.taken_from
         model_input = decoded.model_input
         if decoded.thumb is not None:
             try:
@@ -304,10 +305,11 @@ def _list_roots(
     found = _Listing()
     todo, ctimes, sidecar_changed = found.todo, found.ctimes, found.sidecar_changed
     vanished, root_prefixes = found.vanished, found.root_prefixes
-    for root in roots:
-        root_b = os.fsencode(
-            os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root)
-        )
+    walked = [
+        os.fsencode(os.path.abspath(os.fsdecode(root) if isinstance(root, bytes) else root))
+        for root in roots
+    ]
+    for root_b in outermost(walked):  # a folder inside another one is walked once, with it
         if not os.path.isdir(root_b):
             summary.errors.append(FileError(os.fsdecode(root_b), "not a folder, or not readable"))
             continue

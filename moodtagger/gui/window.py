@@ -34,15 +34,17 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QToolButton, QWidget
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.library import RefreshResult
-from moodtagger.core.moods import DISPLAY_ORDER
 from moodtagger.gui.controllers.choices import ChoiceActions, ChoiceController
+from moodtagger.gui.controllers.custom_moods import CustomMoodActions
 from moodtagger.gui.controllers.detail import DetailController
 from moodtagger.gui.controllers.filtering import GridFilter
 from moodtagger.gui.controllers.learning import LearnFlow
 from moodtagger.gui.controllers.library import LibraryController
+from moodtagger.gui.controllers.live import LiveUpdates
 from moodtagger.gui.controllers.moodmap import MapController
 from moodtagger.gui.controllers.preferences import Preferences, thumb_box
 from moodtagger.gui.controllers.similar import SimilarFilter, SimilarService
+from moodtagger.gui.controllers.teaching import TeachFlow
 from moodtagger.gui.controllers.thumbs import ThumbnailLoader
 from moodtagger.gui.controllers.why import WhyService
 from moodtagger.gui.controllers.writing import WriteFlow
@@ -115,6 +117,9 @@ class MainWindow(QMainWindow):
         self.model = PhotoModel(self, margin=self.settings.ambiguity_margin)
         self.proxy = PhotoProxy(self)
         self.proxy.setSourceModel(self.model)
+        self.live = LiveUpdates(
+            self.catalog_path, self.catalog, self.model, lambda: self.library.model_id, self
+        )
         self.delegate = PhotoDelegate(self, thumb_size=self.settings.thumb_size)
         self.grid = PhotoGrid()
         self.grid.setModel(self.proxy)
@@ -138,6 +143,12 @@ class MainWindow(QMainWindow):
         self.acts = MainActions(self, self.undo_stack, self._slots())
         self.acts.unlearn.setEnabled(self.library.learning)
         self.menus = self.acts.build_menus()
+        self.custom_moods = CustomMoodActions(
+            self,
+            lambda: self.library.facade,
+            self.choice_actions.toggle_mood,
+            self.menus["Edit"],
+        )
         self.acts.build_toolbar()
         self.filters = FilterPanel(self.acts.view_grid, self.acts.view_map, self)
         self.detail = DetailPanel()
@@ -160,7 +171,7 @@ class MainWindow(QMainWindow):
         add = QToolButton()
         add.setDefaultAction(self.acts.add)
         self.splitter, self.stack = build_splitter(
-            [self.folders, add, self.filters.box],
+            [self.folders, self.folders.subfolders_box, add, self.filters.box],
             self.filters.bar,
             [self.grid, self.map_page],
             self.detail,
@@ -170,12 +181,15 @@ class MainWindow(QMainWindow):
         self.filtering = GridFilter(self)
         self.mood_map = MapController(self)
         self.learning = LearnFlow(self)
+        self.teaching = TeachFlow(self, self.learning)  # "Teach me" (T), in the Edit menu
 
         # wiring -----------------------------------------------------------------------------------
         self._connect()
         self.preferences.restore_window_state()
+        self.folders.attach(self.model)
         self.folders.set_roots(self.catalog.photos.roots())
         self.grid.setFocus()
+        self.live.begin()  # every change from here on is read once the rows are in
         if load_async:
             self.library.load_async()
         else:
@@ -216,6 +230,10 @@ class MainWindow(QMainWindow):
         lib.crashed.connect(self.reporter.report)
         lib.busyChanged.connect(self._library_busy)
         lib.refreshed.connect(self._refreshed)
+        self.live.changed.connect(self._live_changed)
+        self.live.reloadNeeded.connect(lib.load_async)
+        self.live.filesChanged.connect(lambda paths: self.scan([], files=paths))
+        self.live.message.connect(self.show_status)
         self.learning.finished.connect(self.learnFinished)
         self.status.cancelRequested.connect(lib.cancel)
         self.like_this.message.connect(self.show_status)
@@ -225,7 +243,9 @@ class MainWindow(QMainWindow):
         self.loader.dropped.connect(self.model.forget_wanted)
         acts = self.choice_actions
         self.detail.moodToggled.connect(acts.toggle_mood)
-        self.grid.moodKey.connect(lambda i: acts.toggle_mood(DISPLAY_ORDER[i]))
+        self.grid.moodKey.connect(self.custom_moods.press)
+        self.custom_moods.changed.connect(self.reload)
+        self.custom_moods.message.connect(self.show_status)
         self.grid.acceptRequested.connect(acts.accept_selected)
         self.grid.previewRequested.connect(self.details.preview_current)
         self.grid.clearRequested.connect(acts.clear)
@@ -257,10 +277,21 @@ class MainWindow(QMainWindow):
         self.model.set_rows(rows)
         self.reload_keywords()
         self.filtering.refresh_count()
+        self.live.start([p for _rid, p in self.catalog.photos.roots()])
         self.loaded = True
         if not self.busy:
             self.status.show(f"{len(rows):,} photos")
         self.catalogLoaded.emit()
+
+    def _live_changed(self, _changes, inserted: int) -> None:
+        """Rows another program changed were merged (see :mod:`~moodtagger.gui.controllers.live`)."""
+        if inserted:
+            self._resort_after_change(True)
+        if self.filters.searching:
+            self.proxy.refilter()
+        self.filtering.refresh_count()
+        self.similar.invalidate()
+        self.details.schedule()
 
     def _rows_changed(self, rows) -> None:
         self.model.merge(rows)
@@ -282,27 +313,49 @@ class MainWindow(QMainWindow):
         if not os.path.isdir(path):
             self.show_status(f"{path}: not a folder")
             return
-        rid = self.catalog.photos.add_root(path)
+        self.catalog.photos.add_root(path)  # inside a library folder: no second one
         self.folders.set_roots(self.catalog.photos.roots())
-        self.folders.select_root(rid)  # show the folder the user opened
+        self.folders.select_path(path)  # show the folder the user opened
         self.scan([path])
+        if self.loaded:
+            self.live.watch([p for _rid, p in self.catalog.photos.roots()])
 
     def rescan(self) -> None:
+        """F5: scan every library folder, and read what other programs changed in the catalog."""
+        self.live.poll(force=True)
         self.scan([p for _rid, p in self.catalog.photos.roots()])
 
-    def scan(self, roots: list[str], *, predict: bool = True) -> None:
-        """Scan ``roots`` (may be empty: just predict what is missing) in the library lane."""
-        self.library.scan(roots, predict=predict)
+    def scan(
+        self, roots: list[str], *, predict: bool = True, files: list[str] | None = None
+    ) -> None:
+        """Scan ``roots`` (may be empty: just predict what is missing), or just ``files``,
+        in the library lane."""
+        self.library.scan(roots, predict=predict, files=files)
 
     def _refreshed(self, result: RefreshResult | None) -> None:
-        if result is not None and (
-            result.imported or (result.scan and not result.scan.nothing_changed)
+        if (
+            result is not None
+            and not self.library.last_files  # their keywords arrive with their rows (live)
+            and (result.imported or (result.scan and not result.scan.nothing_changed))
         ):
             self.reload_keywords()
         if self.model.sort_key[0] != "name" or (result and result.scan and result.scan.new):
-            self.model.resort()
+            if self.library.last_files:  # a watcher's files: the window must not stall
+                self._resort_after_change(bool(result and result.scan and result.scan.new))
+            else:
+                self.model.resort()
         self.details.schedule()
         self.pipelineFinished.emit(result)
+
+    LIVE_RESORT_MAX = 50_000  # rows: above it, other programs' changes never resort the grid
+
+    def _resort_after_change(self, new_rows: bool) -> None:
+        """After other programs' changes: sort again (O(n log n) on the GUI thread) only while
+        that is quick; in a bigger library new photos stay at the end until the next sort or F5."""
+        if self.model.rowCount() <= self.LIVE_RESORT_MAX:
+            self.model.resort()
+        elif new_rows:
+            self.show_status("New photos are shown at the end until you sort again or press F5")
 
     def _library_busy(self, busy: bool, text: str) -> None:
         self.status.set_busy(busy, text)
@@ -366,6 +419,7 @@ class MainWindow(QMainWindow):
         runners = (self.image_jobs, self.writer_jobs, self.why_jobs, self.similar_jobs)
         for runner in runners:
             runner.cancel_all()
+        self.live.shutdown()
         self.library.shutdown()
         for runner in runners:
             runner.shutdown()

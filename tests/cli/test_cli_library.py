@@ -131,8 +131,11 @@ def test_list_filters_by_mood_and_probability(library, capsys) -> None:
     assert capsys.readouterr().out == ""
     assert main(["list", "--catalog", db, "--min", "0.5"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3
-    with pytest.raises(SystemExit):
-        main(["list", "--catalog", db, "--mood", "happiness"])
+    # a name that could be a custom mood is looked up in the catalog (issue 27): exit 2
+    assert main(["list", "--catalog", db, "--mood", "happiness"]) == 2
+    assert "unknown mood" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one that cannot be a mood at all: a usage error
+        main(["list", "--catalog", db, "--mood", "happi_ness"])
     assert "unknown mood" in capsys.readouterr().err
 
 

@@ -112,8 +112,11 @@ def test_usage_errors(make_image, capsys):
     assert main(["write", str(p)]) == 2
     assert main(["write", "--mood", "awe"]) == 2
     assert "moodtagger:" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["write", str(p), "--mood", "happy"])
+    # a name that could be a custom mood is looked up in the catalog (issue 27): exit 2
+    assert main(["write", str(p), "--mood", "happy"]) == 2
+    assert "unknown mood 'happy'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one that cannot be a mood at all: a usage error
+        main(["write", str(p), "--mood", "ha/ppy"])
 
 
 def test_failures_exit_1_and_the_rest_is_written(make_image, tmp_path, capsys):

@@ -179,11 +179,13 @@ def test_scan_records_when_each_photo_was_taken(
     catalog: Catalog, make_image, tmp_path: Path, shared_data: Path
 ) -> None:
     """taken_at comes from EXIF DateTimeOriginal (JPEG, RAW through exiftool); exiftool, an
-    independent reader, says the same; a photo without a date has none."""
+    independent reader, says the same; a photo without a date has its file time."""
     import shutil
     import subprocess
 
     from PIL import Image
+
+    from moodtagger.core import dates
 
     lib = tmp_path / "lib"
     dated = Image.open(make_image("dated.jpg", root=tmp_path / "src", seed=1))
@@ -198,7 +200,11 @@ def test_scan_records_when_each_photo_was_taken(
     summary = scan(catalog, [lib])
     taken = {Path(p.path).name: p.taken_at for p in catalog.photos.all() if p.status == "ok"}
     assert taken["dated.jpg"] == "2021-06-05T14:30:00"
-    assert taken["undated.jpg"] is None
+    # a photo without a date has the file time first seen (issue 26), marked as such
+    undated = catalog.photos.by_path(lib / "undated.jpg")
+    assert undated is not None and undated.taken_from == "file"
+    assert undated.taken_at == dates.first_seen((lib / "undated.jpg").stat().st_mtime_ns)
+    assert catalog.photos.by_path(lib / "dated.jpg").taken_from == "exif"
     exiftool = shutil.which("exiftool")
     assert exiftool, "exiftool is needed (bootstrap installs it)"
     out = subprocess.run(

@@ -148,9 +148,9 @@ def test_sort_by_mood_date_and_name_keeps_selection_rows(qapp, catalog, library)
     assert shown_names(proxy)[0] == "a.jpg"
     proxy.sort_by("name", descending=True)
     assert shown_names(proxy)[0] == "f.jpg"
-    proxy.sort_by("date")
+    proxy.sort_by("date")  # the capture date (here: the file time first seen), not the mtime
     mt = [
-        model.rows.mtimes[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))]
+        model.rows.taken[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))]
         for r in range(model.rowCount())
     ]
     assert mt == sorted(mt)
@@ -258,3 +258,28 @@ def test_enter_on_a_photo_changed_on_disk_is_refused_like_the_cli_accept(
     ctl.undo_stack.undo()
     ctl.undo_stack.undo()
     assert catalog.choices.get(c) is None
+
+
+def test_enter_on_a_photo_written_with_its_top_mood_changes_nothing(qapp, catalog, library):
+    """Issue 26.4: Enter on a photo whose file already has its top mood is no change (it stays
+    written; no undo step, nothing to write), by the Library's one accept rule; another
+    choice is still replaced by Enter."""
+    from moodtagger.core.choices import suggested_mood
+
+    model, _proxy = make_model(catalog)
+    ctl = ChoiceController(lambda: Library(catalog, MODEL_ID), model, QUndoStack())
+    a, c = library["a.jpg"], library["c.jpg"]
+    catalog.choices.set(a, ["awe"], source="model")  # a's top mood, written into its file
+    catalog.choices.mark(a, "written")
+    catalog.choices.set(c, ["awe"])  # not c's top mood (sadness)
+    catalog.choices.mark(c, "written")
+    model.set_rows(load_rows(catalog, MODEL_ID))
+    assert ctl.accept_top([a]) == 0
+    assert catalog.choices.get(a) == (["awe"], "written", None)
+    assert model.index_of(a).data(Roles.StateRole) == "written"
+    assert ctl.undo_stack.count() == 0
+    assert ctl.accept_top([c]) == 1  # Enter still replaces another choice: a change to write
+    assert catalog.choices.get(c) == (["sadness"], "pending", None)
+    pred = probs(awe=0.8)
+    assert suggested_mood(pred, ["awe"], replace=True) is None  # the rule itself
+    assert suggested_mood(pred, ["fear"], replace=True) == ("awe", pytest.approx(0.8))

@@ -52,7 +52,8 @@ def test_why_toggle_overlays_a_heat_map_that_changes_with_the_mood(
     top = win.detail.why_target()
     assert top == win.model.index_of(pid).data(Roles.TopMoodRole)[0]
     assert top in win.detail.why_status.text().lower()
-    other = next(m for m in MOODS if m != top)
+    scores = win.model.index_of(pid).data(Roles.MoodScoresRole)
+    other = sorted(MOODS, key=lambda m: -scores[MOODS.index(m)])[1]  # likely enough for a map
     win.detail.why_mood.setCurrentIndex(win.detail.why_mood.findData(other))
     assert win.detail.preview._image != with_map  # another mood, another map (cached: instant)
     win.detail.why_button.setChecked(False)
@@ -135,6 +136,9 @@ def test_mood_map_draws_100k_points_interactively_and_selects(qtbot, big_window)
     ids = set(sig.args[0].tolist())
     x0, y0 = m.to_data(QPointF(a))
     x1, y1 = m.to_data(QPointF(b))
+    # the model's values there (the library's scale, by default, stretches the plane)
+    x0, x1 = m.model_value(x0, 0), m.model_value(x1, 0)
+    y0, y1 = m.model_value(y0, 1), m.model_value(y1, 1)
     rows = win.model.rows
     inside = (
         (rows.valence >= min(x0, x1))
@@ -234,7 +238,7 @@ def test_write_dialog_offers_the_photos_shown(qtbot, make_window, photo_folder):
     qtbot.waitUntil(lambda: win.proxy.rowCount() == 1)
     assert win.writing.shown_pending_ids() == [ids[0]]
     dlg = win.writing.open_dialog()
-    assert "Photos shown (1" in dlg.scope_shown.text() and "(3)" in dlg.scope_all.text()
+    assert "Photos shown (1" in dlg.scope_shown.text() and "3 chosen" in dlg.scope_all.text()
     dlg.scope_shown.setChecked(True)
     assert dlg.photo_ids() == [ids[0]]
     qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
@@ -281,21 +285,32 @@ def _dark_palette() -> QPalette:
     return pal
 
 
-def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
-    """Paint one cell and measure, per bar, the contrast between the bar and what surrounds it
-    (the better of its fill and its edge against the pixels next to it), WCAG formula."""
-    from PySide6.QtCore import QModelIndex, QRect
+SCORES = dict(
+    sadness=0.45,
+    anger=0.25,
+    fear=0.12,
+    disgust=0.06,
+    awe=0.05,
+    amusement=0.03,
+    contentment=0.02,
+    excitement=0.02,
+)  # the top three are the palette's darkest colours: the hardest case on a dark plate
+
+
+def paint_cell(palette: QPalette, selected: bool, thumb_size: int, choice=None) -> tuple:
+    """One grid cell painted by the real delegate (the roles it reads, no window)."""
+    from PySide6.QtCore import QRect
     from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
 
-    from moodtagger.core.moods import DISPLAY_ORDER
-    from moodtagger.gui.views.delegate import PhotoDelegate, contrast_ratio
+    from moodtagger.gui.views.delegate import PhotoDelegate
 
     class Index:  # the roles the delegate reads
         def __init__(self):
             self.values = {
-                Roles.MoodScoresRole: tuple([0.6] * 8),
-                Roles.StateRole: "unconfirmed",
+                Roles.MoodScoresRole: tuple(SCORES[m] for m in MOODS),
+                Roles.StateRole: "unconfirmed" if choice is None else "chosen",
+                Roles.ChoiceRole: choice,
                 Roles.PhotoIdRole: 1,
                 Qt.ItemDataRole.DisplayRole: "x.jpg",
             }
@@ -306,7 +321,7 @@ def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
         def isValid(self):
             return True
 
-    d = PhotoDelegate(thumb_size=160)
+    d = PhotoDelegate(thumb_size=thumb_size)
     size = d.cell_size()
     img = QImage(size, QImage.Format.Format_RGB32)
     img.fill(palette.color(QPalette.ColorRole.Base))
@@ -317,38 +332,93 @@ def bar_contrasts(palette: QPalette, selected: bool) -> dict[str, float]:
         QStyle.StateFlag.State_Selected if selected else QStyle.StateFlag(0)
     )
     p = QPainter(img)
-    d.paint(p, opt, Index())
+    index = Index()
+    d.paint(p, opt, index)
     p.end()
-    _ = QModelIndex
+    return d, QRect(opt.rect), img, index
+
+
+def measure_bars(palette: QPalette, selected: bool, thumb_size: int = 160) -> dict:
+    """Per shown bar, measured on the painted pixels: its thickness in px, its length in px,
+    the contrast of the bar (the better of its fill and its edge) with the plate beside it,
+    and the contrast of its label with the plate (WCAG formula)."""
+    from moodtagger.gui.views.delegate import MOOD_COLORS, contrast_ratio
+
+    d, cell, img, index = paint_cell(palette, selected, thumb_size)
+    plate = d.plate_rect(cell)
+    plate_px = QColor(img.pixel(int(plate.left()) + 2, int(plate.top()) + 2))
     out = {}
-    for mood, rect in d._bar_rects(opt.rect).items():
-        inner = QColor(img.pixel(int(rect.center().x()), int(rect.bottom() - 4)))
-        edge = QColor(img.pixel(int(rect.left()) + 0, int(rect.bottom() - 4)))
-        around = QColor(img.pixel(int(rect.left()) - 2, int(rect.bottom() - 4)))
-        out[mood] = max(contrast_ratio(inner, around), contrast_ratio(edge, around))
-    assert set(out) == set(DISPLAY_ORDER)
+    for mood, (label, track) in d.bar_rects(cell, index).items():
+        color = QColor(MOOD_COLORS[mood]).rgb()
+        x = int(track.left()) + 3
+        ys = [
+            y
+            for y in range(int(track.top()) - 2, int(track.bottom()) + 3)
+            if img.pixel(x, y) == color
+        ]
+        y = int(track.center().y())
+        xs = [
+            x for x in range(int(track.left()), int(track.right()) + 1) if img.pixel(x, y) == color
+        ]
+        edge = QColor(img.pixel(int(track.left()), y))
+        fill = QColor(color)
+        beside = QColor(img.pixel(int(track.left()) - 3, y))  # the plate left of the bar
+        text = [
+            QColor(img.pixel(px, py))
+            for px in range(int(label.left()), int(label.right()))
+            for py in range(int(label.top()), int(label.bottom()))
+        ]
+        out[mood] = {
+            "thickness": len(ys),
+            "length": len(xs),
+            "track": track.width(),
+            "bar": max(contrast_ratio(fill, beside), contrast_ratio(edge, beside)),
+            "label": max(contrast_ratio(c, plate_px) for c in text),
+            "plate": plate_px,
+        }
     return out
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("selected", [False, True])
-def test_bars_keep_3_to_1_contrast_on_selection_and_dark_palette(qapp, scheme, selected):
+def test_top_moods_read_at_a_glance_on_a_dark_opaque_plate(qapp, scheme, selected):
+    """Issue 26.5: the top three moods as thick labelled bars on a dark opaque plate, the same
+    in light and dark palettes and on the selection; measured on the painted pixels at the
+    default thumbnail size."""
+    from moodtagger.gui.settings import AppSettings
+    from moodtagger.gui.views.delegate import relative_luminance
+
     pal = QApplication.palette() if scheme == "light" else _dark_palette()
-    ratios = bar_contrasts(pal, selected)
-    worst = min(ratios, key=ratios.get)
-    assert ratios[worst] >= 3.0, (worst, ratios)
+    bars = measure_bars(pal, selected, AppSettings().thumb_size)
+    assert list(bars) == ["sadness", "anger", "fear"]  # the top three, the likeliest first
+    for mood, m in bars.items():
+        assert relative_luminance(m["plate"]) < 0.03, m  # a dark plate
+        assert m["thickness"] >= 12, (mood, m)  # thick bars
+        assert m["bar"] >= 3.0, (mood, m)  # WCAG non-text contrast with the plate
+        assert m["label"] >= 7.0, (mood, m)  # its name reads (WCAG AAA text contrast)
+        assert abs(m["length"] - SCORES[mood] * m["track"]) <= 3, (mood, m)  # length = p
+    assert len({m["plate"].rgb() for m in bars.values()}) == 1
+
+
+def test_a_chosen_mood_is_shown_first_and_marked(qapp):
+    from moodtagger.gui.views.delegate import PhotoDelegate
+
+    d, cell, _img, index = paint_cell(QApplication.palette(), False, 160, choice=("awe",))
+    assert list(d.bar_rects(cell, index)) == ["awe", "sadness", "anger"]
+    assert PhotoDelegate.row_label("awe", 0.05, True).startswith("✓")
 
 
 def test_hovering_a_bar_names_it(qtbot, make_window, photo_folder):
     win = open_scanned(qtbot, make_window, photo_folder)
     idx = win.proxy.index(0, 0)
     rect = win.grid.visualRect(idx)
-    bars = win.delegate._bar_rects(rect)
-    qtbot.mouseMove(win.grid.viewport(), bars["fear"].center().toPoint())
+    bars = win.delegate.bar_rects(rect, idx)
+    mood = list(bars)[1]  # the second likeliest mood's bar
+    qtbot.mouseMove(win.grid.viewport(), bars[mood][1].center().toPoint())
     qtbot.waitUntil(lambda: win.grid.hover_bar is not None)
-    assert win.grid.hover_bar == (idx.data(Roles.PhotoIdRole), "fear")
-    p = idx.data(Roles.MoodScoresRole)[MOODS.index("fear")]
-    assert win.delegate.hover_text(idx) == f"Fear {p:.0%}"
+    assert win.grid.hover_bar == (idx.data(Roles.PhotoIdRole), mood)
+    p = idx.data(Roles.MoodScoresRole)[MOODS.index(mood)]
+    assert win.delegate.hover_text(idx) == f"{mood.capitalize()} {p:.0%}"
     qtbot.mouseMove(
         win.grid.viewport(), QPoint(rect.center().x(), rect.top() + 20)
     )  # over the thumbnail

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.moods import DISPLAY_ORDER
-from moodtagger.gui.dialogs.write import metadata_available
+from moodtagger.gui.dialogs.write import Column, metadata_available
 from moodtagger.gui.models.photomodel import Roles
 from moodtagger.gui.views.delegate import MOOD_COLORS
 
@@ -121,9 +121,11 @@ def test_photographer_session(qtbot, make_window, photo_folder, tmp_path):
     dlg.scope_all.setChecked(True)
     qtbot.waitUntil(lambda: dlg._phase == "planned", timeout=60_000)
     assert dlg.table.topLevelItemCount() == 2
-    afters = {dlg.table.topLevelItem(i).text(2) for i in range(2)}
+    afters = {dlg.table.topLevelItem(i).text(Column.AFTER) for i in range(2)}
     assert afters == {key_mood.capitalize(), top2.capitalize()}
-    tips = [dlg.table.topLevelItem(i).toolTip(2) for i in range(2)]  # the per-field keyword diff
+    tips = [
+        dlg.table.topLevelItem(i).toolTip(Column.KEYWORDS) for i in range(2)
+    ]  # the per-field keyword diff
     assert all(
         f"XMP-lr:HierarchicalSubject: - → Mood|{m.capitalize()}" in "\n".join(tips)
         for m in (key_mood, top2)
@@ -197,7 +199,7 @@ def test_failed_write_stays_pending_with_reason(qtbot, make_window, photo_folder
     with qtbot.waitSignal(dlg.written, timeout=60_000):
         dlg.write()
     assert "1 failed" in dlg.info.text()
-    assert "read-only" in dlg.table.topLevelItem(0).text(3)
+    assert "read-only" in dlg.table.topLevelItem(0).text(Column.STATUS)
     dlg.close()
     choice = win.catalog.choices.get(pid)
     assert choice[0] == ["awe"] and choice[1] == "failed" and "read-only" in choice[2]

@@ -92,3 +92,19 @@ class ChoiceStore(Table):
             "WHERE p.status='ok' AND c.source != 'model' AND c.moods != '[]' ORDER BY c.photo_id"
         )
         return [(r[0], json.loads(r[1]), r[2]) for r in rows]
+
+    def naming(self, mood: str) -> list[tuple[int, list[str]]]:
+        """(photo id, moods) of every choice that names ``mood`` (ignoring case)."""
+        key = mood.casefold()
+        return [
+            (pid, moods)
+            for pid, moods in self.all_moods()
+            if any(m.casefold() == key for m in moods)
+        ]
+
+    def all_moods(self) -> list[tuple[int, list[str]]]:
+        """(photo id, chosen moods) of every choice."""
+        return [
+            (r[0], json.loads(r[1]))
+            for r in self.conn.execute("SELECT photo_id, moods FROM choices")
+        ]

@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from moodtagger.core.catalog import connection
+from moodtagger.core.catalog.changes import ChangeLog
 from moodtagger.core.catalog.choices import ChoiceStore
 from moodtagger.core.catalog.connection import Connection, default_catalog_path
 from moodtagger.core.catalog.embeddings import EmbeddingStore
 from moodtagger.core.catalog.journal import WriteJournal
 from moodtagger.core.catalog.keywords import FileKeywords, KeywordAdditions
+from moodtagger.core.catalog.moods import CustomMoods
 from moodtagger.core.catalog.photos import PhotoStore
 from moodtagger.core.catalog.predictions import ModelsInUse, PredictionStore
 from moodtagger.core.catalog.views import LibraryViews
@@ -57,6 +59,10 @@ class Catalog:
         self.keyword_additions = KeywordAdditions(self._db)
         self.journal = WriteJournal(self._db)
         self.embeddings = EmbeddingStore(self._db)
+        self.moods = CustomMoods(self._db)
+        self.changes = ChangeLog(self._db)
+        if not readonly:
+            self.changes.prune()
 
     def close(self) -> None:
         self.conn.close()

@@ -33,6 +33,17 @@ class FileKeywords(Table):
             )
         }
 
+    def for_ids(self, photo_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The keywords found in the files of ``photo_ids`` (photos never read are left out)."""
+        return {
+            pid: json.loads(kws)
+            for pid, kws in self.conn.execute(
+                "SELECT photo_id, keywords FROM file_keywords "
+                "WHERE photo_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([int(i) for i in photo_ids]),),
+            )
+        }
+
 
 class KeywordAdditions(Table):
     """The ``keyword_additions`` table (``catalog.keyword_additions``): what

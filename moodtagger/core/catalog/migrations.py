@@ -11,9 +11,33 @@ from collections.abc import Iterator
 from moodtagger.core.catalog.errors import CatalogError
 from moodtagger.core.catalog.records import PROB_COLUMNS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 9
 
 _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
+
+
+def _log_change(table: str, event: str, photo: str) -> str:
+    """A trigger logging a change of the photo ``photo`` (an SQL expression)."""
+    return f"""
+    CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_log AFTER {event} ON {table} BEGIN
+        INSERT INTO photo_changes(photo_id) VALUES ({photo});
+    END;
+    """
+
+
+_CHANGE_LOG_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS photo_changes(seq INTEGER PRIMARY KEY, photo_id INTEGER NOT NULL);
+    """
+    + _log_change("photos", "INSERT", "NEW.id")
+    + _log_change("photos", "UPDATE", "NEW.id")
+    + _log_change("photos", "DELETE", "OLD.id")
+    + "".join(
+        _log_change(t, e, "OLD.photo_id" if e == "DELETE" else "NEW.photo_id")
+        for t in ("predictions", "choices", "file_keywords")
+        for e in ("INSERT", "UPDATE", "DELETE")
+    )
+)
 
 _MIGRATIONS: list[str] = [
     # 0 -> 1: photos, roots, predictions
@@ -121,6 +145,49 @@ _MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 6 -> 7: where the capture date came from (issue 26: "exif" | "xmp" | "file"); a photo
+    # without one gets its file time, kept from now on (core/dates.py). A file an earlier version
+    # wrote may have a newer mtime than when it was added: the earlier of the two is taken.
+    """
+    ALTER TABLE photos ADD COLUMN taken_from TEXT;
+    UPDATE photos SET taken_from='exif' WHERE taken_at IS NOT NULL;
+    UPDATE photos SET taken_from='file',
+        taken_at=strftime('%Y-%m-%dT%H:%M:%S', min(mtime_ns / 1e9, added_at), 'unixepoch', 'localtime')
+        WHERE taken_at IS NULL AND mtime_ns IS NOT NULL;
+    """,
+    # 7 -> 8: a change log (issue 26.3, "never stale"): every change of what the grid shows of
+    # a photo (the photo, its predictions, choice, file keywords) appends the photo's id, by
+    # triggers, whoever commits it; an open app reads only the entries past the last one it saw,
+    # so another process's commit costs O(changed rows). Opening the catalog prunes it to
+    # the newest entries (catalog.changes: a reader further behind reloads everything).
+    _CHANGE_LOG_DDL,
+    # 8 -> 9: the user's own moods (issue 27): the name as typed, its case-folded key (unique),
+    # removed_at (a removed mood's Mood|Name found in a file is not imported again); each
+    # photo's probability for each custom mood (from its embedding, for the pixels of
+    # ``identity``). Choices of custom moods are stored by name in choices.moods like the eight.
+    """
+    CREATE TABLE IF NOT EXISTS moods(
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        removed_at REAL,
+        scorer BLOB
+    );
+    CREATE TABLE IF NOT EXISTS custom_scores(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        mood_id INTEGER NOT NULL REFERENCES moods(id) ON DELETE CASCADE,
+        identity TEXT,
+        p REAL NOT NULL,
+        PRIMARY KEY(photo_id, mood_id)
+    );
+    CREATE INDEX IF NOT EXISTS custom_scores_mood ON custom_scores(mood_id);
+    """
+    # an open app follows other processes' custom-mood scores like the rest (the change log)
+    + "".join(
+        _log_change("custom_scores", e, "OLD.photo_id" if e == "DELETE" else "NEW.photo_id")
+        for e in ("INSERT", "UPDATE", "DELETE")
+    ),
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -156,9 +223,15 @@ def init_db(conn: sqlite3.Connection) -> int:
 
 
 def _split_sql(script: str) -> Iterator[str]:
+    """The statements of ``script`` (a trigger's ``BEGIN ... END`` holds ``;`` of its own)."""
+    statement = ""
     for part in script.split(";"):
-        if part.strip():
-            yield part
+        statement += part + ";"
+        if statement.strip(" \n;") and sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip(" \n;"):
+        yield statement
 
 
 def refuse_foreign(conn: sqlite3.Connection, path: str | os.PathLike[str]) -> None:

@@ -18,21 +18,38 @@ from moodtagger.core.catalog.records import (
     KnownPhoto,
     PhotoRow,
     ScannedFile,
+    covers,
     fs,
     photo_row,
     unfs,
 )
+from moodtagger.core.dates import first_seen
 
 
 class PhotoStore(Table):
     """The ``photos`` and ``roots`` tables (``catalog.photos``)."""
 
     def add_root(self, path: str | os.PathLike[str]) -> int:
-        raw = fs(os.path.abspath(path))
-        self.conn.execute(
-            "INSERT OR IGNORE INTO roots(path, added_at) VALUES (?, ?)", (raw, time.time())
-        )
-        return int(self.conn.execute("SELECT id FROM roots WHERE path=?", (raw,)).fetchone()[0])
+        """The library folder ``path`` belongs to (:func:`~moodtagger.core.catalog.records.outermost`,
+        the one rule): a folder inside a library folder is part of it, not a second one; a
+        folder above library folders takes them in (their photos are its photos)."""
+        raw = fs(os.path.abspath(path)).rstrip(b"/") or b"/"
+        with self.transaction() as c:
+            roots = c.execute("SELECT id, path FROM roots ORDER BY length(path)").fetchall()
+            outer = next((rid for rid, rp in roots if covers(rp, raw)), None)
+            if outer is None:
+                cur = c.execute(
+                    "INSERT INTO roots(path, added_at) VALUES (?, ?)", (raw, time.time())
+                )
+                outer = int(cur.lastrowid or 0)
+            top = next(rp for rid, rp in roots + [(outer, raw)] if rid == outer)
+            inside = [rid for rid, rp in roots if rid != outer and covers(top, rp)]
+            if inside:  # also heals a catalog that has nested roots from an older version
+                c.executemany(
+                    "UPDATE photos SET root_id=? WHERE root_id=?", [(outer, i) for i in inside]
+                )
+                c.executemany("DELETE FROM roots WHERE id=?", [(i,) for i in inside])
+        return outer
 
     def roots(self) -> list[tuple[int, str]]:
         return [
@@ -123,6 +140,15 @@ class PhotoStore(Table):
         ).fetchall()
         return [KnownPhoto(*r) for r in rows]
 
+    def known_at(self, path: bytes) -> KnownPhoto | None:
+        """What :meth:`known_under` says of the one photo at ``path`` (a watcher's file)."""
+        row = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, status, error, sidecar_sig, ctime_ns FROM photos "
+            "WHERE path=?",
+            (path,),
+        ).fetchone()
+        return KnownPhoto(*row) if row else None
+
     def assign_root(self, root_id: int, prefix: bytes) -> None:
         """Photos under ``prefix`` that belong to no root yet belong to ``root_id``."""
         self.conn.execute(
@@ -170,14 +196,20 @@ class PhotoStore(Table):
         METADATA_CHANGED (same image data, e.g. a keyword edit) or CHANGED."""
         out: list[tuple[int, str]] = []
         now = time.time()
+        # the capture date (core/dates.py): a date found in the file replaces what is stored;
+        # without one the stored date stays (the file time first seen is never moved by a
+        # write or a rescan), and a photo that has none yet gets the file time it has now
         cols = (
             "size=?, mtime_ns=?, identity=?, width=?, height=?, orientation=?, format=?, status=?, "
-            "error=?, sidecar_sig=?, taken_at=?, ctime_ns=?, updated_at=?"
+            "error=?, sidecar_sig=?, taken_at=COALESCE(?, taken_at, ?), "
+            "taken_from=CASE WHEN ? IS NOT NULL THEN ? WHEN taken_at IS NOT NULL THEN taken_from "
+            "WHEN ? IS NOT NULL THEN 'file' END, ctime_ns=?, updated_at=?"
         )
         with self.transaction() as c:
             for res, existing in batch:
                 status = "error" if res.error else "ok"
-                values = (
+                fallback = first_seen(res.mtime_ns)
+                head = (
                     res.size,
                     res.mtime_ns,
                     res.identity,
@@ -188,10 +220,9 @@ class PhotoStore(Table):
                     status,
                     res.error,
                     res.sidecar_sig,
-                    res.taken_at,
-                    res.ctime_ns,
-                    now,
                 )
+                real = res.taken_at
+                values = (*head, real, fallback, real, res.taken_from, fallback, res.ctime_ns, now)
                 if existing is None and res.identity and not res.error:
                     moved = c.execute(
                         "SELECT id FROM photos WHERE identity=? AND status='missing' LIMIT 1",
@@ -205,11 +236,12 @@ class PhotoStore(Table):
                         out.append((int(moved[0]), MOVED))
                         continue
                 if existing is None:
+                    taken = (real, res.taken_from) if real else (fallback, fallback and "file")
                     cur = c.execute(
                         "INSERT INTO photos(path, size, mtime_ns, identity, width, height, orientation, "
-                        "format, status, error, sidecar_sig, taken_at, ctime_ns, updated_at, "
-                        "added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (res.path, *values, now),
+                        "format, status, error, sidecar_sig, taken_at, taken_from, ctime_ns, "
+                        "updated_at, added_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (res.path, *head, *taken, res.ctime_ns, now, now),
                     )
                     out.append((int(cur.lastrowid or 0), NEW))
                     continue

@@ -19,6 +19,22 @@ def fs(path: str | os.PathLike[str] | bytes) -> bytes:
     return os.fsencode(path)
 
 
+def covers(folder: bytes, path: bytes) -> bool:
+    """Whether ``path`` is ``folder`` or lies anywhere below it (stored bytes paths)."""
+    folder = folder.rstrip(b"/")
+    return path.rstrip(b"/") == folder or path.startswith(folder + b"/")
+
+
+def outermost(folders: Sequence[bytes]) -> list[bytes]:
+    """``folders`` without those inside another of them (and without repeats), in order: the
+    one rule that a folder inside a library folder is part of it, not a folder of its own."""
+    out: list[bytes] = []
+    for f in folders:
+        if not any(covers(o, f) for o in out):
+            out = [o for o in out if not covers(f, o)] + [f]
+    return sorted(out, key=folders.index)
+
+
 def unfs(raw: bytes) -> str:
     """Stored bytes back to a str path (surrogateescape keeps non-UTF-8 names round-trippable)."""
     return os.fsdecode(raw)
@@ -37,8 +53,9 @@ class PhotoRow:
     format: str | None
     status: str  # 'new' | 'ok' | 'error' | 'missing'
     error: str | None
-    taken_at: str | None = None  # EXIF DateTimeOriginal, ISO 8601 local time
+    taken_at: str | None = None  # the capture date, ISO 8601 camera local time (core/dates.py)
     ctime_ns: int | None = None  # the inode change time as scanned (None: an older catalog)
+    taken_from: str | None = None  # "exif" | "xmp" | "file" (the file time first seen)
 
 
 class KnownPhoto(NamedTuple):
@@ -71,6 +88,7 @@ class ScannedFile:
     sidecar_sig: str | None = None
     taken_at: str | None = None
     ctime_ns: int | None = None
+    taken_from: str | None = None  # "exif" | "xmp" (None: the file has no date of its own)
 
 
 # How storing a scanned file changed the catalog (:meth:`PhotoStore.store_scanned`).
@@ -119,7 +137,7 @@ STATES = NAMES  # the photo states, one vocabulary (core/states.py)
 # A photo row's columns, in :class:`PhotoRow` order (``P_PHOTO_COLS``: prefixed ``p.``).
 PHOTO_COLS = (
     "id, path, size, mtime_ns, identity, width, height, orientation, format, status, error, "
-    "taken_at, ctime_ns"
+    "taken_at, ctime_ns, taken_from"
 )
 P_PHOTO_COLS = ", ".join("p." + c for c in PHOTO_COLS.split(", "))
 N_PHOTO_COLS = len(PHOTO_COLS.split(", "))

@@ -34,12 +34,13 @@ GRID_COLUMNS = (
     "choice_moods",
     "choice_state",
     "choice_error",
+    "taken_at",  # the capture date (core/dates.py)
 )
 _GRID_SQL = (
     "SELECT p.id, p.path, COALESCE(p.root_id, -1), COALESCE(p.mtime_ns, 0), p.status, p.error, "
     "p.identity, "
     + ", ".join(f"r.{c}" for c in PROB_COLUMNS)
-    + ", r.valence, r.arousal, c.moods, c.state, c.error "
+    + ", r.valence, r.arousal, c.moods, c.state, c.error, p.taken_at "
     "FROM photos p "
     "LEFT JOIN predictions r ON {cond} "
     "LEFT JOIN choices c ON c.photo_id=p.id "

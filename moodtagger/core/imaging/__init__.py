@@ -28,6 +28,7 @@ from moodtagger.core.imaging.files import (
     is_image_path,
     is_raw,
     open_regular,
+    xmp_datetime,
 )
 from moodtagger.core.imaging.fingerprint import data_fingerprint, pixel_fingerprint
 from moodtagger.core.imaging.preprocess import (
@@ -65,6 +66,7 @@ __all__ = [
     "decode",
     "decode_side",
     "exif_datetime",
+    "xmp_datetime",
     "is_image_path",
     "is_raw",
     "open_image",

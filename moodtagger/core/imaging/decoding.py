@@ -28,6 +28,7 @@ from moodtagger.core.imaging.files import (
     exif_datetime,
     is_raw,
     open_regular,
+    xmp_datetime,
 )
 from moodtagger.core.imaging.preprocess import Preprocess, center_crop_input, decode_side, thumbnail
 from moodtagger.core.imaging.raw import raw_preview
@@ -48,6 +49,7 @@ class OpenedImage:
     taken_at: str | None = (
         None  # EXIF DateTimeOriginal as ISO 8601 local time, when the file has one
     )
+    taken_from: str | None = None  # where taken_at came from: "exif" | "xmp" (core/dates.py)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,13 @@ def open_image(
                 if opened.orientation in (5, 6, 7, 8):
                     w, h = h, w
                 opened = OpenedImage(
-                    opened.image, w, h, opened.orientation, opened.format, opened.taken_at
+                    opened.image,
+                    w,
+                    h,
+                    opened.orientation,
+                    opened.format,
+                    opened.taken_at,
+                    opened.taken_from,
                 )
             if preview.taken_at:  # the RAW's own date (a preview may carry none)
                 opened = OpenedImage(
@@ -96,6 +104,7 @@ def open_image(
                     opened.orientation,
                     opened.format,
                     preview.taken_at,
+                    "exif",
                 )
             return opened
         with open_regular(path) as fh:
@@ -158,7 +167,7 @@ def _open(
                 own = int(exif.get(0x0112, 1) or 1)
             except Exception:  # broken EXIF must not make a good image unreadable
                 exif, own = None, 1
-            taken_at = _taken_at(exif)
+            taken_at, taken_from = _taken_at(exif, im)
             if own == 1 and orientation:  # RAW preview: the orientation lives in the RAW's EXIF
                 own = orientation
             orientation = own if own in range(1, 9) else 1
@@ -180,18 +189,31 @@ def _open(
     if orientation != 1:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
     fw, fh = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-    return OpenedImage(rgb, fw, fh, orientation, fmt, taken_at)
+    return OpenedImage(rgb, fw, fh, orientation, fmt, taken_at, taken_from)
 
 
-def _taken_at(exif) -> str | None:
-    """When the photo was taken: DateTimeOriginal, else DateTimeDigitized (Exif sub-IFD)."""
-    if not exif:
-        return None
-    try:
-        sub = exif.get_ifd(0x8769)
-    except Exception:  # a broken Exif IFD pointer: no date, but the image stays readable
-        return None
-    return exif_datetime(sub.get(0x9003)) or exif_datetime(sub.get(0x9004))
+def _taken_at(exif, im: Image.Image) -> tuple[str | None, str | None]:
+    """When the photo was taken and where that came from: EXIF DateTimeOriginal, else
+    DateTimeDigitized (Exif sub-IFD; HEIC's EXIF too), else the XMP packet's date
+    (:func:`~moodtagger.core.imaging.files.xmp_datetime`); (None, None) without one."""
+    if exif:
+        try:
+            sub = exif.get_ifd(0x8769)
+            found = exif_datetime(sub.get(0x9003)) or exif_datetime(sub.get(0x9004))
+        except Exception:  # a broken Exif IFD pointer: no date, but the image stays readable
+            found = None
+        if found:
+            return found, "exif"
+    info = im.info
+    packet = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    if not packet:
+        tags = getattr(im, "tag_v2", None)  # TIFF: the XMP tag
+        try:
+            packet = tags.get(700) if tags is not None else None
+        except Exception:
+            packet = None
+    found = xmp_datetime(packet)
+    return (found, "xmp") if found else (None, None)
 
 
 _T = Image.Transpose

@@ -10,6 +10,7 @@ Every problem with a file raises :class:`ImageError` with a message a user can a
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 import warnings
@@ -133,3 +134,36 @@ def exif_datetime(value: object) -> str | None:
         return datetime.datetime.strptime(value.strip("\0 ")[:19], "%Y:%m:%d %H:%M:%S").isoformat()
     except ValueError:
         return None
+
+
+# the XMP packet's capture dates, most specific first (camera local time; an offset is ignored)
+_XMP_DATE_TAGS = ("exif:DateTimeOriginal", "xmp:CreateDate", "photoshop:DateCreated")
+_XMP_DATE = re.compile(rb"(\d{4})[-:](\d{2})[-:](\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def xmp_datetime(packet: object) -> str | None:
+    """The capture date in an XMP packet (``exif:DateTimeOriginal``, else ``xmp:CreateDate``,
+    else ``photoshop:DateCreated``; attribute or element form) as ISO 8601 local time, without
+    parsing the XML; None when it has none."""
+    import datetime
+
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8", "replace")
+    if not isinstance(packet, bytes | bytearray) or not packet:
+        return None
+    for tag in _XMP_DATE_TAGS:
+        t = tag.encode()
+        m = re.search(
+            rb"<" + t + rb">\s*([^<]{4,40})<|" + t + rb"\s*=\s*[\"']([^\"']{4,40})", packet
+        )
+        if not m:
+            continue
+        d = _XMP_DATE.match((m.group(1) or m.group(2)).strip())
+        if not d:
+            continue
+        y, mo, day, h, mi, sec = (int(g) if g else 0 for g in d.groups())
+        try:
+            return datetime.datetime(y, mo, day, h, mi, sec).isoformat()
+        except ValueError:
+            continue
+    return None

@@ -43,7 +43,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from moodtagger.core.metadata.exiftool import check_arg
-from moodtagger.core.moods import DISPLAY_ORDER, display_name, normalize_mood
+from moodtagger.core.moods import display_name, mood_id, ordered
 
 SUBJECT = "XMP-dc:Subject"
 IPTC_KEYWORDS = "IPTC:Keywords"
@@ -304,23 +304,25 @@ class FileTags:
         return flat_keywords(self.values)
 
     def moods(self, root: str = "Mood") -> list[str]:
-        """Canonical mood ids named under ``root`` (by us or by any tool using these fields)."""
+        """Mood ids named under ``root`` (by us or by any tool using these fields): the eight's
+        canonical ids, then custom moods' names as found (issue 27)."""
         found: set[str] = set()
         for f in HIER_FIELDS:
             for entry in self.get(f):
                 m = mood_of_entry(f, entry, root)
                 if m is not None:
                     found.add(m)
-        return [m for m in DISPLAY_ORDER if m in found]
+        return ordered(found)
 
 
 def mood_of_entry(f: str, entry: str, root: str) -> str | None:
-    """The mood id an ``R|M`` / ``R/M`` entry of hierarchical field ``f`` names, else None."""
+    """The mood id an ``R|M`` / ``R/M`` entry of hierarchical field ``f`` names (one of the
+    eight, or a custom mood's name: any valid custom name), else None."""
     sep = HIER_FIELDS[f]
     prefix = root + sep
     if entry.startswith(prefix) and sep not in entry[len(prefix) :]:
         try:
-            return normalize_mood(entry[len(prefix) :])
+            return mood_id(entry[len(prefix) :])
         except ValueError:
             return None
     return None
@@ -407,8 +409,7 @@ def plan(
     choice twice writes nothing. ``Plan.added`` is the record after this write.
     """
     added = added or {}
-    chosen = {normalize_mood(m) for m in moods}
-    new = [m for m in DISPLAY_ORDER if m in chosen]
+    new = ordered(mood_id(m) for m in moods)
     ours = tags.moods(root)
     drop = {m for m in ours if m not in new}
     dropped_names = {display_name(m) for m in drop}

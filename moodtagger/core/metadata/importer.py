@@ -4,6 +4,8 @@ The files are the source of truth for keywords. Moods found there (written by mo
 any tool using ``Mood|M`` / ``Mood/M``, under the configured keyword root) become the photo's
 chosen moods, marked as written — unless the user has a choice that is not written yet, which is
 never overwritten. Moods removed from the file by another tool make the photo unconfirmed again.
+A ``Mood|Name`` for a mood the catalog does not know is imported as that custom mood (issue 27:
+moodtagger wrote it elsewhere), unless the user removed that mood here.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ def import_file_moods(
     if not photos:
         return 0
     found = read_moods([p.path for p in photos], settings, service=service, progress=progress)
+    from moodtagger.core.custom_moods import for_import
+
     imported = 0
     with catalog.transaction():
         for photo, fm in zip(photos, found, strict=True):
             if fm.error:
                 continue
+            fm.moods = for_import(catalog, fm.moods)
             catalog.file_keywords.set(photo.id, fm.keywords, fm.moods)
             current = catalog.choices.get(photo.id)
             if current is not None and current[1] != "written":

@@ -21,7 +21,7 @@ from moodtagger.core.metadata.fields import (
     needs_sidecar,
     sidecar_paths,
 )
-from moodtagger.core.moods import DISPLAY_ORDER
+from moodtagger.core.moods import ordered
 
 CHUNK = 64
 
@@ -147,7 +147,7 @@ def read_moods(
             for h in ft.get(HIERARCHICAL):
                 if h not in fm.hierarchical:
                     fm.hierarchical.append(h)
-        fm.moods = [m for m in DISPLAY_ORDER if m in moods]
+        fm.moods = ordered(moods)
         out.append(fm)
         if progress:
             progress(n + 1, len(items))

@@ -56,6 +56,7 @@ class FileResult:
     ctime_ns: int | None = None
     note: str | None = None  # something the user should know (e.g. why photo.CR2.xmp)
     added: Record = field(default_factory=dict)  # what moodtagger added, after this write
+    keywords_before: list[str] = field(default_factory=list)  # flat keywords before the write
 
 
 @dataclass

@@ -88,7 +88,7 @@ from moodtagger.core.metadata.safefile import (
     explain,
     temp_path_for,
 )
-from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
+from moodtagger.core.moods import mood_id, ordered
 from moodtagger.core.tools import cannot_write
 
 CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
@@ -192,7 +192,7 @@ class Writer:
         job = _Job(item, path)
         try:
             check_arg(path, "file name")
-            job.moods = sorted({normalize_mood(m) for m in item.moods})
+            job.moods = sorted({mood_id(m) for m in item.moods})
         except (UnsafeArgument, ValueError) as exc:
             job.error = str(exc)
             return job
@@ -513,6 +513,7 @@ class Writer:
         after: set[str] = set()
         diff: list[tuple[str, str, list[str], list[str]]] = []
         keywords: list[str] = []
+        keywords_before: list[str] = []
         added: Record = {}
         for t in job.targets:
             if t.plan is None:
@@ -523,17 +524,14 @@ class Writer:
                 diff.append((t.path, f, b, a))
             src = t.plan.after if status in ("written", "unchanged", "planned") else t.plan.before
             keywords += [k for k in flat_keywords(src) if k not in keywords]
+            keywords_before += [k for k in flat_keywords(t.plan.before) if k not in keywords_before]
             if status in ("written", "unchanged") and t.plan.added:
                 added[record_key(job.path, t.path)] = t.plan.added
         res = FileResult(
             job.item.path,
             job.item.photo_id,
-            [m for m in DISPLAY_ORDER if m in before],
-            [
-                m
-                for m in DISPLAY_ORDER
-                if m in (after if job.targets and not job.error else set(job.moods))
-            ],
+            ordered(before),
+            ordered(after if job.targets and not job.error else set(job.moods)),
             status,
             job.error,
             [t.path for t in job.targets],
@@ -542,6 +540,7 @@ class Writer:
             note=job.note,
         )
         res.added = added
+        res.keywords_before = keywords_before
         if status == "written" and any(t.kind == "file" for t in job.targets):
             try:
                 st = os.stat(job.path)

@@ -243,6 +243,7 @@ class LearnSummary:
     changes: dict[tuple[str, str], int] = field(default_factory=dict)  # (from, to) -> photos
     skipped: int = 0  # labelled photos without an embedding (not used)
     seconds: float = 0.0
+    custom: dict[str, int] = field(default_factory=dict)  # custom mood -> examples (issue 27)
 
     def changed_to(self) -> dict[str, int]:
         """Photos whose suggestion became each mood."""
@@ -280,6 +281,8 @@ def learn(
         )
     pos = {int(p): i for i, p in enumerate(ids)}
     labelled = catalog.choices.labelled()
+    # the eight only: a photo chosen only for custom moods (issue 27) teaches them, not this
+    labelled = [(pid, ms, src) for pid, ms, src in labelled if any(m in MOODS for m in ms)]
     use = [(pid, moods) for pid, moods, _src in labelled if pid in pos]
     if not use:
         raise PersonalError(
@@ -448,7 +451,10 @@ def _predict_and_store(
         rows = np.array([where[int(p)] for p in emb_ids])
         use = ok[rows]
         if use.any():
-            probs[rows[use]] = model.predict(prior[rows[use]], vectors[use])
+            # every photo, usually: no copy of the (n, d) embeddings then
+            probs[rows[use]] = model.predict(
+                prior[rows[use]], vectors if use.all() else vectors[use]
+            )
     va = catalog.predictions.valence_arousal_for(parent, ids.tolist())
     out = []
     for i in np.flatnonzero(ok):

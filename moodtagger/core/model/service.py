@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
@@ -43,20 +43,23 @@ def predict_pending(
     cancel: threading.Event | None = None,
     on_batch=None,
     exiftool: ExifToolService | None = None,
+    ids: Sequence[int] | None = None,
 ) -> PredictSummary:
-    """Predict new/changed photos (and all of them again when the model id changes).
+    """Predict new/changed photos (and all of them again when the model id changes); with
+    ``ids``, only among those photos (a folder watcher's few files).
 
     ``on_batch(list[(photo_id, Prediction)])`` is called after each batch is stored (the GUI
     uses it to refresh just those rows). ``exiftool`` reads RAW previews (the Library's).
     """
     t0 = time.perf_counter()
     model_id = model.model_id if model is not None else registry.entry().id
-    todo = catalog.predictions.photos_needing(model_id)
+    todo = catalog.predictions.photos_needing(model_id, ids)
     summary = PredictSummary(model_id)
     if progress:
         progress(0, len(todo))
     if not todo:  # nothing new: don't pay for loading the model
-        _refresh_personal(catalog, model_id)
+        if ids is None or len(ids):
+            _refresh_personal(catalog, model_id, None if ids is None else list(ids))
         return summary
     if model is None:
         model = MoodModel(model_id, device=device)

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import QInputDialog
 
 from moodtagger.core.choices import ChoiceValue
 from moodtagger.core.library import Library
-from moodtagger.core.moods import MOODS, display_name
+from moodtagger.core.moods import DISPLAY_ORDER, display_name, ordered
 from moodtagger.gui.controllers.host import Window
-from moodtagger.gui.models.photomodel import PhotoModel
+from moodtagger.gui.models.photomodel import PhotoModel, Roles
 
 
 class SetChoicesCommand(QUndoCommand):
@@ -140,7 +140,7 @@ class ChoiceController:
 
 
 def _ordered(moods: set[str]) -> tuple[str, ...]:
-    return tuple(m for m in MOODS if m in moods)
+    return tuple(ordered(moods))  # the eight, then custom moods (issue 27)
 
 
 class ChoiceActions(QObject):
@@ -153,9 +153,28 @@ class ChoiceActions(QObject):
         self.choices = choices
 
     def toggle_mood(self, mood: str) -> None:
+        """A digit (or a toggle): says on the status bar what it did and how to take it back."""
         w = self.window
-        if self.choices.toggle(w.grid.selected_ids(), mood):
-            w.show_status(w.undo_stack.undoText())
+        ids = w.grid.selected_ids()
+        if not self.choices.toggle(ids, mood):
+            return
+        # a custom mood's key (9, 0, or none) is the custom-moods menu's: say "toggle" then
+        again = f"press {DISPLAY_ORDER.index(mood) + 1}" if mood in DISPLAY_ORDER else "toggle it"
+        has = mood in (self.choices.model.choice_value(ids[0])[0] or ())
+        what = (
+            f"chose {display_name(mood)} ({again} again to undo)"
+            if has
+            else f"removed {display_name(mood)} ({again} again to choose it)"
+        )
+        w.show_status(f"{self._subject(ids)}: {what}")
+
+    def _subject(self, ids: Sequence[int]) -> str:
+        """The photo's file name, or how many photos."""
+        if len(ids) == 1:
+            idx = self.choices.model.index_of(ids[0])
+            if idx.isValid():
+                return str(idx.data())
+        return f"{len(ids)} photos"
 
     def clear(self) -> None:
         self.choices.clear(self.window.grid.selected_ids())
@@ -169,8 +188,23 @@ class ChoiceActions(QObject):
             return
         if n:
             w.show_status(f"Accepted the suggestion for {n} photo{'s' * (n != 1)}")
-            if len(ids) == 1:  # photographer's flow: accept and move on
-                w.grid.next_photo()
+        elif len(ids) == 1 and self._has_top_mood(ids[0]):
+            state = self.choices.model.choice_value(ids[0])[1]
+            top = display_name(self.choices.model.index_of(ids[0]).data(Roles.TopMoodRole)[0])
+            w.show_status(
+                f"{self._subject(ids)}: already {'written' if state == 'written' else 'chosen'} "
+                f"with its top mood {top}; nothing changed"
+            )
+        else:
+            return
+        if len(ids) == 1:  # photographer's flow: accept and move on
+            w.grid.next_photo()
+
+    def _has_top_mood(self, pid: int) -> bool:
+        """The photo's choice is its top suggestion already (Enter changes nothing)."""
+        idx = self.choices.model.index_of(pid)
+        top = idx.data(Roles.TopMoodRole) if idx.isValid() else None
+        return top is not None and self.choices.model.choice_value(pid)[0] == (top[0],)
 
     def accept_all_dialog(self) -> None:
         w = self.window

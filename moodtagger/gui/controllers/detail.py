@@ -14,6 +14,7 @@ import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QListView, QWidget
 
+from moodtagger.core import dates
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.moods import MOODS
@@ -100,12 +101,14 @@ class DetailController(QObject):
             have = probs[~np.isnan(probs[:, 0])]
             mean = {m: float(have[:, i].mean()) for i, m in enumerate(MOODS)} if len(have) else None
             self.panel.show_many(len(rows), counts, mean)
+            self.panel.set_taken("")
             return
         idx = self.grid.currentIndex()
         if sel:
             idx = sel[0]
         if not idx.isValid():
             self.panel.show_nothing()
+            self.panel.set_taken("")
             return
         pid = int(idx.data(Roles.PhotoIdRole))
         new = pid != self.panel.photo_id
@@ -121,6 +124,8 @@ class DetailController(QObject):
             keywords=self.catalog.file_keywords.get(pid),
             image=idx.data(Roles.ThumbnailRole) if new else None,
         )
+        photo = self.catalog.photos.by_id(pid)
+        self.panel.set_taken(dates.shown(photo.taken_at, photo.taken_from) if photo else "")
         if new and idx.data(Roles.StateRole) != "failed":
             self.load_preview(pid, idx.data(Roles.PathRole), PREVIEW_SIDE, self.panel.set_preview)
         if new and self.panel.why_on:

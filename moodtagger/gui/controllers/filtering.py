@@ -20,6 +20,7 @@ class GridFilter(QObject):
         self.window = window
         w = window
         w.folders.currentItemChanged.connect(self.changed)
+        w.folders.subfolders_box.toggled.connect(self.changed)
         w.filters.changed.connect(self.changed)
         w.filters.sortChanged.connect(self._sort_changed)
         w.filters.searchEntered.connect(w.grid.setFocus)
@@ -38,7 +39,9 @@ class GridFilter(QObject):
         """The filter the controls and the current folder describe."""
         w = self.window
         return w.filters.current_filter(
-            root_path=w.folders.current_path(), margin=w.settings.ambiguity_margin
+            root_path=w.folders.current_path(),
+            margin=w.settings.ambiguity_margin,
+            subfolders=w.folders.include_subfolders(),
         )
 
     def changed(self, *_args) -> None:

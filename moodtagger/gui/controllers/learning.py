@@ -26,27 +26,36 @@ class LearnFlow(QObject):
         self.window = window
         self.box: QMessageBox | None = None
         self.back_button: QAbstractButton | None = None
+        self._quiet = False  # the learn running says what it did on the status line only
         window.library.learnt.connect(self._learnt)
 
-    def learn(self) -> None:
-        self._run(reset=False)
+    def learn(self, *, quiet: bool = False) -> bool:
+        """``quiet``: no summary box (the Teach me queue's learns); False if one runs."""
+        started = self._run(reset=False)
+        if started:
+            self._quiet = quiet
+        return started
 
     def back_to_shipped_model(self) -> None:
         self._run(reset=True)
 
-    def _run(self, *, reset: bool) -> None:
+    def _run(self, *, reset: bool) -> bool:
         """On the library lane (after any scan), like the CLI's ``learn`` (``--reset``)."""
         acts = self.window.acts
         if self.window.library.learn(reset=reset):
             acts.learn.setEnabled(False)
             acts.unlearn.setEnabled(False)
+            self._quiet = False
+            return True
+        return False
 
     def _learnt(self, outcome: LearnOutcome | None, why: str, reset: bool) -> None:
         w = self.window
         w.acts.learn.setEnabled(True)
         w.acts.unlearn.setEnabled(w.library.learning)
+        quiet, self._quiet = self._quiet, False
         if outcome is None:
-            if why:  # nothing to learn from, no model: said plainly
+            if why and not quiet:  # nothing to learn from, no model: said plainly
                 self._open(
                     QMessageBox(
                         QMessageBox.Icon.Information,
@@ -61,7 +70,8 @@ class LearnFlow(QObject):
         w.model.merge(outcome.rows)
         w.model.resort()
         w.details.schedule()
-        self._show_summary(outcome.summary, reset)
+        if not quiet:
+            self._show_summary(outcome.summary, reset)
         self.finished.emit(outcome.summary)
 
     def _show_summary(self, summary, reset: bool) -> None:

@@ -70,6 +70,8 @@ class LibraryController(QObject):
         self._refresh_job: Job | None = None
         self._learn_job: Job | None = None
         self._queued_roots: list[str] | None = None
+        self._queued_files: set[str] = set()  # changed files a watcher reported meanwhile
+        self.last_files = False  # the running (or last) refresh scanned a watcher's files only
         self.resolve_models()
 
     # -- models ----------------------------------------------------------------------------------
@@ -148,19 +150,27 @@ class LibraryController(QObject):
         self.rowsLoaded.emit(rows)
 
     # -- refresh: scan -> keywords -> predict --------------------------------------------------------
-    def scan(self, roots: list[str], *, predict: bool = True) -> None:
-        """Scan ``roots`` (may be empty: just predict what is missing) on the lane."""
+    def scan(
+        self, roots: list[str], *, predict: bool = True, files: list[str] | None = None
+    ) -> None:
+        """Scan ``roots`` (may be empty: just predict what is missing) on the lane; ``files``:
+        scan just these paths (a folder watcher's, see :mod:`moodtagger.core.watch`)."""
         if self.closed:
             return
         if self._refresh_job is not None:  # run again when the current one ends
-            self._queued_roots = sorted(set(self._queued_roots or []) | set(roots))
+            if files:
+                self._queued_files.update(files)
+            else:
+                self._queued_roots = sorted(set(self._queued_roots or []) | set(roots))
             return
         s = self.settings()
-        self.busyChanged.emit(True, "Scanning")
+        self.last_files = bool(files)
+        self.busyChanged.emit(True, "Reading changed files" if files else "Scanning")
         fn = partial(
             run_pipeline,
             catalog_path=self.catalog_path,
             roots=list(roots),
+            files=list(files) if files else None,
             model_id=self.base_model_id,
             device=s.device,
             owner=self.model_owner,
@@ -200,11 +210,16 @@ class LibraryController(QObject):
             roots, self._queued_roots = self._queued_roots, None
             self.scan(roots)
             return
+        if self._queued_files and not self.closed:
+            files, self._queued_files = sorted(self._queued_files), set()
+            self.scan([], files=files)
+            return
         self.busyChanged.emit(self._learn_job is not None, "")
         self.refreshed.emit(result)
 
     def cancel(self) -> None:
         self._queued_roots = None
+        self._queued_files = set()
         if self._refresh_job is not None:
             self._refresh_job.cancel.set()
             self.message.emit("Cancelling…")

@@ -113,11 +113,12 @@ def run_pipeline(
     batch_size: int = 16,
     settings: WriteSettings | None = None,
     exiftool: ExifToolService | None = None,
+    files: list[str] | None = None,
 ) -> RefreshResult:
     """:meth:`Library.refresh` of ``roots`` with ``model_id`` (the base model; the grid's rows
     show the personal model on top of it, if one is in use). Its events become the job's
     batches; the model comes from ``owner`` (loaded once, kept for the next run), the exiftool
-    from the GUI thread's Library (``exiftool``, lent)."""
+    from the GUI thread's Library (``exiftool``, lent); ``files``: just these paths."""
     with Catalog(catalog_path) as cat, Library(cat, model_id, exiftool=exiftool) as lib:
         events = RefreshEvents(
             phase=lambda name: job.emit_batch(("phase", name[:1].upper() + name[1:])),
@@ -127,6 +128,7 @@ def run_pipeline(
         )
         return lib.refresh(
             roots,
+            files=files,
             predict=predict,
             device=device,
             settings=settings,

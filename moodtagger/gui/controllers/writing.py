@@ -56,6 +56,7 @@ class WriteFlow(QObject):
             w.reporter,
             w,
             shown=self.shown_pending_ids(),
+            failed_count=int(np.count_nonzero(w.model.rows.choice_state == R.FAILED)),
             exiftool=w.library.facade.writing_exiftool,
         )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
@@ -52,6 +53,42 @@ def moods_text(moods, empty: str = "—") -> str:
     return ", ".join(display_name(m) for m in moods) or empty
 
 
+class Column(IntEnum):
+    """The dialog's table: where each file is, its moods and its whole keyword change."""
+
+    FILE = 0
+    FOLDER = 1
+    BEFORE = 2  # mood keywords now
+    AFTER = 3  # mood keywords after
+    KEYWORDS = 4  # all flat keywords: now → after (tooltip: the change per field)
+    STATUS = 5
+
+
+HEADERS = ["File", "Folder", "Moods now", "Moods after", "Keywords: now → after", "Status"]
+
+
+def keywords_text(before: Sequence[str], after: Sequence[str]) -> str:
+    """``Beach, Norway → Beach, Norway, Awe`` (the file's flat keywords, from the dry run)."""
+    return f"{', '.join(before) or '—'} → {', '.join(after) or '—'}"
+
+
+def folder_names(paths: Sequence[str]) -> dict[str, str]:
+    """Each file's folder as shown: relative to the folder all of them share (its own name
+    when they share one folder), so two ``photo_000.jpg`` in different folders differ."""
+    dirs = sorted({os.path.dirname(p) for p in paths})
+    if not dirs:
+        return {}
+    try:
+        common = os.path.commonpath(dirs)
+    except ValueError:  # different drives
+        common = ""
+    out = {}
+    for d in dirs:
+        rel = os.path.relpath(d, common) if common else d
+        out[d] = os.path.basename(d) or d if rel == "." else rel
+    return out
+
+
 STATUS_TEXT = {
     "planned": "to write",
     "written": "written",
@@ -83,6 +120,7 @@ class BatchWriteDialog(QDialog):
         parent: QWidget | None = None,
         *,
         shown: list[int] | None = None,
+        failed_count: int = 0,
         exiftool: Callable[[WriteSettings], ExifToolService] | None = None,
     ):
         super().__init__(parent)
@@ -102,12 +140,17 @@ class BatchWriteDialog(QDialog):
         layout = QVBoxLayout(self)
         scope = QHBoxLayout()
         self.scope_selection = QRadioButton(f"Selected photos ({len(selection)})")
-        self.scope_shown = QRadioButton(f"Photos shown ({len(self.shown)} pending)")
+        # the states' names are the CLI's (`moodtagger list --state chosen|failed`)
+        self.scope_shown = QRadioButton(f"Photos shown ({len(self.shown)} not written)")
         self.scope_shown.setToolTip(
             "Only the photos the grid shows now: the folder, filters and search"
         )
         self.scope_shown.setEnabled(bool(self.shown))
-        self.scope_all = QRadioButton(f"Everything pending ({pending_count})")
+        chosen = pending_count - failed_count
+        self.scope_all = QRadioButton(
+            f"Everything not written: {chosen} chosen"
+            + (f", {failed_count} failed" if failed_count else "")
+        )
         group = QButtonGroup(self)
         group.addButton(self.scope_selection)
         group.addButton(self.scope_shown)
@@ -133,11 +176,11 @@ class BatchWriteDialog(QDialog):
         self.table = QTreeWidget()
         self.table.setRootIsDecorated(False)
         self.table.setUniformRowHeights(True)
-        self.table.setHeaderLabels(["File", "Mood keywords now", "After", "Status"])
+        self.table.setHeaderLabels(HEADERS)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for c in (1, 2, 3):
+        for c in Column:
             self.table.header().setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.header().setSectionResizeMode(Column.KEYWORDS, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -153,7 +196,7 @@ class BatchWriteDialog(QDialog):
         self.buttons.addButton(self.write_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
         layout.addWidget(self.buttons)
-        self.resize(820, 480)
+        self.resize(1000, 480)
         self._items: dict[int, QTreeWidgetItem] = {}
 
     # -- scope -----------------------------------------------------------------------------------
@@ -215,21 +258,12 @@ class BatchWriteDialog(QDialog):
             return
         self._phase = "planned"
         results = list(summary.results)
+        folders = folder_names([r.path for r in results])
         for r in results:
-            item = QTreeWidgetItem(
-                [
-                    os.path.basename(r.path),
-                    moods_text(r.before),
-                    moods_text(r.after, "(remove)"),
-                    STATUS_TEXT.get(r.status, r.status),
-                ]
-            )
-            item.setToolTip(0, r.path)
-            if r.diff:  # the keyword change per field, as `moodtagger write --dry-run` prints it
-                item.setToolTip(2, diff_text(r.diff))
+            item = self._item(r, folders)
             if r.error:
-                item.setToolTip(3, r.error)
-                item.setText(3, f"{STATUS_TEXT.get(r.status, r.status)}: {r.error}")
+                item.setToolTip(Column.STATUS, r.error)
+                item.setText(Column.STATUS, f"{STATUS_TEXT.get(r.status, r.status)}: {r.error}")
             self.table.addTopLevelItem(item)
             self._items[r.photo_id] = item
         todo = sum(1 for r in results if r.status == "planned")
@@ -243,6 +277,27 @@ class BatchWriteDialog(QDialog):
                 + "."
             )
         self.write_button.setEnabled(bool(results))
+
+    @staticmethod
+    def _item(r, folders: dict[str, str]) -> QTreeWidgetItem:
+        """One file's row of the dry run: name, folder, moods and the whole keyword change."""
+        folder = os.path.dirname(r.path)
+        item = QTreeWidgetItem(
+            [
+                os.path.basename(r.path),
+                folders.get(folder, os.path.basename(folder)),
+                moods_text(r.before),
+                moods_text(r.after, "(remove)"),
+                keywords_text(r.keywords_before, r.keywords) if r.status != "failed" else "",
+                STATUS_TEXT.get(r.status, r.status),
+            ]
+        )
+        item.setToolTip(Column.FILE, r.path)
+        item.setToolTip(Column.FOLDER, folder)
+        if r.diff:  # the keyword change per field, as `moodtagger write --dry-run` prints it
+            item.setToolTip(Column.KEYWORDS, diff_text(r.diff))
+            item.setToolTip(Column.AFTER, diff_text(r.diff))
+        return item
 
     # -- write -----------------------------------------------------------------------------------
     def write(self) -> None:
@@ -271,32 +326,28 @@ class BatchWriteDialog(QDialog):
             return
         self.summary_result = summary
         changed = []
+        folders = folder_names([r.path for r in summary.results])
         for r in summary.results:
             changed.append(r.photo_id)
             item = self._items.get(r.photo_id)
             if item is None:
-                item = QTreeWidgetItem(
-                    [
-                        os.path.basename(r.path),
-                        moods_text(r.before),
-                        moods_text(r.after, "(remove)"),
-                        "",
-                    ]
-                )
+                item = self._item(r, folders)
                 self.table.addTopLevelItem(item)
                 self._items[r.photo_id] = item
             text = STATUS_TEXT.get(r.status, r.status)
-            item.setText(3, f"{text}: {r.error}" if r.error else text)
+            item.setText(Column.STATUS, f"{text}: {r.error}" if r.error else text)
             if r.status == "failed":
-                for c in range(4):
+                for c in Column:
                     item.setForeground(c, QBrush(QColor("#CC3311")))
         line = f"{summary.written} written, {summary.unchanged} unchanged, {summary.failed} failed"
         if summary.cancelled:
-            line += " — cancelled (the rest stay pending)"
+            line += " — cancelled (the rest stay chosen, not written)"
         if summary.stopped:  # exiftool hung again after a restart
             line += f" — {summary.stopped}"
         if summary.failed:
-            line += ". Failed files stay pending with the reason shown; fix it and write again."
+            line += (
+                ". Failed files keep their choice with the reason shown; fix it and write again."
+            )
         self.info.setText(line)
         self.written.emit(changed)
 

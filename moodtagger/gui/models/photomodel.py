@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from dataclasses import fields
 from enum import IntEnum
 
 import numpy as np
@@ -74,7 +75,7 @@ ASCENDING_KEYS = ("name", "ambiguity")
 def sort_key_label(key: str) -> str:
     return {
         "name": "Name",
-        "date": "Date",
+        "date": "Date taken",
         "top": "Top mood probability",
         "ambiguity": "Ambiguity (top-1 − top-2)",
         "disagreement": "Suggestion disagrees with choice",
@@ -108,6 +109,37 @@ class PhotoModel(QAbstractListModel):
         """Keywords found in the files (search looks at them); the filter is recomputed."""
         self.keywords = {pid: " ".join(kws) for pid, kws in keywords.items()}
         self.version += 1
+
+    def update_keywords(self, keywords: dict[int, list[str]]) -> None:
+        """The keywords now in these photos' files (an empty list: none)."""
+        for pid, kws in keywords.items():
+            if kws:
+                self.keywords[pid] = " ".join(kws)
+            else:
+                self.keywords.pop(pid, None)
+        if keywords:
+            self.version += 1
+            self._patch_caches(
+                np.array([r for r in map(self._row_of.get, keywords) if r is not None], np.int64)
+            )
+
+    def _patch_caches(self, rows: np.ndarray) -> None:
+        """After a change of just ``rows`` (version bumped once): the cached derived columns
+        and search haystack are patched for those rows instead of recomputed for every row
+        (issue 26.3: a change costs its rows, not the library's size)."""
+        was = self.version - 1
+        if self._derived[0] == was:
+            dv, sub = self._derived[1], R.derive(self._d.take(rows))
+            for f in fields(dv):
+                getattr(dv, f.name)[rows] = getattr(sub, f.name)
+            self._derived = (self.version, dv)
+        if self._haystack is not None and self._haystack[0] == was:
+            hay = self._haystack[1]
+            for r, text in zip(
+                rows.tolist(), R.search_haystack(self._d.take(rows), self.keywords), strict=True
+            ):
+                hay[r] = text
+            self._haystack = (self.version, hay)
 
     def haystack(self) -> list[str]:
         """Per row: folder, file name and keywords, case-folded (what the search box looks at)."""
@@ -163,6 +195,7 @@ class PhotoModel(QAbstractListModel):
             for r in where[ident_changed].tolist():
                 self._forget_thumb(int(d.ids[r]))
             self.version += 1
+            self._patch_caches(where)
             for mask, roles in (
                 (prob_changed, SCORE_ROLES),
                 (choice_changed | status_changed, CHOICE_ROLES),
@@ -202,7 +235,7 @@ class PhotoModel(QAbstractListModel):
             r = self._row_of.get(pid)
             if r is None:
                 continue
-            d.choice_bits[r] = -1 if moods is None else R.mood_bits(moods)
+            d.set_choice(r, moods)
             d.choice_state[r] = R.NO_CHOICE if moods is None else R.CHOICE_CODE[state]
             d.choice_errors[r] = error
             changed.append(r)

@@ -1,15 +1,18 @@
-"""Painting one grid cell: thumbnail, the 8 mood bars, chosen marks, ambiguity and error flags.
+"""Painting one grid cell: thumbnail, the top moods as labelled bars, ambiguity and error flags.
 
-Colours: Paul Tol's *muted* qualitative scheme (distinguishable with every common colour-vision
-deficiency). Positive moods are the four lighter colours on the left, negative moods the four
-darker ones on the right, with a gap between the groups; every bar always sits in the same place,
-so position alone identifies a mood. Everything else uses the palette (light and dark themes).
+Under the thumbnail, a dark opaque plate (the same in light and dark themes and on the selection,
+as digiKam and Excire put labels on a dark band) holds the photo's top :data:`ROWS` moods, the
+chosen ones first (marked ✓), then the likeliest: per row the mood's name and probability in
+light text and a thick horizontal bar whose length is the probability. Colours: Paul Tol's
+*muted* qualitative scheme (distinguishable with every common colour-vision deficiency); a bar
+whose colour is too dark for the plate gets a light edge, so every bar has at least 3:1 contrast
+(WCAG non-text) with the plate and every label at least 7:1. Everything else uses the palette.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QHelpEvent, QImage, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
 from moodtagger.core.moods import DISPLAY_ORDER, INDEX, display_name
@@ -35,10 +38,17 @@ STATE_COLORS = {
 }
 
 PAD = 6
-BARS_H = 26
-MARK_H = 5
+ROWS = 3  # moods shown per photo: the chosen ones, then the likeliest
+ROW_H = 15  # a bar's thickness (px)
+ROW_GAP = 3
+PLATE_PAD = 4
+BARS_H = ROWS * ROW_H + (ROWS - 1) * ROW_GAP
+PLATE_H = BARS_H + 2 * PLATE_PAD
+LABEL_FRAC = 0.66  # the labels' share of the plate's width
 TEXT_H = 16
-GROUP_GAP = 8
+PLATE = QColor("#1f1f1f")  # the plate: dark and opaque in every palette
+PLATE_TEXT = QColor("#f2f2f2")
+TRACK = QColor("#383838")  # the part of a row a bar does not fill (the 100% scale)
 
 
 def mood_color(mood: str) -> QColor:
@@ -73,7 +83,7 @@ class PhotoDelegate(QStyledItemDelegate):
 
     def cell_size(self) -> QSize:
         t = self.thumb_size
-        return QSize(t + 2 * PAD, t + 3 * PAD + BARS_H + MARK_H + 2 * TEXT_H)
+        return QSize(t + 2 * PAD, t + 3 * PAD + PLATE_H + 2 * TEXT_H)
 
     def sizeHint(self, option, index) -> QSize:
         base = self.cell_size()
@@ -89,27 +99,45 @@ class PhotoDelegate(QStyledItemDelegate):
         c = self._content(cell)
         return QRect(c.x() + PAD, c.y() + PAD, self.thumb_size, self.thumb_size)
 
-    def _bar_rects(self, cell: QRect) -> dict[str, QRectF]:
-        t = self.thumb_size
+    def plate_rect(self, cell: QRect) -> QRectF:
+        """The dark plate under the thumbnail that the mood rows stand on."""
         c = self._content(cell)
-        top = c.y() + 2 * PAD + t
-        width = (t - GROUP_GAP) / 8.0
-        out = {}
-        for k, mood in enumerate(DISPLAY_ORDER):
-            x = c.x() + PAD + k * width + (GROUP_GAP if k >= 4 else 0)
-            out[mood] = QRectF(x + 1, top, width - 2, BARS_H)
+        return QRectF(c.x() + PAD, c.y() + 2 * PAD + self.thumb_size, self.thumb_size, PLATE_H)
+
+    @staticmethod
+    def rows(scores, choice) -> list[str]:
+        """The moods a cell shows, top to bottom: the chosen ones, then the likeliest."""
+        out = [m for m in (choice or ())][:ROWS]
+        if scores is not None:
+            ranked = sorted(DISPLAY_ORDER, key=lambda m: -float(scores[INDEX[m]]))
+            out += [m for m in ranked if m not in out][: ROWS - len(out)]
         return out
 
-    def plate_rect(self, cell: QRect) -> QRectF:
-        """The panel the bars stand on (the palette's base colour, also on the selection)."""
-        c = self._content(cell)
-        top = c.y() + 2 * PAD + self.thumb_size
-        return QRectF(c.x() + PAD - 3, top - 3, self.thumb_size + 6, BARS_H + MARK_H + 5)
+    @staticmethod
+    def row_label(mood: str, p: float | None, chosen: bool) -> str:
+        return ("✓" if chosen else "") + display_name(mood)
 
-    def bar_at(self, cell: QRect, pos) -> str | None:
+    def bar_rects(self, cell: QRect, index) -> dict[str, tuple[QRectF, QRectF]]:
+        """Per mood shown: its label's rectangle and its bar's track (the bar at 100%)."""
+        plate = self.plate_rect(cell)
+        label_w = round(plate.width() * LABEL_FRAC)
+        out = {}
+        moods = self.rows(index.data(Roles.MoodScoresRole), index.data(Roles.ChoiceRole))
+        for k, mood in enumerate(moods):
+            y = plate.top() + PLATE_PAD + k * (ROW_H + ROW_GAP)
+            label = QRectF(plate.left() + PLATE_PAD, y, label_w - PLATE_PAD - 4, ROW_H)
+            track = QRectF(
+                plate.left() + label_w, y, plate.right() - PLATE_PAD - plate.left() - label_w, ROW_H
+            )
+            out[mood] = (label, track)
+        return out
+
+    def bar_at(self, cell: QRect, pos, index=None) -> str | None:
+        if index is None:
+            return None
         p = QPointF(pos)
-        for mood, rect in self._bar_rects(cell).items():
-            if rect.adjusted(-1, -2, 1, MARK_H + 2).contains(p):
+        for mood, (label, track) in self.bar_rects(cell, index).items():
+            if label.united(track).adjusted(0, -1, 0, 1).contains(p):
                 return mood
         return None
 
@@ -155,15 +183,7 @@ class PhotoDelegate(QStyledItemDelegate):
         hover_mood = (
             self.hover[1] if self.hover and self.hover[0] == index.data(Roles.PhotoIdRole) else None
         )
-        self._paint_bars(
-            painter,
-            pal,
-            cell,
-            index.data(Roles.MoodScoresRole),
-            index.data(Roles.ChoiceRole),
-            selected,
-            hover_mood,
-        )
+        self._paint_bars(painter, option.font, cell, index, hover_mood)
         self._paint_badges(
             painter,
             thumb_rect,
@@ -238,50 +258,44 @@ class PhotoDelegate(QStyledItemDelegate):
         return text + (" · chosen" if choice and mood in choice else "")
 
     def _paint_bars(
-        self,
-        painter: QPainter,
-        pal: QPalette,
-        cell: QRect,
-        scores,
-        choice,
-        selected: bool,
-        hover_mood: str | None = None,
+        self, painter: QPainter, font: QFont, cell: QRect, index, hover_mood: str | None = None
     ) -> None:
-        # The bars stand on a plate of the base colour, so they read the same on the selection
-        # highlight and in a dark palette; each bar has a 1 px edge in the text colour, which
-        # contrasts with the plate even where a bar's own colour does not (light bars on a light
-        # plate, dark bars on a dark one).
-        plate = pal.color(QPalette.ColorRole.Base)
-        painter.setPen(QPen(pal.color(QPalette.ColorRole.Mid), 1))
-        painter.setBrush(plate)
+        """The plate and its rows: ``✓ Name  45%`` in light text, then a thick bar (length = p)
+        in the mood's colour, edged in light grey where the colour is too dark for the plate."""
+        scores, choice = index.data(Roles.MoodScoresRole), index.data(Roles.ChoiceRole)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(PLATE)
         painter.drawRoundedRect(self.plate_rect(cell), 3, 3)
-        track = pal.color(QPalette.ColorRole.Text)
-        track.setAlpha(28)
-        outline = pal.color(QPalette.ColorRole.Text)
-        mark_color = pal.color(QPalette.ColorRole.Text)
+        small = QFont(font)
+        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        painter.setFont(small)
+        fm = painter.fontMetrics()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        for mood, rect in self._bar_rects(cell).items():
-            painter.fillRect(rect, track)
-            if scores is not None:
-                p = max(0.0, min(1.0, scores[INDEX[mood]]))
-                h = max(2.0, round(rect.height() * p))
-                bar = QRectF(round(rect.x()), rect.bottom() - h, round(rect.width()), h)
-                painter.fillRect(bar, mood_color(mood))
-                painter.setPen(QPen(outline, 2 if mood == hover_mood else 1))
+        for mood, (label, track) in self.bar_rects(cell, index).items():
+            p = None if scores is None else max(0.0, min(1.0, float(scores[INDEX[mood]])))
+            pct = "" if p is None else f"{p:.0%}"
+            pct_w = fm.horizontalAdvance(pct) + 4
+            name = fm.elidedText(
+                self.row_label(mood, p, bool(choice and mood in choice)),
+                Qt.TextElideMode.ElideRight,
+                int(label.width()) - pct_w - 2,
+            )
+            painter.setPen(PLATE_TEXT)
+            align = Qt.AlignmentFlag.AlignVCenter
+            painter.drawText(label, align | Qt.AlignmentFlag.AlignLeft, name)
+            painter.drawText(label, align | Qt.AlignmentFlag.AlignRight, pct)
+            painter.fillRect(track, TRACK)
+            if p is None:
+                continue
+            color = mood_color(mood)
+            w = max(2.0, round(track.width() * p))
+            bar = QRectF(round(track.x()), round(track.y()), w, ROW_H)
+            painter.fillRect(bar, color)
+            if contrast_ratio(color, PLATE) < 3.0 or mood == hover_mood:
+                painter.setPen(QPen(PLATE_TEXT, 2 if mood == hover_mood else 1))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(bar.adjusted(0, 0, -1, -1))
-            if choice and mood in choice:
-                # chosen: a triangle under the bar plus a frame around its track
-                cx = rect.center().x()
-                y = rect.bottom() + 1
-                path = QPainterPath()
-                path.moveTo(QPointF(cx - 4, y + MARK_H))
-                path.lineTo(QPointF(cx + 4, y + MARK_H))
-                path.lineTo(QPointF(cx, y))
-                path.closeSubpath()
-                painter.fillPath(path, mark_color)
-                painter.setPen(QPen(mark_color, 1.2))
-                painter.drawRect(rect.adjusted(-0.5, -0.5, 0.5, 0.5))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
     def _paint_badges(
@@ -313,15 +327,15 @@ class PhotoDelegate(QStyledItemDelegate):
     # -- tooltips per bar ---------------------------------------------------------------------------
     def helpEvent(self, event: QHelpEvent, view, option, index) -> bool:
         if event.type() == QEvent.Type.ToolTip and index.isValid():
-            scores = index.data(Roles.MoodScoresRole)
-            for mood, rect in self._bar_rects(option.rect).items():
-                if rect.adjusted(0, 0, 0, MARK_H + 2).contains(QPointF(event.pos())):
-                    text = display_name(mood)
-                    if scores is not None:
-                        text += f" {scores[INDEX[mood]]:.0%}"
-                    choice = index.data(Roles.ChoiceRole)
-                    if choice and mood in choice:
-                        text += " (chosen)"
-                    QToolTip.showText(event.globalPos(), text, view)
-                    return True
+            mood = self.bar_at(option.rect, event.pos(), index)
+            if mood is not None:
+                scores = index.data(Roles.MoodScoresRole)
+                text = display_name(mood)
+                if scores is not None:
+                    text += f" {scores[INDEX[mood]]:.0%}"
+                choice = index.data(Roles.ChoiceRole)
+                if choice and mood in choice:
+                    text += " (chosen)"
+                QToolTip.showText(event.globalPos(), text, view)
+                return True
         return super().helpEvent(event, view, option, index)

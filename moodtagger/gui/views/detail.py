@@ -138,6 +138,9 @@ class DetailPanel(QWidget):
         self.path.setWordWrap(True)
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.path)
+        self.taken = QLabel()  # the capture date (set_taken)
+        self.taken.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.taken)
         self.state = QLabel()
         self.state.setWordWrap(True)
         layout.addWidget(self.state)
@@ -260,6 +263,16 @@ class DetailPanel(QWidget):
             self.keywords.setText("Keywords in the file: " + (", ".join(kws) if kws else "none"))
         self._enable_toggles(True)
 
+    def set_taken(self, text: str) -> None:
+        """The capture date line ("Taken 2021-06-15 23:30"; empty: none shown)."""
+        self.taken.setText(f"Taken {text}" if text else "")
+        self.taken.setToolTip(
+            "The capture date, in the camera's local time (EXIF/XMP); a photo without one: "
+            "its file time when first scanned, kept when the file is written"
+            if text
+            else ""
+        )
+
     def set_preview(self, photo_id: int, image: QImage | None) -> None:
         if photo_id == self.photo_id and image is not None:
             self._base = image
@@ -299,12 +312,19 @@ class DetailPanel(QWidget):
         image = self._base
         mood = self.why_target()
         if image is not None and self.why_on and self._why is not None and mood is not None:
-            from moodtagger.gui.views.heatmap import compose
+            from moodtagger.gui.views.heatmap import compose, little_evidence
 
-            image = compose(image, self._why.map_for(mood), self._why.crop)
-            self.why_status.setText(
-                f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)"
-            )
+            p = float((self._scores if self._scores is not None else self._why.probs)[INDEX[mood]])
+            if little_evidence(p):  # no map of noise: say it in words, show the photo as it is
+                self.why_status.setText(
+                    f"Little in this photo speaks for {display_name(mood)} "
+                    f"(the model gives it {p:.0%}), so there is no heat map to show"
+                )
+            else:
+                image = compose(image, self._why.map_for(mood), self._why.crop)
+                self.why_status.setText(
+                    f"Heat map: what speaks for {display_name(mood)} (dimmed: not seen)"
+                )
         elif self.why_on and self.photo_id is not None:
             self.why_status.setText("Computing the heat map…")
         elif not self.why_on:

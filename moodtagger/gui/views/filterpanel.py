@@ -10,11 +10,14 @@ catalog or the model.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+import datetime
+
+from PySide6.QtCore import QDate, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -104,6 +107,7 @@ class FilterPanel(QObject):
         )
         self.ambiguous_box.toggled.connect(self._changed)
         lay.addWidget(self.ambiguous_box)
+        lay.addLayout(self._date_row())
         self.box = box
 
         bar = QWidget()
@@ -150,10 +154,48 @@ class FilterPanel(QObject):
         top.addWidget(self.sort_desc)
         self.bar = bar
 
+    def _date_row(self) -> QGridLayout:
+        """ "Taken" from .. to (days, inclusive): the capture date (core/dates.py)."""
+        row = QGridLayout()
+        self.date_box = QCheckBox("Taken")
+        self.date_box.setToolTip(
+            "Only photos taken on these days (the capture date in the photo's own local time; "
+            "a photo without one: its file time when first scanned)"
+        )
+        today = QDate.currentDate()
+        self.date_from = QDateEdit(QDate(today.year(), 1, 1))
+        self.date_to = QDateEdit(today)
+        row.addWidget(self.date_box, 0, 0)
+        for col, (edit, tip) in enumerate(
+            ((self.date_from, "First day"), (self.date_to, "Last day (included)")), start=1
+        ):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setToolTip(tip)
+            edit.setEnabled(False)
+            edit.dateChanged.connect(self._changed)
+            self.date_box.toggled.connect(edit.setEnabled)
+            row.addWidget(edit, 0, col)
+        self.date_box.toggled.connect(self._changed)
+        return row
+
+    def set_date_range(self, first: datetime.date | None, last: datetime.date | None) -> None:
+        """Filter on capture dates ``first`` .. ``last`` (None and None: off)."""
+        for edit, day in ((self.date_from, first), (self.date_to, last)):
+            if day is not None:
+                edit.blockSignals(True)
+                edit.setDate(QDate(day.year, day.month, day.day))
+                edit.blockSignals(False)
+        self.date_box.setChecked(first is not None or last is not None)
+        self._changed()
+
     # -- reading --------------------------------------------------------------------------------
-    def current_filter(self, *, root_path: str | None, margin: float) -> Filter:
+    def current_filter(
+        self, *, root_path: str | None, margin: float, subfolders: bool = True
+    ) -> Filter:
         moods = frozenset(m for m, b in self.mood_buttons.items() if b.isChecked())
         state = self.state_combo.currentData()
+        dated = self.date_box.isChecked()
         return Filter(
             moods=moods,
             min_prob=self.min_slider.value() / 100.0,
@@ -163,6 +205,9 @@ class FilterPanel(QObject):
             margin=margin,
             text=self.search.text().strip(),
             only_ids=self.only_ids,
+            date_from=self.date_from.date().toPython() if dated else None,
+            date_to=self.date_to.date().toPython() if dated else None,
+            subfolders=subfolders,
         )
 
     @property

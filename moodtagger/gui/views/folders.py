@@ -1,54 +1,149 @@
-"""The folder list (left column): "All folders" and each library folder the user added."""
+"""The folder panel (left column): "All folders", then the library's folders as a tree with
+photo counts (a folder's photos and its subfolders'), and the "Include subfolders" toggle.
+
+The tree and its counts are the core's (:func:`moodtagger.core.folders.folder_tree`), built from
+the photos the grid's model holds, so the counts are the grid's: each photo counted once.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QCheckBox, QTreeWidget, QTreeWidgetItem, QWidget
 
-_ROOT_ID = Qt.ItemDataRole.UserRole
-_ROOT_PATH = Qt.ItemDataRole.UserRole + 1
+from moodtagger.core.folders import FolderNode, folder_tree
+
+_PATH = Qt.ItemDataRole.UserRole
+_COUNT = Qt.ItemDataRole.UserRole + 1
 
 
-class FolderList(QListWidget):
-    """One row per library folder (its root id and path in the item's data), "All folders"
-    first; ``currentItemChanged`` tells the window the folder filter changed."""
+class _Item(QTreeWidgetItem):
+    def text(self, column: int = 0) -> str:  # the folder's name by default
+        return super().text(column)
+
+
+class FolderTree(QTreeWidget):
+    """ "All folders" and the folder tree (each item's path in its data, None for "All
+    folders"); ``currentItemChanged`` and ``subfolders_box.toggled`` tell the window the folder
+    filter changed."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setMinimumWidth(150)
+        self.setColumnCount(2)
+        self.setHeaderHidden(True)
+        self.setUniformRowHeights(True)
+        self.header().setStretchLastSection(False)
+        self.header().setSectionResizeMode(0, self.header().ResizeMode.Stretch)
+        self.header().setSectionResizeMode(1, self.header().ResizeMode.ResizeToContents)
+        self.subfolders_box = QCheckBox("Include subfolders")
+        self.subfolders_box.setChecked(True)
+        self.subfolders_box.setToolTip(
+            "On: a folder shows its photos and those of all its subfolders; off: only its own"
+        )
+        self._roots: list[str] = []
+        self._paths: Callable[[], list[str]] = list
+        self._timer = QTimer(self, singleShot=True, interval=200, timeout=self.rebuild)
+        self.tops: list[FolderNode] = []
+        self._wanted: str | None = None  # a folder to select once it has photos
+
+    # -- feeding ------------------------------------------------------------------------------
+    def attach(self, model) -> None:
+        """Follow the photos of ``model`` (the grid's PhotoModel): rebuilt shortly after its rows
+        change (a scan adds rows in batches)."""
+        self._paths = lambda: model.rows.paths
+        for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved, model.rowsMerged):
+            sig.connect(self.schedule)
+
+    def schedule(self, *_args) -> None:
+        self._timer.start()
 
     def set_roots(self, roots: Iterable[tuple[int, str]]) -> None:
-        """Show ``(root id, path)`` rows, keeping the current folder (no change signal)."""
-        item = self.currentItem()
-        current = item.data(_ROOT_ID) if item else None
+        """The library folders ``(root id, path)``; the tree is rebuilt now, keeping the
+        current folder (no change signal)."""
+        self._roots = [p for _rid, p in roots]
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self._timer.stop()
+        paths = self._paths()
+        self.tops = folder_tree(paths, self._roots)
+        current = self.current_path()
+        expanded = {
+            it.data(0, _PATH) for it in self._items() if it.isExpanded() and it.data(0, _PATH)
+        }
+        first = not self.topLevelItemCount()
         self.blockSignals(True)
         self.clear()
-        all_item = QListWidgetItem("All folders")
-        all_item.setData(_ROOT_ID, None)
-        self.addItem(all_item)
+        all_item = _Item(["All folders", f"{len(paths):,}"])
+        all_item.setData(0, _PATH, None)
+        all_item.setData(0, _COUNT, len(paths))
+        self.addTopLevelItem(all_item)
         select = all_item
-        for rid, path in roots:
-            it = QListWidgetItem(os.path.basename(path.rstrip("/")) or path)
-            it.setToolTip(path)
-            it.setData(_ROOT_ID, rid)
-            it.setData(_ROOT_PATH, path)
-            self.addItem(it)
-            if rid == current:
+        wanted = None
+        stack = [(None, node) for node in self.tops]
+        while stack:
+            parent, node = stack.pop(0)
+            it = _Item([node.name, f"{node.count:,}"])
+            it.setToolTip(0, node.path)
+            it.setData(0, _PATH, node.path)
+            it.setData(0, _COUNT, node.count)
+            it.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
+            if parent is None:
+                self.addTopLevelItem(it)
+            else:
+                parent.addChild(it)
+            it.setExpanded(node.path in expanded or (first and parent is None))
+            if node.path == current:
                 select = it
+            if node.path == self._wanted:
+                wanted = it
+            stack.extend((it, child) for child in node.sorted_children())
         self.setCurrentItem(select)
         self.blockSignals(False)
+        if wanted is not None:
+            self.setCurrentItem(wanted)  # announced: the grid shows the folder just opened
+            self._wanted = None
 
-    def select_root(self, root_id: int) -> None:
-        """Make the folder ``root_id`` the current one (the folder the user just opened)."""
-        for i in range(self.count()):
-            if self.item(i).data(_ROOT_ID) == root_id:
-                self.setCurrentRow(i)
+    # -- selecting ----------------------------------------------------------------------------
+    def select_path(self, path: str) -> None:
+        """Make the folder ``path`` the current one (the folder the user just opened; one
+        without photos yet becomes current when the scan brings them)."""
+        self._wanted = None
+        for it in self._items():
+            if it.data(0, _PATH) == path:
+                self.setCurrentItem(it)
                 return
+        self._wanted = path
 
     def current_path(self) -> str | None:
         """The current folder's path; None for "All folders"."""
         item = self.currentItem()
-        return item.data(_ROOT_PATH) if item else None
+        return item.data(0, _PATH) if item else None
+
+    def include_subfolders(self) -> bool:
+        return self.subfolders_box.isChecked()
+
+    def count_of(self, path: str | None) -> int | None:
+        """The count shown for a folder (None: "All folders"), None when not shown."""
+        for it in self._items():
+            if it.data(0, _PATH) == path:
+                return int(it.data(0, _COUNT))
+        return None
+
+    def count(self) -> int:
+        """How many rows the panel has ("All folders" and every folder of the tree)."""
+        return len(self._items())
+
+    def _items(self) -> list[QTreeWidgetItem]:
+        out: list[QTreeWidgetItem] = []
+        stack = [self.topLevelItem(i) for i in range(self.topLevelItemCount())]
+        while stack:
+            it = stack.pop()
+            out.append(it)
+            stack.extend(it.child(k) for k in range(it.childCount()))
+        return out
+
+
+FolderList = FolderTree  # the name the window and the controllers know it by

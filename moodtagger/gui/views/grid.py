@@ -67,7 +67,7 @@ class PhotoGrid(QListView):
         delegate = self.itemDelegate()
         hover = None
         if idx.isValid() and hasattr(delegate, "bar_at"):
-            mood = delegate.bar_at(self.visualRect(idx), event.position())
+            mood = delegate.bar_at(self.visualRect(idx), event.position(), idx)
             if mood is not None:
                 hover = (int(idx.data(Roles.PhotoIdRole)), mood)
         if hover != self.hover_bar:
@@ -88,8 +88,12 @@ class PhotoGrid(QListView):
         key = event.key()
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         if mods == Qt.KeyboardModifier.NoModifier:
-            if Qt.Key.Key_1 <= key <= Qt.Key.Key_8:
+            if Qt.Key.Key_1 <= key <= Qt.Key.Key_9:  # 9 and 0: the first custom moods
                 self.moodKey.emit(int(key) - int(Qt.Key.Key_1))
+                event.accept()
+                return
+            if key == Qt.Key.Key_0:
+                self.moodKey.emit(9)
                 event.accept()
                 return
             if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

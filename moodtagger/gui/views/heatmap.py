@@ -8,6 +8,16 @@ import numpy as np
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 
+LITTLE_EVIDENCE = 0.05
+"""Below this probability a mood's heat map is not drawn: the panel says in words that little in
+the photo speaks for the mood (its map would be noise, or blank)."""
+
+
+def little_evidence(p: float | None) -> bool:
+    """The mood is too unlikely for its heat map to mean anything (:data:`LITTLE_EVIDENCE`)."""
+    return p is not None and p < LITTLE_EVIDENCE
+
+
 # a perceptually ordered ramp (dark purple -> red -> yellow), alpha growing with the heat
 _RAMP = np.array(
     [

@@ -291,6 +291,15 @@ class MapPage(QWidget):
         fit = QToolButton()
         fit.setText("Whole plane")
         fit.clicked.connect(mood_map.fit)
+        self.scale_button = QToolButton()
+        self.scale_button.setText("Library scale")
+        self.scale_button.setCheckable(True)
+        self.scale_button.setChecked(mood_map.relative)
+        self.scale_button.setToolTip(
+            "Spread your library over the plane (its 2nd–98th percentiles of valence and "
+            "arousal); off: the model's absolute 1–9 scale"
+        )
+        self.scale_button.toggled.connect(mood_map.set_relative)
         bar.addWidget(QLabel("Drag:"))
         bar.addWidget(self.rect_button)
         bar.addWidget(self.lasso_button)
@@ -298,6 +307,7 @@ class MapPage(QWidget):
         bar.addWidget(QLabel("A selection"))
         bar.addWidget(self.target)
         bar.addStretch(1)
+        bar.addWidget(self.scale_button)
         bar.addWidget(fit)
         lay.addLayout(bar)
         lay.addWidget(mood_map, 1)

@@ -1,5 +1,11 @@
 """The mood map: every shown photo as a point in the valence-arousal plane (1-9 each).
 
+Scale: by default the library's own (``relative``): each axis is stretched so that the shown
+photos' 2nd..98th percentiles span :data:`REL_SPAN` of the plane, since the model's valence and
+arousal of everyday photos sit in a narrow band around the centre (one clump on the absolute
+scale); the axes then name the model's values at their ticks. ``set_relative(False)`` (the
+map bar's *Library scale* button) shows the absolute 1-9 scale.
+
 The 8 moods' regions are the plane's cells nearest to each mood's place in Russell's circumplex
 (approximate positions, tinted in the mood's colour and labelled); each point is coloured by the
 photo's chosen mood, else its top suggestion. Drawing is vectorised: the points are rasterised
@@ -35,6 +41,8 @@ ANCHORS: dict[str, tuple[float, float]] = {
     "sadness": (3.0, 2.8),
 }
 LO, HI = 1.0, 9.0
+REL_SPAN = (1.5, 8.5)  # where the library's 2nd..98th percentiles land on the library scale
+ROBUST = (2.0, 98.0)
 THUMBS_BELOW = 120  # points in view: below this, draw thumbnails instead of dots
 THUMB_SIDE = 56
 _GREY = QColor("#9a9a9a")
@@ -63,6 +71,49 @@ def points_in_polygon(x: np.ndarray, y: np.ndarray, poly: np.ndarray) -> np.ndar
     return inside
 
 
+class PlaneScale:
+    """Where the model's valence and arousal land on the plane shown: the library's scale
+    (``relative``, see the module doc) or the absolute 1-9 scale."""
+
+    def __init__(self) -> None:
+        self.relative = True
+        self.axes = ((LO, HI), (LO, HI))  # per axis: the model's values at REL_SPAN's ends
+
+    def fit(self, valence: np.ndarray, arousal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the scale to these photos; returns their places on the plane."""
+        if not self.relative or not len(valence):
+            self.axes = ((LO, HI), (LO, HI))
+            return valence.copy(), arousal.copy()
+        axes = []
+        for v in (valence, arousal):
+            lo, hi = (float(q) for q in np.percentile(v, ROBUST))
+            if hi - lo < 0.1:  # one photo, or all alike: a unit window around them
+                lo, hi = (lo + hi) / 2 - 0.5, (lo + hi) / 2 + 0.5
+            axes.append((lo, hi))
+        self.axes = (axes[0], axes[1])
+        return self.to_plane(valence, 0), self.to_plane(arousal, 1)
+
+    def to_plane(self, v: np.ndarray, axis: int) -> np.ndarray:
+        if not self.relative:
+            return v.copy()
+        (lo, hi), (a, b) = self.axes[axis], REL_SPAN
+        return np.clip(a + (v - lo) * (b - a) / (hi - lo), LO, HI).astype(np.float32)
+
+    def model_value(self, plane: float, axis: int) -> float:
+        if not self.relative:
+            return plane
+        (lo, hi), (a, b) = self.axes[axis], REL_SPAN
+        return lo + (plane - a) * (hi - lo) / (b - a)
+
+    def tick(self, v: int, axis: int) -> str:
+        """An axis tick's label: the model's value there (one decimal more where ticks are close)."""
+        if not self.relative:
+            return str(v)
+        lo, hi = self.axes[axis]
+        digits = 1 if (hi - lo) / (REL_SPAN[1] - REL_SPAN[0]) >= 0.1 else 2
+        return f"{self.model_value(v, axis):.{digits}f}"
+
+
 class MoodMap(QWidget):
     selected = Signal(object)  # np.ndarray of photo ids (rectangle / lasso / click)
     activated = Signal(int)  # double click on a photo
@@ -74,8 +125,11 @@ class MoodMap(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.ids = np.zeros(0, np.int64)
-        self.x = np.zeros(0, np.float32)  # valence
-        self.y = np.zeros(0, np.float32)  # arousal
+        self.x = np.zeros(0, np.float32)  # valence, on the scale shown
+        self.y = np.zeros(0, np.float32)  # arousal, on the scale shown
+        self.valence = np.zeros(0, np.float32)  # the model's values (absolute 1-9)
+        self.arousal = np.zeros(0, np.float32)
+        self.plane = PlaneScale()  # the library's scale (see the module doc) or absolute 1-9
         self.mood = np.zeros(0, np.int8)  # index into MOODS, -1 = none
         self.highlight = np.zeros(0, bool)
         self.lasso_mode = False
@@ -95,9 +149,10 @@ class MoodMap(QWidget):
     ) -> None:
         ok = ~(np.isnan(valence) | np.isnan(arousal))
         self.ids = np.asarray(ids, np.int64)[ok]
-        self.x = np.asarray(valence, np.float32)[ok]
-        self.y = np.asarray(arousal, np.float32)[ok]
+        self.valence = np.asarray(valence, np.float32)[ok]
+        self.arousal = np.asarray(arousal, np.float32)[ok]
         self.mood = np.asarray(mood, np.int8)[ok]
+        self._rescale()
         # a fixed shuffled drawing order: no mood hides the others by always being painted last
         self._order = np.random.default_rng(0).permutation(len(self.ids))
         self.highlight = np.zeros(len(self.ids), bool)
@@ -109,13 +164,30 @@ class MoodMap(QWidget):
         )
         self.update()
 
+    @property
+    def relative(self) -> bool:
+        return self.plane.relative
+
+    def set_relative(self, on: bool) -> None:
+        """The library's scale (True) or the absolute 1-9 scale."""
+        self.plane.relative = bool(on)
+        self._rescale()
+        self.update()
+
+    def _rescale(self) -> None:
+        self.x, self.y = self.plane.fit(self.valence, self.arousal)
+
+    def model_value(self, plane: float, axis: int) -> float:
+        """The model's value (1-9) at a place of the plane shown (axis 0: valence)."""
+        return self.plane.model_value(plane, axis)
+
     def fit(self) -> None:
         self.view = QRectF(LO, LO, HI - LO, HI - LO)
         self.update()
 
     # -- geometry ---------------------------------------------------------------------------------
     def plot_rect(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(34, 8, -8, -28)
+        return QRectF(self.rect()).adjusted(50, 8, -8, -28)
 
     def to_screen(self, vx, vy):
         r = self.plot_rect()
@@ -271,7 +343,7 @@ class MoodMap(QWidget):
             p.drawImage(int(r.left()), int(r.top()), img)
         self._paint_labels(p, r, pal, dark)
         p.setClipping(False)
-        self._paint_axes(p, r, pal)
+        paint_axes(self, p, r, pal)
         self._paint_drag(p, pal)
         p.end()
         self.last_frame_ms = (time.perf_counter() - t0) * 1000.0
@@ -290,61 +362,37 @@ class MoodMap(QWidget):
         p.drawLine(QPointF(float(sx), r.top()), QPointF(float(sx), r.bottom()))
         p.drawLine(QPointF(r.left(), float(sy)), QPointF(r.right(), float(sy)))
 
-    def _paint_labels(self, p: QPainter, r: QRectF, pal: QPalette, dark: bool) -> None:
+    def _label_font(self) -> QFont:
         font = QFont(self.font())
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
-        p.setFont(font)
-        fm = p.fontMetrics()
+        return font
+
+    def label_rects(self) -> dict[str, QRectF]:
+        """Where each region's label is drawn (in view), in widget pixels."""
+        from PySide6.QtGui import QFontMetrics
+
+        fm = QFontMetrics(self._label_font())
+        r = self.plot_rect()
+        out = {}
         for mood, (vx, vy) in ANCHORS.items():
             sx, sy = self.to_screen(vx, vy)
             text = display_name(mood)
             tw = fm.horizontalAdvance(text) + 12
             box = QRectF(float(sx) - tw / 2, float(sy) - fm.height() / 2 - 2, tw, fm.height() + 4)
-            if not box.intersects(r):
-                continue
-            bg = QColor(pal.color(QPalette.ColorRole.Base))
-            bg.setAlpha(215)
+            if box.intersects(r):
+                out[mood] = box
+        return out
+
+    def _paint_labels(self, p: QPainter, r: QRectF, pal: QPalette, dark: bool) -> None:
+        """The regions' names, last and on opaque plates: no point or thumbnail covers them."""
+        p.setFont(self._label_font())
+        for mood, box in self.label_rects().items():
             p.setPen(QPen(QColor(MOOD_COLORS[mood]), 2))
-            p.setBrush(bg)
+            p.setBrush(pal.color(QPalette.ColorRole.Base))
             p.drawRoundedRect(box, 4, 4)
             p.setPen(pal.color(QPalette.ColorRole.Text))
-            p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-
-    def _paint_axes(self, p: QPainter, r: QRectF, pal: QPalette) -> None:
-        p.setPen(pal.color(QPalette.ColorRole.Text))
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawRect(r)
-        font = QFont(self.font())
-        p.setFont(font)
-        for v in range(1, 10):
-            sx, sy = self.to_screen(v, v)
-            if r.left() <= sx <= r.right():
-                p.drawText(
-                    QRectF(float(sx) - 10, r.bottom() + 2, 20, 14),
-                    Qt.AlignmentFlag.AlignCenter,
-                    str(v),
-                )
-            if r.top() <= sy <= r.bottom():
-                p.drawText(
-                    QRectF(r.left() - 22, float(sy) - 7, 18, 14),
-                    Qt.AlignmentFlag.AlignRight,
-                    str(v),
-                )
-        p.drawText(
-            QRectF(r.left(), r.bottom() + 12, r.width(), 16),
-            Qt.AlignmentFlag.AlignCenter,
-            "valence: unpleasant → pleasant",
-        )
-        p.save()
-        p.translate(10, r.center().y())
-        p.rotate(-90)
-        p.drawText(
-            QRectF(-r.height() / 2, -8, r.height(), 16),
-            Qt.AlignmentFlag.AlignCenter,
-            "arousal: calm → excited",
-        )
-        p.restore()
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, display_name(mood))
 
     def _paint_thumbs(self, p: QPainter, r: QRectF, sel: np.ndarray) -> None:
         sx, sy = self.to_screen(self.x[sel], self.y[sel])
@@ -452,7 +500,47 @@ class MoodMap(QWidget):
         k = int(np.nonzero(self.ids == pid)[0][0])
         m = int(self.mood[k])
         mood = display_name(MOODS[m]) if m >= 0 else "no mood yet"
-        return f"{mood} · valence {self.x[k]:.1f} · arousal {self.y[k]:.1f}"
+        return f"{mood} · valence {self.valence[k]:.1f} · arousal {self.arousal[k]:.1f}"
+
+
+def paint_axes(m: MoodMap, p: QPainter, r: QRectF, pal: QPalette) -> None:
+    """The frame, the ticks (the model's values on the library scale) and the axes' names."""
+    p.setPen(pal.color(QPalette.ColorRole.Text))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRect(r)
+    font = QFont(m.font())
+    p.setFont(font)
+
+    tick = m.plane.tick
+    for v in range(1, 10):
+        sx, sy = m.to_screen(v, v)
+        if r.left() <= sx <= r.right():
+            p.drawText(
+                QRectF(float(sx) - 16, r.bottom() + 2, 32, 14),
+                Qt.AlignmentFlag.AlignCenter,
+                tick(v, 0),
+            )
+        if r.top() <= sy <= r.bottom():
+            p.drawText(
+                QRectF(r.left() - 34, float(sy) - 7, 31, 14),
+                Qt.AlignmentFlag.AlignRight,
+                tick(v, 1),
+            )
+    scale = " (library scale)" if m.relative else ""
+    p.drawText(
+        QRectF(r.left(), r.bottom() + 12, r.width(), 16),
+        Qt.AlignmentFlag.AlignCenter,
+        f"valence{scale}: unpleasant → pleasant",
+    )
+    p.save()
+    p.translate(10, r.center().y())
+    p.rotate(-90)
+    p.drawText(
+        QRectF(-r.height() / 2, -8, r.height(), 16),
+        Qt.AlignmentFlag.AlignCenter,
+        f"arousal{scale}: calm → excited",
+    )
+    p.restore()
 
 
 def mood_index_for(rows, derived) -> np.ndarray:

@@ -1,0 +1,67 @@
+"""Which photos changed since a reader last looked (issue 26.3, "never stale"): the
+``photo_changes`` log that triggers append to on every change of a photo, its predictions, its
+choice or its file keywords (schema step 7), whichever process commits it.
+
+A reader keeps the last entry it saw (:meth:`ChangeLog.latest`) and asks for the photos changed
+after it (:meth:`ChangeLog.since`): O(changed photos), never O(library). Whether to ask at all is
+``PRAGMA data_version`` (:meth:`ChangeLog.data_version`), which changes when another connection
+commits and costs next to nothing. Opening the catalog for writing prunes the log to its newest
+:data:`KEPT` entries; a reader further behind than that is told to reload everything.
+"""
+
+from __future__ import annotations
+
+from moodtagger.core.catalog.connection import Table
+
+KEPT = 200_000  # newest log entries kept when a catalog is opened for writing
+
+
+class ChangeLog(Table):
+    """The ``photo_changes`` table (``catalog.changes``)."""
+
+    def data_version(self) -> int:
+        """Changes whenever another connection (any process) committed since the last call."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def latest(self) -> int:
+        """The newest entry (0: none yet): what a reader has seen once it has read the rows."""
+        return int(
+            self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM photo_changes").fetchone()[0]
+        )
+
+    def since(self, seq: int) -> tuple[int, list[int] | None]:
+        """``(newest entry, ids of the photos changed after entry seq)``, read in one snapshot;
+        the ids are None when entries after ``seq`` were pruned (or the log was reset): the
+        reader must reload everything."""
+        c = self.conn
+        c.execute("BEGIN")  # one read snapshot for both statements
+        try:
+            first, last = self._ends()
+            last = int(last or 0)
+            if last < seq or (first is not None and seq < int(first) - 1 and seq < last):
+                return last, None
+            ids = [
+                r[0]
+                for r in c.execute(
+                    "SELECT DISTINCT photo_id FROM photo_changes WHERE seq > ? AND seq <= ? "
+                    "ORDER BY photo_id",
+                    (seq, last),
+                )
+            ]
+            return last, ids
+        finally:
+            c.execute("COMMIT")
+
+    def _ends(self) -> tuple[int | None, int | None]:
+        # two statements: SQLite answers a lone MIN or MAX from the index end, both at once
+        # by scanning the whole log
+        c = self.conn
+        first = c.execute("SELECT MIN(seq) FROM photo_changes").fetchone()[0]
+        return first, c.execute("SELECT MAX(seq) FROM photo_changes").fetchone()[0]
+
+    def prune(self, keep: int = KEPT) -> None:
+        """Drop all but the newest ``keep`` entries once there are twice as many (two index
+        lookups otherwise: opening a catalog writes nothing most of the time)."""
+        first, last = self._ends()
+        if first is not None and last is not None and last - first >= 2 * keep:
+            self.conn.execute("DELETE FROM photo_changes WHERE seq <= ?", (last - keep,))
