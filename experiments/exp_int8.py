@@ -103,7 +103,11 @@ def agreement(entry: registry.ModelEntry) -> None:
         outs[name] = [
             np.concatenate(o)
             for o in zip(
-                *[s.run(None, {"images": x[i : i + 8]}) for i in range(0, len(x), 8)], strict=True
+                *[
+                    s.run(list(engine.OUTPUTS), {"images": x[i : i + 8]})
+                    for i in range(0, len(x), 8)
+                ],
+                strict=True,
             )
         ]
     (p, va, e), (q, vb, f) = outs["fp32"], outs["int8"]

@@ -2,8 +2,11 @@
 # Set up moodtagger on a fresh Linux machine and run it, or its tests. Idempotent; the second
 # run skips every install whose inputs did not change.
 #
-#   packaging/bootstrap.sh app [ARGS...]   install, then open the GUI (no display: a CLI demo)
-#   packaging/bootstrap.sh test [PYTEST ARGS...]   install, then run the whole test suite
+#   packaging/bootstrap.sh app [ARGS...]   install what the app needs (.[gui] + ONNX Runtime;
+#                                          torch only with an NVIDIA GPU or MOODTAGGER_TORCH=1),
+#                                          then open the GUI (no display: a CLI demo)
+#   packaging/bootstrap.sh test [PYTEST ARGS...]   install everything (.[dev]: torch, training,
+#                                          Ray, test tools), then run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -75,15 +78,30 @@ ensure_system_libs() {
   fi
 }
 
-ensure_venv() {
-  local stamp="$VENV/.moodtagger-stamp" want
-  want=$(cat pyproject.toml | sha256sum | cut -c1-16)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+wants_torch() {
+  # torch (with its CUDA libraries: about 5 GB) only where it pays: an NVIDIA GPU that answers
+  # (nvidia-smi), or MOODTAGGER_TORCH=1 (training, exporting a model; =0: never). A CPU predicts
+  # and draws heat maps with ONNX Runtime.
+  case "${MOODTAGGER_TORCH:-}" in 1) return 0 ;; 0) return 1 ;; esac
+  command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1
+}
+
+extras_for() {  # extras_for app|test: the pyproject extras that command installs
+  if [ "$1" = test ]; then echo dev; return; fi
+  if wants_torch; then echo gui,torch; else echo gui; fi
+}
+
+ensure_venv() {  # ensure_venv EXTRAS
+  # The stamp lists the extras installed for this pyproject.toml, one line each ("HASH EXTRAS"):
+  # `app` twice, or after `test` (dev holds gui and torch), installs nothing.
+  local extras=$1 stamp="$VENV/.moodtagger-stamp" hash
+  hash=$(sha256sum < pyproject.toml | cut -c1-16)
+  if [ -f "$stamp" ] && grep -qx -e "$hash $extras" -e "$hash dev" "$stamp"; then return; fi
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PY" -m venv "$VENV"; }
-  say "installing Python dependencies into $VENV (first time: a few minutes)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
-  echo "$want" > "$stamp"
+  say "installing Python dependencies (.[$extras]) into $VENV"
+  "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+  { grep -s "^$hash " "$stamp" || true; echo "$hash $extras"; } > "$stamp.new"
+  mv "$stamp.new" "$stamp"
 }
 
 link_exiftool() {
@@ -99,9 +117,10 @@ link_exiftool() {
 }
 
 cmd=${1:-app}; shift || true
+case "$cmd" in app|test) ;; *) echo "usage: packaging/bootstrap.sh app|test [ARGS...]" >&2; exit 2 ;; esac
 ensure_exiftool
 ensure_system_libs "$cmd"
-ensure_venv
+ensure_venv "$(extras_for "$cmd")"
 link_exiftool
 export PATH="$VENV/bin:$PATH"
 case "$cmd" in
@@ -135,5 +154,4 @@ case "$cmd" in
     export QT_QPA_PLATFORM=offscreen
     exec python -m pytest "$@"
     ;;
-  *) echo "usage: packaging/bootstrap.sh app|test [ARGS...]" >&2; exit 2 ;;
 esac

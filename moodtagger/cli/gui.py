@@ -1,7 +1,8 @@
 """`moodtagger gui`: the desktop app's entry point.
 
 Opens the PySide6 app (``moodtagger.gui.app.run``). Where it cannot run — PySide6 not installed
-(it is the ``[gui]`` extra) or no display — it says so in one sentence and shows how to do the same
+(it is the ``[gui]`` extra), no display, or a ``DISPLAY`` no X server answers on — it says so in
+one sentence and shows how to do the same
 work with the CLI, instead of failing with a traceback.
 """
 
@@ -42,6 +43,46 @@ CLI_HINT = (
 )
 
 
+def display_problem() -> str | None:
+    """Why Qt's X11 platform could not open ``$DISPLAY``, checked before Qt tries (Qt aborts the
+    process with a misleading "xcb-cursor0 is needed"); None when it can, or when Qt will not
+    use X11 (another ``QT_QPA_PLATFORM``, or Wayland)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    display = os.environ.get("DISPLAY", "")
+    if not display or (platform and not platform.startswith("xcb")):
+        return None
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None  # Qt picks Wayland
+    if _xcb_connects(display):
+        return None
+    return f"cannot reach the display {display} (DISPLAY is set, but no X server answers there)"
+
+
+def _xcb_connects(display: str) -> bool:
+    """Does libxcb connect to ``display`` as Qt would (socket and authorisation)? Without libxcb
+    (then Qt's xcb platform cannot load either) the answer is left to Qt."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("xcb")
+    if name is None:
+        return True
+    try:
+        xcb = ctypes.CDLL(name)
+    except OSError:
+        return True
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int)]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(display.encode(), None)
+    try:
+        return conn is not None and xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn is not None:
+            xcb.xcb_disconnect(conn)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("PySide6") is None:
         err(
@@ -55,6 +96,10 @@ def cmd_gui(args: argparse.Namespace) -> int:
         or os.environ.get("QT_QPA_PLATFORM")
     ):
         err(f"moodtagger: no display found; {CLI_HINT}")
+        return 2
+    problem = display_problem()
+    if problem:
+        err(f"moodtagger: {problem}; {CLI_HINT}")
         return 2
     from moodtagger.gui.app import run
 

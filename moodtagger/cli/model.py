@@ -18,6 +18,7 @@ from moodtagger.cli.common import (
 )
 from moodtagger.core.errors import FileError, UserError
 from moodtagger.core.model.registry import BATCH_SIZE
+from moodtagger.core.moods import MOODS
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -51,6 +52,24 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "host:6379, auto) or 'local' to start Ray here; needs moodtagger[cluster]",
     )
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "why",
+        parents=[common],
+        help="write a photo's why-this-mood heat map as a PNG (catalog untouched)",
+        description="Draw the regions that speak for a mood (default: the photo's top mood) over "
+        "the photo and write it as a PNG. The map comes from the model's ONNX export (no torch); "
+        "--backend torch computes torch Grad-CAM instead.",
+    )
+    p.add_argument("photo", metavar="PHOTO")
+    p.add_argument("--mood", choices=MOODS, help="the mood to explain (default: the top one)")
+    p.add_argument(
+        "-o", "--output", metavar="FILE.png", help="default: PHOTO's name + .why-MOOD.png, here"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite FILE.png if it exists")
+    p.add_argument("--model", help="model id from models/*.json (default: the shipped model)")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"])
+    p.set_defaults(func=cmd_why)
 
     p = sub.add_parser(
         "train",
@@ -94,6 +113,39 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--seed", type=int, default=0, help="fold seed of --v1-table")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from moodtagger.core import imaging
+    from moodtagger.core.model import why
+    from moodtagger.core.model.registry import ModelError
+
+    try:
+        model = why.load(args.model, backend=args.backend)
+    except ModelError as exc:
+        err(f"moodtagger: {exc}")
+        return 2
+    try:
+        result = model.explain(args.photo)
+    except (imaging.ImageError, OSError) as exc:
+        err(f"error: {shown(args.photo)}: {exc}")
+        return 1
+    mood = args.mood or MOODS[int(result.probs.argmax())]
+    out = args.output or f"{Path(args.photo).stem}.why-{mood}.png"
+    if Path(out).exists() and not args.force:
+        err(f"moodtagger: {out} exists; refusing to overwrite it (use --force)")
+        return 2
+    try:
+        check_output(out, force=True)  # a folder, a missing folder
+    except UserError as exc:
+        err(f"moodtagger: {exc}")
+        return 2
+    image = imaging.open_image(args.photo, min_side=512).image.copy()
+    image.thumbnail((1024, 1024))
+    why.overlay(image, result.map_for(mood), result.crop).save(out, "PNG")
+    p = float(result.probs[MOODS.index(mood)])
+    print(f"{mood} {p:.2f}: wrote {shown(out)} ({model.backend}, {result.seconds:.2f} s)")
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

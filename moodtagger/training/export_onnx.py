@@ -20,11 +20,20 @@ time: a Shape -> arithmetic -> Pad chain in front of 6 convolutions) are made st
 entry's fixed crop: each Pad is folded into its Conv's ``pads`` (bit-identical outputs, ~1.4x
 faster on CPU, and the quantiser then sees a plain Conv/Clip/Add backbone).
 
+A v2 network (linear heads on the flip-averaged descriptor) is exported with two more outputs
+for the why-map without torch (:mod:`moodtagger.training.cam`): ``cam_features``, the last
+feature map of both views, and ``cam_grad``, Grad-CAM's channel weights for it in closed form
+(checked against torch autograd before the export); the first three outputs are the same
+operations, bit-identical. The registry records the output names (``onnx.outputs``); the
+inference engine reads only the first three.
+
 (4) with ``--int8``: ``models/<id>.int8.onnx``, ONNX Runtime static quantisation of that float
 graph (QDQ, int8 per-channel weights, uint8 per-tensor activations, MinMax calibration on 250
 photos of ``../shared/data/imagenet-sample``: every 4th by sorted name, none of the mood
 training photos). Only the backbone is quantised (stem, blocks, head conv); input
-normalisation, flip, the stage statistics pools, the linear heads and the softmax stay float.
+normalisation, flip, the stage statistics pools, the linear heads and the softmax stay float; it
+is quantised from the float graph without the why-map outputs (their extra readers of the last
+feature map would change the quantiser's choices; the why-map reads the float graph).
 Recorded as ``onnx_int8`` with its sha256, the float file it was made from, and its agreement
 with the float graph on the engine's check batch; ``--check`` verifies both files. The engine
 runs a registered, current int8 file on CPU (``MOODTAGGER_ONNX_FP32=1`` or
@@ -37,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -96,12 +106,9 @@ def compare(entry, onnx_file: Path) -> dict[str, float]:
     with torch.inference_mode():
         ref = [t.numpy() for t in net(torch.from_numpy(x))]
     got = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).run(
-        None, {"images": x}
+        list(engine.OUTPUTS), {"images": x}
     )
-    return {
-        n: float(np.abs(g - r).max())
-        for n, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)
-    }
+    return {n: float(np.abs(g - r).max()) for n, g, r in zip(engine.OUTPUTS, got, ref, strict=True)}
 
 
 def static_padding(src: Path, dest: Path, size: int) -> int:
@@ -155,10 +162,18 @@ def static_padding(src: Path, dest: Path, size: int) -> int:
             conv.attribute.remove(x)
         conv.attribute.append(helper.make_attribute("pads", [a[2], a[3], a[6], a[7]]))
         conv.input[0] = pad.input[0]
+    _prune(g, skip="Pad")
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dest))
+    return len(pads)
+
+
+def _prune(g, skip: str = "") -> None:
+    """Drop the nodes (and ``skip`` nodes) and initializers no output of graph ``g`` needs."""
     needed = {o.name for o in g.output}
     live = []
     for n in reversed(g.node):  # nodes are in topological order: keep what an output needs
-        if n.op_type != "Pad" and any(o in needed for o in n.output):
+        if n.op_type != skip and any(o in needed for o in n.output):
             live.append(n)
             needed.update(i for i in n.input if i)
     del g.node[:]
@@ -167,9 +182,21 @@ def static_padding(src: Path, dest: Path, size: int) -> int:
     inits = [t for t in g.initializer if t.name in used]
     del g.initializer[:]
     g.initializer.extend(inits)
-    onnx.checker.check_model(model)
+
+
+def without_cam(src: Path, dest: Path) -> None:
+    """The float graph at ``src`` with only the inference outputs (``engine.OUTPUTS``): what the
+    int8 file is quantised from. The why-map reads the float graph; its extra consumers of the
+    last feature map would otherwise stop the quantiser fusing conv_head with its ReLU6 (another
+    int8 graph, 9e-4 off the shipped one's probabilities)."""
+    import onnx
+
+    model = onnx.load(str(src))
+    keep = [o for o in model.graph.output if o.name in engine.OUTPUTS]
+    del model.graph.output[:]
+    model.graph.output.extend(keep)
+    _prune(model.graph)
     onnx.save(model, str(dest))
-    return len(pads)
 
 
 def calibration_files() -> list[Path]:
@@ -208,19 +235,24 @@ def quantize(entry, src: Path, dest: Path) -> dict:
             self.i += 8
             return {"images": crops[self.i - 8 : self.i]}
 
-    graph = onnx.load(str(src)).graph
+    plain = dest.with_name(f"{dest.stem}.float-{os.getpid()}.onnx")
+    without_cam(src, plain)
+    graph = onnx.load(str(plain)).graph
     keep_float = [n.name for n in graph.node if not n.name.startswith(BACKBONE_PREFIXES)]
-    quantize_static(
-        str(src),
-        str(dest),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        calibrate_method=CalibrationMethod.MinMax,
-        nodes_to_exclude=keep_float,
-    )
+    try:
+        quantize_static(
+            str(plain),
+            str(dest),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=keep_float,
+        )
+    finally:
+        plain.unlink(missing_ok=True)
     quantized = sum(1 for n in onnx.load(str(dest)).graph.node if n.op_type == "QuantizeLinear")
     return {
         "calibration": {
@@ -273,12 +305,14 @@ def compare_onnx(a: Path, b: Path, size: int) -> dict[str, float]:
 
     x = engine._check_batch(size)
     outs = [
-        ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"images": x})
+        ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+            list(engine.OUTPUTS), {"images": x}
+        )
         for p in (a, b)
     ]
     return {
         n: float(np.abs(g - r).max())
-        for n, g, r in zip(("probs", "va", "embedding"), outs[1], outs[0], strict=True)
+        for n, g, r in zip(engine.OUTPUTS, outs[1], outs[0], strict=True)
     }
 
 
@@ -333,8 +367,19 @@ def main(argv: list[str] | None = None) -> int:
         import onnxruntime
         import torch
 
+        from moodtagger.training import cam
+
         dest = e.path.with_suffix(".onnx")
-        diffs = engine.export_onnx(registry.build(e), e.input_size, dest)
+        net = registry.build(e)
+        outputs = engine.OUTPUTS
+        if cam.supported(net):  # + the why-map's outputs (training/cam.py)
+            grad_err = cam.check_gradient(net, torch.from_numpy(engine._check_batch(e.input_size)))
+            if grad_err > 1e-4:
+                raise SystemExit(
+                    f"cam_grad differs from torch autograd by {grad_err:.2e} (relative)"
+                )
+            net, outputs = cam.CamNet(net), cam.OUTPUTS
+        diffs = engine.export_onnx(net, e.input_size, dest, outputs)
         folded = static_padding(dest, dest, e.input_size)
         diffs = compare(e, dest)  # the file as shipped, against torch
         if not diffs["probs"] <= engine.ONNX_TOLERANCE:
@@ -346,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
             "backbone_sha256": e.backbone_sha256,
             "preprocess": data["preprocess"],
             "graph_version": engine.GRAPH_VERSION,
+            "outputs": list(outputs),
             "opset": 17,
             "exported_with": {
                 "torch": torch.__version__.split("+")[0],
@@ -355,7 +401,12 @@ def main(argv: list[str] | None = None) -> int:
             "how": "moodtagger.training.export_onnx: torch.onnx.export of the whole network (uint8 NHWC in; "
             "normalisation, flip TTA, backbone and head inside), "
             f"{folded} dynamic 'same' Pads folded into their Convs for the fixed crop, checked "
-            "with ONNX Runtime on the engine's check batch",
+            "with ONNX Runtime on the engine's check batch"
+            + (
+                "; + cam_features and cam_grad for the why-map without torch (training/cam.py)"
+                if "cam_grad" in outputs
+                else ""
+            ),
         }
         print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB), max abs diff vs torch {diffs}")
         if args.int8:
@@ -368,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
                 **int8_section(qdest, data["onnx"]["sha256"]),
                 **fields,
                 "max_abs_diff_vs_float_check_batch": qd,
-                "how": "moodtagger.training.export_onnx: static quantisation of the float export above; "
-                "the CV numbers with int8 features are in MODEL_CARD.md (experiments/exp_int8.py)",
+                "how": "moodtagger.training.export_onnx: static quantisation of the float export above "
+                "(its inference outputs only: the why-map reads the float graph); the CV numbers with int8 features are in MODEL_CARD.md (experiments/exp_int8.py)",
             }
             print(f"wrote {qdest} ({qdest.stat().st_size / 1e6:.1f} MB), vs float {qd}")
     e.path.write_text(json.dumps(data, indent=1) + "\n")

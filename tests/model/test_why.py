@@ -92,3 +92,83 @@ def test_all_eight_maps_cost_a_few_forward_passes(why_model, imagenet_sample):
         why_model.explain_array(crop)
         explain.append(time.perf_counter() - t0)
     assert min(explain) < 10 * min(forward), (explain, forward)
+
+
+NO_TORCH = (
+    "import sys; sys.modules['torch'] = None; from moodtagger.cli import main; "
+    "rc = main(sys.argv[1:]); assert 'torch' not in [m.split('.')[0] for m in sys.modules "
+    "if sys.modules[m] is not None], 'torch imported'; sys.exit(rc)"
+)
+
+
+def test_why_command_writes_a_heat_map_where_torch_cannot_be_imported(imagenet_sample, tmp_path):
+    """Issue 26.6: the why-map needed torch (15 s and 1.3 GB for the first map); the lean install
+    has none. `moodtagger why` draws it from the ONNX export's class-activation outputs."""
+    import subprocess
+    import sys
+
+    from moodtagger.testing import CHECKOUT
+
+    photo = imagenet_sample / sorted(os.listdir(imagenet_sample))[0]
+    out_png = tmp_path / "heat.png"
+    r = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, "why", str(photo), "--mood", "awe", "-o", str(out_png)],
+        env={**os.environ, "PYTHONPATH": str(CHECKOUT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("awe 0.") and "(onnx," in r.stdout, r.stdout
+    with Image.open(out_png) as im, Image.open(photo) as src:
+        assert im.format == "PNG" and max(im.size) <= 1024
+        assert abs(im.width / im.height - src.width / src.height) < 0.02
+        heat = np.asarray(im, np.float32)
+    assert heat.std() > 10  # a picture, not a blank frame
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_onnx_class_activation_maps_are_torch_grad_cam(imagenet_sample, flip):
+    """The ONNX path (no backward pass) gives torch Grad-CAM's maps: the same network with flip
+    test-time augmentation (the ONNX graph always has it), the same 7x7 map and weights."""
+    from moodtagger.core.model.why import CamModel, WhyModel, load
+
+    cam, grad = CamModel(flip=flip), WhyModel(flip=True)
+    grad_maps = grad.explain_array if flip else _view0_grad_cam(grad)
+    assert isinstance(load(), CamModel) and isinstance(load(backend="torch"), WhyModel)
+    for name in sorted(os.listdir(imagenet_sample))[5::200]:
+        crop = imaging.decode(
+            str(imagenet_sample / name), model=cam.preprocess, make_thumbnail=False
+        ).model_input
+        a, pa = cam.explain_array(crop)
+        b, pb = grad_maps(crop)
+        assert np.abs(pa - pb).max() < 1e-5
+        assert np.abs(a - b).max() < 1e-3, np.abs(a - b).max()
+
+
+def _view0_grad_cam(model):
+    """torch Grad-CAM of the centre view only, with the flip view still in the descriptor."""
+    import torch
+
+    def view0(crop):
+        model._maps = []
+        x = torch.from_numpy(np.array(crop[None]))
+        hooks = [m.register_forward_hook(model._keep) for m in model._modules]
+        try:
+            with torch.enable_grad():
+                logp = torch.log(model.net(x)[0])[0]
+                act = model._maps[-1]
+                out = []
+                for k in range(len(MOODS)):
+                    (g,) = torch.autograd.grad(logp[k], act, retain_graph=True)
+                    w = g[0].mean(dim=(1, 2))
+                    cam = torch.relu((w[:, None, None] * act[0].detach()).sum(0)).numpy()
+                    lo, hi = cam.min(), cam.max()
+                    out.append((cam - lo) / (hi - lo) if hi > lo + 1e-12 else cam * 0)
+        finally:
+            for h in hooks:
+                h.remove()
+            model._maps = []
+        return np.stack(out), logp.detach().exp().numpy()
+
+    return view0

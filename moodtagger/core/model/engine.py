@@ -56,6 +56,8 @@ TORCH_HINT = "pip install 'moodtagger[torch]'"
 # on 750 real photos max 0.081, mean 0.008, same top mood for 94%: see the model card)
 INT8_TOLERANCE = 0.1
 BACKENDS = ("auto", "onnx", "onnx-fp32", "torch")
+# the outputs inference reads; a v2 export has two more for the why-map (training/cam.py)
+OUTPUTS = ("probs", "va", "embedding")
 
 
 def torch_installed() -> bool:
@@ -283,7 +285,9 @@ class MoodModel:
         if len(batch) == 0:
             return [], np.zeros((0, 0), np.float16)
         if self._session is not None:
-            probs, va, emb = self._session.run(None, {"images": np.ascontiguousarray(batch)})
+            probs, va, emb = self._session.run(
+                list(OUTPUTS), {"images": np.ascontiguousarray(batch)}
+            )
         else:
             import torch
 
@@ -400,9 +404,10 @@ def decode_safe(
         return None, f"unexpected error while decoding: {exc!r}"
 
 
-def export_onnx(net, size: int, dest: Path) -> dict[str, float]:
+def export_onnx(net, size: int, dest: Path, outputs: tuple[str, ...] = OUTPUTS) -> dict[str, float]:
     """Export the torch network ``net`` to ONNX at ``dest`` and verify it against torch on a
     check batch before the file is put in place (written to a temp file, then renamed).
+    ``outputs``: the names of ``net``'s outputs (:data:`OUTPUTS`, then any extra ones).
     Returns the largest absolute differences per output; raises when probabilities differ by
     more than :data:`ONNX_TOLERANCE`."""
     import onnxruntime as ort
@@ -419,21 +424,15 @@ def export_onnx(net, size: int, dest: Path) -> dict[str, float]:
             (x,),
             str(tmp),
             input_names=["images"],
-            output_names=["probs", "va", "embedding"],
-            dynamic_axes={
-                "images": {0: "n"},
-                "probs": {0: "n"},
-                "va": {0: "n"},
-                "embedding": {0: "n"},
-            },
+            output_names=list(outputs),
+            dynamic_axes={"images": {0: "n"}, **{name: {0: "n"} for name in outputs}},
             opset_version=17,
             dynamo=False,
         )
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         got = sess.run(None, {"images": x.numpy()})
         diffs = {
-            name: float(np.abs(g - r).max())
-            for name, g, r in zip(("probs", "va", "embedding"), got, ref, strict=True)
+            name: float(np.abs(g - r).max()) for name, g, r in zip(outputs, got, ref, strict=True)
         }
         if not diffs["probs"] <= ONNX_TOLERANCE:
             raise RuntimeError(f"ONNX output differs from torch by {diffs['probs']:.2e}")

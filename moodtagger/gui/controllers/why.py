@@ -1,8 +1,9 @@
 """Why this mood, in the GUI: the heat map job (the overlay on the detail preview is drawn by
 :mod:`moodtagger.gui.views.heatmap`).
 
-The maps come from :mod:`moodtagger.core.model.why` (torch, imported only on the ``why``
-lane's one thread, the first time the user asks). A request for another photo replaces a
+The maps come from :mod:`moodtagger.core.model.why` (``why.load``: the model's ONNX export,
+no torch; torch Grad-CAM only for a model whose export lacks the map's outputs), loaded on the
+``why`` lane's one thread the first time the user asks. A request for another photo replaces a
 waiting one; the last few results are kept, so flipping between moods or photos is instant.
 """
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from moodtagger.gui.jobs import Job, JobRunner
 
 if TYPE_CHECKING:
-    from moodtagger.core.model.why import WhyModel, WhyResult
+    from moodtagger.core.model.why import CamModel, WhyModel, WhyResult
 
 log = logging.getLogger(__name__)
 
@@ -26,16 +27,16 @@ class WhyOwner:
     """Holds the loaded heat-map network; only the why lane's thread calls :meth:`get`."""
 
     def __init__(self) -> None:
-        self._model: WhyModel | None = None
+        self._model: CamModel | WhyModel | None = None
 
-    def get(self, model_id: str | None) -> WhyModel:
+    def get(self, model_id: str | None) -> CamModel | WhyModel:
         if self._model is None or (model_id and self._model.model_id != model_id):
-            from moodtagger.core.model.why import WhyModel
+            from moodtagger.core.model import why
             from moodtagger.gui.controllers.pipeline import gc_paused
 
             self._model = None
             with gc_paused():
-                self._model = WhyModel(model_id, flip=False)
+                self._model = why.load(model_id, flip=False)
         return self._model
 
     def drop(self) -> None:
