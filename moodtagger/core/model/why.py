@@ -278,7 +278,7 @@ def _normalise(a: np.ndarray) -> np.ndarray:
     return (a - lo) / (hi - lo) if hi > lo + 1e-12 else np.zeros_like(a)
 
 
-# the app's ramp (gui/views/heatmap.py): dark purple -> red -> yellow, alpha growing with the heat
+# one ramp for the app and `moodtagger why`: dark purple -> red -> yellow, alpha growing with the heat
 _RAMP = np.array(
     [
         [40, 11, 84],

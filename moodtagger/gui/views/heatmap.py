@@ -18,31 +18,12 @@ def little_evidence(p: float | None) -> bool:
     return p is not None and p < LITTLE_EVIDENCE
 
 
-# a perceptually ordered ramp (dark purple -> red -> yellow), alpha growing with the heat
-_RAMP = np.array(
-    [
-        [40, 11, 84],
-        [101, 21, 110],
-        [159, 42, 99],
-        [212, 72, 66],
-        [245, 125, 21],
-        [250, 193, 39],
-        [252, 255, 164],
-    ],
-    dtype=np.float32,
-)
-
-
 def heat_image(heat: np.ndarray, max_alpha: int = 200) -> QImage:
-    """A small ARGB image of ``heat`` ((h, w) in [0, 1]); cool regions stay see-through."""
-    h = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
-    pos = h * (len(_RAMP) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(_RAMP) - 1)
-    hi = (lo + 1).clip(0, len(_RAMP) - 1)
-    f = (pos - lo)[..., None]
-    rgb = _RAMP[lo] * (1 - f) + _RAMP[hi] * f
-    alpha = (np.clip((h - 0.1) / 0.9, 0, 1) ** 0.7) * max_alpha
-    rgba = np.dstack([rgb, alpha]).astype(np.uint8)
+    """A small ARGB image of ``heat`` ((h, w) in [0, 1]); cool regions stay see-through (the
+    core's colours, :func:`moodtagger.core.model.why.heat_rgba`, as ``moodtagger why`` draws)."""
+    from moodtagger.core.model.why import heat_rgba
+
+    rgba = np.ascontiguousarray(heat_rgba(heat, max_alpha))
     img = QImage(
         rgba.data, rgba.shape[1], rgba.shape[0], 4 * rgba.shape[1], QImage.Format.Format_RGBA8888
     )
