@@ -104,7 +104,7 @@ def build(path: Path, n: int, base: np.ndarray, model_id: str, seed: int = 0) ->
                             height=3000,
                             orientation=1,
                             format="JPEG",
-                            taken_at=time.strftime("%Y:%m:%d %H:%M:%S", time.localtime(taken)),
+                            taken_at=time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(taken)),
                             ctime_ns=int(start * 1e9),
                         ),
                         None,

@@ -42,9 +42,10 @@ def first_seen(mtime_ns: int | None) -> str | None:
 def capture_seconds(taken_at: Sequence[str | None], mtime_ns: Sequence[int]) -> np.ndarray:
     """Per photo its capture date as local wall-clock seconds (float64): ``taken_at`` where
     stored, else (a photo the scanner has not dated yet) its file time as local time."""
-    arr = np.array(
-        [t if t else None for t in taken_at], dtype="datetime64[s]"
-    )  # None -> NaT; a garbled value would raise, so the scanner stores ISO only
+    try:  # None -> NaT
+        arr = np.array([t if t else None for t in taken_at], dtype="datetime64[s]")
+    except ValueError:  # a value that is not ISO (another tool's catalog edit): undated
+        arr = np.array([_iso_or_none(t) for t in taken_at], dtype="datetime64[s]")
     out = arr.astype(np.int64).astype(np.float64)
     nat = np.isnat(arr)
     if nat.any():
@@ -52,6 +53,13 @@ def capture_seconds(taken_at: Sequence[str | None], mtime_ns: Sequence[int]) -> 
             _local_seconds(m / 1e9) for m in np.asarray(mtime_ns, dtype=np.int64)[nat].tolist()
         ]
     return out
+
+
+def _iso_or_none(text: str | None) -> np.datetime64 | None:
+    try:
+        return np.datetime64(text, "s") if text else None
+    except ValueError:
+        return None
 
 
 def _local_seconds(epoch: float) -> float:

@@ -143,3 +143,11 @@ def test_sort_and_filter_by_capture_date_in_core(catalog: Catalog, make_image, t
     first = datetime.datetime.fromtimestamp(1_600_000_000 - 86_400 * 3).date()
     mask = filter_mask(rows, Filter(date_from=first, date_to=first))
     assert [rows.name(int(r)) for r in np.nonzero(mask)[0]] == ["1.jpg"]
+
+
+def test_a_date_that_is_not_iso_counts_as_undated_not_as_a_crash() -> None:
+    from moodtagger.core.dates import capture_seconds
+
+    got = capture_seconds(["2015-01-01T08:00:00", "2015:01:01 08:04:15", None], [0, 10**9, 0])
+    assert got[0] == 1420099200.0
+    assert np.isfinite(got).all()  # the garbled one: its file time, like an undated photo
