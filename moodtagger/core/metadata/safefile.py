@@ -122,6 +122,58 @@ def _pixel_digest(path: str) -> str:
     return digest.hexdigest()
 
 
+JPEG_NAMES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def _jpeg_image_data(path: str) -> bytes | None:
+    """Every byte of a JPEG that is not metadata: each segment but APPn/COM (tables, frame
+    header), then everything from the first start-of-scan to the end of the file (all scans,
+    whole: no sampling). None when the file is not a JPEG this walk understands."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:2] != b"\xff\xd8":
+        return None
+    parts: list[bytes] = []
+    pos, size = 2, len(data)
+    while pos + 4 <= size:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            pos += 2
+            continue
+        if marker == 0xD9:
+            return None  # an end of image before any scan
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 2:
+            return None
+        if marker == 0xDA:  # start of scan: the rest is image data
+            parts.append(data[pos:])
+            return b"".join(parts)
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):  # APPn and COM are metadata
+            parts.append(data[pos : pos + 2 + length])
+        pos += 2 + length
+    return None
+
+
+def same_image_data(a: str, b: str) -> bool | None:
+    """Whether two JPEGs hold byte-identical image data (:func:`_jpeg_image_data`: every byte
+    outside APPn/COM, all of it compared); None when either is not a JPEG that can be walked
+    (the caller compares another way)."""
+    if not a.lower().endswith(JPEG_NAMES):
+        return None
+    first = _jpeg_image_data(a)
+    if first is None:
+        return None
+    second = _jpeg_image_data(b)
+    if second is None:
+        return None
+    return first == second
+
+
 def _same_pixels(a: str, b: str) -> bool:
     """Same decoded pixels; one image decoded at a time, inside the pixel budget."""
     try:

@@ -76,6 +76,7 @@ from moodtagger.core.metadata.results import (
     record_key,
 )
 from moodtagger.core.metadata.safefile import (
+    JPEG_NAMES,
     PER_FILE_ERRORS,
     WriteFailed,
     _copy_ownership,
@@ -86,6 +87,7 @@ from moodtagger.core.metadata.safefile import (
     _space_left,
     _writable,
     explain,
+    same_image_data,
     temp_path_for,
 )
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
@@ -263,10 +265,14 @@ class Writer:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         before_write: Callable[[WriteItem, str], None] | None = None,
+        before_writes: Callable[[list[tuple[WriteItem, str]]], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
     ) -> WriteSummary:
         """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
-        results. A bug raises, after removing the temporary copies of the files in flight."""
+        results. A bug raises, after removing the temporary copies of the files in flight.
+
+        ``before_writes`` gets each chunk's ``(item, temporary file)`` pairs at once, before
+        exiftool creates any of them (the journal); ``before_write`` each pair just before."""
         t0 = time.perf_counter()
         self._folders = {}
         summary = WriteSummary()
@@ -312,10 +318,7 @@ class Writer:
                         job = _Job(it, os.path.abspath(it.path), error=explain(exc))
                         jobs.append(job)
                 to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
-                try:
-                    tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
-                except PER_FILE_ERRORS as exc:
-                    tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
+                tags = self._read(to_read, want_hash)
                 if self.service.gave_up:
                     stop(jobs, items[start + CHUNK :])
                     break
@@ -336,16 +339,28 @@ class Writer:
                         finish(job, self._result(job, "planned"))
                     else:
                         ready.append(job)
-                # write new files beside the originals (cancel is honoured between files)
-                written: list[_Job] = []
+                # the chunk's temporary names, journalled before exiftool creates any of them
+                named: list[_Job] = []
                 for job in ready:
-                    if cancel is not None and cancel.is_set():
-                        summary.cancelled = True
-                        break
                     try:
                         for t in job.targets:
                             if t.plan and t.plan.changed:
                                 t.temp = temp_path_for(t.path)
+                        named.append(job)
+                    except PER_FILE_ERRORS as exc:
+                        self._fail(job, exc, finish)
+                if before_writes and named:
+                    before_writes([(j.item, t.temp) for j in named for t in j.targets if t.temp])
+                # write new files beside the originals (cancel is honoured between files)
+                written: list[_Job] = []
+                for job in named:
+                    if cancel is not None and cancel.is_set():
+                        summary.cancelled = True
+                        self._cleanup(job)
+                        continue
+                    try:
+                        for t in job.targets:
+                            if t.temp:
                                 if before_write:
                                     before_write(job.item, t.temp)
                                 self._write_temp(t)
@@ -356,25 +371,40 @@ class Writer:
                             break
                 # verify all new files of this chunk in one read, then swap them in
                 temps = [t.temp for j in written for t in j.targets if t.temp]
-                try:
-                    back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
-                except PER_FILE_ERRORS as exc:
-                    back = {p: FileTags(p, error=explain(exc)) for p in temps}
+                back = self._read(temps, want_hash)
                 if self.service.gave_up:
                     stop(jobs, items[start + CHUNK :])
                     break
+                verified: list[_Job] = []
                 for job in written:
                     try:
                         for t in job.targets:
                             if t.temp:
                                 self._unchanged_since_read(t)
                                 self._verify(t, back.get(t.temp))
+                                self._prepare(t)
+                        verified.append(job)
+                    except PER_FILE_ERRORS as exc:
+                        self._fail(job, exc, finish)
+                # swap them in, then make the renames durable (each folder once) and report
+                swapped: list[_Job] = []
+                for job in verified:
+                    if cancel is not None and cancel.is_set():
+                        summary.cancelled = True
+                        self._cleanup(job)
+                        continue
+                    try:
                         for t in job.targets:
                             if t.temp:
                                 self._commit(t)
+                        swapped.append(job)
                     except PER_FILE_ERRORS as exc:
                         self._fail(job, exc, finish)
-                        continue
+                for folder in dict.fromkeys(
+                    os.path.dirname(t.path) for j in swapped for t in j.targets
+                ):
+                    _fsync_dir(folder)
+                for job in swapped:
                     finish(job, self._result(job, "written"))
                 if summary.cancelled:
                     break
@@ -476,6 +506,11 @@ class Writer:
             raise WriteFailed(f"verification failed: {problem}")
         if not self.settings.verify or t.kind == "sidecar":
             return
+        same = same_image_data(t.path, t.temp)
+        if same is not None:
+            if not same:
+                raise WriteFailed("verification failed: the image data changed")
+            return
         old = t.tags.image_hash if t.tags else None
         if old and back.image_hash:
             if old != back.image_hash:
@@ -483,7 +518,24 @@ class Writer:
         elif not _same_pixels(t.path, t.temp):
             raise WriteFailed("verification failed: the decoded pixels changed")
 
-    def _commit(self, t: _Target) -> None:
+    def _read(self, paths: list[str], want_hash: bool) -> dict[str, FileTags]:
+        """One read of many files; JPEGs without exiftool's ImageDataHash (their image data
+        is compared whole in :meth:`_verify`, far faster than exiftool hashes it)."""
+        jpegs = [p for p in paths if p.lower().endswith(JPEG_NAMES)]
+        rest = [p for p in paths if not p.lower().endswith(JPEG_NAMES)]
+        out: dict[str, FileTags] = {}
+        for group, hashed in ((jpegs, False), (rest, want_hash)):
+            if not group:
+                continue
+            try:
+                out.update(read_tags(self.service, group, image_hash=hashed))
+            except PER_FILE_ERRORS as exc:
+                out.update({p: FileTags(p, error=explain(exc)) for p in group})
+        return out
+
+    def _prepare(self, t: _Target) -> None:
+        """The verified new file gets the original's owner, mode and extended attributes, and
+        its bytes reach the disk before it replaces the original."""
         assert t.temp is not None
         if t.exists:
             _copy_ownership(t.path, t.temp)
@@ -492,12 +544,15 @@ class Writer:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _commit(self, t: _Target) -> None:
+        """Replace the original (the caller fsyncs the folder)."""
+        assert t.temp is not None
         self._unchanged_since_read(t)
         if os.path.realpath(os.path.dirname(t.path)) != os.path.dirname(t.path):
             raise WriteFailed("its folder was replaced by a link meanwhile; not replaced")
         os.replace(t.temp, t.path)
         t.temp = None
-        _fsync_dir(os.path.dirname(t.path))
 
     def _cleanup(self, job: _Job) -> None:
         for t in job.targets:
