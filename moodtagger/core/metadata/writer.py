@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -80,7 +79,6 @@ from moodtagger.core.metadata.safefile import (
     PER_FILE_ERRORS,
     WriteFailed,
     _copy_ownership,
-    _fsync_dir,
     _out,
     _same_pixels,
     _snapshot,
@@ -88,7 +86,6 @@ from moodtagger.core.metadata.safefile import (
     _writable,
     explain,
     same_image_data,
-    temp_path_for,
 )
 from moodtagger.core.moods import DISPLAY_ORDER, normalize_mood
 from moodtagger.core.tools import cannot_write
@@ -271,149 +268,36 @@ class Writer:
         """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
         results. A bug raises, after removing the temporary copies of the files in flight.
 
-        ``before_writes`` gets each chunk's ``(item, temporary file)`` pairs at once, before
-        exiftool creates any of them (the journal); ``before_write`` each pair just before."""
-        t0 = time.perf_counter()
+        Chunk by chunk, on this writer's exiftool and, for more than one chunk, a second one
+        of the batch's own (:mod:`.batch`). ``before_writes`` gets each chunk's ``(item,
+        temporary file)`` pairs at once, before exiftool creates any of them (the journal), on
+        the caller's thread, as ``on_result`` and ``progress``; ``before_write`` gets each pair
+        just before its file is written, on a worker thread."""
+        from moodtagger.core.metadata.batch import Batch
+
         self._folders = {}
-        summary = WriteSummary()
-        total = len(items)
-        done = 0
-        if progress:
-            progress(0, total)
-        reported: set[int] = set()  # id() of the jobs finished
+        return Batch(
+            self,
+            items,
+            dry_run=dry_run,
+            progress=progress,
+            cancel=cancel,
+            before_write=before_write,
+            before_writes=before_writes,
+            on_result=on_result,
+            want_hash=self.settings.verify and supports_image_hash(self.service),
+        ).run()
 
-        def finish(job: _Job, res: FileResult) -> None:
-            nonlocal done
-            reported.add(id(job))
-            summary.add(res)
-            if on_result:
-                on_result(job.item, res)
-            done += 1
-            if progress:
-                progress(done, total)
+    def new_job(self, item: WriteItem) -> _Job:
+        """A job with nothing resolved (a file reported without being looked at)."""
+        return _Job(item, os.path.abspath(item.path))
 
-        def stop(jobs: list[_Job], rest: Sequence[WriteItem]) -> None:
-            """exiftool gave up: every file not finished yet is reported, nothing more runs."""
-            reason = self.service.gave_up or "exiftool stopped answering"
-            summary.stopped = f"{reason}; the write stopped"
-            for job in [*jobs, *(_Job(it, os.path.abspath(it.path)) for it in rest)]:
-                if id(job) not in reported:
-                    self._cleanup(job)
-                    job.error = job.error or f"not written: {reason}"
-                    finish(job, self._result(job, "failed"))
-
-        want_hash = self.settings.verify and supports_image_hash(self.service)
-        in_flight: list[_Job] = []  # a bug stops the batch: their temporary copies go
-        try:
-            for start in range(0, total, CHUNK):
-                if cancel is not None and cancel.is_set():
-                    summary.cancelled = True
-                    break
-                jobs: list[_Job] = []
-                in_flight = jobs
-                for it in items[start : start + CHUNK]:
-                    try:
-                        jobs.append(self._job(it))
-                    except PER_FILE_ERRORS as exc:  # e.g. a name the file system refuses
-                        job = _Job(it, os.path.abspath(it.path), error=explain(exc))
-                        jobs.append(job)
-                to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
-                tags = self._read(to_read, want_hash)
-                if self.service.gave_up:
-                    stop(jobs, items[start + CHUNK :])
-                    break
-                ready: list[_Job] = []
-                for job in jobs:
-                    if not job.error:
-                        try:
-                            self._plan(job, tags)
-                        except PER_FILE_ERRORS as exc:
-                            job.error = explain(exc)
-                    if job.error:
-                        finish(job, self._result(job, "failed"))
-                        continue
-                    changed = any(t.plan and t.plan.changed for t in job.targets)
-                    if not changed:
-                        finish(job, self._result(job, "unchanged"))
-                    elif dry_run:
-                        finish(job, self._result(job, "planned"))
-                    else:
-                        ready.append(job)
-                # the chunk's temporary names, journalled before exiftool creates any of them
-                named: list[_Job] = []
-                for job in ready:
-                    try:
-                        for t in job.targets:
-                            if t.plan and t.plan.changed:
-                                t.temp = temp_path_for(t.path)
-                        named.append(job)
-                    except PER_FILE_ERRORS as exc:
-                        self._fail(job, exc, finish)
-                if before_writes and named:
-                    before_writes([(j.item, t.temp) for j in named for t in j.targets if t.temp])
-                # write new files beside the originals (cancel is honoured between files)
-                written: list[_Job] = []
-                for job in named:
-                    if cancel is not None and cancel.is_set():
-                        summary.cancelled = True
-                        self._cleanup(job)
-                        continue
-                    try:
-                        for t in job.targets:
-                            if t.temp:
-                                if before_write:
-                                    before_write(job.item, t.temp)
-                                self._write_temp(t)
-                        written.append(job)
-                    except PER_FILE_ERRORS as exc:
-                        self._fail(job, exc, finish)
-                        if self.service.gave_up:
-                            break
-                # verify all new files of this chunk in one read, then swap them in
-                temps = [t.temp for j in written for t in j.targets if t.temp]
-                back = self._read(temps, want_hash)
-                if self.service.gave_up:
-                    stop(jobs, items[start + CHUNK :])
-                    break
-                verified: list[_Job] = []
-                for job in written:
-                    try:
-                        for t in job.targets:
-                            if t.temp:
-                                self._unchanged_since_read(t)
-                                self._verify(t, back.get(t.temp))
-                                self._prepare(t)
-                        verified.append(job)
-                    except PER_FILE_ERRORS as exc:
-                        self._fail(job, exc, finish)
-                # swap them in, then make the renames durable (each folder once) and report
-                swapped: list[_Job] = []
-                for job in verified:
-                    if cancel is not None and cancel.is_set():
-                        summary.cancelled = True
-                        self._cleanup(job)
-                        continue
-                    try:
-                        for t in job.targets:
-                            if t.temp:
-                                self._commit(t)
-                        swapped.append(job)
-                    except PER_FILE_ERRORS as exc:
-                        self._fail(job, exc, finish)
-                for folder in dict.fromkeys(
-                    os.path.dirname(t.path) for j in swapped for t in j.targets
-                ):
-                    _fsync_dir(folder)
-                for job in swapped:
-                    finish(job, self._result(job, "written"))
-                if summary.cancelled:
-                    break
-        except BaseException:
-            for job in in_flight:
-                self._cleanup(job)
-            raise
-        summary.seconds = time.perf_counter() - t0
-        return summary
+    def helper_service(self) -> ExifToolService:
+        """A second exiftool like this writer's (same program, version and timeout), for a
+        batch's second worker; the batch closes it."""
+        svc = ExifToolService(self.service.executable, timeout=self.service.timeout)
+        svc.version = self.service.version
+        return svc
 
     def _fail(
         self, job: _Job, exc: BaseException, finish: Callable[[_Job, FileResult], None]
@@ -457,19 +341,20 @@ class Writer:
             if job.error:
                 return
 
-    def _write_temp(self, t: _Target) -> None:
+    def _write_temp(self, t: _Target, service: ExifToolService | None = None) -> None:
         assert t.plan is not None and t.temp is not None
+        et = service or self.service
         opts = ["-P"] if self.settings.preserve_mtime else []
         if t.exists and t.plan.pre_args:  # two steps, both on the new file only
-            reply = self.service.execute(*opts, "-o", _out(t.temp), *t.plan.pre_args, t.path)
+            reply = et.execute(*opts, "-o", _out(t.temp), *t.plan.pre_args, t.path)
             if os.path.isfile(t.temp):
-                reply = self.service.execute(*opts, "-overwrite_original", *t.plan.args, t.temp)
+                reply = et.execute(*opts, "-overwrite_original", *t.plan.args, t.temp)
                 if reply.status != 0:
                     raise WriteFailed(self._exiftool_failed(t, reply.stderr))
         elif t.exists:
-            reply = self.service.execute(*opts, "-o", _out(t.temp), *t.plan.args, t.path)
+            reply = et.execute(*opts, "-o", _out(t.temp), *t.plan.args, t.path)
         else:  # a new XMP sidecar, created from the assignments alone
-            reply = self.service.execute(*t.plan.args, t.temp)
+            reply = et.execute(*t.plan.args, t.temp)
         if not os.path.isfile(t.temp):
             raise WriteFailed(self._exiftool_failed(t, reply.stderr))
 
@@ -518,7 +403,9 @@ class Writer:
         elif not _same_pixels(t.path, t.temp):
             raise WriteFailed("verification failed: the decoded pixels changed")
 
-    def _read(self, paths: list[str], want_hash: bool) -> dict[str, FileTags]:
+    def _read(
+        self, paths: list[str], want_hash: bool, service: ExifToolService | None = None
+    ) -> dict[str, FileTags]:
         """One read of many files; JPEGs without exiftool's ImageDataHash (their image data
         is compared whole in :meth:`_verify`, far faster than exiftool hashes it)."""
         jpegs = [p for p in paths if p.lower().endswith(JPEG_NAMES)]
@@ -528,7 +415,7 @@ class Writer:
             if not group:
                 continue
             try:
-                out.update(read_tags(self.service, group, image_hash=hashed))
+                out.update(read_tags(service or self.service, group, image_hash=hashed))
             except PER_FILE_ERRORS as exc:
                 out.update({p: FileTags(p, error=explain(exc)) for p in group})
         return out
