@@ -24,15 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moodtagger.core.catalog import ProgressFn
 from moodtagger.core.metadata.exiftool import ExifToolService
+from moodtagger.core.metadata.fields import FileTags, Plan
 from moodtagger.core.metadata.results import FileResult, WriteItem, WriteSummary
 from moodtagger.core.metadata.safefile import PER_FILE_ERRORS, _fsync_dir, explain, temp_path_for
-
-if TYPE_CHECKING:  # (no import at run time: the writer imports this module)
-    from moodtagger.core.metadata.writer import Writer, _Job
 
 CHUNK = 32  # files per chunk at most
 WORKERS = 2  # exiftools, one per worker thread
@@ -41,6 +39,27 @@ WORKERS = 2  # exiftools, one per worker thread
 def chunk_size(total: int) -> int:
     """Chunks small enough that both workers get some (4 at least, :data:`CHUNK` at most)."""
     return max(4, min(CHUNK, -(-total // (2 * WORKERS))))
+
+
+@dataclass
+class _Target:
+    path: str  # file to update (the photo itself, or a sidecar)
+    kind: str  # 'file' | 'sidecar'
+    exists: bool
+    tags: FileTags | None = None
+    plan: Plan | None = None
+    temp: str | None = None
+    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
+
+
+@dataclass
+class _Job:
+    item: WriteItem
+    path: str  # absolute, symlinks resolved
+    targets: list[_Target] = field(default_factory=list)
+    error: str | None = None
+    moods: list[str] = field(default_factory=list)
+    note: str | None = None
 
 
 class _Stopped(Exception):
@@ -65,7 +84,7 @@ class Batch:
 
     def __init__(
         self,
-        writer: Writer,
+        writer: Any,  # the Writer (it imports this module): its per-file protocol steps
         items: Sequence[WriteItem],
         *,
         dry_run: bool,

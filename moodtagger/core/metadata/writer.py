@@ -42,9 +42,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from moodtagger.core.catalog import ProgressFn
+from moodtagger.core.metadata.batch import Batch, _Job, _Target
 from moodtagger.core.metadata.exiftool import (
     ExifToolService,
     UnsafeArgument,
@@ -92,27 +92,6 @@ from moodtagger.core.tools import cannot_write
 
 CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
 CHUNK = 32
-
-
-@dataclass
-class _Target:
-    path: str  # file to update (the photo itself, or a sidecar)
-    kind: str  # 'file' | 'sidecar'
-    exists: bool
-    tags: FileTags | None = None
-    plan: Plan | None = None
-    temp: str | None = None
-    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
-
-
-@dataclass
-class _Job:
-    item: WriteItem
-    path: str  # absolute, symlinks resolved
-    targets: list[_Target] = field(default_factory=list)
-    error: str | None = None
-    moods: list[str] = field(default_factory=list)
-    note: str | None = None
 
 
 IPTC_KEYWORD_BYTES = 64  # IPTC-IIM 2:25 Keywords: at most 64 bytes each
@@ -273,8 +252,6 @@ class Writer:
         temporary file)`` pairs at once, before exiftool creates any of them (the journal), on
         the caller's thread, as ``on_result`` and ``progress``; ``before_write`` gets each pair
         just before its file is written, on a worker thread."""
-        from moodtagger.core.metadata.batch import Batch
-
         self._folders = {}
         return Batch(
             self,
