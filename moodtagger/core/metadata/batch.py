@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ class _Target:
     plan: Plan | None = None
     temp: str | None = None
     snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
+    synced: Future[None] | None = None  # the new file's owner, mode, xattrs and fsync
 
 
 @dataclass
@@ -126,6 +128,8 @@ class Batch:
         if len(self.chunks) > 1 and not self.dry_run:
             own = self.w.helper_service()
             services.append(own)
+        # owner, mode, xattrs and fsync of each new file, while exiftool goes on (disk waits)
+        self.pool = ThreadPoolExecutor(4, thread_name_prefix="moodtagger-fsync")
         threads = [
             threading.Thread(target=self._worker, args=(s,), name=f"moodtagger-write-{n}")
             for n, s in enumerate(services)
@@ -144,6 +148,7 @@ class Batch:
         finally:
             self.stop.set()
             self._join(threads)
+            self.pool.shutdown(wait=True)
             if own is not None:
                 own.close()
         if self.stopped:  # files of chunks never taken
@@ -340,6 +345,7 @@ class Batch:
                         if self.before_write:
                             self.before_write(job.item, t.temp)
                         w._write_temp(t, service)
+                        t.synced = self.pool.submit(w._sync, t.path, t.temp, t.exists)
                 written.append(job)
             except PER_FILE_ERRORS as exc:
                 self._fail(chunk, job, exc)

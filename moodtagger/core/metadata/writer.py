@@ -398,12 +398,20 @@ class Writer:
         return out
 
     def _prepare(self, t: _Target) -> None:
-        """The verified new file gets the original's owner, mode and extended attributes, and
-        its bytes reach the disk before it replaces the original."""
+        """The verified new file has the original's owner, mode and extended attributes, and its
+        bytes are on the disk before it replaces the original (:meth:`_sync`, started right
+        after exiftool wrote it, or now)."""
         assert t.temp is not None
-        if t.exists:
-            _copy_ownership(t.path, t.temp)
-        fd = os.open(t.temp, os.O_RDONLY)
+        if t.synced is None:
+            self._sync(t.path, t.temp, t.exists)
+        else:
+            t.synced.result()
+
+    @staticmethod
+    def _sync(path: str, temp: str, exists: bool) -> None:
+        if exists:
+            _copy_ownership(path, temp)
+        fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
