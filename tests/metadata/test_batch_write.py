@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from moodtagger.core.scanner import scan
 from moodtagger.testing import run_moodtagger
 
 from .conftest import et_read, exiv2_read, pixels, sha256
+from .test_exiftool_choice import hanging_exiftool  # noqa: F401 (a fixture)
 
 
 def _temps(folder: Path) -> list[str]:
@@ -188,3 +190,38 @@ def test_write_killed_at_every_commit_of_a_chunked_batch_heals(
 
     commits = kill_sweep(run, check)
     assert commits >= 1 + 2 + 8  # the journal's start, 2 chunks' temp names, 8 results
+
+
+def test_both_exiftools_hung_stop_a_chunked_write_and_every_file_is_listed(
+    hanging_exiftool,  # noqa: F811 (the fixture imported above)
+    make_image,
+    tmp_path,
+) -> None:
+    """`moodtagger write --timeout 2` of 12 files (3 chunks) with an exiftool that hangs under
+    -stay_open: both exiftools give up (in parallel, within two timeouts each), the write stops
+    in one sentence, every file — those of the chunk never started too — is an error, none is
+    changed, no exiftool is left behind."""
+    files = _library(make_image, tmp_path / "lib", 12)
+    assert chunk_size(len(files)) == 4
+    t0 = time.monotonic()
+    out = run_moodtagger(
+        "write",
+        "--catalog",
+        str(tmp_path / "c.db"),
+        "--timeout",
+        "2",
+        *map(str, files),
+        "--mood",
+        "awe",
+        env=hanging_exiftool,
+        timeout=300,
+    )
+    took = time.monotonic() - t0
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert "exiftool did not answer within 2 s" in out.stderr, out.stderr
+    for f in files:
+        assert f"error: {f}:" in out.stderr, out.stderr
+        assert exiv2_read(f)["XMP-dc:Subject"] == []
+    assert took < 2 * 2 * 2 + 30, f"took {took:.1f} s"
+    assert _temps(tmp_path / "lib") == []

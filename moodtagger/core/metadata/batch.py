@@ -188,6 +188,9 @@ class Batch:
                     )
                 except PER_FILE_ERRORS as exc:
                     chunk.journal_error = explain(exc)
+                except BaseException:  # a bug: the worker writes nothing
+                    chunk.journal_error = "the write stopped"
+                    raise
                 finally:
                     chunk.journalled.set()
             else:
@@ -196,6 +199,8 @@ class Batch:
                 if chunk.bug is not None:
                     raise chunk.bug
                 if chunk.gave_up and not self.stopped:  # no more chunks taken
+                    self.stopped = chunk.gave_up
+                    self.summary.stopped = f"{chunk.gave_up}; the write stopped"
                     self.stop.set()
             while turn in waiting:
                 done = waiting.pop(turn)
@@ -221,10 +226,7 @@ class Batch:
     def _swap_in(self, chunk: _Chunk) -> None:
         for job, status in chunk.done:
             self._finish(job, status)
-        if chunk.gave_up and not self.stopped:
-            self.stopped = chunk.gave_up
-            self.summary.stopped = f"{chunk.gave_up}; the write stopped"
-        if self.stopped:
+        if self.stopped:  # every other file of the chunk is listed, none is swapped in
             reported = {id(j) for j, _ in chunk.done}
             for job in chunk.jobs:
                 if id(job) not in reported:

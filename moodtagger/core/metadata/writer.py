@@ -1,16 +1,22 @@
 """Write chosen moods into files, safely.
 
-Protocol, per file (the original is untouched until the last step):
+Protocol, per file, paid per chunk of files (:mod:`.batch`: one exiftool read of the chunk, its
+temporary names journalled in one commit, one verify read; two exiftools on alternate chunks);
+the original is untouched until the last step:
 
-1. read the file's keyword fields (and its image-data hash) — many files per exiftool call;
+1. read the file's keyword fields and every other XMP/IPTC text (ImageDataHash too, except for
+   JPEGs) — the chunk's files in one exiftool call;
 2. plan the change (:func:`fields.plan`); nothing to change → "unchanged", no write at all;
-3. exiftool writes a *new* file beside the original (``-o .name.moodtagger-XXXX.ext``);
-4. read the new file back: every field must hold exactly the planned keywords, and the image
-   data must be identical (exiftool's ImageDataHash, or decoded pixels where it has none);
-5. check the original was not changed meanwhile by another program (size, mtime, inode), give
-   the new file the original's owner, group, permission bits and extended attributes (ACLs
-   included), ``fsync`` it, ``os.replace`` it over the original (atomic on POSIX), ``fsync`` the
-   folder.
+3. exiftool writes a *new* file beside the original (``-o .name.moodtagger-XXXX.ext``); its
+   owner, group, permission bits and extended attributes (ACLs included) are set to the
+   original's and it is ``fsync``-ed (in the background, while exiftool goes on);
+4. read the new file back (the chunk's in one call): every field must hold exactly the planned
+   keywords, every other XMP/IPTC text must be as it was, and the image data must be identical
+   — a JPEG's every byte outside APPn/COM compared whole (:func:`safefile.same_image_data`),
+   other formats by exiftool's ImageDataHash, or decoded pixels where it has none;
+5. check the original was not changed meanwhile by another program (size, mtime, ctime,
+   inode; again right before the rename), ``os.replace`` the new file over it (atomic on
+   POSIX), ``fsync`` the folder (once per folder and chunk, before the results are reported).
 
 An expected problem while writing, verifying or cleaning up one file (:data:`PER_FILE_ERRORS`:
 the operating system's, exiftool's, a failed check) is that file's error; the batch goes on and
