@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,13 @@ from moodtagger.core.catalog import ProgressFn
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import FileTags, Plan
 from moodtagger.core.metadata.results import FileResult, WriteItem, WriteSummary
-from moodtagger.core.metadata.safefile import PER_FILE_ERRORS, _fsync_dir, explain, temp_path_for
+from moodtagger.core.metadata.safefile import (
+    PER_FILE_ERRORS,
+    TEMP_MARK,
+    _fsync_dir,
+    explain,
+    temp_path_for,
+)
 
 CHUNK = 32  # files per chunk at most
 WORKERS = 2  # exiftools, one per worker thread
@@ -282,6 +289,70 @@ class Batch:
         finally:
             self.msgs.put(("exit", None))
 
+    def _groups(self, ready: list[_Job]) -> dict[int, list[_Job]]:
+        """Files of the chunk that get the very same change (most of a batch: the same mood on
+        photos without keywords of their own) are written by one exiftool command, each to a
+        temporary name exiftool derives from its own (``%d.moodtagger-TOKEN-%f.%e``), known
+        here before it exists (the journal). Only plain cases: the file itself (no sidecar),
+        one step, a UTF-8 name with an extension and no ``%``, short enough."""
+        by_change: dict[tuple[str, ...], list[_Job]] = {}
+        for job in ready:
+            changed = [t for t in job.targets if t.plan and t.plan.changed]
+            if len(changed) != 1 or len(job.targets) != 1:
+                continue
+            t = changed[0]
+            name = os.path.basename(t.path)
+            stem, ext = os.path.splitext(name)
+            assert t.plan is not None
+            if (
+                t.kind != "file"
+                or not t.exists
+                or t.plan.pre_args
+                or "%" in name
+                or not stem
+                or not ext[1:].isalnum()
+                or not name.isprintable()
+                or len(os.fsencode(name)) > 200
+            ):
+                continue
+            try:
+                name.encode("utf-8")
+            except UnicodeError:
+                continue
+            by_change.setdefault(tuple(t.plan.args), []).append(job)
+        out: dict[int, list[_Job]] = {}
+        for jobs in by_change.values():
+            if len(jobs) < 2:
+                continue
+            token = secrets.token_hex(6)
+            for job in jobs:
+                t = job.targets[0]
+                folder, name = os.path.split(t.path)
+                t.temp = os.path.join(folder, f"{TEMP_MARK}{token}-{name}")
+                out[id(job)] = jobs
+        return out
+
+    def _write_group(self, group: list[_Job], service: ExifToolService) -> None:
+        """One exiftool command writes every file of ``group`` to its temporary name; a file it
+        did not write is written alone next (and so gets its own error)."""
+        first = group[0].targets[0]
+        assert first.plan is not None and first.temp is not None
+        token = os.path.basename(first.temp)[len(TEMP_MARK) :].split("-", 1)[0]
+        if self.before_write:
+            for job in group:
+                self.before_write(job.item, job.targets[0].temp or "")
+        opts = ["-P"] if self.w.settings.preserve_mtime else []
+        try:
+            service.execute(
+                *opts,
+                "-o",
+                f"%d{TEMP_MARK}{token}-%f.%e",
+                *first.plan.args,
+                *(job.targets[0].path for job in group),
+            )
+        except PER_FILE_ERRORS:
+            pass  # each file not written is tried alone
+
     def _fail(self, chunk: _Chunk, job: _Job, exc: BaseException) -> None:
         job.error = explain(exc)
         self.w._cleanup(job)
@@ -320,9 +391,10 @@ class Batch:
         if not ready:
             return
         # 2. the temporary names, journalled (by the caller's thread) before any file exists
+        groups = self._groups(ready)
         for job in ready:
             for t in job.targets:
-                if t.plan and t.plan.changed:
+                if t.plan and t.plan.changed and t.temp is None:
                     t.temp = temp_path_for(t.path)
         if self.before_writes is not None:
             self.msgs.put(("journal", chunk))
@@ -341,12 +413,18 @@ class Batch:
             if self._halted():
                 w._cleanup(job)  # not reported: its choice stays pending
                 continue
+            group = groups.get(id(job))
             try:
+                if group is not None and group[0] is job:  # one command for the group
+                    self._write_group(group, service)
                 for t in job.targets:
                     if t.temp:
-                        if self.before_write:
-                            self.before_write(job.item, t.temp)
-                        w._write_temp(t, service)
+                        if group is None:
+                            if self.before_write:
+                                self.before_write(job.item, t.temp)
+                            w._write_temp(t, service)
+                        elif not os.path.isfile(t.temp):  # alone: its own error
+                            w._write_temp(t, service)
                         t.synced = self.pool.submit(w._sync, t.path, t.temp, t.exists)
                 written.append(job)
             except PER_FILE_ERRORS as exc:
