@@ -92,9 +92,10 @@ def _edit(exiftool: str, path: Path, title: str) -> None:
 def test_another_programs_edit_of_one_file_in_a_chunk_is_never_lost(
     make_image, tmp_path, exiftool
 ) -> None:
-    """The lost-update guard is per file: p05 is edited by another program after the chunk was
-    read and p05's new copy written (while p06 is being written) — p05 is not replaced (it keeps
-    the other program's edit), p04, p06, p07 of the same chunk are written. p08 (the next chunk)
+    """The lost-update guard is per file: p05 is edited by another program after its chunk was
+    read, as the chunk's files are written (the hook of p06; the four files of the chunk get the
+    same change, so one exiftool command writes them) — p05 is not replaced (it keeps the other
+    program's edit), p04, p06, p07 of the same chunk are written. p08 (the next chunk)
     is edited while the first results come in, before or after its chunk was read: either it is
     refused or written over the edit — the edit is never lost."""
     lib = tmp_path / "lib"
