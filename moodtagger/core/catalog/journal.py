@@ -37,6 +37,15 @@ class WriteJournal(Table):
                 (fs(temp), time.time(), row),
             )
 
+    def set_temps(self, pairs: Sequence[tuple[int, str]]) -> None:
+        """:meth:`set_temp` for many ``(row, temporary file)`` at once, in one commit."""
+        now = time.time()
+        with self.transaction() as c:
+            c.executemany(
+                "UPDATE write_journal SET temp_path=?, updated_at=? WHERE id=?",
+                [(fs(temp), now, row) for row, temp in pairs],
+            )
+
     def finish(self, row: int, state: str, error: str | None) -> None:
         """Inside the caller's transaction (with the choice's new state)."""
         self.conn.execute(

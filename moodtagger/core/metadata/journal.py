@@ -170,9 +170,9 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
         id(it): row for it, row in zip(items, rows, strict=True)
     }  # id(item) -> its journal row
 
-    def before_write(item: WriteItem, temp: str) -> None:
-        # committed before exiftool creates the file
-        catalog.journal.set_temp(journal[id(item)], temp)
+    def before_writes(pairs: list[tuple[WriteItem, str]]) -> None:
+        # a chunk's temporary files, committed before exiftool creates any of them
+        catalog.journal.set_temps([(journal[id(item)], temp) for item, temp in pairs])
 
     def record(item: WriteItem, res: FileResult) -> None:
         state = "failed" if res.status == "failed" else "written"
@@ -203,7 +203,7 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
 
     try:
         summary = writer.write(
-            items, progress=progress, cancel=cancel, before_write=before_write, on_result=record
+            items, progress=progress, cancel=cancel, before_writes=before_writes, on_result=record
         )
     except BaseException:  # a bug stopped the batch: close its rows (choices stay pending)
         _recover(catalog)

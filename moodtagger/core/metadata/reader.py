@@ -47,7 +47,8 @@ def read_tags(
             continue
         extra = ["-ImageDataHash"] if image_hash and supports_image_hash(service) else []
         try:
-            records, reply = service.execute_json("-G1", *READ_ARGS, *extra, *chunk)
+            # -e: no Composite tags (none is read; a quarter of exiftool's time per file)
+            records, reply = service.execute_json("-G1", "-e", *READ_ARGS, *extra, *chunk)
         except ExifToolError as exc:
             if len(chunk) > 1:  # isolate the file that upset exiftool
                 for p in chunk:

@@ -122,6 +122,74 @@ def _pixel_digest(path: str) -> str:
     return digest.hexdigest()
 
 
+JPEG_NAMES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def _jpeg_layout(fh) -> tuple[list[bytes], int, int] | None:
+    """A JPEG's segments that are not metadata (all but APPn/COM: tables, frame header), the
+    offset of its first start-of-scan and its size; None when it is not a JPEG this walk
+    understands. Reads only the segments' headers and the kept segments."""
+    size = os.fstat(fh.fileno()).st_size
+    fh.seek(0)
+    if fh.read(2) != b"\xff\xd8":
+        return None
+    kept: list[bytes] = []
+    pos = 2
+    while pos + 4 <= size:
+        fh.seek(pos)
+        head = fh.read(4)
+        if len(head) < 4 or head[0] != 0xFF:
+            return None
+        marker = head[1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            pos += 2
+            continue
+        if marker == 0xD9:
+            return None  # an end of image before any scan
+        length = int.from_bytes(head[2:4], "big")
+        if length < 2:
+            return None
+        if marker == 0xDA:  # start of scan: the rest of the file is image data
+            return kept, pos, size
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):  # APPn and COM are metadata
+            kept.append(head + fh.read(length - 2))
+        pos += 2 + length
+    return None
+
+
+_BLOCK = 1 << 20
+
+
+def same_image_data(a: str, b: str) -> bool | None:
+    """Whether two JPEGs hold byte-identical image data: every byte outside APPn/COM — the
+    tables, the frame header and everything from the first start-of-scan to the end of the
+    file, all of it compared (no sampling, no hash). None when either is not a JPEG that can
+    be walked (the caller compares another way)."""
+    if not a.lower().endswith(JPEG_NAMES):
+        return None
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        first, second = _jpeg_layout(fa), _jpeg_layout(fb)
+        if first is None or second is None:
+            return None
+        (kept_a, sos_a, size_a), (kept_b, sos_b, size_b) = first, second
+        if kept_a != kept_b or size_a - sos_a != size_b - sos_b:
+            return False
+        fa.seek(sos_a)
+        fb.seek(sos_b)
+        buf_a, buf_b = bytearray(_BLOCK), bytearray(_BLOCK)
+        while True:
+            n, m = fa.readinto(buf_a), fb.readinto(buf_b)
+            if n != m:
+                return False
+            if n < _BLOCK:
+                return buf_a[:n] == buf_b[:n]
+            if buf_a != buf_b:
+                return False
+
+
 def _same_pixels(a: str, b: str) -> bool:
     """Same decoded pixels; one image decoded at a time, inside the pixel budget."""
     try:

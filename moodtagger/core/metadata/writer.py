@@ -1,16 +1,22 @@
 """Write chosen moods into files, safely.
 
-Protocol, per file (the original is untouched until the last step):
+Protocol, per file, paid per chunk of files (:mod:`.batch`: one exiftool read of the chunk, its
+temporary names journalled in one commit, one verify read; two exiftools on alternate chunks);
+the original is untouched until the last step:
 
-1. read the file's keyword fields (and its image-data hash) — many files per exiftool call;
+1. read the file's keyword fields and every other XMP/IPTC text (ImageDataHash too, except for
+   JPEGs) — the chunk's files in one exiftool call;
 2. plan the change (:func:`fields.plan`); nothing to change → "unchanged", no write at all;
-3. exiftool writes a *new* file beside the original (``-o .name.moodtagger-XXXX.ext``);
-4. read the new file back: every field must hold exactly the planned keywords, and the image
-   data must be identical (exiftool's ImageDataHash, or decoded pixels where it has none);
-5. check the original was not changed meanwhile by another program (size, mtime, inode), give
-   the new file the original's owner, group, permission bits and extended attributes (ACLs
-   included), ``fsync`` it, ``os.replace`` it over the original (atomic on POSIX), ``fsync`` the
-   folder.
+3. exiftool writes a *new* file beside the original (``-o .name.moodtagger-XXXX.ext``); its
+   owner, group, permission bits and extended attributes (ACLs included) are set to the
+   original's and it is ``fsync``-ed (in the background, while exiftool goes on);
+4. read the new file back (the chunk's in one call): every field must hold exactly the planned
+   keywords, every other XMP/IPTC text must be as it was, and the image data must be identical
+   — a JPEG's every byte outside APPn/COM compared whole (:func:`safefile.same_image_data`),
+   other formats by exiftool's ImageDataHash, or decoded pixels where it has none;
+5. check the original was not changed meanwhile by another program (size, mtime, ctime,
+   inode; again right before the rename), ``os.replace`` the new file over it (atomic on
+   POSIX), ``fsync`` the folder (once per folder and chunk, before the results are reported).
 
 An expected problem while writing, verifying or cleaning up one file (:data:`PER_FILE_ERRORS`:
 the operating system's, exiftool's, a failed check) is that file's error; the batch goes on and
@@ -41,11 +47,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from moodtagger.core.catalog import ProgressFn
+from moodtagger.core.metadata.batch import Batch, _Job, _Target
 from moodtagger.core.metadata.exiftool import (
     ExifToolService,
     UnsafeArgument,
@@ -76,44 +81,23 @@ from moodtagger.core.metadata.results import (
     record_key,
 )
 from moodtagger.core.metadata.safefile import (
+    JPEG_NAMES,
     PER_FILE_ERRORS,
     WriteFailed,
     _copy_ownership,
-    _fsync_dir,
     _out,
     _same_pixels,
     _snapshot,
     _space_left,
     _writable,
     explain,
-    temp_path_for,
+    same_image_data,
 )
 from moodtagger.core.moods import mood_id, ordered
 from moodtagger.core.tools import cannot_write
 
 CHANGED_SINCE_SCAN = "changed since the last scan — run scan"
 CHUNK = 32
-
-
-@dataclass
-class _Target:
-    path: str  # file to update (the photo itself, or a sidecar)
-    kind: str  # 'file' | 'sidecar'
-    exists: bool
-    tags: FileTags | None = None
-    plan: Plan | None = None
-    temp: str | None = None
-    snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
-
-
-@dataclass
-class _Job:
-    item: WriteItem
-    path: str  # absolute, symlinks resolved
-    targets: list[_Target] = field(default_factory=list)
-    error: str | None = None
-    moods: list[str] = field(default_factory=list)
-    note: str | None = None
 
 
 IPTC_KEYWORD_BYTES = 64  # IPTC-IIM 2:25 Keywords: at most 64 bytes each
@@ -263,127 +247,40 @@ class Writer:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         before_write: Callable[[WriteItem, str], None] | None = None,
+        before_writes: Callable[[list[tuple[WriteItem, str]]], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
     ) -> WriteSummary:
         """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
-        results. A bug raises, after removing the temporary copies of the files in flight."""
-        t0 = time.perf_counter()
+        results. A bug raises, after removing the temporary copies of the files in flight.
+
+        Chunk by chunk, on this writer's exiftool and, for more than one chunk, a second one
+        of the batch's own (:mod:`.batch`). ``before_writes`` gets each chunk's ``(item,
+        temporary file)`` pairs at once, before exiftool creates any of them (the journal), on
+        the caller's thread, as ``on_result`` and ``progress``; ``before_write`` gets each pair
+        just before its file is written, on a worker thread."""
         self._folders = {}
-        summary = WriteSummary()
-        total = len(items)
-        done = 0
-        if progress:
-            progress(0, total)
-        reported: set[int] = set()  # id() of the jobs finished
+        return Batch(
+            self,
+            items,
+            dry_run=dry_run,
+            progress=progress,
+            cancel=cancel,
+            before_write=before_write,
+            before_writes=before_writes,
+            on_result=on_result,
+            want_hash=self.settings.verify and supports_image_hash(self.service),
+        ).run()
 
-        def finish(job: _Job, res: FileResult) -> None:
-            nonlocal done
-            reported.add(id(job))
-            summary.add(res)
-            if on_result:
-                on_result(job.item, res)
-            done += 1
-            if progress:
-                progress(done, total)
+    def new_job(self, item: WriteItem) -> _Job:
+        """A job with nothing resolved (a file reported without being looked at)."""
+        return _Job(item, os.path.abspath(item.path))
 
-        def stop(jobs: list[_Job], rest: Sequence[WriteItem]) -> None:
-            """exiftool gave up: every file not finished yet is reported, nothing more runs."""
-            reason = self.service.gave_up or "exiftool stopped answering"
-            summary.stopped = f"{reason}; the write stopped"
-            for job in [*jobs, *(_Job(it, os.path.abspath(it.path)) for it in rest)]:
-                if id(job) not in reported:
-                    self._cleanup(job)
-                    job.error = job.error or f"not written: {reason}"
-                    finish(job, self._result(job, "failed"))
-
-        want_hash = self.settings.verify and supports_image_hash(self.service)
-        in_flight: list[_Job] = []  # a bug stops the batch: their temporary copies go
-        try:
-            for start in range(0, total, CHUNK):
-                if cancel is not None and cancel.is_set():
-                    summary.cancelled = True
-                    break
-                jobs: list[_Job] = []
-                in_flight = jobs
-                for it in items[start : start + CHUNK]:
-                    try:
-                        jobs.append(self._job(it))
-                    except PER_FILE_ERRORS as exc:  # e.g. a name the file system refuses
-                        job = _Job(it, os.path.abspath(it.path), error=explain(exc))
-                        jobs.append(job)
-                to_read = [t.path for j in jobs if not j.error for t in j.targets if t.exists]
-                try:
-                    tags = read_tags(self.service, to_read, image_hash=want_hash) if to_read else {}
-                except PER_FILE_ERRORS as exc:
-                    tags = {p: FileTags(p, error=explain(exc)) for p in to_read}
-                if self.service.gave_up:
-                    stop(jobs, items[start + CHUNK :])
-                    break
-                ready: list[_Job] = []
-                for job in jobs:
-                    if not job.error:
-                        try:
-                            self._plan(job, tags)
-                        except PER_FILE_ERRORS as exc:
-                            job.error = explain(exc)
-                    if job.error:
-                        finish(job, self._result(job, "failed"))
-                        continue
-                    changed = any(t.plan and t.plan.changed for t in job.targets)
-                    if not changed:
-                        finish(job, self._result(job, "unchanged"))
-                    elif dry_run:
-                        finish(job, self._result(job, "planned"))
-                    else:
-                        ready.append(job)
-                # write new files beside the originals (cancel is honoured between files)
-                written: list[_Job] = []
-                for job in ready:
-                    if cancel is not None and cancel.is_set():
-                        summary.cancelled = True
-                        break
-                    try:
-                        for t in job.targets:
-                            if t.plan and t.plan.changed:
-                                t.temp = temp_path_for(t.path)
-                                if before_write:
-                                    before_write(job.item, t.temp)
-                                self._write_temp(t)
-                        written.append(job)
-                    except PER_FILE_ERRORS as exc:
-                        self._fail(job, exc, finish)
-                        if self.service.gave_up:
-                            break
-                # verify all new files of this chunk in one read, then swap them in
-                temps = [t.temp for j in written for t in j.targets if t.temp]
-                try:
-                    back = read_tags(self.service, temps, image_hash=want_hash) if temps else {}
-                except PER_FILE_ERRORS as exc:
-                    back = {p: FileTags(p, error=explain(exc)) for p in temps}
-                if self.service.gave_up:
-                    stop(jobs, items[start + CHUNK :])
-                    break
-                for job in written:
-                    try:
-                        for t in job.targets:
-                            if t.temp:
-                                self._unchanged_since_read(t)
-                                self._verify(t, back.get(t.temp))
-                        for t in job.targets:
-                            if t.temp:
-                                self._commit(t)
-                    except PER_FILE_ERRORS as exc:
-                        self._fail(job, exc, finish)
-                        continue
-                    finish(job, self._result(job, "written"))
-                if summary.cancelled:
-                    break
-        except BaseException:
-            for job in in_flight:
-                self._cleanup(job)
-            raise
-        summary.seconds = time.perf_counter() - t0
-        return summary
+    def helper_service(self) -> ExifToolService:
+        """A second exiftool like this writer's (same program, version and timeout), for a
+        batch's second worker; the batch closes it."""
+        svc = ExifToolService(self.service.executable, timeout=self.service.timeout)
+        svc.version = self.service.version
+        return svc
 
     def _fail(
         self, job: _Job, exc: BaseException, finish: Callable[[_Job, FileResult], None]
@@ -427,19 +324,20 @@ class Writer:
             if job.error:
                 return
 
-    def _write_temp(self, t: _Target) -> None:
+    def _write_temp(self, t: _Target, service: ExifToolService | None = None) -> None:
         assert t.plan is not None and t.temp is not None
+        et = service or self.service
         opts = ["-P"] if self.settings.preserve_mtime else []
         if t.exists and t.plan.pre_args:  # two steps, both on the new file only
-            reply = self.service.execute(*opts, "-o", _out(t.temp), *t.plan.pre_args, t.path)
+            reply = et.execute(*opts, "-o", _out(t.temp), *t.plan.pre_args, t.path)
             if os.path.isfile(t.temp):
-                reply = self.service.execute(*opts, "-overwrite_original", *t.plan.args, t.temp)
+                reply = et.execute(*opts, "-overwrite_original", *t.plan.args, t.temp)
                 if reply.status != 0:
                     raise WriteFailed(self._exiftool_failed(t, reply.stderr))
         elif t.exists:
-            reply = self.service.execute(*opts, "-o", _out(t.temp), *t.plan.args, t.path)
+            reply = et.execute(*opts, "-o", _out(t.temp), *t.plan.args, t.path)
         else:  # a new XMP sidecar, created from the assignments alone
-            reply = self.service.execute(*t.plan.args, t.temp)
+            reply = et.execute(*t.plan.args, t.temp)
         if not os.path.isfile(t.temp):
             raise WriteFailed(self._exiftool_failed(t, reply.stderr))
 
@@ -476,6 +374,11 @@ class Writer:
             raise WriteFailed(f"verification failed: {problem}")
         if not self.settings.verify or t.kind == "sidecar":
             return
+        same = same_image_data(t.path, t.temp)
+        if same is not None:
+            if not same:
+                raise WriteFailed("verification failed: the image data changed")
+            return
         old = t.tags.image_hash if t.tags else None
         if old and back.image_hash:
             if old != back.image_hash:
@@ -483,21 +386,51 @@ class Writer:
         elif not _same_pixels(t.path, t.temp):
             raise WriteFailed("verification failed: the decoded pixels changed")
 
-    def _commit(self, t: _Target) -> None:
+    def _read(
+        self, paths: list[str], want_hash: bool, service: ExifToolService | None = None
+    ) -> dict[str, FileTags]:
+        """One read of many files; JPEGs without exiftool's ImageDataHash (their image data
+        is compared whole in :meth:`_verify`, far faster than exiftool hashes it)."""
+        jpegs = [p for p in paths if p.lower().endswith(JPEG_NAMES)]
+        rest = [p for p in paths if not p.lower().endswith(JPEG_NAMES)]
+        out: dict[str, FileTags] = {}
+        for group, hashed in ((jpegs, False), (rest, want_hash)):
+            if not group:
+                continue
+            try:
+                out.update(read_tags(service or self.service, group, image_hash=hashed))
+            except PER_FILE_ERRORS as exc:
+                out.update({p: FileTags(p, error=explain(exc)) for p in group})
+        return out
+
+    def _prepare(self, t: _Target) -> None:
+        """The verified new file has the original's owner, mode and extended attributes, and its
+        bytes are on the disk before it replaces the original (:meth:`_sync`, started right
+        after exiftool wrote it, or now)."""
         assert t.temp is not None
-        if t.exists:
-            _copy_ownership(t.path, t.temp)
-        fd = os.open(t.temp, os.O_RDONLY)
+        if t.synced is None:
+            self._sync(t.path, t.temp, t.exists)
+        else:
+            t.synced.result()
+
+    @staticmethod
+    def _sync(path: str, temp: str, exists: bool) -> None:
+        if exists:
+            _copy_ownership(path, temp)
+        fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def _commit(self, t: _Target) -> None:
+        """Replace the original (the caller fsyncs the folder)."""
+        assert t.temp is not None
         self._unchanged_since_read(t)
         if os.path.realpath(os.path.dirname(t.path)) != os.path.dirname(t.path):
             raise WriteFailed("its folder was replaced by a link meanwhile; not replaced")
         os.replace(t.temp, t.path)
         t.temp = None
-        _fsync_dir(os.path.dirname(t.path))
 
     def _cleanup(self, job: _Job) -> None:
         for t in job.targets:
