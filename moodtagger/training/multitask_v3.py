@@ -10,8 +10,10 @@ are linear in the standardised descriptor, so v3 runs in v2's head (:class:`V2He
    mean 8-mood distribution splits each polarity's share evenly among its moods — the head's own
    class-balanced prior, restored on the everyday domain (prior matching on unlabelled data, the
    fixed-point iteration of Saerens et al. 2002 with the target prior held flat instead of
-   re-estimated). The polarity is untouched. Fitted on the Twitter I and ImageNet-sample photos
-   of the training part only (their held-out folds report the shares).
+   re-estimated). The polarity is untouched. Each photo gets the offsets in proportion to a
+   linear domain score (0 at the mean ArtPhoto photo, 1 at the mean everyday photo), so staged
+   ArtPhoto-like photos keep v2's moods and the correction stays linear. Fitted on the Twitter I
+   and ImageNet-sample photos of the training part only (their held-out folds report the shares).
 2. **Valence from the polarity and the descriptor together:**
    ``valence = a * polarity logit + ridge(descriptor) + b`` with ``a`` unpenalised, fitted on
    Emotion6 (valence) and Twitter I (weak ordinal target ``3 + 4 * share of workers saying
@@ -42,20 +44,28 @@ EVERYDAY_SHARES = (0.5, 0.5)
 
 
 def within_prior_offsets(
-    mood_logits: np.ndarray, p_pos: np.ndarray, weight: np.ndarray, *, iters: int = 1000
+    mood_logits: np.ndarray,
+    p_pos: np.ndarray,
+    weight: np.ndarray,
+    scale: np.ndarray | None = None,
+    *,
+    iters: int = 500,
 ) -> np.ndarray:
-    """Offsets (8,) for the within-polarity mood logits (temperature applied) such that on these
-    photos the mean of ``P(pos) x softmax_pos(logits + c)`` is the same for every positive mood
-    (and likewise for the negative moods with ``1 - P(pos)``). Offsets sum to 0 per polarity."""
+    """Offsets c (8,) for the within-polarity mood logits (temperature applied) such that on these
+    photos the mean of ``P(pos) x softmax_pos(logits + scale * c)`` is the same for every
+    positive mood (and likewise for the negative moods with ``1 - P(pos)``); ``scale``: how much
+    of the offsets each photo gets (default 1). Offsets sum to 0 per polarity. A damped
+    fixed-point iteration (Saerens et al.'s prior update with the target prior held flat)."""
+    sc = np.ones(len(mood_logits)) if scale is None else np.asarray(scale, dtype=np.float64)
     c = np.zeros(len(MOODS))
     for idx, g in ((POS_IDX, weight * p_pos), (NEG_IDX, weight * (1.0 - p_pos))):
         g = g / g.sum()
         lg = mood_logits[:, idx]
         cg = np.zeros(len(idx))
         for _ in range(iters):
-            m = g @ _softmax(lg + cg)
+            m = g @ _softmax(lg + sc[:, None] * cg)
             step = np.log(m * len(idx))
-            cg -= step
+            cg -= step if scale is None else 0.5 * step
             cg -= cg.mean()
             if np.abs(step).max() < 1e-7:
                 break
@@ -74,21 +84,59 @@ def everyday_rows(s: Split, cfg: V2Config) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ws)
 
 
-def apply_prior_offsets(p: V2Params, c: np.ndarray) -> None:
-    """Fold offsets ``c`` (after the temperature) into the mood intercepts of ``p``."""
+def domain_score(
+    p: V2Params, s: Split, cfg: V2Config, axes: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """A linear "how everyday is this photo" score ``z @ a + a0`` on the standardised descriptor
+    z: 0 at the mean ArtPhoto photo, 1 at the mean everyday photo (Twitter I and the ImageNet
+    sample, weighted as :func:`everyday_rows`). Direction: shrunk linear discriminant in the
+    training part's principal components ``axes`` (within-set covariance + its mean variance)."""
+
+    def z(x):
+        return (view_mean(x, cfg.test_views) - p.mu) / p.sigma
+
+    za = z(s.ap_x)
+    xe, we = everyday_rows(s, cfg)
+    ze = (xe - p.mu) / p.sigma
+    m_ap, m_ev = za.mean(0), (we[:, None] * ze).sum(0) / we.sum()
+    parts = [za - m_ap, z(s.tw_x) - z(s.tw_x).mean(0)]
+    if s.in_x is not None and len(s.in_x):
+        zi = z(s.in_x)
+        parts.append(zi - zi.mean(0))
+    u = np.concatenate(parts) @ axes
+    cov = u.T @ u / len(u)
+    d = (m_ev - m_ap) @ axes
+    a = axes @ np.linalg.solve(cov + np.trace(cov) / len(cov) * np.eye(len(cov)), d)
+    den = float((m_ev - m_ap) @ a)
+    return (a / den).astype(np.float32), float(-(m_ap @ a) / den)
+
+
+def apply_prior_offsets(
+    p: V2Params, c: np.ndarray, score: tuple[np.ndarray, float] | None = None
+) -> None:
+    """Fold offsets ``c`` (after the temperature; times the domain score ``z @ a + a0`` when
+    ``score`` is given) into the mood weights and intercepts of ``p``."""
     if p.mlp is not None and p.mlp_mix > 0:
         raise ValueError("the everyday prior correction needs a linear mood head")
-    p.b_mood = (p.b_mood + c * p.t_mood).astype(np.float32)
+    if score is None:
+        p.b_mood = (p.b_mood + c * p.t_mood).astype(np.float32)
+        return
+    a, a0 = score
+    p.w_mood = (p.w_mood + np.outer(a, c * p.t_mood)).astype(np.float32)
+    p.b_mood = (p.b_mood + a0 * c * p.t_mood).astype(np.float32)
 
 
-def fit_everyday_prior(p: V2Params, s: Split, cfg: V2Config) -> np.ndarray:
-    """:func:`within_prior_offsets` on the everyday photos of ``s``, scaled by
+def fit_everyday_prior(p: V2Params, s: Split, cfg: V2Config, axes: np.ndarray) -> np.ndarray:
+    """:func:`within_prior_offsets` on the everyday photos of ``s``, each photo's share of the
+    offsets its :func:`domain_score` (ArtPhoto-like photos keep v2's moods), scaled by
     ``cfg.everyday_prior`` and folded into ``p``; returns the offsets."""
     x, w = everyday_rows(s, cfg)
+    a, a0 = domain_score(p, s, cfg, axes)
     pl, ml, _ = p.logits(x)
     _, p_pos = combine(pl, ml, p.t_pol, p.t_mood)
-    c = cfg.everyday_prior * within_prior_offsets(ml / p.t_mood, p_pos, w)
-    apply_prior_offsets(p, c)
+    sc = ((x - p.mu) / p.sigma) @ a + a0
+    c = cfg.everyday_prior * within_prior_offsets(ml / p.t_mood, p_pos, w, sc)
+    apply_prior_offsets(p, c, (a, a0))
     return c
 
 
@@ -159,10 +207,10 @@ def fit_v3(
 
     base, inner = fit_selected(s, groups, cfg, seed=seed, log=log)
     p = copy.deepcopy(base)
+    axes = projection(s, cfg).axes  # the same (deterministic) axes fit_selected used
     if cfg.valence_from_polarity:
-        axes = projection(s, cfg).axes  # the same (deterministic) axes fit_selected used
         p.chosen.update(fit_joint_valence(p, s, inner, cfg, axes))
     if cfg.everyday_prior:
-        c = fit_everyday_prior(p, s, cfg)
+        c = fit_everyday_prior(p, s, cfg, axes)
         p.chosen["everyday_offsets"] = [float(v) for v in c]  # type: ignore[assignment]
     return p, base

@@ -49,10 +49,19 @@ def test_offsets_fold_into_the_intercepts_and_the_runtime_head() -> None:
     pl, ml, _ = p.logits(x)
     c = np.linspace(-1, 1, 8)
     want = mt.combine(pl, ml + c * p.t_mood, p.t_pol, p.t_mood)[0]
+    q = mt.V2Params(**vars(p))
     v3.apply_prior_offsets(p, c)
     with torch.no_grad():
         logp, _ = mt.to_head(p)(torch.from_numpy(x))
     assert np.allclose(torch.softmax(logp, 1).numpy(), want, atol=1e-5)
+    # scaled per photo by a linear domain score: still one linear head
+    a, a0 = np.random.default_rng(2).normal(size=12).astype(np.float32), 0.3
+    score = ((x - q.mu) / q.sigma) @ a + a0
+    want = mt.combine(pl, ml + np.outer(score, c) * q.t_mood, q.t_pol, q.t_mood)[0]
+    v3.apply_prior_offsets(q, c, (a, a0))
+    with torch.no_grad():
+        logp, _ = mt.to_head(q)(torch.from_numpy(x))
+    assert np.allclose(torch.softmax(logp, 1).numpy(), want, atol=1e-4)
 
 
 def test_joint_valence_is_linear_in_the_descriptor_and_uses_the_polarity() -> None:
