@@ -76,8 +76,8 @@ class V2Config:
     # ... and valence = a * polarity logit + ridge(descriptor) on Emotion6 + Twitter I (weight
     # of Twitter I's weak ordinal target relative to Emotion6; ridge alpha in the PCs)
     valence_from_polarity: bool = False
-    valence_tw_weight: float = 0.5
-    valence_alpha: float = 3000.0
+    valence_tw_weight: float = 0.1
+    valence_alpha: float = 10000.0
 
     @property
     def v3(self) -> bool:
