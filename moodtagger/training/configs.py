@@ -70,6 +70,18 @@ class V2Config:
     # common scale (False: keeps the standardised descriptor's geometry, as v1's MLP saw it)
     mlp_whiten: bool = False
     mlp_pca: bool = True  # False: the MLP sees the whole standardised descriptor (v1's MLP input)
+    # v3 (moodtagger.training.multitask_v3): strength of the everyday prior correction of the
+    # within-polarity mood logits (0 = off, 1 = the full correction) ...
+    everyday_prior: float = 0.0
+    # ... and valence = a * polarity logit + ridge(descriptor) on Emotion6 + Twitter I (weight
+    # of Twitter I's weak ordinal target relative to Emotion6; ridge alpha in the PCs)
+    valence_from_polarity: bool = False
+    valence_tw_weight: float = 0.1
+    valence_alpha: float = 10000.0
+
+    @property
+    def v3(self) -> bool:
+        return bool(self.everyday_prior or self.valence_from_polarity)
 
     @property
     def train_views(self) -> tuple[int, ...]:
@@ -105,10 +117,19 @@ CANDIDATES = (
 )
 
 
+# v3 (shipped): v2's fit + the everyday prior correction + valence from polarity and descriptor
+V3_CONFIG = V2Config(
+    "v3: v2 + everyday prior correction + valence from polarity",
+    everyday_prior=1.0,
+    valence_from_polarity=True,
+)
+
+
 def _v2_candidates():
-    base = V2Config()
+    base = V2Config("v2: multi-task linear heads (previous default)")
     return (
-        base,  # shipped
+        V3_CONFIG,  # shipped
+        base,
         V2Config("v2, no flip TTA (center crop only)", flip_tta=False),
         V2Config("v2, equal polarity shares per data set", pol_shares=(1.0, 1.0, 1.0)),
         V2Config("v2, one polarity weight per photo", pol_shares=None),

@@ -128,3 +128,10 @@ def load_twitter1(root: Path | None = None) -> Twitter1:
         np.array([int(r["agreement"]) for r in rows]),
         _duplicate_groups(names, root / "DUPLICATES.txt"),
     )
+
+
+def load_imagenet_sample(root: Path | None = None) -> list[Path]:
+    """The 1,000 ImageNet sample photos (one per class), unlabelled for moods: everyday photos
+    for v3's prior correction (and the backbone check and int8 calibration)."""
+    root = root or shared_data_dir() / "imagenet-sample"
+    return sorted(p for p in root.iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png"))

@@ -391,6 +391,7 @@ class OOF:
     ap_mood: np.ndarray
     tw_pol: np.ndarray
     e6_va: np.ndarray
+    e6_pol: np.ndarray | None = None  # polarity logits of Emotion6 (v3's valence uses them)
 
 
 def _oof(
@@ -401,6 +402,7 @@ def _oof(
         np.zeros((len(s.ap_y), len(MOODS))),
         np.zeros(len(s.tw_pos)),
         np.zeros((len(s.e6_va), 2)),
+        np.zeros(len(s.e6_va)),
     )
     models = []
     for f in range(k):
@@ -410,7 +412,7 @@ def _oof(
         te_ap, te_tw, te_e6 = folds.ap == f, folds.tw == f, folds.e6 == f
         o.ap_pol[te_ap], o.ap_mood[te_ap], _ = p.logits(view_mean(s.ap_x[te_ap], test_views))
         o.tw_pol[te_tw], _, _ = p.logits(view_mean(s.tw_x[te_tw], test_views))
-        _, _, o.e6_va[te_e6] = p.logits(view_mean(s.e6_x[te_e6], test_views))
+        o.e6_pol[te_e6], _, o.e6_va[te_e6] = p.logits(view_mean(s.e6_x[te_e6], test_views))
     return o, models
 
 
@@ -477,7 +479,7 @@ def fit_selected(
             best_alpha, best_r = a, r
     # inner OOF at the chosen strengths -> temperatures
     o_pol, o_mood = pol_res[lam_pol], mood_res[lam_mood]
-    inner = OOF(o_pol.ap_pol, o_mood.ap_mood, o_pol.tw_pol, o_mood.e6_va)
+    inner = OOF(o_pol.ap_pol, o_mood.ap_mood, o_pol.tw_pol, o_mood.e6_va, o_pol.e6_pol)
     mix = 0.0
     if cfg.mlp_hidden:
         # the MLP mood head's inner out-of-fold logits (fixed recipe, one fit per inner fold)

@@ -10,7 +10,15 @@ import numpy as np
 from moodtagger.core.moods import MOODS
 from moodtagger.training.configs import V2Config
 from moodtagger.training.multitask import combine, fit_selected
-from moodtagger.training.multitask_data import POS_IDX, AllData, Folds, Split, make_folds, view_mean
+from moodtagger.training.multitask_data import (
+    POS_IDX,
+    AllData,
+    Folds,
+    Split,
+    inet_folds,
+    make_folds,
+    view_mean,
+)
 
 
 def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
@@ -32,10 +40,24 @@ def macro_f1(y, pred) -> float:
 
 
 def score(
-    ap_probs, ap_y, tw_ppos, tw_pos, tw_agree, e6_va_pred, e6_va, e6_ppos=None
+    ap_probs,
+    ap_y,
+    tw_ppos,
+    tw_pos,
+    tw_agree,
+    e6_va_pred,
+    e6_va,
+    e6_ppos=None,
+    *,
+    tw_probs=None,
+    tw_valence=None,
+    in_probs=None,
 ) -> dict[str, float]:
-    """The multi-task table's numbers from out-of-fold outputs (None entries are skipped)."""
+    """The multi-task table's numbers from out-of-fold outputs (None entries are skipped).
+    ``tw_probs``/``in_probs``: 8-mood probabilities of Twitter I / the ImageNet sample (the
+    share of photos whose top mood is each mood; ``*_top_share_max``: the largest)."""
     from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import roc_auc_score
 
     m: dict[str, float] = {}
     if ap_probs is not None:
@@ -54,13 +76,77 @@ def score(
         conf = np.maximum(tw_ppos, 1 - tw_ppos)
         m["tw5_ece_polarity"] = ece(conf[five], pred[five] == (tw_pos[five] == 1))
         m["tw_all_ece_polarity"] = ece(conf, pred == (tw_pos == 1))
+        m["tw_auc_ppos"] = float(roc_auc_score(tw_pos, tw_ppos))
+    if tw_valence is not None:
+        m["tw_auc_valence"] = float(roc_auc_score(tw_pos, tw_valence))
     if e6_va_pred is not None:
         m["e6_valence_r"] = float(pearsonr(e6_va_pred[:, 0], e6_va[:, 0])[0])
         m["e6_valence_spearman"] = float(spearmanr(e6_va_pred[:, 0], e6_va[:, 0])[0])
         m["e6_arousal_r"] = float(pearsonr(e6_va_pred[:, 1], e6_va[:, 1])[0])
     if e6_ppos is not None:
         m["e6_valence_vs_ppos_r"] = float(pearsonr(e6_ppos, e6_va[:, 0])[0])
+        m["e6_ppos_spearman"] = float(spearmanr(e6_ppos, e6_va[:, 0])[0])
+    for name, probs in (("tw", tw_probs), ("in", in_probs)):
+        if probs is not None:
+            shares = np.bincount(probs.argmax(1), minlength=len(MOODS)) / len(probs)
+            m[f"{name}_top_share_max"] = float(shares.max())
+            m.update(
+                {
+                    f"{name}_top_share_{mood}": float(v)
+                    for mood, v in zip(MOODS, shares, strict=True)
+                }
+            )
     return m
+
+
+class _Outputs:
+    """Out-of-fold outputs of one model over the outer folds."""
+
+    def __init__(self, s: Split):
+        n_in = 0 if s.in_x is None else len(s.in_x)
+        self.ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
+        self.tw_probs = np.zeros((len(s.tw_pos), len(MOODS)))
+        self.tw_ppos = np.zeros(len(s.tw_pos))
+        self.tw_val = np.zeros(len(s.tw_pos))
+        self.e6_va = np.zeros((len(s.e6_va), 2))
+        self.e6_ppos = np.zeros(len(s.e6_va))
+        self.in_probs = np.zeros((n_in, len(MOODS))) if n_in else None
+
+    def add(self, p, cfg: V2Config, s: Split, folds: Folds, in_folds, f: int, raw=None) -> None:
+        def run(x):
+            pl, ml, va = p.logits(view_mean(x, cfg.test_views))
+            probs, ppos = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)
+            return pl, ml, va, probs, ppos
+
+        te = folds.ap == f
+        pl, ml, _, self.ap_probs[te], _ = run(s.ap_x[te])
+        if raw is not None:
+            raw["ap_pol"][te], raw["ap_mood"][te] = pl, ml
+        te = folds.tw == f
+        pl, _, va, self.tw_probs[te], self.tw_ppos[te] = run(s.tw_x[te])
+        self.tw_val[te] = va[:, 0]
+        if raw is not None:
+            raw["tw_pol"][te] = pl
+        te = folds.e6 == f
+        _, _, self.e6_va[te], _, self.e6_ppos[te] = run(s.e6_x[te])
+        if self.in_probs is not None and s.in_x is not None:
+            te = in_folds == f
+            self.in_probs[te] = run(s.in_x[te])[3]
+
+    def score(self, s: Split) -> dict[str, float]:
+        return score(
+            self.ap_probs,
+            s.ap_y,
+            self.tw_ppos,
+            s.tw_pos,
+            s.tw_agree,
+            self.e6_va,
+            s.e6_va,
+            self.e6_ppos,
+            tw_probs=self.tw_probs,
+            tw_valence=self.tw_val,
+            in_probs=self.in_probs,
+        )
 
 
 def nested_cv(
@@ -72,8 +158,12 @@ def nested_cv(
     log: Callable[[str], None] | None = None,
     split_for: Callable[[int, Folds], Split] | None = None,
 ) -> tuple[dict[str, float], dict]:
-    """Outer ``k``-fold CV (folds from ``seed``); every choice (strengths, temperatures) is made
-    inside the outer training part. Returns the metrics and the raw outer OOF outputs.
+    """Outer ``k``-fold CV (folds from ``seed``); every choice (strengths, temperatures, v3's
+    corrections) is made inside the outer training part. Returns the metrics and the raw outer
+    OOF outputs. The ImageNet sample (``data.split.in_x``, when loaded) has its own folds: v3's
+    prior correction sees its training folds, and its held-out folds give the top-mood shares.
+    For a v3 ``cfg`` ``raw["base_metrics"]`` holds the metrics of the v2 fits it was made from
+    (the same fits, before the corrections: v2's row, paired).
 
     ``split_for(f, folds)``: the features to use for outer fold ``f`` (same photos and labels,
     e.g. from a backbone fine-tuned on that fold's training part only,
@@ -82,11 +172,9 @@ def nested_cv(
     folds = make_folds(
         s.ap_y, data.ap_groups, s.tw_pos, s.tw_agree, data.tw_groups, len(s.e6_va), k, seed
     )
-    ap_probs = np.zeros((len(s.ap_y), len(MOODS)))
-    tw_ppos = np.zeros(len(s.tw_pos))
-    e6_va = np.zeros((len(s.e6_va), 2))
-    e6_ppos = np.zeros(len(s.e6_va))
-    raw = {
+    in_folds = inet_folds(len(s.in_x), k, seed) if s.in_x is not None else None
+    outs, base_outs = _Outputs(s), (_Outputs(s) if cfg.v3 else None)
+    raw: dict = {
         "ap_pol": np.zeros(len(s.ap_y)),
         "ap_mood": np.zeros((len(s.ap_y), len(MOODS))),
         "tw_pol": np.zeros(len(s.tw_pos)),
@@ -95,27 +183,30 @@ def nested_cv(
     for f in range(k):
         s = split_for(f, folds) if split_for else data.split
         tr_ap, tr_tw, tr_e6 = folds.ap != f, folds.tw != f, folds.e6 != f
-        tr = s.subset(tr_ap, tr_tw, tr_e6)
-        p, _ = fit_selected(
-            tr, (data.ap_groups[tr_ap], data.tw_groups[tr_tw]), cfg, seed=seed * 100 + f, log=log
-        )
+        tr = s.subset(tr_ap, tr_tw, tr_e6, None if in_folds is None else in_folds != f)
+        groups = (data.ap_groups[tr_ap], data.tw_groups[tr_tw])
+        if cfg.v3:
+            from moodtagger.training.multitask_v3 import fit_v3
+
+            p, base = fit_v3(tr, groups, cfg, seed=seed * 100 + f, log=log)
+            assert base_outs is not None
+            base_outs.add(base, cfg, s, folds, in_folds, f)
+        else:
+            p, _ = fit_selected(tr, groups, cfg, seed=seed * 100 + f, log=log)
         raw["chosen"].append({**p.chosen, "t_pol": p.t_pol, "t_mood": p.t_mood})
-        te = folds.ap == f
-        pl, ml, _ = p.logits(view_mean(s.ap_x[te], cfg.test_views))
-        ap_probs[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[0]
-        raw["ap_pol"][te], raw["ap_mood"][te] = pl, ml
-        te = folds.tw == f
-        pl, ml, _ = p.logits(view_mean(s.tw_x[te], cfg.test_views))
-        tw_ppos[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[1]
-        raw["tw_pol"][te] = pl
-        te = folds.e6 == f
-        pl, ml, va = p.logits(view_mean(s.e6_x[te], cfg.test_views))
-        e6_va[te] = va
-        e6_ppos[te] = combine(pl, ml, p.t_pol, p.t_mood, cfg.factorised)[1]
+        outs.add(p, cfg, s, folds, in_folds, f, raw)
         if log:
             log(f"  {cfg.name}: seed {seed} fold {f + 1}/{k} done")
-    m = score(ap_probs, s.ap_y, tw_ppos, s.tw_pos, s.tw_agree, e6_va, s.e6_va, e6_ppos)
-    raw.update(ap_probs=ap_probs, tw_ppos=tw_ppos, e6_va=e6_va, folds=folds)
+    m = outs.score(s)
+    if base_outs is not None:
+        raw["base_metrics"] = base_outs.score(s)
+    raw.update(
+        ap_probs=outs.ap_probs,
+        tw_ppos=outs.tw_ppos,
+        e6_va=outs.e6_va,
+        folds=folds,
+        in_folds=in_folds,
+    )
     return m, raw
 
 

@@ -30,8 +30,16 @@ class Split:
     e6_x: np.ndarray
     e6_va: np.ndarray  # (n, 2) valence, arousal
     e6_votes: np.ndarray  # (n, 7)
+    # unlabelled everyday photos (the ImageNet sample): only v3's everyday prior correction
+    # sees them; None where not loaded
+    in_x: np.ndarray | None = None
 
-    def subset(self, ap: np.ndarray, tw: np.ndarray, e6: np.ndarray) -> Split:
+    def subset(
+        self, ap: np.ndarray, tw: np.ndarray, e6: np.ndarray, inet: np.ndarray | None = None
+    ) -> Split:
+        in_x = self.in_x
+        if in_x is not None and inet is not None:
+            in_x = in_x[inet]
         return Split(
             self.ap_x[ap],
             self.ap_y[ap],
@@ -41,6 +49,7 @@ class Split:
             self.e6_x[e6],
             self.e6_va[e6],
             self.e6_votes[e6],
+            in_x,
         )
 
 
@@ -71,14 +80,19 @@ def load_all(
     *,
     flip_tta: bool = True,
     raw: bool = False,
+    everyday: bool = False,
 ) -> AllData:
-    """All three data sets' features; ``raw``: the cached (center, flip, full) views as they are."""
+    """All three data sets' features; ``raw``: the cached (center, flip, full) views as they are;
+    ``everyday``: also the ImageNet sample's (unlabelled, ``split.in_x``; v3's prior correction)."""
 
     def feats(files):
         x = load_features(files, variant, parts)
         return x if raw else descriptor_views(x, flip_tta)
 
-    return assemble(feats)
+    data = assemble(feats)
+    if everyday:
+        data.split.in_x = feats(datasets.load_imagenet_sample())
+    return data
 
 
 def assemble(feats: Callable[[list[Path]], np.ndarray]) -> AllData:
@@ -109,6 +123,14 @@ def make_folds(ap_y, ap_groups, tw_pos, tw_agree, tw_groups, n_e6: int, k: int, 
     e6 = np.empty(n_e6, dtype=int)
     e6[rng.permutation(n_e6)] = np.arange(n_e6) % k
     return Folds(ap, tw, e6)
+
+
+def inet_folds(n: int, k: int, seed: int) -> np.ndarray:
+    """Fold per ImageNet-sample photo (random, like Emotion6's; its own stream of ``seed``)."""
+    rng = np.random.default_rng(seed + 7919)
+    f = np.empty(n, dtype=int)
+    f[rng.permutation(n)] = np.arange(n) % k
+    return f
 
 
 def view_mean(x: np.ndarray, views: tuple[int, ...]) -> np.ndarray:

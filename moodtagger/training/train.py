@@ -163,6 +163,7 @@ def train_and_save(
 # -- v2 -------------------------------------------------------------------------------------------
 
 V2_ID = "moodtagger-lite0-multitask-v2"
+V3_ID = "moodtagger-lite0-multitask-v3"
 
 TRAINING_DATA_V2 = {
     **TRAINING_DATA,
@@ -183,6 +184,21 @@ TRAINING_DATA_V2 = {
     "artphoto": {**TRAINING_DATA["artphoto"], "used_for": "8-mood head, polarity head"},
 }
 
+TRAINING_DATA_V3 = {
+    **TRAINING_DATA_V2,
+    "twitter1": {
+        **TRAINING_DATA_V2["twitter1"],
+        "used_for": "polarity head (soft target = share of agreeing workers), valence (weak "
+        "ordinal target 3 + 4 x that share), everyday prior correction of the moods (unlabelled)",
+    },
+    "imagenet_sample": {
+        "what": "ImageNet sample in ../shared/data/imagenet-sample, 1,000 photos (one per class), "
+        "used without labels",
+        "licence": "ImageNet terms: research and non-commercial use; images not redistributed",
+        "used_for": "everyday prior correction of the within-polarity moods (unlabelled)",
+    },
+}
+
 
 def train_v2_and_save(
     out_dir: Path,
@@ -192,22 +208,47 @@ def train_v2_and_save(
     metrics: dict | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Fit the v2 multi-task head on all of ../shared/data (strengths and temperatures chosen by
-    an inner CV on all of it) and write ``models/<V2_ID>.pt`` + ``.json``. ``metrics``: the
-    nested-CV summary to record (``moodtagger eval`` produces it)."""
-    cfg = cfg or mt.V2Config()
-    log("loading cached lite0 features of ArtPhoto, Twitter I and Emotion6 (extracted once)")
-    data = mtd.load_all(cfg.parts, flip_tta=cfg.flip_tta)
+    """Fit the v3 (default) or v2 multi-task head on all of ../shared/data (strengths,
+    temperatures and v3's corrections chosen or fitted on all of it) and write
+    ``models/<id>.pt`` + ``.json``. ``cfg``: a :class:`V2Config` (default: the shipped v3's);
+    ``metrics``: the nested-CV summary to record (``moodtagger eval`` produces it)."""
+    from moodtagger.training.configs import V3_CONFIG
+
+    cfg = cfg or V3_CONFIG
+    log(
+        "loading cached lite0 features of ArtPhoto, Twitter I, Emotion6"
+        f"{' and the ImageNet sample' if cfg.v3 else ''} (extracted once)"
+    )
+    data = mtd.load_all(cfg.parts, flip_tta=cfg.flip_tta, everyday=cfg.v3)
+    groups = (data.ap_groups, data.tw_groups)
     with threadpool_limits(1):  # many small BLAS calls: threads only add overhead
-        params, _ = mt.fit_selected(
-            data.split, (data.ap_groups, data.tw_groups), cfg, seed=seed, log=log
-        )
+        if cfg.v3:
+            from moodtagger.training.multitask_v3 import fit_v3
+
+            params, _ = fit_v3(data.split, groups, cfg, seed=seed, log=log)
+        else:
+            params, _ = mt.fit_selected(data.split, groups, cfg, seed=seed, log=log)
+    return save_multitask(out_dir, cfg, params, seed=seed, metrics=metrics, log=log)
+
+
+def save_multitask(
+    out_dir: Path,
+    cfg,
+    params: mt.V2Params,
+    *,
+    seed: int = 0,
+    metrics: dict | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Write ``params`` (fitted with ``cfg``) as ``models/<id>.pt`` + ``.json`` (v3's id when
+    ``cfg`` asks for its corrections, else v2's)."""
+    model_id = V3_ID if cfg.v3 else V2_ID
     head = mt.to_head(params)
     out_dir.mkdir(parents=True, exist_ok=True)
-    head_file = out_dir / f"{V2_ID}.pt"
+    head_file = out_dir / f"{model_id}.pt"
     torch.save([{k: v.clone() for k, v in head.state_dict().items()}], head_file)
     entry = {
-        "id": V2_ID,
+        "id": model_id,
         # backbone, its weights' sha256 and the preprocessing: the registry's own fields
         **registry.backbone_fields("lite0"),
         "labels": list(MOODS),
@@ -225,7 +266,7 @@ def train_v2_and_save(
         },
         "config": cfg.as_dict(),
         "seed": seed,
-        "training_data": TRAINING_DATA_V2,
+        "training_data": TRAINING_DATA_V3 if cfg.v3 else TRAINING_DATA_V2,
         "metrics": metrics or {},
         "how_measured": (
             "Nested cross-validation: outer 5 folds per data set (ArtPhoto stratified by mood, "
@@ -234,12 +275,20 @@ def train_v2_and_save(
             "training part a 3-fold inner CV picks the L2 strengths (log-loss), the ridge alpha "
             "(valence r) and fits both temperatures on inner out-of-fold logits. Reproduce with "
             "`moodtagger eval`."
+            + (
+                " v3: its two corrections (everyday prior offsets of the within-polarity moods, "
+                "valence from the polarity logit + descriptor) are fitted on the outer training "
+                "part only; the ImageNet sample has its own 5 folds, and the top-mood shares on "
+                "Twitter I and the ImageNet sample are those of the held-out folds."
+                if cfg.v3
+                else ""
+            )
         ),
         "created": time.strftime("%Y-%m-%d"),
     }
-    (out_dir / f"{V2_ID}.json").write_text(json.dumps(entry, indent=1) + "\n")
+    (out_dir / f"{model_id}.json").write_text(json.dumps(entry, indent=1) + "\n")
     log(
-        f"wrote {head_file} ({head_file.stat().st_size // 1024} KB) and {V2_ID}.json; "
+        f"wrote {head_file} ({head_file.stat().st_size // 1024} KB) and {model_id}.json; "
         f"ship its ONNX export: {registry.EXPORT_SCRIPT}"
     )
     return head_file

@@ -1,4 +1,4 @@
-"""The heads the app runs: the shipped v2 head's output is coherent through the real photo path
+"""The heads the app runs: the shipped default head's output is coherent through the real photo path
 (its positive moods' share is the polarity it believes). The fitting side of the same rule is in
 tests/training/test_multitask.py."""
 
@@ -12,11 +12,11 @@ from moodtagger.core.model import registry
 from moodtagger.core.moods import MOODS, POSITIVE
 
 
-def test_shipped_v2_is_coherent_on_a_real_photo_path(make_image) -> None:
+def test_shipped_default_is_coherent_on_a_real_photo_path(make_image) -> None:
     from moodtagger.core.model.engine import MoodModel
 
     e = registry.entry()
-    assert e.id == registry.DEFAULT_MODEL == "moodtagger-lite0-multitask-v2"
+    assert e.id == registry.DEFAULT_MODEL == "moodtagger-lite0-multitask-v3"
     net = registry.build(e)
     model = MoodModel(device="cpu", backend="torch")
     path = make_image("people.jpg", size=(400, 300), seed=3)
