@@ -74,3 +74,35 @@ def test_loading_rows_never_runs_the_cyclic_garbage_collector(tmp_path: Path) ->
     assert rows.paths[0] == "/photos/000/IMG_00000.jpg"
     assert rows.choice(0) == ("awe",)
     assert not np.isnan(rows.probs).any()
+
+
+def test_export_entries_never_run_the_cyclic_garbage_collector(tmp_path: Path) -> None:
+    """`export` at a million photos: its entries, like the grid's rows, are built with the
+    collector off, and the CSV keeps six decimals per probability."""
+    import io
+
+    from moodtagger.core import export
+
+    db = _catalog(tmp_path)
+    runs: list[int] = []
+
+    def seen(phase: str, info: dict) -> None:
+        if phase == "start":
+            runs.append(info["generation"])
+
+    with Catalog(db) as cat:
+        gc.collect()
+        gc.callbacks.append(seen)
+        try:
+            entries = export.catalog_entries(cat, MODEL)
+        finally:
+            gc.callbacks.remove(seen)
+    assert gc.isenabled()
+    assert runs == []
+    out = io.StringIO()
+    assert export.write_csv(entries, out) == N
+    first = out.getvalue().splitlines()[1].split(",")
+    assert first[0] == "/photos/000/IMG_00000.jpg"
+    probs = first[3 : 3 + len(MOODS)]
+    assert all(len(x.split(".")[1]) == 6 for x in probs)
+    assert first[1] == MOODS[int(np.argmax([float(x) for x in probs]))]
