@@ -376,7 +376,7 @@ def derive(d: Rows) -> Derived:
     has = ~np.isnan(d.probs[:, 0])
     filled = np.where(np.isnan(d.probs), -1.0, d.probs)
     top_idx = np.argmax(filled, axis=1)
-    part = np.sort(filled, axis=1)
+    part = np.partition(filled, -2, axis=1)  # the two largest last, in order (no full sort)
     return Derived(has, top_idx, part[:, -1], part[:, -1] - part[:, -2], d.states())
 
 
@@ -463,6 +463,11 @@ def disagreement(d: Rows, dv: Derived | None = None) -> np.ndarray:
     return out
 
 
+def _basename(path: str) -> str:
+    """``os.path.basename`` (a million calls: with one separator, in C)."""
+    return path.rpartition(os.sep)[2] if os.altsep is None else os.path.basename(path)
+
+
 def sort_order(
     d: Rows, key: str, descending: bool = False, dv: Derived | None = None
 ) -> np.ndarray:
@@ -475,7 +480,7 @@ def sort_order(
     n = len(d)
     if n == 0:
         return np.zeros(0, np.int64)
-    names = np.array([os.path.basename(p).casefold() for p in d.paths])
+    names = np.array([_basename(p).casefold() for p in d.paths])
     name_rank = np.argsort(names, kind="stable")
     if key == "name":
         return name_rank[::-1].copy() if descending else name_rank
