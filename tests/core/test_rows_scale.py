@@ -106,3 +106,45 @@ def test_export_entries_never_run_the_cyclic_garbage_collector(tmp_path: Path) -
     probs = first[3 : 3 + len(MOODS)]
     assert all(len(x.split(".")[1]) == 6 for x in probs)
     assert first[1] == MOODS[int(np.argmax([float(x) for x in probs]))]
+
+
+def test_photos_needing_a_prediction_come_in_path_order(tmp_path: Path) -> None:
+    """The refresh's "what is left to predict" scans in rowid order (issue 29) but still hands
+    the photos over in path order, as before."""
+    db = tmp_path / "needing.sqlite3"
+    order = [7, 2, 9, 0, 5, 3, 8, 1, 6, 4]  # stored (rowid) order differs from path order
+    with Catalog(db) as cat:
+        with cat.transaction():
+            cat.photos.add_root("/p")
+        batch = [
+            (
+                ScannedFile(
+                    path=f"/p/{'é' if i == 9 else ''}IMG_{i}.jpg".encode(),
+                    size=1,
+                    mtime_ns=1,
+                    identity=f"{i:032x}",
+                    width=4,
+                    height=3,
+                    orientation=1,
+                    format="JPEG",
+                    taken_at=None,
+                    ctime_ns=0,
+                ),
+                None,
+            )
+            for i in order
+        ]
+        ids = dict(zip(order, (pid for pid, _ in cat.photos.store_scanned(batch)), strict=True))
+        cat.predictions.save(MODEL, [(ids[i], Prediction((0.125,) * 8)) for i in (0, 3, 6)])
+        needing = cat.predictions.photos_needing(MODEL)
+        sql_order = [
+            r[0]
+            for r in cat.conn.execute(
+                "SELECT path FROM photos WHERE id IN "
+                f"({','.join(str(ids[i]) for i in (1, 2, 4, 5, 7, 8, 9))}) ORDER BY path"
+            )
+        ]
+    assert [Path(p.path).name for p in needing] == [
+        Path(p.decode() if isinstance(p, bytes) else p).name for p in sql_order
+    ]
+    assert len(needing) == 7
