@@ -12,6 +12,9 @@ from typing import IO
 
 from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.moods import CSV_COLUMNS, MOODS
+from moodtagger.core.rows import no_gc
+
+_PROBS = ",".join(["%.6f"] * len(MOODS))  # the eight probabilities in one format (the CSV's)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,16 @@ def catalog_entries(
 ) -> list[Entry]:
     """Every photo with its current prediction (by ``model_id``, the model in use), choice
     and state (the one rule in the catalog), and each custom mood's probability."""
+    with no_gc():  # a million entries build no cycles (issue 29)
+        return _catalog_entries(catalog, model_id, status, photo_ids)
+
+
+def _catalog_entries(
+    catalog: Catalog,
+    model_id: str | None,
+    status: Iterable[str] | None,
+    photo_ids: Iterable[int] | None,
+) -> list[Entry]:
     rows = list(catalog.views.library(model_id, status=status, photo_ids=photo_ids))
     return with_custom(
         catalog,
@@ -90,7 +103,7 @@ def row_values(
         path,
         mood,
         f"{p:.6f}",
-        *(f"{x:.6f}" for x in pred.probs),
+        *(_PROBS % tuple(pred.probs)).split(","),
         _num(pred.valence, 3),
         _num(pred.arousal, 3),
         *tail,
