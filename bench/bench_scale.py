@@ -66,6 +66,17 @@ def tenth_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.tenth{path.suffix}")
 
 
+def built_with(path: Path) -> str | None:
+    """The shipped model whose predictions a built catalog holds (None: not built yet)."""
+    if not path.exists():
+        return None
+    with Catalog(path) as cat:
+        row = cat.conn.execute(
+            "SELECT model_id FROM predictions WHERE model_id NOT LIKE 'personal-%' LIMIT 1"
+        ).fetchone()
+    return row[0] if row else None
+
+
 def photo_count(path: Path) -> int:
     if not path.exists():
         return -1
@@ -277,7 +288,10 @@ def main() -> int:
     os.environ.setdefault(
         "MOODTAGGER_PERSONAL_MODELS", str(args.catalog.parent / "moodtagger-scale-models")
     )
-    model_id = registry.default_model_id()
+    model_id = built_with(args.catalog) or registry.default_model_id()
+    # measure with the model the catalog was built with: under a newer default model the app
+    # would re-predict every (file-less) photo and mark it unreadable
+    os.environ["MOODTAGGER_MODEL"] = model_id
     if args.in_app:
         for key, value in in_app(args.catalog, model_id, learn=not args.no_learn).items():
             print(f"{key}={value}")
