@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
@@ -90,3 +91,21 @@ def test_grid_cell_bars_show_custom_moods(qtbot, make_window, photo_folder):
         "Stormy Sky · chosen"
     )
     delegate.hover = None
+
+
+def test_map_draws_a_chosen_custom_mood_in_its_colour(qtbot, make_window, photo_folder):
+    from moodtagger.gui.views.delegate import custom_mood_color
+    from moodtagger.gui.views.mapview import CUSTOM_BASE, _argb
+
+    win, ids = _window_with_custom_mood(qtbot, make_window, photo_folder)
+    win.acts.view_map.trigger()
+    m = win.map
+    qtbot.waitUntil(lambda: len(m.ids) > 0, timeout=10_000)
+    k = int(np.nonzero(m.ids == ids[0])[0][0])
+    assert int(m.mood[k]) == CUSTOM_BASE  # the chosen custom mood, not the top of the eight
+    assert m.point_color(int(m.mood[k])) == custom_mood_color(0)
+    assert m._colors()[CUSTOM_BASE] == _argb(custom_mood_color(0))
+    assert "Stormy Sky (chosen)" in m._tooltip(ids[0])
+    others = [int(m.mood[int(np.nonzero(m.ids == i)[0][0])]) for i in ids[1:] if i in m.ids]
+    assert others and all(c < CUSTOM_BASE for c in others)  # suggestions keep the eight's
+    m.grab()  # painting dots and thumbnails with a custom colour does not fail

@@ -67,7 +67,7 @@ def custom_mood_color(index: int) -> QColor:
 def custom_probs(index) -> dict[str, tuple[float | None, QColor]]:
     """The custom moods of ``index``'s photo: name -> (probability or None, colour), read from
     the source model's rows (empty when the catalog has none)."""
-    model = index.model()
+    model = index.model() if hasattr(index, "model") else None
     src = model.sourceModel() if hasattr(model, "sourceModel") else model
     rows = getattr(src, "rows", None)
     if rows is None or not rows.custom_names or not hasattr(src, "row_of"):
