@@ -95,7 +95,7 @@ def test_grid_cell_bars_show_custom_moods(qtbot, make_window, photo_folder):
 
 def test_map_draws_a_chosen_custom_mood_in_its_colour(qtbot, make_window, photo_folder):
     from moodtagger.gui.views.delegate import custom_mood_color
-    from moodtagger.gui.views.mapview import CUSTOM_BASE, _argb
+    from moodtagger.gui.views.mapview import CUSTOM_BASE, _argb, point_color
 
     win, ids = _window_with_custom_mood(qtbot, make_window, photo_folder)
     win.acts.view_map.trigger()
@@ -103,9 +103,27 @@ def test_map_draws_a_chosen_custom_mood_in_its_colour(qtbot, make_window, photo_
     qtbot.waitUntil(lambda: len(m.ids) > 0, timeout=10_000)
     k = int(np.nonzero(m.ids == ids[0])[0][0])
     assert int(m.mood[k]) == CUSTOM_BASE  # the chosen custom mood, not the top of the eight
-    assert m.point_color(int(m.mood[k])) == custom_mood_color(0)
+    assert point_color(int(m.mood[k])) == custom_mood_color(0)
     assert m._colors()[CUSTOM_BASE] == _argb(custom_mood_color(0))
     assert "Stormy Sky (chosen)" in m._tooltip(ids[0])
     others = [int(m.mood[int(np.nonzero(m.ids == i)[0][0])]) for i in ids[1:] if i in m.ids]
     assert others and all(c < CUSTOM_BASE for c in others)  # suggestions keep the eight's
     m.grab()  # painting dots and thumbnails with a custom colour does not fail
+
+
+def test_detail_panel_has_a_toggle_and_bar_per_custom_mood(qtbot, make_window, photo_folder):
+    win, ids = _window_with_custom_mood(qtbot, make_window, photo_folder)
+    panel = win.detail
+    qtbot.waitUntil(lambda: "Stormy Sky" in panel.toggles and panel.photo_id == ids[0])
+    assert panel.toggles["Stormy Sky"].isChecked()  # chosen by key 9
+    assert panel.toggles["Stormy Sky"].text().startswith("9")
+    win.grid.setCurrentIndex(win.proxy.mapFromSource(win.model.index_of(ids[1])))
+    qtbot.waitUntil(lambda: panel.photo_id == ids[1])
+    assert not panel.toggles["Stormy Sky"].isChecked()
+    assert panel.bars["Stormy Sky"].value == pytest.approx(0.9)
+    assert panel.percent["Stormy Sky"].text() == "90%"
+    assert panel.why_target() != "Stormy Sky"
+    panel.toggles["Stormy Sky"].click()  # toggles it for the selection, like key 9
+    assert win.catalog.choices.get(ids[1]).moods == ["Stormy Sky"]
+    assert win.custom_moods.remove("Stormy Sky") is None
+    qtbot.waitUntil(lambda: "Stormy Sky" not in panel.toggles)

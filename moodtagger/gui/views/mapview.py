@@ -411,7 +411,7 @@ class MoodMap(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         for k, i in enumerate(sel.tolist()):
             img = self.thumbnail_for(int(self.ids[i])) if self.thumbnail_for else None
-            color = self.point_color(int(self.mood[i]))
+            color = point_color(int(self.mood[i]))
             cx, cy = float(sx[k]), float(sy[k])
             if img is not None and not img.isNull():
                 size = img.size().scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio)
@@ -506,22 +506,9 @@ class MoodMap(QWidget):
             self.zoom(1.25**steps, e.position())
         e.accept()
 
-    def point_color(self, m: int) -> QColor:
-        """The colour of point code ``m`` (see :attr:`mood`)."""
-        if 0 <= m < len(MOODS):
-            return QColor(MOOD_COLORS[MOODS[m]])
-        return custom_mood_color(m - CUSTOM_BASE) if m >= CUSTOM_BASE else _GREY
-
     def _tooltip(self, pid: int) -> str:
         k = int(np.nonzero(self.ids == pid)[0][0])
-        m = int(self.mood[k])
-        mood = (
-            display_name(MOODS[m])
-            if 0 <= m < len(MOODS)
-            else self.custom_names[m - CUSTOM_BASE] + " (chosen)"
-            if m >= CUSTOM_BASE
-            else "no mood yet"
-        )
+        mood = point_name(int(self.mood[k]), self.custom_names)
         return f"{mood} · valence {self.valence[k]:.1f} · arousal {self.arousal[k]:.1f}"
 
 
@@ -563,6 +550,19 @@ def paint_axes(m: MoodMap, p: QPainter, r: QRectF, pal: QPalette) -> None:
         f"arousal{scale}: calm → excited",
     )
     p.restore()
+
+
+def point_color(m: int) -> QColor:
+    """The colour of point code ``m`` (see :attr:`MoodMap.mood`)."""
+    if 0 <= m < len(MOODS):
+        return QColor(MOOD_COLORS[MOODS[m]])
+    return custom_mood_color(m - CUSTOM_BASE) if m >= CUSTOM_BASE else _GREY
+
+
+def point_name(m: int, custom_names) -> str:
+    if 0 <= m < len(MOODS):
+        return display_name(MOODS[m])
+    return f"{custom_names[m - CUSTOM_BASE]} (chosen)" if m >= CUSTOM_BASE else "no mood yet"
 
 
 def mood_index_for(rows, derived) -> np.ndarray:
