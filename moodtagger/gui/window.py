@@ -274,6 +274,7 @@ class MainWindow(QMainWindow):
         self._set_rows(self.library.rows())
 
     def _set_rows(self, rows) -> None:
+        self.filters.set_custom_moods(rows.custom_names)
         self.model.set_rows(rows)
         self.reload_keywords()
         self.filtering.refresh_count()

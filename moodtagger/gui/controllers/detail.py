@@ -88,6 +88,7 @@ class DetailController(QObject):
     def refresh(self) -> None:
         if self.closed:
             return
+        self.panel.set_custom_moods(self.model.rows.custom_names)
         sel = self.grid.selectionModel().selectedIndexes()
         if len(sel) > 1:
             ids = self.proxy.photo_ids(sel)
@@ -112,6 +113,13 @@ class DetailController(QObject):
             return
         pid = int(idx.data(Roles.PhotoIdRole))
         new = pid != self.panel.photo_id
+        d, r = self.model.rows, self.model.row_of(pid)
+        custom = {
+            n: (
+                None if r is None or np.isnan(d.custom_probs[r, j]) else float(d.custom_probs[r, j])
+            )
+            for j, n in enumerate(d.custom_names)
+        }
         self.panel.show_photo(
             pid,
             name=idx.data(Qt.ItemDataRole.DisplayRole),
@@ -123,6 +131,7 @@ class DetailController(QObject):
             va=idx.data(Roles.ValenceArousalRole),
             keywords=self.catalog.file_keywords.get(pid),
             image=idx.data(Roles.ThumbnailRole) if new else None,
+            custom=custom,
         )
         photo = self.catalog.photos.by_id(pid)
         self.panel.set_taken(dates.shown(photo.taken_at, photo.taken_from) if photo else "")

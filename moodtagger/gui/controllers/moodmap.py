@@ -62,7 +62,9 @@ class MapController(QObject):
         rows = w.model.rows
         mask = w.model.filter_mask(w.proxy.filter)
         moods = mood_index_for(rows, w.model.derived())
-        self.map.set_points(rows.ids[mask], rows.valence[mask], rows.arousal[mask], moods[mask])
+        self.map.set_points(
+            rows.ids[mask], rows.valence[mask], rows.arousal[mask], moods[mask], rows.custom_names
+        )
         self.map.set_highlight(w.grid.selected_ids())
 
     def stop(self) -> None:

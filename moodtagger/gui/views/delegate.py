@@ -55,6 +55,39 @@ def mood_color(mood: str) -> QColor:
     return QColor(MOOD_COLORS[mood])
 
 
+# the user's own moods (issue 27): Okabe-Ito colours, apart from the eight's Paul Tol "muted"
+CUSTOM_MOOD_COLORS = ("#E69F00", "#0072B2", "#D55E00", "#F0E442", "#009E73", "#CC79A7")
+
+
+def custom_mood_color(index: int) -> QColor:
+    """The colour of the ``index``-th custom mood (catalog order), for bars, map and buttons."""
+    return QColor(CUSTOM_MOOD_COLORS[index % len(CUSTOM_MOOD_COLORS)])
+
+
+def custom_probs(index) -> dict[str, tuple[float | None, QColor]]:
+    """The custom moods of ``index``'s photo: name -> (probability or None, colour), read from
+    the source model's rows (empty when the catalog has none)."""
+    model = index.model() if hasattr(index, "model") else None
+    src = model.sourceModel() if hasattr(model, "sourceModel") else model
+    rows = getattr(src, "rows", None)
+    if rows is None or not rows.custom_names or not hasattr(src, "row_of"):
+        return {}
+    r = src.row_of(index.data(Roles.PhotoIdRole))
+    if r is None or r >= len(rows.custom_probs):
+        return {}
+    out = {}
+    for j, name in enumerate(rows.custom_names):
+        p = float(rows.custom_probs[r, j])
+        out[name] = (None if p != p else p, custom_mood_color(j))  # NaN: never learnt
+    return out
+
+
+def _prob(mood: str, scores, custom) -> float | None:
+    if mood in INDEX:
+        return None if scores is None else float(scores[INDEX[mood]])
+    return custom.get(mood, (None, None))[0]
+
+
 def relative_luminance(c: QColor) -> float:
     """WCAG 2 relative luminance of an opaque colour."""
 
@@ -105,12 +138,14 @@ class PhotoDelegate(QStyledItemDelegate):
         return QRectF(c.x() + PAD, c.y() + 2 * PAD + self.thumb_size, self.thumb_size, PLATE_H)
 
     @staticmethod
-    def rows(scores, choice) -> list[str]:
-        """The moods a cell shows, top to bottom: the chosen ones, then the likeliest."""
+    def rows(scores, choice, custom=None) -> list[str]:
+        """The moods a cell shows, top to bottom: the chosen ones, then the likeliest (a custom
+        mood when its own probability is at least 0.5; ``custom``: :func:`custom_probs`)."""
         out = [m for m in (choice or ())][:ROWS]
-        if scores is not None:
-            ranked = sorted(DISPLAY_ORDER, key=lambda m: -float(scores[INDEX[m]]))
-            out += [m for m in ranked if m not in out][: ROWS - len(out)]
+        ranked = [(m, float(scores[INDEX[m]])) for m in DISPLAY_ORDER] if scores is not None else []
+        ranked += [(m, p) for m, (p, _c) in (custom or {}).items() if p is not None and p >= 0.5]
+        ranked.sort(key=lambda mp: -mp[1])
+        out += [m for m, _p in ranked if m not in out][: ROWS - len(out)]
         return out
 
     @staticmethod
@@ -122,7 +157,9 @@ class PhotoDelegate(QStyledItemDelegate):
         plate = self.plate_rect(cell)
         label_w = round(plate.width() * LABEL_FRAC)
         out = {}
-        moods = self.rows(index.data(Roles.MoodScoresRole), index.data(Roles.ChoiceRole))
+        moods = self.rows(
+            index.data(Roles.MoodScoresRole), index.data(Roles.ChoiceRole), custom_probs(index)
+        )
         for k, mood in enumerate(moods):
             y = plate.top() + PLATE_PAD + k * (ROW_H + ROW_GAP)
             label = QRectF(plate.left() + PLATE_PAD, y, label_w - PLATE_PAD - 4, ROW_H)
@@ -252,8 +289,8 @@ class PhotoDelegate(QStyledItemDelegate):
         if not self.hover or self.hover[0] != index.data(Roles.PhotoIdRole):
             return None
         mood = self.hover[1]
-        scores = index.data(Roles.MoodScoresRole)
-        text = display_name(mood) + (f" {scores[INDEX[mood]]:.0%}" if scores is not None else "")
+        p = _prob(mood, index.data(Roles.MoodScoresRole), custom_probs(index))
+        text = display_name(mood) + (f" {p:.0%}" if p is not None else "")
         choice = index.data(Roles.ChoiceRole)
         return text + (" · chosen" if choice and mood in choice else "")
 
@@ -263,6 +300,7 @@ class PhotoDelegate(QStyledItemDelegate):
         """The plate and its rows: ``✓ Name  45%`` in light text, then a thick bar (length = p)
         in the mood's colour, edged in light grey where the colour is too dark for the plate."""
         scores, choice = index.data(Roles.MoodScoresRole), index.data(Roles.ChoiceRole)
+        custom = custom_probs(index)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(PLATE)
@@ -273,7 +311,8 @@ class PhotoDelegate(QStyledItemDelegate):
         fm = painter.fontMetrics()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         for mood, (label, track) in self.bar_rects(cell, index).items():
-            p = None if scores is None else max(0.0, min(1.0, float(scores[INDEX[mood]])))
+            p = _prob(mood, scores, custom)
+            p = None if p is None else max(0.0, min(1.0, p))
             pct = "" if p is None else f"{p:.0%}"
             pct_w = fm.horizontalAdvance(pct) + 4
             name = fm.elidedText(
@@ -288,7 +327,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.fillRect(track, TRACK)
             if p is None:
                 continue
-            color = mood_color(mood)
+            color = mood_color(mood) if mood in INDEX else custom[mood][1]
             w = max(2.0, round(track.width() * p))
             bar = QRectF(round(track.x()), round(track.y()), w, ROW_H)
             painter.fillRect(bar, color)
@@ -329,10 +368,10 @@ class PhotoDelegate(QStyledItemDelegate):
         if event.type() == QEvent.Type.ToolTip and index.isValid():
             mood = self.bar_at(option.rect, event.pos(), index)
             if mood is not None:
-                scores = index.data(Roles.MoodScoresRole)
+                p = _prob(mood, index.data(Roles.MoodScoresRole), custom_probs(index))
                 text = display_name(mood)
-                if scores is not None:
-                    text += f" {scores[INDEX[mood]]:.0%}"
+                if p is not None:
+                    text += f" {p:.0%}"
                 choice = index.data(Roles.ChoiceRole)
                 if choice and mood in choice:
                     text += " (chosen)"

@@ -20,15 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from moodtagger.core.moods import DISPLAY_ORDER, INDEX, POSITIVE, display_name
-from moodtagger.gui.views.delegate import MOOD_COLORS, mood_color
+from moodtagger.gui.views.delegate import MOOD_COLORS, custom_mood_color, mood_color
 
 PREVIEW_SIDE = 720
 
 
 class ProbabilityBar(QWidget):
-    def __init__(self, mood: str, parent: QWidget | None = None):
+    def __init__(self, mood: str, parent: QWidget | None = None, color: QColor | None = None):
         super().__init__(parent)
         self.mood = mood
+        self.color = color if color is not None else mood_color(mood)
         self.value: float | None = None
         self.setMinimumSize(60, 14)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -46,7 +47,7 @@ class ProbabilityBar(QWidget):
         if self.value is not None:
             p.fillRect(
                 QRectF(r.x(), r.y(), r.width() * max(0.0, min(1.0, self.value)), r.height()),
-                mood_color(self.mood),
+                self.color,
             )
         p.end()
 
@@ -183,6 +184,8 @@ class DetailPanel(QWidget):
             row += 1
         grid.setColumnStretch(1, 1)
         layout.addLayout(grid)
+        self._mood_grid, self._custom_row = grid, row  # custom moods' rows go below the eight
+        self.custom_names: tuple[str, ...] = ()
         self.va = QLabel()
         layout.addWidget(self.va)
         self.keywords = QLabel()
@@ -191,6 +194,47 @@ class DetailPanel(QWidget):
         layout.addWidget(self.keywords)
         self.photo_id: int | None = None
         self.show_nothing()
+
+    def set_custom_moods(self, names) -> None:
+        """One toggle + bar per custom mood (issue 27) below the eight, in catalog order (keys 9
+        and 0 for the first two); rebuilt when moods are added or removed."""
+        names = tuple(names)
+        if names == self.custom_names:
+            return
+        for old in self.custom_names:
+            for w in (self.toggles.pop(old), self.bars.pop(old), self.percent.pop(old)):
+                self._mood_grid.removeWidget(w)
+                w.deleteLater()
+        self.custom_names = names
+        for j, name in enumerate(names):
+            color = custom_mood_color(j)
+            btn = QToolButton()
+            btn.setCheckable(True)
+            key = ("9", "0")[j] if j < 2 else ""
+            btn.setText(f"{key or ' '}  {name}")
+            btn.setToolTip(
+                f"Toggle {name} for the selected photos" + (f" (key {key})" if key else "")
+            )
+            btn.setStyleSheet(
+                "QToolButton { border: 1px solid palette(mid); "
+                f"border-left: 6px solid {color.name()}; "
+                "border-radius: 2px; padding: 2px 6px; text-align: left; }"
+                "QToolButton:checked { background: palette(highlight); "
+                "color: palette(highlighted-text); font-weight: bold; }"
+            )
+            btn.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            btn.clicked.connect(lambda _checked=False, m=name: self.moodToggled.emit(m))
+            btn.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            bar = ProbabilityBar(name, color=color)
+            pct = QLabel("")
+            pct.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            pct.setMinimumWidth(38)
+            row = self._custom_row + 1 + j  # one row left empty: a gap after the eight
+            self._mood_grid.addWidget(btn, row, 0)
+            self._mood_grid.addWidget(bar, row, 1)
+            self._mood_grid.addWidget(pct, row, 2)
+            self.toggles[name], self.bars[name], self.percent[name] = btn, bar, pct
+        self._enable_toggles(self.photo_id is not None)
 
     # -- content ---------------------------------------------------------------------------------
     def show_nothing(self) -> None:
@@ -203,7 +247,7 @@ class DetailPanel(QWidget):
         self.state.setText("")
         self.va.setText("")
         self.keywords.setText("")
-        for mood in DISPLAY_ORDER:
+        for mood in self.toggles:
             self._set_toggle(mood, Qt.CheckState.Unchecked)
             self.bars[mood].set_value(None)
             self.percent[mood].setText("")
@@ -222,7 +266,9 @@ class DetailPanel(QWidget):
         va,
         keywords: tuple[list[str], list[str]] | None,
         image: QImage | None,
+        custom: dict[str, float | None] | None = None,
     ) -> None:
+        """``custom``: the custom moods' probabilities (None: not learnt)."""
         new = photo_id != self.photo_id
         self.photo_id = photo_id
         self._scores, self._choice = scores, choice
@@ -247,8 +293,11 @@ class DetailPanel(QWidget):
         if choice is not None:
             text += "\nChosen: " + (", ".join(display_name(m) for m in choice) or "no mood")
         self.state.setText(text)
-        for mood in DISPLAY_ORDER:
-            p = None if scores is None else scores[INDEX[mood]]
+        for mood in self.toggles:
+            if mood in INDEX:
+                p = None if scores is None else scores[INDEX[mood]]
+            else:
+                p = (custom or {}).get(mood)
             self.bars[mood].set_value(p)
             self.percent[mood].setText("" if p is None else f"{p:.0%}")
             self._set_toggle(
@@ -288,8 +337,9 @@ class DetailPanel(QWidget):
         picked = self.why_mood.currentData()
         if picked:
             return picked
-        if self._choice:
-            return self._choice[0]
+        eight = [m for m in self._choice or () if m in INDEX]  # a custom mood has no why-map
+        if eight:
+            return eight[0]
         if self._scores is not None:
             return max(INDEX, key=lambda m: self._scores[INDEX[m]])
         return None
@@ -343,7 +393,7 @@ class DetailPanel(QWidget):
         self.state.setText("")
         self.va.setText("")
         self.keywords.setText("")
-        for mood in DISPLAY_ORDER:
+        for mood in self.toggles:
             c = counts.get(mood, 0)
             st = (
                 Qt.CheckState.Checked

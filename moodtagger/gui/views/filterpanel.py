@@ -38,7 +38,7 @@ from moodtagger.gui.models.photomodel import (
     Filter,
     sort_key_label,
 )
-from moodtagger.gui.views.delegate import MOOD_COLORS
+from moodtagger.gui.views.delegate import MOOD_COLORS, custom_mood_color
 
 
 class FilterPanel(QObject):
@@ -65,16 +65,15 @@ class FilterPanel(QObject):
                 f"Show photos whose chosen mood or top suggestion is {display_name(mood)} "
                 "(several: any of them)"
             )
-            b.setStyleSheet(
-                f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {MOOD_COLORS[mood]}; "
-                "border-radius: 2px; padding: 2px 4px; }"
-                f"QToolButton:checked {{ background: {QColor(MOOD_COLORS[mood]).lighter(115).name()};"
-                " color: black; font-weight: bold; }"
-            )
+            _style(b, QColor(MOOD_COLORS[mood]))
             b.toggled.connect(self._changed)
             self.mood_buttons[mood] = b
             moods.addWidget(b, k % 4, k // 4)  # positive moods left column, negative right
         lay.addLayout(moods)
+        self.custom_layout = QGridLayout()  # the user's own moods (issue 27), after the eight
+        self.custom_layout.setSpacing(3)
+        self.custom_buttons: dict[str, QToolButton] = {}
+        lay.addLayout(self.custom_layout)
         row = QHBoxLayout()
         row.addWidget(QLabel("Min p"))
         self.min_slider = QSlider(Qt.Orientation.Horizontal)
@@ -189,11 +188,43 @@ class FilterPanel(QObject):
         self.date_box.setChecked(first is not None or last is not None)
         self._changed()
 
+    def set_custom_moods(self, names) -> None:
+        """One toggle per custom mood, in catalog order (rebuilt when moods are added/removed;
+        a kept mood keeps its state)."""
+        names = list(names)
+        if names == list(self.custom_buttons):
+            return
+        checked = {n for n, b in self.custom_buttons.items() if b.isChecked()}
+        for b in self.custom_buttons.values():
+            self.custom_layout.removeWidget(b)
+            b.deleteLater()
+        self.custom_buttons = {}
+        for k, name in enumerate(names):
+            b = QToolButton()
+            b.setText(name)
+            b.setCheckable(True)
+            b.setChecked(name in checked)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            b.setToolTip(
+                f"Show photos chosen with {name} or whose probability for it is at least "
+                "50% (several: any of them)"
+            )
+            _style(b, custom_mood_color(k))
+            b.toggled.connect(self._changed)
+            self.custom_buttons[name] = b
+            self.custom_layout.addWidget(b, k // 2, k % 2)
+        if checked - set(names):
+            self._changed()
+
     # -- reading --------------------------------------------------------------------------------
     def current_filter(
         self, *, root_path: str | None, margin: float, subfolders: bool = True
     ) -> Filter:
-        moods = frozenset(m for m, b in self.mood_buttons.items() if b.isChecked())
+        moods = frozenset(
+            m
+            for m, b in (*self.mood_buttons.items(), *self.custom_buttons.items())
+            if b.isChecked()
+        )
         state = self.state_combo.currentData()
         dated = self.date_box.isChecked()
         return Filter(
@@ -216,7 +247,7 @@ class FilterPanel(QObject):
 
     # -- setting --------------------------------------------------------------------------------
     def set_mood_filter(self, moods) -> None:
-        for m, b in self.mood_buttons.items():
+        for m, b in (*self.mood_buttons.items(), *self.custom_buttons.items()):
             b.blockSignals(True)
             b.setChecked(m in moods)
             b.blockSignals(False)
@@ -280,3 +311,13 @@ class FilterPanel(QObject):
         desc = self.sort_desc.isChecked()
         self.sort_desc.setText("↓" if desc else "↑")
         self.sortChanged.emit(self.sort_combo.currentData(), desc)
+
+
+def _style(b: QToolButton, color: QColor) -> None:
+    """A mood toggle: the mood's colour on the left edge, filled when checked."""
+    b.setStyleSheet(
+        f"QToolButton {{ border: 1px solid palette(mid); border-left: 6px solid {color.name()}; "
+        "border-radius: 2px; padding: 2px 4px; }"
+        f"QToolButton:checked {{ background: {color.lighter(115).name()};"
+        " color: black; font-weight: bold; }"
+    )

@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalett
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from moodtagger.core.moods import INDEX, MOODS, display_name
-from moodtagger.gui.views.delegate import MOOD_COLORS
+from moodtagger.gui.views.delegate import MOOD_COLORS, custom_mood_color
 
 # approximate places of the Mikels moods in the valence-arousal plane (1-9)
 ANCHORS: dict[str, tuple[float, float]] = {
@@ -46,6 +46,7 @@ ROBUST = (2.0, 98.0)
 THUMBS_BELOW = 120  # points in view: below this, draw thumbnails instead of dots
 THUMB_SIDE = 56
 _GREY = QColor("#9a9a9a")
+CUSTOM_BASE = len(MOODS) + 1  # point code of the first custom mood (len(MOODS): grey, none)
 
 
 def _argb(color: QColor, alpha: int = 255) -> np.uint32:
@@ -130,7 +131,8 @@ class MoodMap(QWidget):
         self.valence = np.zeros(0, np.float32)  # the model's values (absolute 1-9)
         self.arousal = np.zeros(0, np.float32)
         self.plane = PlaneScale()  # the library's scale (see the module doc) or absolute 1-9
-        self.mood = np.zeros(0, np.int8)  # index into MOODS, -1 = none
+        self.mood = np.zeros(0, np.int8)  # index into MOODS, -1 = none, CUSTOM_BASE + j: custom
+        self.custom_names: tuple[str, ...] = ()  # the catalog's custom moods (issue 27)
         self.highlight = np.zeros(0, bool)
         self.lasso_mode = False
         self.thumbnail_for: Callable[[int], QImage | None] | None = None
@@ -145,8 +147,14 @@ class MoodMap(QWidget):
 
     # -- data -----------------------------------------------------------------------------------
     def set_points(
-        self, ids: np.ndarray, valence: np.ndarray, arousal: np.ndarray, mood: np.ndarray
+        self,
+        ids: np.ndarray,
+        valence: np.ndarray,
+        arousal: np.ndarray,
+        mood: np.ndarray,
+        custom_names: tuple[str, ...] = (),
     ) -> None:
+        self.custom_names = tuple(custom_names)
         ok = ~(np.isnan(valence) | np.isnan(arousal))
         self.ids = np.asarray(ids, np.int64)[ok]
         self.valence = np.asarray(valence, np.float32)[ok]
@@ -252,10 +260,13 @@ class MoodMap(QWidget):
     # -- painting ---------------------------------------------------------------------------------
     def _colors(self) -> np.ndarray:
         dark = self.palette().color(QPalette.ColorRole.Base).lightness() < 128
-        key = (dark,)
+        key = (dark, len(self.custom_names))
         if self._palette_cache is None or self._palette_cache[0] != key:
             table = np.array(
-                [_argb(QColor(MOOD_COLORS[m])) for m in MOODS] + [_argb(_GREY)], dtype=np.uint32
+                [_argb(QColor(MOOD_COLORS[m])) for m in MOODS]
+                + [_argb(_GREY)]
+                + [_argb(custom_mood_color(j)) for j in range(len(self.custom_names))],
+                dtype=np.uint32,
             )
             self._palette_cache = (key, table)
         return self._palette_cache[1]
@@ -400,8 +411,7 @@ class MoodMap(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         for k, i in enumerate(sel.tolist()):
             img = self.thumbnail_for(int(self.ids[i])) if self.thumbnail_for else None
-            m = int(self.mood[i])
-            color = QColor(MOOD_COLORS[MOODS[m]]) if m >= 0 else _GREY
+            color = point_color(int(self.mood[i]))
             cx, cy = float(sx[k]), float(sy[k])
             if img is not None and not img.isNull():
                 size = img.size().scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio)
@@ -498,8 +508,7 @@ class MoodMap(QWidget):
 
     def _tooltip(self, pid: int) -> str:
         k = int(np.nonzero(self.ids == pid)[0][0])
-        m = int(self.mood[k])
-        mood = display_name(MOODS[m]) if m >= 0 else "no mood yet"
+        mood = point_name(int(self.mood[k]), self.custom_names)
         return f"{mood} · valence {self.valence[k]:.1f} · arousal {self.arousal[k]:.1f}"
 
 
@@ -543,8 +552,22 @@ def paint_axes(m: MoodMap, p: QPainter, r: QRectF, pal: QPalette) -> None:
     p.restore()
 
 
+def point_color(m: int) -> QColor:
+    """The colour of point code ``m`` (see :attr:`MoodMap.mood`)."""
+    if 0 <= m < len(MOODS):
+        return QColor(MOOD_COLORS[MOODS[m]])
+    return custom_mood_color(m - CUSTOM_BASE) if m >= CUSTOM_BASE else _GREY
+
+
+def point_name(m: int, custom_names) -> str:
+    if 0 <= m < len(MOODS):
+        return display_name(MOODS[m])
+    return f"{custom_names[m - CUSTOM_BASE]} (chosen)" if m >= CUSTOM_BASE else "no mood yet"
+
+
 def mood_index_for(rows, derived) -> np.ndarray:
-    """Per row: the first chosen mood, else the top suggestion, else -1 (no prediction)."""
+    """Per row: the first chosen custom mood (``CUSTOM_BASE + j``: the user's own word is drawn
+    in its colour), else the first chosen of the eight, else the top suggestion, else -1."""
     out = np.where(derived.has_pred, derived.top_idx, -1).astype(np.int8)
     bits = rows.choice_bits.astype(np.int32)
     chosen = bits > 0
@@ -553,6 +576,9 @@ def mood_index_for(rows, derived) -> np.ndarray:
         for i in range(len(MOODS) - 1, -1, -1):
             first = np.where((bits & (1 << i)) != 0, i, first)
         out = np.where(chosen, first, out)
+    custom = getattr(rows, "custom_chosen", None)
+    if custom is not None and custom.size and custom.any():
+        out = np.where(custom.any(axis=1), CUSTOM_BASE + custom.argmax(axis=1), out).astype(np.int8)
     return out
 
 
