@@ -340,6 +340,9 @@ class Derived:
     top_p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     gap: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # top-1 minus top-2
     states: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    # row positions by file name (casefolded, stable): filled on first use by
+    # :func:`name_rank`, so sorting does not rank a million names on every call
+    name_rank: np.ndarray | None = field(default=None, metadata={"lazy": True})
 
 
 def derive(d: Rows) -> Derived:
@@ -350,6 +353,17 @@ def derive(d: Rows) -> Derived:
     top_idx = np.argmax(filled, axis=1)
     part = np.sort(filled, axis=1)
     return Derived(has, top_idx, part[:, -1], part[:, -1] - part[:, -2], d.states())
+
+
+def name_rank(d: Rows, dv: Derived | None = None) -> np.ndarray:
+    """Row positions of ``d`` by file name (casefolded; ties in row order), cached in ``dv``."""
+    if dv is not None and dv.name_rank is not None and len(dv.name_rank) == len(d):
+        return dv.name_rank
+    names = np.array([os.path.basename(p).casefold() for p in d.paths])
+    ranked = np.argsort(names, kind="stable") if len(d) else np.zeros(0, np.int64)
+    if dv is not None:
+        dv.name_rank = ranked
+    return ranked
 
 
 def search_haystack(d: Rows, keywords: Mapping[int, str] | None = None) -> list[str]:
@@ -447,12 +461,9 @@ def sort_order(
     n = len(d)
     if n == 0:
         return np.zeros(0, np.int64)
-    names = np.array([os.path.basename(p).casefold() for p in d.paths])
-    name_rank = np.argsort(names, kind="stable")
+    by_name = name_rank(d, dv)
     if key == "name":
-        return name_rank[::-1].copy() if descending else name_rank
-    rank = np.empty(n, np.int64)
-    rank[name_rank] = np.arange(n)
+        return by_name[::-1].copy() if descending else by_name.copy()
     if key == "date":  # the capture date, never the file's current time (core/dates.py)
         primary = d.taken
     elif key == "top":
@@ -466,5 +477,11 @@ def sort_order(
         primary = np.nan_to_num(d.custom_probs[:, custom], nan=-1.0)
     else:
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
-    primary = -primary if descending else primary
-    return np.lexsort((rank, primary))
+    return order_by(primary, by_name, descending)
+
+
+def order_by(primary: np.ndarray, by_name: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Row positions sorted by ``primary`` (highest first when ``descending``), ties in the
+    order of ``by_name`` (:func:`name_rank`): one stable argsort of the name-ordered keys."""
+    key = np.asarray(primary)[by_name]
+    return by_name[np.argsort(-key if descending else key, kind="stable")]
