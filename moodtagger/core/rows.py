@@ -466,8 +466,8 @@ def sort_order(
         return by_name[::-1].copy() if descending else by_name.copy()
     if key == "date":  # the capture date, never the file's current time (core/dates.py)
         primary = d.taken
-    elif key == "top":
-        primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
+    elif key == "top":  # derive's top_p: the highest probability, -1 without a prediction
+        primary = (derive(d) if dv is None else dv).top_p
     elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last
         dv = derive(d) if dv is None else dv
         primary = np.where(dv.has_pred, dv.gap, 2.0)
