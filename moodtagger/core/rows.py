@@ -368,6 +368,9 @@ class Derived:
     top_p: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     gap: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # top-1 minus top-2
     states: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    # row positions by file name (casefolded, stable): filled on first use by
+    # :func:`name_rank`, so sorting does not rank a million names on every call
+    name_rank: np.ndarray | None = field(default=None, metadata={"lazy": True})
 
 
 def derive(d: Rows) -> Derived:
@@ -378,6 +381,17 @@ def derive(d: Rows) -> Derived:
     top_idx = np.argmax(filled, axis=1)
     part = np.partition(filled, -2, axis=1)  # the two largest last, in order (no full sort)
     return Derived(has, top_idx, part[:, -1], part[:, -1] - part[:, -2], d.states())
+
+
+def name_rank(d: Rows, dv: Derived | None = None) -> np.ndarray:
+    """Row positions of ``d`` by file name (casefolded; ties in row order), cached in ``dv``."""
+    if dv is not None and dv.name_rank is not None and len(dv.name_rank) == len(d):
+        return dv.name_rank
+    names = np.array([_basename(p).casefold() for p in d.paths])
+    ranked = np.argsort(names, kind="stable") if len(d) else np.zeros(0, np.int64)
+    if dv is not None:
+        dv.name_rank = ranked
+    return ranked
 
 
 def search_haystack(d: Rows, keywords: Mapping[int, str] | None = None) -> list[str]:
@@ -480,16 +494,13 @@ def sort_order(
     n = len(d)
     if n == 0:
         return np.zeros(0, np.int64)
-    names = np.array([_basename(p).casefold() for p in d.paths])
-    name_rank = np.argsort(names, kind="stable")
+    by_name = name_rank(d, dv)
     if key == "name":
-        return name_rank[::-1].copy() if descending else name_rank
-    rank = np.empty(n, np.int64)
-    rank[name_rank] = np.arange(n)
+        return by_name[::-1].copy() if descending else by_name.copy()
     if key == "date":  # the capture date, never the file's current time (core/dates.py)
         primary = d.taken
-    elif key == "top":
-        primary = np.nan_to_num(np.nanmax(np.where(np.isnan(d.probs), -1, d.probs), axis=1), nan=-1)
+    elif key == "top":  # derive's top_p: the highest probability, -1 without a prediction
+        primary = (derive(d) if dv is None else dv).top_p
     elif key == "ambiguity":  # ascending: the most ambiguous first, no prediction last
         dv = derive(d) if dv is None else dv
         primary = np.where(dv.has_pred, dv.gap, 2.0)
@@ -499,5 +510,20 @@ def sort_order(
         primary = np.nan_to_num(d.custom_probs[:, custom], nan=-1.0)
     else:
         primary = np.nan_to_num(d.probs[:, INDEX[key]], nan=-1.0)
-    primary = -primary if descending else primary
-    return np.lexsort((rank, primary))
+    return order_by(primary, by_name, descending)
+
+
+def order_by(primary: np.ndarray, by_name: np.ndarray, descending: bool = False) -> np.ndarray:
+    """Row positions sorted by ``primary`` (highest first when ``descending``), ties in the
+    order of ``by_name`` (:func:`name_rank`): one stable argsort of the name-ordered keys."""
+    key = np.asarray(primary)[by_name]
+    key = -key if descending else key
+    if key.dtype == np.float32 and len(key) < 2**32 and not np.isnan(key).any():
+        # the same order, faster (a plain sort of 64-bit words beats a stable argsort by a
+        # third at 1,000,000 rows): the key's bits made order-preserving, then the position
+        bits = (key + np.float32(0)).view(np.uint32).astype(np.uint64)  # -0.0 ties with 0.0
+        bits ^= np.where(bits >> 31 == 1, np.uint64(0xFFFFFFFF), np.uint64(0x80000000))
+        words = (bits << np.uint64(32)) | np.arange(len(key), dtype=np.uint64)
+        words.sort()
+        return by_name[(words & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+    return by_name[np.argsort(key, kind="stable")]

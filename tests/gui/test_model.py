@@ -150,8 +150,8 @@ def test_sort_by_mood_date_and_name_keeps_selection_rows(qapp, catalog, library)
     assert shown_names(proxy)[0] == "f.jpg"
     proxy.sort_by("date")  # the capture date (here: the file time first seen), not the mtime
     mt = [
-        model.rows.taken[model.row_of(model.index(r, 0).data(Roles.PhotoIdRole))]
-        for r in range(model.rowCount())
+        model.rows.taken[model.row_of(proxy.index(r, 0).data(Roles.PhotoIdRole))]
+        for r in range(proxy.rowCount())
     ]
     assert mt == sorted(mt)
     # a row id keeps pointing at the same photo after sorting
@@ -283,3 +283,49 @@ def test_enter_on_a_photo_written_with_its_top_mood_changes_nothing(qapp, catalo
     pred = probs(awe=0.8)
     assert suggested_mood(pred, ["awe"], replace=True) is None  # the rule itself
     assert suggested_mood(pred, ["fear"], replace=True) == ("awe", pytest.approx(0.8))
+
+
+def test_sorting_moves_no_rows_and_the_selection_follows_sort_filter_and_clear(
+    qapp, catalog, library
+):
+    """Issue 29.3: sorting is an order over the rows (a million rows are never moved), the
+    filter a numpy map; the selected and current photo survive a sort, a filter and its clear."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    model, proxy = make_model(catalog)
+    ids_before = model.rows.ids.copy()
+    sel = QItemSelectionModel(proxy)
+    a = proxy.mapFromSource(model.index_of(library["a.jpg"]))
+    sel.select(a, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    sel.setCurrentIndex(a, QItemSelectionModel.SelectionFlag.NoUpdate)
+
+    def selected() -> list[int]:
+        return proxy.photo_ids(sel.selectedIndexes())
+
+    proxy.sort_by("sadness", descending=True)
+    assert (model.rows.ids == ids_before).all()  # the rows stay where they are
+    assert shown_names(proxy)[0] == "c.jpg"
+    assert selected() == [library["a.jpg"]]
+    proxy.set_filter(Filter(moods=frozenset({"awe"}), min_prob=0.5))
+    assert shown_names(proxy) == ["a.jpg"] and selected() == [library["a.jpg"]]
+    assert proxy.photo_ids([sel.currentIndex()]) == [library["a.jpg"]]
+    proxy.set_filter(Filter())
+    assert shown_names(proxy)[0] == "c.jpg" and len(shown_names(proxy)) == 7
+    assert selected() == [library["a.jpg"]]
+    assert proxy.visible_ids() == [proxy.photo_ids([proxy.index(r, 0)])[0] for r in range(7)]
+    proxy.set_filter(Filter(moods=frozenset({"sadness"})))  # a leaves the view: unselected
+    assert selected() == [] and not sel.currentIndex().isValid()
+
+
+def test_a_change_that_leaves_the_filter_leaves_the_grid(qapp, catalog, library):
+    model, proxy = make_model(catalog)
+    proxy.sort_by("awe", descending=True)
+    proxy.set_filter(Filter(states=frozenset({"unconfirmed"})))
+    assert "a.jpg" in shown_names(proxy)
+    model.set_choice_values({library["a.jpg"]: (("awe",), "pending", None)})
+    assert "a.jpg" not in shown_names(proxy)
+    model.set_choice_values({library["a.jpg"]: (None, "pending", None)})
+    assert shown_names(proxy)[0] == "a.jpg"  # back, in its sorted place
+    model.remove_ids([library["b.jpg"]])
+    assert "b.jpg" not in shown_names(proxy) and shown_names(proxy)[0] == "a.jpg"
+    assert proxy.mapFromSource(model.index_of(library["c.jpg"])).data() == "c.jpg"

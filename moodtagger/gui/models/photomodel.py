@@ -10,14 +10,13 @@ that changed.
 :class:`PhotoProxy` filters live (moods, minimum probability, state, ambiguous only, folder,
 search, map selection) with a mask computed in numpy once per model change. Filter and order
 are the core's one rule (:func:`moodtagger.core.rows.filter_mask`, :func:`~moodtagger.core.rows.sort_order`),
-the same as ``moodtagger list``. Sorting reorders the source model with
-one numpy ``argsort`` and a ``layoutChanged`` (a Python ``lessThan`` would take seconds on
-100,000 rows); the proxy keeps the source order.
+the same as ``moodtagger list``. Sorting never moves the model's rows: it computes their
+order (:meth:`PhotoModel.order`, one numpy sort) and the proxy shows the rows passing the
+filter in that order (:mod:`~moodtagger.gui.models.photoproxy`, numpy-indexed).
 """
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from dataclasses import fields
 from enum import IntEnum
@@ -28,7 +27,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -37,6 +35,7 @@ from PySide6.QtGui import QImage
 from moodtagger.core import rows as R
 from moodtagger.core.moods import MOODS, display_name
 from moodtagger.core.rows import DEFAULT_MARGIN, SORT_KEYS, Filter, Rows
+from moodtagger.gui.models.photoproxy import PhotoProxy
 
 __all__ = ["DEFAULT_MARGIN", "SORT_KEYS", "Filter", "PhotoModel", "PhotoProxy", "Roles"]
 
@@ -87,6 +86,8 @@ class PhotoModel(QAbstractListModel):
 
     thumbnailWanted = Signal(int, str, object)  # photo id, path, identity
     rowsMerged = Signal()
+    orderChanged = Signal()  # sort_by: a new order() (the rows themselves stay where they are)
+    VIEW_ONLY_ROLES = (int(Roles.ThumbnailRole),)  # changes that never change what a filter shows
 
     THUMB_CACHE = 800
 
@@ -94,6 +95,7 @@ class PhotoModel(QAbstractListModel):
         super().__init__(parent)
         self._d = Rows.empty()
         self._row_of: dict[int, int] = {}
+        self._order = np.zeros(0, np.int64)  # rows in the sort order (sort_key)
         self.version = 0  # bumped on every change of the rows (the proxy caches its mask by it)
         self._derived: tuple[int, R.Derived] = (-1, R.Derived())
         self.margin = margin
@@ -123,7 +125,7 @@ class PhotoModel(QAbstractListModel):
                 np.array([r for r in map(self._row_of.get, keywords) if r is not None], np.int64)
             )
 
-    def _patch_caches(self, rows: np.ndarray) -> None:
+    def _patch_caches(self, rows: np.ndarray, names_changed: bool = False) -> None:
         """After a change of just ``rows`` (version bumped once): the cached derived columns
         and search haystack are patched for those rows instead of recomputed for every row
         (issue 26.3: a change costs its rows, not the library's size)."""
@@ -131,7 +133,10 @@ class PhotoModel(QAbstractListModel):
         if self._derived[0] == was:
             dv, sub = self._derived[1], R.derive(self._d.take(rows))
             for f in fields(dv):
-                getattr(dv, f.name)[rows] = getattr(sub, f.name)
+                if not f.metadata.get("lazy"):
+                    getattr(dv, f.name)[rows] = getattr(sub, f.name)
+            if names_changed:
+                dv.name_rank = None
             self._derived = (self.version, dv)
         if self._haystack is not None and self._haystack[0] == was:
             hay = self._haystack[1]
@@ -154,7 +159,7 @@ class PhotoModel(QAbstractListModel):
         self._d = rows
         self._reindex()
         self.version += 1
-        self._apply_order(self._order(*self.sort_key), notify=False)
+        self._order = self._sorted(*self.sort_key)
         self.endResetModel()
 
     def merge(self, rows: Rows) -> None:
@@ -191,11 +196,14 @@ class PhotoModel(QAbstractListModel):
                 ],
                 bool,
             )
+            names_changed = any(
+                d.paths[r] != p for r, p in zip(where.tolist(), sub.paths, strict=True)
+            )
             d.assign(where, sub)
             for r in where[ident_changed].tolist():
                 self._forget_thumb(int(d.ids[r]))
             self.version += 1
-            self._patch_caches(where)
+            self._patch_caches(where, names_changed)
             for mask, roles in (
                 (prob_changed, SCORE_ROLES),
                 (choice_changed | status_changed, CHOICE_ROLES),
@@ -209,6 +217,8 @@ class PhotoModel(QAbstractListModel):
             self._d.extend(new)
             for k, pid in enumerate(new.ids.tolist()):
                 self._row_of[pid] = first + k
+            # new photos come last until the next sort (the window sorts again while that is quick)
+            self._order = np.concatenate([self._order, np.arange(first, len(self._d))])
             self.version += 1
             self.endInsertRows()
         self.rowsMerged.emit()
@@ -220,6 +230,8 @@ class PhotoModel(QAbstractListModel):
             for pid in self._d.ids[start:stop].tolist():
                 self._forget_thumb(pid)
             self._d.delete(start, stop)
+            order = self._order[(self._order < start) | (self._order >= stop)]
+            self._order = np.where(order >= stop, order - (stop - start), order)
             self.version += 1
             self.endRemoveRows()
         if rows:
@@ -264,42 +276,30 @@ class PhotoModel(QAbstractListModel):
         return self._ranking.get(photo_id)
 
     def sort_by(self, key: str, descending: bool = False) -> None:
-        """Reorder rows by ``key`` (see SORT_KEYS); keeps selection through persistent indexes."""
+        """Order the rows by ``key`` (see SORT_KEYS): a new :meth:`order`, the rows stay put
+        (so every index and persistent index keeps its photo); the proxy follows it."""
         if key not in SORT_KEYS and key != RANKING:
             raise ValueError(f"unknown sort key {key!r}")
         self.sort_key = (key, descending)
-        self.layoutAboutToBeChanged.emit()
-        self._apply_order(self._order(key, descending), notify=True)
-        self.layoutChanged.emit()
+        self._order = self._sorted(key, descending)
+        self.orderChanged.emit()
 
     def resort(self) -> None:
         self.sort_by(*self.sort_key)
 
-    def _order(self, key: str, descending: bool) -> np.ndarray:
+    def order(self) -> np.ndarray:
+        """The rows (positions) in the sort order ``sort_key``; new rows last until a resort."""
+        return self._order
+
+    def _sorted(self, key: str, descending: bool) -> np.ndarray:
+        dv = self.derived()
         if (
             key == RANKING
         ):  # the core's "more like this" order (Library.similar), most similar first
-            d = self._d
-            primary = np.array([self._ranking.get(pid, -2.0) for pid in d.ids.tolist()], np.float64)
-            names = np.array([os.path.basename(p).casefold() for p in d.paths])
-            return np.lexsort((names, -primary if descending else primary))
-        return R.sort_order(self._d, key, descending, self.derived())
-
-    def _apply_order(self, order: np.ndarray, *, notify: bool) -> None:
-        if notify:
-            old_rows = [p.row() for p in self.persistentIndexList()]
-        self._d = self._d.take(order)
-        self._reindex()
-        self.version += 1
-        if notify:
-            inverse = np.empty(len(order), np.int64)
-            inverse[order] = np.arange(len(order))
-            old = self.persistentIndexList()
-            new = [
-                self.index(int(inverse[r])) if 0 <= r < len(order) else QModelIndex()
-                for r in old_rows
-            ]
-            self.changePersistentIndexList(old, new)
+            rank = self._ranking
+            primary = np.array([rank.get(pid, -2.0) for pid in self._d.ids.tolist()], np.float64)
+            return R.order_by(primary, R.name_rank(self._d, dv), descending)
+        return R.sort_order(self._d, key, descending, dv)
 
     # -- thumbnails ----------------------------------------------------------------------------
     def set_thumbnails(self, images: dict[int, QImage | None]) -> None:
@@ -462,73 +462,6 @@ class PhotoModel(QAbstractListModel):
 
     def max_id(self) -> int:
         return int(self._d.ids.max()) if len(self._d) else 0
-
-
-class PhotoProxy(QSortFilterProxyModel):
-    """Live filter over :class:`PhotoModel`; ``sort_by`` reorders the source (see module doc)."""
-
-    filterChanged = Signal()
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._filter = Filter()
-        self._src: PhotoModel | None = None
-        self._accept: list[bool] = []
-        self._accept_version = -1  # the source version the cached mask was computed for
-        self.setDynamicSortFilter(True)
-
-    def setSourceModel(self, model: PhotoModel) -> None:  # type: ignore[override]
-        self._src = model
-        self._accept_version = -1
-        super().setSourceModel(model)
-
-    @property
-    def filter(self) -> Filter:
-        return self._filter
-
-    def set_filter(self, flt: Filter) -> None:
-        if flt == self._filter:
-            return
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
-            self.beginFilterChange()
-            self._filter = flt
-            self._accept_version = -1
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            self._filter = flt
-            self._accept_version = -1
-            self.invalidateRowsFilter()
-        self.filterChanged.emit()
-
-    def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
-        # called once per source row (100,000 times on a big library): keep it tiny
-        src = self._src
-        if self._accept_version != src.version:  # type: ignore[union-attr]
-            self._accept = src.filter_mask(self._filter).tolist()  # type: ignore[union-attr]
-            self._accept_version = src.version  # type: ignore[union-attr]
-        return self._accept[source_row]
-
-    def sort_by(self, key: str, descending: bool = False) -> None:
-        self.sourceModel().sort_by(key, descending)  # type: ignore[attr-defined]
-
-    def refilter(self) -> None:
-        """Recompute the filter after a change the model does not announce (e.g. keywords)."""
-        if hasattr(self, "beginFilterChange"):
-            self.beginFilterChange()
-            self._accept_version = -1
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            self._accept_version = -1
-            self.invalidateRowsFilter()
-        self.filterChanged.emit()
-
-    def photo_ids(self, indexes) -> list[int]:
-        return [int(self.data(i, Roles.PhotoIdRole)) for i in indexes]
-
-    def visible_ids(self) -> list[int]:
-        src: PhotoModel = self.sourceModel()  # type: ignore[assignment]
-        mask = src.filter_mask(self._filter)
-        return src.rows.ids[mask].tolist()
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
