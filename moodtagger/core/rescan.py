@@ -24,9 +24,8 @@ from moodtagger.core import imaging
 from moodtagger.core.catalog import Catalog, KnownPhoto, ProgressFn
 from moodtagger.core.scanner import (
     ScanSummary,
-    _decode_and_store,
     _Listing,
-    _record_undecoded,
+    _store_listing,
     _transient,
 )
 from moodtagger.core.walk import SKIP_DIRS, same_file_state, sidecar_signature, walk
@@ -52,24 +51,20 @@ def scan_paths(
         t0 = time.perf_counter()
         summary = ScanSummary()
         found = _list_paths(catalog, paths, summary)
-        _record_undecoded(catalog, found, summary, on_stored)
-        if found.todo:
-            _decode_and_store(
-                catalog,
-                found,
-                summary,
-                progress=progress,
-                cancel=cancel,
-                workers=None,
-                thumbnails=True,
-                on_stored=on_stored,
-                model=model if on_inputs is not None else None,
-                on_inputs=on_inputs,
-                exiftool=exiftool,
-            )
-        summary.missing = max(0, len(found.vanished) - summary.moved)
-        summary.seconds = time.perf_counter() - t0
-        return summary
+        return _store_listing(
+            catalog,
+            found,
+            summary,
+            t0,
+            progress=progress,
+            cancel=cancel,
+            workers=None,
+            thumbnails=True,
+            on_stored=on_stored,
+            model=model if on_inputs is not None else None,
+            on_inputs=on_inputs,
+            exiftool=exiftool,
+        )
 
 
 def _root_of(roots: list[tuple[int, bytes]], path: bytes) -> tuple[int, bytes] | None:

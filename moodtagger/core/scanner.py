@@ -270,6 +270,39 @@ def _scan(
     t0 = time.perf_counter()
     summary = ScanSummary()
     found = _list_roots(catalog, roots, cancel, summary)
+    return _store_listing(
+        catalog,
+        found,
+        summary,
+        t0,
+        progress=progress,
+        cancel=cancel,
+        workers=workers,
+        thumbnails=thumbnails,
+        on_stored=on_stored,
+        model=model,
+        on_inputs=on_inputs,
+        exiftool=exiftool,
+    )
+
+
+def _store_listing(
+    catalog: Catalog,
+    found: _Listing,
+    summary: ScanSummary,
+    t0: float,
+    *,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+    workers: int | None,
+    thumbnails: bool,
+    on_stored: Callable[[list[int]], None] | None,
+    model: imaging.Preprocess | None,
+    on_inputs: Callable[[list[tuple[int, np.ndarray]]], None] | None,
+    exiftool: ExifToolService | None,
+) -> ScanSummary:
+    """Steps two and three of a scan, for a listing of roots (:func:`_list_roots`) or of
+    single paths (``core/rescan.py``): record what needs no decode, decode and store the rest."""
     _record_undecoded(catalog, found, summary, on_stored)
     if found.todo:
         _decode_and_store(
