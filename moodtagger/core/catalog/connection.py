@@ -66,7 +66,7 @@ def connect(path: Path, *, timeout: float, create: bool, readonly: bool) -> sqli
         conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         if exists and not memory:
             refuse_foreign(conn, path)  # before anything (WAL, migrations) changes the file
-        conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(conn, timeout)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         init_db(conn)
@@ -75,6 +75,21 @@ def connect(path: Path, *, timeout: float, create: bool, readonly: bool) -> sqli
     except sqlite3.Error as exc:
         raise CatalogError(describe_db_error(path, exc)) from exc
     return conn
+
+
+def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting like every other statement: SQLite answers it at
+    once with "database is locked" while another process writes the new file in rollback mode
+    (two scans at once on a new catalog), without calling the busy handler."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _writable(path: Path) -> bool:

@@ -122,3 +122,19 @@ def test_a_version_3_catalog_gets_the_embeddings_table(tmp_path: Path) -> None:
         assert cat.models_in_use.get("m") is None
         cat.models_in_use.set("m", "personal-m-1")
         assert cat.models_in_use.get("m") == "personal-m-1"
+
+
+def test_opening_waits_for_a_catalog_another_process_is_creating(tmp_path: Path) -> None:
+    """Two `scan`s at once on a new catalog: one failed with "busy in another process" when its
+    switch to WAL met the other's lock (SQLite answers that pragma without waiting)."""
+    import threading
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)  # another process
+    other.execute("BEGIN IMMEDIATE")  # a write under way in rollback-journal mode
+    other.execute("CREATE TABLE scratch(x)")
+    threading.Timer(0.5, lambda: other.execute("ROLLBACK")).start()
+    with Catalog(path) as cat:
+        assert cat.schema_version == SCHEMA_VERSION
+        assert cat.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other.close()
