@@ -121,7 +121,7 @@ def test_migration_from_schema_6_keeps_choices(tmp_path: Path) -> None:
     )
     conn.close()
     with Catalog(path) as cat:
-        assert cat.schema_version == SCHEMA_VERSION == 9
+        assert cat.schema_version == SCHEMA_VERSION == 10
         assert cat.choices.get(1).moods == ["awe"]
         assert cat.moods.all() == []
         cat.moods.add("Cozy")

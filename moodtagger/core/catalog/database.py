@@ -58,7 +58,9 @@ class Catalog:
         self.file_keywords = FileKeywords(self._db)
         self.keyword_additions = KeywordAdditions(self._db)
         self.journal = WriteJournal(self._db)
-        self.embeddings = EmbeddingStore(self._db)
+        self.embeddings = EmbeddingStore(
+            self._db, None if str(self.path) == ":memory:" else self.path
+        )
         self.moods = CustomMoods(self._db)
         self.changes = ChangeLog(self._db)
         if not readonly:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from moodtagger.core.catalog.errors import CatalogError
 from moodtagger.core.catalog.records import PROB_COLUMNS
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 _PROB_DDL = ",\n    ".join(f"{c} REAL NOT NULL" for c in PROB_COLUMNS)
 
@@ -186,6 +186,18 @@ _MIGRATIONS: list[str] = [
     # an open app follows other processes' custom-mood scores like the rest (the change log)
     + "".join(
         _log_change("custom_scores", e, "OLD.photo_id" if e == "DELETE" else "NEW.photo_id")
+        for e in ("INSERT", "UPDATE", "DELETE")
+    ),
+    # 9 -> 10: a memory-mapped copy of each model's embeddings outside the catalog (issue 29,
+    # catalog/embedding_cache.py) must know which photos changed since it was written: the
+    # change log now covers embeddings too, and the catalog gets a random id so a copy is
+    # never taken for another catalog's that was put at the same path.
+    """
+    CREATE TABLE IF NOT EXISTS catalog_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT OR IGNORE INTO catalog_meta(key, value) VALUES('uuid', lower(hex(randomblob(16))));
+    """
+    + "".join(
+        _log_change("embeddings", e, "OLD.photo_id" if e == "DELETE" else "NEW.photo_id")
         for e in ("INSERT", "UPDATE", "DELETE")
     ),
 ]
