@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from moodtagger.core.errors import MoodtaggerError
+from moodtagger.core.model import neighbours
+from moodtagger.core.model.neighbours import Neighbours
 from moodtagger.core.moods import MOODS
 
 
@@ -109,21 +111,28 @@ class PersonalModel:
         """(n, 8) probabilities for photos with parent probabilities and embeddings."""
         n = len(prior_probs)
         out = np.empty((n, len(MOODS)), np.float32)
-        ex = self.examples.astype(np.float32)
         prm = self.params
+        near = self._neighbours(n) if len(self.examples) else None
         for s in range(0, n, chunk):
             z = unit(unit(vectors[s : s + chunk]) - self.center)
             q = _softmax(_log_prior(prior_probs[s : s + chunk]) + z @ self.weight.T)
-            if len(ex):
-                sims = z @ ex.T
-                j = sims.argmax(1)
-                best = sims[np.arange(len(z)), j]
+            if near is not None:
+                j, best = near.best(z)
                 a = prm.follow * np.clip(
                     (best - prm.near) / max(prm.same - prm.near, 1e-6), 0.0, 1.0
                 )
                 q = (1 - a)[:, None] * q + a[:, None] * self.targets[j]
             out[s : s + chunk] = q
         return out
+
+    def _neighbours(self, photos: int) -> Neighbours:
+        """The labelled photos searched exactly, or by cells in a large library (kept: the
+        cells of a model are computed once)."""
+        cells = neighbours.by_cells(photos, len(self.examples))
+        cache = self.__dict__.setdefault("_near", {})
+        if cells not in cache:
+            cache[cells] = Neighbours(self.examples.astype(np.float32), cells=cells)
+        return cache[cells]
 
     # -- files -----------------------------------------------------------------------------
     def save(self, path: Path) -> str:
