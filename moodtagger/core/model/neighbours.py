@@ -42,8 +42,7 @@ class Neighbours:
         centroids = ex[rng.choice(len(ex), k, replace=False)]
         for _ in range(iterations):
             near = (ex @ centroids.T).argmax(1)
-            sums = np.zeros_like(centroids)
-            np.add.at(sums, near, ex)
+            sums = np.eye(len(centroids), dtype=np.float32)[near].T @ ex  # (np.add.at: slow)
             empty = ~sums.any(1)
             sums[empty] = centroids[empty]
             centroids = _unit(sums)

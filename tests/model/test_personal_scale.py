@@ -49,3 +49,26 @@ def test_large_libraries_use_cells_small_ones_the_exact_search(monkeypatch):
     rng = np.random.default_rng(1)
     probs = model.predict(rng.dirichlet(np.ones(8), 1000), rng.normal(size=(1000, 8)))
     assert np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_many_choices_fit_on_a_balanced_subset_and_all_stay_neighbours(monkeypatch):
+    from moodtagger.core.model import personal_model
+    from moodtagger.core.model.personal_model import PersonalModel, fit_rows
+
+    rng = np.random.default_rng(3)
+    mood = np.concatenate([np.zeros(900, int), np.ones(80, int), np.full(20, 5)])
+    targets = np.eye(8, dtype=np.float32)[mood]
+    rows = fit_rows(targets, 300)
+    kept = np.bincount(mood[rows], minlength=8)
+    assert len(rows) <= 300 and kept[1] == 80 and kept[5] == 20 and kept[0] == 200
+    assert np.array_equal(rows, fit_rows(targets, 300))  # the same every time
+    assert np.array_equal(fit_rows(targets[:50], 300), np.arange(50))
+
+    monkeypatch.setattr(personal_model, "FIT_MAX", 300)
+    vectors = rng.normal(size=(1000, 16)) + 3 * np.eye(8, 16)[mood]
+    model = PersonalModel.fit(
+        np.full((1000, 8), 1 / 8), vectors, targets, center=np.zeros(16, np.float32)
+    )
+    assert len(model.examples) == 1000  # every labelled photo is a neighbour
+    probs = model.predict(np.full((200, 8), 1 / 8), vectors[::5] + 0.01)
+    assert (probs.argmax(1) == mood[::5]).mean() > 0.95
