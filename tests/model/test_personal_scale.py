@@ -9,32 +9,37 @@ from moodtagger.core.model import neighbours
 from moodtagger.core.model.neighbours import Neighbours
 
 
-def _clustered(rng, centres: np.ndarray, n: int, spread: float) -> np.ndarray:
-    x = centres[rng.integers(0, len(centres), n)] + rng.normal(0, spread, (n, centres.shape[1]))
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def test_cells_find_the_near_duplicates_the_exact_search_finds():
     rng = np.random.default_rng(0)
     d = 256
-    centres = rng.normal(0, 1, (300, d)) / np.sqrt(d)
-    examples = _clustered(rng, centres, 3000, 0.6 / np.sqrt(d))
+    scale = np.exp(-np.arange(d) / 40.0)  # a decaying spectrum, as real embeddings have
+    centres = rng.normal(0, 1, (300, d)) * scale
+    label = rng.integers(0, 8, 300)  # one mood per scene
+    pick = rng.integers(0, 300, 3000)
+    examples = _unit(centres[pick] + rng.normal(0, 0.35, (3000, d)) * scale)
+    seen = rng.integers(0, 300, 6000)
     photos = np.concatenate(
         [
-            _clustered(rng, centres, 6000, 0.6 / np.sqrt(d)),
-            _clustered(rng, rng.normal(0, 1, (50, d)) / np.sqrt(d), 2000, 1 / np.sqrt(d)),
+            _unit(centres[seen] + rng.normal(0, 0.35, (6000, d)) * scale),
+            _unit(rng.normal(0, 1, (2000, d)) * scale),  # unlike every labelled photo
         ]
     )
     j_exact, v_exact = Neighbours(examples, cells=False).best(photos)
     cells = Neighbours(examples, cells=True)
     assert cells.centroids is not None and len(cells.centroids) == 54
     j_cells, v_cells = cells.best(photos)
+    assert np.allclose(v_cells, np.sum(photos * examples[j_cells], 1), atol=1e-4)  # exact cosines
     assert np.all(v_cells <= v_exact + 1e-5)  # never better than the truth
     near = v_exact >= 0.65  # the rule's threshold
-    assert 0.5 < near.mean() < 0.9  # the data has near duplicates and photos without
-    agree = np.isclose(v_cells[near], v_exact[near], atol=1e-5)
-    assert agree.mean() >= 0.99, agree.mean()
-    assert np.all(v_cells[~near] < 0.65 + 1e-5)
+    assert 0.5 < near.mean() < 0.9, near.mean()  # the data has near duplicates and photos without
+    same_mood = label[pick[j_cells[near]]] == label[pick[j_exact[near]]]
+    assert same_mood.mean() >= 0.99, same_mood.mean()
+    gap = v_exact[near] - v_cells[near]
+    assert gap.mean() < 0.01 and np.quantile(gap, 0.99) < 0.05, (gap.mean(), np.quantile(gap, 0.99))
 
 
 def test_large_libraries_use_cells_small_ones_the_exact_search(monkeypatch):

@@ -13,6 +13,7 @@ answer differs from the exact one.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 EXACT_PAIRS = 2_000_000_000  # photos x labelled photos compared exactly (~2.6e12 multiply-adds)
 PROBE = 4
@@ -28,27 +29,49 @@ def by_cells(photos: int, examples: int) -> bool:
 
 
 class Neighbours:
-    """The labelled photos' unit vectors ``examples`` (m, d), searched by :meth:`best`."""
+    """The labelled photos' unit vectors ``examples`` (m, d), searched by :meth:`best`.
 
-    def __init__(self, examples: np.ndarray, *, cells: bool, seed: int = 0):
+    By cells, the search itself runs on the vectors projected on the labelled photos' top
+    ``dims`` principal directions (a tenth of the multiply-adds), and each photo's ``rerank``
+    best candidates are then compared by their full vectors: the cosine returned is exact."""
+
+    def __init__(
+        self, examples: np.ndarray, *, cells: bool, dims: int = 64, rerank: int = 2, seed: int = 0
+    ):
         self.examples = np.asarray(examples, np.float32)
         self.centroids: np.ndarray | None = None
+        self.rerank = rerank
         if cells and len(self.examples) > 1:
-            self._cells(np.random.default_rng(seed))
+            rng = np.random.default_rng(seed)
+            ex = self.examples
+            d = ex.shape[1]
+            if d > dims:
+                sample = ex[np.sort(rng.choice(len(ex), min(len(ex), 8192), replace=False))]
+                gram = sample.T @ sample
+                basis = rng.standard_normal((d, dims)).astype(np.float32)
+                for _ in range(4):  # subspace iteration, as the similarity index does
+                    basis, _r = np.linalg.qr(gram @ basis)
+                self.basis: np.ndarray | None = np.ascontiguousarray(basis, np.float32)
+                self.reduced = ex @ self.basis
+            else:
+                self.basis, self.reduced = None, ex
+            self._cells(rng)
 
-    def _cells(self, rng: np.random.Generator, iterations: int = 10) -> None:
-        ex = self.examples
+    def _cells(self, rng: np.random.Generator, iterations: int = 6) -> None:
+        ex = self.reduced
         k = max(1, int(np.sqrt(len(ex))))
-        centroids = ex[rng.choice(len(ex), k, replace=False)]
-        for _ in range(iterations):
-            near = (ex @ centroids.T).argmax(1)
-            sums = np.eye(len(centroids), dtype=np.float32)[near].T @ ex  # (np.add.at: slow)
+        sample = ex[np.sort(rng.choice(len(ex), min(len(ex), 64 * k), replace=False))]
+        centroids = _unit(sample[rng.choice(len(sample), k, replace=False)])
+        for _ in range(iterations):  # spherical k-means on a sample
+            near = (sample @ centroids.T).argmax(1)
+            sums = np.eye(k, dtype=np.float32)[near].T @ sample  # (np.add.at: slow)
             empty = ~sums.any(1)
             sums[empty] = centroids[empty]
             centroids = _unit(sums)
         near = (ex @ centroids.T).argmax(1)
         self.members = np.argsort(near, kind="stable")
         self.starts = np.searchsorted(near[self.members], np.arange(k + 1))
+        self.by_cell = np.ascontiguousarray(ex[self.members])  # each cell's rows together
         self.centroids = centroids
 
     def best(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,23 +81,34 @@ class Neighbours:
             sims = z @ self.examples.T
             j = sims.argmax(1)
             return j, sims[np.arange(len(z)), j]
+        zr = z @ self.basis if self.basis is not None else z
         probe = min(PROBE, len(self.centroids))
-        top = np.argpartition(-(z @ self.centroids.T), probe - 1, axis=1)[:, :probe]
-        cell_of = top.ravel()
-        photo_of = np.repeat(np.arange(len(z)), probe)
-        order = np.argsort(cell_of, kind="stable")
-        bounds = np.searchsorted(cell_of[order], np.arange(len(self.centroids) + 1))
-        best = np.full(len(z), -np.inf, np.float32)
-        j = np.zeros(len(z), np.int64)
-        for c in range(len(self.centroids)):
-            if bounds[c] == bounds[c + 1] or self.starts[c] == self.starts[c + 1]:
-                continue
-            rows = photo_of[order[bounds[c] : bounds[c + 1]]]  # each photo once per cell
-            members = self.members[self.starts[c] : self.starts[c + 1]]
-            sims = z[rows] @ self.examples[members].T
-            a = sims.argmax(1)
-            value = sims[np.arange(len(rows)), a]
-            better = value > best[rows]
-            best[rows[better]] = value[better]
-            j[rows[better]] = members[a[better]]
-        return j, best
+        top = np.argpartition(-(zr @ self.centroids.T), probe - 1, axis=1)[:, :probe]
+        flat = top.ravel()  # photo i's slot s is flat[i * probe + s]
+        order = np.argsort(flat, kind="stable")
+        bounds = np.searchsorted(flat[order], np.arange(len(self.centroids) + 1))
+        cand = np.zeros(len(flat), np.int64)  # the best labelled photo of each probed cell
+        score = np.full(len(flat), -np.inf, np.float32)
+        # many small products: one BLAS thread each (two threads spent more time meeting
+        # than multiplying, 7x slower on a busy machine)
+        with threadpool_limits(1, user_api="blas"):
+            for c in range(len(self.centroids)):
+                lo, hi = self.starts[c], self.starts[c + 1]
+                if bounds[c] == bounds[c + 1] or lo == hi:
+                    continue
+                slots = order[bounds[c] : bounds[c + 1]]
+                sims = zr[slots // probe] @ self.by_cell[lo:hi].T
+                a = sims.argmax(1)
+                cand[slots] = self.members[lo + a]
+                score[slots] = sims[np.arange(len(slots)), a]
+        cand, score = cand.reshape(-1, probe), score.reshape(-1, probe)
+        r = min(self.rerank, probe)  # the best few by the projection, compared in full
+        pick = np.argpartition(-score, r - 1, axis=1)[:, :r]
+        cand, score = np.take_along_axis(cand, pick, 1), np.take_along_axis(score, pick, 1)
+        exact = np.empty(cand.shape, np.float32)
+        for k in range(r):
+            exact[:, k] = np.einsum("nd,nd->n", z, self.examples[cand[:, k]])
+        exact[~np.isfinite(score)] = -np.inf  # a cell without labelled photos
+        k = exact.argmax(1)
+        rows = np.arange(len(z))
+        return cand[rows, k], exact[rows, k]
