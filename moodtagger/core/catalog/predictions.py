@@ -49,6 +49,28 @@ class PredictionStore(Table):
                 data,
             )
 
+    def save_arrays(
+        self, model_id: str, ids: np.ndarray, probs: np.ndarray, valence_arousal: np.ndarray
+    ) -> None:
+        """:meth:`save` for arrays: ids (n,), probabilities (n, 8), (valence, arousal) (n, 2),
+        NaN where unknown."""
+        now = time.time()
+        va = [[None if x != x else x for x in r] for r in np.asarray(valence_arousal).tolist()]
+        data = [
+            (pid, model_id, *p, v, a, now)
+            for pid, p, (v, a) in zip(
+                np.asarray(ids).tolist(), np.asarray(probs, np.float64).tolist(), va, strict=True
+            )
+        ]
+        cols = ", ".join(PROB_COLUMNS)
+        marks = ", ".join("?" * len(PROB_COLUMNS))
+        with self.transaction() as c:
+            c.executemany(
+                f"INSERT OR REPLACE INTO predictions(photo_id, model_id, identity, {cols}, valence, arousal, created_at) "
+                f"SELECT ?, ?, (SELECT identity FROM photos WHERE id=?1), {marks}, ?, ?, ?",
+                data,
+            )
+
     def get(self, photo_id: int, model_id: str) -> Prediction | None:
         row = self.conn.execute(
             f"SELECT {', '.join(PROB_COLUMNS)}, valence, arousal FROM predictions "

@@ -101,14 +101,14 @@ class Neighbours:
                 a = sims.argmax(1)
                 cand[slots] = self.members[lo + a]
                 score[slots] = sims[np.arange(len(slots)), a]
-        cand, score = cand.reshape(-1, probe), score.reshape(-1, probe)
         r = min(self.rerank, probe)  # the best few by the projection, compared in full
-        pick = np.argpartition(-score, r - 1, axis=1)[:, :r]
-        cand, score = np.take_along_axis(cand, pick, 1), np.take_along_axis(score, pick, 1)
-        exact = np.empty(cand.shape, np.float32)
+        pick = np.argpartition(-score.reshape(-1, probe), r - 1, axis=1)[:, :r]
+        best_c = np.take_along_axis(cand.reshape(-1, probe), pick, 1)
+        best_s = np.take_along_axis(score.reshape(-1, probe), pick, 1)
+        exact = np.empty(best_c.shape, np.float32)
         for k in range(r):
-            exact[:, k] = np.einsum("nd,nd->n", z, self.examples[cand[:, k]])
-        exact[~np.isfinite(score)] = -np.inf  # a cell without labelled photos
+            exact[:, k] = np.einsum("nd,nd->n", z, self.examples[best_c[:, k]])
+        exact[~np.isfinite(best_s)] = -np.inf  # a cell without labelled photos
         k = exact.argmax(1)
         rows = np.arange(len(z))
-        return cand[rows, k], exact[rows, k]
+        return best_c[rows, k], exact[rows, k]

@@ -39,6 +39,15 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
+def centred(vectors: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """``unit(unit(vectors) - center)`` in one float32 copy, normalised in place."""
+    z = np.array(vectors, dtype=np.float32)
+    z /= np.maximum(np.sqrt(np.einsum("nd,nd->n", z, z)), 1e-12)[:, None]
+    z -= center
+    z /= np.maximum(np.sqrt(np.einsum("nd,nd->n", z, z)), 1e-12)[:, None]
+    return z
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(-1, keepdims=True)
     e = np.exp(z)
@@ -50,7 +59,7 @@ def _log_prior(probs: np.ndarray) -> np.ndarray:
     return np.log(p / p.sum(-1, keepdims=True)).astype(np.float32)
 
 
-FIT_MAX = 10_000  # labelled photos the linear correction is fitted on
+FIT_MAX = 5_000  # labelled photos the linear correction is fitted on
 
 
 def fit_rows(targets: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
@@ -107,7 +116,7 @@ class PersonalModel:
         """``prior_probs`` (n, 8) and ``vectors`` (n, d) of the labelled photos, ``targets``
         (n, 8) their labels; ``center`` the library's mean unit embedding."""
         prm = params or Params()
-        z_all = unit(unit(vectors) - center)
+        z_all = centred(vectors, center)
         t_all = np.asarray(targets, np.float32)
         # the linear term from at most FIT_MAX of them (every labelled photo still counts as
         # a neighbour): 300 full passes over 50,000 x 1,280 floats took minutes, and a
@@ -147,7 +156,7 @@ class PersonalModel:
         prm = self.params
         near = self._neighbours(n) if len(self.examples) else None
         for s in range(0, n, chunk):
-            z = unit(unit(vectors[s : s + chunk]) - self.center)
+            z = centred(vectors[s : s + chunk], self.center)
             q = _softmax(_log_prior(prior_probs[s : s + chunk]) + z @ self.weight.T)
             if near is not None:
                 j, best = near.best(z)
