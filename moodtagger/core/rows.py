@@ -261,8 +261,10 @@ def load_rows(
 
 
 # GRID_COLUMNS as one record each: numbers straight into numpy, text as Python objects
-_TEXT_COLUMNS = ("path", "status", "error", "identity", "choice_moods", "choice_state")
-_TEXT_COLUMNS += ("choice_error", "taken_at")
+_TEXT_COLUMNS = (
+    *("path", "status", "error", "identity"),
+    *("choice_moods", "choice_state", "choice_error", "taken_at"),
+)
 _PROB_COLUMNS = GRID_COLUMNS[7 : 7 + len(MOODS)]
 _FLOAT_COLUMNS = (*_PROB_COLUMNS, "valence", "arousal")
 _GRID_DTYPE = np.dtype(
@@ -308,7 +310,7 @@ def _load_rows(
         choice_state[a["choice_state"] == name] = code
     # chosen moods: JSON only on the rows with a choice (few), parsed once per distinct value
     raw_moods = a["choice_moods"]
-    chosen_rows = np.flatnonzero(np.not_equal(raw_moods, None))
+    chosen_rows = np.flatnonzero(raw_moods != None)  # noqa: E711 - elementwise
     choice_bits = np.full(n, -1, np.int16)
     row_ids = a["id"].copy()
     moods = catalog.moods.all()
