@@ -65,3 +65,42 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(
     assert (
         "48 new" in win.status_label.text() and "moods predicted for 48" in win.status_label.text()
     )
+
+
+def test_the_rows_load_beside_a_refresh_and_its_reports_follow_them(
+    qtbot, make_window, photo_folder
+):
+    """Issue 29.3: opening the catalog does not wait for the library lane (at 1,000,000 photos
+    the first refresh's check alone is seconds); what a refresh reports while the rows load is
+    shown after them, as when one lane ran both."""
+    import threading
+
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    lib = win.library
+    order: list[str] = []
+    lib.rowsLoaded.connect(lambda rows: order.append(f"loaded {len(rows)}"))
+    lib.rowsChanged.connect(lambda _rows: order.append("changed"))
+    lib.refreshed.connect(lambda _r: order.append("refreshed"))
+
+    busy = threading.Event()
+    lib.lane.submit(lambda job: busy.wait(20), label="a long job")  # the library lane is busy
+    with qtbot.waitSignal(lib.rowsLoaded, timeout=10_000):
+        lib.load_async()
+    assert order == ["loaded 6"]  # before: queued behind the lane's job
+    busy.set()
+
+    gate = threading.Event()  # now rows load slowly while a refresh runs and ends
+    lib.open_lane.submit(lambda job: gate.wait(20), label="slow disk")
+    lib.load_async()
+    os.utime(next(photo_folder.iterdir()))  # one changed photo: the refresh reports its row
+    with qtbot.waitSignal(lib.rowsLoaded, timeout=TIMEOUT_MS):
+        win.rescan()
+        qtbot.waitUntil(lambda: not lib.lane.busy, timeout=TIMEOUT_MS)
+        assert order == ["loaded 6"]  # held while the rows load
+        gate.set()
+    qtbot.waitUntil(lambda: "refreshed" in order, timeout=10_000)
+    assert order[:2] == ["loaded 6", "loaded 6"] and order[-1] == "refreshed", order
+    assert "changed" in order and win.model.rowCount() == 6
