@@ -104,3 +104,38 @@ def test_the_rows_load_beside_a_refresh_and_its_reports_follow_them(
     qtbot.waitUntil(lambda: "refreshed" in order, timeout=10_000)
     assert order[:2] == ["loaded 6", "loaded 6"] and order[-1] == "refreshed", order
     assert "changed" in order and win.model.rowCount() == 6
+
+
+def test_the_grid_gets_its_rows_ready_to_paint_from_the_open_lane(
+    qtbot, make_window, photo_folder, monkeypatch
+):
+    """Issue 29.3: what the grid needs from every row before it paints (the derived columns,
+    the name order) is computed beside the rows on the open lane, not on the GUI thread (at
+    1,000,000 photos about a second of per-row work, the window frozen meanwhile)."""
+    import threading
+
+    from moodtagger.core import rows as R
+
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    on_gui: list[str] = []
+    derive, basename = R.derive, R._basename
+
+    def watch(name, fn):
+        def run(*args, **kw):
+            if threading.current_thread() is threading.main_thread():
+                on_gui.append(name)
+            return fn(*args, **kw)
+
+        return run
+
+    monkeypatch.setattr(R, "derive", watch("derive", derive))
+    monkeypatch.setattr(R, "_basename", watch("name", basename))
+    with qtbot.waitSignal(win.library.rowsLoaded, timeout=20_000):
+        win.library.load_async()
+    qtbot.wait(50)
+    assert win.model.rowCount() == 6 and win.proxy.rowCount() == 6
+    assert win.grid.visualRect(win.proxy.index(0, 0)).isValid()
+    assert on_gui == []

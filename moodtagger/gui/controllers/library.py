@@ -26,6 +26,7 @@ from moodtagger.core.moods import display_name
 from moodtagger.core.rows import Rows, load_rows
 from moodtagger.gui.controllers.pipeline import (
     LearnOutcome,
+    LoadedRows,
     ModelOwner,
     learn,
     load_all,
@@ -71,6 +72,7 @@ class LibraryController(QObject):
         self.open_lane = JobRunner("open", 1, nice=10, parent=self)
         self._loading = 0  # loads submitted and not done
         self._held: list[Callable[[], None]] = []
+        self.prepared: LoadedRows | None = None  # while rowsLoaded is emitted: its extras
         self.model_owner = ModelOwner()
         self.closed = False
         self.last_result: RefreshResult | None = None
@@ -156,7 +158,9 @@ class LibraryController(QObject):
             if not is_expected(error):
                 self.crashed.emit(error)
         else:
-            self.rowsLoaded.emit(rows)
+            self.prepared = rows
+            self.rowsLoaded.emit(rows.rows)
+            self.prepared = None
         if not self._loading:
             held, self._held = self._held, []
             for report in held:
