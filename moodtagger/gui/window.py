@@ -278,6 +278,7 @@ class MainWindow(QMainWindow):
         ready = self.library.prepared  # made on the open lane, with these rows
         if ready is not None and ready.rows is rows:
             self.model.set_rows(rows, ready.derived, ready.row_of)
+            self.folders.use_tree(rows.paths, ready.roots, ready.folders)
         else:
             self.model.set_rows(rows)
         self.reload_keywords()

@@ -110,32 +110,43 @@ def test_the_grid_gets_its_rows_ready_to_paint_from_the_open_lane(
     qtbot, make_window, photo_folder, monkeypatch
 ):
     """Issue 29.3: what the grid needs from every row before it paints (the derived columns,
-    the name order) is computed beside the rows on the open lane, not on the GUI thread (at
-    1,000,000 photos about a second of per-row work, the window frozen meanwhile)."""
+    the name order) and the folder panel's counts are computed beside the rows on the open
+    lane, not on the GUI thread (at 1,000,000 photos over a second of per-row work, the window
+    frozen meanwhile)."""
     import threading
 
     from moodtagger.core import rows as R
+    from moodtagger.gui.views import folders
 
     win = make_window()
     qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
     with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
         win.open_folder(str(photo_folder))
-    on_gui: list[str] = []
-    derive, basename = R.derive, R._basename
+    qtbot.wait(1500)  # the scan's own changes come back through the live poll (0.5 s) first
+    on_gui: list[str] = []  # work over every row done on the GUI thread
 
-    def watch(name, fn):
+    def watch(name, fn, every_row):
         def run(*args, **kw):
-            if threading.current_thread() is threading.main_thread():
+            if threading.current_thread() is threading.main_thread() and every_row(*args):
                 on_gui.append(name)
             return fn(*args, **kw)
 
         return run
 
-    monkeypatch.setattr(R, "derive", watch("derive", derive))
-    monkeypatch.setattr(R, "_basename", watch("name", basename))
+    def unranked(d, dv=None):
+        return dv is None or dv.name_rank is None or len(dv.name_rank) != len(d)
+
+    # (a live change of a few rows may patch those rows' derived columns: not counted)
+    monkeypatch.setattr(R, "derive", watch("derive", R.derive, lambda d: len(d) == 6))
+    monkeypatch.setattr(R, "name_rank", watch("names", R.name_rank, unranked))
+    monkeypatch.setattr(
+        folders, "folder_tree", watch("folders", folders.folder_tree, lambda *_a: True)
+    )
     with qtbot.waitSignal(win.library.rowsLoaded, timeout=20_000):
         win.library.load_async()
-    qtbot.wait(50)
+    qtbot.wait(400)  # the folder panel rebuilds 200 ms after the rows change
+    assert win.folders.topLevelItem(0).text(1) == "6"
+    assert [t.count for t in win.folders.tops] == [6]
     assert win.model.rowCount() == 6 and win.proxy.rowCount() == 6
     assert win.grid.visualRect(win.proxy.index(0, 0)).isValid()
     assert on_gui == []

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.folders import FolderNode, folder_tree
 from moodtagger.core.library import Library, RefreshEvents, RefreshResult
 from moodtagger.core.rows import Rows
 from moodtagger.gui.jobs import Job
@@ -104,15 +105,19 @@ class LoadedRows:
     rows: Rows
     derived: R.Derived
     row_of: dict[int, int]
+    roots: list[str]  # the library folders, and the folder tree of the rows under them
+    folders: list[FolderNode]
 
 
 def load_all(job: Job, catalog_path: str, model_id: str) -> LoadedRows:
     """Every grid row, read on the open lane (the window stays responsive meanwhile)."""
     with Catalog(catalog_path) as cat:
         rows = Library(cat, model_id).rows()
+        roots = [p for _rid, p in cat.photos.roots()]
     derived = R.derive(rows)
     R.name_rank(rows, derived)  # cached in ``derived``: the grid's first order is by name
-    return LoadedRows(rows, derived, {pid: r for r, pid in enumerate(rows.ids.tolist())})
+    row_of = {pid: r for r, pid in enumerate(rows.ids.tolist())}
+    return LoadedRows(rows, derived, row_of, roots, folder_tree(rows.paths, roots))
 
 
 def run_pipeline(
