@@ -165,7 +165,7 @@ def timed_process(args: list[str], out: Path | None = None) -> tuple[float, floa
     return float(wall), int(rss_kb) / 2**20, proc.stderr
 
 
-def in_app(path: Path, model_id: str, learn: bool = True) -> dict[str, float]:
+def in_app(path: Path, model_id: str, learn: bool = True, similar: bool = True) -> dict[str, float]:
     """The app's own models on loaded rows: filter, sort, scroll; similar and learn."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import Qt
@@ -209,6 +209,9 @@ def in_app(path: Path, model_id: str, learn: bool = True) -> dict[str, float]:
             proxy.data(ix, Qt.ItemDataRole.ToolTipRole)
         out["scroll: 2,000 rows' data (ms)"] = (time.perf_counter() - t) * 1000
         app.processEvents()
+        out.update(with_grid(app, proxy))
+        if not similar:  # --grid-only: the rows, the models and the grid
+            return out
 
         t = time.perf_counter()
         ids, vecs = cat.embeddings.all(model_id)  # the first time: read, and the copy written
@@ -231,6 +234,53 @@ def in_app(path: Path, model_id: str, learn: bool = True) -> dict[str, float]:
             t = time.perf_counter()
             personal.learn(cat, model_id)
             out["learn (s)"] = time.perf_counter() - t
+    return out
+
+
+def with_grid(app, proxy) -> dict[str, float]:
+    """Filter, sort and clear again with the app's grid shown on the proxy (offscreen, the
+    window's cell size): each until the grid has laid out and painted once."""
+    from moodtagger.core.rows import Filter
+    from moodtagger.gui.views.delegate import PhotoDelegate
+    from moodtagger.gui.views.grid import PhotoGrid
+
+    grid = PhotoGrid()
+    grid.setModel(proxy)
+    delegate = PhotoDelegate(grid)
+    grid.setItemDelegate(delegate)
+    grid.set_base_cell(delegate.cell_size())
+    proxy.sourceModel().thumbnails_enabled = False  # no files: cells paint placeholders
+    grid.resize(1100, 850)
+    grid.show()
+    app.processEvents()
+    grid.setCurrentIndex(proxy.index(0, 0))
+    out = {}
+    steps = (
+        ("filter", lambda: proxy.set_filter(Filter(moods=frozenset({"awe"}), min_prob=0.5))),
+        ("sort by name", lambda: proxy.sort_by("name")),
+        ("clear", lambda: proxy.set_filter(Filter())),
+        ("sort by top", lambda: proxy.sort_by("top", descending=True)),
+    )
+    from PySide6.QtCore import QEvent, QObject
+
+    class Paints(QObject):  # counts the grid's paints: each step is timed to exactly one
+        n = 0
+
+        def eventFilter(self, _obj, event) -> bool:
+            Paints.n += event.type() == QEvent.Type.Paint
+            return False
+
+    counter = Paints()
+    grid.viewport().installEventFilter(counter)
+    for label, step in steps:
+        t = time.perf_counter()
+        painted = Paints.n
+        step()
+        app.processEvents()  # the grid's delayed layout, and usually its paint
+        if Paints.n == painted:
+            grid.viewport().repaint()
+        out[f"with the grid: {label} (ms)"] = (time.perf_counter() - t) * 1000
+    grid.close()
     return out
 
 
@@ -289,6 +339,11 @@ def main() -> int:
         help="skip measuring learn (it replaces the catalog's personal model)",
     )
     ap.add_argument("--in-app", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--grid-only",
+        action="store_true",
+        help="with --in-app: only the rows, the app's models and its grid (no similar, learn)",
+    )
     args = ap.parse_args()
     os.environ.setdefault(
         "MOODTAGGER_PERSONAL_MODELS", str(args.catalog.parent / "moodtagger-scale-models")
@@ -298,7 +353,8 @@ def main() -> int:
     # would re-predict every (file-less) photo and mark it unreadable
     os.environ["MOODTAGGER_MODEL"] = model_id
     if args.in_app:
-        for key, value in in_app(args.catalog, model_id, learn=not args.no_learn).items():
+        learn, similar = not (args.no_learn or args.grid_only), not args.grid_only
+        for key, value in in_app(args.catalog, model_id, learn, similar).items():
             print(f"{key}={value}")
         return 0
     sizes = [(args.catalog, args.n), (tenth_path(args.catalog), args.n // 10)]

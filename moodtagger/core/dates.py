@@ -39,7 +39,9 @@ def first_seen(mtime_ns: int | None) -> str | None:
         return None
 
 
-def capture_seconds(taken_at: Sequence[str | None], mtime_ns: Sequence[int]) -> np.ndarray:
+def capture_seconds(
+    taken_at: Sequence[str | None], mtime_ns: Sequence[int] | np.ndarray
+) -> np.ndarray:
     """Per photo its capture date as local wall-clock seconds (float64): ``taken_at`` where
     stored, else (a photo the scanner has not dated yet) its file time as local time."""
     try:  # None -> NaT

@@ -18,6 +18,7 @@ import datetime
 import gc
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -259,6 +260,31 @@ def load_rows(
         return _load_rows(catalog, model_id, ids, after_id, include_missing)
 
 
+# GRID_COLUMNS as one record each: numbers straight into numpy, text as Python objects
+_TEXT_COLUMNS = (
+    *("path", "status", "error", "identity"),
+    *("choice_moods", "choice_state", "choice_error", "taken_at"),
+)
+_PROB_COLUMNS = GRID_COLUMNS[7 : 7 + len(MOODS)]
+_FLOAT_COLUMNS = (*_PROB_COLUMNS, "valence", "arousal")
+_GRID_DTYPE = np.dtype(
+    [
+        (c, object if c in _TEXT_COLUMNS else np.float32 if c in _FLOAT_COLUMNS else np.int64)
+        for c in GRID_COLUMNS
+    ]
+)
+
+
+def _decoded(raw: list) -> list[str]:
+    """Stored paths (bytes, :func:`os.fsencode`) as ``str``: joined, decoded once and split (a
+    million decodes cost 1 s), the same as ``os.fsdecode`` of each (NUL is in no path)."""
+    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    try:
+        return b"\0".join(raw).decode(enc, errors).split("\0")
+    except TypeError:  # some stored as text (catalogs of old versions)
+        return [p if type(p) is str else p.decode(enc, errors) for p in raw]
+
+
 def _load_rows(
     catalog: Catalog,
     model_id: str | None,
@@ -266,56 +292,60 @@ def _load_rows(
     after_id: int | None,
     include_missing: bool,
 ) -> Rows:
-    data = catalog.views.grid_rows(
+    cursor = catalog.views.grid_cursor(
         model_id, ids=ids, after_id=after_id, include_missing=include_missing
     )
-    if not data:
+    # one record per row, straight from the cursor (each row's tuple goes at once: no list of
+    # a million tuples, no transposing it; None -> NaN in the float columns)
+    a = np.fromiter(cursor, _GRID_DTYPE)
+    n = len(a)
+    if not n:
         return Rows.empty()
-    cols = list(zip(*data, strict=True))
-    del data  # the row tuples go now: only the columns stay (peak memory at 1,000,000 rows)
-    n_m = len(MOODS)
-    base = 7
-    probs = np.array(cols[base : base + n_m], dtype=np.float32).T  # None -> NaN
-    mtimes = np.array(cols[3], dtype=np.float64) / 1e9
-    bits_cache: dict[str | None, int] = {None: -1}
-    choice_bits = []
-    for raw in cols[base + n_m + 2]:
-        b = bits_cache.get(raw)
-        if b is None:
-            b = bits_cache[raw] = mood_bits(m for m in json.loads(raw) if m in INDEX)
-        choice_bits.append(b)
-    status_codes = [STATUS_CODE.get(s, ERROR) for s in cols[4]]
-    row_ids = np.array(cols[0], dtype=np.int64)
+    probs = np.stack([a[c] for c in _PROB_COLUMNS], axis=1)
+    status = np.full(n, ERROR, np.int8)
+    for name, code in STATUS_CODE.items():
+        status[a["status"] == name] = code
+    choice_state = np.full(n, NO_CHOICE, np.int8)
+    for name, code in CHOICE_CODE.items():
+        choice_state[a["choice_state"] == name] = code
+    # chosen moods: JSON only on the rows with a choice (few), parsed once per distinct value
+    raw_moods = a["choice_moods"]
+    chosen_rows = np.flatnonzero(raw_moods != None)  # noqa: E711 - elementwise
+    choice_bits = np.full(n, -1, np.int16)
+    row_ids = a["id"].copy()
     moods = catalog.moods.all()
     names = tuple(m.name for m in moods)
-    keys = {n.casefold(): j for j, n in enumerate(names)}
-    custom_chosen = np.zeros((len(row_ids), len(names)), np.bool_)
-    if names:
-        for i, raw in enumerate(cols[base + n_m + 2]):
-            if raw is not None and raw != "[]":
-                for m in json.loads(raw):
-                    j = keys.get(m.casefold()) if m not in INDEX else None
-                    if j is not None:
-                        custom_chosen[i, j] = True
-    state_codes = [
-        CHOICE_CODE.get(s, NO_CHOICE) if s is not None else NO_CHOICE for s in cols[base + n_m + 3]
-    ]
+    keys = {nm.casefold(): j for j, nm in enumerate(names)}
+    custom_chosen = np.zeros((n, len(names)), np.bool_)
+    parsed: dict[str, tuple[int, list[int]]] = {}
+    for r, raw in zip(chosen_rows.tolist(), raw_moods[chosen_rows].tolist(), strict=True):
+        hit = parsed.get(raw)
+        if hit is None:
+            listed = json.loads(raw)
+            custom = [keys[m.casefold()] for m in listed if m not in INDEX and m.casefold() in keys]
+            hit = parsed[raw] = (mood_bits(m for m in listed if m in INDEX), custom)
+        choice_bits[r] = hit[0]
+        if hit[1]:
+            custom_chosen[r, hit[1]] = True
+    mtime_ns = a["mtime_ns"]
     return Rows(
         ids=row_ids,
-        paths=[p if type(p) is str else os.fsdecode(p) for p in cols[1]],
-        root_ids=np.array(cols[2], dtype=np.int64),
-        mtimes=mtimes,
-        status=np.array(status_codes, dtype=np.int8),
-        errors=list(cols[5]),
-        identities=list(cols[6]),
+        paths=_decoded(a["path"].tolist()),
+        root_ids=a["root_id"].copy(),
+        mtimes=mtime_ns / 1e9,
+        status=status,
+        errors=a["error"].tolist(),
+        identities=a["identity"].tolist(),
         probs=probs,
-        valence=np.array(cols[base + n_m], dtype=np.float32),
-        arousal=np.array(cols[base + n_m + 1], dtype=np.float32),
-        choice_bits=np.array(choice_bits, dtype=np.int16),
-        choice_state=np.array(state_codes, dtype=np.int8),
-        choice_errors=list(cols[base + n_m + 4]),
-        taken=capture_seconds(cols[GRID_COLUMNS.index("taken_at")], cols[3]),
-        custom_probs=catalog.moods.scores(row_ids.tolist(), moods),
+        valence=a["valence"].copy(),
+        arousal=a["arousal"].copy(),
+        choice_bits=choice_bits,
+        choice_state=choice_state,
+        choice_errors=a["choice_error"].tolist(),
+        taken=capture_seconds(a["taken_at"].tolist(), mtime_ns),
+        custom_probs=(
+            catalog.moods.scores(row_ids.tolist(), moods) if names else np.zeros((n, 0), np.float32)
+        ),
         custom_chosen=custom_chosen,
         custom_names=names,
     )
@@ -387,8 +417,10 @@ def name_rank(d: Rows, dv: Derived | None = None) -> np.ndarray:
     """Row positions of ``d`` by file name (casefolded; ties in row order), cached in ``dv``."""
     if dv is not None and dv.name_rank is not None and len(dv.name_rank) == len(d):
         return dv.name_rank
-    names = np.array([_basename(p).casefold() for p in d.paths])
-    ranked = np.argsort(names, kind="stable") if len(d) else np.zeros(0, np.int64)
+    names = [_basename(p).casefold() for p in d.paths]
+    # Python's sort (stable, by code point like numpy's) runs in near-linear time on rows in
+    # path order, where a folder's names mostly come sorted already (1M: 0.25 s, numpy 0.65 s)
+    ranked = np.array(sorted(range(len(names)), key=names.__getitem__), np.int64)
     if dv is not None:
         dv.name_rank = ranked
     return ranked
@@ -518,12 +550,13 @@ def order_by(primary: np.ndarray, by_name: np.ndarray, descending: bool = False)
     order of ``by_name`` (:func:`name_rank`): one stable argsort of the name-ordered keys."""
     key = np.asarray(primary)[by_name]
     key = -key if descending else key
-    if key.dtype == np.float32 and len(key) < 2**32 and not np.isnan(key).any():
-        # the same order, faster (a plain sort of 64-bit words beats a stable argsort by a
-        # third at 1,000,000 rows): the key's bits made order-preserving, then the position
-        bits = (key + np.float32(0)).view(np.uint32).astype(np.uint64)  # -0.0 ties with 0.0
-        bits ^= np.where(bits >> 31 == 1, np.uint64(0xFFFFFFFF), np.uint64(0x80000000))
-        words = (bits << np.uint64(32)) | np.arange(len(key), dtype=np.uint64)
-        words.sort()
-        return by_name[(words & np.uint64(0xFFFFFFFF)).astype(np.int64)]
+    if key.dtype == np.float32 and not np.isnan(key).any():
+        # the same order, faster: the key's bits made order-preserving (unsigned), then a
+        # stable sort by the low 16 bits and one by the high 16 (numpy sorts 16-bit keys
+        # stably by radix, in linear time): ~2.5x a stable argsort of the floats at 1,000,000
+        bits = (key + np.float32(0)).view(np.uint32)  # -0.0 ties with 0.0
+        bits = bits ^ np.where(bits >> 31 == 1, np.uint32(0xFFFFFFFF), np.uint32(0x80000000))
+        low = np.argsort((bits & 0xFFFF).astype(np.uint16), kind="stable")
+        high = np.argsort((bits[low] >> 16).astype(np.uint16), kind="stable")
+        return by_name[low[high]]
     return by_name[np.argsort(key, kind="stable")]

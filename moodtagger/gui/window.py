@@ -275,7 +275,12 @@ class MainWindow(QMainWindow):
 
     def _set_rows(self, rows) -> None:
         self.filters.set_custom_moods(rows.custom_names)
-        self.model.set_rows(rows)
+        ready = self.library.prepared  # made on the open lane, with these rows
+        if ready is not None and ready.rows is rows:
+            self.model.set_rows(rows, ready.derived, ready.row_of)
+            self.folders.use_tree(rows.paths, ready.roots, ready.folders)
+        else:
+            self.model.set_rows(rows)
         self.reload_keywords()
         self.filtering.refresh_count()
         self.live.start([p for _rid, p in self.catalog.photos.roots()])

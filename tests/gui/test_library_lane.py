@@ -65,3 +65,88 @@ def test_scan_streams_new_photos_and_predictions_batch_by_batch(
     assert (
         "48 new" in win.status_label.text() and "moods predicted for 48" in win.status_label.text()
     )
+
+
+def test_the_rows_load_beside_a_refresh_and_its_reports_follow_them(
+    qtbot, make_window, photo_folder
+):
+    """Issue 29.3: opening the catalog does not wait for the library lane (at 1,000,000 photos
+    the first refresh's check alone is seconds); what a refresh reports while the rows load is
+    shown after them, as when one lane ran both."""
+    import threading
+
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    lib = win.library
+    order: list[str] = []
+    lib.rowsLoaded.connect(lambda rows: order.append(f"loaded {len(rows)}"))
+    lib.rowsChanged.connect(lambda _rows: order.append("changed"))
+    lib.refreshed.connect(lambda _r: order.append("refreshed"))
+
+    busy = threading.Event()
+    lib.lane.submit(lambda job: busy.wait(20), label="a long job")  # the library lane is busy
+    with qtbot.waitSignal(lib.rowsLoaded, timeout=10_000):
+        lib.load_async()
+    assert order == ["loaded 6"]  # before: queued behind the lane's job
+    busy.set()
+
+    gate = threading.Event()  # now rows load slowly while a refresh runs and ends
+    lib.open_lane.submit(lambda job: gate.wait(20), label="slow disk")
+    lib.load_async()
+    os.utime(next(photo_folder.iterdir()))  # one changed photo: the refresh reports its row
+    with qtbot.waitSignal(lib.rowsLoaded, timeout=TIMEOUT_MS):
+        win.rescan()
+        qtbot.waitUntil(lambda: not lib.lane.busy, timeout=TIMEOUT_MS)
+        assert order == ["loaded 6"]  # held while the rows load
+        gate.set()
+    qtbot.waitUntil(lambda: "refreshed" in order, timeout=10_000)
+    assert order[:2] == ["loaded 6", "loaded 6"] and order[-1] == "refreshed", order
+    assert "changed" in order and win.model.rowCount() == 6
+
+
+def test_the_grid_gets_its_rows_ready_to_paint_from_the_open_lane(
+    qtbot, make_window, photo_folder, monkeypatch
+):
+    """Issue 29.3: what the grid needs from every row before it paints (the derived columns,
+    the name order) and the folder panel's counts are computed beside the rows on the open
+    lane, not on the GUI thread (at 1,000,000 photos over a second of per-row work, the window
+    frozen meanwhile)."""
+    import threading
+
+    from moodtagger.core import rows as R
+    from moodtagger.gui.views import folders
+
+    win = make_window()
+    qtbot.waitUntil(lambda: win.loaded, timeout=20_000)
+    with qtbot.waitSignal(win.pipelineFinished, timeout=TIMEOUT_MS):
+        win.open_folder(str(photo_folder))
+    qtbot.wait(1500)  # the scan's own changes come back through the live poll (0.5 s) first
+    on_gui: list[str] = []  # work over every row done on the GUI thread
+
+    def watch(name, fn, every_row):
+        def run(*args, **kw):
+            if threading.current_thread() is threading.main_thread() and every_row(*args):
+                on_gui.append(name)
+            return fn(*args, **kw)
+
+        return run
+
+    def unranked(d, dv=None):
+        return dv is None or dv.name_rank is None or len(dv.name_rank) != len(d)
+
+    # (a live change of a few rows may patch those rows' derived columns: not counted)
+    monkeypatch.setattr(R, "derive", watch("derive", R.derive, lambda d: len(d) == 6))
+    monkeypatch.setattr(R, "name_rank", watch("names", R.name_rank, unranked))
+    monkeypatch.setattr(
+        folders, "folder_tree", watch("folders", folders.folder_tree, lambda *_a: True)
+    )
+    with qtbot.waitSignal(win.library.rowsLoaded, timeout=20_000):
+        win.library.load_async()
+    qtbot.wait(400)  # the folder panel rebuilds 200 ms after the rows change
+    assert win.folders.topLevelItem(0).text(1) == "6"
+    assert [t.count for t in win.folders.tops] == [6]
+    assert win.model.rowCount() == 6 and win.proxy.rowCount() == 6
+    assert win.grid.visualRect(win.proxy.index(0, 0)).isValid()
+    assert on_gui == []

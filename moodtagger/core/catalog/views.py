@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from moodtagger.core.catalog.connection import Table
@@ -51,7 +52,13 @@ _GRID_SQL = (
 class LibraryViews(Table):
     """Photos with their current prediction and choice (``catalog.views``)."""
 
-    def grid_rows(
+    def grid_rows(self, model_id: str | None, **where) -> list[tuple]:
+        """One row per photo for :func:`moodtagger.core.rows.load_rows`, in path order:
+        ``GRID_COLUMNS`` (the photo, its current prediction, its choice); ``where``: see
+        :meth:`grid_cursor`."""
+        return self.grid_cursor(model_id, **where).fetchall()
+
+    def grid_cursor(
         self,
         model_id: str | None,
         *,
@@ -60,9 +67,9 @@ class LibraryViews(Table):
         since: float | None = None,
         upto_id: int | None = None,
         include_missing: bool = False,
-    ) -> list[tuple]:
-        """One row per photo for :func:`moodtagger.core.rows.load_rows`, in path order:
-        ``GRID_COLUMNS`` (the photo, its current prediction, its choice)."""
+    ) -> sqlite3.Cursor:
+        """:meth:`grid_rows` as a cursor (a million rows are read into arrays one at a time,
+        never held as a list of tuples)."""
         cond, args = prediction_join(model_id)
         sql = _GRID_SQL.format(cond=cond) + (
             "" if include_missing else " AND p.status != 'missing'"
@@ -79,7 +86,7 @@ class LibraryViews(Table):
         if upto_id is not None:
             sql += " AND p.id <= ?"
             args.append(int(upto_id))
-        return self.conn.execute(sql + " ORDER BY p.path", args).fetchall()
+        return self.conn.execute(sql + " ORDER BY p.path", args)
 
     def library(
         self,

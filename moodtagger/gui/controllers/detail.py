@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QListView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from moodtagger.core import dates
 from moodtagger.core.catalog import Catalog
@@ -31,7 +31,7 @@ class DetailController(QObject):
     def __init__(
         self,
         panel: DetailPanel,
-        grid: QListView,
+        grid: QAbstractItemView,
         proxy: PhotoProxy,
         model: PhotoModel,
         catalog: Catalog,

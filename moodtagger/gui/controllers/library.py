@@ -1,10 +1,11 @@
 """Library and queue control: the ``library`` lane's work for the window.
 
-One lane (one low-priority thread, see :mod:`moodtagger.gui.jobs`) runs, in order: opening the
-catalog (every row), refreshes (:meth:`moodtagger.core.library.Library.refresh`: scan -> keywords
--> predict, the call behind ``moodtagger scan``) and learning (``moodtagger learn``). The lane's
-thread owns the mood model (:class:`~moodtagger.gui.controllers.pipeline.ModelOwner`). A scan asked for while
-one runs is queued and merged with any other queued folders.
+One lane (one low-priority thread, see :mod:`moodtagger.gui.jobs`) runs, in order: refreshes
+(:meth:`moodtagger.core.library.Library.refresh`: scan -> keywords -> predict, the call behind
+``moodtagger scan``) and learning (``moodtagger learn``). The lane's thread owns the mood model
+(:class:`~moodtagger.gui.controllers.pipeline.ModelOwner`). A scan asked for while one runs is
+queued and merged with any other queued folders. Opening the catalog (every row) runs on a lane
+of its own beside it; what a refresh reports while rows load is held until they are shown.
 
 :class:`LibraryController` knows which models count (:attr:`base_model_id` decodes and predicts,
 :attr:`model_id` is the one whose suggestions the grid shows: the personal model learnt on top of
@@ -25,6 +26,7 @@ from moodtagger.core.moods import display_name
 from moodtagger.core.rows import Rows, load_rows
 from moodtagger.gui.controllers.pipeline import (
     LearnOutcome,
+    LoadedRows,
     ModelOwner,
     learn,
     load_all,
@@ -64,6 +66,13 @@ class LibraryController(QObject):
         self.catalog = catalog  # the GUI thread's connection (rows, choices: see ``facade``)
         self.settings = settings
         self.lane = JobRunner("library", 1, nice=10, parent=self)
+        # opening the catalog reads every row on a lane of its own, beside the library lane's
+        # first refresh (issue 29.3: at 1,000,000 photos each takes seconds); what a refresh
+        # reports meanwhile is held and follows the rows, in the order one lane gave
+        self.open_lane = JobRunner("open", 1, nice=10, parent=self)
+        self._loading = 0  # loads submitted and not done
+        self._held: list[Callable[[], None]] = []
+        self.prepared: LoadedRows | None = None  # while rowsLoaded is emitted: its extras
         self.model_owner = ModelOwner()
         self.closed = False
         self.last_result: RefreshResult | None = None
@@ -109,7 +118,7 @@ class LibraryController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.lane.busy
+        return self.lane.busy or self.open_lane.busy
 
     @property
     def refreshing(self) -> bool:
@@ -135,19 +144,34 @@ class LibraryController(QObject):
     def load_async(self) -> None:
         """Every row, read on the lane (scans queue behind it)."""
         self.message.emit("Opening the catalog…")
-        self.lane.submit(
+        self._loading += 1
+        self.open_lane.submit(
             partial(load_all, catalog_path=self.catalog_path, model_id=self.model_id),
             on_done=self._loaded,
             label="open catalog",
         )
 
     def _loaded(self, rows, error) -> None:
+        self._loading -= 1
         if error is not None:
             self.message.emit(f"Cannot read the catalog: {error}")
             if not is_expected(error):
                 self.crashed.emit(error)
-            return
-        self.rowsLoaded.emit(rows)
+        else:
+            self.prepared = rows
+            self.rowsLoaded.emit(rows.rows)
+            self.prepared = None
+        if not self._loading:
+            held, self._held = self._held, []
+            for report in held:
+                report()
+
+    def _after_load(self, report: Callable[[], None]) -> None:
+        """Run ``report`` (a refresh's batch or end) now, or after the rows being loaded."""
+        if self._loading:
+            self._held.append(report)
+        else:
+            report()
 
     # -- refresh: scan -> keywords -> predict --------------------------------------------------------
     def scan(
@@ -180,9 +204,9 @@ class LibraryController(QObject):
         )
         self._refresh_job = self.lane.submit(
             lambda job: fn(job),
-            on_batch=self._batch,
+            on_batch=lambda item: self._after_load(partial(self._batch, item)),
             on_progress=self.progress.emit,
-            on_done=self._refreshed,
+            on_done=lambda r, e: self._after_load(partial(self._refreshed, r, e)),
             label="scan+predict",
         )
 
@@ -261,8 +285,10 @@ class LibraryController(QObject):
 
     def shutdown(self) -> None:
         self.closed = True
-        self.lane.cancel_all()
-        self.lane.shutdown()
+        self._held = []
+        for lane in (self.open_lane, self.lane):
+            lane.cancel_all()
+            lane.shutdown()
         self.model_owner.drop()
 
 

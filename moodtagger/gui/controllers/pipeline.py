@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.folders import FolderNode, folder_tree
 from moodtagger.core.library import Library, RefreshEvents, RefreshResult
 from moodtagger.core.rows import Rows
 from moodtagger.gui.jobs import Job
@@ -95,10 +97,27 @@ def learn(
         return LearnOutcome(summary, lib.model_id, lib.rows())
 
 
-def load_all(job: Job, catalog_path: str, model_id: str) -> Rows:
-    """Every grid row, read on the library lane (the window stays responsive meanwhile)."""
+@dataclass
+class LoadedRows:
+    """Every grid row, and what the grid computes from them before it can paint (the derived
+    columns, the name order, each photo's row), made off the GUI thread."""
+
+    rows: Rows
+    derived: R.Derived
+    row_of: dict[int, int]
+    roots: list[str]  # the library folders, and the folder tree of the rows under them
+    folders: list[FolderNode]
+
+
+def load_all(job: Job, catalog_path: str, model_id: str) -> LoadedRows:
+    """Every grid row, read on the open lane (the window stays responsive meanwhile)."""
     with Catalog(catalog_path) as cat:
-        return Library(cat, model_id).rows()
+        rows = Library(cat, model_id).rows()
+        roots = [p for _rid, p in cat.photos.roots()]
+    derived = R.derive(rows)
+    R.name_rank(rows, derived)  # cached in ``derived``: the grid's first order is by name
+    row_of = {pid: r for r, pid in enumerate(rows.ids.tolist())}
+    return LoadedRows(rows, derived, row_of, roots, folder_tree(rows.paths, roots))
 
 
 def run_pipeline(

@@ -111,6 +111,8 @@ class PhotoModel(QAbstractListModel):
         """Keywords found in the files (search looks at them); the filter is recomputed."""
         self.keywords = {pid: " ".join(kws) for pid, kws in keywords.items()}
         self.version += 1
+        if self._derived[0] == self.version - 1:  # keywords change no derived column
+            self._derived = (self.version, self._derived[1])
 
     def update_keywords(self, keywords: dict[int, list[str]]) -> None:
         """The keywords now in these photos' files (an empty list: none)."""
@@ -154,11 +156,23 @@ class PhotoModel(QAbstractListModel):
         return self._haystack[1]
 
     # -- filling -----------------------------------------------------------------------------
-    def set_rows(self, rows: Rows) -> None:
+    def set_rows(
+        self,
+        rows: Rows,
+        derived: R.Derived | None = None,
+        row_of: dict[int, int] | None = None,
+    ) -> None:
+        """Show ``rows``; ``derived`` (:func:`~moodtagger.core.rows.derive`) and ``row_of``
+        (photo id -> row) if already computed from them (off the GUI thread)."""
         self.beginResetModel()
         self._d = rows
-        self._reindex()
+        if row_of is not None:
+            self._row_of = row_of
+        else:
+            self._reindex()
         self.version += 1
+        if derived is not None:
+            self._derived = (self.version, derived)
         self._order = self._sorted(*self.sort_key)
         self.endResetModel()
 

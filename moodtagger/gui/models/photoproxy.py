@@ -218,6 +218,10 @@ class PhotoProxy(QAbstractListModel):
         ids = self._src.rows.ids  # type: ignore[union-attr]
         return [int(ids[self._map[i.row()]]) for i in indexes]
 
+    def shown_rows(self) -> np.ndarray:
+        """The model's rows shown, in the shown order (read only)."""
+        return self._map
+
     def visible_ids(self) -> list[int]:
         """The shown photos, in the shown order."""
         if self._src is None:

@@ -47,6 +47,8 @@ class FolderTree(QTreeWidget):
         self._timer = QTimer(self, singleShot=True, interval=200, timeout=self.rebuild)
         self.tops: list[FolderNode] = []
         self._wanted: str | None = None  # a folder to select once it has photos
+        # the tree of the rows just loaded, counted off the GUI thread: (paths, roots, tree)
+        self._ready: tuple[list[str], list[str], list[FolderNode]] | None = None
 
     # -- feeding ------------------------------------------------------------------------------
     def attach(self, model) -> None:
@@ -57,7 +59,13 @@ class FolderTree(QTreeWidget):
             sig.connect(self.schedule)
 
     def schedule(self, *_args) -> None:
+        self._ready = None  # the rows changed since it was counted
         self._timer.start()
+
+    def use_tree(self, paths: list[str], roots: list[str], tops: list[FolderNode]) -> None:
+        """The tree of ``paths`` (the model's rows just loaded) under ``roots``, counted
+        elsewhere (the open lane): the next rebuild shows it unless the rows change first."""
+        self._ready = (paths, list(roots), tops)
 
     def set_roots(self, roots: Iterable[tuple[int, str]]) -> None:
         """The library folders ``(root id, path)``; the tree is rebuilt now, keeping the
@@ -68,7 +76,11 @@ class FolderTree(QTreeWidget):
     def rebuild(self) -> None:
         self._timer.stop()
         paths = self._paths()
-        self.tops = folder_tree(paths, self._roots)
+        ready, self._ready = self._ready, None
+        if ready is not None and ready[0] is paths and ready[1] == self._roots:
+            self.tops = ready[2]
+        else:
+            self.tops = folder_tree(paths, self._roots)
         current = self.current_path()
         expanded = {
             it.data(0, _PATH) for it in self._items() if it.isExpanded() and it.data(0, _PATH)
