@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from moodtagger.core.catalog import connection
+from moodtagger.core.catalog import connection, embedding_cache
 from moodtagger.core.catalog.changes import ChangeLog
 from moodtagger.core.catalog.choices import ChoiceStore
 from moodtagger.core.catalog.connection import Connection, default_catalog_path
@@ -65,6 +65,7 @@ class Catalog:
         self.changes = ChangeLog(self._db)
         if not readonly:
             self.changes.prune()
+            embedding_cache.prune(self.conn)
 
     def close(self) -> None:
         self.conn.close()

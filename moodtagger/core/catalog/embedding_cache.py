@@ -9,9 +9,9 @@ change-log entry the arrays are current at, and names ``<model>.<tag>.ids.npy`` 
 ids, ascending) and ``<model>.<tag>.vec.npy`` (float16, one row per id). It is what
 ``catalog.embeddings.all(model)`` returns: every readable photo with a current embedding.
 
-Opening it reads the photos the change log names since that entry (its triggers cover the
-photos -- identity, status --, their embeddings and more), in one read snapshot with their
-current rows; if any row differs, a merged copy is written to new files (flushed), then the
+Opening it reads the photos the catalog's ``embedding_changes`` log names since that entry (its
+triggers take every change of an embedding and of what makes one current: a photo's pixels,
+its status, the photo deleted), in one read snapshot with their current rows; if any row differs, a merged copy is written to new files (flushed), then the
 JSON is replaced (atomically), then the old files go. A kill at any moment leaves the old copy
 or the new one. A missing, damaged or foreign copy, a change log pruned past its entry, or any
 error is answered from the catalog itself (and a new copy written when the library is large).
@@ -114,15 +114,27 @@ class _snapshot:
             self.conn.execute("COMMIT")
 
 
+KEPT = 200_000  # newest log entries kept (pruned when twice as many)
+
+
+def prune(conn: sqlite3.Connection, keep: int = KEPT) -> None:
+    """Drop all but the newest ``keep`` log entries once there are twice as many (a copy
+    older than that is rebuilt)."""
+    first = conn.execute("SELECT MIN(seq) FROM embedding_changes").fetchone()[0]
+    last = conn.execute("SELECT MAX(seq) FROM embedding_changes").fetchone()[0]
+    if first is not None and last is not None and last - first >= 2 * keep:
+        conn.execute("DELETE FROM embedding_changes WHERE seq <= ?", (last - keep,))
+
+
 def _changed_since(conn: sqlite3.Connection, seq: int) -> tuple[int, list[int] | None]:
-    first = conn.execute("SELECT MIN(seq) FROM photo_changes").fetchone()[0]
-    last = int(conn.execute("SELECT MAX(seq) FROM photo_changes").fetchone()[0] or 0)
+    first = conn.execute("SELECT MIN(seq) FROM embedding_changes").fetchone()[0]
+    last = int(conn.execute("SELECT MAX(seq) FROM embedding_changes").fetchone()[0] or 0)
     if last < seq or (first is not None and seq < int(first) - 1 and seq < last):
         return last, None  # the log was pruned past it, or this is an older catalog file
     ids = [
         r[0]
         for r in conn.execute(
-            "SELECT DISTINCT photo_id FROM photo_changes WHERE seq > ? AND seq <= ? "
+            "SELECT DISTINCT photo_id FROM embedding_changes WHERE seq > ? AND seq <= ? "
             "ORDER BY photo_id",
             (seq, last),
         )
@@ -150,7 +162,7 @@ def _rebuild(
     try:
         with _snapshot(conn):
             last = int(
-                conn.execute("SELECT COALESCE(MAX(seq), 0) FROM photo_changes").fetchone()[0]
+                conn.execute("SELECT COALESCE(MAX(seq), 0) FROM embedding_changes").fetchone()[0]
             )
             ids, vectors = read(None, alloc=alloc)
         if "vectors" not in files:

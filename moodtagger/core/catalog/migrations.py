@@ -189,17 +189,37 @@ _MIGRATIONS: list[str] = [
         for e in ("INSERT", "UPDATE", "DELETE")
     ),
     # 9 -> 10: a memory-mapped copy of each model's embeddings outside the catalog (issue 29,
-    # catalog/embedding_cache.py) must know which photos changed since it was written: the
-    # change log now covers embeddings too, and the catalog gets a random id so a copy is
-    # never taken for another catalog's that was put at the same path.
+    # catalog/embedding_cache.py) must know which photos' embeddings may have changed since it
+    # was written: a log of its own (the change log also takes every prediction, and a learn
+    # at a million photos would push the copy's entry out of it), fed by the embeddings and by
+    # what makes one current or not (a photo's pixels, its status, the photo gone); and the
+    # catalog gets a random id, so a copy is never taken for another catalog's at the same path.
     """
     CREATE TABLE IF NOT EXISTS catalog_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT OR IGNORE INTO catalog_meta(key, value) VALUES('uuid', lower(hex(randomblob(16))));
-    """
-    + "".join(
-        _log_change("embeddings", e, "OLD.photo_id" if e == "DELETE" else "NEW.photo_id")
-        for e in ("INSERT", "UPDATE", "DELETE")
-    ),
+    CREATE TABLE IF NOT EXISTS embedding_changes(
+        seq INTEGER PRIMARY KEY, photo_id INTEGER NOT NULL
+    );
+    CREATE TRIGGER IF NOT EXISTS embeddings_insert_elog AFTER INSERT ON embeddings BEGIN
+        INSERT INTO embedding_changes(photo_id) VALUES (NEW.photo_id);
+    END;
+    CREATE TRIGGER IF NOT EXISTS embeddings_update_elog AFTER UPDATE ON embeddings BEGIN
+        INSERT INTO embedding_changes(photo_id) VALUES (NEW.photo_id);
+        INSERT INTO embedding_changes(photo_id) VALUES (OLD.photo_id);
+    END;
+    CREATE TRIGGER IF NOT EXISTS embeddings_delete_elog AFTER DELETE ON embeddings BEGIN
+        INSERT INTO embedding_changes(photo_id) VALUES (OLD.photo_id);
+    END;
+    CREATE TRIGGER IF NOT EXISTS photos_update_elog AFTER UPDATE ON photos
+    WHEN OLD.identity IS NOT NEW.identity OR OLD.status IS NOT NEW.status
+        OR OLD.id IS NOT NEW.id BEGIN
+        INSERT INTO embedding_changes(photo_id) VALUES (NEW.id);
+        INSERT INTO embedding_changes(photo_id) VALUES (OLD.id);
+    END;
+    CREATE TRIGGER IF NOT EXISTS photos_delete_elog AFTER DELETE ON photos BEGIN
+        INSERT INTO embedding_changes(photo_id) VALUES (OLD.id);
+    END;
+    """,
 ]
 
 assert len(_MIGRATIONS) == SCHEMA_VERSION

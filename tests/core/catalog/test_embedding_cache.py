@@ -130,8 +130,8 @@ def test_a_pruned_change_log_means_a_fresh_copy(big):
         cat.embeddings.all(MODEL)
         cat.embeddings.save(MODEL, [(8, np.zeros(D))])
         conn = sqlite3.connect(big)
-        conn.execute("DELETE FROM photo_changes")  # as pruning does, past the copy's entry
-        conn.execute("INSERT INTO photo_changes(seq, photo_id) VALUES (1000000, 1)")
+        conn.execute("DELETE FROM embedding_changes")  # as pruning does, past the copy's entry
+        conn.execute("INSERT INTO embedding_changes(seq, photo_id) VALUES (1000000, 1)")
         conn.commit()
         conn.close()
         got = cat.embeddings.all(MODEL)
@@ -147,3 +147,32 @@ def test_small_libraries_keep_no_copy(tmp_path):
         ids, vectors = cat.embeddings.all(MODEL)
         assert len(ids) == 30 and not isinstance(vectors, np.memmap)
     assert not embedding_cache.folder(path).exists()
+
+
+def test_new_predictions_for_every_photo_leave_the_copy_alone(big):
+    """A learn re-predicts every photo: the copy's log must not fill up with that."""
+    from moodtagger.core.catalog import Prediction
+
+    with Catalog(big) as cat:
+        cat.embeddings.all(MODEL)
+        before = _files(big)
+        seq = cat.conn.execute("SELECT MAX(seq) FROM embedding_changes").fetchone()[0]
+        cat.predictions.save(
+            "other", [(i, Prediction((0.125,) * 8, 5.0, 5.0)) for i in range(1, 301)]
+        )
+        assert cat.conn.execute("SELECT MAX(seq) FROM embedding_changes").fetchone()[0] == seq
+        _same(cat.embeddings.all(MODEL), _truth(cat))
+        assert _files(big) == before
+
+
+def test_the_log_is_pruned_and_an_older_copy_rebuilt(big):
+    with Catalog(big) as cat:
+        cat.embeddings.all(MODEL)
+        for k in range(3):
+            cat.embeddings.save(MODEL, [(i, np.full(D, k)) for i in range(1, 301)])
+        embedding_cache.prune(cat.conn, keep=100)
+        n = cat.conn.execute("SELECT count(*) FROM embedding_changes").fetchone()[0]
+        assert n == 100
+        got = cat.embeddings.all(MODEL)
+        _same(got, _truth(cat))
+        assert np.all(np.asarray(got[1]) == 2)
