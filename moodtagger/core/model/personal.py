@@ -335,19 +335,21 @@ def learn(
             f"cannot save the personal model in {folder}: {exc.strerror or exc}"
         ) from None
 
-    before = _top_moods(catalog, model_in_use(catalog, parent), ids)  # what was shown
+    shown = model_in_use(catalog, parent)
+    before = _top(prior_all) if shown == parent else _top_moods(catalog, shown, ids)
     with catalog.writer_lock():
         # one commit: the switch, every prediction of the new model, and dropping the ones
         # nothing shows any more (a kill leaves the catalog as it was, or done)
         with catalog.transaction():
             catalog.models_in_use.set(parent, model_id)
+            after = np.full(len(ids), -1)
             predicted = _predict_and_store(
-                catalog, parent, model_id, model, ids, vectors, prior_all, progress
+                catalog, parent, model_id, model, ids, vectors, prior_all, progress, tops=after
             )
             catalog.predictions.delete_unused(PREFIX)
         remove_unused(catalog)
     summary = LearnSummary(model_id, parent, examples, predicted, skipped=len(labelled) - len(use))
-    _count_changes(summary, before, _top_moods(catalog, model_id, ids))
+    _count_changes(summary, before, after)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -439,16 +441,21 @@ def _predict_and_store(
     progress,
     *,
     emb_ids: np.ndarray | None = None,
+    tops: np.ndarray | None = None,
 ) -> int:
     """Personal predictions for ``ids`` (whose parent probabilities are ``prior``); ``vectors``
-    are the embeddings of ``emb_ids`` (default: ``ids``)."""
+    are the embeddings of ``emb_ids`` (default: ``ids``). ``tops`` (n,): set to each stored
+    prediction's top mood."""
     ids = np.asarray(ids, np.int64)
     ok = ~np.isnan(prior).any(1)
     probs = np.where(ok[:, None], prior, 0.0).astype(np.float32)
     emb_ids = ids if emb_ids is None else emb_ids
     if len(emb_ids):
-        where = {int(p): i for i, p in enumerate(ids)}
-        rows = np.array([where[int(p)] for p in emb_ids])
+        if emb_ids is ids:
+            rows = np.arange(len(ids))
+        else:
+            where = {int(p): i for i, p in enumerate(ids)}
+            rows = np.array([where[int(p)] for p in emb_ids])
         use = ok[rows]
         if use.any():
             # every photo, usually: no copy of the (n, d) embeddings then
@@ -459,6 +466,8 @@ def _predict_and_store(
     keep = np.flatnonzero(ok)
     p = probs[keep].astype(np.float64)
     p /= p.sum(1, keepdims=True)
+    if tops is not None:
+        tops[keep] = p.argmax(1)
     step = 20_000
     for s in range(0, len(keep), step):  # whole arrays to the catalog: no object per photo
         rows = keep[s : s + step]
@@ -481,9 +490,12 @@ def library_center(vectors: np.ndarray, most: int = 100_000) -> np.ndarray:
 
 
 def _top_moods(catalog: Catalog, model_id: str, ids: np.ndarray) -> np.ndarray:
-    p = catalog.predictions.probs_for(model_id, [int(i) for i in ids])
-    top = np.where(np.isnan(p).any(1), -1, np.nan_to_num(p).argmax(1))
-    return top
+    return _top(catalog.predictions.probs_for(model_id, [int(i) for i in ids]))
+
+
+def _top(p: np.ndarray) -> np.ndarray:
+    """Each row's top mood (-1: no prediction)."""
+    return np.where(np.isnan(p).any(1), -1, np.nan_to_num(p).argmax(1))
 
 
 def _count_changes(summary: LearnSummary, before: np.ndarray, after: np.ndarray) -> None:
