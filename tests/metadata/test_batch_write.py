@@ -40,9 +40,20 @@ def _library(make_image, lib: Path, n: int) -> list[Path]:
 
 
 class _FailsVerifying(Writer):
-    """A real writer whose check of one file's new copy fails (as a damaged copy would)."""
+    """A real writer whose check of one file's new copy fails: the copy is damaged (one bit of
+    its image data) before its bytes are looked at, and its check fails whichever way it is
+    verified (proved from the bytes, or read back)."""
 
     name = "p10.jpg"
+
+    def _proved(self, t) -> bool:
+        if os.path.basename(t.path) == self.name:
+            with open(t.temp, "r+b") as fh:
+                fh.seek(-10, os.SEEK_END)
+                byte = fh.read(1)
+                fh.seek(-10, os.SEEK_END)
+                fh.write(bytes([byte[0] ^ 1]))
+        return super()._proved(t)
 
     def _verify(self, t, back) -> None:
         super()._verify(t, back)

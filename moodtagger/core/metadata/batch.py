@@ -2,9 +2,10 @@
 
 The protocol of :mod:`.writer` is paid per chunk of files, not per file: one exiftool read of
 the chunk's fields, its temporary names journalled in one commit, each file written to its
-temporary name (``-o``, stay_open), one verify read of the chunk; then, per file, the checks
-(keywords, every other XMP/IPTC text, the whole image data, the lost-update guard), owner, mode
-and xattrs, fsync. Two worker threads each own one exiftool (the caller's, and one started for
+temporary name (``-o``, stay_open), one verify read of the chunk's new files that their bytes
+do not prove right (:mod:`.jpegcheck`: a JPEG whose only change is its XMP keywords needs no
+read); then, per file, the checks (keywords, every other XMP/IPTC text, the whole image data,
+the lost-update guard), owner, mode and xattrs, fsync. Two worker threads each own one exiftool (the caller's, and one started for
 the batch when it has more than one chunk) and take chunks in turn; the caller's thread — the
 only one that touches the catalog — journals the temporary names a worker asks for, and takes
 the verified chunks back *in order*: per file the lost-update guard again and the atomic
@@ -59,6 +60,7 @@ class _Target:
     temp: str | None = None
     snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
     synced: Future[None] | None = None  # the new file's owner, mode, xattrs and fsync
+    proved: bool = False  # the new file's bytes prove it right (not read back)
 
 
 @dataclass
@@ -432,9 +434,14 @@ class Batch:
                 if service.gave_up:
                     chunk.gave_up = service.gave_up
                     return
-        # 4. one verify read of the chunk's new files, then the checks per file
-        temps = [t.temp for j in written for t in j.targets if t.temp]
-        back = w._read(temps, self.want_hash, service)
+        # 4. the new files the bytes prove right (:func:`jpegcheck.proves_write`: a JPEG whose
+        # only change is its XMP keywords), then one verify read of the others, then the
+        # checks per file
+        for job in written:
+            for t in job.targets:
+                t.proved = bool(t.temp) and w._proved(t)
+        temps = [t.temp for j in written for t in j.targets if t.temp and not t.proved]
+        back = w._read(temps, self.want_hash, service) if temps else {}
         if service.gave_up:
             chunk.gave_up = service.gave_up
             return

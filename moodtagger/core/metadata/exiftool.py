@@ -46,7 +46,7 @@ from moodtagger.core.tools import exiftool_path, exiftool_version
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
-_BLOCK_SIZE = 4096  # bytes per read of exiftool's pipes (pyexiftool's default)
+_BLOCK_SIZE = 65536  # bytes per read of exiftool's pipes (a chunk's JSON is tens of KB)
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 

@@ -13,7 +13,10 @@ the original is untouched until the last step:
 4. read the new file back (the chunk's in one call): every field must hold exactly the planned
    keywords, every other XMP/IPTC text must be as it was, and the image data must be identical
    — a JPEG's every byte outside APPn/COM compared whole (:func:`safefile.same_image_data`),
-   other formats by exiftool's ImageDataHash, or decoded pixels where it has none;
+   other formats by exiftool's ImageDataHash, or decoded pixels where it has none. A JPEG
+   whose bytes prove all of that (:func:`jpegcheck.proves_write`: every byte but the XMP
+   packet identical, the packet's RDF the same but for the keyword fields, which hold the
+   plan) is not read back;
 5. check the original was not changed meanwhile by another program (size, mtime, ctime,
    inode; again right before the rename), ``os.replace`` the new file over it (atomic on
    POSIX), ``fsync`` the folder (once per folder and chunk, before the results are reported).
@@ -71,6 +74,7 @@ from moodtagger.core.metadata.fields import (
     sidecar_paths,
     stem_sharers,
 )
+from moodtagger.core.metadata.jpegcheck import proves_write
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.metadata.results import (
     ANY_TARGET,
@@ -362,7 +366,11 @@ class Writer:
             )
 
     def _verify(self, t: _Target, back: FileTags | None) -> None:
+        """The new file holds the plan and nothing else changed: proved from its bytes
+        (``t.proved``, :meth:`_proved`), or as exiftool reads it back (``back``)."""
         assert t.plan is not None and t.temp is not None
+        if t.proved:
+            return
         if back is None or back.error:
             raise WriteFailed(
                 f"the written file does not read back ({back.error if back else 'no answer'})"
@@ -385,6 +393,16 @@ class Writer:
                 raise WriteFailed("verification failed: the image data changed")
         elif not _same_pixels(t.path, t.temp):
             raise WriteFailed("verification failed: the decoded pixels changed")
+
+    def _proved(self, t: _Target) -> bool:
+        """Whether the new file's bytes prove the write right (:func:`jpegcheck.proves_write`:
+        a JPEG changed only in its XMP keywords, which hold the plan) — every check
+        :meth:`_verify` makes, without exiftool reading the file back."""
+        if t.kind != "file" or not t.exists or t.tags is None or t.plan is None:
+            return False
+        if t.plan.pre_args or t.temp is None or not t.path.lower().endswith(JPEG_NAMES):
+            return False
+        return proves_write(t.path, t.temp, t.plan.after, t.tags)
 
     def _read(
         self, paths: list[str], want_hash: bool, service: ExifToolService | None = None
