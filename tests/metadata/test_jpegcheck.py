@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from moodtagger.core.metadata import ExifToolService, WriteItem, write_files
+from moodtagger.core.metadata import writer as writer_module
 from moodtagger.core.metadata.fields import FileTags
-from moodtagger.core.metadata.jpegcheck import proves_write
+from moodtagger.core.metadata.jpegcheck import proves_write, read_ahead
+from moodtagger.core.metadata.reader import read_tags
 from moodtagger.core.tools import exiftool_path
 
-from .conftest import exiv2_read
+from .conftest import et_read, exiv2_read
 
 KEYWORDS = ["-XMP-dc:Subject=Awe", "-XMP-lr:HierarchicalSubject=Mood|Awe"]
 PLAN = {"XMP-dc:Subject": ["Awe"], "XMP-lr:HierarchicalSubject": ["Mood|Awe"]}
@@ -101,18 +103,66 @@ def reads_of(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
 
 
 def test_a_batch_of_plain_jpegs_is_not_read_back(make_image, service, monkeypatch) -> None:
-    """The verify read is spared where the bytes prove the write (it failed before: every
-    new file was read back), and the files hold the moods for an independent reader."""
+    """No exiftool read where the bytes tell: JPEGs without any keyword field are planned from
+    their bytes (one has another XMP text), one with keywords is read once before the write;
+    no new file is read back (it failed before: every file was read, every new file read
+    back). The files hold the moods for an independent reader, the keywords kept."""
     files = [make_image(f"p{i}.jpg", seed=i) for i in range(6)]
     et("-overwrite_original", "-XMP-dc:Title=Lake", files[0])
+    et("-overwrite_original", "-XMP-dc:Subject=Beach", files[1])
     seen = reads_of(monkeypatch)
     s = write_files([WriteItem(str(p), ["awe"]) for p in files], service=service)
     assert s.written == 6 and s.failed == 0
     read = [a for args in seen for a in args if a.endswith(".jpg")]
-    assert sorted(read) == sorted(str(p) for p in files)  # each original once, no new file
+    assert read == [str(files[1])]
     for p in files:
         assert exiv2_read(p)["XMP-lr:HierarchicalSubject"] == ["Mood|Awe"]
     assert exiv2_read(files[0])["XMP-dc:Subject"] == ["Awe"]
+    assert exiv2_read(files[1])["XMP-dc:Subject"] == ["Beach", "Awe"]
+    assert et_read(files[0], "XMP-dc:Title")["XMP-dc:Title"] == ["Lake"]
+
+
+def test_read_ahead_is_what_exiftool_reads(make_image, service) -> None:
+    """A JPEG read from its bytes is one exiftool finds no keyword field in; any JPEG that
+    has one, or a trailer, is left to exiftool."""
+    plain, titled = make_image("plain.jpg"), make_image("titled.jpg", orientation=6)
+    et("-overwrite_original", "-XMP-dc:Title=Lake", "-EXIF:Artist=Ann", titled)
+    holding = {}
+    for name, arg in [
+        ("subject", "-XMP-dc:Subject=Beach"),
+        ("tree", "-XMP-lr:HierarchicalSubject=Places|Beach"),
+        ("digikam", "-XMP-digiKam:TagsList=Places/Beach"),
+        ("iptc", "-IPTC:Keywords=Beach"),
+        ("iptc-other", "-IPTC:City=Rome"),
+        ("xp", "-EXIF:XPKeywords=Beach"),
+    ]:
+        holding[name] = make_image(f"{name}.jpg")
+        et("-overwrite_original", arg, holding[name])
+    trailer = make_image("trailer.jpg")
+    trailer.write_bytes(trailer.read_bytes() + b"AXS!")
+    for p in (plain, titled):
+        ft = read_ahead(str(p))
+        assert ft is not None and ft.unread
+        theirs = read_tags(service, [str(p)])[str(p)]
+        assert theirs.error is None and not theirs.has_iptc and not theirs.has_xp
+        assert ft.values == theirs.values and ft.mime == theirs.mime
+    for p in (*holding.values(), trailer):
+        assert read_ahead(str(p)) is None, p
+
+
+def test_a_write_the_bytes_cannot_prove_is_read_back_whole(make_image, service, monkeypatch):
+    """Where the proof fails for a file planned from its bytes, exiftool reads the original
+    and the new file (the checks as they were) — and the write goes through."""
+    files = [make_image(f"p{i}.jpg", seed=i) for i in range(2)]
+    monkeypatch.setattr(writer_module, "proves_write", lambda *a: False)
+    seen = reads_of(monkeypatch)
+    s = write_files([WriteItem(str(p), ["awe"]) for p in files], service=service)
+    assert s.written == 2 and s.failed == 0
+    read = [a for args in seen for a in args if a.endswith(".jpg")]
+    assert sum(".moodtagger-" in a for a in read) == 2 and sorted(
+        a for a in read if ".moodtagger-" not in a
+    ) == sorted(map(str, files))
+    assert all(exiv2_read(p)["XMP-dc:Subject"] == ["Awe"] for p in files)
 
 
 def test_what_is_not_proved_is_read_back(make_image, service, monkeypatch) -> None:
@@ -124,6 +174,6 @@ def test_what_is_not_proved_is_read_back(make_image, service, monkeypatch) -> No
     s = write_files([WriteItem(str(p), ["awe"]) for p in (plain, iptc)], service=service)
     assert s.written == 2 and s.failed == 0
     read = [a for args in seen for a in args if a.endswith(".jpg")]
-    assert read.count(str(plain)) == 1 and read.count(str(iptc)) == 1
-    assert any(".moodtagger-" in a for a in read)  # the IPTC one's new file, read back
+    assert read.count(str(plain)) == 0 and read.count(str(iptc)) == 1
+    assert sum(".moodtagger-" in a for a in read) == 1  # the IPTC one's new file, read back
     assert exiv2_read(iptc)["IPTC:Keywords"] == ["Lake", "Awe"]

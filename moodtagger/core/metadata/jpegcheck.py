@@ -28,6 +28,7 @@ from moodtagger.core.metadata.fields import (
     DIGIKAM,
     HIERARCHICAL,
     IPTC_KEYWORDS,
+    JSON_KEYS,
     SUBJECT,
     XP_KEYWORDS,
     FileTags,
@@ -225,6 +226,58 @@ def _words(value: tuple | None, kind: str) -> list[str]:
             raise _Unknown
         out.append(item[1])
     return out
+
+
+_EXIF = b"Exif\x00\x00"
+# IFD0 tags exiftool reads keyword fields from: XPKeywords, IPTC-NAA, XMP (ApplicationNotes)
+_EXIF_KEYWORD_TAGS = {0x9C9E, 0x83BB, 0x02BC}
+
+
+def _ifd0_tags(tiff: bytes) -> set[int]:
+    """The tags of an EXIF block's first directory (IFD0)."""
+    order = {b"II*\x00": "little", b"MM\x00*": "big"}.get(tiff[:4])
+    if order is None or len(tiff) < 8:
+        raise _Unknown
+    at = int.from_bytes(tiff[4:8], order)  # type: ignore[arg-type]
+    if at + 2 > len(tiff):
+        raise _Unknown
+    n = int.from_bytes(tiff[at : at + 2], order)  # type: ignore[arg-type]
+    if at + 2 + 12 * n > len(tiff):
+        raise _Unknown
+    return {
+        int.from_bytes(tiff[at + 2 + 12 * i : at + 4 + 12 * i], order)  # type: ignore[arg-type]
+        for i in range(n)
+    }
+
+
+def read_ahead(path: str) -> FileTags | None:
+    """What exiftool's read would give the writer for a JPEG that holds no keyword field at all
+    (no IPTC, no XPKeywords, no XMP keyword property: the first write of a photo), from its
+    bytes; None for any other file, or any doubt (exiftool reads it). The walk is the one
+    :func:`proves_write` makes: a file it understands here is one it can prove written."""
+    try:
+        with open(path, "rb") as fh:
+            other, xmp, _, size = _layout(fh)
+            fh.seek(size - 2)
+            if fh.read(2) != b"\xff\xd9":  # a trailer (some hold IPTC)
+                return None
+        if len(xmp) > 1:
+            return None
+        for seg in other:
+            if seg[1] == 0xED:  # APP13: Photoshop resources (IPTC)
+                return None
+            if seg[1] == 0xE1 and seg[4:10] == _EXIF:
+                if _ifd0_tags(seg[10:]) & _EXIF_KEYWORD_TAGS:
+                    return None
+        if xmp:
+            if any(w in xmp[0] for w in (b"subject", b"hierarchicalSubject", b"TagsList")):
+                return None
+            props, _, _ = _rdf(xmp[0])  # (parsed: one this module can compare)
+            if _KEYS & props.keys():
+                return None
+    except (_Unknown, OSError, RecursionError, UnicodeError):
+        return None
+    return FileTags(path, values={f: [] for f in JSON_KEYS}, mime="image/jpeg", unread=True)
 
 
 def proves_write(

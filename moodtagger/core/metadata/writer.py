@@ -51,6 +51,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
 from moodtagger.core.catalog import ProgressFn
 from moodtagger.core.metadata.batch import Batch, _Job, _Target
@@ -74,7 +76,7 @@ from moodtagger.core.metadata.fields import (
     sidecar_paths,
     stem_sharers,
 )
-from moodtagger.core.metadata.jpegcheck import proves_write
+from moodtagger.core.metadata.jpegcheck import proves_write, read_ahead
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.metadata.results import (
     ANY_TARGET,
@@ -253,6 +255,7 @@ class Writer:
         before_write: Callable[[WriteItem, str], None] | None = None,
         before_writes: Callable[[list[tuple[WriteItem, str]]], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
+        results_scope: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> WriteSummary:
         """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
         results. A bug raises, after removing the temporary copies of the files in flight.
@@ -261,7 +264,8 @@ class Writer:
         of the batch's own (:mod:`.batch`). ``before_writes`` gets each chunk's ``(item,
         temporary file)`` pairs at once, before exiftool creates any of them (the journal), on
         the caller's thread, as ``on_result`` and ``progress``; ``before_write`` gets each pair
-        just before its file is written, on a worker thread."""
+        just before its file is written, on a worker thread. ``results_scope``: a context a
+        chunk's results are given in (the catalog's transaction: one commit per chunk)."""
         self._folders = {}
         return Batch(
             self,
@@ -272,6 +276,7 @@ class Writer:
             before_write=before_write,
             before_writes=before_writes,
             on_result=on_result,
+            results_scope=results_scope,
             want_hash=self.settings.verify and supports_image_hash(self.service),
         ).run()
 
@@ -365,6 +370,18 @@ class Writer:
                 "not replaced (write it again)"
             )
 
+    def _read_now(self, t: _Target, now: FileTags | None) -> None:
+        """A file planned from its bytes (``FileTags.unread``) whose write its bytes could not
+        prove: exiftool's read of the original (``now``), taken with the verify read, must
+        agree that it held no keyword field; it then stands for the read before the write."""
+        if t.tags is None or not t.tags.unread:
+            return
+        if now is None or now.error or now.has_iptc or now.has_xp or any(now.values.values()):
+            raise WriteFailed(
+                "its keywords read differently when checked; not replaced (write it again)"
+            )
+        t.tags = now
+
     def _verify(self, t: _Target, back: FileTags | None) -> None:
         """The new file holds the plan and nothing else changed: proved from its bytes
         (``t.proved``, :meth:`_proved`), or as exiftool reads it back (``back``)."""
@@ -405,13 +422,25 @@ class Writer:
         return proves_write(t.path, t.temp, t.plan.after, t.tags)
 
     def _read(
-        self, paths: list[str], want_hash: bool, service: ExifToolService | None = None
+        self,
+        paths: list[str],
+        want_hash: bool,
+        service: ExifToolService | None = None,
+        ahead: bool = False,
     ) -> dict[str, FileTags]:
         """One read of many files; JPEGs without exiftool's ImageDataHash (their image data
-        is compared whole in :meth:`_verify`, far faster than exiftool hashes it)."""
+        is compared whole in :meth:`_verify`, far faster than exiftool hashes it). ``ahead``
+        (the read before a write): a JPEG without any keyword field is read from its bytes
+        (:func:`jpegcheck.read_ahead`), not by exiftool."""
+        out: dict[str, FileTags] = {}
+        if ahead:
+            for p in paths:
+                ft = read_ahead(p) if p.lower().endswith(JPEG_NAMES) else None
+                if ft is not None:
+                    out[p] = ft
+            paths = [p for p in paths if p not in out]
         jpegs = [p for p in paths if p.lower().endswith(JPEG_NAMES)]
         rest = [p for p in paths if not p.lower().endswith(JPEG_NAMES)]
-        out: dict[str, FileTags] = {}
         for group, hashed in ((jpegs, False), (rest, want_hash)):
             if not group:
                 continue
