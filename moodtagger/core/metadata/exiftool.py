@@ -177,6 +177,20 @@ class ExifToolService:
             self._timeouts = 0
         return reply
 
+    def start(self) -> None:
+        """Start the exiftool process now, in the background (its Perl start-up overlaps the
+        caller's work instead of delaying the first request); a no-op when it runs."""
+        if self._closed or self.gave_up:
+            return
+
+        def first() -> None:  # a request like any other, under the watchdog
+            try:
+                self.execute("-ver")
+            except Exception:  # (the next request meets the same problem and reports it)
+                pass
+
+        threading.Thread(target=first, name="moodtagger-exiftool-start", daemon=True).start()
+
     def execute_json(
         self, *args: str, timeout: float | None = None
     ) -> tuple[list[dict[str, Any]], Reply]:

@@ -155,6 +155,7 @@ class Writer:
         self._own: ExifToolService | None = None
         if service is None:
             service = self._own = ExifToolService(timeout=self.settings.timeout)
+            service.start()  # (while the caller gets its items ready)
         self.service = service
         self._folders: dict[str, str] = {}  # library folder -> resolved, once per batch
 
@@ -289,6 +290,7 @@ class Writer:
         batch's second worker; the batch closes it."""
         svc = ExifToolService(self.service.executable, timeout=self.service.timeout)
         svc.version = self.service.version
+        svc.start()
         return svc
 
     def _fail(
