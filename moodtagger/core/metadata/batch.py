@@ -2,9 +2,10 @@
 
 The protocol of :mod:`.writer` is paid per chunk of files, not per file: one exiftool read of
 the chunk's fields, its temporary names journalled in one commit, each file written to its
-temporary name (``-o``, stay_open), one verify read of the chunk; then, per file, the checks
-(keywords, every other XMP/IPTC text, the whole image data, the lost-update guard), owner, mode
-and xattrs, fsync. Two worker threads each own one exiftool (the caller's, and one started for
+temporary name (``-o``, stay_open), one verify read of the chunk's new files that their bytes
+do not prove right (:mod:`.jpegcheck`: a JPEG whose only change is its XMP keywords needs no
+read); then, per file, the checks (keywords, every other XMP/IPTC text, the whole image data,
+the lost-update guard), owner, mode and xattrs, fsync. Two worker threads each own one exiftool (the caller's, and one started for
 the batch when it has more than one chunk) and take chunks in turn; the caller's thread — the
 only one that touches the catalog — journals the temporary names a worker asks for, and takes
 the verified chunks back *in order*: per file the lost-update guard again and the atomic
@@ -25,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,7 @@ class _Target:
     temp: str | None = None
     snapshot: tuple[int, ...] | None = None  # (dev, inode, size, mtime, ctime) when planned
     synced: Future[None] | None = None  # the new file's owner, mode, xattrs and fsync
+    proved: bool = False  # the new file's bytes prove it right (not read back)
 
 
 @dataclass
@@ -103,6 +106,7 @@ class Batch:
         before_writes: Callable[[list[tuple[WriteItem, str]]], None] | None,
         on_result: Callable[[WriteItem, FileResult], None] | None,
         want_hash: bool,
+        results_scope: Callable[[], AbstractContextManager[Any]] | None = None,
     ):
         self.w = writer
         self.items = items
@@ -113,6 +117,7 @@ class Batch:
         self.before_writes = before_writes
         self.on_result = on_result
         self.want_hash = want_hash
+        self.results_scope = results_scope or nullcontext
         self.summary = WriteSummary()
         size = chunk_size(len(items))
         self.chunks = [items[i : i + size] for i in range(0, len(items), size)]
@@ -231,6 +236,10 @@ class Batch:
         self._finish(job, "failed")
 
     def _swap_in(self, chunk: _Chunk) -> None:
+        with self.results_scope():  # (the catalog: one commit for the chunk's results)
+            self._swap_in_chunk(chunk)
+
+    def _swap_in_chunk(self, chunk: _Chunk) -> None:
         for job, status in chunk.done:
             self._finish(job, status)
         if self.stopped:  # every other file of the chunk is listed, none is swapped in
@@ -367,9 +376,9 @@ class Batch:
                 job = w.new_job(it)
                 job.error = explain(exc)
                 chunk.jobs.append(job)
-        # 1. one read of the chunk's fields
+        # 1. one read of the chunk's fields (a JPEG without any keyword field: from its bytes)
         to_read = [t.path for j in chunk.jobs if not j.error for t in j.targets if t.exists]
-        tags = w._read(to_read, self.want_hash, service)
+        tags = w._read(to_read, self.want_hash, service, ahead=True)
         if service.gave_up:
             chunk.gave_up = service.gave_up
             return
@@ -432,9 +441,16 @@ class Batch:
                 if service.gave_up:
                     chunk.gave_up = service.gave_up
                     return
-        # 4. one verify read of the chunk's new files, then the checks per file
-        temps = [t.temp for j in written for t in j.targets if t.temp]
-        back = w._read(temps, self.want_hash, service)
+        # 4. the new files the bytes prove right (:func:`jpegcheck.proves_write`: a JPEG whose
+        # only change is its XMP keywords), then one verify read of the others, then the
+        # checks per file
+        for job in written:
+            for t in job.targets:
+                t.proved = bool(t.temp) and w._proved(t)
+        unproved = [t for j in written for t in j.targets if t.temp and not t.proved]
+        again = [t.path for t in unproved if t.tags is not None and t.tags.unread]
+        temps = [t.temp for t in unproved if t.temp]
+        back = w._read(temps + again, self.want_hash, service) if temps else {}
         if service.gave_up:
             chunk.gave_up = service.gave_up
             return
@@ -443,6 +459,8 @@ class Batch:
                 for t in job.targets:
                     if t.temp:
                         w._unchanged_since_read(t)
+                        if not t.proved:
+                            w._read_now(t, back.get(t.path))
                         w._verify(t, back.get(t.temp))
                         w._prepare(t)
                 chunk.verified.append(job)

@@ -46,7 +46,7 @@ from moodtagger.core.tools import exiftool_path, exiftool_version
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
-_BLOCK_SIZE = 4096  # bytes per read of exiftool's pipes (pyexiftool's default)
+_BLOCK_SIZE = 65536  # bytes per read of exiftool's pipes (a chunk's JSON is tens of KB)
 _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 
 
@@ -176,6 +176,20 @@ class ExifToolService:
         with self._pid_lock:
             self._timeouts = 0
         return reply
+
+    def start(self) -> None:
+        """Start the exiftool process now, in the background (its Perl start-up overlaps the
+        caller's work instead of delaying the first request); a no-op when it runs."""
+        if self._closed or self.gave_up:
+            return
+
+        def first() -> None:  # a request like any other, under the watchdog
+            try:
+                self.execute("-ver")
+            except Exception:  # (the next request meets the same problem and reports it)
+                pass
+
+        threading.Thread(target=first, name="moodtagger-exiftool-start", daemon=True).start()
 
     def execute_json(
         self, *args: str, timeout: float | None = None

@@ -249,6 +249,9 @@ class FileTags:
     mime: str | None = None
     iptc_fixed: dict[str, object] = field(default_factory=dict)  # IPTC values re-read as UTF-8
     other: dict[str, object] = field(default_factory=dict)  # every other XMP/IPTC value
+    # read from the file's bytes, not by exiftool (:func:`jpegcheck.read_ahead`): no keyword
+    # field, no IPTC, no XPKeywords; ``other`` unknown (exiftool reads it if ever needed)
+    unread: bool = False
 
     @property
     def iptc_legacy(self) -> bool:

@@ -1,8 +1,9 @@
 """Catalog-level writes: the user's chosen moods → files, through a crash-safe journal.
 
 Every batch first records one ``write_journal`` row per file (``pending``) and, before exiftool
-creates the temporary file, that file's name. Results are committed per file together with the
-choice's state and the file's new size/mtime (so the next scan does not see a "changed" file).
+creates the temporary file, that file's name. Results are committed per chunk of files (after
+their renames and the folders' fsync), each with the choice's state and the file's new
+size/mtime (so the next scan does not see a "changed" file).
 A batch holds the catalog's writer lock (one writer per catalog across processes and
 threads), so the journal rows still 'pending' when a batch starts belong to a process that
 died: if the process dies at any moment, :func:`recover` (run at the start of every batch, under
@@ -203,7 +204,12 @@ def _write_batch(catalog, writer, items, progress, cancel, on_result) -> WriteSu
 
     try:
         summary = writer.write(
-            items, progress=progress, cancel=cancel, before_writes=before_writes, on_result=record
+            items,
+            progress=progress,
+            cancel=cancel,
+            before_writes=before_writes,
+            on_result=record,
+            results_scope=catalog.transaction,  # one commit per chunk of results
         )
     except BaseException:  # a bug stopped the batch: close its rows (choices stay pending)
         _recover(catalog)

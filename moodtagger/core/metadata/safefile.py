@@ -177,17 +177,21 @@ def same_image_data(a: str, b: str) -> bool | None:
         (kept_a, sos_a, size_a), (kept_b, sos_b, size_b) = first, second
         if kept_a != kept_b or size_a - sos_a != size_b - sos_b:
             return False
-        fa.seek(sos_a)
-        fb.seek(sos_b)
-        buf_a, buf_b = bytearray(_BLOCK), bytearray(_BLOCK)
-        while True:
-            n, m = fa.readinto(buf_a), fb.readinto(buf_b)
-            if n != m:
-                return False
-            if n < _BLOCK:
-                return buf_a[:n] == buf_b[:n]
-            if buf_a != buf_b:
-                return False
+        return same_bytes(fa, sos_a, fb, sos_b, size_a - sos_a)
+
+
+def same_bytes(fa, a: int, fb, b: int, left: int) -> bool:
+    """The ``left`` bytes from offset ``a`` of one open file and from ``b`` of the other are
+    the same (read in blocks sized to what is left: no 1 MiB buffers for a small file)."""
+    fa.seek(a)
+    fb.seek(b)
+    while left > 0:
+        n = min(_BLOCK, left)
+        block = fa.read(n)
+        if len(block) != n or block != fb.read(n):
+            return False
+        left -= n
+    return True
 
 
 def _same_pixels(a: str, b: str) -> bool:

@@ -13,7 +13,10 @@ the original is untouched until the last step:
 4. read the new file back (the chunk's in one call): every field must hold exactly the planned
    keywords, every other XMP/IPTC text must be as it was, and the image data must be identical
    — a JPEG's every byte outside APPn/COM compared whole (:func:`safefile.same_image_data`),
-   other formats by exiftool's ImageDataHash, or decoded pixels where it has none;
+   other formats by exiftool's ImageDataHash, or decoded pixels where it has none. A JPEG
+   whose bytes prove all of that (:func:`jpegcheck.proves_write`: every byte but the XMP
+   packet identical, the packet's RDF the same but for the keyword fields, which hold the
+   plan) is not read back;
 5. check the original was not changed meanwhile by another program (size, mtime, ctime,
    inode; again right before the rename), ``os.replace`` the new file over it (atomic on
    POSIX), ``fsync`` the folder (once per folder and chunk, before the results are reported).
@@ -48,6 +51,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
 from moodtagger.core.catalog import ProgressFn
 from moodtagger.core.metadata.batch import Batch, _Job, _Target
@@ -71,6 +76,7 @@ from moodtagger.core.metadata.fields import (
     sidecar_paths,
     stem_sharers,
 )
+from moodtagger.core.metadata.jpegcheck import proves_write, read_ahead
 from moodtagger.core.metadata.reader import read_tags, supports_image_hash
 from moodtagger.core.metadata.results import (
     ANY_TARGET,
@@ -149,6 +155,7 @@ class Writer:
         self._own: ExifToolService | None = None
         if service is None:
             service = self._own = ExifToolService(timeout=self.settings.timeout)
+            service.start()  # (while the caller gets its items ready)
         self.service = service
         self._folders: dict[str, str] = {}  # library folder -> resolved, once per batch
 
@@ -249,6 +256,7 @@ class Writer:
         before_write: Callable[[WriteItem, str], None] | None = None,
         before_writes: Callable[[list[tuple[WriteItem, str]]], None] | None = None,
         on_result: Callable[[WriteItem, FileResult], None] | None = None,
+        results_scope: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> WriteSummary:
         """Write each item's moods; per-file problems (:data:`PER_FILE_ERRORS`) become ``failed``
         results. A bug raises, after removing the temporary copies of the files in flight.
@@ -257,7 +265,8 @@ class Writer:
         of the batch's own (:mod:`.batch`). ``before_writes`` gets each chunk's ``(item,
         temporary file)`` pairs at once, before exiftool creates any of them (the journal), on
         the caller's thread, as ``on_result`` and ``progress``; ``before_write`` gets each pair
-        just before its file is written, on a worker thread."""
+        just before its file is written, on a worker thread. ``results_scope``: a context a
+        chunk's results are given in (the catalog's transaction: one commit per chunk)."""
         self._folders = {}
         return Batch(
             self,
@@ -268,6 +277,7 @@ class Writer:
             before_write=before_write,
             before_writes=before_writes,
             on_result=on_result,
+            results_scope=results_scope,
             want_hash=self.settings.verify and supports_image_hash(self.service),
         ).run()
 
@@ -280,6 +290,7 @@ class Writer:
         batch's second worker; the batch closes it."""
         svc = ExifToolService(self.service.executable, timeout=self.service.timeout)
         svc.version = self.service.version
+        svc.start()
         return svc
 
     def _fail(
@@ -361,8 +372,24 @@ class Writer:
                 "not replaced (write it again)"
             )
 
+    def _read_now(self, t: _Target, now: FileTags | None) -> None:
+        """A file planned from its bytes (``FileTags.unread``) whose write its bytes could not
+        prove: exiftool's read of the original (``now``), taken with the verify read, must
+        agree that it held no keyword field; it then stands for the read before the write."""
+        if t.tags is None or not t.tags.unread:
+            return
+        if now is None or now.error or now.has_iptc or now.has_xp or any(now.values.values()):
+            raise WriteFailed(
+                "its keywords read differently when checked; not replaced (write it again)"
+            )
+        t.tags = now
+
     def _verify(self, t: _Target, back: FileTags | None) -> None:
+        """The new file holds the plan and nothing else changed: proved from its bytes
+        (``t.proved``, :meth:`_proved`), or as exiftool reads it back (``back``)."""
         assert t.plan is not None and t.temp is not None
+        if t.proved:
+            return
         if back is None or back.error:
             raise WriteFailed(
                 f"the written file does not read back ({back.error if back else 'no answer'})"
@@ -386,14 +413,36 @@ class Writer:
         elif not _same_pixels(t.path, t.temp):
             raise WriteFailed("verification failed: the decoded pixels changed")
 
+    def _proved(self, t: _Target) -> bool:
+        """Whether the new file's bytes prove the write right (:func:`jpegcheck.proves_write`:
+        a JPEG changed only in its XMP keywords, which hold the plan) — every check
+        :meth:`_verify` makes, without exiftool reading the file back."""
+        if t.kind != "file" or not t.exists or t.tags is None or t.plan is None:
+            return False
+        if t.plan.pre_args or t.temp is None or not t.path.lower().endswith(JPEG_NAMES):
+            return False
+        return proves_write(t.path, t.temp, t.plan.after, t.tags)
+
     def _read(
-        self, paths: list[str], want_hash: bool, service: ExifToolService | None = None
+        self,
+        paths: list[str],
+        want_hash: bool,
+        service: ExifToolService | None = None,
+        ahead: bool = False,
     ) -> dict[str, FileTags]:
         """One read of many files; JPEGs without exiftool's ImageDataHash (their image data
-        is compared whole in :meth:`_verify`, far faster than exiftool hashes it)."""
+        is compared whole in :meth:`_verify`, far faster than exiftool hashes it). ``ahead``
+        (the read before a write): a JPEG without any keyword field is read from its bytes
+        (:func:`jpegcheck.read_ahead`), not by exiftool."""
+        out: dict[str, FileTags] = {}
+        if ahead:
+            for p in paths:
+                ft = read_ahead(p) if p.lower().endswith(JPEG_NAMES) else None
+                if ft is not None:
+                    out[p] = ft
+            paths = [p for p in paths if p not in out]
         jpegs = [p for p in paths if p.lower().endswith(JPEG_NAMES)]
         rest = [p for p in paths if not p.lower().endswith(JPEG_NAMES)]
-        out: dict[str, FileTags] = {}
         for group, hashed in ((jpegs, False), (rest, want_hash)):
             if not group:
                 continue
