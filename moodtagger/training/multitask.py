@@ -392,6 +392,8 @@ class OOF:
     tw_pol: np.ndarray
     e6_va: np.ndarray
     e6_pol: np.ndarray | None = None  # polarity logits of Emotion6 (v3's valence uses them)
+    tw_mood: np.ndarray | None = None  # mood logits of Twitter I and Emotion6 (exp_valence.py)
+    e6_mood: np.ndarray | None = None
 
 
 def _oof(
@@ -403,6 +405,8 @@ def _oof(
         np.zeros(len(s.tw_pos)),
         np.zeros((len(s.e6_va), 2)),
         np.zeros(len(s.e6_va)),
+        np.zeros((len(s.tw_pos), len(MOODS))),
+        np.zeros((len(s.e6_va), len(MOODS))),
     )
     models = []
     for f in range(k):
@@ -411,8 +415,10 @@ def _oof(
         models.append(p)
         te_ap, te_tw, te_e6 = folds.ap == f, folds.tw == f, folds.e6 == f
         o.ap_pol[te_ap], o.ap_mood[te_ap], _ = p.logits(view_mean(s.ap_x[te_ap], test_views))
-        o.tw_pol[te_tw], _, _ = p.logits(view_mean(s.tw_x[te_tw], test_views))
-        o.e6_pol[te_e6], _, o.e6_va[te_e6] = p.logits(view_mean(s.e6_x[te_e6], test_views))
+        o.tw_pol[te_tw], o.tw_mood[te_tw], _ = p.logits(view_mean(s.tw_x[te_tw], test_views))
+        o.e6_pol[te_e6], o.e6_mood[te_e6], o.e6_va[te_e6] = p.logits(
+            view_mean(s.e6_x[te_e6], test_views)
+        )
     return o, models
 
 
@@ -479,7 +485,15 @@ def fit_selected(
             best_alpha, best_r = a, r
     # inner OOF at the chosen strengths -> temperatures
     o_pol, o_mood = pol_res[lam_pol], mood_res[lam_mood]
-    inner = OOF(o_pol.ap_pol, o_mood.ap_mood, o_pol.tw_pol, o_mood.e6_va, o_pol.e6_pol)
+    inner = OOF(
+        o_pol.ap_pol,
+        o_mood.ap_mood,
+        o_pol.tw_pol,
+        o_mood.e6_va,
+        o_pol.e6_pol,
+        o_mood.tw_mood,
+        o_mood.e6_mood,
+    )
     mix = 0.0
     if cfg.mlp_hidden:
         # the MLP mood head's inner out-of-fold logits (fixed recipe, one fit per inner fold)
