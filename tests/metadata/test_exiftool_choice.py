@@ -314,3 +314,25 @@ def test_pyexiftool_is_used_as_shipped_not_patched() -> None:
     import moodtagger.core.metadata.exiftool  # noqa: F401
 
     assert impl._read_fd_endswith.__module__ == "exiftool.exiftool"
+
+
+def test_a_request_timing_out_while_its_exiftool_starts_is_not_left_hanging(
+    hanging_exiftool, monkeypatch
+) -> None:
+    """On a busy machine exiftool's start can outlast the timeout: the watchdog then found no
+    process to kill, waited 30 s for the request, and left it hanging (a `write --timeout 2`
+    took 64 s instead of 6, 3 runs in 8 under load). The exiftool is killed once it exists."""
+    for key in ("WRAP_REAL", "WRAP_MODE"):
+        monkeypatch.setenv(key, hanging_exiftool[key])
+
+    class SlowStart(ExifToolService):
+        def _start(self):
+            time.sleep(1.5)  # past the 1 s timeout, before any process id is known
+            return super()._start()
+
+    with SlowStart(WRAPPER, timeout=1) as svc:
+        t0 = time.monotonic()
+        with pytest.raises(ExifToolError):
+            svc.execute("-ver")
+        took = time.monotonic() - t0
+    assert took < 10, f"took {took:.1f} s"

@@ -140,6 +140,7 @@ class ExifToolService:
         self._timeouts = 0  # timeouts in a row (a reply resets it)
         self._queue: queue.Queue[tuple[tuple[str, ...], Future[Reply]] | None] = queue.Queue()
         self._pid: int | None = None
+        self._doomed = False  # kill the exiftool being started as soon as it has a process id
         self._pid_lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="moodtagger-exiftool", daemon=True)
@@ -160,11 +161,15 @@ class ExifToolService:
         try:
             reply = fut.result(limit)
         except FutureTimeout:
-            self._kill()
-            try:
-                return fut.result(30)  # it answered just as it was killed
-            except Exception:  # the killed request's error (the kill always ends the read)
-                pass
+            # still queued behind another request that hangs (whose own caller kills it):
+            # withdrawn, never run. Killing here would kill that one, and this request would
+            # then run on a fresh exiftool with nobody left to watch it
+            if not fut.cancel():
+                self._kill()
+                try:
+                    return fut.result(30)  # it answered just as it was killed
+                except Exception:  # the killed request's error (the kill always ends the read)
+                    pass
             message = f"exiftool did not answer within {limit:g} s"
             with self._pid_lock:
                 self._timeouts += 1
@@ -243,6 +248,9 @@ class ExifToolService:
     def _kill(self) -> None:
         with self._pid_lock:
             pid = self._pid
+            # the request is still starting its exiftool (no process id yet, a slow start on
+            # a busy machine): that process is killed the moment it exists
+            self._doomed = pid is None
         if pid is not None:
             log.warning("exiftool (pid %s) hung past its timeout: killing it", pid)
             _kill_tree(pid)
@@ -257,6 +265,10 @@ class ExifToolService:
         def spawned(pid: int) -> None:
             with self._pid_lock:
                 self._pid = pid  # the watchdog can kill it from now on
+                doomed, self._doomed = self._doomed, False
+            if doomed:
+                log.warning("exiftool (pid %s) started past its timeout: killing it", pid)
+                _kill_tree(pid)
 
         et.on_spawn = spawned  # type: ignore[assignment]  # our hook on the subclass (None = off)
         try:
@@ -300,6 +312,8 @@ class ExifToolService:
                 if item is None:
                     break
                 args, fut = item
+                with self._pid_lock:
+                    self._doomed = False  # (a late kill meant for an earlier request)
                 if not fut.set_running_or_notify_cancel():
                     continue
                 if self.gave_up:  # queued by another thread before the service gave up
