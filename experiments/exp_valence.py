@@ -1,5 +1,6 @@
-"""Issue 28 item 2 (ROUNDS.md round 6): which valence beats P(positive) on Emotion6 *and*
-Twitter I with Emotion6 r held. Not shipped: none of the 209 recipes did.
+"""Issue 28 item 2 (ROUNDS.md rounds 6-7): which valence beats P(positive) on Emotion6 *and*
+Twitter I with Emotion6 r held. None of the 209 recipes did with r >= 0.755; with the margin
+relaxed, ``--grid v4``'s pol+ppos+logp recipe shipped as v4 (``--check-v4``: the shipped code).
 
 Step 1 (``--cache``, the expensive part, one process): for every fold seed and outer fold, v3's
 nested fit as ``moodtagger eval`` runs it (``fit_selected`` + v3's corrections; ``--fixed``: the

@@ -101,6 +101,7 @@ def fit_v4(
     if cfg.everyday_prior:
         p3.chosen["everyday_offsets"] = [float(v) for v in c]  # type: ignore[assignment]
     p4 = copy.deepcopy(p3 if keep is None else keep)
-    p4.chosen = {k: v for k, v in p3.chosen.items() if not k.startswith("valence_")}
+    chosen = p3.chosen if keep is None or not keep.chosen else keep.chosen
+    p4.chosen = {k: v for k, v in chosen.items() if not k.startswith("valence_")}
     p4.chosen.update(fit_v4_valence(p4, s, inner, cfg, axes, score, c))
     return p4, p3, base

@@ -260,10 +260,12 @@ def shipped_params(model_id: str, models: Path) -> mt.V2Params | None:
     if int(state["mlp_w1"].shape[0]):
         raise ValueError(f"{model_id} has an MLP mood head; v4 needs a linear one")
     arr = {k: v.float().numpy() for k, v in state.items()}
+    chosen = e.data.get("head", {}).get("chosen", {})
     return mt.V2Params(
         *(arr[k] for k in ("mu", "sigma", "w_pol", "b_pol", "w_mood", "b_mood", "w_va", "b_va")),
         t_pol=float(arr["t_pol"]),
         t_mood=float(arr["t_mood"]),
+        chosen={k: v for k, v in chosen.items() if not k.startswith("valence_")},
     )
 
 
