@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from moodtagger.core import imaging
 from moodtagger.core.model import engine, registry
@@ -169,7 +170,8 @@ def main() -> None:
             data.split.in_x = mtd.descriptor_views(x, view == "tta")
         runs[row] = []
         for seed in seeds:
-            m = mtcv.nested_cv(data, c, seed=seed)[0]
+            with threadpool_limits(1):  # many small BLAS calls (as `moodtagger eval` runs them)
+                m = mtcv.nested_cv(data, c, seed=seed)[0]
             runs[row].append(m)
             print(
                 f"  {row} seed {seed}: "
