@@ -3,6 +3,8 @@
     .venv/bin/python experiments/exp_int8.py                 # 5 fold seeds, 4 rows (~CV time x 4)
     .venv/bin/python experiments/exp_int8.py --seeds 0       # one fold seed (quicker)
     .venv/bin/python experiments/exp_int8.py --agreement     # only int8 vs float outputs on imagenet-sample
+    .venv/bin/python experiments/exp_int8.py --config v4 --rows fp32-tta,int8-tta --no-agreement
+                       # the shipped v4's nested CV (V4_CONFIG; the ImageNet sample's descriptors too)
 
 The v2 heads are trained on frozen backbone descriptors (final pool + stage mean/std pools), so
 the honest, cheap check of a quantised backbone is: compute every data set photo's descriptor
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from moodtagger.core import imaging
 from moodtagger.core.model import engine, registry
@@ -136,6 +139,7 @@ def main() -> None:
     ap.add_argument("--agreement", action="store_true", help="only the output agreement")
     ap.add_argument("--no-agreement", action="store_true", help="only the cross-validation")
     ap.add_argument("--rows", default="fp32-tta,fp32-center,int8-tta,int8-center")
+    ap.add_argument("--config", choices=("v2", "v4"), default="v2", help="which nested CV")
     args = ap.parse_args()
     entry = registry.entry()
     if entry.onnx is None or entry.onnx_int8 is None:
@@ -156,9 +160,18 @@ def main() -> None:
         t0 = time.perf_counter()
         data = all_data(files[precision], view == "tta", entry.preprocess)
         c = V2Config(flip_tta=view == "tta")
+        if args.config == "v4":  # v3's corrections see the ImageNet sample's descriptors too
+            import dataclasses
+
+            from moodtagger.training.configs import V4_CONFIG
+
+            c = dataclasses.replace(V4_CONFIG, flip_tta=view == "tta")
+            x = descriptors(files[precision], datasets.load_imagenet_sample(), entry.preprocess)
+            data.split.in_x = mtd.descriptor_views(x, view == "tta")
         runs[row] = []
         for seed in seeds:
-            m = mtcv.nested_cv(data, c, seed=seed)[0]
+            with threadpool_limits(1):  # many small BLAS calls (as `moodtagger eval` runs them)
+                m = mtcv.nested_cv(data, c, seed=seed)[0]
             runs[row].append(m)
             print(
                 f"  {row} seed {seed}: "
@@ -166,7 +179,9 @@ def main() -> None:
                 + f" ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-    print(f"\nv2 nested CV, fold seeds {args.seeds}: mean ± std (paired diff vs fp32-tta)")
+    print(
+        f"\n{args.config} nested CV, fold seeds {args.seeds}: mean ± std (paired diff vs fp32-tta)"
+    )
     print(evaluate.format_paired(runs, "fp32-tta"))
 
 

@@ -75,11 +75,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "train",
         parents=[common],
         help="train the mood model from ../shared/data (reproducible)",
-        description="Train the default model (v3: v2's multi-task heads on ArtPhoto, Twitter I and "
-        "Emotion6, plus an everyday prior correction of the moods fitted on unlabelled Twitter I "
-        "and ImageNet-sample photos and valence from polarity and descriptor) from cached "
-        "frozen-backbone features and write models/<id>.pt and models/<id>.json. --v2 or --v1 "
-        "rebuilds an older head instead.",
+        description="Train the default model (v4: v2's multi-task heads on ArtPhoto, Twitter I and "
+        "Emotion6, plus v3's everyday prior correction of the moods fitted on unlabelled Twitter I "
+        "and ImageNet-sample photos, and valence from polarity, P(positive), the mood "
+        "log-probabilities and the descriptor) from cached frozen-backbone features and write "
+        "models/<id>.pt and models/<id>.json. --v3, --v2 or --v1 rebuilds an older head instead.",
     )
     p.add_argument("--out", default=None, help="output folder (default: the project's models/)")
     p.add_argument("--seed", type=int, default=0)
@@ -91,6 +91,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument(
         "--v2", action="store_true", help="train the v2 head (no v3 corrections) instead"
     )
+    p.add_argument("--v3", action="store_true", help="train the v3 head (v3's valence) instead")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -252,10 +253,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_and_save(out, seed=args.seed, evaluate=not args.no_eval, log=logf)
         return 0
     from moodtagger.training import evaluate as ev
-    from moodtagger.training.configs import V2_CANDIDATES
+    from moodtagger.training.configs import V2_CANDIDATES, V3_CONFIG
     from moodtagger.training.train import train_v2_and_save
 
-    cfg = V2_CANDIDATES[1] if args.v2 else V2_CANDIDATES[0]
+    cfg = V2_CANDIDATES[1] if args.v2 else V3_CONFIG if args.v3 else V2_CANDIDATES[0]
     metrics = None
     if not args.no_eval:
         rows, _ = ev.multitask_table(args.seeds, configs=[cfg], baselines=False, log=logf)
@@ -265,6 +266,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         }
         if len(rows) > 1:  # v3: v2's row from the same fits, paired
             metrics["nested_cv_mean_std_v2_same_fits"] = {k: list(v) for k, v in rows[1][1].items()}
+        if len(rows) > 2:  # v4: v3's row from the same fits, paired
+            metrics["nested_cv_mean_std_v3_same_fits"] = {k: list(v) for k, v in rows[2][1].items()}
     train_v2_and_save(out, cfg, seed=args.seed, metrics=metrics, log=logf)
     return 0
 

@@ -78,6 +78,13 @@ class V2Config:
     valence_from_polarity: bool = False
     valence_tw_weight: float = 0.1
     valence_alpha: float = 10000.0
+    # v4 (moodtagger.training.multitask_v4; v3's moods untouched): valence = a * polarity logit
+    # + c * P(positive) + the 8 mood log-probabilities + ridge(descriptor), Twitter I with its own
+    # intercept and target 5 + spread * (share - 1/2), total weight valence_v4_tw_weight of
+    # Emotion6's (ridge alpha: valence_alpha)
+    valence_v4: bool = False
+    valence_v4_spread: float = 8.0
+    valence_v4_tw_weight: float = 0.3
 
     @property
     def v3(self) -> bool:
@@ -124,12 +131,21 @@ V3_CONFIG = V2Config(
     valence_from_polarity=True,
 )
 
+# v4 (shipped, the default): v3's moods and polarity exactly, valence refitted (ROUNDS.md round 7)
+V4_CONFIG = V2Config(
+    "v4: v3 + valence from polarity, P(positive), mood log-probabilities",
+    everyday_prior=1.0,
+    valence_from_polarity=True,
+    valence_v4=True,
+)
+
 
 def _v2_candidates():
     base = V2Config("v2: multi-task linear heads (previous default)")
     return (
-        V3_CONFIG,  # shipped
+        V4_CONFIG,  # shipped
         base,
+        V3_CONFIG,
         V2Config("v2, no flip TTA (center crop only)", flip_tta=False),
         V2Config("v2, equal polarity shares per data set", pol_shares=(1.0, 1.0, 1.0)),
         V2Config("v2, one polarity weight per photo", pol_shares=None),

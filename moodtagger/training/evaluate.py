@@ -352,6 +352,7 @@ def format_paired(runs: dict[str, list[dict[str, float]]], base: str) -> str:
 
 
 V2_PAIRED = "v2 (v3's fits before its corrections)"
+V3_PAIRED = "v3 (v4's fits before its valence)"
 
 
 def multitask_table(
@@ -393,6 +394,8 @@ def _multitask_table(seeds, *, configs, baselines, log):
             runs.setdefault(cfg.name, []).append(m)
             if "base_metrics" in raw:  # v3: its v2 fits before the corrections, paired
                 runs.setdefault(V2_PAIRED, []).append(raw["base_metrics"])
+            if "v3_metrics" in raw:  # v4: its v3 fits before v4's valence, paired
+                runs.setdefault(V3_PAIRED, []).append(raw["v3_metrics"])
             if log:
                 log(f"{cfg.name} seed {s}: " + format_seed(m))
     rows = [(name, multitask_cv.summarise(r)) for name, r in runs.items()]

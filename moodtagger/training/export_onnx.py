@@ -2,7 +2,7 @@
 
 Run it after ``moodtagger train`` changes a head (the test suite fails until you do):
 
-    python -m moodtagger.training.export_onnx                       # the default model (v3)
+    python -m moodtagger.training.export_onnx                       # the default model (v4)
     python -m moodtagger.training.export_onnx --model ID --no-onnx  # hashes, preprocessing (v1)
     python -m moodtagger.training.export_onnx --check               # verify, write nothing
     python -m moodtagger.training.export_onnx --int8                # + the int8 file (v2 ships it)

@@ -150,15 +150,27 @@ class V2Params:
     chosen: dict[str, float] = field(default_factory=dict)
     mlp: MLPParams | None = None
     mlp_mix: float = 0.0  # mood logits = (1 - mix) * linear + mix * MLP
+    # v4 (multitask_v4): valence += va_ppos * P(positive) + log P(moods) @ va_logp
+    va_ppos: float = 0.0
+    va_logp: np.ndarray | None = None
 
     def logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """x (n, d) -> (polarity logit (n,), mood logits (n, 8), va (n, 2)), temperatures not applied."""
+        """x (n, d) -> (polarity logit (n,), mood logits (n, 8), va (n, 2)), temperatures not
+        applied to the logits (v4's valence terms use them, as the head does)."""
         z = (x - self.mu) / self.sigma
         pl = z @ self.w_pol + self.b_pol
         mood = z @ self.w_mood + self.b_mood
         if self.mlp is not None and self.mlp_mix > 0:
             mood = (1 - self.mlp_mix) * mood + self.mlp_mix * self.mlp.logits(z)
-        return pl[:, 1] - pl[:, 0], mood, z @ self.w_va + self.b_va
+        pol = pl[:, 1] - pl[:, 0]
+        va = z @ self.w_va + self.b_va
+        if self.va_logp is not None:
+            va = va.copy()
+            va[:, 0] += (
+                self.va_ppos / (1 + np.exp(-pol / self.t_pol))
+                + mood_log_probs(pol, mood / self.t_mood, self.t_pol) @ self.va_logp
+            )
+        return pol, mood, va
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -182,6 +194,18 @@ class MLPParams:
         u = z if self.proj is None else z @ self.proj
         h = _gelu(np.einsum("nr,erh->enh", u, self.w1) + self.b1[:, None])
         return (np.einsum("enh,ehk->enk", h, self.w2) + self.b2[:, None]).mean(0)
+
+
+def mood_log_probs(pol_logit: np.ndarray, mood_logits_t: np.ndarray, t_pol: float) -> np.ndarray:
+    """The 8 mood log-probabilities (n, 8) from the raw polarity logit and the mood logits with
+    their temperature applied: log P(polarity) + log softmax within it (what V2Head computes)."""
+    x = pol_logit / t_pol
+    out = np.zeros(mood_logits_t.shape)
+    for idx, lp in ((POS_IDX, -np.logaddexp(0, -x)), (NEG_IDX, -np.logaddexp(0, x))):
+        z = mood_logits_t[:, idx]
+        z = z - z.max(1, keepdims=True)
+        out[:, idx] = lp[:, None] + z - np.log(np.exp(z).sum(1, keepdims=True))
+    return out
 
 
 def combine(
@@ -552,4 +576,6 @@ def to_head(p: V2Params) -> V2Head:
         if p.mlp is not None and p.mlp_mix > 0:
             proj = p.mlp.proj if p.mlp.proj is not None else np.zeros((len(p.mu), 0))
             h.set_mlp(p.mlp_mix, (proj, p.mlp.w1, p.mlp.b1, p.mlp.w2, p.mlp.b2))
+        if p.va_logp is not None:
+            h.set_va_moods(p.va_ppos, p.va_logp)
     return h.eval()

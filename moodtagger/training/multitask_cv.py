@@ -163,7 +163,8 @@ def nested_cv(
     OOF outputs. The ImageNet sample (``data.split.in_x``, when loaded) has its own folds: v3's
     prior correction sees its training folds, and its held-out folds give the top-mood shares.
     For a v3 ``cfg`` ``raw["base_metrics"]`` holds the metrics of the v2 fits it was made from
-    (the same fits, before the corrections: v2's row, paired).
+    (the same fits, before the corrections: v2's row, paired), for a v4 ``cfg`` also
+    ``raw["v3_metrics"]`` (the same fits before v4's valence: v3's row, paired).
 
     ``split_for(f, folds)``: the features to use for outer fold ``f`` (same photos and labels,
     e.g. from a backbone fine-tuned on that fold's training part only,
@@ -174,6 +175,7 @@ def nested_cv(
     )
     in_folds = inet_folds(len(s.in_x), k, seed) if s.in_x is not None else None
     outs, base_outs = _Outputs(s), (_Outputs(s) if cfg.v3 else None)
+    v3_outs = _Outputs(s) if cfg.valence_v4 else None
     raw: dict = {
         "ap_pol": np.zeros(len(s.ap_y)),
         "ap_mood": np.zeros((len(s.ap_y), len(MOODS))),
@@ -185,7 +187,14 @@ def nested_cv(
         tr_ap, tr_tw, tr_e6 = folds.ap != f, folds.tw != f, folds.e6 != f
         tr = s.subset(tr_ap, tr_tw, tr_e6, None if in_folds is None else in_folds != f)
         groups = (data.ap_groups[tr_ap], data.tw_groups[tr_tw])
-        if cfg.v3:
+        if cfg.valence_v4:
+            from moodtagger.training.multitask_v4 import fit_v4
+
+            p, p3, base = fit_v4(tr, groups, cfg, seed=seed * 100 + f, log=log)
+            assert base_outs is not None and v3_outs is not None
+            base_outs.add(base, cfg, s, folds, in_folds, f)
+            v3_outs.add(p3, cfg, s, folds, in_folds, f)
+        elif cfg.v3:
             from moodtagger.training.multitask_v3 import fit_v3
 
             p, base = fit_v3(tr, groups, cfg, seed=seed * 100 + f, log=log)
@@ -200,6 +209,8 @@ def nested_cv(
     m = outs.score(s)
     if base_outs is not None:
         raw["base_metrics"] = base_outs.score(s)
+    if v3_outs is not None:
+        raw["v3_metrics"] = v3_outs.score(s)
     raw.update(
         ap_probs=outs.ap_probs,
         tw_ppos=outs.tw_ppos,

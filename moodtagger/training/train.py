@@ -164,6 +164,7 @@ def train_and_save(
 
 V2_ID = "moodtagger-lite0-multitask-v2"
 V3_ID = "moodtagger-lite0-multitask-v3"
+V4_ID = "moodtagger-lite0-multitask-v4"
 
 TRAINING_DATA_V2 = {
     **TRAINING_DATA,
@@ -199,6 +200,16 @@ TRAINING_DATA_V3 = {
     },
 }
 
+TRAINING_DATA_V4 = {
+    **TRAINING_DATA_V3,
+    "twitter1": {
+        **TRAINING_DATA_V3["twitter1"],
+        "used_for": "polarity head (soft target = share of agreeing workers), valence (target "
+        "5 + 8 x (that share - 1/2), its own intercept), everyday prior correction of the moods "
+        "(unlabelled)",
+    },
+}
+
 
 def train_v2_and_save(
     out_dir: Path,
@@ -208,13 +219,13 @@ def train_v2_and_save(
     metrics: dict | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Fit the v3 (default) or v2 multi-task head on all of ../shared/data (strengths,
-    temperatures and v3's corrections chosen or fitted on all of it) and write
-    ``models/<id>.pt`` + ``.json``. ``cfg``: a :class:`V2Config` (default: the shipped v3's);
+    """Fit the v4 (default), v3 or v2 multi-task head on all of ../shared/data (strengths,
+    temperatures and v3's/v4's corrections chosen or fitted on all of it) and write
+    ``models/<id>.pt`` + ``.json``. ``cfg``: a :class:`V2Config` (default: the shipped v4's);
     ``metrics``: the nested-CV summary to record (``moodtagger eval`` produces it)."""
-    from moodtagger.training.configs import V3_CONFIG
+    from moodtagger.training.configs import V4_CONFIG
 
-    cfg = cfg or V3_CONFIG
+    cfg = cfg or V4_CONFIG
     log(
         "loading cached lite0 features of ArtPhoto, Twitter I, Emotion6"
         f"{' and the ImageNet sample' if cfg.v3 else ''} (extracted once)"
@@ -222,13 +233,40 @@ def train_v2_and_save(
     data = mtd.load_all(cfg.parts, flip_tta=cfg.flip_tta, everyday=cfg.v3)
     groups = (data.ap_groups, data.tw_groups)
     with threadpool_limits(1):  # many small BLAS calls: threads only add overhead
-        if cfg.v3:
+        if cfg.valence_v4:
+            from moodtagger.training.multitask_v4 import fit_v4
+
+            keep = shipped_params(V3_ID, out_dir)
+            if keep is not None:
+                log(f"v4 keeps {V3_ID}'s moods, polarity and arousal exactly (its head file)")
+            params = fit_v4(data.split, groups, cfg, seed=seed, log=log, keep=keep)[0]
+        elif cfg.v3:
             from moodtagger.training.multitask_v3 import fit_v3
 
             params, _ = fit_v3(data.split, groups, cfg, seed=seed, log=log)
         else:
             params, _ = mt.fit_selected(data.split, groups, cfg, seed=seed, log=log)
     return save_multitask(out_dir, cfg, params, seed=seed, metrics=metrics, log=log)
+
+
+def shipped_params(model_id: str, models: Path) -> mt.V2Params | None:
+    """The linear multi-task head ``model_id`` in the folder ``models`` as :class:`V2Params`
+    (hash-checked; None when that folder has no such entry)."""
+    path = models / f"{model_id}.json"
+    if not path.is_file():
+        return None
+    e = registry.ModelEntry(model_id, path, json.loads(path.read_text()))
+    state = registry._head_state(e)[0]
+    if int(state["mlp_w1"].shape[0]):
+        raise ValueError(f"{model_id} has an MLP mood head; v4 needs a linear one")
+    arr = {k: v.float().numpy() for k, v in state.items()}
+    chosen = e.data.get("head", {}).get("chosen", {})
+    return mt.V2Params(
+        *(arr[k] for k in ("mu", "sigma", "w_pol", "b_pol", "w_mood", "b_mood", "w_va", "b_va")),
+        t_pol=float(arr["t_pol"]),
+        t_mood=float(arr["t_mood"]),
+        chosen={k: v for k, v in chosen.items() if not k.startswith("valence_")},
+    )
 
 
 def save_multitask(
@@ -242,7 +280,7 @@ def save_multitask(
 ) -> Path:
     """Write ``params`` (fitted with ``cfg``) as ``models/<id>.pt`` + ``.json`` (v3's id when
     ``cfg`` asks for its corrections, else v2's)."""
-    model_id = V3_ID if cfg.v3 else V2_ID
+    model_id = V4_ID if cfg.valence_v4 else V3_ID if cfg.v3 else V2_ID
     head = mt.to_head(params)
     out_dir.mkdir(parents=True, exist_ok=True)
     head_file = out_dir / f"{model_id}.pt"
@@ -266,7 +304,9 @@ def save_multitask(
         },
         "config": cfg.as_dict(),
         "seed": seed,
-        "training_data": TRAINING_DATA_V3 if cfg.v3 else TRAINING_DATA_V2,
+        "training_data": (
+            TRAINING_DATA_V4 if cfg.valence_v4 else TRAINING_DATA_V3 if cfg.v3 else TRAINING_DATA_V2
+        ),
         "metrics": metrics or {},
         "how_measured": (
             "Nested cross-validation: outer 5 folds per data set (ArtPhoto stratified by mood, "
@@ -281,6 +321,13 @@ def save_multitask(
                 "part only; the ImageNet sample has its own 5 folds, and the top-mood shares on "
                 "Twitter I and the ImageNet sample are those of the held-out folds."
                 if cfg.v3
+                else ""
+            )
+            + (
+                " v4: v3's fits, then its valence (polarity logit, P(positive), the 8 mood "
+                "log-probabilities and a ridge on the descriptor, on Emotion6 + Twitter I) fitted "
+                "on the outer training part only."
+                if cfg.valence_v4
                 else ""
             )
         ),

@@ -122,7 +122,7 @@ def test_the_installed_wheel_reads_its_models_as_package_data(
     package = module.parent
     assert package.is_relative_to(installed.parent), out.stdout  # the venv's copy, not the checkout
     assert models == package / "models" and resources == package / "resources"
-    assert (models / "moodtagger-lite0-multitask-v3.onnx").is_file()
+    assert (models / "moodtagger-lite0-multitask-v4.onnx").is_file()
     assert (resources / "moodtagger.svg").is_file()
     # `moodtagger train`/`eval` and the ONNX export: the training package ships beside the runtime
     assert (package / "training" / "train.py").is_file()
@@ -150,13 +150,13 @@ def test_predict_from_the_installed_wheel_without_torch(
         ["moodtagger", "predict", "--json", str(photo), str(golden)], cwd=elsewhere, env=env
     )
     # the shipped int8 graph, found in the installed package
-    assert "moodtagger-lite0-multitask-v3 (cpu, onnxruntime int8)" in done.stderr, done.stderr
+    assert "moodtagger-lite0-multitask-v4 (cpu, onnxruntime int8)" in done.stderr, done.stderr
     recs = json.loads(done.stdout)
     assert [Path(r["path"]).name for r in recs] == [photo.name, golden.name]
     probs = [list(r["probabilities"].values()) for r in recs]
     assert list(recs[0]["probabilities"]) == list(MOODS)
     # the committed golden photo gives the committed golden output
-    want = json.loads((GOLDEN / "golden.json").read_text())["moodtagger-lite0-multitask-v3 int8"]
+    want = json.loads((GOLDEN / "golden.json").read_text())["moodtagger-lite0-multitask-v4 int8"]
     assert np.allclose(probs[1], want["probs"], atol=2e-3)
     # and the real photo what the checkout predicts for it
     (ref,) = next(MoodModel(device="cpu").predict_paths([str(photo)]))

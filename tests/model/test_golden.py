@@ -22,6 +22,7 @@ DATA = Path(__file__).with_name("data")
 JPEG = DATA / "golden.jpg"
 EXPECTED = DATA / "golden.json"
 MODELS = (
+    "moodtagger-lite0-multitask-v4",
     "moodtagger-lite0-multitask-v3",
     "moodtagger-lite0-multitask-v2",
     "moodtagger-lite0-mlp256-v1",
@@ -51,7 +52,7 @@ def _run(model_id: str, backend: str) -> dict:
 
 
 # torch, the float ONNX graph, and what a CPU runs by default ("onnx": the int8 graph where the
-# entry ships one, as v2 and v3 do; its own expected values, the float ones otherwise)
+# entry ships one, as v2, v3 and v4 do; its own expected values, the float ones otherwise)
 @pytest.mark.parametrize("backend", ["torch", "onnx-fp32", "onnx"])
 @pytest.mark.parametrize("model_id", MODELS)
 def test_golden_jpeg_through_the_real_path(model_id: str, backend: str) -> None:
@@ -66,8 +67,8 @@ def test_golden_jpeg_through_the_real_path(model_id: str, backend: str) -> None:
     assert got["embedding_norm"] == pytest.approx(want["embedding_norm"], rel=0.005)
 
 
-def test_default_model_is_v3_and_v2_v1_stay_loadable() -> None:
-    assert registry.entry().id == "moodtagger-lite0-multitask-v3"
+def test_default_model_is_v4_and_v3_v2_v1_stay_loadable() -> None:
+    assert registry.entry().id == "moodtagger-lite0-multitask-v4"
     assert set(MODELS) <= set(registry.available())
 
 

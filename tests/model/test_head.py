@@ -16,7 +16,7 @@ def test_shipped_default_is_coherent_on_a_real_photo_path(make_image) -> None:
     from moodtagger.core.model.engine import MoodModel
 
     e = registry.entry()
-    assert e.id == registry.DEFAULT_MODEL == "moodtagger-lite0-multitask-v3"
+    assert e.id == registry.DEFAULT_MODEL == "moodtagger-lite0-multitask-v4"
     net = registry.build(e)
     model = MoodModel(device="cpu", backend="torch")
     path = make_image("people.jpg", size=(400, 300), seed=3)

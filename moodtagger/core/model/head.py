@@ -137,6 +137,8 @@ class V2Head(nn.Module):
     mlp_b1: torch.Tensor
     mlp_w2: torch.Tensor
     mlp_b2: torch.Tensor
+    va_ppos: torch.Tensor
+    va_logp: torch.Tensor
 
     def __init__(self, in_dim: int):
         super().__init__()
@@ -161,6 +163,11 @@ class V2Head(nn.Module):
         self.register_buffer("mlp_w2", torch.zeros(0, 0, len(MOODS)))
         self.register_buffer("mlp_b2", torch.zeros(0, len(MOODS)))
         self.has_mlp = False  # a plain bool (not a tensor test), so ONNX tracing sees a constant
+        # v4's valence also reads P(positive) and the 8 mood log-probabilities:
+        # valence += va_ppos * P(positive) + log P(moods) @ va_logp (zeros and skipped: v2, v3)
+        self.register_buffer("va_ppos", torch.zeros(()))
+        self.register_buffer("va_logp", torch.zeros(len(MOODS)))
+        self.has_va_moods = False  # a plain bool, like has_mlp (v2/v3 graphs stay as they were)
 
     MLP_BUFFERS = ("mlp_proj", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2")
 
@@ -176,6 +183,11 @@ class V2Head(nn.Module):
                 state_dict[key] = self._buffers[name]
         state_dict.setdefault(prefix + "mlp_mix", self.mlp_mix)
         self.has_mlp = int(state_dict[prefix + "mlp_w1"].shape[0]) > 0
+        state_dict.setdefault(prefix + "va_ppos", torch.zeros(()))
+        state_dict.setdefault(prefix + "va_logp", torch.zeros(len(MOODS)))
+        self.has_va_moods = bool(
+            state_dict[prefix + "va_ppos"].abs().sum() + state_dict[prefix + "va_logp"].abs().sum()
+        )
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
@@ -207,4 +219,14 @@ class V2Head(nn.Module):
         within_pos = torch.log_softmax(ml.masked_fill(~self.pos_mask, neg_inf), dim=1)
         within_neg = torch.log_softmax(ml.masked_fill(self.pos_mask, neg_inf), dim=1)
         logp = torch.where(self.pos_mask, logp_pos + within_pos, logp_neg + within_neg)
-        return logp, z @ self.w_va + self.b_va
+        va = z @ self.w_va + self.b_va
+        if self.has_va_moods:  # v4: valence from P(positive) and the mood log-probabilities too
+            extra = torch.sigmoid(pol) * self.va_ppos + logp @ self.va_logp
+            va = torch.cat([va[:, :1] + extra[:, None], va[:, 1:]], dim=1)
+        return logp, va
+
+    def set_va_moods(self, ppos: float, logp: Sequence[float]) -> None:
+        """v4's valence terms: ``ppos`` x P(positive) + log P(moods) . ``logp``."""
+        self.va_ppos.fill_(float(ppos))
+        self.va_logp.copy_(torch.as_tensor(np.asarray(logp, dtype=np.float32)))
+        self.has_va_moods = True

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # torch is imported only when a model is really built (keeps 
 # 32, 2.1 s / 0.60 GB at 8 (same output; `/usr/bin/time -f '%e s %M KB' moodtagger predict
 # --batch-size N DIR`).
 BATCH_SIZE = 8
-DEFAULT_MODEL = "moodtagger-lite0-multitask-v3"
+DEFAULT_MODEL = "moodtagger-lite0-multitask-v4"
 # completes an entry: hashes, preprocess, ONNX
 EXPORT_SCRIPT = "python -m moodtagger.training.export_onnx"
 
