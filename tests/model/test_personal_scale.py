@@ -77,3 +77,19 @@ def test_many_choices_fit_on_a_balanced_subset_and_all_stay_neighbours(monkeypat
     assert len(model.examples) == 1000  # every labelled photo is a neighbour
     probs = model.predict(np.full((200, 8), 1 / 8), vectors[::5] + 0.01)
     assert (probs.argmax(1) == mood[::5]).mean() > 0.95
+
+
+def test_a_model_with_an_infinite_example_is_refused_without_a_float64_copy(tmp_path):
+    import pytest
+
+    from moodtagger.core.model.personal_model import PersonalError, PersonalModel
+
+    ex = np.ones((4, 8), np.float16)
+    ex[2, 3] = np.inf
+    model = PersonalModel(np.zeros(8, np.float32), np.zeros((8, 8), np.float32), ex, np.eye(4, 8))
+    sha = model.save(tmp_path / "m.npz")
+    with pytest.raises(PersonalError, match="its examples holds NaN or infinite"):
+        PersonalModel.load(tmp_path / "m.npz", sha)
+    ex[2, 3] = 1
+    PersonalModel(model.center, model.weight, ex, model.targets).save(tmp_path / "ok.npz")
+    assert PersonalModel.load(tmp_path / "ok.npz").examples.dtype == np.float16
