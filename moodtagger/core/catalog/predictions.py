@@ -39,15 +39,7 @@ class PredictionStore(Table):
 
     def save(self, model_id: str, rows: Iterable[tuple[int, Prediction]]) -> None:
         now = time.time()
-        data = [(pid, model_id, *p.probs, p.valence, p.arousal, now) for pid, p in rows]
-        cols = ", ".join(PROB_COLUMNS)
-        marks = ", ".join("?" * len(PROB_COLUMNS))
-        with self.transaction() as c:
-            c.executemany(
-                f"INSERT OR REPLACE INTO predictions(photo_id, model_id, identity, {cols}, valence, arousal, created_at) "
-                f"SELECT ?, ?, (SELECT identity FROM photos WHERE id=?1), {marks}, ?, ?, ?",
-                data,
-            )
+        self._insert([(pid, model_id, *p.probs, p.valence, p.arousal, now) for pid, p in rows])
 
     def save_arrays(
         self, model_id: str, ids: np.ndarray, probs: np.ndarray, valence_arousal: np.ndarray
@@ -62,6 +54,11 @@ class PredictionStore(Table):
                 np.asarray(ids).tolist(), np.asarray(probs, np.float64).tolist(), va, strict=True
             )
         ]
+        self._insert(data)
+
+    def _insert(self, data: list[tuple]) -> None:
+        """(photo id, model id, 8 probabilities, valence, arousal, time) rows, each tied to the
+        photo's current pixels."""
         cols = ", ".join(PROB_COLUMNS)
         marks = ", ".join("?" * len(PROB_COLUMNS))
         with self.transaction() as c:
