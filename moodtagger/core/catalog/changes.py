@@ -11,9 +11,12 @@ commits and costs next to nothing. Opening the catalog for writing prunes the lo
 
 from __future__ import annotations
 
+import sqlite3
+
 from moodtagger.core.catalog.connection import Table
 
 KEPT = 200_000  # newest log entries kept when a catalog is opened for writing
+TABLE = "photo_changes"
 
 
 class ChangeLog(Table):
@@ -36,32 +39,46 @@ class ChangeLog(Table):
         c = self.conn
         c.execute("BEGIN")  # one read snapshot for both statements
         try:
-            first, last = self._ends()
-            last = int(last or 0)
-            if last < seq or (first is not None and seq < int(first) - 1 and seq < last):
-                return last, None
-            ids = [
-                r[0]
-                for r in c.execute(
-                    "SELECT DISTINCT photo_id FROM photo_changes WHERE seq > ? AND seq <= ? "
-                    "ORDER BY photo_id",
-                    (seq, last),
-                )
-            ]
-            return last, ids
+            return changed_since(c, TABLE, seq)
         finally:
             c.execute("COMMIT")
-
-    def _ends(self) -> tuple[int | None, int | None]:
-        # two statements: SQLite answers a lone MIN or MAX from the index end, both at once
-        # by scanning the whole log
-        c = self.conn
-        first = c.execute("SELECT MIN(seq) FROM photo_changes").fetchone()[0]
-        return first, c.execute("SELECT MAX(seq) FROM photo_changes").fetchone()[0]
 
     def prune(self, keep: int = KEPT) -> None:
         """Drop all but the newest ``keep`` entries once there are twice as many (two index
         lookups otherwise: opening a catalog writes nothing most of the time)."""
-        first, last = self._ends()
-        if first is not None and last is not None and last - first >= 2 * keep:
-            self.conn.execute("DELETE FROM photo_changes WHERE seq <= ?", (last - keep,))
+        prune_log(self.conn, TABLE, keep)
+
+
+# The same rules for any log of this shape (seq INTEGER PRIMARY KEY, photo_id): this one and
+# the embeddings' own (catalog/embedding_cache.py).
+
+
+def log_ends(conn: sqlite3.Connection, table: str) -> tuple[int | None, int | None]:
+    # two statements: SQLite answers a lone MIN or MAX from the index end, both at once
+    # by scanning the whole log
+    first = conn.execute(f"SELECT MIN(seq) FROM {table}").fetchone()[0]
+    return first, conn.execute(f"SELECT MAX(seq) FROM {table}").fetchone()[0]
+
+
+def changed_since(conn: sqlite3.Connection, table: str, seq: int) -> tuple[int, list[int] | None]:
+    """``(newest entry, photos logged after entry seq)`` (call inside a read transaction);
+    None for the photos when entries after ``seq`` were pruned or the log was reset."""
+    first, newest = log_ends(conn, table)
+    last = int(newest or 0)
+    if last < seq or (first is not None and seq < int(first) - 1 and seq < last):
+        return last, None
+    ids = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT photo_id FROM {table} WHERE seq > ? AND seq <= ? ORDER BY photo_id",
+            (seq, last),
+        )
+    ]
+    return last, ids
+
+
+def prune_log(conn: sqlite3.Connection, table: str, keep: int = KEPT) -> None:
+    """Drop all but the newest ``keep`` entries of ``table`` once there are twice as many."""
+    first, last = log_ends(conn, table)
+    if first is not None and last is not None and last - first >= 2 * keep:
+        conn.execute(f"DELETE FROM {table} WHERE seq <= ?", (last - keep,))

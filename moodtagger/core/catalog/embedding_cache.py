@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from moodtagger.core import paths
+from moodtagger.core.catalog import changes
 
 FORMAT = 1
 MIN_ROWS = 20_000  # smaller libraries are read from the catalog (as fast; no copy to keep)
@@ -82,7 +83,7 @@ def load(conn: sqlite3.Connection, catalog_path: Path, model_id: str, read: Read
     fresh: Arrays = (np.zeros(0, np.int64), np.zeros((0, 0), np.float16))
     try:
         with _snapshot(conn):
-            last, changed = _changed_since(conn, seq)
+            last, changed = changes.changed_since(conn, LOG, seq)
             if changed:
                 fresh = read(changed)
         if changed is None:
@@ -114,32 +115,12 @@ class _snapshot:
             self.conn.execute("COMMIT")
 
 
-KEPT = 200_000  # newest log entries kept (pruned when twice as many)
+LOG = "embedding_changes"
 
 
-def prune(conn: sqlite3.Connection, keep: int = KEPT) -> None:
-    """Drop all but the newest ``keep`` log entries once there are twice as many (a copy
-    older than that is rebuilt)."""
-    first = conn.execute("SELECT MIN(seq) FROM embedding_changes").fetchone()[0]
-    last = conn.execute("SELECT MAX(seq) FROM embedding_changes").fetchone()[0]
-    if first is not None and last is not None and last - first >= 2 * keep:
-        conn.execute("DELETE FROM embedding_changes WHERE seq <= ?", (last - keep,))
-
-
-def _changed_since(conn: sqlite3.Connection, seq: int) -> tuple[int, list[int] | None]:
-    first = conn.execute("SELECT MIN(seq) FROM embedding_changes").fetchone()[0]
-    last = int(conn.execute("SELECT MAX(seq) FROM embedding_changes").fetchone()[0] or 0)
-    if last < seq or (first is not None and seq < int(first) - 1 and seq < last):
-        return last, None  # the log was pruned past it, or this is an older catalog file
-    ids = [
-        r[0]
-        for r in conn.execute(
-            "SELECT DISTINCT photo_id FROM embedding_changes WHERE seq > ? AND seq <= ? "
-            "ORDER BY photo_id",
-            (seq, last),
-        )
-    ]
-    return last, ids
+def prune(conn: sqlite3.Connection) -> None:
+    """Keep the log short, as the change log is (a copy older than its entries is rebuilt)."""
+    changes.prune_log(conn, LOG)
 
 
 def _rebuild(
@@ -161,9 +142,7 @@ def _rebuild(
 
     try:
         with _snapshot(conn):
-            last = int(
-                conn.execute("SELECT COALESCE(MAX(seq), 0) FROM embedding_changes").fetchone()[0]
-            )
+            last = int(changes.log_ends(conn, LOG)[1] or 0)
             ids, vectors = read(None, alloc=alloc)
         if "vectors" not in files:
             return ids, vectors

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moodtagger.core.catalog import Catalog, embedding_cache
+from moodtagger.core.catalog import Catalog, changes, embedding_cache
 from moodtagger.testing import synthesize_catalog
 
 MODEL = "m-test"
@@ -170,7 +170,7 @@ def test_the_log_is_pruned_and_an_older_copy_rebuilt(big):
         cat.embeddings.all(MODEL)
         for k in range(3):
             cat.embeddings.save(MODEL, [(i, np.full(D, k)) for i in range(1, 301)])
-        embedding_cache.prune(cat.conn, keep=100)
+        changes.prune_log(cat.conn, embedding_cache.LOG, keep=100)
         n = cat.conn.execute("SELECT count(*) FROM embedding_changes").fetchone()[0]
         assert n == 100
         got = cat.embeddings.all(MODEL)
