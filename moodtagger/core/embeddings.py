@@ -41,6 +41,31 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(n, 1e-12)
 
 
+def principal_basis(sample: np.ndarray, dims: int, rng: np.random.Generator) -> np.ndarray:
+    """(d, dims): the uncentred principal directions of ``sample``'s rows (the best rank-`dims`
+    approximation of their dot products), by a few rounds of subspace iteration (a full eigh
+    of 1,280 x 1,280 took seconds)."""
+    gram = sample.T @ sample
+    basis = rng.standard_normal((sample.shape[1], dims)).astype(np.float32)
+    for _ in range(4):
+        basis, _r = np.linalg.qr(gram @ basis)
+    return np.ascontiguousarray(basis, dtype=np.float32)
+
+
+def spherical_kmeans(
+    sample: np.ndarray, k: int, rng: np.random.Generator, iterations: int
+) -> np.ndarray:
+    """(k, d) unit centres of ``sample``'s rows, grouped by cosine (k of them drawn to start)."""
+    centroids = unit(sample[rng.choice(len(sample), k, replace=False)])
+    for _ in range(iterations):
+        near = (sample @ centroids.T).argmax(1)
+        sums = np.eye(k, dtype=np.float32)[near].T @ sample  # (np.add.at: slow)
+        empty = ~sums.any(1)
+        sums[empty] = centroids[empty]
+        centroids = unit(sums)
+    return centroids
+
+
 class EmbeddingIndex:
     """A model's embeddings in memory, loaded once (the GUI keeps one; the CLI builds one per run).
 
@@ -80,13 +105,7 @@ class EmbeddingIndex:
         if n > cells_above:
             dims = min(dims, 128)  # the cells shortlist; half the memory of 256 columns
         sample = unit(self.full[np.sort(rng.choice(n, size=min(n, 4096), replace=False))])
-        # uncentred principal directions (the best rank-`dims` approximation of dot products),
-        # by a few rounds of subspace iteration: a full eigh of 1,280 x 1,280 took seconds
-        gram = sample.T @ sample
-        basis = rng.standard_normal((d, dims)).astype(np.float32)
-        for _ in range(4):
-            basis, _r = np.linalg.qr(gram @ basis)
-        self.basis = np.ascontiguousarray(basis, dtype=np.float32)
+        self.basis = principal_basis(sample, dims, rng)
         self.reduced = np.empty((n, dims), np.float32)
         for s in range(0, n, 16384):  # chunked: never a float32 copy of everything at once
             chunk = self.full[s : s + 16384].astype(np.float32)
@@ -100,13 +119,7 @@ class EmbeddingIndex:
         n = len(self.reduced)
         k = int(np.sqrt(n))
         sample = self.reduced[np.sort(rng.choice(n, size=min(n, 32 * k), replace=False))]
-        centroids = unit(sample[rng.choice(len(sample), k, replace=False)])
-        for _ in range(iterations):  # spherical k-means on a sample
-            near = (sample @ centroids.T).argmax(1)
-            sums = np.eye(len(centroids), dtype=np.float32)[near].T @ sample  # (np.add.at: slow)
-            empty = ~sums.any(1)
-            sums[empty] = centroids[empty]
-            centroids = unit(sums)
+        centroids = spherical_kmeans(sample, k, rng, iterations)
         cell = np.empty(n, np.int32)
         for s in range(0, n, 16384):
             cell[s : s + 16384] = (self.reduced[s : s + 16384] @ centroids.T).argmax(1)

@@ -15,12 +15,10 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from moodtagger.core.embeddings import principal_basis, spherical_kmeans
+
 EXACT_PAIRS = 2_000_000_000  # photos x labelled photos compared exactly (~2.6e12 multiply-adds)
 PROBE = 4
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 def by_cells(photos: int, examples: int) -> bool:
@@ -47,11 +45,7 @@ class Neighbours:
             d = ex.shape[1]
             if d > dims:
                 sample = ex[np.sort(rng.choice(len(ex), min(len(ex), 8192), replace=False))]
-                gram = sample.T @ sample
-                basis = rng.standard_normal((d, dims)).astype(np.float32)
-                for _ in range(4):  # subspace iteration, as the similarity index does
-                    basis, _r = np.linalg.qr(gram @ basis)
-                self.basis: np.ndarray | None = np.ascontiguousarray(basis, np.float32)
+                self.basis: np.ndarray | None = principal_basis(sample, dims, rng)
                 self.reduced = ex @ self.basis
             else:
                 self.basis, self.reduced = None, ex
@@ -61,13 +55,7 @@ class Neighbours:
         ex = self.reduced
         k = max(1, int(np.sqrt(len(ex))))
         sample = ex[np.sort(rng.choice(len(ex), min(len(ex), 64 * k), replace=False))]
-        centroids = _unit(sample[rng.choice(len(sample), k, replace=False)])
-        for _ in range(iterations):  # spherical k-means on a sample
-            near = (sample @ centroids.T).argmax(1)
-            sums = np.eye(k, dtype=np.float32)[near].T @ sample  # (np.add.at: slow)
-            empty = ~sums.any(1)
-            sums[empty] = centroids[empty]
-            centroids = _unit(sums)
+        centroids = spherical_kmeans(sample, k, rng, iterations)
         near = (ex @ centroids.T).argmax(1)
         self.members = np.argsort(near, kind="stable")
         self.starts = np.searchsorted(near[self.members], np.arange(k + 1))
