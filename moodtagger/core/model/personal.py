@@ -46,13 +46,13 @@ import numpy as np
 
 from moodtagger.core import paths
 from moodtagger.core.catalog import Catalog
+from moodtagger.core.model import custom
 from moodtagger.core.model.personal_model import (
     Params,
     PersonalError,
     PersonalModel,
     damaged,
     targets_from_moods,
-    unit,
 )
 from moodtagger.core.moods import MOODS
 
@@ -481,12 +481,7 @@ def library_center(vectors: np.ndarray, most: int = 100_000) -> np.ndarray:
     """The library's mean unit embedding: of every photo up to ``most``, else of ``most``
     photos evenly spread over the library (a million unit vectors took 15 s for a mean that
     100,000 of them give to a fraction of a percent of its length)."""
-    step = max(1, -(-len(vectors) // most))
-    acc = np.zeros(vectors.shape[1], np.float64)
-    rows = range(0, len(vectors), step)
-    for s in range(0, len(rows), 16384):
-        acc += unit(vectors[rows[s] : rows[min(s + 16384, len(rows)) - 1] + 1 : step]).sum(0)
-    return (acc / max(1, len(rows))).astype(np.float32)
+    return custom.library_center(vectors[:: max(1, -(-len(vectors) // most))])
 
 
 def _top_moods(catalog: Catalog, model_id: str, ids: np.ndarray) -> np.ndarray:
