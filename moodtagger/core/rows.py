@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from moodtagger.core.catalog import Catalog, Prediction
+from moodtagger.core.catalog import Catalog, Prediction, row_cache
 from moodtagger.core.catalog.views import GRID_COLUMNS
 from moodtagger.core.dates import capture_seconds, in_days
 from moodtagger.core.moods import INDEX, MOODS
@@ -285,6 +285,23 @@ def _decoded(raw: list) -> list[str]:
         return [p if type(p) is str else p.decode(enc, errors) for p in raw]
 
 
+def _records(
+    catalog: Catalog,
+    model_id: str | None,
+    ids: Sequence[int] | None,
+    after_id: int | None,
+    include_missing: bool,
+) -> row_cache.Columns:
+    """GRID_COLUMNS as records, one per row straight from the cursor (each row's tuple goes at
+    once: no list of a million tuples, no transposing it; None -> NaN in the float columns),
+    by column."""
+    cursor = catalog.views.grid_cursor(
+        model_id, ids=ids, after_id=after_id, include_missing=include_missing
+    )
+    a = np.fromiter(cursor, _GRID_DTYPE)
+    return {c: a[c] for c in GRID_COLUMNS}
+
+
 def _load_rows(
     catalog: Catalog,
     model_id: str | None,
@@ -292,13 +309,20 @@ def _load_rows(
     after_id: int | None,
     include_missing: bool,
 ) -> Rows:
-    cursor = catalog.views.grid_cursor(
-        model_id, ids=ids, after_id=after_id, include_missing=include_missing
-    )
-    # one record per row, straight from the cursor (each row's tuple goes at once: no list of
-    # a million tuples, no transposing it; None -> NaN in the float columns)
-    a = np.fromiter(cursor, _GRID_DTYPE)
-    n = len(a)
+    if ids is None and after_id is None:  # every row: from the cached copy, if current
+        a = row_cache.load(
+            catalog.conn,
+            None if str(catalog.path) == ":memory:" else catalog.path,
+            model_id,
+            lambda some: _records(catalog, model_id, some, None, True),
+        )
+        if not include_missing:
+            shown = a["status"] != "missing"
+            if not shown.all():
+                a = {c: v[shown] for c, v in a.items()}
+    else:
+        a = _records(catalog, model_id, ids, after_id, include_missing)
+    n = len(a["id"])
     if not n:
         return Rows.empty()
     probs = np.stack([a[c] for c in _PROB_COLUMNS], axis=1)

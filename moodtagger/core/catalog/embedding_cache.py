@@ -19,19 +19,14 @@ error is answered from the catalog itself (and a new copy written when the libra
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from moodtagger.core import paths
-from moodtagger.core.catalog import changes
+from moodtagger.core.catalog import cache_files, changes
 
 FORMAT = 1
 MIN_ROWS = 20_000  # smaller libraries are read from the catalog (as fast; no copy to keep)
@@ -44,21 +39,11 @@ Reader = Callable[..., Arrays]
 
 
 def folder(catalog_path: Path) -> Path:
-    key = hashlib.sha256(os.fsencode(os.path.realpath(catalog_path))).hexdigest()[:16]
-    return paths.cache_dir() / "embeddings" / key
+    return cache_files.folder("embeddings", catalog_path)
 
 
-def _stem(model_id: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", model_id)
-    return f"{safe}-{hashlib.sha256(model_id.encode()).hexdigest()[:8]}"
-
-
-def catalog_uuid(conn: sqlite3.Connection) -> str | None:
-    try:
-        row = conn.execute("SELECT value FROM catalog_meta WHERE key='uuid'").fetchone()
-    except sqlite3.Error:  # a catalog older than schema step 10 (opened read-only)
-        return None
-    return None if row is None else str(row[0])
+_stem = cache_files.stem
+catalog_uuid = cache_files.catalog_uuid
 
 
 def load(conn: sqlite3.Connection, catalog_path: Path, model_id: str, read: Reader) -> Arrays:
@@ -99,20 +84,7 @@ def load(conn: sqlite3.Connection, catalog_path: Path, model_id: str, read: Read
         return read(None)
 
 
-class _snapshot:
-    """One read transaction (unless the caller already holds one)."""
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self.own = not conn.in_transaction
-
-    def __enter__(self) -> None:
-        if self.own:
-            self.conn.execute("BEGIN")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.own:
-            self.conn.execute("COMMIT")
+_snapshot = cache_files.snapshot
 
 
 LOG = "embedding_changes"
@@ -127,7 +99,7 @@ def _rebuild(
     conn: sqlite3.Connection, where: Path, model_id: str, uuid: str, read: Reader
 ) -> Arrays:
     """Everything read from the catalog; kept as a new copy when the library is large."""
-    tag = f"{os.getpid()}-{time.time_ns()}"
+    tag = cache_files.new_tag()
     stem = _stem(model_id)
     files: dict[str, Path] = {}
     rows: list[int] = []
@@ -188,7 +160,7 @@ def _write(where: Path, model_id: str, uuid: str, last: int, old: Arrays, merged
     order = np.argsort(new_ids, kind="stable")
     new_ids = new_ids[order]
     d = old_vec.shape[1] if len(old_vec) else f_vec.shape[1]
-    tag = f"{os.getpid()}-{time.time_ns()}"
+    tag = cache_files.new_tag()
     stem = _stem(model_id)
     files = {"vectors": where / f"{stem}.{tag}.vec.npy", "ids": where / f"{stem}.{tag}.ids.npy"}
     try:
@@ -212,9 +184,7 @@ def _write(where: Path, model_id: str, uuid: str, last: int, old: Arrays, merged
 
 
 def _finish(where: Path, model_id: str, uuid: str, last: int, files: dict[str, Path]) -> Arrays:
-    for f in files.values():  # the arrays on disk before the JSON names them
-        with open(f, "rb+") as fh:
-            os.fsync(fh.fileno())
+    cache_files.fsync(files.values())
     _publish(where, model_id, uuid, last, files["ids"].name, files["vectors"].name)
     _remove_others(where, model_id, {files["ids"].name, files["vectors"].name})
     return np.load(files["ids"], mmap_mode="r"), np.load(files["vectors"], mmap_mode="r")
@@ -223,23 +193,9 @@ def _finish(where: Path, model_id: str, uuid: str, last: int, files: dict[str, P
 def _publish(where: Path, model_id: str, uuid: str, last: int, ids: str, vectors: str) -> None:
     meta = {"format": FORMAT, "uuid": uuid, "model": model_id, "seq": last}
     meta.update(ids=ids, vectors=vectors)
-    target = where / f"{_stem(model_id)}.json"
-    tmp = where / f".{target.name}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(meta) + "\n")
-    os.replace(tmp, target)
+    cache_files.publish(where / f"{_stem(model_id)}.json", meta)
 
 
-def _remove_others(where: Path, model_id: str, keep: set[str], grace: float = 60.0) -> None:
-    """This model's arrays the JSON no longer names (another process may still be writing a
-    newer pair: only files older than ``grace`` seconds, and this process's own, go)."""
-    stem = _stem(model_id)
-    now = time.time()
-    mine = f".{os.getpid()}-"
-    for f in where.glob(f"{stem}.*.npy"):
-        if f.name in keep:
-            continue
-        try:
-            if mine in f.name or now - f.stat().st_mtime > grace:
-                f.unlink()
-        except OSError:
-            pass
+def _remove_others(where: Path, model_id: str, keep: set[str]) -> None:
+    """This model's arrays the JSON no longer names."""
+    cache_files.remove_others(where, f"{_stem(model_id)}.*.npy", keep)
