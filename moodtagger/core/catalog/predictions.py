@@ -4,11 +4,14 @@ which personal model stands in for a shipped one."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from moodtagger.core.catalog import changes
+from moodtagger.core.catalog.cache_files import snapshot
 from moodtagger.core.catalog.connection import Connection, Table
 from moodtagger.core.catalog.records import (
     CURRENT_PREDICTION,
@@ -28,6 +31,10 @@ def _path_order(row: Sequence) -> tuple[int, bytes]:
     if isinstance(path, bytes):
         return 1, path
     return 0, str(path).encode("utf-8", "surrogatepass")
+
+
+_COMPLETE = "no photo needs a prediction by: "  # catalog_meta key prefix, + the model id
+_REMEMBER = 1_000  # changed photos from which a new "none needs one" entry is kept
 
 
 class PredictionStore(Table):
@@ -88,7 +95,43 @@ class PredictionStore(Table):
 
     def photos_needing(self, model_id: str, ids: Sequence[int] | None = None) -> list[PhotoRow]:
         """Readable photos with no current prediction by ``model_id`` (see CURRENT_PREDICTION);
-        with ``ids``, only among those photos."""
+        with ``ids``, only among those photos.
+
+        Every photo is looked at once (a million: 1-2 s of SQLite); when none needs one, the
+        change-log entry that answer was true at is kept in ``catalog_meta``, and later calls
+        look only at the photos the log names since (every change that could make a photo
+        need a prediction is logged: a new photo, new pixels, a status, a prediction removed
+        or replaced). A log pruned past that entry means looking at every photo again."""
+        if ids is not None:
+            return [photo_row(r) for r in self._needing(model_id, ids)]
+        key = f"{_COMPLETE}{model_id}"
+        with snapshot(self.conn):
+            last = int(changes.log_ends(self.conn, changes.TABLE)[1] or 0)
+            try:
+                row = self.conn.execute(
+                    "SELECT value FROM catalog_meta WHERE key=?", (key,)
+                ).fetchone()
+            except sqlite3.Error:  # a catalog older than schema step 10, opened read-only
+                row = None
+            changed = (
+                None
+                if row is None
+                else changes.changed_since(self.conn, changes.TABLE, int(row[0]))[1]
+            )
+            found = self._needing(model_id, changed)
+        found.sort(key=_path_order)  # as SQLite's ORDER BY p.path would (text before blobs)
+        if not found and (changed is None or len(changed) >= _REMEMBER):
+            try:
+                with self.transaction() as c:
+                    c.execute(
+                        "INSERT OR REPLACE INTO catalog_meta(key, value) VALUES (?, ?)",
+                        (key, str(last)),
+                    )
+            except sqlite3.Error:  # read-only: looked at again next time
+                pass
+        return [photo_row(r) for r in found]
+
+    def _needing(self, model_id: str, ids: Sequence[int] | None) -> list:
         sql = (
             f"SELECT {P_PHOTO_COLS} FROM photos p "
             f"LEFT JOIN predictions r ON {CURRENT_PREDICTION} "
@@ -96,20 +139,14 @@ class PredictionStore(Table):
         )
         if ids is None:
             # every photo, in rowid order (a sequential scan and in-order prediction lookups:
-            # ~30% faster at a million photos than by the status index); the few found are
-            # then put in path order as SQLite's ORDER BY p.path would (text before blobs,
-            # text by its UTF-8 bytes)
-            found = self.conn.execute(
-                sql.replace("p.status='ok'", "+p.status='ok'"), (model_id,)
-            ).fetchall()
-            found.sort(key=_path_order)
-            return [photo_row(r) for r in found]
-        out: list[PhotoRow] = []
+            # ~30% faster at a million photos than by the status index)
+            sql = sql.replace("p.status='ok'", "+p.status='ok'")
+            return self.conn.execute(sql, (model_id,)).fetchall()
+        out: list = []
         for i in range(0, len(ids), 500):
             chunk = list(ids[i : i + 500])
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(f"{sql} AND p.id IN ({marks})", (model_id, *chunk))
-            out.extend(photo_row(r) for r in rows)
+            out += self.conn.execute(f"{sql} AND p.id IN ({marks})", (model_id, *chunk))
         return out
 
     def probs_for(self, model_id: str, photo_ids: Sequence[int]) -> np.ndarray:
