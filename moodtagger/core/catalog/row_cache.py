@@ -33,6 +33,7 @@ from moodtagger.core.catalog import cache_files, changes
 FORMAT = 1
 MIN_ROWS = 20_000  # smaller libraries are read from the catalog (as fast; no copy to keep)
 REWRITE = 5_000  # changed photos from which the merged rows are written as a new copy
+KEEP_MODELS = 2  # the copies of this many models (the last written) are kept per catalog
 LOG = changes.TABLE
 NONE, TEXT, BYTES = 0, 1, 2
 
@@ -130,6 +131,24 @@ def _write(where: Path, key: str, uuid: str, last: int, records: Columns) -> Non
     meta = {"format": FORMAT, "uuid": uuid, "model": key, "seq": last, "file": file.name}
     cache_files.publish(where / f"{stem}.json", meta)
     cache_files.remove_others(where, f"{stem}.*.npz", {file.name})
+    _forget_old_models(where, keep=f"{stem}.json")
+
+
+def _forget_old_models(where: Path, keep: str) -> None:
+    """Only the copies of the KEEP_MODELS models written last stay (each `learn` makes a new
+    personal model: without this, a copy of every earlier one would stay in the cache)."""
+    try:
+        metas = sorted(where.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    old = [f for f in metas if f.name != keep][KEEP_MODELS - 1 :]
+    for meta in old:
+        try:
+            meta.unlink()
+            for f in where.glob(f"{meta.stem}.*.npz"):
+                f.unlink()
+        except OSError:
+            pass
 
 
 def _encode(records: Columns) -> dict[str, np.ndarray]:

@@ -221,3 +221,11 @@ def test_columns_of_every_shape_come_back_exactly(tmp_path):
     for c, v in columns.items():
         assert got[c].tolist() == v.tolist() and got[c].dtype == v.dtype, c
         assert [type(x) for x in got[c].tolist()] == [type(x) for x in v.tolist()], c
+
+
+def test_only_the_last_models_copies_are_kept(big):
+    with Catalog(big) as cat:
+        for i in range(4):  # each `learn` makes a new personal model
+            R.load_rows(cat, f"model-{i}")
+    kept = sorted(json.loads(f.read_text())["model"] for f in row_cache.folder(big).glob("*.json"))
+    assert kept == ["model-2", "model-3"] and len(_copies(big)) == 2
