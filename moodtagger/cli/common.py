@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
@@ -251,9 +251,17 @@ def dump_json(obj: object, fh: IO[str] | None = None) -> None:
     is always strict (a non-finite number, which JSON has no word for, becomes null)."""
     from moodtagger.core.export import strict_json
 
-    fh = fh or sys.stdout
     text = json.dumps(strict_json(obj), indent=1, ensure_ascii=False, allow_nan=False)
-    fh.write(text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")
+    dump_json_text([text], fh)
+
+
+def dump_json_text(chunks: Iterable[str], fh: IO[str] | None = None) -> None:
+    """:func:`dump_json` for JSON text already made, in pieces (a million photos' records,
+    :func:`moodtagger.core.export.json_chunks`, never become one string)."""
+    fh = fh or sys.stdout
+    for text in chunks:
+        fh.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+    fh.write("\n")
 
 
 def safe_print(text: str) -> None:

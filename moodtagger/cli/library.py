@@ -9,6 +9,7 @@ import os
 from moodtagger.cli.common import (
     check_output,
     dump_json,
+    dump_json_text,
     err,
     mood,
     open_catalog,
@@ -235,17 +236,17 @@ def cmd_list(args: argparse.Namespace) -> int:
             args.mood = resolve_moods(cat, [args.mood])[0]
         sort = _sort_key(cat, args.sort) if args.sort else None
         rows = lib.query(list_filter(args), (sort, args.desc) if sort else None)
-        records = [export.entry_record(e) for e in lib.entries(rows.ids.tolist())]
+        entries = lib.entries(rows.ids.tolist())
     if args.json:
-        dump_json(records)
+        dump_json_text(export.json_chunks(entries))
     else:
-        for r in records:
-            mood = r["mood"] or "-"
-            prob = f"{r['probability']:.2f}" if r["probability"] is not None else "-"
-            chosen = ",".join(r.get("chosen") or []) or "-"  # type: ignore[arg-type]
-            safe_print(
-                f"{mood:<12} {prob:>5}  {str(r['state']):<11} {chosen:<12} {shown(str(r['path']))}"
-            )
+        for e in entries:
+            mood, prob = "-", "-"
+            if e.prediction is not None:
+                mood, p = e.prediction.top
+                prob = f"{round(p, 6):.2f}"  # the record's probability, to 2 decimals
+            chosen = ",".join(e.chosen or []) or "-"
+            safe_print(f"{mood:<12} {prob:>5}  {e.state!s:<11} {chosen:<12} {shown(e.path)}")
     return 0
 
 

@@ -179,12 +179,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     entries = [export.Entry(r.path, r.prediction, model=model.model_id) for r in rows]
     with output_file(args.output) as out:
         if as_json:
-            recs = [
-                export.entry_record(e, **({"error": r.error} if r.error else {}))
-                for e, r in zip(entries, rows, strict=True)
-            ]
-            json.dump(export.strict_json(recs), out, indent=1, ensure_ascii=False, allow_nan=False)
-            out.write("\n")
+            extra = [{"error": r.error} if r.error else {} for r in rows]
+            export.write_json(export.Entries.of(entries, extra), out)
         else:  # no catalog: the chosen and state columns stay empty
             export.write_csv([e for e in entries if e.prediction is not None], out)
     for path, msg in errors:

@@ -37,7 +37,7 @@ from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, ProgressFn
 from moodtagger.core.choices import AcceptResult, ChoiceValue, accept, choose, restore, suggestions
 from moodtagger.core.errors import FileError, MoodtaggerError
-from moodtagger.core.export import Entry
+from moodtagger.core.export import Entries
 from moodtagger.core.metadata.exiftool import ExifToolService
 from moodtagger.core.metadata.fields import WriteSettings
 from moodtagger.core.model.registry import BATCH_SIZE, ModelError, default_model_id
@@ -237,25 +237,12 @@ class Library:
             rows = rows.take(R.sort_order(rows, *sort))
         return rows
 
-    def entries(self, ids: Sequence[int]) -> list[Entry]:
+    def entries(self, ids: Sequence[int]) -> Entries:
         """Export entries (exact probabilities, choice, state, custom moods) of ``ids``, in
-        that order."""
-        from moodtagger.core.export import with_custom
+        that order, column-wise."""
+        from moodtagger.core.export import catalog_entries
 
-        by_id = {
-            photo.id: Entry(
-                photo.path,
-                pred,
-                chosen if chosen is not None else [],
-                state,
-                self.model_id if pred is not None else None,
-            )
-            for photo, pred, chosen, state in self.catalog.views.library(
-                self.model_id, status=None, photo_ids=ids
-            )
-        }
-        found = [i for i in ids if i in by_id]
-        return with_custom(self.catalog, found, [by_id[i] for i in found])
+        return catalog_entries(self.catalog, self.model_id, status=None, photo_ids=ids)
 
     def resolve(self, paths: Sequence[str]) -> Scope:
         """Catalogued photos that are one of ``paths`` or lie in a folder among them; a PATH
