@@ -161,7 +161,7 @@ def _positions(have: np.ndarray, want: np.ndarray) -> np.ndarray:
 
 
 def _entries_of_rows(catalog: Catalog, model_id: str | None, a: np.ndarray) -> Entries:
-    probs = np.stack([a[c] for c in PROB_COLUMNS], axis=1) if len(a) else np.zeros((0, 8))
+    probs = np.stack([a[c] for c in PROB_COLUMNS], axis=1) if len(a) else np.zeros((0, len(MOODS)))
     predicted = ~np.isnan(probs[:, 0])  # the probabilities are NOT NULL: NaN = no prediction
     states: list[str | None] = []
     rule: dict[tuple[str, str | None], str] = {}
@@ -372,13 +372,14 @@ def _records(e: Entries, start: int, stop: int) -> list[str]:
     custom_keys = [f"\n   {s(m)}: " for m in e.custom_names]
     mood_text = [s(m) for m in MOODS]
     model_text: dict[str | None, str] = {None: "null"}
+    m = len(MOODS)
     out = []
     for j in range(stop - start):
         i = start + j
         rec = '{\n  "path": ' + s(e.paths[i])
         if predicted[j]:
-            b, t = 8 * j, top[j]
-            rec += _PRED % (mood_text[t], nums[b + t], *nums[b : b + 8])
+            b, t = m * j, top[j]
+            rec += _PRED % (mood_text[t], nums[b + t], *nums[b : b + m])
             if valence[j] is not None:
                 rec += ',\n  "valence": ' + va[j]
             if arousal[j] is not None:
