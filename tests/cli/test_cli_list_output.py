@@ -337,3 +337,20 @@ def test_number_texts_are_pythons_round_and_repr(digits: int) -> None:
         return repr(r) if np.isfinite(r) else "null"
 
     assert number_texts(xs, digits) == [ref(x) for x in xs.tolist()]
+
+
+def test_entries_keep_the_order_asked_for(odd_catalog) -> None:
+    """`Library.entries(ids)`: in the order of ``ids`` (a sort), ids not in the catalog left out;
+    iterating gives the same entries the CSV writer and `list`'s text use."""
+    folder, db, model = odd_catalog
+    with Catalog(db) as cat:
+        ids = {os.path.basename(os.fsencode(p.path)): p.id for p in cat.photos.all()}
+        lib = Library(cat)
+        got = lib.entries([ids[b"c.jpg"], 10**9, ids[b"gone.jpg"], ids[b"a.jpg"]])
+    assert [os.path.basename(os.fsencode(e.path)) for e in got] == [b"c.jpg", b"gone.jpg", b"a.jpg"]
+    c, gone, a = got
+    assert c.prediction is not None and c.prediction.probs == PREDICTIONS[b"c.jpg"][0]
+    assert (c.chosen, c.state, c.model) == (["awe"], "written", model)
+    assert c.custom == {"Cozy": None, "Stormy Sky": None} and gone.state == "missing"
+    assert a.custom is not None and a.custom["Stormy Sky"] == pytest.approx(0.7)
+    assert a.prediction is not None and a.prediction.arousal is None
