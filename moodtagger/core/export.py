@@ -350,13 +350,15 @@ def json_chunks(
         yield "[]"
         return
     for start in range(0, len(e), _CHUNK):
-        stop = min(start + _CHUNK, len(e))
-        yield ("[\n " if start == 0 else ",\n ") + ",\n ".join(_records(e, start, stop))
+        parts = _records(e, start, min(start + _CHUNK, len(e)))
+        if start == 0:
+            parts[0] = "[" + parts[0][1:]  # the array's first record
+        yield "".join(parts)
     yield "\n]"
 
 
 def _records(e: Entries, start: int, stop: int) -> list[str]:
-    """The records of rows start..stop, each without its indentation of one."""
+    """The text of the records of rows start..stop, in pieces, each record after ",\n "."""
     s = encode_basestring
     probs = e.probs[start:stop]
     predicted = e.predicted[start:stop].tolist()
@@ -373,44 +375,48 @@ def _records(e: Entries, start: int, stop: int) -> list[str]:
     mood_text = [s(m) for m in MOODS]
     model_text: dict[str | None, str] = {None: "null"}
     m = len(MOODS)
-    out = []
+    out: list[str] = []
+    add = out.append
     for j in range(stop - start):
         i = start + j
-        rec = '{\n  "path": ' + s(e.paths[i])
+        add(',\n {\n  "path": ')
+        add(s(e.paths[i]))
         if predicted[j]:
             b, t = m * j, top[j]
-            rec += _PRED % (mood_text[t], nums[b + t], *nums[b : b + m])
+            add(_PRED % (mood_text[t], nums[b + t], *nums[b : b + m]))
             if valence[j] is not None:
-                rec += ',\n  "valence": ' + va[j]
+                add(',\n  "valence": ')
+                add(va[j])
             if arousal[j] is not None:
-                rec += ',\n  "arousal": ' + ar[j]
+                add(',\n  "arousal": ')
+                add(ar[j])
         else:
-            rec += _NO_PRED
+            add(_NO_PRED)
         state = e.states[i]
         if state is not None:
             chosen = e.chosen[i]
-            rec += ',\n  "chosen": ' + (
-                "[\n   " + ",\n   ".join(map(s, chosen)) + "\n  ]" if chosen else "[]"
-            )
-            rec += ',\n  "state": ' + s(state)
+            add(',\n  "chosen": ')
+            add("[\n   " + ",\n   ".join(map(s, chosen)) + "\n  ]" if chosen else "[]")
+            add(',\n  "state": ')
+            add(s(state))
         model = e.models[i] if predicted[j] else None
         mt = model_text.get(model)
         if mt is None:
             mt = model_text[model] = s(model or "")
-        rec += ',\n  "model": ' + mt
+        add(',\n  "model": ')
+        add(mt)
         if k:
             c = k * j
-            rec += ',\n  "custom": {' + ",".join(
-                key + v for key, v in zip(custom_keys, custom[c : c + k], strict=True)
-            )
-            rec += "\n  }"
+            add(',\n  "custom": {')
+            add(",".join(key + v for key, v in zip(custom_keys, custom[c : c + k], strict=True)))
+            add("\n  }")
         if e.extra is not None:
             for key, value in e.extra[i].items():
                 if key in _OWN_KEYS:
                     raise ValueError(f"extra field {key!r} is one of the record's own")
                 text = json.dumps(strict_json(value), indent=1, ensure_ascii=False)
-                rec += ",\n  " + s(key) + ": " + text.replace("\n", "\n  ")
-        out.append(rec + "\n }")
+                add(",\n  " + s(key) + ": " + text.replace("\n", "\n  "))
+        add("\n }")
     return out
 
 
