@@ -12,6 +12,7 @@ import sqlite3
 import sys
 
 from moodtagger import __version__
+from moodtagger.cli.common import common_options
 from moodtagger.core.catalog import default_catalog_path, describe_db_error
 from moodtagger.core.errors import EXPECTED_ERRORS, UserError, describe
 
@@ -44,11 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--catalog", metavar="PATH", help="catalog database (default: per-user data dir)"
-    )
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+    common = common_options()
     parser = _Parser(
         prog="moodtagger",
         description="See how your photos feel, filter by mood, and write mood keywords into them.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -11,6 +12,21 @@ from typing import IO
 
 from moodtagger.core.catalog import Catalog, CatalogError
 from moodtagger.core.errors import FileError, UserError
+
+
+def common_options(*, nested: bool = False) -> argparse.ArgumentParser:
+    """The options every command takes (``--catalog``, ``--quiet``), as a parent parser. For an
+    action under a command (``mood --catalog C add NAME``) ``nested``: left out there, the
+    value given before the action stays (argparse would otherwise reset it to the default)."""
+    keep = {"default": argparse.SUPPRESS} if nested else {}
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument(
+        "--catalog", metavar="PATH", help="catalog database (default: per-user data dir)", **keep
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bars or summaries", **keep
+    )
+    return p
 
 
 def open_catalog(args, *, create: bool = True, readonly: bool = False) -> Catalog:

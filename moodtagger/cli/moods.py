@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from moodtagger.cli.common import dump_json, err, open_catalog, plural, safe_print
+from moodtagger.cli.common import (
+    common_options,
+    dump_json,
+    err,
+    open_catalog,
+    plural,
+    safe_print,
+)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,6 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "at most 32 characters, unique ignoring case, not one of the eight or a column name.",
     )
     msub = p.add_subparsers(dest="mood_command", metavar="ACTION", required=True)
+    common = common_options(nested=True)  # before or after the action, never reset by it
     a = msub.add_parser("add", parents=[common], help="add a custom mood")
     a.add_argument("name", metavar="NAME")
     a.add_argument("--json", action="store_true")

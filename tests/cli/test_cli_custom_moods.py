@@ -337,3 +337,23 @@ def test_remove_with_clear_files_takes_it_out_of_the_files(
     tags = _tags(exiftool, photo)
     assert tags["XMP-lr:HierarchicalSubject"] == ["Mood|Fear"]
     assert tags["XMP-dc:Subject"] == ["Fear"]
+
+
+def test_the_catalog_named_before_the_action_is_the_one_used(lib, capsys, tmp_path, monkeypatch):
+    """`mood --catalog C add NAME` (the form `mood --help` shows) added the mood to the default
+    catalog instead of C: the action's own --catalog default overwrote the one given before it."""
+    _folder, db = lib
+    default = tmp_path / "default.sqlite3"
+    monkeypatch.setenv("MOODTAGGER_CATALOG", str(default))
+    assert _run(capsys, "mood", "--catalog", db, "add", "Cozy")[0] == 0
+    assert _run(capsys, "mood", "-q", "--catalog", db, "add", "Rainy")[0] == 0
+    with Catalog(db) as cat:
+        assert cat.moods.names() == ["Cozy", "Rainy"]
+    rc, out, _ = _run(capsys, "mood", "--catalog", db, "list", "--json")
+    assert rc == 0 and [m["name"] for m in json.loads(out)] == ["Cozy", "Rainy"]
+    rc, out, _ = _run(capsys, "mood", "list", "--catalog", db, "--json")  # after it, as before
+    assert rc == 0 and [m["name"] for m in json.loads(out)] == ["Cozy", "Rainy"]
+    assert _run(capsys, "mood", "--catalog", db, "remove", "Rainy")[0] == 0
+    with Catalog(db) as cat:
+        assert cat.moods.names() == ["Cozy"]
+    assert not default.exists()
