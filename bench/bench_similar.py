@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from moodtagger.core.catalog import Catalog, Prediction
-from moodtagger.core.embeddings import EmbeddingIndex, unit
+from moodtagger.core.embeddings import EmbeddingIndex
 from moodtagger.core.moods import MOODS
+from moodtagger.core.vectors import unit
 
 PARENT = "moodtagger-lite0-mlp256-v1"
 

@@ -35,6 +35,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from moodtagger.core import imaging  # noqa: E402
+from moodtagger.core import vectors as vectors_  # noqa: E402
 from moodtagger.core.model import custom  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -137,7 +138,7 @@ def main() -> None:
     for n_ex in args.examples:
         for lib_name, vectors, all_cs in parts:
             cs = {c: r for c, r in all_cs.items() if len(r) >= n_ex + 3}  # others to find
-            z = custom.centred(vectors)
+            z = vectors_.centred(vectors, vectors_.library_center(vectors))
             print(f"\n## {lib_name} ({len(z)} photos), {n_ex} examples, {args.seeds} seeds")
             print("fraction of the concept's other photos in its top k (k = their count)\n")
             results = {m: run(z, cs, m, n_ex, seeds) for m in args.methods}

@@ -34,8 +34,9 @@ import numpy as np
 
 from moodtagger.core import imaging
 from moodtagger.core.embeddings import EmbeddingIndex
-from moodtagger.core.model.personal import Params, PersonalModel, unit
+from moodtagger.core.model.personal import Params, PersonalModel
 from moodtagger.core.moods import MOODS
+from moodtagger.core.vectors import unit
 from moodtagger.training import datasets, features
 from moodtagger.training.configs import CHOSEN
 from moodtagger.training.evaluate import predict_config, train_config

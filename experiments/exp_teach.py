@@ -43,9 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from moodtagger.core import imaging
-from moodtagger.core.model.personal_model import PersonalModel, unit
+from moodtagger.core.model.personal_model import PersonalModel
 from moodtagger.core.moods import MOODS, POSITIVE
 from moodtagger.core.teach import centred, pick, uncertainty
+from moodtagger.core.vectors import unit
 from moodtagger.training import datasets
 
 POS = np.array([m in POSITIVE for m in MOODS])

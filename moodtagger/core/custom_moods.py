@@ -140,6 +140,7 @@ def learn(catalog: Catalog, parent_id: str, *, seed: int = 0) -> dict[str, int]:
     import numpy as np
 
     from moodtagger.core.model import custom
+    from moodtagger.core.vectors import CentredRows, library_center
 
     moods = catalog.moods.all()
     if not moods:
@@ -151,8 +152,9 @@ def learn(catalog: Catalog, parent_id: str, *, seed: int = 0) -> dict[str, int]:
         for pid, ms, _src in catalog.choices.labelled()
         if pid in pos
     ]
-    center = custom.library_center(vectors) if len(ids) else None
-    z = custom.centred(vectors, center) if len(ids) else vectors
+    center = library_center(vectors) if len(ids) else None
+    # centred when a row is asked for: a float32 copy of a million photos' would be 5 GB
+    z = CentredRows(vectors, center) if center is not None else vectors
     rng = np.random.default_rng(seed)
     params = custom.CustomParams()
     out: dict[str, int] = {}

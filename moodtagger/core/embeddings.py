@@ -21,6 +21,7 @@ import numpy as np
 
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.errors import MoodtaggerError
+from moodtagger.core.vectors import unit
 
 
 class EmbeddingError(MoodtaggerError):
@@ -32,13 +33,6 @@ class Similar:
     photo_id: int
     path: str
     similarity: float
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32); zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(n, 1e-12)
 
 
 def principal_basis(sample: np.ndarray, dims: int, rng: np.random.Generator) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 from moodtagger.core.catalog import Catalog
 from moodtagger.core.errors import MoodtaggerError
 from moodtagger.core.moods import MOODS
+from moodtagger.core.vectors import CentredRows, library_center
 
 BURST_COSINE = 0.65  # centred cosine: near-duplicates (personal.Params.near)
 CHAIN_COSINE = 0.8  # chains of pairs this close are one burst whatever their ends' cosine
@@ -92,7 +93,7 @@ def uncertainty(probs: np.ndarray, extra: np.ndarray | None = None) -> np.ndarra
 
 def centred(vectors: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
     """Unit embeddings relative to ``center`` (default: their own mean unit vector), unit length."""
-    from moodtagger.core.embeddings import unit
+    from moodtagger.core.vectors import unit
 
     z = unit(vectors)
     c = z.mean(0) if center is None else np.asarray(center, np.float32)
@@ -131,7 +132,7 @@ def _same_burst(sims: np.ndarray, dt: np.ndarray | None) -> np.ndarray:
 
 def pick(
     probs: np.ndarray,
-    z: np.ndarray | _LazyCentred,
+    z: np.ndarray | CentredRows,
     labelled: np.ndarray,
     n: int,
     *,
@@ -195,26 +196,6 @@ def _pick_in(pool, lab, u, z, n, times) -> list[tuple[int, float, float]]:
     return out
 
 
-class _LazyCentred:
-    """``centred(vectors)[row_of]``, computed only for the rows :func:`pick` looks at (its pool
-    and the labelled photos): a million float32 copies of the embeddings would be 5 GB."""
-
-    def __init__(self, vectors: np.ndarray, row_of: np.ndarray) -> None:
-        from moodtagger.core.embeddings import unit
-
-        self.vectors, self.row_of = vectors, row_of
-        acc = np.zeros(vectors.shape[1], np.float64)
-        for s in range(0, len(vectors), 16384):
-            acc += unit(vectors[s : s + 16384]).sum(0)
-        self.center = (acc / max(1, len(vectors))).astype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.row_of)
-
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        return centred(self.vectors[self.row_of[rows]], self.center)
-
-
 def _seconds(taken_at: str | None) -> float:
     if not taken_at:
         return float("nan")
@@ -242,7 +223,8 @@ def teach(catalog: Catalog, n: int, model_id: str, embedding_model_id: str) -> l
     have = (row_of >= 0) & (rows.status == OK)
     rows = rows.take(np.flatnonzero(have))
     row_of = row_of[have]
-    z = _LazyCentred(vectors, row_of)
+    # centred only for the rows pick looks at (its pool and the labelled photos)
+    z = CentredRows(vectors, library_center(vectors), row_of)
     labelled = rows.choice_state != NO_CHOICE
     eligible = ~np.isnan(rows.probs).any(1)
     times = _times(catalog, rows.ids)

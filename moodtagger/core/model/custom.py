@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from moodtagger.core.vectors import CentredRows, centred, unit
+
 MIN_EXAMPLES = 5  # photos chosen for a custom mood before `learn` scores it
 METHODS = ("centroid", "knn", "linear")
 
@@ -42,25 +44,6 @@ class CustomParams:
     background_weight: float = 3.0  # exp_custom_moods: ImageNet precision 0.28 -> 0.47
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def library_center(vectors: np.ndarray) -> np.ndarray:
-    """The mean unit embedding of a library (what photos are centred on)."""
-    acc = np.zeros(vectors.shape[1], np.float64)
-    for s in range(0, len(vectors), 16384):
-        acc += unit(vectors[s : s + 16384]).sum(0)
-    return (acc / max(1, len(vectors))).astype(np.float32)
-
-
-def centred(vectors: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
-    """Unit embeddings centred on the library's mean (``center``; default their own mean)."""
-    c = library_center(vectors) if center is None else center
-    return unit(unit(vectors) - c)
-
-
 class Scorer:
     """A fitted raw scorer: :meth:`score` ranks photos (higher: more like the examples)."""
 
@@ -76,7 +59,7 @@ class Scorer:
         else:
             raise ValueError(f"unknown method {params.method!r}; use {', '.join(METHODS)}")
 
-    def score(self, z: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    def score(self, z: np.ndarray | CentredRows, chunk: int = 8192) -> np.ndarray:
         out = np.empty(len(z), np.float32)
         for s in range(0, len(z), chunk):
             zz = z[s : s + chunk]
@@ -186,7 +169,7 @@ class Fitted:
 
 
 def fit(
-    z: np.ndarray,
+    z: np.ndarray | CentredRows,
     pos_rows: np.ndarray,
     bg_rows: np.ndarray,
     cal_rows: np.ndarray,

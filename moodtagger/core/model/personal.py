@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 
 from moodtagger.core import paths
+from moodtagger.core import vectors as vectors_
 from moodtagger.core.catalog import Catalog
-from moodtagger.core.model import custom
 from moodtagger.core.model.personal_model import (
     Params,
     PersonalError,
@@ -481,7 +481,7 @@ def library_center(vectors: np.ndarray, most: int = 100_000) -> np.ndarray:
     """The library's mean unit embedding: of every photo up to ``most``, else of ``most``
     photos evenly spread over the library (a million unit vectors took 15 s for a mean that
     100,000 of them give to a fraction of a percent of its length)."""
-    return custom.library_center(vectors[:: max(1, -(-len(vectors) // most))])
+    return vectors_.library_center(vectors[:: max(1, -(-len(vectors) // most))])
 
 
 def _top_moods(catalog: Catalog, model_id: str, ids: np.ndarray) -> np.ndarray:

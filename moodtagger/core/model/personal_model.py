@@ -34,11 +34,6 @@ class Params:
     follow: float = 0.95  # weight of a near-duplicate's label at `same` and above
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def centred(vectors: np.ndarray, center: np.ndarray) -> np.ndarray:
     """``unit(unit(vectors) - center)`` in one float32 copy, normalised in place."""
     z = np.array(vectors, dtype=np.float32)
