@@ -299,7 +299,27 @@ def _records(
         model_id, ids=ids, after_id=after_id, include_missing=include_missing
     )
     a = np.fromiter(cursor, _GRID_DTYPE)
-    return {c: a[c] for c in GRID_COLUMNS}
+    columns = {c: a[c] for c in GRID_COLUMNS}
+    moods = catalog.moods.all()  # the user's own moods (issue 27): one column each, by id
+    scores = catalog.moods.scores(a["id"].tolist(), moods)
+    for j, m in enumerate(moods):
+        columns[_custom_column(m.id)] = np.ascontiguousarray(scores[:, j])
+    return columns
+
+
+def _custom_column(mood_id: int) -> str:
+    return f"custom mood {mood_id}"
+
+
+def _custom_probs(a: row_cache.Columns, moods: Sequence, n: int) -> np.ndarray:
+    """(n, k) the custom moods' probabilities from their columns (a mood added since the
+    columns were read: NaN, none learnt yet)."""
+    out = np.full((n, len(moods)), np.nan, np.float32)
+    for j, m in enumerate(moods):
+        column = a.get(_custom_column(m.id))
+        if column is not None:
+            out[:, j] = column
+    return out
 
 
 def _load_rows(
@@ -367,9 +387,7 @@ def _load_rows(
         choice_state=choice_state,
         choice_errors=a["choice_error"].tolist(),
         taken=capture_seconds(a["taken_at"].tolist(), mtime_ns),
-        custom_probs=(
-            catalog.moods.scores(row_ids.tolist(), moods) if names else np.zeros((n, 0), np.float32)
-        ),
+        custom_probs=_custom_probs(a, moods, n),
         custom_chosen=custom_chosen,
         custom_names=names,
     )

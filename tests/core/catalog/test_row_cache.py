@@ -229,3 +229,30 @@ def test_only_the_last_models_copies_are_kept(big):
             R.load_rows(cat, f"model-{i}")
     kept = sorted(json.loads(f.read_text())["model"] for f in row_cache.folder(big).glob("*.json"))
     assert kept == ["model-2", "model-3"] and len(_copies(big)) == 2
+
+
+def test_custom_moods_scores_come_from_the_copy_and_stay_current(big):
+    def custom(cat: Catalog) -> np.ndarray:
+        return R.load_rows(cat, MODEL).custom_probs
+
+    def truth(cat: Catalog) -> np.ndarray:
+        ids = R._records(cat, MODEL, None, None, False)["id"].tolist()
+        return cat.moods.scores(ids)
+
+    with Catalog(big) as cat:
+        cozy = cat.moods.add("Cozy")
+        cat.moods.save_scores(cozy.id, list(range(1, 401)), [i / 400 for i in range(400)])
+        assert np.array_equal(custom(cat), truth(cat), equal_nan=True)  # the copy written
+        cat.moods.add_scores(cozy.id, [7, 8], [0.125, 0.875])  # changed scores
+        assert np.array_equal(custom(cat), truth(cat), equal_nan=True)
+        rainy = cat.moods.add("Rainy")  # a mood the copy has no column for
+        got = custom(cat)
+        assert got.shape == (400, 2) and np.isnan(got[:, 1]).all()
+        cat.moods.save_scores(rainy.id, [3, 4], [0.5, 0.25])
+        assert np.array_equal(custom(cat), truth(cat), equal_nan=True)
+        cat.moods.mark_removed(cozy.id)  # its scores deleted
+        got = custom(cat)
+        assert got.shape == (400, 1) and np.array_equal(got, truth(cat), equal_nan=True)
+        cat.moods.add("cozy")  # back, with no scores
+        assert np.array_equal(custom(cat), truth(cat), equal_nan=True)
+        assert np.isnan(custom(cat)[:, 0]).all()
