@@ -18,7 +18,6 @@ import datetime
 import gc
 import json
 import os
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -26,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from moodtagger.core.catalog import Catalog, Prediction, row_cache
-from moodtagger.core.catalog.views import GRID_COLUMNS
+from moodtagger.core import grid_columns
+from moodtagger.core.catalog import Catalog, Prediction
 from moodtagger.core.dates import capture_seconds, in_days
 from moodtagger.core.moods import INDEX, MOODS
 from moodtagger.core.states import (
@@ -260,68 +259,6 @@ def load_rows(
         return _load_rows(catalog, model_id, ids, after_id, include_missing)
 
 
-# GRID_COLUMNS as one record each: numbers straight into numpy, text as Python objects
-_TEXT_COLUMNS = (
-    *("path", "status", "error", "identity"),
-    *("choice_moods", "choice_state", "choice_error", "taken_at"),
-)
-_PROB_COLUMNS = GRID_COLUMNS[7 : 7 + len(MOODS)]
-_FLOAT_COLUMNS = (*_PROB_COLUMNS, "valence", "arousal")
-_GRID_DTYPE = np.dtype(
-    [
-        (c, object if c in _TEXT_COLUMNS else np.float32 if c in _FLOAT_COLUMNS else np.int64)
-        for c in GRID_COLUMNS
-    ]
-)
-
-
-def _decoded(raw: list) -> list[str]:
-    """Stored paths (bytes, :func:`os.fsencode`) as ``str``: joined, decoded once and split (a
-    million decodes cost 1 s), the same as ``os.fsdecode`` of each (NUL is in no path)."""
-    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-    try:
-        return b"\0".join(raw).decode(enc, errors).split("\0")
-    except TypeError:  # some stored as text (catalogs of old versions)
-        return [p if type(p) is str else p.decode(enc, errors) for p in raw]
-
-
-def _records(
-    catalog: Catalog,
-    model_id: str | None,
-    ids: Sequence[int] | None,
-    after_id: int | None,
-    include_missing: bool,
-) -> row_cache.Columns:
-    """GRID_COLUMNS as records, one per row straight from the cursor (each row's tuple goes at
-    once: no list of a million tuples, no transposing it; None -> NaN in the float columns),
-    by column."""
-    cursor = catalog.views.grid_cursor(
-        model_id, ids=ids, after_id=after_id, include_missing=include_missing
-    )
-    a = np.fromiter(cursor, _GRID_DTYPE)
-    columns = {c: a[c] for c in GRID_COLUMNS}
-    moods = catalog.moods.all()  # the user's own moods (issue 27): one column each, by id
-    scores = catalog.moods.scores(a["id"].tolist(), moods)
-    for j, m in enumerate(moods):
-        columns[_custom_column(m.id)] = np.ascontiguousarray(scores[:, j])
-    return columns
-
-
-def _custom_column(mood_id: int) -> str:
-    return f"custom mood {mood_id}"
-
-
-def _custom_probs(a: row_cache.Columns, moods: Sequence, n: int) -> np.ndarray:
-    """(n, k) the custom moods' probabilities from their columns (a mood added since the
-    columns were read: NaN, none learnt yet)."""
-    out = np.full((n, len(moods)), np.nan, np.float32)
-    for j, m in enumerate(moods):
-        column = a.get(_custom_column(m.id))
-        if column is not None:
-            out[:, j] = column
-    return out
-
-
 def _load_rows(
     catalog: Catalog,
     model_id: str | None,
@@ -329,23 +266,15 @@ def _load_rows(
     after_id: int | None,
     include_missing: bool,
 ) -> Rows:
-    if ids is None and after_id is None:  # every row: from the cached copy, if current
-        a = row_cache.load(
-            catalog.conn,
-            None if str(catalog.path) == ":memory:" else catalog.path,
-            model_id,
-            lambda some: _records(catalog, model_id, some, None, True),
-        )
-        if not include_missing:
-            shown = a["status"] != "missing"
-            if not shown.all():
-                a = {c: v[shown] for c, v in a.items()}
-    else:
-        a = _records(catalog, model_id, ids, after_id, include_missing)
+    a = (
+        grid_columns.every_row(catalog, model_id, include_missing)
+        if ids is None and after_id is None
+        else grid_columns.read(catalog, model_id, ids, after_id, include_missing)
+    )
     n = len(a["id"])
     if not n:
         return Rows.empty()
-    probs = np.stack([a[c] for c in _PROB_COLUMNS], axis=1)
+    probs = np.stack([a[c] for c in grid_columns.PROB_COLUMNS], axis=1)
     status = np.full(n, ERROR, np.int8)
     for name, code in STATUS_CODE.items():
         status[a["status"] == name] = code
@@ -374,7 +303,7 @@ def _load_rows(
     mtime_ns = a["mtime_ns"]
     return Rows(
         ids=row_ids,
-        paths=_decoded(a["path"].tolist()),
+        paths=grid_columns.decoded(a["path"].tolist()),
         root_ids=a["root_id"].copy(),
         mtimes=mtime_ns / 1e9,
         status=status,
@@ -387,7 +316,7 @@ def _load_rows(
         choice_state=choice_state,
         choice_errors=a["choice_error"].tolist(),
         taken=capture_seconds(a["taken_at"].tolist(), mtime_ns),
-        custom_probs=_custom_probs(a, moods, n),
+        custom_probs=grid_columns.custom_probs(a, moods, n),
         custom_chosen=custom_chosen,
         custom_names=names,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from moodtagger.core import grid_columns
 from moodtagger.core import rows as R
 from moodtagger.core.catalog import Catalog, Prediction, changes, row_cache
 from moodtagger.core.moods import MOODS
@@ -30,7 +31,7 @@ def big(tmp_path, monkeypatch) -> Path:
 
 
 def _truth(cat: Catalog, include_missing: bool = False) -> dict:
-    return R._records(cat, MODEL, None, None, include_missing)
+    return grid_columns.read(cat, MODEL, None, None, include_missing)
 
 
 def _same(got: dict, want: dict) -> None:
@@ -47,7 +48,7 @@ def _same(got: dict, want: dict) -> None:
 def _loaded(cat: Catalog, include_missing: bool = False) -> dict:
     """What load_rows answers, by column (the copy's or the catalog's)."""
     got = row_cache.load(
-        cat.conn, cat.path, MODEL, lambda ids: R._records(cat, MODEL, ids, None, True)
+        cat.conn, cat.path, MODEL, lambda ids: grid_columns.read(cat, MODEL, ids, None, True)
     )
     shown = got["status"] != "missing"
     return got if include_missing else {c: v[shown] for c, v in got.items()}
@@ -71,13 +72,13 @@ def test_a_large_library_is_read_from_the_copy_and_it_is_the_catalog(big, monkey
         first = R.load_rows(cat, MODEL)  # reads the catalog, writes the copy
         assert len(_copies(big)) == 1
     reads: list[object] = []
-    real = R._records
+    real = grid_columns.read
 
     def counting(cat, model_id, ids, after_id, include_missing):
         reads.append(ids)
         return real(cat, model_id, ids, after_id, include_missing)
 
-    monkeypatch.setattr(R, "_records", counting)
+    monkeypatch.setattr(grid_columns, "read", counting)
     with Catalog(big, readonly=True) as cat:
         again = R.load_rows(cat, MODEL)
     assert None not in reads  # not one full read of the catalog: the copy answered
@@ -236,7 +237,7 @@ def test_custom_moods_scores_come_from_the_copy_and_stay_current(big):
         return R.load_rows(cat, MODEL).custom_probs
 
     def truth(cat: Catalog) -> np.ndarray:
-        ids = R._records(cat, MODEL, None, None, False)["id"].tolist()
+        ids = grid_columns.read(cat, MODEL, None, None, False)["id"].tolist()
         return cat.moods.scores(ids)
 
     with Catalog(big) as cat:
