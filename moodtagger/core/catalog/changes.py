@@ -82,3 +82,49 @@ def prune_log(conn: sqlite3.Connection, table: str, keep: int = KEPT) -> None:
     first, last = log_ends(conn, table)
     if first is not None and last is not None and last - first >= 2 * keep:
         conn.execute(f"DELETE FROM {table} WHERE seq <= ?", (last - keep,))
+
+
+# "Nothing to do as of these log entries", kept in the catalog (catalog_meta) under a key: a
+# question about every photo (which need a prediction, which lack a custom mood's score) that
+# was answered "none" is asked again only of the photos the logs name since (issue 29).
+
+
+def since_remembered(
+    conn: sqlite3.Connection, key: str, logs: tuple[str, ...] = (TABLE,)
+) -> tuple[list[int], list[int] | None]:
+    """``(the logs' newest entries, photos logged since the entries kept under key)`` (call
+    inside a read transaction); None for the photos: nothing kept, or a log pruned past it."""
+    try:
+        ends = [int(log_ends(conn, t)[1] or 0) for t in logs]
+        row = conn.execute("SELECT value FROM catalog_meta WHERE key=?", (key,)).fetchone()
+        seqs = [] if row is None else [int(x) for x in str(row[0]).split()]
+    except (sqlite3.Error, ValueError):  # an old catalog opened read-only; a bad value
+        return [], None
+    if len(seqs) != len(logs):
+        return ends, None
+    changed: set[int] = set()
+    for table, seq in zip(logs, seqs, strict=True):
+        ids = changed_since(conn, table, seq)[1]
+        if ids is None:
+            return ends, None
+        changed.update(ids)
+    return ends, sorted(changed)
+
+
+def remember(conn: sqlite3.Connection, key: str, ends: list[int]) -> None:
+    """Keep "none as of ``ends``" under ``key`` (a read-only catalog keeps nothing)."""
+    if not ends:
+        return
+    try:
+        conn.execute("SAVEPOINT remember")
+        conn.execute(
+            "INSERT OR REPLACE INTO catalog_meta(key, value) VALUES (?, ?)",
+            (key, " ".join(map(str, ends))),
+        )
+        conn.execute("RELEASE remember")
+    except sqlite3.Error:
+        try:
+            conn.execute("ROLLBACK TO remember")
+            conn.execute("RELEASE remember")
+        except sqlite3.Error:
+            pass

@@ -4,7 +4,6 @@ which personal model stands in for a shipped one."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
@@ -106,29 +105,11 @@ class PredictionStore(Table):
             return [photo_row(r) for r in self._needing(model_id, ids)]
         key = f"{_COMPLETE}{model_id}"
         with snapshot(self.conn):
-            last = int(changes.log_ends(self.conn, changes.TABLE)[1] or 0)
-            try:
-                row = self.conn.execute(
-                    "SELECT value FROM catalog_meta WHERE key=?", (key,)
-                ).fetchone()
-            except sqlite3.Error:  # a catalog older than schema step 10, opened read-only
-                row = None
-            changed = (
-                None
-                if row is None
-                else changes.changed_since(self.conn, changes.TABLE, int(row[0]))[1]
-            )
+            ends, changed = changes.since_remembered(self.conn, key)
             found = self._needing(model_id, changed)
         found.sort(key=_path_order)  # as SQLite's ORDER BY p.path would (text before blobs)
         if not found and (changed is None or len(changed) >= _REMEMBER):
-            try:
-                with self.transaction() as c:
-                    c.execute(
-                        "INSERT OR REPLACE INTO catalog_meta(key, value) VALUES (?, ?)",
-                        (key, str(last)),
-                    )
-            except sqlite3.Error:  # read-only: looked at again next time
-                pass
+            changes.remember(self.conn, key, ends)
         return [photo_row(r) for r in found]
 
     def _needing(self, model_id: str, ids: Sequence[int] | None) -> list:

@@ -91,3 +91,31 @@ def test_each_model_has_its_own_answer(cat_path):
         assert _answer(cat) == []
         assert len(cat.predictions.photos_needing("another-model")) == 300
         np.testing.assert_equal(_remembered(cat), cat.changes.latest())
+
+
+def test_photos_without_a_custom_moods_score_are_found_after_any_change(cat_path):
+    with Catalog(cat_path) as cat:
+        rng = np.random.default_rng(0)
+        cat.embeddings.save(MODEL, [(i, rng.normal(size=8)) for i in range(1, 291)])
+        cozy = cat.moods.add("Cozy")
+        cat.moods.save_scores(cozy.id, list(range(1, 291)), [0.5] * 290)
+        assert cat.moods.unscored_embedded(cozy.id, MODEL) == []  # remembered from here
+        cat.embeddings.save(MODEL, [(295, rng.normal(size=8))])  # only the embeddings' log
+        assert cat.moods.unscored_embedded(cozy.id, MODEL) == [295]
+        cat.moods.add_scores(cozy.id, [295], [0.5])
+        other = sqlite3.connect(cat_path)  # another program: a new embedding, a score removed
+        with other:
+            other.execute(
+                "INSERT INTO photos(id, path, root_id, size, mtime_ns, identity, status, "
+                "added_at, updated_at) VALUES (400, CAST('/n.jpg' AS BLOB), 1, 1, 1, 'i', 'ok', 0, 0)"
+            )
+            other.execute("DELETE FROM custom_scores WHERE photo_id=20")
+        other.close()
+        cat.embeddings.save(MODEL, [(400, rng.normal(size=8))])
+        assert cat.moods.unscored_embedded(cozy.id, MODEL) == [20, 400]
+        with cat.transaction() as c:  # an embedding stored again for other pixels' photo
+            c.execute("UPDATE photos SET identity='new' WHERE id=30")
+        cat.embeddings.save(MODEL, [(30, rng.normal(size=8))])
+        assert cat.moods.unscored_embedded(cozy.id, MODEL) == [20, 30, 400]
+        cat.moods.add_scores(cozy.id, [20, 30, 400], [0.1, 0.2, 0.3])
+        assert cat.moods.unscored_embedded(cozy.id, MODEL) == []
