@@ -79,7 +79,7 @@ def load(
         if merged is None:
             return _rebuild(conn, where, key, uuid, read)
         if len(changed) >= REWRITE:
-            _write(where, key, uuid, last, merged)
+            _keep(where, key, uuid, last, merged)
         return merged
     except (OSError, sqlite3.Error, ValueError):
         return read(None)
@@ -90,11 +90,17 @@ def _rebuild(conn: sqlite3.Connection, where: Path, key: str, uuid: str, read: R
         last = int(changes.log_ends(conn, LOG)[1] or 0)
         records = read(None)
     if _length(records) >= MIN_ROWS:
-        try:
-            _write(where, key, uuid, last, records)
-        except (OSError, ValueError):
-            pass  # not kept: the next open reads the catalog again
+        _keep(where, key, uuid, last, records)
     return records
+
+
+def _keep(where: Path, key: str, uuid: str, last: int, records: Columns) -> None:
+    """Write the copy; when it cannot be (a full disk, a value no copy holds), the rows are
+    still the answer and the next open reads the catalog again."""
+    try:
+        _write(where, key, uuid, last, records)
+    except (OSError, ValueError):
+        pass
 
 
 def _length(columns: Columns) -> int:
