@@ -93,11 +93,9 @@ def uncertainty(probs: np.ndarray, extra: np.ndarray | None = None) -> np.ndarra
 
 def centred(vectors: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
     """Unit embeddings relative to ``center`` (default: their own mean unit vector), unit length."""
-    from moodtagger.core.vectors import unit
+    from moodtagger.core import vectors as v
 
-    z = unit(vectors)
-    c = z.mean(0) if center is None else np.asarray(center, np.float32)
-    return unit(z - c)
+    return v.centred(vectors, v.unit(vectors).mean(0) if center is None else center)
 
 
 def bursts(z: np.ndarray) -> np.ndarray:

@@ -12,10 +12,13 @@ commits and costs next to nothing. Opening the catalog for writing prunes the lo
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
+from moodtagger.core.catalog.cache_files import snapshot
 from moodtagger.core.catalog.connection import Table
 
 KEPT = 200_000  # newest log entries kept when a catalog is opened for writing
+REMEMBER = 1_000  # changed photos from which a new "none" answer is kept (ask_remembered)
 TABLE = "photo_changes"
 
 
@@ -111,20 +114,25 @@ def since_remembered(
     return ends, sorted(changed)
 
 
-def remember(conn: sqlite3.Connection, key: str, ends: list[int]) -> None:
-    """Keep "none as of ``ends``" under ``key`` (a read-only catalog keeps nothing)."""
-    if not ends:
-        return
-    try:
-        conn.execute("SAVEPOINT remember")
-        conn.execute(
-            "INSERT OR REPLACE INTO catalog_meta(key, value) VALUES (?, ?)",
-            (key, " ".join(map(str, ends))),
-        )
-        conn.execute("RELEASE remember")
-    except sqlite3.Error:
+def ask_remembered(
+    table: Table,
+    key: str,
+    ask: Callable[[list[int] | None], list],
+    logs: tuple[str, ...] = (TABLE,),
+) -> list:
+    """``ask(photo ids)`` (None: every photo) in one read snapshot, of the photos logged since
+    the answer kept under ``key`` was none (all of them when nothing is kept). An answer of
+    none about every photo, or about many, is kept (a read-only catalog keeps nothing)."""
+    with snapshot(table.conn):
+        ends, changed = since_remembered(table.conn, key, logs)
+        found = ask(changed)
+    if not found and ends and (changed is None or len(changed) >= REMEMBER):
         try:
-            conn.execute("ROLLBACK TO remember")
-            conn.execute("RELEASE remember")
+            with table.transaction() as c:
+                c.execute(
+                    "INSERT OR REPLACE INTO catalog_meta(key, value) VALUES (?, ?)",
+                    (key, " ".join(map(str, ends))),
+                )
         except sqlite3.Error:
             pass
+    return found

@@ -42,18 +42,14 @@ def folder(catalog_path: Path) -> Path:
     return cache_files.folder("embeddings", catalog_path)
 
 
-_stem = cache_files.stem
-catalog_uuid = cache_files.catalog_uuid
-
-
 def load(conn: sqlite3.Connection, catalog_path: Path, model_id: str, read: Reader) -> Arrays:
     """Every readable photo's current embedding by ``model_id``: (ids, vectors), from the copy
     when there is one (memory-mapped, read-only), else from the catalog (``read``)."""
-    uuid = catalog_uuid(conn) if str(catalog_path) != ":memory:" else None
+    uuid = cache_files.catalog_uuid(conn) if str(catalog_path) != ":memory:" else None
     if uuid is None:
         return read(None)
     where = folder(catalog_path)
-    meta_path = where / f"{_stem(model_id)}.json"
+    meta_path = where / f"{cache_files.stem(model_id)}.json"
     try:
         meta = json.loads(meta_path.read_text())
         if (meta.get("format"), meta.get("uuid"), meta.get("model")) != (FORMAT, uuid, model_id):
@@ -67,7 +63,7 @@ def load(conn: sqlite3.Connection, catalog_path: Path, model_id: str, read: Read
         return _rebuild(conn, where, model_id, uuid, read)
     fresh: Arrays = (np.zeros(0, np.int64), np.zeros((0, 0), np.float16))
     try:
-        with _snapshot(conn):
+        with cache_files.snapshot(conn):
             last, changed = changes.changed_since(conn, LOG, seq)
             if changed:
                 fresh = read(changed)
@@ -84,9 +80,6 @@ def load(conn: sqlite3.Connection, catalog_path: Path, model_id: str, read: Read
         return read(None)
 
 
-_snapshot = cache_files.snapshot
-
-
 LOG = "embedding_changes"
 
 
@@ -100,7 +93,7 @@ def _rebuild(
 ) -> Arrays:
     """Everything read from the catalog; kept as a new copy when the library is large."""
     tag = cache_files.new_tag()
-    stem = _stem(model_id)
+    stem = cache_files.stem(model_id)
     files: dict[str, Path] = {}
     rows: list[int] = []
 
@@ -113,7 +106,7 @@ def _rebuild(
         return np.lib.format.open_memmap(files["vectors"], "w+", np.float16, (n, d))
 
     try:
-        with _snapshot(conn):
+        with cache_files.snapshot(conn):
             last = int(changes.log_ends(conn, LOG)[1] or 0)
             ids, vectors = read(None, alloc=alloc)
         if "vectors" not in files:
@@ -161,7 +154,7 @@ def _write(where: Path, model_id: str, uuid: str, last: int, old: Arrays, merged
     new_ids = new_ids[order]
     d = old_vec.shape[1] if len(old_vec) else f_vec.shape[1]
     tag = cache_files.new_tag()
-    stem = _stem(model_id)
+    stem = cache_files.stem(model_id)
     files = {"vectors": where / f"{stem}.{tag}.vec.npy", "ids": where / f"{stem}.{tag}.ids.npy"}
     try:
         out = np.lib.format.open_memmap(files["vectors"], "w+", np.float16, (len(new_ids), d))
@@ -193,9 +186,9 @@ def _finish(where: Path, model_id: str, uuid: str, last: int, files: dict[str, P
 def _publish(where: Path, model_id: str, uuid: str, last: int, ids: str, vectors: str) -> None:
     meta = {"format": FORMAT, "uuid": uuid, "model": model_id, "seq": last}
     meta.update(ids=ids, vectors=vectors)
-    cache_files.publish(where / f"{_stem(model_id)}.json", meta)
+    cache_files.publish(where / f"{cache_files.stem(model_id)}.json", meta)
 
 
 def _remove_others(where: Path, model_id: str, keep: set[str]) -> None:
     """This model's arrays the JSON no longer names."""
-    cache_files.remove_others(where, f"{_stem(model_id)}.*.npy", keep)
+    cache_files.remove_others(where, f"{cache_files.stem(model_id)}.*.npy", keep)

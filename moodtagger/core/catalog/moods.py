@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from moodtagger.core.catalog import changes
-from moodtagger.core.catalog.cache_files import snapshot
 from moodtagger.core.catalog.connection import Table
 
 
@@ -137,21 +136,20 @@ class CustomMoods(Table):
         for ``mood_id`` (scanned after `learn`). Once the answer is none, only the photos the
         change logs name since are looked at again (changes.since_remembered: every photo at a
         million photos is 0.7-3 s on every open)."""
+        sql = (
+            "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id=e.photo_id "
+            "AND e.identity IS p.identity AND p.status='ok' WHERE e.model_id=? "
+            "AND NOT EXISTS (SELECT 1 FROM custom_scores s WHERE s.photo_id=p.id "
+            "AND s.mood_id=? AND s.identity IS p.identity)"
+        )
+
+        def ask(changed: list[int] | None) -> list[int]:
+            if changed is None:
+                return sorted(int(r[0]) for r in self.conn.execute(sql, (model_id, mood_id)))
+            some = " AND e.photo_id IN (SELECT value FROM json_each(?))"
+            rows = self.conn.execute(sql + some, (model_id, mood_id, json.dumps(changed)))
+            return sorted(int(r[0]) for r in rows)
+
         key = f"every embedded photo scored: {mood_id} {model_id}"
-        logs = (changes.TABLE, "embedding_changes")  # new embeddings are in their own log
-        with snapshot(self.conn):
-            ends, changed = changes.since_remembered(self.conn, key, logs)
-            sql = (
-                "SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id=e.photo_id "
-                "AND e.identity IS p.identity AND p.status='ok' WHERE e.model_id=? "
-                "AND NOT EXISTS (SELECT 1 FROM custom_scores s WHERE s.photo_id=p.id "
-                "AND s.mood_id=? AND s.identity IS p.identity)"
-            )
-            args: tuple = (model_id, mood_id)
-            if changed is not None:
-                sql += " AND e.photo_id IN (SELECT value FROM json_each(?))"
-                args += (json.dumps(changed),)
-            found = sorted(int(r[0]) for r in self.conn.execute(sql, args))
-        if not found and (changed is None or len(changed) >= 1_000):
-            changes.remember(self.conn, key, ends)
-        return found
+        # new embeddings are in their own log
+        return changes.ask_remembered(self, key, ask, (changes.TABLE, "embedding_changes"))

@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from moodtagger.core.catalog import changes
-from moodtagger.core.catalog.cache_files import snapshot
 from moodtagger.core.catalog.connection import Connection, Table
 from moodtagger.core.catalog.records import (
     CURRENT_PREDICTION,
@@ -33,7 +32,6 @@ def _path_order(row: Sequence) -> tuple[int, bytes]:
 
 
 _COMPLETE = "no photo needs a prediction by: "  # catalog_meta key prefix, + the model id
-_REMEMBER = 1_000  # changed photos from which a new "none needs one" entry is kept
 
 
 class PredictionStore(Table):
@@ -103,13 +101,10 @@ class PredictionStore(Table):
         or replaced). A log pruned past that entry means looking at every photo again."""
         if ids is not None:
             return [photo_row(r) for r in self._needing(model_id, ids)]
-        key = f"{_COMPLETE}{model_id}"
-        with snapshot(self.conn):
-            ends, changed = changes.since_remembered(self.conn, key)
-            found = self._needing(model_id, changed)
+        found = changes.ask_remembered(
+            self, f"{_COMPLETE}{model_id}", lambda some: self._needing(model_id, some)
+        )
         found.sort(key=_path_order)  # as SQLite's ORDER BY p.path would (text before blobs)
-        if not found and (changed is None or len(changed) >= _REMEMBER):
-            changes.remember(self.conn, key, ends)
         return [photo_row(r) for r in found]
 
     def _needing(self, model_id: str, ids: Sequence[int] | None) -> list:
